@@ -1,0 +1,34 @@
+//! tmux-wire: a pure-Rust tmux control-mode client.
+//!
+//! This release holds the sans-IO protocol core ([`protocol`]): the
+//! control-mode line parser, `%output` unescaping, the stream assembler that
+//! pairs `%begin`/`%end`/`%error` blocks, the command-line quoter, the imsg
+//! codec of the server socket, and layout strings. Transports, the async
+//! client, waits and the process keeper build on it.
+//!
+//! A complete program that decodes a captured control-mode stream:
+//!
+//! ```
+//! use tmux_wire::protocol::{Assembler, Event, Notification};
+//!
+//! let stream: &[u8] = b"%begin 1 266 0\n%end 1 266 0\n%session-changed $0 main\n\
+//!                       %output %0 hello\\015\\012\n%begin 1 271 1\n0: bash*\n%end 1 271 1\n";
+//! let mut asm = Assembler::new();
+//! for chunk in stream.chunks(7) {
+//!     asm.feed(chunk);
+//!     for event in asm.events() {
+//!         match event {
+//!             Event::Reply(r) => println!("reply #{}: {:?}", r.number, r.output()),
+//!             Event::Notification(Notification::Output { pane, data }) => println!("{pane}: {data:?}"),
+//!             Event::Notification(n) => println!("{n:?}"),
+//!             Event::Invalid { error, .. } => eprintln!("{error}"),
+//!             Event::Truncated { .. } => unreachable!("only finish() reports truncation"),
+//!         }
+//!     }
+//! }
+//! assert!(asm.finish().is_none());
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod protocol;

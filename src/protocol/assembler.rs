@@ -1,0 +1,521 @@
+//! Stream framing and command-block assembly.
+//!
+//! [`Assembler`] is a sans-IO state machine: feed it byte chunks exactly as
+//! they were read (split anywhere, any size), then pull [`Event`]s. It never
+//! panics and never loses a byte: what it cannot make sense of comes out as
+//! [`Event::Invalid`] or, at the end of the stream, [`Event::Truncated`].
+//!
+//! Rules, from `tmux-protocol.md` section 6:
+//! - Lines end in `\n`. There is no length limit; each byte is scanned once,
+//!   so a 16 MiB line costs the same per byte as short ones.
+//! - `-CC` streams: a leading `ESC P1000p` is dropped, a final `ESC \` is
+//!   dropped, and `\r\n` line ends are accepted. CRLF mode is switched on by
+//!   the DCS or by a first line that ends in `\r`; in it one trailing `\r` is
+//!   removed from every line. Outside that mode a `\r` inside a block is
+//!   content (tmux keeps it), and outside blocks a trailing `\r` is ignored.
+//! - Block content is not escaped. Inside a block only the `%end`/`%error`
+//!   whose time, number and flags equal the open `%begin` closes it.
+//!
+//! ## Notifications inside a block
+//!
+//! tmux 3.2 to 3.7 write `%pause`, `%continue`, `%message` and
+//! `%config-error` inside the block of the command that caused them
+//! (master defers them). A consumer must see them when they happen, so by
+//! default a block line that parses as one of those four is surfaced at once
+//! as an [`Event::Notification`], before the block's [`Event::Reply`], and is
+//! left out of [`Reply::lines`]. Because block content is unescaped, such a
+//! line could in principle be command output (`show-buffer` of a buffer
+//! holding `%pause %1`), so nothing is dropped: the reply keeps each lifted
+//! line with its position in [`Reply::lifted`], and
+//! [`Reply::all_lines`] gives the block exactly as tmux wrote it. Use
+//! [`Assembler::verbatim_blocks`] to keep every block line as content.
+
+use super::error::{display_line, ProtocolError};
+use super::line::{parse_line_bytes, Guard, Line, Notification};
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+/// The `-CC` DCS introducer tmux writes before the first line.
+const DCS_INTRO: &[u8] = b"\x1bP1000p";
+/// The string terminator the tmux client writes after `%exit` in `-CC` mode.
+const DCS_END: &[u8] = b"\x1b\\";
+
+/// A finished command block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Server time when the command started.
+    pub time: u64,
+    /// Server-global command number.
+    pub number: u64,
+    /// 1 for commands this client typed, 0 for the initial command and others.
+    pub flags: u32,
+    /// `true` for `%end`, `false` for `%error` (then `lines` hold the message).
+    pub ok: bool,
+    /// The block's lines, raw (tmux does not escape them), without `\n`.
+    pub lines: Vec<Bytes>,
+    /// Lines lifted out of the block as notifications (see the module docs):
+    /// `(index in the full block, raw line)`, in order.
+    pub lifted: Vec<(usize, Bytes)>,
+}
+
+impl Reply {
+    /// The guard fields of this block.
+    pub fn guard(&self) -> Guard {
+        Guard {
+            time: self.time,
+            number: self.number,
+            flags: self.flags,
+        }
+    }
+
+    /// Every line of the block exactly as tmux wrote it, including lines
+    /// that were also surfaced as notifications.
+    pub fn all_lines(&self) -> Vec<Bytes> {
+        let mut out = Vec::with_capacity(self.lines.len() + self.lifted.len());
+        let mut content = self.lines.iter();
+        let mut lifted = self.lifted.iter().peekable();
+        while out.len() < self.lines.len() + self.lifted.len() {
+            match lifted.peek() {
+                Some((at, line)) if *at == out.len() => {
+                    out.push(line.clone());
+                    lifted.next();
+                }
+                _ => match content.next() {
+                    Some(line) => out.push(line.clone()),
+                    // Indexes past the content: append what is left in order.
+                    None => out.extend(lifted.by_ref().map(|(_, l)| l.clone())),
+                },
+            }
+        }
+        out
+    }
+
+    /// The content joined with `\n`, as one byte string.
+    pub fn output(&self) -> Vec<u8> {
+        self.lines.join(&b'\n')
+    }
+}
+
+/// What the assembler yields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Event {
+    /// A notification, in stream order.
+    Notification(Notification),
+    /// A complete command block.
+    Reply(Reply),
+    /// A line outside any block that is not valid control-mode output
+    /// (garbage, an empty line, `%end` with no open block, a known
+    /// notification with bad arguments). The stream continues.
+    Invalid {
+        /// The raw line, without its `\n`.
+        line: Bytes,
+        /// Why it was rejected.
+        error: ProtocolError,
+    },
+    /// The stream ended (see [`Assembler::finish`]) in the middle of a block
+    /// or a line. Everything received is here.
+    Truncated {
+        /// The open block's guard, if a block was open.
+        open_block: Option<Guard>,
+        /// Complete lines of the open block received so far.
+        lines: Vec<Bytes>,
+        /// Bytes of a last line that never got its `\n`.
+        partial_line: Bytes,
+    },
+}
+
+#[derive(Debug)]
+struct OpenBlock {
+    guard: Guard,
+    lines: Vec<Bytes>,
+    lifted: Vec<(usize, Bytes)>,
+}
+
+/// The control-mode stream assembler. See the module documentation.
+///
+/// ```
+/// use tmux_wire::protocol::{Assembler, Event};
+/// let mut asm = Assembler::new();
+/// asm.feed(b"%begin 1 2 1\nhel");
+/// assert!(asm.next_event().is_none());
+/// asm.feed(b"lo\n%end 1 2 1\n%sessions-changed\n");
+/// let Some(Event::Reply(reply)) = asm.next_event() else { panic!() };
+/// assert_eq!(reply.output(), b"hello");
+/// assert!(matches!(asm.next_event(), Some(Event::Notification(_))));
+/// assert!(asm.next_event().is_none());
+/// ```
+#[derive(Debug)]
+pub struct Assembler {
+    buf: BytesMut,
+    /// Bytes of `buf` already searched for `\n` without success.
+    scanned: usize,
+    open: Option<OpenBlock>,
+    /// No line has been taken yet (the DCS introducer may still come).
+    at_start: bool,
+    crlf: bool,
+    lift_in_block: bool,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Assembler {
+    /// A new assembler that lifts in-block notifications (module docs).
+    pub fn new() -> Self {
+        Assembler {
+            buf: BytesMut::new(),
+            scanned: 0,
+            open: None,
+            at_start: true,
+            crlf: false,
+            lift_in_block: true,
+        }
+    }
+
+    /// A new assembler that keeps every block line as content.
+    pub fn verbatim_blocks() -> Self {
+        Assembler {
+            lift_in_block: false,
+            ..Self::new()
+        }
+    }
+
+    /// Append bytes read from the stream.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes held that have not become events yet (the partial last line;
+    /// block content is counted in [`Assembler::open_block_bytes`]).
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes of content held for the currently open block.
+    pub fn open_block_bytes(&self) -> usize {
+        self.open
+            .as_ref()
+            .map_or(0, |b| b.lines.iter().map(Bytes::len).sum())
+    }
+
+    /// Whether a command block is open.
+    pub fn in_block(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// The next complete event, or `None` until more bytes are fed.
+    pub fn next_event(&mut self) -> Option<Event> {
+        loop {
+            let line = self.take_line()?;
+            if let Some(event) = self.on_line(line) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Iterate over all events available now.
+    pub fn events(&mut self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(move || self.next_event())
+    }
+
+    /// The stream has ended: returns [`Event::Truncated`] if a block was open
+    /// or bytes of an unfinished line remain, and resets the assembler for a
+    /// new stream. Call [`Assembler::next_event`] until `None` first.
+    pub fn finish(&mut self) -> Option<Event> {
+        let mut partial = self.buf.split().freeze();
+        if self.crlf || partial.ends_with(b"\r") {
+            partial = strip_cr(partial);
+        }
+        if partial.as_ref() == DCS_END || (self.at_start && partial.as_ref() == DCS_INTRO) {
+            partial = Bytes::new();
+        }
+        let open = self.open.take();
+        *self = Assembler {
+            lift_in_block: self.lift_in_block,
+            ..Self::new()
+        };
+        if open.is_none() && partial.is_empty() {
+            return None;
+        }
+        let (open_block, lines) = match open {
+            Some(b) => {
+                let all = Reply {
+                    time: 0,
+                    number: 0,
+                    flags: 0,
+                    ok: false,
+                    lines: b.lines,
+                    lifted: b.lifted,
+                }
+                .all_lines();
+                (Some(b.guard), all)
+            }
+            None => (None, Vec::new()),
+        };
+        Some(Event::Truncated {
+            open_block,
+            lines,
+            partial_line: partial,
+        })
+    }
+
+    /// Cut the next `\n`-terminated line out of the buffer, without the `\n`.
+    fn take_line(&mut self) -> Option<Bytes> {
+        let found = memchr::memchr(b'\n', &self.buf[self.scanned..]);
+        let Some(off) = found else {
+            self.scanned = self.buf.len();
+            return None;
+        };
+        let end = self.scanned + off;
+        self.scanned = 0;
+        let mut line = self.buf.split_to(end + 1).freeze();
+        line.truncate(end);
+        if self.at_start {
+            self.at_start = false;
+            if let Some(rest) = line.strip_prefix(DCS_INTRO) {
+                self.crlf = true;
+                line = line.slice_ref(rest);
+            } else if line.ends_with(b"\r") {
+                self.crlf = true;
+            }
+        }
+        if self.crlf {
+            line = strip_cr(line);
+        }
+        // A `-CC` terminator followed by more data (a stream that goes on).
+        if let Some(rest) = line.strip_prefix(DCS_END) {
+            line = line.slice_ref(rest);
+        }
+        Some(line)
+    }
+
+    fn on_line(&mut self, line: Bytes) -> Option<Event> {
+        if let Some(block) = self.open.as_mut() {
+            if let Some(ok) = closes(&line, &block.guard) {
+                let b = self.open.take().expect("checked above");
+                return Some(Event::Reply(Reply {
+                    time: b.guard.time,
+                    number: b.guard.number,
+                    flags: b.guard.flags,
+                    ok,
+                    lines: b.lines,
+                    lifted: b.lifted,
+                }));
+            }
+            if self.lift_in_block {
+                if let Some(n) = in_block_notification(&line) {
+                    let at = block.lines.len() + block.lifted.len();
+                    block.lifted.push((at, line));
+                    return Some(Event::Notification(n));
+                }
+            }
+            block.lines.push(line);
+            return None;
+        }
+        let line = if line.ends_with(b"\r") {
+            strip_cr(line)
+        } else {
+            line
+        };
+        match parse_line_bytes(&line) {
+            Ok(Line::Begin(guard)) => {
+                self.open = Some(OpenBlock {
+                    guard,
+                    lines: Vec::new(),
+                    lifted: Vec::new(),
+                });
+                None
+            }
+            Ok(Line::Notification(n)) => Some(Event::Notification(n)),
+            Ok(Line::End(_) | Line::Error(_)) => {
+                let error = ProtocolError::MalformedLine {
+                    reason: "block end without an open %begin",
+                    line: display_line(&line),
+                };
+                Some(Event::Invalid { line, error })
+            }
+            Err(error) => Some(Event::Invalid { line, error }),
+        }
+    }
+}
+
+fn strip_cr(line: Bytes) -> Bytes {
+    match line.strip_suffix(b"\r") {
+        Some(rest) => line.slice_ref(rest),
+        None => line,
+    }
+}
+
+/// `Some(ok)` if `line` is the `%end`/`%error` matching `guard`.
+fn closes(line: &Bytes, guard: &Guard) -> Option<bool> {
+    if !line.starts_with(b"%end ") && !line.starts_with(b"%error ") {
+        return None;
+    }
+    match parse_line_bytes(line) {
+        Ok(Line::End(g)) if g == *guard => Some(true),
+        Ok(Line::Error(g)) if g == *guard => Some(false),
+        _ => None,
+    }
+}
+
+/// The notifications tmux 3.2-3.7 may write inside a block.
+fn in_block_notification(line: &Bytes) -> Option<Notification> {
+    const LIFTED: [&[u8]; 4] = [b"%pause ", b"%continue ", b"%message ", b"%config-error "];
+    if !LIFTED.iter().any(|p| line.starts_with(p)) {
+        return None;
+    }
+    match parse_line_bytes(line) {
+        Ok(Line::Notification(n)) => Some(n),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::PaneId;
+
+    fn all(input: &[u8]) -> Vec<Event> {
+        let mut a = Assembler::new();
+        a.feed(input);
+        let mut v: Vec<Event> = a.events().collect();
+        v.extend(a.finish());
+        v
+    }
+
+    fn reply(e: &Event) -> &Reply {
+        match e {
+            Event::Reply(r) => r,
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fake_guard_inside_block_is_content() {
+        let ev = all(b"%begin 1795311692 545 1\n%end 1795311688 999 1\n%error 1795311692 545 0\n%end 1795311692 545 1\n");
+        assert_eq!(ev.len(), 1);
+        let r = reply(&ev[0]);
+        assert!(r.ok);
+        assert_eq!(
+            r.lines,
+            vec![
+                Bytes::from("%end 1795311688 999 1"),
+                Bytes::from("%error 1795311692 545 0")
+            ]
+        );
+    }
+
+    #[test]
+    fn error_block() {
+        let ev = all(b"%begin 1 322 1\nparse error: unknown command: x\n%error 1 322 1\n");
+        let r = reply(&ev[0]);
+        assert!(!r.ok);
+        assert_eq!(r.output(), b"parse error: unknown command: x");
+    }
+
+    #[test]
+    fn in_block_notifications_are_lifted_and_kept() {
+        let ev = all(b"%begin 1 296 1\nbefore\n%pause %0\nafter\n%end 1 296 1\n");
+        assert_eq!(
+            ev[0],
+            Event::Notification(Notification::Pause { pane: PaneId(0) })
+        );
+        let r = reply(&ev[1]);
+        assert_eq!(r.lines, vec![Bytes::from("before"), Bytes::from("after")]);
+        assert_eq!(r.lifted, vec![(1, Bytes::from("%pause %0"))]);
+        assert_eq!(
+            r.all_lines(),
+            vec![
+                Bytes::from("before"),
+                Bytes::from("%pause %0"),
+                Bytes::from("after")
+            ]
+        );
+
+        let mut verbatim = Assembler::verbatim_blocks();
+        verbatim.feed(b"%begin 1 296 1\n%pause %0\n%end 1 296 1\n");
+        let ev: Vec<_> = verbatim.events().collect();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(reply(&ev[0]).lines, vec![Bytes::from("%pause %0")]);
+    }
+
+    #[test]
+    fn other_percent_lines_in_blocks_are_content() {
+        let ev = all(b"%begin 1 2 1\n%output %0 x\n%pause\n%begin 1 3 1\n%end 1 2 1\n");
+        assert_eq!(ev.len(), 1);
+        assert_eq!(reply(&ev[0]).lines.len(), 3);
+    }
+
+    #[test]
+    fn control_control_stream() {
+        let ev = all(b"\x1bP1000p%begin 1795311521 520 0\r\n%end 1795311521 520 0\r\n%session-changed $0 main2\r\n%begin 1795311522 524 1\r\ncc-test\r\n%end 1795311522 524 1\r\n%exit\r\n\x1b\\");
+        assert_eq!(ev.len(), 4, "{ev:?}");
+        assert!(reply(&ev[0]).lines.is_empty());
+        assert_eq!(
+            ev[1],
+            Event::Notification(Notification::SessionChanged {
+                session: crate::protocol::SessionId(0),
+                name: "main2".into()
+            })
+        );
+        assert_eq!(reply(&ev[2]).lines, vec![Bytes::from("cc-test")]);
+        assert_eq!(
+            ev[3],
+            Event::Notification(Notification::Exit { reason: None })
+        );
+    }
+
+    #[test]
+    fn cr_in_plain_mode_block_is_content() {
+        let ev = all(b"%begin 1 514 1\ncrlf-test\r\n%end 1 514 1\n");
+        assert_eq!(reply(&ev[0]).lines, vec![Bytes::from("crlf-test\r")]);
+    }
+
+    #[test]
+    fn garbage_and_orphans_are_reported_and_the_stream_goes_on() {
+        let ev = all(b"junk\n\n%end 1 2 3\n%window-add x\n%sessions-changed\n");
+        assert_eq!(ev.len(), 5);
+        assert!(ev[..4].iter().all(|e| matches!(e, Event::Invalid { .. })));
+        assert_eq!(ev[4], Event::Notification(Notification::SessionsChanged));
+    }
+
+    #[test]
+    fn truncated_stream_keeps_everything() {
+        let ev = all(b"%begin 1 2 1\nline one\nhalf a li");
+        assert_eq!(
+            ev,
+            vec![Event::Truncated {
+                open_block: Some(Guard {
+                    time: 1,
+                    number: 2,
+                    flags: 1
+                }),
+                lines: vec![Bytes::from("line one")],
+                partial_line: Bytes::from("half a li"),
+            }]
+        );
+        assert_eq!(
+            all(b"%sessions-changed"),
+            vec![Event::Truncated {
+                open_block: None,
+                lines: vec![],
+                partial_line: Bytes::from("%sessions-changed"),
+            }]
+        );
+    }
+
+    #[test]
+    fn byte_at_a_time_equals_whole() {
+        let input = b"%begin 1 2 1\nx\n%end 1 2 1\n%output %1 a\\012\n";
+        let mut a = Assembler::new();
+        let mut got = Vec::new();
+        for b in input {
+            a.feed(&[*b]);
+            got.extend(a.events());
+        }
+        assert_eq!(got, all(input));
+    }
+}

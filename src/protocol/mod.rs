@@ -1,0 +1,32 @@
+//! The sans-IO protocol core: bytes in, values out.
+//!
+//! Nothing here does I/O or imports tokio, nix or sockets; this is what the
+//! fuzzers and the parser benchmark drive.
+//!
+//! - [`parse_line`]: one control-mode line to a typed [`Line`].
+//! - [`unescape`] / [`escape`]: `%output` data.
+//! - [`Assembler`]: a byte stream to [`Event`]s (notifications and replies).
+//! - [`Command`]: an argv to a control-mode input line tmux reads back exactly.
+//! - [`Message`], [`Decoder`], [`HeaderLayout`]: the imsg socket protocol.
+//! - [`Layout`]: window layout strings.
+
+mod assembler;
+mod command;
+pub(crate) mod error;
+mod escape;
+mod ids;
+mod imsg;
+mod layout;
+mod line;
+
+pub use assembler::{Assembler, Event, Reply};
+pub use command::{command_list_line, Command};
+pub use error::ProtocolError;
+pub use escape::{escape, unescape, unescape_slice};
+pub use ids::{PaneId, SessionId, WindowId};
+pub use imsg::{
+    msg, Decoder, Frame, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, HEADER_LEN,
+    MAX_MESSAGE_LEN, MAX_PAYLOAD_LEN, PROTOCOL_VERSION,
+};
+pub use layout::{checksum as layout_checksum, Cell, CellKind, Layout};
+pub use line::{parse_line, parse_line_bytes, Guard, Line, Notification};
