@@ -1,0 +1,2 @@
+pub mod captures;
+pub mod tmux;
