@@ -1,1 +1,239 @@
-fn main() {}
+//! Throughput of the full stream assembler beside a baseline that only
+//! splits the same bytes into lines with memchr, in one run.
+//!
+//! Per input, side by side:
+//! - `memchr-lines`: the baseline, which only finds the line ends.
+//! - `assembler`: the same bytes, already in memory, handed over in 64 KiB
+//!   buffers with `feed_buf` (no copy), every event taken.
+//! - `assembler+reads`: the transport's whole read loop: each 64 KiB read
+//!   copied into one reused buffer (standing for the kernel's copy in
+//!   `read(2)`), then as above. `reads-only` times that copy alone.
+//!
+//! Inputs (built in memory, about 8 MiB each):
+//! - `output-plain`: `%output` lines of 64..2700 printable bytes, no escapes
+//!   (tmux writes up to about 2.7 KB of pane data per line).
+//! - `output-escaped`: `%output` lines of coloured text with CRLF line ends,
+//!   escaped the way tmux escapes them (`\033[31m`, `\015\012`).
+//! - `capture-mix`: the reference captures (blocks, notifications, output)
+//!   repeated.
+//! - `long-line/N`: one `%output` line of N MiB, to show the cost per byte
+//!   does not grow with the line length.
+//!
+//! Run: `cargo bench --bench parse`
+
+use bytes::BytesMut;
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
+};
+use std::time::Duration;
+use tmux_wire::protocol::{escape, Assembler};
+
+const READ_SIZE: usize = 64 * 1024;
+const TARGET_SIZE: usize = 8 * 1024 * 1024;
+
+/// A small deterministic generator so every run measures the same bytes.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() as usize) % (hi - lo)
+    }
+}
+
+fn output_plain() -> Vec<u8> {
+    let mut rng = Lcg(1);
+    let mut out = Vec::with_capacity(TARGET_SIZE + 4096);
+    while out.len() < TARGET_SIZE {
+        out.extend_from_slice(format!("%output %{} ", rng.range(0, 8)).as_bytes());
+        let len = rng.range(64, 2700);
+        out.extend(
+            (0..len)
+                .map(|_| b' ' + (rng.next() % 94) as u8)
+                .filter(|&b| b != b'\\'),
+        );
+        out.push(b'\n');
+    }
+    out
+}
+
+fn output_escaped() -> Vec<u8> {
+    let mut rng = Lcg(2);
+    let mut out = Vec::with_capacity(TARGET_SIZE + 8192);
+    let words = [
+        "build",
+        "ok",
+        "warning:",
+        "src/main.rs:12",
+        "error[E0308]",
+        "compiling",
+        "tmux",
+        "=>",
+    ];
+    while out.len() < TARGET_SIZE {
+        let mut pane = Vec::new();
+        while pane.len() < rng.range(64, 1800) {
+            pane.extend_from_slice(format!("\x1b[{}m", 30 + rng.range(0, 8)).as_bytes());
+            pane.extend_from_slice(words[rng.range(0, words.len())].as_bytes());
+            pane.extend_from_slice(b"\x1b[0m ");
+            if rng.range(0, 4) == 0 {
+                pane.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(format!("%output %{} ", rng.range(0, 8)).as_bytes());
+        out.extend(escape(&pane));
+        out.push(b'\n');
+    }
+    out
+}
+
+fn capture_mix() -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let mut one = Vec::new();
+    for file in ["control-samples-3.3a.bin", "control-samples-master.bin"] {
+        let capture = std::fs::read(format!("{dir}{file}")).expect("fixture");
+        for line in capture.split_inclusive(|&b| b == b'\n') {
+            // Keep the observer's control stream: drop the prefix and imsg notes.
+            if let Some(rest) = line.strip_prefix(b"obs| ") {
+                if !rest.starts_with(b"<imsg") {
+                    one.extend_from_slice(rest);
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(TARGET_SIZE + one.len());
+    while out.len() < TARGET_SIZE {
+        out.extend_from_slice(&one);
+    }
+    out
+}
+
+fn long_line(mib: usize) -> Vec<u8> {
+    let mut out = b"%output %1 ".to_vec();
+    let mut rng = Lcg(3);
+    out.extend((0..mib * 1024 * 1024).map(|_| b'a' + (rng.next() % 26) as u8));
+    out.push(b'\n');
+    out
+}
+
+/// Take every event available now.
+fn drain(asm: &mut Assembler) -> usize {
+    let mut n = 0;
+    while let Some(ev) = asm.next_event() {
+        black_box(&ev);
+        n += 1;
+    }
+    n
+}
+
+/// The assembler as the transport drives it: each read lands in one
+/// reused buffer (the copy from `input` stands for the kernel's copy in
+/// `read(2)`), which is split off and handed over with `feed_buf`; lines
+/// are views into it, and the buffer's memory is reused once they drop.
+fn assemble(input: &[u8]) -> usize {
+    let mut asm = Assembler::new();
+    let mut read_buf = BytesMut::with_capacity(2 * READ_SIZE);
+    let mut n = 0;
+    for read in input.chunks(READ_SIZE) {
+        read_buf.reserve(READ_SIZE);
+        read_buf.extend_from_slice(read);
+        asm.feed_buf(read_buf.split());
+        n += drain(&mut asm);
+    }
+    n
+}
+
+/// The assembler fed buffers that were read before timing started (so it
+/// sees the same bytes in memory as the baseline): each `feed_buf` hands
+/// over one 64 KiB piece of a single allocation, without copying.
+fn assemble_preread(mut all: BytesMut) -> usize {
+    let mut asm = Assembler::new();
+    let mut n = 0;
+    while !all.is_empty() {
+        let read = all.split_to(READ_SIZE.min(all.len()));
+        asm.feed_buf(read);
+        n += drain(&mut asm);
+    }
+    n
+}
+
+/// `input` in one allocation, plus a one-byte piece of that allocation to
+/// hand back to criterion, so the memory is released after timing stops
+/// (as the baseline's input is never released while it is timed).
+fn preread(input: &[u8]) -> (BytesMut, BytesMut) {
+    let mut all = BytesMut::with_capacity(input.len() + 1);
+    all.extend_from_slice(input);
+    all.extend_from_slice(b"-");
+    let keep = all.split_off(input.len());
+    (all, keep)
+}
+
+/// Only the reads of [`assemble`], for reference.
+fn reads_only(input: &[u8]) -> usize {
+    let mut read_buf = BytesMut::with_capacity(2 * READ_SIZE);
+    let mut n = 0;
+    for read in input.chunks(READ_SIZE) {
+        read_buf.extend_from_slice(read);
+        n += black_box(&read_buf).len();
+        read_buf.clear();
+    }
+    n
+}
+
+/// The baseline: only find the line ends.
+fn split_lines(input: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', black_box(input)).count()
+}
+
+fn bench(c: &mut Criterion) {
+    let inputs = [
+        ("output-plain", output_plain()),
+        ("output-escaped", output_escaped()),
+        ("capture-mix", capture_mix()),
+    ];
+    for (name, input) in &inputs {
+        let mut g = c.benchmark_group(*name);
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function("assembler", |b| {
+            b.iter_batched(
+                || preread(input),
+                |(all, keep)| (assemble_preread(all), keep),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function("assembler+reads", |b| b.iter(|| assemble(black_box(input))));
+        g.bench_function("reads-only", |b| b.iter(|| reads_only(black_box(input))));
+        g.bench_function("memchr-lines", |b| b.iter(|| split_lines(black_box(input))));
+        g.finish();
+    }
+
+    let mut g = c.benchmark_group("long-line");
+    g.sample_size(10);
+    for mib in [1, 4, 16, 64] {
+        let input = long_line(mib);
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_with_input(
+            BenchmarkId::new("assembler", format!("{mib}MiB")),
+            &input,
+            |b, i| b.iter(|| assert_eq!(assemble(black_box(i)), 1)),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("memchr-lines", format!("{mib}MiB")),
+            &input,
+            |b, i| b.iter(|| split_lines(black_box(i))),
+        );
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4)).sample_size(30);
+    targets = bench
+}
+criterion_main!(benches);

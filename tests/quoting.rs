@@ -24,12 +24,23 @@ fn round_trip(tmux: &mut ControlClient, dir: &std::path::Path, values: &[String]
     tmux.send_raw(&line);
     for _ in 0..cmds.len() {
         let reply = tmux.next_reply_with_flags(1);
-        assert!(reply.ok, "tmux refused {line:?}: {:?}", String::from_utf8_lossy(&reply.output()));
+        assert!(
+            reply.ok,
+            "tmux refused {line:?}: {:?}",
+            String::from_utf8_lossy(&reply.output())
+        );
     }
     let mut out = Vec::new();
     for i in 0..values.len() {
         let path = dir.join(format!("buf{i}"));
-        let reply = tmux.run_line(&Command::new("save-buffer").arg("-b").arg(format!("tw{i}")).arg(path.to_str().unwrap()).to_line().unwrap());
+        let reply = tmux.run_line(
+            &Command::new("save-buffer")
+                .arg("-b")
+                .arg(format!("tw{i}"))
+                .arg(path.to_str().unwrap())
+                .to_line()
+                .unwrap(),
+        );
         assert!(reply.ok);
         // save-buffer may finish after its block; a later command runs after it.
         assert!(tmux.run_line("display-message -p sync\n").ok);
@@ -45,9 +56,42 @@ fn hand_picked_arguments_round_trip() {
     let server = TmuxServer::start();
     let mut tmux = server.control_client();
     let values: Vec<String> = [
-        "", "plain", "two words", "it's", "\"dq\"", "'", "''", "\\", "\\'", "$HOME", "${HOME}", "~", "~root", "~/x",
-        "#{session_name}", "# comment", ";", "a;b", "a\\;", "x ;", "{", "}", "{ a }", "%", "%1", "%if 1", "%endif",
-        "-", "--", "-a", "FOO=bar", "\t tab", "é ü 日本 🎉", "\u{1b}[31m", "\u{7f}", "a\"b'c$d~e\\f",
+        "",
+        "plain",
+        "two words",
+        "it's",
+        "\"dq\"",
+        "'",
+        "''",
+        "\\",
+        "\\'",
+        "$HOME",
+        "${HOME}",
+        "~",
+        "~root",
+        "~/x",
+        "#{session_name}",
+        "# comment",
+        ";",
+        "a;b",
+        "a\\;",
+        "x ;",
+        "{",
+        "}",
+        "{ a }",
+        "%",
+        "%1",
+        "%if 1",
+        "%endif",
+        "-",
+        "--",
+        "-a",
+        "FOO=bar",
+        "\t tab",
+        "é ü 日本 🎉",
+        "\u{1b}[31m",
+        "\u{7f}",
+        "a\"b'c$d~e\\f",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -62,8 +106,8 @@ fn hand_picked_arguments_round_trip() {
 /// specially.
 fn arg() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
-        "'", "\"", "\\", "$", "~", "#", ";", "{", "}", "%", " ", "\t", "=", "-", "#{", "\\;", "é", "🎉", "\u{1b}", "\u{7f}",
-        "\u{1}", "a", "Z", "0",
+        "'", "\"", "\\", "$", "~", "#", ";", "{", "}", "%", " ", "\t", "=", "-", "#{", "\\;", "é",
+        "🎉", "\u{1b}", "\u{7f}", "\u{1}", "a", "Z", "0",
     ]);
     prop_oneof![
         prop::collection::vec(special, 0..12).prop_map(|v| v.concat()),
@@ -75,7 +119,10 @@ fn arg() -> impl Strategy<Value = String> {
 fn arbitrary_arguments_round_trip() {
     let server = TmuxServer::start();
     let tmux = std::cell::RefCell::new(server.control_client());
-    let mut runner = TestRunner::new(Config { cases: 200, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        ..Config::default()
+    });
     runner
         .run(&prop::collection::vec(arg(), 1..4), |values| {
             let got = round_trip(&mut tmux.borrow_mut(), server.dir(), &values);

@@ -31,9 +31,10 @@
 //! [`Assembler::verbatim_blocks`] to keep every block line as content.
 
 use super::error::{display_line, ProtocolError};
-use super::line::{parse_line_bytes, Guard, Line, Notification};
+use super::line::{parse_line_bytes, parse_line_owned, Guard, Line, Notification};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// The `-CC` DCS introducer tmux writes before the first line.
 const DCS_INTRO: &[u8] = b"\x1bP1000p";
@@ -127,6 +128,8 @@ pub enum Event {
 #[derive(Debug)]
 struct OpenBlock {
     guard: Guard,
+    /// `TIME NUMBER FLAGS` as tmux writes it after `%end ` or `%error `.
+    fields: String,
     lines: Vec<Bytes>,
     lifted: Vec<(usize, Bytes)>,
 }
@@ -149,6 +152,15 @@ pub struct Assembler {
     buf: BytesMut,
     /// Bytes of `buf` already searched for `\n` without success.
     scanned: usize,
+    /// `buf` is (the rest of) a buffer handed over by `feed_buf`, whose
+    /// memory the caller may want back for its next read.
+    borrowed: bool,
+    /// The scanned part of the held line contains a backslash.
+    backslash_seen: bool,
+    /// Buffers handed over by [`Assembler::feed_buf`] after `buf`, not yet
+    /// looked at. Only the part of one that completes a line held in `buf`
+    /// is ever copied.
+    queue: VecDeque<BytesMut>,
     open: Option<OpenBlock>,
     /// No line has been taken yet (the DCS introducer may still come).
     at_start: bool,
@@ -168,6 +180,9 @@ impl Assembler {
         Assembler {
             buf: BytesMut::new(),
             scanned: 0,
+            borrowed: false,
+            backslash_seen: false,
+            queue: VecDeque::new(),
             open: None,
             at_start: true,
             crlf: false,
@@ -185,13 +200,40 @@ impl Assembler {
 
     /// Append bytes read from the stream.
     pub fn feed(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+        if self.queue.is_empty() {
+            self.buf.extend_from_slice(chunk);
+        } else {
+            self.queue.push_back(BytesMut::from(chunk));
+        }
+    }
+
+    /// Append a buffer the caller read into. Its lines are handed out as
+    /// views into it, without copying; only the bytes that complete a line
+    /// begun in an earlier buffer are copied.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tmux_wire::protocol::{Assembler, Event};
+    /// let mut read_buf = BytesMut::from(&b"%sessions-changed\n"[..]);
+    /// let mut asm = Assembler::new();
+    /// asm.feed_buf(read_buf.split());
+    /// assert!(matches!(asm.next_event(), Some(Event::Notification(_))));
+    /// ```
+    pub fn feed_buf(&mut self, chunk: BytesMut) {
+        if self.buf.is_empty() && self.queue.is_empty() {
+            self.buf = chunk;
+            self.borrowed = true;
+            self.scanned = 0;
+            self.backslash_seen = false;
+        } else if !chunk.is_empty() {
+            self.queue.push_back(chunk);
+        }
     }
 
     /// Bytes held that have not become events yet (the partial last line;
     /// block content is counted in [`Assembler::open_block_bytes`]).
     pub fn buffered_len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.queue.iter().map(BytesMut::len).sum::<usize>()
     }
 
     /// Bytes of content held for the currently open block.
@@ -209,8 +251,8 @@ impl Assembler {
     /// The next complete event, or `None` until more bytes are fed.
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
-            let line = self.take_line()?;
-            if let Some(event) = self.on_line(line) {
+            let (line, backslash) = self.take_line()?;
+            if let Some(event) = self.on_line(line, backslash) {
                 return Some(event);
             }
         }
@@ -225,7 +267,11 @@ impl Assembler {
     /// or bytes of an unfinished line remain, and resets the assembler for a
     /// new stream. Call [`Assembler::next_event`] until `None` first.
     pub fn finish(&mut self) -> Option<Event> {
-        let mut partial = self.buf.split().freeze();
+        let mut partial = self.buf.split();
+        for chunk in self.queue.drain(..) {
+            partial.extend_from_slice(&chunk);
+        }
+        let mut partial = partial.freeze();
         if self.crlf || partial.ends_with(b"\r") {
             partial = strip_cr(partial);
         }
@@ -263,14 +309,75 @@ impl Assembler {
     }
 
     /// Cut the next `\n`-terminated line out of the buffer, without the `\n`.
-    fn take_line(&mut self) -> Option<Bytes> {
-        let found = memchr::memchr(b'\n', &self.buf[self.scanned..]);
-        let Some(off) = found else {
-            self.scanned = self.buf.len();
-            return None;
+    /// Find the end of the line held in `buf`, scanning only bytes not
+    /// scanned before, and note whether the line holds a backslash (one
+    /// pass finds both; lines without one need no unescaping scan later).
+    fn find_line_end(&mut self) -> Option<usize> {
+        let from = self.scanned;
+        if !self.backslash_seen {
+            match memchr::memchr2(b'\n', b'\\', &self.buf[from..]) {
+                Some(off) if self.buf[from + off] == b'\n' => return Some(from + off),
+                Some(off) => {
+                    self.backslash_seen = true;
+                    self.scanned = from + off + 1;
+                }
+                None => {
+                    self.scanned = self.buf.len();
+                    return None;
+                }
+            }
+        }
+        let from = self.scanned;
+        match memchr::memchr(b'\n', &self.buf[from..]) {
+            Some(off) => Some(from + off),
+            None => {
+                self.scanned = self.buf.len();
+                None
+            }
+        }
+    }
+
+    /// Waiting for more input while holding the unfinished last line of a
+    /// caller's buffer: copy that line out (at most once per buffer, so the
+    /// cost stays linear), so the caller's next read can reuse the memory
+    /// instead of allocating.
+    fn release_borrowed(&mut self) {
+        if std::mem::take(&mut self.borrowed) {
+            self.buf = BytesMut::from(&self.buf[..]);
+        }
+    }
+
+    /// The next line without its `\n`, and whether it may hold a backslash.
+    fn take_line(&mut self) -> Option<(Bytes, bool)> {
+        let end = loop {
+            if let Some(end) = self.find_line_end() {
+                break end;
+            }
+            let Some(mut chunk) = self.queue.pop_front() else {
+                self.release_borrowed();
+                return None;
+            };
+            if self.buf.is_empty() {
+                self.buf = chunk;
+                self.borrowed = true;
+                self.scanned = 0;
+                self.backslash_seen = false;
+                continue;
+            }
+            // Complete the held line with the head of the next buffer and keep
+            // the rest of that buffer for the lines after it.
+            match memchr::memchr(b'\n', &chunk) {
+                Some(nl) => {
+                    self.buf.extend_from_slice(&chunk.split_to(nl + 1));
+                    if !chunk.is_empty() {
+                        self.queue.push_front(chunk);
+                    }
+                }
+                None => self.buf.extend_from_slice(&chunk),
+            }
         };
-        let end = self.scanned + off;
         self.scanned = 0;
+        let backslash = std::mem::take(&mut self.backslash_seen);
         let mut line = self.buf.split_to(end + 1).freeze();
         line.truncate(end);
         if self.at_start {
@@ -289,12 +396,12 @@ impl Assembler {
         if let Some(rest) = line.strip_prefix(DCS_END) {
             line = line.slice_ref(rest);
         }
-        Some(line)
+        Some((line, backslash))
     }
 
-    fn on_line(&mut self, line: Bytes) -> Option<Event> {
+    fn on_line(&mut self, line: Bytes, backslash: bool) -> Option<Event> {
         if let Some(block) = self.open.as_mut() {
-            if let Some(ok) = closes(&line, &block.guard) {
+            if let Some(ok) = closes(&line, &block.fields) {
                 let b = self.open.take().expect("checked above");
                 return Some(Event::Reply(Reply {
                     time: b.guard.time,
@@ -320,24 +427,26 @@ impl Assembler {
         } else {
             line
         };
-        match parse_line_bytes(&line) {
+        if is_guard_end(&line) {
+            let error = ProtocolError::MalformedLine {
+                reason: "block end without an open %begin",
+                line: display_line(&line),
+            };
+            return Some(Event::Invalid { line, error });
+        }
+        match parse_line_owned(line, backslash) {
             Ok(Line::Begin(guard)) => {
                 self.open = Some(OpenBlock {
                     guard,
+                    fields: format!("{} {} {}", guard.time, guard.number, guard.flags),
                     lines: Vec::new(),
                     lifted: Vec::new(),
                 });
                 None
             }
             Ok(Line::Notification(n)) => Some(Event::Notification(n)),
-            Ok(Line::End(_) | Line::Error(_)) => {
-                let error = ProtocolError::MalformedLine {
-                    reason: "block end without an open %begin",
-                    line: display_line(&line),
-                };
-                Some(Event::Invalid { line, error })
-            }
-            Err(error) => Some(Event::Invalid { line, error }),
+            Ok(Line::End(_) | Line::Error(_)) => unreachable!("is_guard_end caught it"),
+            Err((error, line)) => Some(Event::Invalid { line, error }),
         }
     }
 }
@@ -349,15 +458,22 @@ fn strip_cr(line: Bytes) -> Bytes {
     }
 }
 
-/// `Some(ok)` if `line` is the `%end`/`%error` matching `guard`.
-fn closes(line: &Bytes, guard: &Guard) -> Option<bool> {
-    if !line.starts_with(b"%end ") && !line.starts_with(b"%error ") {
-        return None;
-    }
-    match parse_line_bytes(line) {
-        Ok(Line::End(g)) if g == *guard => Some(true),
-        Ok(Line::Error(g)) if g == *guard => Some(false),
-        _ => None,
+/// Whether the line is named `%end` or `%error` (whatever its arguments).
+fn is_guard_end(line: &[u8]) -> bool {
+    let named =
+        |name: &[u8]| line.starts_with(name) && matches!(line.get(name.len()), None | Some(b' '));
+    named(b"%end") || named(b"%error")
+}
+
+/// `Some(ok)` if `line` is the `%end`/`%error` closing the block whose
+/// guard fields are `fields` (tmux repeats them byte for byte).
+fn closes(line: &[u8], fields: &str) -> Option<bool> {
+    if line.strip_prefix(b"%end ") == Some(fields.as_bytes()) {
+        Some(true)
+    } else if line.strip_prefix(b"%error ") == Some(fields.as_bytes()) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -517,5 +633,120 @@ mod tests {
             got.extend(a.events());
         }
         assert_eq!(got, all(input));
+    }
+
+    /// What a server could write: blocks with arbitrary content (including
+    /// lines that look like guards of other blocks or notifications) and
+    /// notifications between them.
+    #[derive(Debug, Clone)]
+    enum Item {
+        Block {
+            number: u64,
+            ok: bool,
+            lines: Vec<Vec<u8>>,
+        },
+        Output {
+            pane: u32,
+            data: Vec<u8>,
+        },
+        SessionsChanged,
+    }
+
+    fn content_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..40),
+            Just(b"%end 1 999999 1".to_vec()),
+            Just(b"%error 1 999999 1".to_vec()),
+            Just(b"%begin 1 5 1".to_vec()),
+            Just(b"%pause %3".to_vec()),
+            Just(b"%message hello there".to_vec()),
+            Just(b"%output %1 looks like output".to_vec()),
+            Just(b"".to_vec()),
+        ]
+    }
+
+    fn item() -> impl proptest::strategy::Strategy<Value = Item> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (
+                any::<bool>(),
+                proptest::collection::vec(content_line(), 0..5)
+            )
+                .prop_map(|(ok, lines)| Item::Block {
+                    number: 0,
+                    ok,
+                    lines
+                }),
+            (0u32..5, proptest::collection::vec(any::<u8>(), 0..300))
+                .prop_map(|(pane, data)| Item::Output { pane, data }),
+            Just(Item::SessionsChanged),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn interleavings_come_out_in_order_and_paired(
+            mut items in proptest::collection::vec(item(), 0..30),
+            cuts in proptest::collection::vec(1usize..200, 1..50),
+            lift in proptest::prelude::any::<bool>(),
+        ) {
+            let mut stream = Vec::new();
+            for (i, item) in items.iter_mut().enumerate() {
+                match item {
+                    Item::Block { number, ok, lines } => {
+                        *number = 100 + i as u64;
+                        stream.extend_from_slice(format!("%begin 1795311580 {number} 1\n").as_bytes());
+                        for l in lines.iter() {
+                            stream.extend_from_slice(l);
+                            stream.push(b'\n');
+                        }
+                        let end = if *ok { "end" } else { "error" };
+                        stream.extend_from_slice(format!("%{end} 1795311580 {number} 1\n").as_bytes());
+                    }
+                    Item::Output { pane, data } => {
+                        stream.extend_from_slice(format!("%output %{pane} ").as_bytes());
+                        stream.extend(crate::protocol::escape(data));
+                        stream.push(b'\n');
+                    }
+                    Item::SessionsChanged => stream.extend_from_slice(b"%sessions-changed\n"),
+                }
+            }
+            let mut asm = if lift { Assembler::new() } else { Assembler::verbatim_blocks() };
+            let mut events = Vec::new();
+            let mut rest = &stream[..];
+            for (i, cut) in cuts.iter().cycle().enumerate() {
+                if rest.is_empty() { break; }
+                let (now, later) = rest.split_at((*cut).min(rest.len()));
+                if i % 2 == 0 { asm.feed(now) } else { asm.feed_buf(BytesMut::from(now)) }
+                rest = later;
+                events.extend(asm.events());
+            }
+            proptest::prop_assert!(asm.finish().is_none());
+
+            // Lifted notifications are checked through Reply::all_lines; drop them here.
+            let mut got = events.into_iter().filter(|e| {
+                !matches!(e, Event::Notification(Notification::Pause { .. } | Notification::Message { .. }))
+            });
+            for item in &items {
+                let event = got.next();
+                match (item, event) {
+                    (Item::Block { number, ok, lines }, Some(Event::Reply(r))) => {
+                        proptest::prop_assert_eq!(r.number, *number);
+                        proptest::prop_assert_eq!(r.ok, *ok);
+                        let all: Vec<Vec<u8>> = r.all_lines().iter().map(|l| l.to_vec()).collect();
+                        proptest::prop_assert_eq!(&all, lines);
+                        if !lift { proptest::prop_assert!(r.lifted.is_empty()); }
+                    }
+                    (Item::Output { pane, data }, Some(Event::Notification(Notification::Output { pane: p, data: d }))) => {
+                        proptest::prop_assert_eq!(p, PaneId(*pane));
+                        proptest::prop_assert_eq!(d.as_ref(), data.as_slice());
+                    }
+                    (Item::SessionsChanged, Some(Event::Notification(Notification::SessionsChanged))) => {}
+                    (item, event) => proptest::prop_assert!(false, "{item:?} came out as {event:?}"),
+                }
+            }
+            proptest::prop_assert!(got.next().is_none());
+        }
     }
 }

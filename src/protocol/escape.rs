@@ -4,7 +4,7 @@
 //! and exactly three octal digits). Every other byte, DEL and bytes >= 0x80
 //! included (valid UTF-8 or not), is written raw.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Decode `%output` data into the bytes the pane produced.
 ///
@@ -20,59 +20,63 @@ use bytes::{Bytes, BytesMut};
 pub fn unescape(data: &Bytes) -> Bytes {
     match memchr::memchr(b'\\', data) {
         None => data.clone(),
-        Some(first) => {
-            let mut out = BytesMut::with_capacity(data.len());
-            unescape_into(data, first, &mut out);
-            out.freeze()
-        }
+        Some(first) => Bytes::from(unescape_from(data, first)),
+    }
+}
+
+/// [`unescape`] taking the data by value: without a backslash the same
+/// buffer is handed back, untouched.
+pub fn unescape_owned(data: Bytes) -> Bytes {
+    match memchr::memchr(b'\\', &data) {
+        None => data,
+        Some(first) => Bytes::from(unescape_from(&data, first)),
     }
 }
 
 /// Decode into a fresh vector; convenience for callers holding a slice.
 pub fn unescape_slice(data: &[u8]) -> Vec<u8> {
-    let mut out = BytesMut::with_capacity(data.len());
     match memchr::memchr(b'\\', data) {
-        None => return data.to_vec(),
-        Some(first) => unescape_into(data, first, &mut out),
-    }
-    out.to_vec()
-}
-
-fn unescape_into(data: &[u8], first: usize, out: &mut BytesMut) {
-    let mut start = 0;
-    let mut at = first;
-    loop {
-        out.extend_from_slice(&data[start..at]);
-        match octal_at(data, at + 1) {
-            Some(byte) => {
-                out.extend_from_slice(&[byte]);
-                start = at + 4;
-            }
-            None => {
-                out.extend_from_slice(b"\\");
-                start = at + 1;
-            }
-        }
-        match memchr::memchr(b'\\', &data[start..]) {
-            Some(off) => at = start + off,
-            None => {
-                out.extend_from_slice(&data[start..]);
-                return;
-            }
-        }
+        None => data.to_vec(),
+        Some(first) => unescape_from(data, first),
     }
 }
 
+/// Decode `data`, whose first backslash is at `first`. The output is never
+/// longer than the input, so it is written into a buffer of that size; runs
+/// between escapes are found with memchr and copied whole, which keeps text
+/// with sparse escapes (a CRLF per line) near memcpy speed.
+fn unescape_from(data: &[u8], first: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len()];
+    out[..first].copy_from_slice(&data[..first]);
+    let (mut read, mut write) = (first, first);
+    while read < data.len() {
+        // `data[read]` is a backslash here.
+        let (byte, used) = match octal_at(data, read + 1) {
+            Some(byte) => (byte, 4),
+            None => (b'\\', 1),
+        };
+        out[write] = byte;
+        write += 1;
+        read += used;
+        let run = memchr::memchr(b'\\', &data[read..]).unwrap_or(data.len() - read);
+        out[write..write + run].copy_from_slice(&data[read..read + run]);
+        write += run;
+        read += run;
+    }
+    out.truncate(write);
+    out
+}
+
+/// The byte written as three octal digits at `at`; the first digit is at
+/// most 3 so the value fits a byte.
+#[inline]
 fn octal_at(data: &[u8], at: usize) -> Option<u8> {
-    let digits = data.get(at..at + 3)?;
-    let mut value: u32 = 0;
-    for &d in digits {
-        if !(b'0'..=b'7').contains(&d) {
-            return None;
+    match data.get(at..at + 3)? {
+        &[a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7'] => {
+            Some(((a - b'0') << 6) | ((b - b'0') << 3) | (c - b'0'))
         }
-        value = value * 8 + u32::from(d - b'0');
+        _ => None,
     }
-    u8::try_from(value).ok()
 }
 
 /// Encode bytes the way tmux writes them in `%output` (the inverse of

@@ -8,9 +8,9 @@
 //! itself sent invalid UTF-8 in a name. Pane data is never decoded as text.
 
 use super::error::{display_line, ProtocolError};
-use super::escape::unescape;
+use super::escape::{unescape, unescape_owned};
 use super::ids::{PaneId, SessionId, WindowId};
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
 use nom::combinator::{all_consuming, eof, map, map_opt, opt, rest, value};
@@ -257,6 +257,35 @@ pub fn parse_line(line: &[u8]) -> Result<Line, ProtocolError> {
 /// [`parse_line`] for a line held in [`Bytes`]: `%output` data without
 /// escapes is returned as a view into `line`, without copying.
 pub fn parse_line_bytes(line: &Bytes) -> Result<Line, ProtocolError> {
+    parse_line_owned(line.clone(), true).map_err(|(e, _)| e)
+}
+
+/// [`parse_line_bytes`] taking the line by value: the hot `%output` path
+/// then hands out the line's own buffer, moved, not shared again.
+/// On failure the line is handed back beside the error. `maybe_escaped`
+/// false promises the line holds no backslash, so `%output` data needs no
+/// scan for escapes.
+pub(crate) fn parse_line_owned(
+    mut line: Bytes,
+    maybe_escaped: bool,
+) -> Result<Line, (ProtocolError, Bytes)> {
+    if line.starts_with(b"%output ") {
+        let fast = (pane, opt_text).parse(&line[b"%output ".len()..]);
+        if let Ok((_, (pane, data))) = fast {
+            let offset = line.len() - data.len();
+            line.advance(offset);
+            let data = if maybe_escaped {
+                unescape_owned(line)
+            } else {
+                line
+            };
+            return Ok(Line::Notification(Notification::Output { pane, data }));
+        }
+    }
+    parse_general(&line).map_err(|e| (e, line))
+}
+
+fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
     let bad = |reason: &'static str| ProtocolError::MalformedLine {
         reason,
         line: display_line(line),

@@ -22,7 +22,7 @@ mod line;
 pub use assembler::{Assembler, Event, Reply};
 pub use command::{command_list_line, Command};
 pub use error::ProtocolError;
-pub use escape::{escape, unescape, unescape_slice};
+pub use escape::{escape, unescape, unescape_owned, unescape_slice};
 pub use ids::{PaneId, SessionId, WindowId};
 pub use imsg::{
     msg, Decoder, Frame, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, HEADER_LEN,

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use tmux_wire::protocol::{Assembler, Event};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn read_fixture(name: &str) -> Vec<u8> {
@@ -74,7 +76,9 @@ pub fn decode_braces(line: &str) -> Vec<u8> {
 }
 
 /// Feed `stream` in the given chunk sizes (cycled; the whole at once when
-/// empty) and collect every event, including the final `finish()`.
+/// empty) and collect every event, including the final `finish()`. Odd
+/// chunk sizes go through `feed`, even ones through `feed_buf`, so both
+/// paths see every split.
 pub fn assemble(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
     let mut asm = Assembler::new();
     let mut events = Vec::new();
@@ -88,7 +92,11 @@ pub fn assemble(stream: &[u8], chunks: &[usize]) -> Vec<Event> {
                 break;
             }
             let (now, later) = rest.split_at((*size).clamp(1, rest.len()));
-            asm.feed(now);
+            if size % 2 == 1 {
+                asm.feed(now);
+            } else {
+                asm.feed_buf(bytes::BytesMut::from(now));
+            }
             events.extend(asm.events());
             rest = later;
         }
@@ -106,7 +114,10 @@ pub fn summarize(event: &Event) -> String {
                 r.number,
                 if r.ok { "ok" } else { "error" },
                 r.flags,
-                r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>()
+                r.lines
+                    .iter()
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .collect::<Vec<_>>()
             );
             if !r.lifted.is_empty() {
                 s.push_str(&format!(" lifted={:?}", r.lifted));

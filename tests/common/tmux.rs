@@ -17,12 +17,26 @@ pub struct TmuxServer {
 impl TmuxServer {
     /// Start a server with one detached session `t`, empty config.
     pub fn start() -> TmuxServer {
-        let dir = tempfile::Builder::new().prefix("tmux-wire-test").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("tmux-wire-test")
+            .tempdir()
+            .expect("temp dir");
         let socket = dir.path().join("sock");
         let status = Command::new("tmux")
             .arg("-S")
             .arg(&socket)
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40"])
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
             .env_remove("TMUX")
             .status()
             .expect("tmux must be installed to run the integration tests");
@@ -52,7 +66,12 @@ impl TmuxServer {
             .expect("spawn tmux -C");
         let stdin = BufWriter::new(child.stdin.take().unwrap());
         let stdout = child.stdout.take().unwrap();
-        let mut c = ControlClient { child, stdin: Some(stdin), stdout, asm: Assembler::new() };
+        let mut c = ControlClient {
+            child,
+            stdin: Some(stdin),
+            stdout,
+            asm: Assembler::new(),
+        };
         // The attach block (flags 0) comes first.
         let attach = c.next_reply_with_flags(0);
         assert!(attach.ok, "attach failed: {:?}", attach.output());
@@ -98,7 +117,9 @@ impl ControlClient {
             while let Some(event) = self.asm.next_event() {
                 match event {
                     Event::Reply(r) if r.flags == flags => return r,
-                    Event::Invalid { line, error } => panic!("invalid line from tmux {line:?}: {error}"),
+                    Event::Invalid { line, error } => {
+                        panic!("invalid line from tmux {line:?}: {error}")
+                    }
                     _ => {}
                 }
             }
