@@ -32,3 +32,8 @@
 #![warn(missing_docs)]
 
 pub mod protocol;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -26,18 +26,31 @@ Exit status: 0 when every line decoded, 1 when some line was invalid or the
 stream ended inside a block or line, 2 on a usage error.
 ";
 
+/// A failure and the exit status it maps to.
+enum Failure {
+    /// Bad command line: exit 2.
+    Usage(String),
+    /// Anything else (unreadable file, broken output): exit 1.
+    Other(String),
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(code) => code,
-        Err(msg) => {
-            eprintln!("tmux-wire: {msg}");
+        Err(Failure::Usage(msg)) => {
+            eprintln!("tmux-wire: {msg}\n\n{USAGE}");
             ExitCode::from(2)
+        }
+        Err(Failure::Other(msg)) => {
+            eprintln!("tmux-wire: {msg}");
+            ExitCode::from(1)
         }
     }
 }
 
-fn run(args: &[String]) -> Result<ExitCode, String> {
+fn run(args: &[String]) -> Result<ExitCode, Failure> {
+    let usage = |m: String| Failure::Usage(m);
     let mut json = false;
     let mut client: Option<String> = None;
     let mut file: Option<String> = None;
@@ -48,20 +61,24 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             print!("{USAGE}");
             return Ok(ExitCode::SUCCESS);
         }
-        Some(other) => return Err(format!("unknown command {other:?}\n\n{USAGE}")),
-        None => return Err(format!("missing command\n\n{USAGE}")),
+        Some(other) => return Err(usage(format!("unknown command {other:?}"))),
+        None => return Err(usage("missing command".into())),
     }
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--json" => json = true,
-            "--client" => client = Some(it.next().ok_or("--client needs a PREFIX")?.clone()),
+            "--client" => match it.next() {
+                Some(prefix) => client = Some(prefix.clone()),
+                None => return Err(usage("--client needs a PREFIX".into())),
+            },
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
             }
             s if s.starts_with('-') && s != "-" => {
-                return Err(format!("unknown option {s:?}\n\n{USAGE}"))
+                return Err(usage(format!("unknown option {s:?}")))
             }
+            s if file.is_some() => return Err(usage(format!("more than one FILE given ({s:?})"))),
             s => file = Some(s.to_string()),
         }
     }
@@ -69,9 +86,10 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     match file.as_deref() {
         None | Some("-") => io::stdin()
             .read_to_end(&mut input)
-            .map_err(|e| format!("reading stdin: {e}"))?,
+            .map_err(|e| Failure::Other(format!("reading standard input: {e}")))?,
         Some(path) => {
-            input = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+            input =
+                std::fs::read(path).map_err(|e| Failure::Other(format!("reading {path}: {e}")))?;
             input.len()
         }
     };
@@ -98,7 +116,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break;
             }
-            return Err(format!("writing output: {e}"));
+            return Err(Failure::Other(format!("writing output: {e}")));
         }
     }
     Ok(if clean {

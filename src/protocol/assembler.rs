@@ -72,28 +72,35 @@ impl Reply {
     /// Every line of the block exactly as tmux wrote it, including lines
     /// that were also surfaced as notifications.
     pub fn all_lines(&self) -> Vec<Bytes> {
-        let mut out = Vec::with_capacity(self.lines.len() + self.lifted.len());
-        let mut content = self.lines.iter();
-        let mut lifted = self.lifted.iter().peekable();
-        while out.len() < self.lines.len() + self.lifted.len() {
-            match lifted.peek() {
-                Some((at, line)) if *at == out.len() => {
-                    out.push(line.clone());
-                    lifted.next();
-                }
-                _ => match content.next() {
-                    Some(line) => out.push(line.clone()),
-                    // Indexes past the content: append what is left in order.
-                    None => out.extend(lifted.by_ref().map(|(_, l)| l.clone())),
-                },
-            }
-        }
-        out
+        merge_lifted(&self.lines, &self.lifted)
     }
 
     /// The content joined with `\n`, as one byte string.
     pub fn output(&self) -> Vec<u8> {
         self.lines.join(&b'\n')
+    }
+}
+
+/// Put lifted lines back at their positions among the content lines.
+fn merge_lifted(lines: &[Bytes], lifted: &[(usize, Bytes)]) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(lines.len() + lifted.len());
+    let mut content = lines.iter();
+    let mut lifted = lifted.iter().peekable();
+    loop {
+        match lifted.peek() {
+            Some((at, line)) if *at <= out.len() => {
+                out.push(line.clone());
+                lifted.next();
+            }
+            _ => match content.next() {
+                Some(line) => out.push(line.clone()),
+                // Positions past the content: what is left goes at the end.
+                None => {
+                    out.extend(lifted.map(|(_, l)| l.clone()));
+                    return out;
+                }
+            },
+        }
     }
 }
 
@@ -287,18 +294,7 @@ impl Assembler {
             return None;
         }
         let (open_block, lines) = match open {
-            Some(b) => {
-                let all = Reply {
-                    time: 0,
-                    number: 0,
-                    flags: 0,
-                    ok: false,
-                    lines: b.lines,
-                    lifted: b.lifted,
-                }
-                .all_lines();
-                (Some(b.guard), all)
-            }
+            Some(b) => (Some(b.guard), merge_lifted(&b.lines, &b.lifted)),
             None => (None, Vec::new()),
         };
         Some(Event::Truncated {
