@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod protocol;
+pub mod server;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -43,7 +43,7 @@ fn round_trip(tmux: &mut ControlClient, dir: &std::path::Path, values: &[String]
         );
         assert!(reply.ok);
         // save-buffer may finish after its block; a later command runs after it.
-        assert!(tmux.run_line("display-message -p sync\n").ok);
+        assert!(tmux.replies_until_sync().is_empty());
         let mut bytes = std::fs::read(&path).expect("tmux wrote the buffer");
         assert_eq!(bytes.remove(0), b'X');
         out.push(bytes);
@@ -129,6 +129,38 @@ fn arbitrary_arguments_round_trip() {
             for (v, g) in values.iter().zip(&got) {
                 prop_assert_eq!(g.as_slice(), v.as_bytes(), "{:?}", v);
             }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The command name is quoted by the same rules: tmux reports an unknown
+/// name back verbatim in its error, so the name must arrive unchanged.
+#[test]
+fn arbitrary_command_names_round_trip() {
+    let server = TmuxServer::start();
+    let tmux = std::cell::RefCell::new(server.control_client());
+    let mut runner = TestRunner::new(Config {
+        cases: 100,
+        ..Config::default()
+    });
+    runner
+        .run(&arg(), |suffix| {
+            // A prefix no tmux command starts with (tmux accepts unique prefixes).
+            let name = format!("zz-tw {suffix}");
+            let mut tmux = tmux.borrow_mut();
+            tmux.send_raw(&Command::new(&name).arg("x").to_line().unwrap());
+            let replies = tmux.replies_until_sync();
+            prop_assert_eq!(replies.len(), 1);
+            prop_assert!(!replies[0].ok);
+            let want = format!("unknown command: {name}");
+            let got = String::from_utf8_lossy(&replies[0].output()).into_owned();
+            prop_assert!(
+                got.ends_with(&want),
+                "{:?} does not end with {:?}",
+                got,
+                want
+            );
             Ok(())
         })
         .unwrap();

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::captures::{assemble, client_stream, read_fixture, summarize, txt_section};
+use common::captures::{
+    assemble, client_stream, read_fixture, summarize, txt_python_bytes, txt_section,
+};
 use proptest::prelude::*;
 use tmux_wire::protocol::{Event, Notification, PaneId};
 
@@ -22,6 +24,10 @@ fn streams() -> Vec<(&'static str, Vec<u8>)> {
             txt_section("3.3a: real client `tmux -S sock -C attach`"),
         ),
         ("3.3a-new-session", txt_section("-C new-session -s ns1")),
+        (
+            "3.3a-control-control",
+            txt_python_bytes("`tmux -CC attach` under a pty"),
+        ),
         (
             "3.3a-failed-list",
             txt_section("one line with two commands"),
@@ -114,13 +120,14 @@ fn capture_facts() {
     assert_eq!(
         pause + 1,
         pause_block,
-        "the lifted %pause comes right before its block"
+        "the surfaced %pause comes right before its block"
     );
     let Event::Reply(r) = &obs[pause_block] else {
         unreachable!()
     };
-    assert!(r.lines.is_empty());
-    assert_eq!(r.all_lines(), vec![bytes::Bytes::from("%pause %0")]);
+    assert_eq!(r.lines, vec![bytes::Bytes::from("%pause %0")]);
+    assert_eq!(r.surfaced, vec![0]);
+    assert!(r.output().is_empty());
 
     // The failing command is the only error block; it carries tmux's message.
     let errors: Vec<_> = obs

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use tmux_wire::protocol::{Assembler, Event};
 
 fn run(stream: &[u8], seed: u8, lift: bool) -> Vec<Event> {
-    let mut asm = if lift { Assembler::new() } else { Assembler::verbatim_blocks() };
+    let mut asm = if lift { Assembler::new() } else { Assembler::without_block_notifications() };
     let mut events = Vec::new();
     if seed == 0 {
         asm.feed(stream);
@@ -41,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole, chunked);
     for e in &whole {
         if let Event::Reply(r) = e {
-            assert_eq!(r.all_lines().len(), r.lines.len() + r.lifted.len());
+            assert!(r.surfaced.windows(2).all(|w| w[0] < w[1]));
+            assert!(r.surfaced.iter().all(|&i| i < r.lines.len()));
+            assert_eq!(r.content().len(), r.lines.len() - r.surfaced.len());
         }
     }
 });

@@ -8,27 +8,32 @@
 //! Rules, from `tmux-protocol.md` section 6:
 //! - Lines end in `\n`. There is no length limit; each byte is scanned once,
 //!   so a 16 MiB line costs the same per byte as short ones.
-//! - `-CC` streams: a leading `ESC P1000p` is dropped, a final `ESC \` is
-//!   dropped, and `\r\n` line ends are accepted. CRLF mode is switched on by
-//!   the DCS or by a first line that ends in `\r`; in it one trailing `\r` is
-//!   removed from every line. Outside that mode a `\r` inside a block is
-//!   content (tmux keeps it), and outside blocks a trailing `\r` is ignored.
+//! - `-CC` streams: a leading `ESC P1000p` is dropped, and so is the
+//!   `ESC \` the tmux client writes after `%exit`. When the first line ends
+//!   in `\r` (a `-CC` client on a tty, whose ONLCR turns `\n` into `\r\n`)
+//!   CRLF mode is on and one trailing `\r` is removed from every line.
+//!   Otherwise a `\r` inside a block is content (tmux keeps it), a trailing
+//!   `\r` outside blocks is ignored, and a guard line is still recognised
+//!   with one.
 //! - Block content is not escaped. Inside a block only the `%end`/`%error`
-//!   whose time, number and flags equal the open `%begin` closes it.
+//!   whose time, number and flags equal the open `%begin` closes it; every
+//!   other line is content and [`Reply::lines`] keeps it exactly.
 //!
 //! ## Notifications inside a block
 //!
 //! tmux 3.2 to 3.7 write `%pause`, `%continue`, `%message` and
 //! `%config-error` inside the block of the command that caused them
-//! (master defers them). A consumer must see them when they happen, so by
-//! default a block line that parses as one of those four is surfaced at once
-//! as an [`Event::Notification`], before the block's [`Event::Reply`], and is
-//! left out of [`Reply::lines`]. Because block content is unescaped, such a
-//! line could in principle be command output (`show-buffer` of a buffer
-//! holding `%pause %1`), so nothing is dropped: the reply keeps each lifted
-//! line with its position in [`Reply::lifted`], and
-//! [`Reply::all_lines`] gives the block exactly as tmux wrote it. Use
-//! [`Assembler::verbatim_blocks`] to keep every block line as content.
+//! (master defers them). A consumer must see them when they happen (flow
+//! control depends on `%pause`/`%continue`), so by default a block line that
+//! parses as one of those four is also surfaced at once as an
+//! [`Event::Notification`], before the block's [`Event::Reply`]. The reply's
+//! lines are never changed: [`Reply::surfaced`] lists the positions of the
+//! lines that were surfaced, and [`Reply::content`] gives the lines without
+//! them. Because block content is unescaped, command output that happens to
+//! look exactly like one of those lines (`show-buffer` of a buffer holding
+//! `%pause %1`) is surfaced too; [`Assembler::without_block_notifications`]
+//! turns surfacing off, for servers that defer them (master) or callers that
+//! print untrusted data.
 
 use super::error::{display_line, ProtocolError};
 use super::line::{parse_line_bytes, parse_line_owned, Guard, Line, Notification};
@@ -52,11 +57,12 @@ pub struct Reply {
     pub flags: u32,
     /// `true` for `%end`, `false` for `%error` (then `lines` hold the message).
     pub ok: bool,
-    /// The block's lines, raw (tmux does not escape them), without `\n`.
+    /// The block's lines exactly as tmux wrote them (unescaped, raw
+    /// bytes), without `\n`.
     pub lines: Vec<Bytes>,
-    /// Lines lifted out of the block as notifications (see the module docs):
-    /// `(index in the full block, raw line)`, in order.
-    pub lifted: Vec<(usize, Bytes)>,
+    /// Indexes into `lines` of the lines that were also surfaced as
+    /// notifications (see the module docs), ascending.
+    pub surfaced: Vec<usize>,
 }
 
 impl Reply {
@@ -69,43 +75,30 @@ impl Reply {
         }
     }
 
-    /// Every line of the block exactly as tmux wrote it, including lines
-    /// that were also surfaced as notifications.
-    pub fn all_lines(&self) -> Vec<Bytes> {
-        merge_lifted(&self.lines, &self.lifted)
-    }
-
-    /// The content joined with `\n`, as one byte string.
-    pub fn output(&self) -> Vec<u8> {
-        self.lines.join(&b'\n')
-    }
-}
-
-/// Put lifted lines back at their positions among the content lines.
-fn merge_lifted(lines: &[Bytes], lifted: &[(usize, Bytes)]) -> Vec<Bytes> {
-    let mut out = Vec::with_capacity(lines.len() + lifted.len());
-    let mut content = lines.iter();
-    let mut lifted = lifted.iter().peekable();
-    loop {
-        match lifted.peek() {
-            Some((at, line)) if *at <= out.len() => {
+    /// The lines that were not surfaced as notifications: the command's own
+    /// output on tmux 3.2 to 3.7.
+    pub fn content(&self) -> Vec<Bytes> {
+        let mut surfaced = self.surfaced.iter().peekable();
+        let mut out =
+            Vec::with_capacity(self.lines.len() - self.surfaced.len().min(self.lines.len()));
+        for (i, line) in self.lines.iter().enumerate() {
+            if surfaced.peek() == Some(&&i) {
+                surfaced.next();
+            } else {
                 out.push(line.clone());
-                lifted.next();
             }
-            _ => match content.next() {
-                Some(line) => out.push(line.clone()),
-                // Positions past the content: what is left goes at the end.
-                None => {
-                    out.extend(lifted.map(|(_, l)| l.clone()));
-                    return out;
-                }
-            },
         }
+        out
+    }
+
+    /// [`Reply::content`] joined with `\n`, as one byte string.
+    pub fn output(&self) -> Vec<u8> {
+        self.content().join(&b'\n')
     }
 }
 
 /// What the assembler yields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// A notification, in stream order.
     Notification(Notification),
@@ -135,10 +128,11 @@ pub enum Event {
 #[derive(Debug)]
 struct OpenBlock {
     guard: Guard,
-    /// `TIME NUMBER FLAGS` as tmux writes it after `%end ` or `%error `.
-    fields: String,
+    /// `TIME NUMBER FLAGS` exactly as the `%begin` line had them; tmux
+    /// repeats them after `%end ` or `%error `.
+    fields: Bytes,
     lines: Vec<Bytes>,
-    lifted: Vec<(usize, Bytes)>,
+    surfaced: Vec<usize>,
 }
 
 /// The control-mode stream assembler. See the module documentation.
@@ -171,8 +165,11 @@ pub struct Assembler {
     open: Option<OpenBlock>,
     /// No line has been taken yet (the DCS introducer may still come).
     at_start: bool,
+    /// The stream began with the `-CC` DCS introducer.
+    dcs: bool,
+    /// Lines end in `\r\n` (decided by the first line).
     crlf: bool,
-    lift_in_block: bool,
+    surface_in_block: bool,
 }
 
 impl Default for Assembler {
@@ -192,15 +189,17 @@ impl Assembler {
             queue: VecDeque::new(),
             open: None,
             at_start: true,
+            dcs: false,
             crlf: false,
-            lift_in_block: true,
+            surface_in_block: true,
         }
     }
 
-    /// A new assembler that keeps every block line as content.
-    pub fn verbatim_blocks() -> Self {
+    /// A new assembler that does not surface notification-like lines inside
+    /// blocks as notifications (module docs).
+    pub fn without_block_notifications() -> Self {
         Assembler {
-            lift_in_block: false,
+            surface_in_block: false,
             ..Self::new()
         }
     }
@@ -279,22 +278,23 @@ impl Assembler {
             partial.extend_from_slice(&chunk);
         }
         let mut partial = partial.freeze();
-        if self.crlf || partial.ends_with(b"\r") {
-            partial = strip_cr(partial);
-        }
-        if partial.as_ref() == DCS_END || (self.at_start && partial.as_ref() == DCS_INTRO) {
+        let open = self.open.take();
+        // What the tmux client writes after %exit in -CC mode, or a stream
+        // that stopped right after the DCS introducer.
+        let framing = (self.dcs && open.is_none() && partial.as_ref() == DCS_END)
+            || (self.at_start && partial.as_ref() == DCS_INTRO);
+        if framing {
             partial = Bytes::new();
         }
-        let open = self.open.take();
         *self = Assembler {
-            lift_in_block: self.lift_in_block,
+            surface_in_block: self.surface_in_block,
             ..Self::new()
         };
         if open.is_none() && partial.is_empty() {
             return None;
         }
         let (open_block, lines) = match open {
-            Some(b) => (Some(b.guard), merge_lifted(&b.lines, &b.lifted)),
+            Some(b) => (Some(b.guard), b.lines),
             None => (None, Vec::new()),
         };
         Some(Event::Truncated {
@@ -379,18 +379,20 @@ impl Assembler {
         if self.at_start {
             self.at_start = false;
             if let Some(rest) = line.strip_prefix(DCS_INTRO) {
-                self.crlf = true;
+                self.dcs = true;
                 line = line.slice_ref(rest);
-            } else if line.ends_with(b"\r") {
-                self.crlf = true;
             }
+            self.crlf = line.ends_with(b"\r");
         }
         if self.crlf {
             line = strip_cr(line);
         }
-        // A `-CC` terminator followed by more data (a stream that goes on).
-        if let Some(rest) = line.strip_prefix(DCS_END) {
-            line = line.slice_ref(rest);
+        // The -CC terminator of one client session followed by more data
+        // (a capture of several sessions): framing, never block content.
+        if self.dcs && self.open.is_none() {
+            if let Some(rest) = line.strip_prefix(DCS_END) {
+                line = line.slice_ref(rest);
+            }
         }
         Some((line, backslash))
     }
@@ -405,18 +407,19 @@ impl Assembler {
                     flags: b.guard.flags,
                     ok,
                     lines: b.lines,
-                    lifted: b.lifted,
+                    surfaced: b.surfaced,
                 }));
             }
-            if self.lift_in_block {
-                if let Some(n) = in_block_notification(&line) {
-                    let at = block.lines.len() + block.lifted.len();
-                    block.lifted.push((at, line));
-                    return Some(Event::Notification(n));
-                }
+            let surfaced = if self.surface_in_block {
+                in_block_notification(&line)
+            } else {
+                None
+            };
+            if surfaced.is_some() {
+                block.surfaced.push(block.lines.len());
             }
             block.lines.push(line);
-            return None;
+            return surfaced.map(Event::Notification);
         }
         let line = if line.ends_with(b"\r") {
             strip_cr(line)
@@ -425,18 +428,19 @@ impl Assembler {
         };
         if is_guard_end(&line) {
             let error = ProtocolError::MalformedLine {
-                reason: "block end without an open %begin",
+                reason: "block end without an open %begin".into(),
                 line: display_line(&line),
             };
             return Some(Event::Invalid { line, error });
         }
+        let fields = line.strip_prefix(b"%begin ").map(|f| line.slice_ref(f));
         match parse_line_owned(line, backslash) {
             Ok(Line::Begin(guard)) => {
                 self.open = Some(OpenBlock {
                     guard,
-                    fields: format!("{} {} {}", guard.time, guard.number, guard.flags),
+                    fields: fields.unwrap_or_default(),
                     lines: Vec::new(),
-                    lifted: Vec::new(),
+                    surfaced: Vec::new(),
                 });
                 None
             }
@@ -462,11 +466,16 @@ fn is_guard_end(line: &[u8]) -> bool {
 }
 
 /// `Some(ok)` if `line` is the `%end`/`%error` closing the block whose
-/// guard fields are `fields` (tmux repeats them byte for byte).
-fn closes(line: &[u8], fields: &str) -> Option<bool> {
-    if line.strip_prefix(b"%end ") == Some(fields.as_bytes()) {
+/// `%begin` had `fields` (tmux repeats them byte for byte). One trailing
+/// `\r` is accepted, as it is on the `%begin` line outside CRLF mode.
+fn closes(line: &[u8], fields: &[u8]) -> Option<bool> {
+    let line = line
+        .strip_suffix(b"\r")
+        .filter(|l| l.ends_with(fields))
+        .unwrap_or(line);
+    if line.strip_prefix(b"%end ") == Some(fields) {
         Some(true)
-    } else if line.strip_prefix(b"%error ") == Some(fields.as_bytes()) {
+    } else if line.strip_prefix(b"%error ") == Some(fields) {
         Some(false)
     } else {
         None
@@ -529,29 +538,73 @@ mod tests {
     }
 
     #[test]
-    fn in_block_notifications_are_lifted_and_kept() {
+    fn in_block_notifications_are_surfaced_and_lines_kept() {
         let ev = all(b"%begin 1 296 1\nbefore\n%pause %0\nafter\n%end 1 296 1\n");
         assert_eq!(
             ev[0],
             Event::Notification(Notification::Pause { pane: PaneId(0) })
         );
         let r = reply(&ev[1]);
-        assert_eq!(r.lines, vec![Bytes::from("before"), Bytes::from("after")]);
-        assert_eq!(r.lifted, vec![(1, Bytes::from("%pause %0"))]);
+        let all = vec![
+            Bytes::from("before"),
+            Bytes::from("%pause %0"),
+            Bytes::from("after"),
+        ];
+        assert_eq!(r.lines, all);
+        assert_eq!(r.surfaced, vec![1]);
         assert_eq!(
-            r.all_lines(),
-            vec![
-                Bytes::from("before"),
-                Bytes::from("%pause %0"),
-                Bytes::from("after")
-            ]
+            r.content(),
+            vec![Bytes::from("before"), Bytes::from("after")]
         );
+        assert_eq!(r.output(), b"before\nafter");
 
-        let mut verbatim = Assembler::verbatim_blocks();
-        verbatim.feed(b"%begin 1 296 1\n%pause %0\n%end 1 296 1\n");
-        let ev: Vec<_> = verbatim.events().collect();
+        let mut quiet = Assembler::without_block_notifications();
+        quiet.feed(b"%begin 1 296 1\n%pause %0\n%end 1 296 1\n");
+        let ev: Vec<_> = quiet.events().collect();
         assert_eq!(ev.len(), 1);
         assert_eq!(reply(&ev[0]).lines, vec![Bytes::from("%pause %0")]);
+        assert!(reply(&ev[0]).surfaced.is_empty());
+    }
+
+    #[test]
+    fn dcs_terminator_is_only_framing() {
+        // Plain -C: a line starting with ESC \ is content, inside a block and out.
+        let ev = all(b"%begin 1 2 1\n\x1b\\kept\n%end 1 2 1\n");
+        assert_eq!(reply(&ev[0]).lines, vec![Bytes::from("\x1b\\kept")]);
+        let ev = all(b"\x1b\\%sessions-changed\n");
+        assert!(matches!(ev[0], Event::Invalid { .. }));
+        // -CC: the terminator after %exit is dropped, at the end or mid-stream.
+        let ev = all(b"\x1bP1000p%exit\r\n\x1b\\");
+        assert_eq!(
+            ev,
+            vec![Event::Notification(Notification::Exit { reason: None })]
+        );
+        let ev = all(b"\x1bP1000p%exit\r\n\x1b\\%sessions-changed\r\n");
+        assert_eq!(ev[1], Event::Notification(Notification::SessionsChanged));
+    }
+
+    #[test]
+    fn dcs_without_crlf_keeps_carriage_returns() {
+        // -CC over a socketpair: no tty, so no ONLCR; a CR in content is data.
+        let ev = all(b"\x1bP1000p%begin 1 2 1\ncrlf-test\r\n%end 1 2 1\n");
+        assert_eq!(reply(&ev[0]).lines, vec![Bytes::from("crlf-test\r")]);
+    }
+
+    #[test]
+    fn guards_with_cr_close_outside_crlf_mode() {
+        // A stream joined mid-way: CRLF mode is off, yet the guards carry \r.
+        let ev = all(b"%sessions-changed\n%begin 1 2 1\r\nx\r\n%end 1 2 1\r\n%sessions-changed\n");
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        assert_eq!(reply(&ev[1]).lines, vec![Bytes::from("x\r")]);
+    }
+
+    #[test]
+    fn guard_fields_are_matched_as_written() {
+        let ev = all(b"%begin 01 2 1\nx\n%end 1 2 1\n%end 01 2 1\n");
+        assert_eq!(
+            reply(&ev[0]).lines,
+            vec![Bytes::from("x"), Bytes::from("%end 1 2 1")]
+        );
     }
 
     #[test]
@@ -708,7 +761,7 @@ mod tests {
                     Item::SessionsChanged => stream.extend_from_slice(b"%sessions-changed\n"),
                 }
             }
-            let mut asm = if lift { Assembler::new() } else { Assembler::verbatim_blocks() };
+            let mut asm = if lift { Assembler::new() } else { Assembler::without_block_notifications() };
             let mut events = Vec::new();
             let mut rest = &stream[..];
             for (i, cut) in cuts.iter().cycle().enumerate() {
@@ -720,7 +773,7 @@ mod tests {
             }
             proptest::prop_assert!(asm.finish().is_none());
 
-            // Lifted notifications are checked through Reply::all_lines; drop them here.
+            // Surfaced notifications are checked through Reply::surfaced; drop them here.
             let mut got = events.into_iter().filter(|e| {
                 !matches!(e, Event::Notification(Notification::Pause { .. } | Notification::Message { .. }))
             });
@@ -730,9 +783,12 @@ mod tests {
                     (Item::Block { number, ok, lines }, Some(Event::Reply(r))) => {
                         proptest::prop_assert_eq!(r.number, *number);
                         proptest::prop_assert_eq!(r.ok, *ok);
-                        let all: Vec<Vec<u8>> = r.all_lines().iter().map(|l| l.to_vec()).collect();
+                        let all: Vec<Vec<u8>> = r.lines.iter().map(|l| l.to_vec()).collect();
                         proptest::prop_assert_eq!(&all, lines);
-                        if !lift { proptest::prop_assert!(r.lifted.is_empty()); }
+                        let looks_like: Vec<usize> = lines.iter().enumerate()
+                            .filter(|(_, l)| lift && (l.starts_with(b"%pause ") || l.starts_with(b"%message ")))
+                            .map(|(i, _)| i).collect();
+                        proptest::prop_assert_eq!(&r.surfaced, &looks_like);
                     }
                     (Item::Output { pane, data }, Some(Event::Notification(Notification::Output { pane: p, data: d }))) => {
                         proptest::prop_assert_eq!(p, PaneId(*pane));

@@ -91,7 +91,8 @@ impl Command {
             return Err(ProtocolError::BadArgument {
                 index: 0,
                 reason:
-                    "a command name of the form NAME=value is an environment assignment to tmux",
+                    "a command name of the form NAME=value is an environment assignment to tmux"
+                        .into(),
             });
         }
         for (index, arg) in self.argv.iter().enumerate() {
@@ -154,7 +155,10 @@ fn is_assignment(word: &[u8]) -> bool {
 }
 
 fn push_quoted(out: &mut String, index: usize, arg: &[u8]) -> Result<(), ProtocolError> {
-    let bad = |reason| ProtocolError::BadArgument { index, reason };
+    let bad = |reason: &'static str| ProtocolError::BadArgument {
+        index,
+        reason: reason.into(),
+    };
     let text = std::str::from_utf8(arg)
         .map_err(|_| bad("not valid UTF-8 (send bytes with send-keys -H)"))?;
     if let Some(b) = arg.iter().find(|&&b| matches!(b, b'\n' | b'\r' | 0)) {

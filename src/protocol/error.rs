@@ -1,5 +1,7 @@
 //! The one error type of the protocol layer.
 
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// Everything the sans-IO protocol layer can reject.
@@ -7,13 +9,13 @@ use thiserror::Error;
 /// Each variant carries enough context to print a one-line reason that a
 /// person can act on. Nothing in this layer panics on input; bad input
 /// becomes one of these.
-#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum ProtocolError {
     /// A control-mode line could not be parsed.
     #[error("malformed control-mode line ({reason}): {line}")]
     MalformedLine {
         /// What was wrong with it.
-        reason: &'static str,
+        reason: Cow<'static, str>,
         /// The line, lossily decoded and shortened for display.
         line: String,
     },
@@ -24,7 +26,7 @@ pub enum ProtocolError {
         /// Zero-based position in the argv.
         index: usize,
         /// What was wrong with it.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
 
     /// An empty command was given (no command name).
@@ -35,7 +37,7 @@ pub enum ProtocolError {
     #[error("cannot encode imsg {kind}: {reason}")]
     Encode {
         /// The message kind.
-        kind: &'static str,
+        kind: Cow<'static, str>,
         /// Why.
         reason: String,
     },
@@ -53,7 +55,7 @@ pub enum ProtocolError {
         /// The message type number.
         typ: u32,
         /// What was wrong.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
 
     /// A layout string could not be parsed.
@@ -62,7 +64,7 @@ pub enum ProtocolError {
         /// Byte offset where parsing failed.
         offset: usize,
         /// What was expected.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
 
     /// A layout string parsed but its checksum does not match.

@@ -37,7 +37,7 @@ macro_rules! id_type {
                 match Self::parse_prefix(s.as_bytes()) {
                     Some((id, rest)) if rest.is_empty() => Ok(id),
                     _ => Err(crate::protocol::ProtocolError::MalformedLine {
-                        reason: concat!("expected an id like ", $sigil, "12"),
+                        reason: concat!("expected an id like ", $sigil, "12").into(),
                         line: crate::protocol::error::display_line(s.as_bytes()),
                     }),
                 }

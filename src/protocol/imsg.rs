@@ -44,6 +44,8 @@ pub mod msg {
     pub const IDENTIFY_FLAGS: u32 = 100;
     pub const IDENTIFY_TERM: u32 = 101;
     pub const IDENTIFY_TTYNAME: u32 = 102;
+    /// Unused since tmux 2.x.
+    pub const IDENTIFY_OLDCWD: u32 = 103;
     pub const IDENTIFY_STDIN: u32 = 104;
     pub const IDENTIFY_ENVIRON: u32 = 105;
     pub const IDENTIFY_DONE: u32 = 106;
@@ -62,7 +64,14 @@ pub mod msg {
     pub const LOCK: u32 = 206;
     pub const READY: u32 = 207;
     pub const RESIZE: u32 = 208;
+    /// `tmux -c`; never used by control clients.
+    pub const SHELL: u32 = 209;
     pub const SHUTDOWN: u32 = 210;
+    /// 211 to 213 relayed stdio in tmux 3.0 and older; from a server they
+    /// now only mean "this server is too old for this client".
+    pub const OLDSTDERR: u32 = 211;
+    pub const OLDSTDIN: u32 = 212;
+    pub const OLDSTDOUT: u32 = 213;
     pub const SUSPEND: u32 = 214;
     pub const UNLOCK: u32 = 215;
     pub const WAKEUP: u32 = 216;
@@ -120,7 +129,7 @@ fn leading_number(s: &str) -> Option<u32> {
 }
 
 /// One decoded frame: header fields and raw payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
     /// Message type.
     pub typ: u32,
@@ -421,7 +430,7 @@ impl Message {
 
     fn encode_error(&self, reason: String) -> ProtocolError {
         ProtocolError::Encode {
-            kind: self.kind(),
+            kind: self.kind().into(),
             reason,
         }
     }
@@ -670,7 +679,7 @@ impl<'a> Payload<'a> {
     fn bad(&self, reason: &'static str) -> ProtocolError {
         ProtocolError::BadPayload {
             typ: self.typ,
-            reason,
+            reason: reason.into(),
         }
     }
 

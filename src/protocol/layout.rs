@@ -62,7 +62,10 @@ impl Layout {
     /// ```
     pub fn parse(s: &str) -> Result<Layout, ProtocolError> {
         let bytes = s.as_bytes();
-        let bad = |offset, reason| ProtocolError::BadLayout { offset, reason };
+        let bad = |offset, reason: &'static str| ProtocolError::BadLayout {
+            offset,
+            reason: reason.into(),
+        };
         let comma = bytes
             .iter()
             .position(|&b| b == b',')
@@ -125,7 +128,7 @@ impl CellParser<'_> {
     fn bad(&self, reason: &'static str) -> ProtocolError {
         ProtocolError::BadLayout {
             offset: self.base + self.at,
-            reason,
+            reason: reason.into(),
         }
     }
 

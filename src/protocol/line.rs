@@ -112,16 +112,16 @@ pub enum Notification {
         window: Option<WindowId>,
         window_index: Option<u32>,
         pane: Option<PaneId>,
-        value: String,
+        value: Bytes,
     },
     /// `%paste-buffer-changed NAME`
     PasteBufferChanged { name: String },
     /// `%paste-buffer-deleted NAME`
     PasteBufferDeleted { name: String },
     /// `%config-error FILE:LINE: MESSAGE`
-    ConfigError { message: String },
+    ConfigError { message: Bytes },
     /// `%message TEXT`
-    Message { text: String },
+    Message { text: Bytes },
     /// `%exit [REASON]` (written by tmux client processes, never by the server).
     Exit { reason: Option<String> },
     /// A `%name` this parser does not know; `rest` is everything after the
@@ -230,6 +230,37 @@ fn unreachable_colon(r: &[u8]) -> Res<'_, &[u8]> {
     )))
 }
 
+type SubscriptionFields<'a> = (
+    SessionId,
+    Option<WindowId>,
+    Option<u32>,
+    Option<PaneId>,
+    &'a [u8],
+);
+
+/// ` NAME $S @W|- IDX|- %P|- [reserved...] : VALUE`. A subscription name
+/// may contain spaces (`-B 'my sub:%*:fmt'`), so the name ends at the first
+/// ` $` after which the fixed fields parse.
+fn subscription(args: &[u8]) -> Option<(&[u8], SubscriptionFields<'_>)> {
+    let body = args.strip_prefix(b" ")?;
+    let fields = |i| {
+        (
+            session,
+            preceded(sp, dash_or(window)),
+            preceded(sp, dash_or(digits_u32)),
+            preceded(sp, dash_or(pane)),
+            after_lone_colon,
+        )
+            .parse(i)
+            .map(|(_, f)| f)
+    };
+    memchr::memmem::find_iter(body, b" $").find_map(|at| {
+        let name = &body[..at];
+        (!name.is_empty()).then_some(())?;
+        fields(&body[at + 1..]).ok().map(|f| (name, f))
+    })
+}
+
 /// Everything after one space, or nothing at end of line.
 fn opt_text(i: &[u8]) -> Res<'_, &[u8]> {
     alt((preceded(sp, rest), map(eof, |e: &[u8]| e))).parse(i)
@@ -287,7 +318,7 @@ pub(crate) fn parse_line_owned(
 
 fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
     let bad = |reason: &'static str| ProtocolError::MalformedLine {
-        reason,
+        reason: reason.into(),
         line: display_line(line),
     };
     let Some(body) = line.strip_prefix(b"%") else {
@@ -302,7 +333,7 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
     if name.is_empty() {
         return Err(bad("missing notification name after %"));
     }
-    let fail = |_| bad(expected_shape(name));
+    let fail = |_: nom::Err<nom::error::Error<&[u8]>>| bad(expected_shape(name));
     let data = |slice: &[u8]| unescape(&line.slice_ref(slice));
 
     use Notification as N;
@@ -431,23 +462,15 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
             client: text(one(args, word).map_err(fail)?),
         },
         b"subscription-changed" => {
-            let (_, (name, session, window, window_index, pane, v)) = (
-                preceded(sp, word),
-                preceded(sp, session),
-                preceded(sp, dash_or(window)),
-                preceded(sp, dash_or(digits_u32)),
-                preceded(sp, dash_or(pane)),
-                after_lone_colon,
-            )
-                .parse(args)
-                .map_err(fail)?;
+            let (name, (session, window, window_index, pane, v)) =
+                subscription(args).ok_or_else(|| bad(expected_shape(name)))?;
             N::SubscriptionChanged {
                 name: text(name),
                 session,
                 window,
                 window_index,
                 pane,
-                value: text(v),
+                value: line.slice_ref(v),
             }
         }
         b"paste-buffer-changed" => N::PasteBufferChanged {
@@ -457,10 +480,10 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
             name: text(opt_text(args).map_err(fail)?.1),
         },
         b"config-error" => N::ConfigError {
-            message: text(opt_text(args).map_err(fail)?.1),
+            message: line.slice_ref(opt_text(args).map_err(fail)?.1),
         },
         b"message" => N::Message {
-            text: text(opt_text(args).map_err(fail)?.1),
+            text: line.slice_ref(opt_text(args).map_err(fail)?.1),
         },
         b"exit" => {
             let reason = opt_text(args).map_err(fail)?.1;
@@ -787,6 +810,41 @@ mod tests {
                 rest: Bytes::new()
             }
         );
+    }
+
+    #[test]
+    fn subscription_names_may_hold_spaces() {
+        assert_eq!(
+            n("%subscription-changed my sub $2 @1 3 %4 : v a l"),
+            N::SubscriptionChanged {
+                name: "my sub".into(),
+                session: SessionId(2),
+                window: Some(WindowId(1)),
+                window_index: Some(3),
+                pane: Some(PaneId(4)),
+                value: "v a l".into()
+            }
+        );
+        // A name holding " $" and a value holding " : " still split right.
+        assert_eq!(
+            n("%subscription-changed a $b $0 - - - : x : y"),
+            N::SubscriptionChanged {
+                name: "a $b".into(),
+                session: SessionId(0),
+                window: None,
+                window_index: None,
+                pane: None,
+                value: "x : y".into()
+            }
+        );
+    }
+
+    #[test]
+    fn raw_text_is_kept_as_bytes() {
+        let Ok(Line::Notification(N::Message { text })) = parse_line(b"%message \xff") else {
+            panic!()
+        };
+        assert_eq!(text.as_ref(), b"\xff");
     }
 
     #[test]

@@ -56,6 +56,41 @@ pub fn txt_section(title: &str) -> Vec<u8> {
     out
 }
 
+/// The bytes of a section of `control-samples.txt` that holds one Python
+/// bytes literal (`b'...'`), such as the `-CC` capture read from a pty.
+pub fn txt_python_bytes(title: &str) -> Vec<u8> {
+    let section = txt_section(title);
+    let text = String::from_utf8(section).expect("ASCII literal");
+    let literal = text
+        .lines()
+        .find_map(|l| l.strip_prefix("b'").and_then(|l| l.strip_suffix('\'')))
+        .unwrap_or_else(|| panic!("no b'...' literal in section {title:?}"));
+    let b = literal.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let (byte, used) = match b.get(i + 1) {
+            Some(b'x') => (
+                u8::from_str_radix(&literal[i + 2..i + 4], 16).expect("hex escape"),
+                4,
+            ),
+            Some(b'r') => (b'\r', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b't') => (b'\t', 2),
+            Some(&c) => (c, 2),
+            None => panic!("dangling backslash"),
+        };
+        out.push(byte);
+        i += used;
+    }
+    out
+}
+
 /// `{c3}{a9}` -> bytes 0xc3 0xa9; everything else as is.
 pub fn decode_braces(line: &str) -> Vec<u8> {
     let b = line.as_bytes();
@@ -119,8 +154,8 @@ pub fn summarize(event: &Event) -> String {
                     .map(|l| String::from_utf8_lossy(l).into_owned())
                     .collect::<Vec<_>>()
             );
-            if !r.lifted.is_empty() {
-                s.push_str(&format!(" lifted={:?}", r.lifted));
+            if !r.surfaced.is_empty() {
+                s.push_str(&format!(" surfaced={:?}", r.surfaced));
             }
             s
         }

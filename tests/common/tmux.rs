@@ -7,6 +7,8 @@
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 use tmux_wire::protocol::{Assembler, Event, Reply};
 
 pub struct TmuxServer {
@@ -54,7 +56,7 @@ impl TmuxServer {
 
     /// A `tmux -C attach -t t` child whose output we decode.
     pub fn control_client(&self) -> ControlClient {
-        let mut child = Command::new("tmux")
+        let child = Command::new("tmux")
             .arg("-S")
             .arg(&self.socket)
             .args(["-C", "attach", "-t", "t"])
@@ -64,14 +66,7 @@ impl TmuxServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn tmux -C");
-        let stdin = BufWriter::new(child.stdin.take().unwrap());
-        let stdout = child.stdout.take().unwrap();
-        let mut c = ControlClient {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            asm: Assembler::new(),
-        };
+        let mut c = ControlClient::new(child);
         // The attach block (flags 0) comes first.
         let attach = c.next_reply_with_flags(0);
         assert!(attach.ok, "attach failed: {:?}", attach.output());
@@ -90,14 +85,40 @@ impl Drop for TmuxServer {
     }
 }
 
+/// How long a test waits for tmux before failing (never hanging).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub struct ControlClient {
     child: Child,
     stdin: Option<BufWriter<ChildStdin>>,
-    stdout: ChildStdout,
+    /// Chunks read from tmux's stdout by a thread; closed at EOF.
+    output: mpsc::Receiver<Vec<u8>>,
     asm: Assembler,
+    sync: u64,
 }
 
 impl ControlClient {
+    fn new(mut child: Child) -> ControlClient {
+        let stdin = BufWriter::new(child.stdin.take().unwrap());
+        let mut stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        ControlClient {
+            child,
+            stdin: Some(stdin),
+            output,
+            asm: Assembler::new(),
+            sync: 0,
+        }
+    }
+
     /// Write raw input (one or more `\n`-terminated lines).
     pub fn send_raw(&mut self, line: &str) {
         let w = self.stdin.as_mut().expect("client open");
@@ -111,7 +132,8 @@ impl ControlClient {
         self.next_reply_with_flags(1)
     }
 
-    /// The next reply with these flags; notifications are skipped.
+    /// The next reply with these flags; notifications are skipped. Fails the
+    /// test if tmux sends nothing for [`REPLY_TIMEOUT`] or closes.
     pub fn next_reply_with_flags(&mut self, flags: u32) -> Reply {
         loop {
             while let Some(event) = self.asm.next_event() {
@@ -123,14 +145,34 @@ impl ControlClient {
                     _ => {}
                 }
             }
-            let mut buf = [0u8; 65536];
-            let n = self.stdout.read(&mut buf).expect("read tmux -C");
-            assert!(n > 0, "tmux -C closed its output while a reply was awaited");
-            self.asm.feed(&buf[..n]);
+            match self.output.recv_timeout(REPLY_TIMEOUT) {
+                Ok(chunk) => self.asm.feed(&chunk),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no reply from tmux within {REPLY_TIMEOUT:?}")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("tmux -C closed its output while a reply was awaited")
+                }
+            }
+        }
+    }
+
+    /// Send a marker command and return every reply before the marker's own:
+    /// the replies still owed for earlier lines, however many there are.
+    pub fn replies_until_sync(&mut self) -> Vec<Reply> {
+        self.sync += 1;
+        let marker = format!("tmux-wire-sync-{}", self.sync);
+        self.send_raw(&format!("display-message -p {marker}\n"));
+        let mut before = Vec::new();
+        loop {
+            let r = self.next_reply_with_flags(1);
+            if r.lines.len() == 1 && r.lines[0].as_ref() == marker.as_bytes() {
+                return before;
+            }
+            before.push(r);
         }
     }
 }
-
 impl Drop for ControlClient {
     fn drop(&mut self) {
         drop(self.stdin.take()); // EOF: the client detaches

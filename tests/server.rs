@@ -1,0 +1,212 @@
+//! Socket paths, stale sockets and starting servers, against real tmux on
+//! private sockets.
+
+use std::path::Path;
+use std::process::Command;
+use tmux_wire::server::{
+    remove_stale_socket, socket_state, start_server, ServerError, SocketSpec, SocketState,
+    StartOptions,
+};
+
+fn kill_server(path: &Path) {
+    let _ = Command::new("tmux")
+        .arg("-S")
+        .arg(path)
+        .arg("kill-server")
+        .status();
+}
+
+/// Kills the server on drop, so a failing test leaves nothing behind.
+struct Cleanup<'a>(&'a Path);
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        kill_server(self.0);
+    }
+}
+
+fn session_names(path: &Path) -> String {
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(path)
+        .args(["list-sessions", "-F", "#{session_name}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Pids of live processes whose command line names `sock` after `-S`.
+fn processes_using(sock: &Path) -> Vec<String> {
+    let want = sock.as_os_str().as_encoded_bytes();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.windows(2).any(|w| w[0] == b"-S" && w[1] == want) {
+            pids.push(name);
+        }
+    }
+    pids
+}
+
+#[test]
+fn start_once_then_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let _cleanup = Cleanup(&sock);
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Missing);
+    assert!(start_server(&sock, &StartOptions::default()).unwrap());
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
+    // Already running: nothing is started.
+    assert!(!start_server(&sock, &StartOptions::default()).unwrap());
+    // The server has no session and stays up (exit-empty off).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
+    assert_eq!(session_names(&sock), "", "no sessions yet");
+}
+
+#[test]
+fn racing_starts_end_with_one_server_and_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("race");
+    let _cleanup = Cleanup(&sock);
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let sock = sock.clone();
+            std::thread::spawn(move || start_server(&sock, &StartOptions::default()))
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
+    // Exactly one tmux server process serves this socket.
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(&sock)
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(
+        processes_using(&sock),
+        vec![pid],
+        "exactly one process, the server, serves the socket"
+    );
+}
+
+#[test]
+fn stale_socket_is_detected_and_removed_only_when_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("stale");
+    let _cleanup = Cleanup(&sock);
+    start_server(&sock, &StartOptions::default()).unwrap();
+    assert!(
+        !remove_stale_socket(&sock).unwrap(),
+        "a live server's socket stays"
+    );
+    // SIGKILL leaves the socket file behind.
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(&sock)
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if socket_state(&sock).unwrap() == SocketState::Stale {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Stale);
+    assert!(sock.exists());
+    // Starting over a stale socket works.
+    assert!(start_server(&sock, &StartOptions::default()).unwrap());
+    assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
+}
+
+#[test]
+fn missing_tmux_binary_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("none");
+    let opts = StartOptions {
+        tmux: Some("/nonexistent/tmux".into()),
+        config: None,
+    };
+    let err = start_server(&sock, &opts).unwrap_err();
+    assert!(matches!(err, ServerError::TmuxNotFound { .. }));
+    assert!(err.to_string().contains("install tmux"), "{err}");
+}
+
+#[test]
+fn label_and_dedicated_default_live_in_private_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    // Run in a child process so the environment change stays private.
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "print_resolved_paths",
+            "--nocapture",
+            "--ignored",
+        ])
+        .env("TMUX_TMPDIR", dir.path())
+        .env_remove("TMUX_WIRE_SOCKET")
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    let uid = nix::unistd::getuid();
+    assert!(
+        text.contains(&format!("wire={}/tmux-wire-{uid}/default", real.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("label={}/tmux-{uid}/work", real.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "tmuxdefault={}/tmux-{uid}/default",
+            real.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+#[ignore = "run by label_and_dedicated_default_live_in_private_directories"]
+fn print_resolved_paths() {
+    println!(
+        "wire={}",
+        SocketSpec::WireDefault.resolve().unwrap().display()
+    );
+    println!(
+        "label={}",
+        SocketSpec::Label("work".into())
+            .resolve()
+            .unwrap()
+            .display()
+    );
+    println!(
+        "tmuxdefault={}",
+        SocketSpec::TmuxDefault.resolve().unwrap().display()
+    );
+}
