@@ -31,8 +31,10 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod protocol;
 pub mod server;
+pub mod transport;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -467,3 +467,189 @@ mod tests {
         assert!(!remove_stale_socket(&path).unwrap());
     }
 }
+
+/// Errors of the version probe.
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    /// The socket could not be reached.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// Reading or writing the socket failed.
+    #[error("version probe on {}: {source}", path.display())]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The server speaks another protocol version.
+    #[error("protocol version mismatch: server speaks {server}, tmux-wire speaks 8")]
+    VersionMismatch {
+        /// The server's version.
+        server: u32,
+    },
+    /// The server sent something the probe cannot use.
+    #[error("version probe on {}: {reason}", path.display())]
+    Protocol {
+        /// The socket path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server did not answer in time.
+    #[error("version probe on {}: no answer within {timeout:?}", path.display())]
+    Timeout {
+        /// The socket path.
+        path: PathBuf,
+        /// How long we waited.
+        timeout: std::time::Duration,
+    },
+}
+
+/// Ask the server on `path` for its version (`#{version}`, e.g. `3.3a`,
+/// `next-3.8`) the way a plain `tmux display-message -p` client would, but
+/// without passing any file descriptor: messages without an fd are the same
+/// bytes in both imsg header layouts (on little-endian hosts), so this works
+/// whatever the server's layout, and its answer decides the layout for the
+/// real connection (`tmux-protocol.md` section 1.6).
+pub async fn probe_version(
+    path: &Path,
+    timeout: std::time::Duration,
+) -> Result<String, ProbeError> {
+    match tokio::time::timeout(timeout, probe_inner(path)).await {
+        Ok(result) => result,
+        Err(_) => Err(ProbeError::Timeout {
+            path: path.to_path_buf(),
+            timeout,
+        }),
+    }
+}
+
+async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
+    use crate::protocol::{Decoder, HeaderLayout, Message, CLIENT_UTF8};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    check_path_len(path)?;
+    let io_err = |source| ProbeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut sock = match tokio::net::UnixStream::connect(path).await {
+        Ok(s) => s,
+        Err(e) => {
+            let state = socket_state(path)?;
+            return Err(match state_error(path, state) {
+                Some(err) => err.into(),
+                None => io_err(e),
+            });
+        }
+    };
+    // Any layout will do: none of these messages carries an fd.
+    let layout = HeaderLayout::A;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut out = Vec::new();
+    for m in identify_messages(CLIENT_UTF8, &cwd)
+        .iter()
+        .chain([&Message::IdentifyDone])
+    {
+        out.extend(m.encode(layout).map_err(|e| ProbeError::Protocol {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?);
+    }
+    let argv = ["display-message", "-p", "#{version}"]
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    out.extend(
+        Message::Command(argv)
+            .encode(layout)
+            .map_err(|e| ProbeError::Protocol {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+    );
+    sock.write_all(&out).await.map_err(io_err)?;
+
+    let mut decoder = Decoder::new(layout);
+    let mut version = Vec::new();
+    let mut buf = vec![0u8; 16384];
+    loop {
+        while let Some(frame) = decoder.next_frame() {
+            let bad = |reason: String| ProbeError::Protocol {
+                path: path.to_path_buf(),
+                reason,
+            };
+            let frame = frame.map_err(|e| bad(e.to_string()))?;
+            if frame.typ == crate::protocol::msg::VERSION
+                || frame.protocol_version() != crate::protocol::PROTOCOL_VERSION
+            {
+                return Err(ProbeError::VersionMismatch {
+                    server: frame.protocol_version(),
+                });
+            }
+            let reply = match Message::decode(&frame).map_err(|e| bad(e.to_string()))? {
+                Message::WriteOpen { stream, .. } => Some(Message::WriteReady { stream, error: 0 }),
+                Message::ReadOpen { stream, .. } => Some(Message::ReadDone {
+                    stream,
+                    error: nix::libc::EBADF,
+                }),
+                Message::Write { stream: 1, data } => {
+                    version.extend_from_slice(&data);
+                    None
+                }
+                Message::Exit { retval, message } => {
+                    let text = String::from_utf8_lossy(&version).trim().to_string();
+                    if retval.unwrap_or(0) != 0 || text.is_empty() {
+                        let why = message
+                            .map(|m| String::from_utf8_lossy(&m).into_owned())
+                            .unwrap_or_default();
+                        return Err(bad(format!(
+                            "display-message failed (status {retval:?}) {why}"
+                        )));
+                    }
+                    return Ok(text);
+                }
+                Message::Other { typ, .. }
+                    if (crate::protocol::msg::OLDSTDERR..=crate::protocol::msg::OLDSTDOUT)
+                        .contains(&typ) =>
+                {
+                    return Err(bad("server version is too old (tmux 3.0 or earlier)".into()));
+                }
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                sock.write_all(&reply.encode(layout).map_err(|e| bad(e.to_string()))?)
+                    .await
+                    .map_err(io_err)?;
+            }
+        }
+        let n = sock.read(&mut buf).await.map_err(io_err)?;
+        if n == 0 {
+            return Err(ProbeError::Protocol {
+                path: path.to_path_buf(),
+                reason: "server closed the connection".into(),
+            });
+        }
+        decoder.feed(&buf[..n]);
+    }
+}
+
+/// The fd-free part of identification, in the order the real client sends
+/// it: flags, long flags, TERM (mandatory up to 3.5), features, tty name
+/// (mandatory in every version: the server crashes without it), cwd, client
+/// pid. The caller adds the fd messages (for control clients), environment
+/// and `IdentifyDone`.
+pub(crate) fn identify_messages(flags: u64, cwd: &Path) -> Vec<crate::protocol::Message> {
+    use crate::protocol::Message;
+    use std::os::unix::ffi::OsStrExt;
+    vec![
+        Message::IdentifyFlags(flags as i32),
+        Message::IdentifyLongFlags(flags),
+        Message::IdentifyTerm(b"xterm-256color".to_vec()),
+        Message::IdentifyFeatures(0),
+        Message::IdentifyTtyName(Vec::new()),
+        Message::IdentifyCwd(cwd.as_os_str().as_bytes().to_vec()),
+        Message::IdentifyClientPid(std::process::id() as i32),
+    ]
+}

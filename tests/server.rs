@@ -210,3 +210,55 @@ fn print_resolved_paths() {
         SocketSpec::TmuxDefault.resolve().unwrap().display()
     );
 }
+
+#[tokio::test]
+async fn probe_reads_the_server_version_without_a_tmux_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("probe");
+    let _cleanup = Cleanup(&sock);
+    start_server(&sock, &StartOptions::default()).unwrap();
+    let version = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let out = Command::new("tmux").arg("-V").output().unwrap();
+    let want = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(format!("tmux {version}"), want.trim());
+    assert_eq!(
+        tmux_wire::protocol::HeaderLayout::for_server_version(&version),
+        tmux_wire::protocol::HeaderLayout::A
+    );
+    // The probe leaves no client behind.
+    let clients = Command::new("tmux")
+        .arg("-S")
+        .arg(&sock)
+        .args(["list-clients"])
+        .output()
+        .unwrap();
+    assert!(clients.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn probe_errors_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let err = tmux_wire::server::probe_version(&missing, std::time::Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no tmux server is running"),
+        "{err}"
+    );
+    let stale = dir.path().join("stale");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let err = tmux_wire::server::probe_version(&stale, std::time::Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("stale socket"), "{err}");
+    // A listener that never answers: the probe gives up at its deadline.
+    let silent = dir.path().join("silent");
+    let _listener = std::os::unix::net::UnixListener::bind(&silent).unwrap();
+    let err = tmux_wire::server::probe_version(&silent, std::time::Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no answer within"), "{err}");
+}

@@ -1,0 +1,517 @@
+//! One control connection as a tokio actor, and a cheap cloneable handle.
+//!
+//! The actor owns the control stream: it writes command lines in the order
+//! they were asked for, feeds what tmux writes into the protocol
+//! [`Assembler`], pairs each `flags=1` reply with the oldest command still
+//! waiting (tmux answers one control line with one block, in order), and
+//! broadcasts everything else as [`ClientEvent`]s.
+//!
+//! When the session ends for any reason (detach, `kill-server`, the server
+//! killed, the socket closed) every pending command resolves at once with
+//! [`ClientError::Closed`] carrying the reason, and the event stream ends
+//! with [`ClientEvent::Closed`]. Dropping the last handle closes the control
+//! stream, which makes tmux detach the client cleanly.
+//!
+//! Pairing assumes one block per command line, which holds for every
+//! simple command. Commands that queue other commands (`if-shell`,
+//! `source-file`, `run-shell` callbacks, `confirm-before`, menus and prompts)
+//! make extra blocks; those arrive as [`ClientEvent::UnpairedReply`] only
+//! when nothing is waiting, so avoid them on a pipelined connection.
+
+use crate::protocol::{Assembler, Command, Event, Notification, ProtocolError, Reply};
+use crate::server::SocketSpec;
+use crate::transport::{
+    direct, process, ControlPipe, Ending, TransportError, TransportInfo, TransportKind,
+};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// Errors of the client layer.
+#[derive(Debug, Clone, Error)]
+pub enum ClientError {
+    /// tmux answered the command with `%error`.
+    #[error("tmux: {message}")]
+    Command {
+        /// tmux's message (the block's lines).
+        message: String,
+        /// The whole reply.
+        reply: Box<Reply>,
+    },
+    /// The command could not be put on a control line.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// Connecting failed.
+    #[error(transparent)]
+    Transport(Arc<TransportError>),
+    /// The initial command (attach or new-session) failed.
+    #[error("attaching failed: {0}")]
+    Attach(String),
+    /// The session is over; the reason says why.
+    #[error("connection closed: {0}")]
+    Closed(String),
+}
+
+impl From<TransportError> for ClientError {
+    fn from(e: TransportError) -> Self {
+        ClientError::Transport(Arc::new(e))
+    }
+}
+
+/// What a connection reports besides command replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A notification, in stream order.
+    Notification(Notification),
+    /// A reply no command was waiting for (see the module docs).
+    UnpairedReply(Reply),
+    /// A line tmux sent that is not valid control-mode output.
+    Invalid(String),
+    /// The session ended; nothing follows.
+    Closed(String),
+}
+
+/// Which transport to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportChoice {
+    /// Direct, unless the probe says the server needs the process transport.
+    #[default]
+    Auto,
+    /// The server socket, spoken to directly.
+    Direct,
+    /// A child `tmux -C`.
+    Process,
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Which server.
+    pub socket: SocketSpec,
+    /// Which transport.
+    pub transport: TransportChoice,
+    /// The initial command; it must attach (default: `attach-session`, to
+    /// the most recently used session).
+    pub command: Vec<String>,
+    /// The tmux program for the process transport (default `tmux`, or
+    /// `$TMUX_WIRE_TMUX`).
+    pub tmux: Option<std::path::PathBuf>,
+    /// How long the version probe may take.
+    pub probe_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            socket: SocketSpec::default(),
+            transport: TransportChoice::Auto,
+            command: vec!["attach-session".into()],
+            tmux: None,
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Attach to `session` (with `ignore-size`, so attaching never resizes
+    /// the session's windows).
+    pub fn attach(session: &str) -> Self {
+        ConnectOptions {
+            command: ["attach-session", "-f", "ignore-size", "-t", session]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Use the socket at `path`.
+    pub fn socket_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.socket = SocketSpec::Path(path.into());
+        self
+    }
+
+    /// Use this transport.
+    pub fn transport(mut self, choice: TransportChoice) -> Self {
+        self.transport = choice;
+        self
+    }
+}
+
+enum Request {
+    Command {
+        line: String,
+        reply: oneshot::Sender<Result<Reply, ClientError>>,
+    },
+}
+
+/// A handle to one control connection; clone it freely.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tmux_wire::client::ClientError> {
+/// use tmux_wire::client::{Client, ConnectOptions};
+/// let client = Client::connect(&ConnectOptions::attach("work").socket_path("/tmp/demo.sock")).await?;
+/// let reply = client.command(["display-message", "-p", "#{session_name}"]).await?;
+/// assert_eq!(reply.output(), b"work");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    requests: mpsc::Sender<Request>,
+    events: broadcast::Sender<ClientEvent>,
+    closed: watch::Receiver<Option<String>>,
+    info: Arc<TransportInfo>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many commands may wait to be written before `command` waits too.
+const REQUEST_QUEUE: usize = 4096;
+/// Events kept for a slow receiver before it is told it lagged.
+const EVENT_QUEUE: usize = 4096;
+/// After the transport reports the end, how long to keep draining output.
+const DRAIN_AFTER_END: Duration = Duration::from_secs(2);
+
+impl Client {
+    /// Connect as `opts` says and wait for the initial command to attach.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Client, ClientError> {
+        let socket = opts.socket.resolve().map_err(TransportError::from)?;
+        let command: Vec<&str> = opts.command.iter().map(String::as_str).collect();
+        let process = |reason: Option<String>| -> Result<ControlPipe, ClientError> {
+            let tmux = crate::server::StartOptions {
+                tmux: opts.tmux.clone(),
+                config: None,
+            }
+            .program();
+            let prefix: Vec<OsString> =
+                vec![tmux.into(), "-S".into(), socket.clone().into(), "-C".into()];
+            let mut pipe = process::spawn(&prefix, &command)?;
+            if let Some(reason) = reason {
+                pipe.info.reason = format!("{reason}; {}", pipe.info.reason);
+            }
+            Ok(pipe)
+        };
+        let direct_opts = direct::DirectOptions {
+            probe_timeout: opts.probe_timeout,
+            ..Default::default()
+        };
+        let pipe = match opts.transport {
+            TransportChoice::Process => process(Some("process transport requested".into()))?,
+            TransportChoice::Direct => direct::connect(&socket, &command, &direct_opts).await?,
+            TransportChoice::Auto => match direct::connect(&socket, &command, &direct_opts).await {
+                Ok(pipe) => pipe,
+                // Only a server the direct transport cannot speak to falls
+                // back; a missing server is an error either way.
+                Err(TransportError::Probe(
+                    e @ crate::server::ProbeError::VersionMismatch { .. },
+                )) => process(Some(format!("direct transport unsupported ({e})")))?,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Client::from_pipe(pipe).await
+    }
+
+    /// Run a connection over an open [`ControlPipe`]; waits for the reply
+    /// to the initial command (`flags=0`).
+    pub async fn from_pipe(pipe: ControlPipe) -> Result<Client, ClientError> {
+        let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let (closed_tx, closed) = watch::channel(None);
+        let (initial_tx, initial_rx) = oneshot::channel();
+        let info = Arc::new(pipe.info.clone());
+        let actor = Actor {
+            events: events.clone(),
+            pending: VecDeque::new(),
+            initial: Some(initial_tx),
+        };
+        tokio::spawn(actor.run(pipe, requests_rx, closed_tx));
+        match initial_rx.await {
+            Ok(Ok(_)) => Ok(Client {
+                requests,
+                events,
+                closed,
+                info,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClientError::Closed(
+                "the connection ended before attaching".into(),
+            )),
+        }
+    }
+
+    /// What transport this connection uses, and why.
+    pub fn info(&self) -> &TransportInfo {
+        &self.info
+    }
+
+    /// Run one tmux command: `["display-message", "-p", "#{version}"]`, or a
+    /// [`Command`]. Many may be in flight from many tasks; each gets its own
+    /// reply. `%error` becomes [`ClientError::Command`] with tmux's message.
+    pub async fn command<C: IntoCommand>(&self, command: C) -> Result<Reply, ClientError> {
+        let line = command.into_command().to_line()?;
+        let (reply, rx) = oneshot::channel();
+        if self
+            .requests
+            .send(Request::Command { line, reply })
+            .await
+            .is_err()
+        {
+            return Err(self.closed_error());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    /// Every notification and other event from now on. A receiver that
+    /// falls more than 4096 events behind gets `RecvError::Lagged(n)`: told,
+    /// never silently skipped.
+    pub fn events(&self) -> broadcast::Receiver<ClientEvent> {
+        self.events.subscribe()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.closed.borrow().clone()
+    }
+
+    /// Wait until the connection has closed; returns the reason.
+    pub async fn wait_closed(&self) -> String {
+        let mut closed = self.closed.clone();
+        loop {
+            if let Some(reason) = closed.borrow_and_update().clone() {
+                return reason;
+            }
+            if closed.changed().await.is_err() {
+                return closed
+                    .borrow()
+                    .clone()
+                    .unwrap_or_else(|| "connection closed".into());
+            }
+        }
+    }
+
+    fn closed_error(&self) -> ClientError {
+        ClientError::Closed(
+            self.closed_reason()
+                .unwrap_or_else(|| "connection closed".into()),
+        )
+    }
+}
+
+/// Anything [`Client::command`] accepts.
+pub trait IntoCommand {
+    /// The command.
+    fn into_command(self) -> Command;
+}
+
+impl IntoCommand for Command {
+    fn into_command(self) -> Command {
+        self
+    }
+}
+
+impl<S: AsRef<[u8]>, const N: usize> IntoCommand for [S; N] {
+    fn into_command(self) -> Command {
+        Command::from_argv(self)
+    }
+}
+
+impl<S: AsRef<[u8]>> IntoCommand for Vec<S> {
+    fn into_command(self) -> Command {
+        Command::from_argv(self)
+    }
+}
+
+impl<S: AsRef<[u8]>> IntoCommand for &[S] {
+    fn into_command(self) -> Command {
+        Command::from_argv(self)
+    }
+}
+
+struct Actor {
+    events: broadcast::Sender<ClientEvent>,
+    pending: VecDeque<oneshot::Sender<Result<Reply, ClientError>>>,
+    initial: Option<oneshot::Sender<Result<Reply, ClientError>>>,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        pipe: ControlPipe,
+        mut requests: mpsc::Receiver<Request>,
+        closed: watch::Sender<Option<String>>,
+    ) {
+        let ControlPipe {
+            mut reader,
+            writer,
+            ending,
+            ..
+        } = pipe;
+        let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
+        let writer_task = tokio::spawn(write_lines(writer, lines_rx));
+        let mut lines_tx = Some(lines_tx);
+        let mut asm = Assembler::new();
+        let mut read_buf = BytesMut::with_capacity(64 * 1024);
+        let mut ending = ending;
+        let mut ended: Option<Ending> = None;
+        let mut drain_deadline = None;
+        let reason = loop {
+            let deadline = async {
+                match drain_deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                read = reader.read_buf(&mut read_buf) => match read {
+                    Ok(0) | Err(_) => {
+                        while let Some(event) = asm.next_event() {
+                            self.on_event(event);
+                        }
+                        if let Some(event) = asm.finish() {
+                            self.on_event(event);
+                        }
+                        break match &ended {
+                            Some(e) => e.to_string(),
+                            None => match tokio::time::timeout(DRAIN_AFTER_END, &mut ending).await {
+                                Ok(Ok(e)) => e.to_string(),
+                                _ => "the control stream closed".to_string(),
+                            },
+                        };
+                    }
+                    Ok(_) => {
+                        asm.feed_buf(read_buf.split());
+                        while let Some(event) = asm.next_event() {
+                            self.on_event(event);
+                        }
+                        read_buf.reserve(64 * 1024);
+                    }
+                },
+                request = requests.recv(), if lines_tx.is_some() && ended.is_none() => match request {
+                    Some(Request::Command { line, reply }) => {
+                        let sent = lines_tx.as_ref().is_some_and(|tx| tx.send(line).is_ok());
+                        if sent {
+                            self.pending.push_back(reply);
+                        } else {
+                            let _ = reply.send(Err(ClientError::Closed("the control stream is closed".into())));
+                        }
+                    }
+                    // Every handle is gone: close our input, tmux detaches us.
+                    None => lines_tx = None,
+                },
+                end = &mut ending, if ended.is_none() => {
+                    let end = end.unwrap_or(Ending::ServerGone);
+                    // Nothing more will be answered; say so now, then drain.
+                    self.fail_pending(&end.to_string());
+                    ended = Some(end);
+                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_END);
+                }
+                () = deadline => {
+                    break ended.as_ref().map_or_else(|| "connection closed".to_string(), Ending::to_string);
+                }
+            }
+        };
+        drop(lines_tx);
+        writer_task.abort();
+        self.fail_pending(&reason);
+        if let Some(initial) = self.initial.take() {
+            let _ = initial.send(Err(ClientError::Attach(reason.clone())));
+        }
+        let _ = closed.send(Some(reason.clone()));
+        let _ = self.events.send(ClientEvent::Closed(reason));
+    }
+
+    fn fail_pending(&mut self, reason: &str) {
+        for reply in self.pending.drain(..) {
+            let _ = reply.send(Err(ClientError::Closed(reason.to_string())));
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Reply(reply) if reply.flags == 0 && self.initial.is_some() => {
+                if let Some(initial) = self.initial.take() {
+                    let result = if reply.ok {
+                        Ok(reply)
+                    } else {
+                        Err(ClientError::Attach(
+                            String::from_utf8_lossy(&reply.output()).into_owned(),
+                        ))
+                    };
+                    let _ = initial.send(result);
+                }
+            }
+            Event::Reply(reply) if reply.flags == 1 => match self.pending.pop_front() {
+                Some(waiting) => {
+                    let result = if reply.ok {
+                        Ok(reply)
+                    } else {
+                        let message = String::from_utf8_lossy(&reply.output()).into_owned();
+                        Err(ClientError::Command {
+                            message,
+                            reply: Box::new(reply),
+                        })
+                    };
+                    let _ = waiting.send(result);
+                }
+                None => {
+                    let _ = self.events.send(ClientEvent::UnpairedReply(reply));
+                }
+            },
+            Event::Reply(reply) => {
+                let _ = self.events.send(ClientEvent::UnpairedReply(reply));
+            }
+            Event::Notification(n) => {
+                let _ = self.events.send(ClientEvent::Notification(n));
+            }
+            Event::Invalid { error, .. } => {
+                let _ = self.events.send(ClientEvent::Invalid(error.to_string()));
+            }
+            Event::Truncated { .. } => {
+                let _ = self.events.send(ClientEvent::Invalid(
+                    "the stream ended inside a line or block".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Write command lines in order; when the channel closes, close the
+/// stream (EOF makes tmux detach the client).
+async fn write_lines(
+    mut writer: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    mut lines: mpsc::UnboundedReceiver<String>,
+) {
+    let mut batch = Vec::new();
+    while let Some(line) = lines.recv().await {
+        batch.clear();
+        batch.extend_from_slice(line.as_bytes());
+        // Coalesce what is already queued into one write.
+        while let Ok(more) = lines.try_recv() {
+            batch.extend_from_slice(more.as_bytes());
+        }
+        if writer.write_all(&batch).await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+impl TransportKind {
+    /// `"direct"` or `"process"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Direct => "direct",
+            TransportKind::Process => "process",
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The direct transport: the server's Unix socket, no tmux client process.
+//!
+//! 1. Probe the server version with an fd-free plain client
+//!    ([`crate::server::probe_version`]); it decides the imsg header layout.
+//! 2. Connect again and identify as a control client (`CONTROL|UTF8` only)
+//!    with the full mandatory set: FLAGS, LONGFLAGS, TERM, FEATURES,
+//!    TTYNAME "", CWD, STDIN and STDOUT (each in its own `sendmsg` carrying
+//!    one end of a socketpair with `SCM_RIGHTS`), CLIENTPID, ENVIRON, DONE;
+//!    then MSG_COMMAND with the attach command.
+//! 3. Keep the other end of the socketpair: it is the control stream.
+//! 4. A task answers the server on the socket: file-stream requests are
+//!    refused with EBADF (so server-side commands never hang), DETACH,
+//!    DETACHKILL and EXEC get EXITING, and EXIT, EXITED, SHUTDOWN or EOF end
+//!    the session. The socket is closed as soon as the session ends, so we
+//!    never keep a server alive.
+//!
+//! Every outgoing message is built by [`Message::encode`]; fd passing goes
+//! through nix's safe `sendmsg`, so this module has no `unsafe`.
+
+use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
+use crate::protocol::{
+    Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
+};
+use crate::server::{check_path_len, identify_messages, probe_version, socket_state, state_error};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use std::io::{IoSlice, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+/// Options of a direct connection.
+#[derive(Debug, Clone)]
+pub struct DirectOptions {
+    /// How long the version probe may take.
+    pub probe_timeout: Duration,
+    /// Working directory sent to the server (default: ours).
+    pub cwd: Option<std::path::PathBuf>,
+    /// Send our environment (`IDENTIFY_ENVIRON`) as the tmux client does.
+    pub send_environment: bool,
+}
+
+impl Default for DirectOptions {
+    fn default() -> Self {
+        DirectOptions {
+            probe_timeout: Duration::from_secs(5),
+            cwd: None,
+            send_environment: true,
+        }
+    }
+}
+
+/// Connect to the server on `socket` and run `command` (an argv that
+/// attaches, such as `["attach-session", "-t", "work"]`) as a control
+/// client.
+pub async fn connect(
+    socket: &Path,
+    command: &[&str],
+    opts: &DirectOptions,
+) -> Result<ControlPipe, TransportError> {
+    let version = probe_version(socket, opts.probe_timeout).await?;
+    let layout = HeaderLayout::for_server_version(&version);
+    let reason = format!("server {version} answered the probe; imsg header layout {layout:?}");
+    let mut pipe = connect_with_layout(socket, command, layout, opts)?;
+    pipe.info = TransportInfo {
+        kind: TransportKind::Direct,
+        server_version: Some(version),
+        layout: Some(layout),
+        reason,
+    };
+    Ok(pipe)
+}
+
+/// [`connect`] with a known header layout, skipping the probe.
+pub fn connect_with_layout(
+    socket: &Path,
+    command: &[&str],
+    layout: HeaderLayout,
+    opts: &DirectOptions,
+) -> Result<ControlPipe, TransportError> {
+    if command.is_empty() {
+        return Err(TransportError::Unsupported {
+            reason: "an empty initial command would make the server run its default command".into(),
+        });
+    }
+    check_path_len(socket)?;
+    let sock = match StdUnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(match state_error(socket, socket_state(socket)?) {
+                Some(err) => err.into(),
+                None => TransportError::io(format!("connecting to {}", socket.display()), e),
+            })
+        }
+    };
+    let (ours, theirs) = StdUnixStream::pair()
+        .map_err(|e| TransportError::io("creating the control socketpair", e))?;
+
+    let cwd = match &opts.cwd {
+        Some(c) => c.clone(),
+        None => std::env::current_dir().unwrap_or_else(|_| "/".into()),
+    };
+    let flags = CLIENT_CONTROL | CLIENT_UTF8;
+    let mut head = Vec::new();
+    for m in identify_messages(flags, &cwd) {
+        head.extend(m.encode(layout)?);
+    }
+    let mut tail = Vec::new();
+    if opts.send_environment {
+        for (k, v) in std::env::vars_os() {
+            let mut entry = k.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(v.as_bytes());
+            // tmux ignores what cannot be an entry; we skip what cannot be sent.
+            if entry.len() < MAX_PAYLOAD_LEN && !entry.contains(&0) {
+                tail.extend(Message::IdentifyEnviron(entry).encode(layout)?);
+            }
+        }
+    }
+    tail.extend(Message::IdentifyDone.encode(layout)?);
+    let argv = command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    tail.extend(Message::Command(argv).encode(layout)?);
+
+    let send_err = |e| TransportError::io("identifying to the server", e);
+    (&sock).write_all(&head).map_err(send_err)?;
+    send_with_fd(
+        &sock,
+        &Message::IdentifyStdin.encode(layout)?,
+        theirs.as_raw_fd(),
+    )
+    .map_err(send_err)?;
+    send_with_fd(
+        &sock,
+        &Message::IdentifyStdout.encode(layout)?,
+        theirs.as_raw_fd(),
+    )
+    .map_err(send_err)?;
+    (&sock).write_all(&tail).map_err(send_err)?;
+    // The server holds its own copies now; ours must go so that EOF works.
+    drop(theirs);
+
+    let to_tokio = |s: StdUnixStream, what: &str| {
+        s.set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(s))
+            .map_err(|e| TransportError::io(format!("registering the {what} with tokio"), e))
+    };
+    let sock = to_tokio(sock, "server socket")?;
+    let control = to_tokio(ours, "control stream")?;
+    let (ending_tx, ending) = oneshot::channel();
+    tokio::spawn(answer_server(sock, layout, ending_tx));
+    let (reader, writer) = control.into_split();
+    Ok(ControlPipe {
+        reader: Box::new(reader),
+        writer: Box::new(writer),
+        ending,
+        info: TransportInfo {
+            kind: TransportKind::Direct,
+            server_version: None,
+            layout: Some(layout),
+            reason: format!("imsg header layout {layout:?} given by the caller"),
+        },
+    })
+}
+
+/// One message and one fd in a single `sendmsg`, as both header layouts'
+/// receivers require.
+fn send_with_fd(
+    sock: &StdUnixStream,
+    message: &[u8],
+    fd: std::os::fd::RawFd,
+) -> std::io::Result<()> {
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(message)];
+    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
+    if sent != message.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            "short sendmsg of an fd-carrying message",
+        ));
+    }
+    Ok(())
+}
+
+/// Answer the server on the imsg socket until the session ends, then close
+/// the socket and report how it ended.
+async fn answer_server(
+    sock: tokio::net::UnixStream,
+    layout: HeaderLayout,
+    ending: oneshot::Sender<Ending>,
+) {
+    let (mut rd, mut wr) = sock.into_split();
+    let mut decoder = Decoder::new(layout);
+    let mut buf = vec![0u8; 65536];
+    let mut detached: Option<String> = None;
+    let result = 'session: loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                break 'session detached
+                    .take()
+                    .map_or(Ending::ServerGone, |session| Ending::Detached { session })
+            }
+            Ok(n) => n,
+        };
+        decoder.feed(&buf[..n]);
+        while let Some(frame) = decoder.next_frame() {
+            let Ok(frame) = frame else {
+                break 'session Ending::ServerGone;
+            };
+            if frame.protocol_version() != crate::protocol::PROTOCOL_VERSION {
+                break 'session Ending::VersionMismatch {
+                    server: frame.protocol_version(),
+                };
+            }
+            // Undecodable payloads are ignored, as tmux's own client does.
+            let Ok(message) = Message::decode(&frame) else {
+                continue;
+            };
+            let reply = match message {
+                Message::Exit { retval, message } => {
+                    let reason = message
+                        .map(|m| String::from_utf8_lossy(&m).into_owned())
+                        .filter(|m| !m.is_empty());
+                    break 'session Ending::Exit { retval, reason };
+                }
+                Message::Exited => {
+                    break 'session detached.take().map_or(
+                        Ending::Exit {
+                            retval: None,
+                            reason: None,
+                        },
+                        |session| Ending::Detached { session },
+                    )
+                }
+                Message::Shutdown => break 'session Ending::Shutdown,
+                Message::Version => {
+                    break 'session Ending::VersionMismatch {
+                        server: frame.peerid & 0xff,
+                    }
+                }
+                Message::Detach(session) | Message::DetachKill(session) => {
+                    detached = Some(String::from_utf8_lossy(&session).into_owned());
+                    Some(Message::Exiting)
+                }
+                Message::Exec { .. } => {
+                    detached.get_or_insert_with(String::new);
+                    Some(Message::Exiting)
+                }
+                Message::WriteOpen { stream, .. } => Some(Message::WriteReady {
+                    stream,
+                    error: nix::libc::EBADF,
+                }),
+                Message::ReadOpen { stream, .. } => Some(Message::ReadDone {
+                    stream,
+                    error: nix::libc::EBADF,
+                }),
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                let Ok(bytes) = reply.encode(layout) else {
+                    continue;
+                };
+                if wr.write_all(&bytes).await.is_err() {
+                    break 'session Ending::ServerGone;
+                }
+            }
+        }
+    };
+    // Closing the socket lets the server drop us (and exit if it is
+    // shutting down); the control stream then reaches EOF.
+    drop((rd, wr));
+    let _ = ending.send(result);
+}

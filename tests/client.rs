@@ -1,0 +1,462 @@
+//! The async client over both transports, against real tmux on private
+//! sockets.
+
+mod common;
+
+use common::tmux::TmuxServer;
+use std::process::Command;
+use std::time::Duration;
+use tmux_wire::client::{Client, ClientError, ClientEvent, ConnectOptions, TransportChoice};
+use tmux_wire::protocol::Notification;
+use tmux_wire::transport::TransportKind;
+
+/// Every wait in these tests is bounded: a hang is a failure, not a stall.
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+}
+
+async fn connect(server: &TmuxServer, transport: TransportChoice) -> Client {
+    let opts = ConnectOptions::attach("t")
+        .socket_path(server.socket())
+        .transport(transport);
+    within("connect", Client::connect(&opts))
+        .await
+        .expect("connect")
+}
+
+fn tmux(server: &TmuxServer, args: &[&str]) -> String {
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(server.socket())
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_over_both_transports() {
+    let server = TmuxServer::start();
+    for (choice, kind) in [
+        (TransportChoice::Direct, TransportKind::Direct),
+        (TransportChoice::Process, TransportKind::Process),
+    ] {
+        let client = connect(&server, choice).await;
+        assert_eq!(client.info().kind, kind);
+        let reply = within(
+            "command",
+            client.command(["display-message", "-p", "#{session_name} é"]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.output(), "t é".as_bytes());
+        let err = within("command", client.command(["no-such-command"]))
+            .await
+            .unwrap_err();
+        match err {
+            ClientError::Command { message, .. } => {
+                assert!(message.contains("unknown command"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_picks_direct_and_says_why() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Auto).await;
+    let info = client.info();
+    assert_eq!(info.kind, TransportKind::Direct);
+    assert_eq!(info.layout, Some(tmux_wire::protocol::HeaderLayout::A));
+    let version = info.server_version.clone().unwrap();
+    assert!(info.reason.contains(&version), "{}", info.reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_pipelined_commands_from_eight_tasks_pair_correctly() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut in_flight = Vec::new();
+                for i in 0..125 {
+                    let client = client.clone();
+                    in_flight.push(tokio::spawn(async move {
+                        let tag = format!("task{t}-cmd{i}");
+                        let reply = client
+                            .command(["display-message", "-p", tag.as_str()])
+                            .await
+                            .unwrap();
+                        assert_eq!(reply.output(), tag.as_bytes());
+                    }));
+                }
+                for f in in_flight {
+                    f.await.unwrap();
+                }
+            })
+        })
+        .collect();
+    within("1000 commands", async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_and_session_events_arrive_typed() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let mut events = client.events();
+    let id = within(
+        "new-window",
+        client.command(["new-window", "-P", "-F", "#{window_id}"]),
+    )
+    .await
+    .unwrap();
+    let window: tmux_wire::protocol::WindowId =
+        String::from_utf8(id.output()).unwrap().parse().unwrap();
+    within(
+        "rename",
+        client.command(["rename-window", "-t", &window.to_string(), "renamed win"]),
+    )
+    .await
+    .unwrap();
+    within(
+        "rename-session",
+        client.command(["rename-session", "-t", "t", "t2"]),
+    )
+    .await
+    .unwrap();
+    within(
+        "kill-window",
+        client.command(["kill-window", "-t", &window.to_string()]),
+    )
+    .await
+    .unwrap();
+    let (mut added, mut renamed, mut closed, mut session_renamed) = (false, false, false, false);
+    within("events", async {
+        while !(added && renamed && closed && session_renamed) {
+            match events.recv().await.unwrap() {
+                ClientEvent::Notification(Notification::WindowAdd { window: w }) if w == window => {
+                    added = true
+                }
+                ClientEvent::Notification(Notification::WindowRenamed { window: w, name })
+                    if w == window && name == "renamed win" =>
+                {
+                    renamed = true
+                }
+                // tmux up to 3.7 reports a window closed in our own session as unlinked.
+                ClientEvent::Notification(
+                    Notification::WindowClose { window: w }
+                    | Notification::UnlinkedWindowClose { window: w },
+                ) if w == window => closed = true,
+                ClientEvent::Notification(Notification::SessionRenamed { name, .. })
+                    if name == "t2" =>
+                {
+                    session_renamed = true
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pane_output_is_byte_exact_for_all_256_byte_values() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let mut events = client.events();
+    let pane = within(
+        "list-panes",
+        client.command(["display-message", "-p", "#{pane_id}"]),
+    )
+    .await
+    .unwrap();
+    let pane: tmux_wire::protocol::PaneId =
+        String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    // The terminal would translate some bytes; a raw pipe into `cat -v`
+    // would too. So print all 256 bytes framed by markers from a program
+    // that switches the tty to raw mode first, and compare what tmux sends.
+    let script = "stty raw -echo; printf 'START'; python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; printf 'END'; stty sane";
+    within(
+        "send-keys",
+        client.command(["send-keys", "-t", &pane.to_string(), "-l", script]),
+    )
+    .await
+    .unwrap();
+    within(
+        "enter",
+        client.command(["send-keys", "-t", &pane.to_string(), "Enter"]),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    within("output", async {
+        loop {
+            if let ClientEvent::Notification(Notification::Output { pane: p, data }) =
+                events.recv().await.unwrap()
+            {
+                if p == pane {
+                    seen.extend_from_slice(&data);
+                    if let Some(start) = find(&seen, b"START\x00") {
+                        if find(&seen[start..], b"END").is_some() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let start = find(&seen, b"START\x00").unwrap() + 5;
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(&seen[start..start + 256], &all[..], "pane bytes differ");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_server_mid_command_gives_errors_not_hangs() {
+    for choice in [TransportChoice::Direct, TransportChoice::Process] {
+        let server = TmuxServer::start();
+        let client = connect(&server, choice).await;
+        // run-shell waits; the command after it queues behind it.
+        let waiting = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let _ = client.command(["run-shell", "sleep 30"]).await;
+                client.command(["display-message", "-p", "never"]).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tmux(&server, &["kill-server"]);
+        let result = within("pending command", waiting).await.unwrap();
+        assert!(matches!(result, Err(ClientError::Closed(_))), "{result:?}");
+        let reason = within("close", client.wait_closed()).await;
+        assert!(!reason.is_empty());
+        let after = within(
+            "command after close",
+            client.command(["display-message", "-p", "x"]),
+        )
+        .await;
+        assert!(matches!(after, Err(ClientError::Closed(_))), "{after:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let pid: i32 = tmux(&server, &["display-message", "-p", "#{pid}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _ = client.command(["run-shell", "sleep 30"]).await;
+            client.command(["display-message", "-p", "never"]).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let result = within("pending command", waiting).await.unwrap();
+    match result {
+        Err(ClientError::Closed(reason)) => assert!(reason.contains("unexpectedly"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_exits_after_our_client_leaves() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let pid: i32 = tmux(&server, &["display-message", "-p", "#{pid}"])
+        .trim()
+        .parse()
+        .unwrap();
+    // kill-server from our own connection: the server must not wait for us.
+    let _ = within("kill-server", client.command(["kill-server"])).await;
+    within("close", client.wait_closed()).await;
+    within("server exit", async {
+        while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            && !is_zombie(pid)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_client_detaches_it() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let before = tmux(&server, &["list-clients", "-F", "#{client_name}"]);
+    assert_eq!(before.lines().count(), 1, "{before}");
+    drop(client);
+    within("detach", async {
+        while !tmux(&server, &["list-clients", "-F", "#{client_name}"])
+            .trim()
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attaching_to_a_missing_session_is_an_error() {
+    let server = TmuxServer::start();
+    for choice in [TransportChoice::Direct, TransportChoice::Process] {
+        let opts = ConnectOptions::attach("nosuch")
+            .socket_path(server.socket())
+            .transport(choice);
+        let err = within("connect", Client::connect(&opts)).await.unwrap_err();
+        assert!(err.to_string().contains("can't find session"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_server_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ConnectOptions::attach("t").socket_path(dir.path().join("none"));
+    let err = within("connect", Client::connect(&opts)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no tmux server is running"),
+        "{err}"
+    );
+}
+
+/// The direct transport runs no process when the server is up: a child
+/// test process connects and runs a command under `strace -f -e execve`,
+/// and the only exec seen is the child's own start.
+#[test]
+fn direct_transport_executes_no_process() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("strace is needed for this test (.ci/run installs it)");
+    }
+    let server = TmuxServer::start();
+    let trace = server.dir().join("trace");
+    let out = Command::new("strace")
+        .args(["-f", "-e", "trace=execve", "-o"])
+        .arg(&trace)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "connect_and_run_one_command",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TMUX_WIRE_TEST_SOCKET", server.socket())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let execs: Vec<&str> = trace.lines().filter(|l| l.contains("execve(")).collect();
+    assert_eq!(
+        execs.len(),
+        1,
+        "only the test binary itself may be executed:\n{}",
+        execs.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "run by direct_transport_executes_no_process"]
+fn connect_and_run_one_command() {
+    let socket = std::env::var_os("TMUX_WIRE_TEST_SOCKET").expect("socket");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let opts = ConnectOptions::attach("t")
+            .socket_path(socket)
+            .transport(TransportChoice::Direct);
+        let client = Client::connect(&opts).await.unwrap();
+        let reply = client
+            .command(["display-message", "-p", "#{session_name}"])
+            .await
+            .unwrap();
+        assert_eq!(reply.output(), b"t");
+    });
+}
+
+/// The process transport takes any command prefix, so `ssh HOST tmux -C`
+/// works; `env` stands in for ssh here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_transport_runs_behind_a_command_prefix() {
+    let server = TmuxServer::start();
+    let prefix: Vec<std::ffi::OsString> = vec![
+        "env".into(),
+        "TMUX_WIRE_VIA=env".into(),
+        "tmux".into(),
+        "-S".into(),
+        server.socket().into(),
+        "-C".into(),
+    ];
+    let pipe =
+        tmux_wire::transport::process::spawn(&prefix, &["attach-session", "-t", "t"]).unwrap();
+    assert!(
+        pipe.info.reason.contains("env TMUX_WIRE_VIA=env tmux"),
+        "{}",
+        pipe.info.reason
+    );
+    let client = within("attach", Client::from_pipe(pipe)).await.unwrap();
+    let reply = within(
+        "command",
+        client.command(["display-message", "-p", "#{client_termname}"]),
+    )
+    .await;
+    assert!(reply.is_ok(), "{reply:?}");
+}
+
+/// A dropped process-transport client leaves no tmux -C child behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_transport_child_is_reaped_when_dropped() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Process).await;
+    let clients = tmux(&server, &["list-clients", "-F", "#{client_pid}"]);
+    let pid: i32 = clients.trim().parse().unwrap();
+    drop(client);
+    within("child exit", async {
+        // Gone entirely: neither running nor a zombie waiting to be reaped.
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
