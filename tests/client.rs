@@ -173,46 +173,44 @@ async fn window_and_session_events_arrive_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pane_output_is_byte_exact_for_all_256_byte_values() {
+    use tmux_wire::client::PaneEvent;
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
-    let mut events = client.events();
     let pane = within(
-        "list-panes",
+        "pane id",
         client.command(["display-message", "-p", "#{pane_id}"]),
     )
     .await
     .unwrap();
     let pane: tmux_wire::protocol::PaneId =
         String::from_utf8(pane.output()).unwrap().parse().unwrap();
-    // The terminal would translate some bytes; a raw pipe into `cat -v`
-    // would too. So print all 256 bytes framed by markers from a program
-    // that switches the tty to raw mode first, and compare what tmux sends.
+    let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
+    // The tty would translate some bytes, so the program switches it to raw
+    // mode first, then prints all 256 byte values between markers.
     let script = "stty raw -echo; printf 'START'; python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; printf 'END'; stty sane";
+    let target = pane.to_string();
     within(
         "send-keys",
-        client.command(["send-keys", "-t", &pane.to_string(), "-l", script]),
+        client.command(["send-keys", "-t", &target, "-l", script]),
     )
     .await
     .unwrap();
     within(
         "enter",
-        client.command(["send-keys", "-t", &pane.to_string(), "Enter"]),
+        client.command(["send-keys", "-t", &target, "Enter"]),
     )
     .await
     .unwrap();
     let mut seen = Vec::new();
     within("output", async {
         loop {
-            if let ClientEvent::Notification(Notification::Output { pane: p, data }) =
-                events.recv().await.unwrap()
-            {
-                if p == pane {
-                    seen.extend_from_slice(&data);
-                    if let Some(start) = find(&seen, b"START\x00") {
-                        if find(&seen[start..], b"END").is_some() {
-                            break;
-                        }
-                    }
+            match output.next().await.expect("stream open") {
+                PaneEvent::Output(data) => seen.extend_from_slice(&data),
+                other => panic!("unexpected {other:?}"),
+            }
+            if let Some(start) = find(&seen, b"START\x00") {
+                if find(&seen[start..], b"END").is_some() {
+                    break;
                 }
             }
         }
@@ -456,6 +454,114 @@ async fn process_transport_child_is_reaped_when_dropped() {
         // Gone entirely: neither running nor a zombie waiting to be reaped.
         while std::path::Path::new(&format!("/proc/{pid}")).exists() {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+/// A reader that stops reading: memory stays bounded, the stream says where
+/// output was skipped (Paused ... Resumed), and output flows again once the
+/// reader catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
+    use tmux_wire::client::PaneEvent;
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let pane = within(
+        "pane id",
+        client.command(["display-message", "-p", "#{pane_id}"]),
+    )
+    .await
+    .unwrap();
+    let pane: tmux_wire::protocol::PaneId =
+        String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
+    let target = pane.to_string();
+    within(
+        "flood",
+        client.command(["send-keys", "-t", &target, "-l", "seq 1 400000"]),
+    )
+    .await
+    .unwrap();
+    within(
+        "enter",
+        client.command(["send-keys", "-t", &target, "Enter"]),
+    )
+    .await
+    .unwrap();
+    // Do not read for a while; the connection itself stays responsive.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        within(
+            "command while flooded",
+            client.command(["display-message", "-p", "alive"]),
+        )
+        .await
+        .unwrap();
+        assert!(
+            output.queued() <= output.capacity(),
+            "queue bound exceeded: {}",
+            output.queued()
+        );
+    }
+    // Now read: the gap is announced, then output resumes.
+    let (mut paused, mut resumed) = (false, false);
+    within("gap markers", async {
+        while !(paused && resumed) {
+            match output.next().await.expect("stream open") {
+                PaneEvent::Paused => paused = true,
+                PaneEvent::Resumed => {
+                    assert!(paused, "Resumed without Paused");
+                    resumed = true;
+                }
+                PaneEvent::Output(_) => {}
+            }
+        }
+    })
+    .await;
+    // Output after the gap arrives in full.
+    within("wait for seq", async {
+        // Let the flood finish before typing again.
+        loop {
+            let cmd = client
+                .command([
+                    "display-message",
+                    "-p",
+                    "-t",
+                    &target,
+                    "#{pane_current_command}",
+                ])
+                .await
+                .unwrap();
+            if cmd.output() != b"seq" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    within(
+        "marker",
+        client.command(["send-keys", "-t", &target, "-l", "echo AFTER-$((40+2))"]),
+    )
+    .await
+    .unwrap();
+    within(
+        "enter",
+        client.command(["send-keys", "-t", &target, "Enter"]),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    within("marker output", async {
+        while find(&seen, b"AFTER-42").is_none() {
+            match output.next().await.expect("stream open") {
+                PaneEvent::Output(data) => seen.extend_from_slice(&data),
+                PaneEvent::Paused | PaneEvent::Resumed => {}
+            }
+            if seen.len() > 1 << 20 {
+                seen.drain(..seen.len() - 64);
+            }
         }
     })
     .await;

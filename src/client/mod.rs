@@ -18,13 +18,19 @@
 //! make extra blocks; those arrive as [`ClientEvent::UnpairedReply`] only
 //! when nothing is waiting, so avoid them on a pipelined connection.
 
-use crate::protocol::{Assembler, Command, Event, Notification, ProtocolError, Reply};
+mod pane;
+
+pub use pane::{PaneEvent, PaneOutput};
+
+use crate::protocol::{Assembler, Command, Event, Notification, PaneId, ProtocolError, Reply};
 use crate::server::SocketSpec;
 use crate::transport::{
     direct, process, ControlPipe, Ending, TransportError, TransportInfo, TransportKind,
 };
 use bytes::BytesMut;
+use pane::{Offer, Subscriber, PANE_QUEUE};
 use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,8 +101,8 @@ pub struct ConnectOptions {
     pub socket: SocketSpec,
     /// Which transport.
     pub transport: TransportChoice,
-    /// The initial command; it must attach (default: `attach-session`, to
-    /// the most recently used session).
+    /// The initial command; it must attach (default: `attach-session -f
+    /// ATTACH_FLAGS`, to the most recently used session).
     pub command: Vec<String>,
     /// The tmux program for the process transport (default `tmux`, or
     /// `$TMUX_WIRE_TMUX`).
@@ -110,7 +116,9 @@ impl Default for ConnectOptions {
         ConnectOptions {
             socket: SocketSpec::default(),
             transport: TransportChoice::Auto,
-            command: vec!["attach-session".into()],
+            command: ["attach-session", "-f", ATTACH_FLAGS]
+                .map(String::from)
+                .to_vec(),
             tmux: None,
             probe_timeout: Duration::from_secs(5),
         }
@@ -118,11 +126,10 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// Attach to `session` (with `ignore-size`, so attaching never resizes
-    /// the session's windows).
+    /// Attach to `session`, with the client flags of [`ATTACH_FLAGS`].
     pub fn attach(session: &str) -> Self {
         ConnectOptions {
-            command: ["attach-session", "-f", "ignore-size", "-t", session]
+            command: ["attach-session", "-f", ATTACH_FLAGS, "-t", session]
                 .map(String::from)
                 .to_vec(),
             ..Default::default()
@@ -142,11 +149,28 @@ impl ConnectOptions {
     }
 }
 
+/// Client flags for attaching: `ignore-size` so attaching never resizes
+/// the session's windows (to 80x24 or otherwise), and `pause-after=10` so a
+/// pane whose output waited 10 s in tmux is paused (and reported) instead
+/// of the whole connection being dropped as "too far behind".
+pub const ATTACH_FLAGS: &str = "ignore-size,pause-after=10";
+
 enum Request {
     Command {
         line: String,
         reply: oneshot::Sender<Result<Reply, ClientError>>,
     },
+    Subscribe {
+        pane: PaneId,
+        subscriber: Subscriber,
+    },
+}
+
+/// Who waits for a reply.
+enum Waiter {
+    User(oneshot::Sender<Result<Reply, ClientError>>),
+    /// A command the actor sent itself (flow control); its reply is dropped.
+    Internal,
 }
 
 /// A handle to one control connection; clone it freely.
@@ -162,6 +186,7 @@ enum Request {
 #[derive(Clone)]
 pub struct Client {
     requests: mpsc::Sender<Request>,
+    drained: mpsc::UnboundedSender<PaneId>,
     events: broadcast::Sender<ClientEvent>,
     closed: watch::Receiver<Option<String>>,
     info: Arc<TransportInfo>,
@@ -229,15 +254,20 @@ impl Client {
         let (closed_tx, closed) = watch::channel(None);
         let (initial_tx, initial_rx) = oneshot::channel();
         let info = Arc::new(pipe.info.clone());
+        let (drained, drained_rx) = mpsc::unbounded_channel();
         let actor = Actor {
             events: events.clone(),
             pending: VecDeque::new(),
             initial: Some(initial_tx),
+            lines: None,
+            panes: HashMap::new(),
+            paused_by_us: HashSet::new(),
         };
-        tokio::spawn(actor.run(pipe, requests_rx, closed_tx));
+        tokio::spawn(actor.run(pipe, requests_rx, drained_rx, closed_tx));
         match initial_rx.await {
             Ok(Ok(_)) => Ok(Client {
                 requests,
+                drained,
                 events,
                 closed,
                 info,
@@ -269,6 +299,30 @@ impl Client {
             return Err(self.closed_error());
         }
         rx.await.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    /// The output of one pane from now on, as a bounded stream (see
+    /// [`PaneOutput`]: a reader that falls behind gets explicit
+    /// `Paused`/`Resumed` items around what it missed, never a silent gap).
+    /// tmux only sends output of panes in the attached session.
+    pub async fn pane_output(&self, pane: PaneId) -> Result<PaneOutput, ClientError> {
+        let (tx, rx) = mpsc::channel(PANE_QUEUE);
+        let shared = Arc::new(pane::Shared::default());
+        let subscriber = Subscriber::new(tx, shared.clone());
+        if self
+            .requests
+            .send(Request::Subscribe { pane, subscriber })
+            .await
+            .is_err()
+        {
+            return Err(self.closed_error());
+        }
+        Ok(PaneOutput {
+            pane,
+            rx,
+            shared,
+            drained: self.drained.clone(),
+        })
     }
 
     /// Every notification and other event from now on. A receiver that
@@ -339,8 +393,13 @@ impl<S: AsRef<[u8]>> IntoCommand for &[S] {
 
 struct Actor {
     events: broadcast::Sender<ClientEvent>,
-    pending: VecDeque<oneshot::Sender<Result<Reply, ClientError>>>,
+    pending: VecDeque<Waiter>,
     initial: Option<oneshot::Sender<Result<Reply, ClientError>>>,
+    /// Lines to the writer task; `None` once our input is closed.
+    lines: Option<mpsc::UnboundedSender<String>>,
+    panes: HashMap<PaneId, Vec<Subscriber>>,
+    /// Panes we asked tmux to pause and have not asked to continue.
+    paused_by_us: HashSet<PaneId>,
 }
 
 impl Actor {
@@ -348,6 +407,7 @@ impl Actor {
         mut self,
         pipe: ControlPipe,
         mut requests: mpsc::Receiver<Request>,
+        mut drained: mpsc::UnboundedReceiver<PaneId>,
         closed: watch::Sender<Option<String>>,
     ) {
         let ControlPipe {
@@ -358,7 +418,7 @@ impl Actor {
         } = pipe;
         let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
         let writer_task = tokio::spawn(write_lines(writer, lines_rx));
-        let mut lines_tx = Some(lines_tx);
+        self.lines = Some(lines_tx);
         let mut asm = Assembler::new();
         let mut read_buf = BytesMut::with_capacity(64 * 1024);
         let mut ending = ending;
@@ -396,18 +456,21 @@ impl Actor {
                         read_buf.reserve(64 * 1024);
                     }
                 },
-                request = requests.recv(), if lines_tx.is_some() && ended.is_none() => match request {
+                                request = requests.recv(), if self.lines.is_some() && ended.is_none() => match request {
                     Some(Request::Command { line, reply }) => {
-                        let sent = lines_tx.as_ref().is_some_and(|tx| tx.send(line).is_ok());
-                        if sent {
-                            self.pending.push_back(reply);
+                        if self.send_line(line) {
+                            self.pending.push_back(Waiter::User(reply));
                         } else {
                             let _ = reply.send(Err(ClientError::Closed("the control stream is closed".into())));
                         }
                     }
+                    Some(Request::Subscribe { pane, subscriber }) => {
+                        self.panes.entry(pane).or_default().push(subscriber);
+                    }
                     // Every handle is gone: close our input, tmux detaches us.
-                    None => lines_tx = None,
+                    None => self.lines = None,
                 },
+                Some(pane) = drained.recv() => self.resume_if_drained(pane),
                 end = &mut ending, if ended.is_none() => {
                     let end = end.unwrap_or(Ending::ServerGone);
                     // Nothing more will be answered; say so now, then drain.
@@ -420,7 +483,8 @@ impl Actor {
                 }
             }
         };
-        drop(lines_tx);
+        self.lines = None;
+        self.panes.clear();
         writer_task.abort();
         self.fail_pending(&reason);
         if let Some(initial) = self.initial.take() {
@@ -431,8 +495,81 @@ impl Actor {
     }
 
     fn fail_pending(&mut self, reason: &str) {
-        for reply in self.pending.drain(..) {
-            let _ = reply.send(Err(ClientError::Closed(reason.to_string())));
+        for waiter in self.pending.drain(..) {
+            if let Waiter::User(reply) = waiter {
+                let _ = reply.send(Err(ClientError::Closed(reason.to_string())));
+            }
+        }
+    }
+
+    fn send_line(&mut self, line: String) -> bool {
+        self.lines.as_ref().is_some_and(|tx| tx.send(line).is_ok())
+    }
+
+    /// Flow control: `refresh-client -A '%P:pause'` or `continue`.
+    fn set_pane_flow(&mut self, pane: PaneId, state: &str) {
+        let line = Command::new("refresh-client")
+            .arg("-A")
+            .arg(format!("{pane}:{state}"))
+            .to_line();
+        if let Ok(line) = line {
+            if self.send_line(line) {
+                self.pending.push_back(Waiter::Internal);
+            }
+        }
+    }
+
+    fn on_output(&mut self, pane: PaneId, data: &bytes::Bytes) {
+        let Some(readers) = self.panes.get_mut(&pane) else {
+            return;
+        };
+        let mut behind = false;
+        readers.retain_mut(|r| match r.offer(data) {
+            Offer::Delivered => true,
+            Offer::Overflowed => {
+                behind = true;
+                true
+            }
+            Offer::Gone => false,
+        });
+        if readers.is_empty() {
+            self.panes.remove(&pane);
+        }
+        if behind && self.paused_by_us.insert(pane) {
+            self.set_pane_flow(pane, "pause");
+        } else if !behind {
+            self.resume_if_drained(pane);
+        }
+    }
+
+    /// Continue a pane we paused once none of its readers is behind.
+    fn resume_if_drained(&mut self, pane: PaneId) {
+        let behind = self
+            .panes
+            .get(&pane)
+            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed));
+        if !behind && self.paused_by_us.remove(&pane) {
+            self.set_pane_flow(pane, "continue");
+        }
+    }
+
+    fn on_pause(&mut self, pane: PaneId) {
+        if let Some(readers) = self.panes.get_mut(&pane) {
+            readers.iter_mut().for_each(Subscriber::mark_paused);
+        }
+        let behind = self
+            .panes
+            .get(&pane)
+            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed));
+        // tmux paused it on its own (pause-after) while we keep up: go on.
+        if !behind && !self.paused_by_us.contains(&pane) {
+            self.set_pane_flow(pane, "continue");
+        }
+    }
+
+    fn on_continue(&mut self, pane: PaneId) {
+        if let Some(readers) = self.panes.get_mut(&pane) {
+            readers.iter_mut().for_each(Subscriber::mark_resumed);
         }
     }
 
@@ -451,7 +588,15 @@ impl Actor {
                 }
             }
             Event::Reply(reply) if reply.flags == 1 => match self.pending.pop_front() {
-                Some(waiting) => {
+                Some(Waiter::Internal) => {
+                    if !reply.ok {
+                        let why = String::from_utf8_lossy(&reply.output()).into_owned();
+                        let _ = self.events.send(ClientEvent::Invalid(format!(
+                            "flow control command failed: {why}"
+                        )));
+                    }
+                }
+                Some(Waiter::User(waiting)) => {
                     let result = if reply.ok {
                         Ok(reply)
                     } else {
@@ -471,6 +616,15 @@ impl Actor {
                 let _ = self.events.send(ClientEvent::UnpairedReply(reply));
             }
             Event::Notification(n) => {
+                match &n {
+                    Notification::Output { pane, data }
+                    | Notification::ExtendedOutput { pane, data, .. } => {
+                        self.on_output(*pane, data)
+                    }
+                    Notification::Pause { pane } => self.on_pause(*pane),
+                    Notification::Continue { pane } => self.on_continue(*pane),
+                    _ => {}
+                }
                 let _ = self.events.send(ClientEvent::Notification(n));
             }
             Event::Invalid { error, .. } => {
