@@ -496,6 +496,12 @@ pub enum ProbeError {
         /// What went wrong.
         reason: String,
     },
+    /// The server is older than anything tmux-wire speaks directly.
+    #[error("tmux {version} is too old for the direct transport (it needs 3.2 or newer)")]
+    TooOld {
+        /// What the server is.
+        version: String,
+    },
     /// The server did not answer in time.
     #[error("version probe on {}: no answer within {timeout:?}", path.display())]
     Timeout {
@@ -614,7 +620,9 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
                     if (crate::protocol::msg::OLDSTDERR..=crate::protocol::msg::OLDSTDOUT)
                         .contains(&typ) =>
                 {
-                    return Err(bad("server version is too old (tmux 3.0 or earlier)".into()));
+                    return Err(ProbeError::TooOld {
+                        version: "3.0 or earlier".into(),
+                    });
                 }
                 _ => None,
             };

@@ -262,3 +262,101 @@ async fn probe_errors_name_the_problem() {
         .unwrap_err();
     assert!(err.to_string().contains("no answer within"), "{err}");
 }
+
+/// A fake server on a Unix socket that answers any client with `frames`
+/// (raw bytes), then closes.
+fn fake_server(path: &Path, frames: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            use std::io::{Read, Write};
+            // Let the client's identify arrive, then answer.
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(&frames);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+}
+
+fn probe_answer(version: &str) -> Vec<u8> {
+    use tmux_wire::protocol::{HeaderLayout, Message};
+    let mut out = Vec::new();
+    for m in [
+        Message::WriteOpen {
+            stream: 1,
+            fd: 1,
+            flags: 0,
+            path: Vec::new(),
+        },
+        Message::Write {
+            stream: 1,
+            data: format!("{version}\n").into_bytes(),
+        },
+        Message::Exit {
+            retval: Some(0),
+            message: None,
+        },
+    ] {
+        out.extend(m.encode(HeaderLayout::A).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn probe_and_layout_for_newer_servers_from_recorded_answers() {
+    use tmux_wire::protocol::HeaderLayout;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (version, layout)) in [
+        ("3.6a", HeaderLayout::B),
+        ("next-3.8", HeaderLayout::B),
+        ("3.5a", HeaderLayout::A),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sock = dir.path().join(format!("fake{i}"));
+        let server = fake_server(&sock, probe_answer(version));
+        let got = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(got, version);
+        assert_eq!(HeaderLayout::for_server_version(&got), layout);
+        server.join().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn servers_the_direct_transport_cannot_speak_to_are_named() {
+    use tmux_wire::protocol::{HeaderLayout, Message};
+    use tmux_wire::transport::{direct, TransportError};
+    let dir = tempfile::tempdir().unwrap();
+    // tmux 3.1 answers the probe but relays control I/O differently.
+    let old = dir.path().join("old");
+    let server = fake_server(&old, probe_answer("3.1c"));
+    let err = direct::connect(&old, &["attach-session"], &direct::DirectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Probe(tmux_wire::server::ProbeError::TooOld { .. })
+        ),
+        "{err}"
+    );
+    server.join().unwrap();
+    // A protocol version mismatch: MSG_VERSION with the server's version.
+    let other = dir.path().join("other");
+    let mut frame = Message::Version.encode(HeaderLayout::A).unwrap();
+    frame[8] = 7; // peerid: protocol 7
+    let server = fake_server(&other, frame);
+    let err = tmux_wire::server::probe_version(&other, std::time::Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("protocol version mismatch: server speaks 7"),
+        "{err}"
+    );
+    server.join().unwrap();
+}

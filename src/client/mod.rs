@@ -238,11 +238,18 @@ impl Client {
                 // Only a server the direct transport cannot speak to falls
                 // back; a missing server is an error either way.
                 Err(TransportError::Probe(
-                    e @ crate::server::ProbeError::VersionMismatch { .. },
+                    e @ (crate::server::ProbeError::VersionMismatch { .. }
+                    | crate::server::ProbeError::TooOld { .. }),
                 )) => process(Some(format!("direct transport unsupported ({e})")))?,
                 Err(e) => return Err(e.into()),
             },
         };
+        log::info!(
+            "{} transport to {}: {}",
+            pipe.info.kind.as_str(),
+            socket.display(),
+            pipe.info.reason
+        );
         Client::from_pipe(pipe).await
     }
 

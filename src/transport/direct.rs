@@ -62,6 +62,9 @@ pub async fn connect(
     opts: &DirectOptions,
 ) -> Result<ControlPipe, TransportError> {
     let version = probe_version(socket, opts.probe_timeout).await?;
+    if !passes_fds(&version) {
+        return Err(crate::server::ProbeError::TooOld { version }.into());
+    }
     let layout = HeaderLayout::for_server_version(&version);
     let reason = format!("server {version} answered the probe; imsg header layout {layout:?}");
     let mut pipe = connect_with_layout(socket, command, layout, opts)?;
@@ -163,6 +166,52 @@ pub fn connect_with_layout(
             reason: format!("imsg header layout {layout:?} given by the caller"),
         },
     })
+}
+
+/// tmux 3.2 and newer use the fds a control client passes; 3.1 relayed
+/// control I/O over the socket instead, which this transport does not
+/// speak. Development builds (`next-*`, `master`) are new.
+fn passes_fds(version: &str) -> bool {
+    let v = version.trim();
+    if v.starts_with("next-") || v == "master" {
+        return true;
+    }
+    let mut parts = v.split('.');
+    let num = |s: Option<&str>| {
+        s.and_then(|s| {
+            s.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse::<u32>()
+                .ok()
+        })
+    };
+    match (num(parts.next()), num(parts.next())) {
+        (Some(major), Some(minor)) => (major, minor) >= (3, 2),
+        (Some(major), None) => major > 3,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn which_versions_pass_fds() {
+        for (v, ok) in [
+            ("3.2", true),
+            ("3.2a", true),
+            ("3.3a", true),
+            ("3.6a", true),
+            ("next-3.8", true),
+            ("4.0", true),
+            ("3.1c", false),
+            ("3.0a", false),
+            ("2.9", false),
+            ("openbsd-7.4", false),
+        ] {
+            assert_eq!(super::passes_fds(v), ok, "{v}");
+        }
+    }
 }
 
 /// One message and one fd in a single `sendmsg`, as both header layouts'

@@ -1,0 +1,236 @@
+//! Command round trips against a real tmux server, side by side in one run:
+//!
+//! - `sequential/*`: one `display-message -p x` and its reply, one at a time,
+//!   over the direct transport, over the process transport (a `tmux -C`
+//!   child), and the way most libraries do it: spawning `tmux display -p`
+//!   per command.
+//! - `pipelined/*`: 1000 commands in flight at once, over the direct
+//!   transport, beside tmux's own ceiling: the same 1000 lines written at
+//!   once into a `tmux -C` client's stdin, timed to the last `%end`.
+//! - `connect/*`: probe + identify + attach over the direct transport,
+//!   against spawning a `tmux -C attach` client until its attach reply.
+//!
+//! Run: `cargo bench --bench roundtrip` (needs tmux on PATH).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
+
+const PIPELINED: usize = 1000;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bench");
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .status()
+            .expect("tmux must be installed")
+            .success();
+        assert!(ok, "starting tmux failed");
+        Server { _dir: dir, socket }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+fn options(socket: &Path, transport: TransportChoice) -> ConnectOptions {
+    ConnectOptions::attach("bench")
+        .socket_path(socket)
+        .transport(transport)
+}
+
+/// A `tmux -C attach` child driven by hand, for tmux's own ceiling.
+fn raw_control_client(
+    socket: &Path,
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+) {
+    let mut child = Command::new("tmux")
+        .arg("-S")
+        .arg(socket)
+        .args(["-C", "attach", "-f", "ignore-size", "-t", "bench"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    read_until_ends(&mut stdout, 1, b"%end ");
+    (child, stdin, stdout)
+}
+
+/// Read until `count` lines starting with `prefix` were seen.
+fn read_until_ends(stdout: &mut impl Read, count: usize, prefix: &[u8]) {
+    let mut seen = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut at_line_start = true;
+    let mut carry: Vec<u8> = Vec::new();
+    while seen < count {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "tmux -C closed");
+        for &b in &buf[..n] {
+            if at_line_start {
+                carry.push(b);
+                if carry.len() == prefix.len() {
+                    if carry == prefix {
+                        seen += 1;
+                    }
+                    at_line_start = false;
+                    carry.clear();
+                }
+            }
+            if b == b'\n' {
+                at_line_start = true;
+                carry.clear();
+            }
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let direct = rt
+        .block_on(Client::connect(&options(
+            &server.socket,
+            TransportChoice::Direct,
+        )))
+        .unwrap();
+    let process = rt
+        .block_on(Client::connect(&options(
+            &server.socket,
+            TransportChoice::Process,
+        )))
+        .unwrap();
+
+    let mut g = c.benchmark_group("sequential");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("direct", |b| {
+        b.to_async(&rt).iter(|| async {
+            direct
+                .command(["display-message", "-p", "x"])
+                .await
+                .unwrap()
+        })
+    });
+    g.bench_function("process", |b| {
+        b.to_async(&rt).iter(|| async {
+            process
+                .command(["display-message", "-p", "x"])
+                .await
+                .unwrap()
+        })
+    });
+    g.bench_function("spawn-per-command", |b| {
+        b.iter(|| {
+            let out = Command::new("tmux")
+                .arg("-S")
+                .arg(&server.socket)
+                .args(["display-message", "-p", "x"])
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, b"x\n");
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("pipelined");
+    g.throughput(Throughput::Elements(PIPELINED as u64));
+    g.sample_size(20);
+    g.bench_function("direct", |b| {
+        b.to_async(&rt).iter(|| async {
+            let tasks: Vec<_> = (0..PIPELINED)
+                .map(|_| {
+                    let client = direct.clone();
+                    tokio::spawn(
+                        async move { client.command(["display-message", "-p", "x"]).await },
+                    )
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        })
+    });
+    let (mut raw, mut raw_in, mut raw_out) = raw_control_client(&server.socket);
+    let batch = "display-message -p x\n".repeat(PIPELINED);
+    g.bench_function("tmux-ceiling", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                raw_in.write_all(batch.as_bytes()).unwrap();
+                raw_in.flush().unwrap();
+                read_until_ends(&mut raw_out, PIPELINED, b"%end ");
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+    drop(raw_in);
+    let _ = raw.wait();
+
+    let mut g = c.benchmark_group("connect");
+    g.sample_size(30);
+    g.bench_function("direct", |b| {
+        b.to_async(&rt).iter(|| async {
+            let client = Client::connect(&options(&server.socket, TransportChoice::Direct))
+                .await
+                .unwrap();
+            drop(client);
+        })
+    });
+    g.bench_function("spawn-tmux-C-attach", |b| {
+        b.iter(|| {
+            let (mut child, stdin, _out) = raw_control_client(&server.socket);
+            drop(stdin);
+            let _ = child.wait();
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);
