@@ -193,27 +193,6 @@ fn passes_fds(version: &str) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn which_versions_pass_fds() {
-        for (v, ok) in [
-            ("3.2", true),
-            ("3.2a", true),
-            ("3.3a", true),
-            ("3.6a", true),
-            ("next-3.8", true),
-            ("4.0", true),
-            ("3.1c", false),
-            ("3.0a", false),
-            ("2.9", false),
-            ("openbsd-7.4", false),
-        ] {
-            assert_eq!(super::passes_fds(v), ok, "{v}");
-        }
-    }
-}
-
 /// One message and one fd in a single `sendmsg`, as both header layouts'
 /// receivers require.
 fn send_with_fd(
@@ -322,4 +301,25 @@ async fn answer_server(
     // shutting down); the control stream then reaches EOF.
     drop((rd, wr));
     let _ = ending.send(result);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn which_versions_pass_fds() {
+        for (v, ok) in [
+            ("3.2", true),
+            ("3.2a", true),
+            ("3.3a", true),
+            ("3.6a", true),
+            ("next-3.8", true),
+            ("4.0", true),
+            ("3.1c", false),
+            ("3.0a", false),
+            ("2.9", false),
+            ("openbsd-7.4", false),
+        ] {
+            assert_eq!(super::passes_fds(v), ok, "{v}");
+        }
+    }
 }
