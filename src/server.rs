@@ -643,21 +643,29 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     }
 }
 
-/// The fd-free part of identification, in the order the real client sends
-/// it: flags, long flags, TERM (mandatory up to 3.5), features, tty name
-/// (mandatory in every version: the server crashes without it), cwd, client
-/// pid. The caller adds the fd messages (for control clients), environment
-/// and `IdentifyDone`.
+/// The fd-free part of identification: TERM (mandatory up to 3.5),
+/// features, tty name (mandatory in every version: the server crashes
+/// without it), cwd, client pid, and last the client flags. The caller adds
+/// the fd messages (for control clients) and environment before these, and
+/// `IdentifyDone` right after them.
+///
+/// Why the flags come last: tmux up to at least 3.3a writes
+/// `%client-detached` to every client flagged CONTROL, and one whose
+/// identification is not finished has no control state yet, so the server
+/// dereferences NULL and dies (observed on 3.3a when another control client
+/// left while ours was identifying). With the flags in the same write as
+/// `IdentifyDone`, tmux handles both in one read and the client is never a
+/// half-identified control client between two events.
 pub(crate) fn identify_messages(flags: u64, cwd: &Path) -> Vec<crate::protocol::Message> {
     use crate::protocol::Message;
     use std::os::unix::ffi::OsStrExt;
     vec![
-        Message::IdentifyFlags(flags as i32),
-        Message::IdentifyLongFlags(flags),
         Message::IdentifyTerm(b"xterm-256color".to_vec()),
         Message::IdentifyFeatures(0),
         Message::IdentifyTtyName(Vec::new()),
         Message::IdentifyCwd(cwd.as_os_str().as_bytes().to_vec()),
         Message::IdentifyClientPid(std::process::id() as i32),
+        Message::IdentifyFlags(flags as i32),
+        Message::IdentifyLongFlags(flags),
     ]
 }

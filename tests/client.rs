@@ -566,3 +566,40 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
     })
     .await;
 }
+
+/// Control clients coming and going while others identify must never take
+/// the server down. (tmux 3.3a writes `%client-detached` to every client
+/// flagged CONTROL, including one still identifying, and crashes on it; the
+/// direct transport sends its flags together with IDENTIFY_DONE so no such
+/// moment exists. This sequence crashed the server within ten connections
+/// before that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_churn_never_crashes_the_server() {
+    let server = TmuxServer::start();
+    let socket = server.socket().to_path_buf();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                for _ in 0..60 {
+                    let opts = ConnectOptions::attach("t")
+                        .socket_path(&socket)
+                        .transport(TransportChoice::Direct);
+                    let client = Client::connect(&opts).await.expect("connect during churn");
+                    drop(client);
+                }
+            })
+        })
+        .collect();
+    within("churn", async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(
+        tmux(&server, &["display-message", "-p", "#{session_name}"]).trim(),
+        "t",
+        "the server must still be up"
+    );
+}

@@ -3,10 +3,12 @@
 //! 1. Probe the server version with an fd-free plain client
 //!    ([`crate::server::probe_version`]); it decides the imsg header layout.
 //! 2. Connect again and identify as a control client (`CONTROL|UTF8` only)
-//!    with the full mandatory set: FLAGS, LONGFLAGS, TERM, FEATURES,
-//!    TTYNAME "", CWD, STDIN and STDOUT (each in its own `sendmsg` carrying
-//!    one end of a socketpair with `SCM_RIGHTS`), CLIENTPID, ENVIRON, DONE;
-//!    then MSG_COMMAND with the attach command.
+//!    with the full mandatory set: TERM, FEATURES, TTYNAME "", CWD,
+//!    CLIENTPID, STDIN and STDOUT (each in its own `sendmsg` carrying one end
+//!    of a socketpair with `SCM_RIGHTS`), ENVIRON, and then FLAGS, LONGFLAGS,
+//!    DONE and MSG_COMMAND (the attach command) in a single write, so the
+//!    server never holds a half-identified control client (tmux 3.3a crashes
+//!    if another control client leaves at that moment).
 //! 3. Keep the other end of the socketpair: it is the control stream.
 //! 4. A task answers the server on the socket: file-stream requests are
 //!    refused with EBADF (so server-side commands never hang), DETACH,
@@ -106,12 +108,15 @@ pub fn connect_with_layout(
         Some(c) => c.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| "/".into()),
     };
-    let flags = CLIENT_CONTROL | CLIENT_UTF8;
+    // Everything but the client flags goes first; the flags, DONE and the
+    // command go last in one write (see `identify_messages` for why).
     let mut head = Vec::new();
-    for m in identify_messages(flags, &cwd) {
-        head.extend(m.encode(layout)?);
+    let mut last = Vec::new();
+    for m in identify_messages(CLIENT_CONTROL | CLIENT_UTF8, &cwd) {
+        let is_flags = matches!(m, Message::IdentifyFlags(_) | Message::IdentifyLongFlags(_));
+        (if is_flags { &mut last } else { &mut head }).extend(m.encode(layout)?);
     }
-    let mut tail = Vec::new();
+    let mut environ = Vec::new();
     if opts.send_environment {
         for (k, v) in std::env::vars_os() {
             let mut entry = k.as_bytes().to_vec();
@@ -119,29 +124,22 @@ pub fn connect_with_layout(
             entry.extend_from_slice(v.as_bytes());
             // tmux ignores what cannot be an entry; we skip what cannot be sent.
             if entry.len() < MAX_PAYLOAD_LEN && !entry.contains(&0) {
-                tail.extend(Message::IdentifyEnviron(entry).encode(layout)?);
+                environ.extend(Message::IdentifyEnviron(entry).encode(layout)?);
             }
         }
     }
-    tail.extend(Message::IdentifyDone.encode(layout)?);
+    last.extend(Message::IdentifyDone.encode(layout)?);
     let argv = command.iter().map(|a| a.as_bytes().to_vec()).collect();
-    tail.extend(Message::Command(argv).encode(layout)?);
+    last.extend(Message::Command(argv).encode(layout)?);
 
     let send_err = |e| TransportError::io("identifying to the server", e);
     (&sock).write_all(&head).map_err(send_err)?;
-    send_with_fd(
-        &sock,
-        &Message::IdentifyStdin.encode(layout)?,
-        theirs.as_raw_fd(),
-    )
-    .map_err(send_err)?;
-    send_with_fd(
-        &sock,
-        &Message::IdentifyStdout.encode(layout)?,
-        theirs.as_raw_fd(),
-    )
-    .map_err(send_err)?;
-    (&sock).write_all(&tail).map_err(send_err)?;
+    let stdin = Message::IdentifyStdin.encode(layout)?;
+    send_with_fd(&sock, &stdin, theirs.as_raw_fd()).map_err(send_err)?;
+    let stdout = Message::IdentifyStdout.encode(layout)?;
+    send_with_fd(&sock, &stdout, theirs.as_raw_fd()).map_err(send_err)?;
+    (&sock).write_all(&environ).map_err(send_err)?;
+    (&sock).write_all(&last).map_err(send_err)?;
     // The server holds its own copies now; ours must go so that EOF works.
     drop(theirs);
 
