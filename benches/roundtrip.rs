@@ -7,8 +7,9 @@
 //! - `pipelined/*`: 1000 commands in flight at once, over the direct
 //!   transport, beside tmux's own ceiling: the same 1000 lines written at
 //!   once into a `tmux -C` client's stdin, timed to the last `%end`.
-//! - `connect/*`: probe + identify + attach over the direct transport,
-//!   against spawning a `tmux -C attach` client until its attach reply.
+//! - `connect/*`: identify + attach over the direct transport (the version
+//!   probed once per server is reused), the same with a fresh probe every
+//!   time, and spawning a `tmux -C attach` client until its attach reply.
 //!
 //! Run: `cargo bench --bench roundtrip` (needs tmux on PATH).
 

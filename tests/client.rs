@@ -603,3 +603,32 @@ async fn connection_churn_never_crashes_the_server() {
         "the server must still be up"
     );
 }
+
+/// The version is probed once per server; a restarted server (a new socket
+/// file) is probed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_is_reused_for_the_same_server_only() {
+    let server = TmuxServer::start();
+    let first = connect(&server, TransportChoice::Direct).await;
+    let second = connect(&server, TransportChoice::Direct).await;
+    assert!(
+        second.info().reason.contains("earlier probe"),
+        "{}",
+        second.info().reason
+    );
+    drop((first, second));
+    tmux(&server, &["kill-server"]);
+    let restarted = Command::new("tmux")
+        .arg("-S")
+        .arg(server.socket())
+        .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
+        .status()
+        .unwrap();
+    assert!(restarted.success());
+    let third = connect(&server, TransportChoice::Direct).await;
+    assert!(
+        third.info().reason.contains("answered the probe"),
+        "{}",
+        third.info().reason
+    );
+}

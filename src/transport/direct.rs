@@ -43,6 +43,9 @@ pub struct DirectOptions {
     pub cwd: Option<std::path::PathBuf>,
     /// Send our environment (`IDENTIFY_ENVIRON`) as the tmux client does.
     pub send_environment: bool,
+    /// Reuse the version an earlier probe of the same socket file found
+    /// (the same server process) instead of probing again.
+    pub reuse_probe: bool,
 }
 
 impl Default for DirectOptions {
@@ -51,6 +54,7 @@ impl Default for DirectOptions {
             probe_timeout: Duration::from_secs(5),
             cwd: None,
             send_environment: true,
+            reuse_probe: true,
         }
     }
 }
@@ -63,12 +67,26 @@ pub async fn connect(
     command: &[&str],
     opts: &DirectOptions,
 ) -> Result<ControlPipe, TransportError> {
-    let version = probe_version(socket, opts.probe_timeout).await?;
+    let cached = if opts.reuse_probe {
+        probed_version(socket)
+    } else {
+        None
+    };
+    let (version, probed) = match cached {
+        Some(version) => (version, false),
+        None => (probe_version(socket, opts.probe_timeout).await?, true),
+    };
     if !passes_fds(&version) {
         return Err(crate::server::ProbeError::TooOld { version }.into());
     }
+    remember_version(socket, &version);
     let layout = HeaderLayout::for_server_version(&version);
-    let reason = format!("server {version} answered the probe; imsg header layout {layout:?}");
+    let how = if probed {
+        "answered the probe"
+    } else {
+        "answered an earlier probe (same socket)"
+    };
+    let reason = format!("server {version} {how}; imsg header layout {layout:?}");
     let mut pipe = connect_with_layout(socket, command, layout, opts)?;
     pipe.info = TransportInfo {
         kind: TransportKind::Direct,
@@ -77,6 +95,33 @@ pub async fn connect(
         reason,
     };
     Ok(pipe)
+}
+
+/// Versions already probed, per socket file. A server creates its socket
+/// when it starts, so a socket file with the same device and inode is the
+/// same server process and its version cannot have changed; a restarted
+/// server has a new socket file and is probed again.
+type ProbeCache = std::sync::Mutex<std::collections::HashMap<(u64, u64), String>>;
+
+fn probe_cache() -> &'static ProbeCache {
+    static CACHE: std::sync::OnceLock<ProbeCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn socket_identity(socket: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(socket).ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn probed_version(socket: &Path) -> Option<String> {
+    let key = socket_identity(socket)?;
+    probe_cache().lock().ok()?.get(&key).cloned()
+}
+
+fn remember_version(socket: &Path, version: &str) {
+    if let (Some(key), Ok(mut cache)) = (socket_identity(socket), probe_cache().lock()) {
+        cache.insert(key, version.to_string());
+    }
 }
 
 /// [`connect`] with a known header layout, skipping the probe.
