@@ -618,6 +618,14 @@ async fn the_probe_is_reused_for_the_same_server_only() {
     );
     drop((first, second));
     tmux(&server, &["kill-server"]);
+    within("old server gone", async {
+        while tmux_wire::server::socket_state(server.socket()).unwrap()
+            == tmux_wire::server::SocketState::Alive
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let restarted = Command::new("tmux")
         .arg("-S")
         .arg(server.socket())
