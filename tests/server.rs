@@ -263,18 +263,27 @@ async fn probe_errors_name_the_problem() {
     assert!(err.to_string().contains("no answer within"), "{err}");
 }
 
-/// A fake server on a Unix socket that answers any client with `frames`
-/// (raw bytes), then closes.
-fn fake_server(path: &Path, frames: Vec<u8>) -> std::thread::JoinHandle<()> {
+/// A fake server on a Unix socket that answers each of its first `conns`
+/// clients with `frames` (raw bytes) once the client has sent something.
+fn fake_server(path: &Path, frames: Vec<u8>, conns: usize) -> std::thread::JoinHandle<()> {
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     std::thread::spawn(move || {
-        if let Ok((mut conn, _)) = listener.accept() {
-            use std::io::{Read, Write};
-            // Let the client's identify arrive, then answer.
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn.write_all(&frames);
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        for _ in 0..conns {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            let frames = frames.clone();
+            // Detached: a connection that never speaks must not block the test.
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 4096];
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                if conn.read(&mut buf).unwrap_or(0) > 0 {
+                    let _ = conn.write_all(&frames);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
         }
     })
 }
@@ -316,7 +325,7 @@ async fn probe_and_layout_for_newer_servers_from_recorded_answers() {
     .enumerate()
     {
         let sock = dir.path().join(format!("fake{i}"));
-        let server = fake_server(&sock, probe_answer(version));
+        let server = fake_server(&sock, probe_answer(version), 1);
         let got = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
             .await
             .unwrap();
@@ -333,7 +342,7 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
     let dir = tempfile::tempdir().unwrap();
     // tmux 3.1 answers the probe but relays control I/O differently.
     let old = dir.path().join("old");
-    let server = fake_server(&old, probe_answer("3.1c"));
+    let server = fake_server(&old, probe_answer("3.1c"), 2);
     let err = direct::connect(&old, &["attach-session"], &direct::DirectOptions::default())
         .await
         .unwrap_err();
@@ -349,7 +358,7 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
     let other = dir.path().join("other");
     let mut frame = Message::Version.encode(HeaderLayout::A).unwrap();
     frame[8] = 7; // peerid: protocol 7
-    let server = fake_server(&other, frame);
+    let server = fake_server(&other, frame, 1);
     let err = tmux_wire::server::probe_version(&other, std::time::Duration::from_secs(5))
         .await
         .unwrap_err();

@@ -23,7 +23,9 @@ use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
 use crate::protocol::{
     Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
 };
-use crate::server::{check_path_len, identify_messages, probe_version, socket_state, state_error};
+use crate::server::{
+    check_path_len, identify_messages, probe_version, socket_state, state_error, SocketState,
+};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use std::io::{IoSlice, Write};
 use std::os::fd::AsRawFd;
@@ -67,10 +69,12 @@ pub async fn connect(
     command: &[&str],
     opts: &DirectOptions,
 ) -> Result<ControlPipe, TransportError> {
-    let cached = if opts.reuse_probe {
-        probed_version(socket)
-    } else {
-        None
+    check_command(command)?;
+    let sock = connect_socket(socket)?;
+    let server = server_identity(socket, &sock);
+    let cached = match (&server, opts.reuse_probe) {
+        (Some(key), true) => probed_version(key),
+        _ => None,
     };
     let (version, probed) = match cached {
         Some(version) => (version, false),
@@ -79,15 +83,17 @@ pub async fn connect(
     if !passes_fds(&version) {
         return Err(crate::server::ProbeError::TooOld { version }.into());
     }
-    remember_version(socket, &version);
+    if let Some(key) = server {
+        remember_version(key, &version);
+    }
     let layout = HeaderLayout::for_server_version(&version);
     let how = if probed {
         "answered the probe"
     } else {
-        "answered an earlier probe (same socket)"
+        "answered an earlier probe (same server process)"
     };
     let reason = format!("server {version} {how}; imsg header layout {layout:?}");
-    let mut pipe = connect_with_layout(socket, command, layout, opts)?;
+    let mut pipe = identify(sock, command, layout, opts)?;
     pipe.info = TransportInfo {
         kind: TransportKind::Direct,
         server_version: Some(version),
@@ -97,31 +103,51 @@ pub async fn connect(
     Ok(pipe)
 }
 
-/// Versions already probed, per socket file. A server creates its socket
-/// when it starts, so a socket file with the same device and inode is the
-/// same server process and its version cannot have changed; a restarted
-/// server has a new socket file and is probed again.
-type ProbeCache = std::sync::Mutex<std::collections::HashMap<(u64, u64), String>>;
+/// Versions already probed, per server: the socket path and the pid of the
+/// process listening on it (`SO_PEERCRED`). A restarted server is a new
+/// process and is probed again, even when its socket file reuses the old
+/// inode (it does, on tmpfs).
+type ServerKey = (std::path::PathBuf, i32);
+type ProbeCache = std::sync::Mutex<std::collections::HashMap<ServerKey, String>>;
 
 fn probe_cache() -> &'static ProbeCache {
     static CACHE: std::sync::OnceLock<ProbeCache> = std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-fn socket_identity(socket: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(socket).ok().map(|m| (m.dev(), m.ino()))
+fn server_identity(socket: &Path, sock: &StdUnixStream) -> Option<ServerKey> {
+    let cred =
+        nix::sys::socket::getsockopt(sock, nix::sys::socket::sockopt::PeerCredentials).ok()?;
+    Some((socket.to_path_buf(), cred.pid()))
 }
 
-fn probed_version(socket: &Path) -> Option<String> {
-    let key = socket_identity(socket)?;
-    probe_cache().lock().ok()?.get(&key).cloned()
+fn probed_version(key: &ServerKey) -> Option<String> {
+    probe_cache().lock().ok()?.get(key).cloned()
 }
 
-fn remember_version(socket: &Path, version: &str) {
-    if let (Some(key), Ok(mut cache)) = (socket_identity(socket), probe_cache().lock()) {
+fn remember_version(key: ServerKey, version: &str) {
+    if let Ok(mut cache) = probe_cache().lock() {
         cache.insert(key, version.to_string());
     }
+}
+
+fn check_command(command: &[&str]) -> Result<(), TransportError> {
+    if command.is_empty() {
+        return Err(TransportError::Unsupported {
+            reason: "an empty initial command would make the server run its default command".into(),
+        });
+    }
+    Ok(())
+}
+
+fn connect_socket(socket: &Path) -> Result<StdUnixStream, TransportError> {
+    check_path_len(socket)?;
+    StdUnixStream::connect(socket).map_err(|e| {
+        match state_error(socket, socket_state(socket).unwrap_or(SocketState::Alive)) {
+            Some(err) => err.into(),
+            None => TransportError::io(format!("connecting to {}", socket.display()), e),
+        }
+    })
 }
 
 /// [`connect`] with a known header layout, skipping the probe.
@@ -131,21 +157,18 @@ pub fn connect_with_layout(
     layout: HeaderLayout,
     opts: &DirectOptions,
 ) -> Result<ControlPipe, TransportError> {
-    if command.is_empty() {
-        return Err(TransportError::Unsupported {
-            reason: "an empty initial command would make the server run its default command".into(),
-        });
-    }
-    check_path_len(socket)?;
-    let sock = match StdUnixStream::connect(socket) {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(match state_error(socket, socket_state(socket)?) {
-                Some(err) => err.into(),
-                None => TransportError::io(format!("connecting to {}", socket.display()), e),
-            })
-        }
-    };
+    check_command(command)?;
+    let sock = connect_socket(socket)?;
+    identify(sock, command, layout, opts)
+}
+
+/// Identify as a control client on a connected socket and run `command`.
+fn identify(
+    sock: StdUnixStream,
+    command: &[&str],
+    layout: HeaderLayout,
+    opts: &DirectOptions,
+) -> Result<ControlPipe, TransportError> {
     let (ours, theirs) = StdUnixStream::pair()
         .map_err(|e| TransportError::io("creating the control socketpair", e))?;
 
