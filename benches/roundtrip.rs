@@ -219,6 +219,19 @@ fn bench(c: &mut Criterion) {
             drop(client);
         })
     });
+    g.bench_function("direct-probe-every-time", |b| {
+        let opts = tmux_wire::transport::direct::DirectOptions {
+            reuse_probe: false,
+            ..Default::default()
+        };
+        let attach = ["attach-session", "-f", "ignore-size", "-t", "bench"];
+        b.to_async(&rt).iter(|| async {
+            let pipe = tmux_wire::transport::direct::connect(&server.socket, &attach, &opts)
+                .await
+                .unwrap();
+            drop(Client::from_pipe(pipe).await.unwrap());
+        })
+    });
     g.bench_function("spawn-tmux-C-attach", |b| {
         b.iter(|| {
             let (mut child, stdin, _out) = raw_control_client(&server.socket);
