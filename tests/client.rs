@@ -230,6 +230,15 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
     for choice in [TransportChoice::Direct, TransportChoice::Process] {
         let server = TmuxServer::start();
         let client = connect(&server, choice).await;
+        let pane = within(
+            "pane id",
+            client.command(["display-message", "-p", "#{pane_id}"]),
+        )
+        .await
+        .unwrap();
+        let pane: tmux_wire::protocol::PaneId =
+            String::from_utf8(pane.output()).unwrap().parse().unwrap();
+        let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
         // run-shell waits; the command after it queues behind it.
         let waiting = {
             let client = client.clone();
@@ -250,6 +259,19 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
         )
         .await;
         assert!(matches!(after, Err(ClientError::Closed(_))), "{after:?}");
+        // The pane stream ends with the reason, then nothing.
+        let last = within("pane stream end", async {
+            loop {
+                match output.next().await {
+                    Some(tmux_wire::client::PaneEvent::Closed(reason)) => break reason,
+                    Some(_) => continue,
+                    None => panic!("stream ended without Closed"),
+                }
+            }
+        })
+        .await;
+        assert_eq!(last, reason);
+        assert!(within("after Closed", output.next()).await.is_none());
     }
 }
 
@@ -515,6 +537,7 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
                     resumed = true;
                 }
                 PaneEvent::Output(_) => {}
+                PaneEvent::Closed(reason) => panic!("closed: {reason}"),
             }
         }
     })
@@ -558,6 +581,7 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
             match output.next().await.expect("stream open") {
                 PaneEvent::Output(data) => seen.extend_from_slice(&data),
                 PaneEvent::Paused | PaneEvent::Resumed => {}
+                PaneEvent::Closed(reason) => panic!("closed: {reason}"),
             }
             if seen.len() > 1 << 20 {
                 seen.drain(..seen.len() - 64);
@@ -629,7 +653,7 @@ async fn the_probe_is_reused_for_the_same_server_only() {
     let restarted = Command::new("tmux")
         .arg("-S")
         .arg(server.socket())
-        .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
+        .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "/bin/sh"])
         .status()
         .unwrap();
     assert!(restarted.success());

@@ -491,7 +491,9 @@ impl Actor {
             }
         };
         self.lines = None;
-        self.panes.clear();
+        for reader in self.panes.drain().flat_map(|(_, readers)| readers) {
+            reader.close(&reason);
+        }
         writer_task.abort();
         self.fail_pending(&reason);
         if let Some(initial) = self.initial.take() {

@@ -31,13 +31,15 @@ pub enum PaneEvent {
     /// Output flows again. What the pane printed since [`PaneEvent::Paused`]
     /// was not delivered.
     Resumed,
+    /// The connection ended, for this reason; nothing follows.
+    Closed(String),
 }
 
 /// Queue length of a pane stream, in chunks (tmux sends at most a few KiB
 /// per chunk, so this bounds a reader's backlog to a few MiB).
 pub(crate) const PANE_QUEUE: usize = 1024;
-/// Slots kept free for the Paused/Resumed markers.
-const RESERVED: usize = 2;
+/// Slots kept free for the Paused, Resumed and Closed markers.
+const RESERVED: usize = 3;
 
 /// What the actor keeps per reader.
 #[derive(Debug)]
@@ -110,6 +112,11 @@ impl Subscriber {
         }
     }
 
+    /// Tell the reader the connection ended (a slot is kept for it).
+    pub(crate) fn close(&self, reason: &str) {
+        let _ = self.tx.try_send(PaneEvent::Closed(reason.to_string()));
+    }
+
     /// Tell the reader output flows again, if it was told it stopped.
     pub(crate) fn mark_resumed(&mut self) {
         if self.told_paused && !self.is_overflowed() {
@@ -119,8 +126,9 @@ impl Subscriber {
     }
 }
 
-/// One pane's output, as a stream of [`PaneEvent`]s. Ends (`None`) when the
-/// connection closes. Dropping it unsubscribes.
+/// One pane's output, as a stream of [`PaneEvent`]s. When the connection
+/// closes the last item is [`PaneEvent::Closed`] with the reason, then
+/// `None`. Dropping it unsubscribes.
 #[derive(Debug)]
 pub struct PaneOutput {
     pub(crate) pane: PaneId,

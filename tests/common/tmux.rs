@@ -24,22 +24,23 @@ impl TmuxServer {
             .tempdir()
             .expect("temp dir");
         let socket = dir.path().join("sock");
+        // Panes run a plain, non-login /bin/sh: the user's login shell and
+        // its profile (pyenv, prompts, ...) are not ours to depend on, and a
+        // profile left waiting on a lock would hang every test.
+        let config = dir.path().join("tmux.conf");
+        std::fs::write(
+            &config,
+            "set -g default-shell /bin/sh\nset -g default-command /bin/sh\n",
+        )
+        .unwrap();
         let status = Command::new("tmux")
             .arg("-S")
             .arg(&socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "120",
-                "-y",
-                "40",
-            ])
+            .arg("-f")
+            .arg(&config)
+            .args(["new-session", "-d", "-s", "t", "-x", "120", "-y", "40"])
             .env_remove("TMUX")
+            .env_remove("ENV")
             .status()
             .expect("tmux must be installed to run the integration tests");
         assert!(status.success(), "starting tmux failed: {status}");
