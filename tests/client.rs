@@ -28,6 +28,42 @@ async fn connect(server: &TmuxServer, transport: TransportChoice) -> Client {
         .expect("connect")
 }
 
+/// The active pane of the client's session.
+async fn active_pane(client: &Client) -> tmux_wire::protocol::PaneId {
+    let reply = within(
+        "pane id",
+        client.command(["display-message", "-p", "#{pane_id}"]),
+    )
+    .await
+    .unwrap();
+    String::from_utf8(reply.output()).unwrap().parse().unwrap()
+}
+
+/// Type `text` into the pane's shell and press Enter.
+async fn type_line(client: &Client, pane: tmux_wire::protocol::PaneId, text: &str) {
+    let target = pane.to_string();
+    within(
+        "send-keys",
+        client.command(["send-keys", "-t", &target, "-l", text]),
+    )
+    .await
+    .unwrap();
+    within(
+        "enter",
+        client.command(["send-keys", "-t", &target, "Enter"]),
+    )
+    .await
+    .unwrap();
+}
+
+/// The pid of the server on the test socket.
+fn server_pid(server: &TmuxServer) -> i32 {
+    tmux(server, &["display-message", "-p", "#{pid}"])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn tmux(server: &TmuxServer, args: &[&str]) -> String {
     let out = Command::new("tmux")
         .arg("-S")
@@ -63,6 +99,10 @@ async fn commands_over_both_transports() {
             }
             other => panic!("{other:?}"),
         }
+        // Wait until this client has left before the next one identifies:
+        // tmux 3.3a crashes when a control client leaves while a `tmux -C`
+        // client is between its identify messages (see README).
+        within("detach", client.detach()).await;
     }
 }
 
@@ -176,31 +216,12 @@ async fn pane_output_is_byte_exact_for_all_256_byte_values() {
     use tmux_wire::client::PaneEvent;
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
-    let pane = within(
-        "pane id",
-        client.command(["display-message", "-p", "#{pane_id}"]),
-    )
-    .await
-    .unwrap();
-    let pane: tmux_wire::protocol::PaneId =
-        String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    let pane = active_pane(&client).await;
     let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
     // The tty would translate some bytes, so the program switches it to raw
     // mode first, then prints all 256 byte values between markers.
     let script = "stty raw -echo; printf 'START'; python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))'; printf 'END'; stty sane";
-    let target = pane.to_string();
-    within(
-        "send-keys",
-        client.command(["send-keys", "-t", &target, "-l", script]),
-    )
-    .await
-    .unwrap();
-    within(
-        "enter",
-        client.command(["send-keys", "-t", &target, "Enter"]),
-    )
-    .await
-    .unwrap();
+    type_line(&client, pane, script).await;
     let mut seen = Vec::new();
     within("output", async {
         loop {
@@ -230,14 +251,7 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
     for choice in [TransportChoice::Direct, TransportChoice::Process] {
         let server = TmuxServer::start();
         let client = connect(&server, choice).await;
-        let pane = within(
-            "pane id",
-            client.command(["display-message", "-p", "#{pane_id}"]),
-        )
-        .await
-        .unwrap();
-        let pane: tmux_wire::protocol::PaneId =
-            String::from_utf8(pane.output()).unwrap().parse().unwrap();
+        let pane = active_pane(&client).await;
         let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
         // run-shell waits; the command after it queues behind it.
         let waiting = {
@@ -279,10 +293,7 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
 async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
-    let pid: i32 = tmux(&server, &["display-message", "-p", "#{pid}"])
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = server_pid(&server);
     let waiting = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -307,10 +318,7 @@ async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
 async fn the_server_exits_after_our_client_leaves() {
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
-    let pid: i32 = tmux(&server, &["display-message", "-p", "#{pid}"])
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = server_pid(&server);
     // kill-server from our own connection: the server must not wait for us.
     let _ = within("kill-server", client.command(["kill-server"])).await;
     within("close", client.wait_closed()).await;
@@ -489,28 +497,10 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
     use tmux_wire::client::PaneEvent;
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
-    let pane = within(
-        "pane id",
-        client.command(["display-message", "-p", "#{pane_id}"]),
-    )
-    .await
-    .unwrap();
-    let pane: tmux_wire::protocol::PaneId =
-        String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    let pane = active_pane(&client).await;
     let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
     let target = pane.to_string();
-    within(
-        "flood",
-        client.command(["send-keys", "-t", &target, "-l", "seq 1 400000"]),
-    )
-    .await
-    .unwrap();
-    within(
-        "enter",
-        client.command(["send-keys", "-t", &target, "Enter"]),
-    )
-    .await
-    .unwrap();
+    type_line(&client, pane, "seq 1 400000").await;
     // Do not read for a while; the connection itself stays responsive.
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -563,18 +553,7 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
         }
     })
     .await;
-    within(
-        "marker",
-        client.command(["send-keys", "-t", &target, "-l", "echo AFTER-$((40+2))"]),
-    )
-    .await
-    .unwrap();
-    within(
-        "enter",
-        client.command(["send-keys", "-t", &target, "Enter"]),
-    )
-    .await
-    .unwrap();
+    type_line(&client, pane, "echo AFTER-$((40+2))").await;
     let mut seen = Vec::new();
     within("marker output", async {
         while find(&seen, b"AFTER-42").is_none() {
@@ -663,4 +642,21 @@ async fn the_probe_is_reused_for_the_same_server_only() {
         "{}",
         third.info().reason
     );
+}
+
+/// `detach` ends the session for every clone and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_waits_for_the_end_and_reports_it() {
+    let server = TmuxServer::start();
+    let client = connect(&server, TransportChoice::Direct).await;
+    let other = client.clone();
+    let reason = within("detach", client.detach()).await;
+    assert!(reason.contains("server ended the session"), "{reason}");
+    let after = within(
+        "command after detach",
+        other.command(["display-message", "-p", "x"]),
+    )
+    .await;
+    assert!(matches!(after, Err(ClientError::Closed(_))), "{after:?}");
+    assert!(tmux(&server, &["list-clients"]).trim().is_empty());
 }

@@ -34,6 +34,21 @@ fn session_names(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The pid of the server listening on `sock`.
+fn server_pid(sock: &Path) -> i32 {
+    let out = Command::new("tmux")
+        .arg("-S")
+        .arg(sock)
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Pids of live processes whose command line names `sock` after `-S`.
 fn processes_using(sock: &Path) -> Vec<String> {
     let want = sock.as_os_str().as_encoded_bytes();
@@ -87,13 +102,7 @@ fn racing_starts_end_with_one_server_and_no_error() {
     }
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
     // Exactly one tmux server process serves this socket.
-    let out = Command::new("tmux")
-        .arg("-S")
-        .arg(&sock)
-        .args(["display-message", "-p", "#{pid}"])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let pid = server_pid(&sock).to_string();
     assert_eq!(
         processes_using(&sock),
         vec![pid],
@@ -112,17 +121,7 @@ fn stale_socket_is_detected_and_removed_only_when_dead() {
         "a live server's socket stays"
     );
     // SIGKILL leaves the socket file behind.
-    let out = Command::new("tmux")
-        .arg("-S")
-        .arg(&sock)
-        .args(["display-message", "-p", "#{pid}"])
-        .output()
-        .unwrap();
-    let pid: i32 = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: i32 = server_pid(&sock);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,

@@ -164,6 +164,8 @@ enum Request {
         pane: PaneId,
         subscriber: Subscriber,
     },
+    /// Close our input: tmux detaches this client.
+    Detach,
 }
 
 /// Who waits for a reply.
@@ -346,6 +348,18 @@ impl Client {
 
     /// Wait until the connection has closed; returns the reason.
     pub async fn wait_closed(&self) -> String {
+        self.wait_closed_inner().await
+    }
+
+    /// Detach now (for every clone of this handle) and wait until the
+    /// session has ended; returns the reason. Dropping every handle also
+    /// detaches, without waiting.
+    pub async fn detach(self) -> String {
+        let _ = self.requests.send(Request::Detach).await;
+        self.wait_closed_inner().await
+    }
+
+    async fn wait_closed_inner(&self) -> String {
         let mut closed = self.closed.clone();
         loop {
             if let Some(reason) = closed.borrow_and_update().clone() {
@@ -475,7 +489,7 @@ impl Actor {
                         self.panes.entry(pane).or_default().push(subscriber);
                     }
                     // Every handle is gone: close our input, tmux detaches us.
-                    None => self.lines = None,
+                                        Some(Request::Detach) | None => self.lines = None,
                 },
                 Some(pane) = drained.recv() => self.resume_if_drained(pane),
                 end = &mut ending, if ended.is_none() => {
