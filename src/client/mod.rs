@@ -24,9 +24,7 @@ pub use pane::{PaneEvent, PaneOutput};
 
 use crate::protocol::{Assembler, Command, Event, Notification, PaneId, ProtocolError, Reply};
 use crate::server::SocketSpec;
-use crate::transport::{
-    direct, process, ControlPipe, Ending, TransportError, TransportInfo, TransportKind,
-};
+use crate::transport::{direct, process, ControlPipe, Ending, TransportError, TransportInfo};
 use bytes::BytesMut;
 use pane::{Offer, Subscriber, PANE_QUEUE};
 use std::collections::VecDeque;
@@ -681,14 +679,4 @@ async fn write_lines(
         }
     }
     let _ = writer.shutdown().await;
-}
-
-impl TransportKind {
-    /// `"direct"` or `"process"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Direct => "direct",
-            TransportKind::Process => "process",
-        }
-    }
 }

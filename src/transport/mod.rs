@@ -29,6 +29,16 @@ pub enum TransportKind {
     Process,
 }
 
+impl TransportKind {
+    /// `"direct"` or `"process"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Direct => "direct",
+            TransportKind::Process => "process",
+        }
+    }
+}
+
 /// What was chosen and why: shown by `Client::info` and `tmux-wire version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransportInfo {
