@@ -2,8 +2,9 @@
 //!
 //! - `sequential/*`: one `display-message -p x` and its reply, one at a time,
 //!   over the direct transport, over the process transport (a `tmux -C`
-//!   child), and the way most libraries do it: spawning `tmux display -p`
-//!   per command.
+//!   child), tmux's own floor (the same line through a `tmux -C` child with
+//!   blocking reads and no parsing), and the way most libraries do it:
+//!   spawning `tmux display -p` per command.
 //! - `pipelined/*`: 1000 commands in flight at once, over the direct
 //!   transport, beside tmux's own ceiling: the same 1000 lines written at
 //!   once into a `tmux -C` client's stdin, timed to the last `%end`.
@@ -123,8 +124,10 @@ fn read_until_ends(stdout: &mut impl Read, count: usize, prefix: &[u8]) {
 
 fn bench(c: &mut Criterion) {
     let server = Server::start();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread for the caller and the connection tasks, as for a task on a
+    // runtime worker; with criterion's `block_on` on a multi-thread runtime,
+    // every reply would also pay a wake-up across threads.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -159,6 +162,18 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // tmux's own floor: one line into a `tmux -C` client's stdin, blocking
+    // reads until its `%end`, no async runtime and no parsing.
+    let (mut floor, mut floor_in, mut floor_out) = raw_control_client(&server.socket);
+    g.bench_function("tmux-floor", |b| {
+        b.iter(|| {
+            floor_in.write_all(b"display-message -p x\n").unwrap();
+            floor_in.flush().unwrap();
+            read_until_ends(&mut floor_out, 1, b"%end ");
+        })
+    });
+    drop(floor_in);
+    let _ = floor.wait();
     g.bench_function("spawn-per-command", |b| {
         b.iter(|| {
             let out = Command::new("tmux")
