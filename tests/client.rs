@@ -500,7 +500,9 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
     let pane = active_pane(&client).await;
     let mut output = within("subscribe", client.pane_output(pane)).await.unwrap();
     let target = pane.to_string();
-    type_line(&client, pane, "seq 1 400000").await;
+    // About 50 MB: far more than a pane stream holds (1024 chunks of at most
+    // a few KiB), however tmux happens to slice it.
+    type_line(&client, pane, "yes 0123456789abcdef | head -c 50000000").await;
     // Do not read for a while; the connection itself stays responsive.
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -532,9 +534,38 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
         }
     })
     .await;
-    // Output after the gap arrives in full.
-    within("wait for seq", async {
-        // Let the flood finish before typing again.
+    // From here on read everything, in a task of its own, and keep track of
+    // whether output is flowing.
+    #[derive(Default)]
+    struct Seen {
+        flowing: bool,
+        tail: Vec<u8>,
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen {
+        flowing: true,
+        ..Default::default()
+    }));
+    let reader = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Some(event) = output.next().await {
+                let mut seen = seen.lock().unwrap();
+                match event {
+                    PaneEvent::Output(data) => {
+                        seen.tail.extend_from_slice(&data);
+                        let keep = seen.tail.len().saturating_sub(4096);
+                        seen.tail.drain(..keep);
+                    }
+                    PaneEvent::Paused => seen.flowing = false,
+                    PaneEvent::Resumed => seen.flowing = true,
+                    PaneEvent::Closed(_) => break,
+                }
+            }
+        })
+    };
+    // Once the flood is over (the shell is in the foreground again) and
+    // output flows, what the pane prints next arrives in full.
+    within("the flood to end and output to flow", async {
         loop {
             let cmd = client
                 .command([
@@ -546,7 +577,7 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
                 ])
                 .await
                 .unwrap();
-            if cmd.output() != b"seq" {
+            if cmd.output() == b"sh" && seen.lock().unwrap().flowing {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -554,20 +585,13 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
     })
     .await;
     type_line(&client, pane, "echo AFTER-$((40+2))").await;
-    let mut seen = Vec::new();
     within("marker output", async {
-        while find(&seen, b"AFTER-42").is_none() {
-            match output.next().await.expect("stream open") {
-                PaneEvent::Output(data) => seen.extend_from_slice(&data),
-                PaneEvent::Paused | PaneEvent::Resumed => {}
-                PaneEvent::Closed(reason) => panic!("closed: {reason}"),
-            }
-            if seen.len() > 1 << 20 {
-                seen.drain(..seen.len() - 64);
-            }
+        while find(&seen.lock().unwrap().tail, b"AFTER-42").is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
+    reader.abort();
 }
 
 /// Control clients coming and going while others identify must never take
