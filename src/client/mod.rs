@@ -475,7 +475,7 @@ impl Actor {
                         read_buf.reserve(64 * 1024);
                     }
                 },
-                                request = requests.recv(), if self.lines.is_some() && ended.is_none() => match request {
+                request = requests.recv(), if self.lines.is_some() && ended.is_none() => match request {
                     Some(Request::Command { line, reply }) => {
                         if self.send_line(line) {
                             self.pending.push_back(Waiter::User(reply));
@@ -487,7 +487,7 @@ impl Actor {
                         self.panes.entry(pane).or_default().push(subscriber);
                     }
                     // Every handle is gone: close our input, tmux detaches us.
-                                        Some(Request::Detach) | None => self.lines = None,
+                    Some(Request::Detach) | None => self.lines = None,
                 },
                 Some(pane) = drained.recv() => self.resume_if_drained(pane),
                 end = &mut ending, if ended.is_none() => {
