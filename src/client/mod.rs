@@ -297,14 +297,7 @@ impl Client {
     pub async fn command<C: IntoCommand>(&self, command: C) -> Result<Reply, ClientError> {
         let line = command.into_command().to_line()?;
         let (reply, rx) = oneshot::channel();
-        if self
-            .requests
-            .send(Request::Command { line, reply })
-            .await
-            .is_err()
-        {
-            return Err(self.closed_error());
-        }
+        self.request(Request::Command { line, reply }).await?;
         rx.await.unwrap_or_else(|_| Err(self.closed_error()))
     }
 
@@ -316,14 +309,8 @@ impl Client {
         let (tx, rx) = mpsc::channel(PANE_QUEUE);
         let shared = Arc::new(pane::Shared::default());
         let subscriber = Subscriber::new(tx, shared.clone());
-        if self
-            .requests
-            .send(Request::Subscribe { pane, subscriber })
-            .await
-            .is_err()
-        {
-            return Err(self.closed_error());
-        }
+        self.request(Request::Subscribe { pane, subscriber })
+            .await?;
         Ok(PaneOutput {
             pane,
             rx,
@@ -353,7 +340,8 @@ impl Client {
     /// session has ended; returns the reason. Dropping every handle also
     /// detaches, without waiting.
     pub async fn detach(self) -> String {
-        let _ = self.requests.send(Request::Detach).await;
+        // Already closed is fine: then the reason is there to return.
+        let _ = self.request(Request::Detach).await;
         self.wait_closed_inner().await
     }
 
@@ -370,6 +358,14 @@ impl Client {
                     .unwrap_or_else(|| "connection closed".into());
             }
         }
+    }
+
+    /// Hand a request to the actor; fails once the connection has closed.
+    async fn request(&self, request: Request) -> Result<(), ClientError> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| self.closed_error())
     }
 
     fn closed_error(&self) -> ClientError {
