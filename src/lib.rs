@@ -35,6 +35,7 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 pub mod transport;
+pub mod watch;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,160 @@
+//! Event-driven waits against a real tmux server.
+
+mod common;
+
+use common::tmux::TmuxServer;
+use regex::Regex;
+use std::time::Duration;
+use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
+use tmux_wire::protocol::PaneId;
+use tmux_wire::watch::{wait_for, wait_idle, WatchError};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn setup(server: &TmuxServer) -> (Client, PaneId) {
+    let opts = ConnectOptions::attach("t")
+        .socket_path(server.socket())
+        .transport(TransportChoice::Direct);
+    let client = Client::connect(&opts).await.unwrap();
+    let pane = client
+        .command(["display-message", "-p", "#{pane_id}"])
+        .await
+        .unwrap();
+    let pane = String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    (client, pane)
+}
+
+async fn type_line(client: &Client, pane: PaneId, text: &str) {
+    let target = pane.to_string();
+    client
+        .command(["send-keys", "-t", target.as_str(), "-l", text])
+        .await
+        .unwrap();
+    client
+        .command(["send-keys", "-t", target.as_str(), "Enter"])
+        .await
+        .unwrap();
+}
+
+fn re(s: &str) -> Regex {
+    Regex::new(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_printed_later_wakes_the_wait() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { wait_for(&client, pane, &re(r"READY-\d+"), LIMIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    type_line(&client, pane, "sleep 1; echo READY-$((6*7))").await;
+    let found = waiting.await.unwrap().unwrap();
+    assert_eq!(found.matched, "READY-42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_begun_before_the_wait_is_joined_with_what_follows() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    // "half-" is on the screen before the wait begins, "done" comes after.
+    // (The typed line reads `ha''lf-`, so only the output matches.)
+    type_line(&client, pane, "printf 'ha''lf-'; sleep 1.5; echo done").await;
+    wait_for(&client, pane, &re("half-"), LIMIT).await.unwrap();
+    let found = wait_for(&client, pane, &re("half-done"), LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(found.matched, "half-done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_already_on_screen_counts() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    type_line(&client, pane, "echo DONE-$((1+1))").await;
+    wait_for(&client, pane, &re("DONE-2"), LIMIT).await.unwrap();
+    // A second wait, begun after the fact, finds it on the screen.
+    let found = wait_for(&client, pane, &re("DONE-2"), LIMIT).await.unwrap();
+    assert!(found.on_screen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_match_may_span_chunks_and_escape_sequences() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { wait_for(&client, pane, &re("abcdef REDY-9"), LIMIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // "abc" and "def" arrive in separate %output lines; the colour codes
+    // around "RE" are not part of the text a person reads.
+    type_line(
+        &client,
+        pane,
+        r"printf 'abc'; sleep 0.4; printf 'def \033[31mRE\033[0mDY-%s\n' $((3*3))",
+    )
+    .await;
+    let found = waiting.await.unwrap().unwrap();
+    assert_eq!(found.matched, "abcdef REDY-9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_that_never_comes_times_out() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    let err = wait_for(
+        &client,
+        pane,
+        &re("never-printed"),
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, WatchError::Timeout(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_means_quiet_and_back_at_the_shell() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    type_line(
+        &client,
+        pane,
+        "for i in 1 2 3 4; do echo tick; sleep 0.2; done",
+    )
+    .await;
+    let idle = wait_idle(&client, pane, Duration::from_millis(500), true, LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(idle.current_command, "sh");
+    // It did not resolve while the loop was still ticking: all four ticks
+    // (and the typed line) are on the screen.
+    let target = pane.to_string();
+    let screen = client
+        .command(["capture-pane", "-p", "-t", target.as_str()])
+        .await
+        .unwrap();
+    let ticks = String::from_utf8_lossy(&screen.output())
+        .matches("tick")
+        .count();
+    assert_eq!(ticks, 5, "{}", String::from_utf8_lossy(&screen.output()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_pane_is_never_idle() {
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    type_line(&client, pane, "while :; do echo busy; sleep 0.05; done").await;
+    let err = wait_idle(
+        &client,
+        pane,
+        Duration::from_millis(500),
+        false,
+        Duration::from_millis(1500),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, WatchError::Timeout(_)), "{err}");
+}
