@@ -158,3 +158,97 @@ async fn a_busy_pane_is_never_idle() {
     .unwrap_err();
     assert!(matches!(err, WatchError::Timeout(_)), "{err}");
 }
+
+/// A pane running `argv` in a new window of session `t`.
+async fn spawn_pane(client: &Client, command: &str) -> PaneId {
+    let reply = client
+        .command(["new-window", "-d", "-P", "-F", "#{pane_id}", command])
+        .await
+        .unwrap();
+    String::from_utf8(reply.output()).unwrap().parse().unwrap()
+}
+
+fn options(server: &TmuxServer) -> ConnectOptions {
+    ConnectOptions::attach("t")
+        .socket_path(server.socket())
+        .transport(TransportChoice::Direct)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_is_reported_and_stays_queryable() {
+    use tmux_wire::watch::{wait_exit, ExitStatus};
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let pane = spawn_pane(&client, "echo output-kept; sleep 1; exit 7").await;
+    assert_eq!(
+        wait_exit(&options(&server), pane, LIMIT).await.unwrap(),
+        ExitStatus::Code(7)
+    );
+    // After the fact: the same answer at once, and the output is still there.
+    assert_eq!(
+        wait_exit(&options(&server), pane, LIMIT).await.unwrap(),
+        ExitStatus::Code(7)
+    );
+    // tmux scrolls the output up into the history to print its "Pane is
+    // dead" line, so read the history too.
+    let target = pane.to_string();
+    let screen = client
+        .command(["capture-pane", "-p", "-S", "-", "-t", target.as_str()])
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&screen.output()).into_owned();
+    assert!(shown.contains("output-kept"), "{shown:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_is_reported_as_such() {
+    use tmux_wire::watch::{wait_exit, ExitStatus};
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let pane = spawn_pane(&client, "exec sleep 30").await;
+    let target = pane.to_string();
+    let pid = client
+        .command([
+            "display-message",
+            "-p",
+            "-t",
+            target.as_str(),
+            "#{pane_pid}",
+        ])
+        .await
+        .unwrap();
+    let pid: i32 = String::from_utf8(pid.output()).unwrap().parse().unwrap();
+    let waiting = {
+        let opts = options(&server);
+        tokio::spawn(async move { wait_exit(&opts, pane, LIMIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Signal(15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_wait_times_out_and_leaves_no_hook() {
+    use tmux_wire::watch::wait_exit;
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let pane = spawn_pane(&client, "exec sleep 30").await;
+    let err = wait_exit(&options(&server), pane, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WatchError::Timeout(_)), "{err}");
+    let target = pane.to_string();
+    let hooks = client
+        .command(["show-hooks", "-p", "-t", target.as_str()])
+        .await
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&hooks.output()).contains("wait-for"),
+        "{:?}",
+        hooks.output()
+    );
+}

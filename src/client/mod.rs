@@ -295,10 +295,21 @@ impl Client {
     /// [`Command`]. Many may be in flight from many tasks; each gets its own
     /// reply. `%error` becomes [`ClientError::Command`] with tmux's message.
     pub async fn command<C: IntoCommand>(&self, command: C) -> Result<Reply, ClientError> {
+        self.enqueue(command).await?.await
+    }
+
+    /// Queue a command and return its pending reply: commands queued one
+    /// after another from one task are written in that order, which matters
+    /// when a later command must run behind an earlier one (`wait-for`).
+    pub async fn enqueue<C: IntoCommand>(
+        &self,
+        command: C,
+    ) -> Result<impl std::future::Future<Output = Result<Reply, ClientError>> + '_, ClientError>
+    {
         let line = command.into_command().to_line()?;
         let (reply, rx) = oneshot::channel();
         self.request(Request::Command { line, reply }).await?;
-        rx.await.unwrap_or_else(|_| Err(self.closed_error()))
+        Ok(async move { rx.await.unwrap_or_else(|_| Err(self.closed_error())) })
     }
 
     /// The output of one pane from now on, as a bounded stream (see
