@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::panes::{active_pane, type_line};
 use common::tmux::TmuxServer;
 use std::process::Command;
 use std::time::Duration;
@@ -26,34 +27,6 @@ async fn connect(server: &TmuxServer, transport: TransportChoice) -> Client {
     within("connect", Client::connect(&opts))
         .await
         .expect("connect")
-}
-
-/// The active pane of the client's session.
-async fn active_pane(client: &Client) -> tmux_wire::protocol::PaneId {
-    let reply = within(
-        "pane id",
-        client.command(["display-message", "-p", "#{pane_id}"]),
-    )
-    .await
-    .unwrap();
-    String::from_utf8(reply.output()).unwrap().parse().unwrap()
-}
-
-/// Type `text` into the pane's shell and press Enter.
-async fn type_line(client: &Client, pane: tmux_wire::protocol::PaneId, text: &str) {
-    let target = pane.to_string();
-    within(
-        "send-keys",
-        client.command(["send-keys", "-t", &target, "-l", text]),
-    )
-    .await
-    .unwrap();
-    within(
-        "enter",
-        client.command(["send-keys", "-t", &target, "Enter"]),
-    )
-    .await
-    .unwrap();
 }
 
 /// The pid of the server on the test socket.

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::panes::{active_pane, type_line};
 use common::tmux::TmuxServer;
 use regex::Regex;
 use std::time::Duration;
@@ -12,28 +13,9 @@ use tmux_wire::watch::{wait_for, wait_idle, WatchError};
 const LIMIT: Duration = Duration::from_secs(20);
 
 async fn setup(server: &TmuxServer) -> (Client, PaneId) {
-    let opts = ConnectOptions::attach("t")
-        .socket_path(server.socket())
-        .transport(TransportChoice::Direct);
-    let client = Client::connect(&opts).await.unwrap();
-    let pane = client
-        .command(["display-message", "-p", "#{pane_id}"])
-        .await
-        .unwrap();
-    let pane = String::from_utf8(pane.output()).unwrap().parse().unwrap();
+    let client = Client::connect(&options(server)).await.unwrap();
+    let pane = active_pane(&client).await;
     (client, pane)
-}
-
-async fn type_line(client: &Client, pane: PaneId, text: &str) {
-    let target = pane.to_string();
-    client
-        .command(["send-keys", "-t", target.as_str(), "-l", text])
-        .await
-        .unwrap();
-    client
-        .command(["send-keys", "-t", target.as_str(), "Enter"])
-        .await
-        .unwrap();
 }
 
 fn re(s: &str) -> Regex {

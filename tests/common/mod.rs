@@ -1,2 +1,3 @@
 pub mod captures;
+pub mod panes;
 pub mod tmux;
