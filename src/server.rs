@@ -280,6 +280,21 @@ pub fn socket_state(path: &Path) -> Result<SocketState, ServerError> {
     }
 }
 
+/// Why connecting to `path` failed: no server, a stale socket, permission
+/// denied (as [`socket_state`] tells them apart), or the OS error itself.
+pub fn connect_failure(path: &Path, source: io::Error) -> ServerError {
+    match socket_state(path)
+        .ok()
+        .and_then(|state| state_error(path, state))
+    {
+        Some(err) => err,
+        None => ServerError::Connect {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 /// The error to report for a socket that is not [`SocketState::Alive`].
 pub fn state_error(path: &Path, state: SocketState) -> Option<ServerError> {
     let path = path.to_path_buf();
@@ -540,16 +555,13 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut sock = match tokio::net::UnixStream::connect(path).await {
-        Ok(s) => s,
-        Err(e) => {
-            let state = socket_state(path)?;
-            return Err(match state_error(path, state) {
-                Some(err) => err.into(),
-                None => io_err(e),
-            });
-        }
+    let bad = |reason: String| ProbeError::Protocol {
+        path: path.to_path_buf(),
+        reason,
     };
+    let mut sock = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|e| connect_failure(path, e))?;
     // Any layout will do: none of these messages carries an fd.
     let layout = HeaderLayout::A;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -558,10 +570,7 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
         .iter()
         .chain([&Message::IdentifyDone])
     {
-        out.extend(m.encode(layout).map_err(|e| ProbeError::Protocol {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?);
+        out.extend(m.encode(layout).map_err(|e| bad(e.to_string()))?);
     }
     let argv = ["display-message", "-p", "#{version}"]
         .iter()
@@ -570,10 +579,7 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     out.extend(
         Message::Command(argv)
             .encode(layout)
-            .map_err(|e| ProbeError::Protocol {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?,
+            .map_err(|e| bad(e.to_string()))?,
     );
     sock.write_all(&out).await.map_err(io_err)?;
 
@@ -582,10 +588,6 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     let mut buf = vec![0u8; 16384];
     loop {
         while let Some(frame) = decoder.next_frame() {
-            let bad = |reason: String| ProbeError::Protocol {
-                path: path.to_path_buf(),
-                reason,
-            };
             let frame = frame.map_err(|e| bad(e.to_string()))?;
             if frame.typ == crate::protocol::msg::VERSION
                 || frame.protocol_version() != crate::protocol::PROTOCOL_VERSION
@@ -634,10 +636,7 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
         }
         let n = sock.read(&mut buf).await.map_err(io_err)?;
         if n == 0 {
-            return Err(ProbeError::Protocol {
-                path: path.to_path_buf(),
-                reason: "server closed the connection".into(),
-            });
+            return Err(bad("server closed the connection".into()));
         }
         decoder.feed(&buf[..n]);
     }

@@ -344,19 +344,6 @@ impl Client {
 
     /// Wait until the connection has closed; returns the reason.
     pub async fn wait_closed(&self) -> String {
-        self.wait_closed_inner().await
-    }
-
-    /// Detach now (for every clone of this handle) and wait until the
-    /// session has ended; returns the reason. Dropping every handle also
-    /// detaches, without waiting.
-    pub async fn detach(self) -> String {
-        // Already closed is fine: then the reason is there to return.
-        let _ = self.request(Request::Detach).await;
-        self.wait_closed_inner().await
-    }
-
-    async fn wait_closed_inner(&self) -> String {
         let mut closed = self.closed.clone();
         loop {
             if let Some(reason) = closed.borrow_and_update().clone() {
@@ -369,6 +356,15 @@ impl Client {
                     .unwrap_or_else(|| "connection closed".into());
             }
         }
+    }
+
+    /// Detach now (for every clone of this handle) and wait until the
+    /// session has ended; returns the reason. Dropping every handle also
+    /// detaches, without waiting.
+    pub async fn detach(self) -> String {
+        // Already closed is fine: then the reason is there to return.
+        let _ = self.request(Request::Detach).await;
+        self.wait_closed().await
     }
 
     /// Hand a request to the actor; fails once the connection has closed.

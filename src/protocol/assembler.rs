@@ -227,10 +227,7 @@ impl Assembler {
     /// ```
     pub fn feed_buf(&mut self, chunk: BytesMut) {
         if self.buf.is_empty() && self.queue.is_empty() {
-            self.buf = chunk;
-            self.borrowed = true;
-            self.scanned = 0;
-            self.backslash_seen = false;
+            self.adopt(chunk);
         } else if !chunk.is_empty() {
             self.queue.push_back(chunk);
         }
@@ -304,7 +301,14 @@ impl Assembler {
         })
     }
 
-    /// Cut the next `\n`-terminated line out of the buffer, without the `\n`.
+    /// Make a caller's buffer the one lines are cut from (nothing is held).
+    fn adopt(&mut self, chunk: BytesMut) {
+        self.buf = chunk;
+        self.borrowed = true;
+        self.scanned = 0;
+        self.backslash_seen = false;
+    }
+
     /// Find the end of the line held in `buf`, scanning only bytes not
     /// scanned before, and note whether the line holds a backslash (one
     /// pass finds both; lines without one need no unescaping scan later).
@@ -354,10 +358,7 @@ impl Assembler {
                 return None;
             };
             if self.buf.is_empty() {
-                self.buf = chunk;
-                self.borrowed = true;
-                self.scanned = 0;
-                self.backslash_seen = false;
+                self.adopt(chunk);
                 continue;
             }
             // Complete the held line with the head of the next buffer and keep
@@ -421,11 +422,7 @@ impl Assembler {
             block.lines.push(line);
             return surfaced.map(Event::Notification);
         }
-        let line = if line.ends_with(b"\r") {
-            strip_cr(line)
-        } else {
-            line
-        };
+        let line = strip_cr(line);
         if is_guard_end(&line) {
             let error = ProtocolError::MalformedLine {
                 reason: "block end without an open %begin".into(),

@@ -23,9 +23,7 @@ use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
 use crate::protocol::{
     Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
 };
-use crate::server::{
-    check_path_len, identify_messages, probe_version, socket_state, state_error, SocketState,
-};
+use crate::server::{check_path_len, connect_failure, identify_messages, probe_version};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use std::io::{IoSlice, Write};
 use std::os::fd::AsRawFd;
@@ -142,12 +140,7 @@ fn check_command(command: &[&str]) -> Result<(), TransportError> {
 
 fn connect_socket(socket: &Path) -> Result<StdUnixStream, TransportError> {
     check_path_len(socket)?;
-    StdUnixStream::connect(socket).map_err(|e| {
-        match state_error(socket, socket_state(socket).unwrap_or(SocketState::Alive)) {
-            Some(err) => err.into(),
-            None => TransportError::io(format!("connecting to {}", socket.display()), e),
-        }
-    })
+    StdUnixStream::connect(socket).map_err(|e| connect_failure(socket, e).into())
 }
 
 /// [`connect`] with a known header layout, skipping the probe.
