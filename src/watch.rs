@@ -11,11 +11,17 @@
 //! returns and other control characters are dropped, and a match may span
 //! any number of chunks (the last [`WINDOW`] bytes of text are searched).
 //!
-//! Waiting for a pane's process to exit, with its status, is not here yet
-//! (see the issue note: a `pane-died` hook did not fire reliably on 3.3a).
+//! [`wait_exit`] waits for a pane's process to exit and returns its status.
+//! tmux tells control clients nothing when a process exits, so the wait
+//! makes tmux tell it: one global `pane-died` hook entry (index
+//! [`EXIT_HOOK_INDEX`]) runs `wait-for -S` on the channel [`EXIT_CHANNEL`],
+//! and the wait keeps a second control connection blocked in `wait-for` on
+//! that channel. The hook fires within the server's event loop iteration
+//! that reaps the process, so the wake-up takes milliseconds; see
+//! [`wait_exit`] for why nothing can slip between looking and waiting.
 
-use crate::client::{Client, ClientError, PaneEvent};
-use crate::protocol::PaneId;
+use crate::client::{Client, ClientError, ClientEvent, PaneEvent, ATTACH_FLAGS};
+use crate::protocol::{Notification, PaneId};
 use regex::Regex;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -38,6 +44,10 @@ pub enum WatchError {
     /// A command the wait needed failed.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The pane went away without an exit status to report: it was killed,
+    /// or it exited while `remain-on-exit` was off.
+    #[error("pane {0} is gone and its exit status was not kept")]
+    PaneGone(PaneId),
 }
 
 /// What [`wait_for`] found.
@@ -256,6 +266,309 @@ pub async fn wait_idle(
             Ok(Some(PaneEvent::Closed(reason))) => return Err(WatchError::Closed(reason)),
             // Any output, or a gap in it, means the pane is not quiet.
             Ok(Some(_)) => quiet_until = Instant::now() + quiet,
+        }
+    }
+}
+
+/// How a pane's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "how", content = "value")]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it (the signal's number).
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's view of it: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => code,
+            ExitStatus::Signaled(signal) => 128 + signal,
+        }
+    }
+
+    /// Read `#{pane_dead_status}` and `#{pane_dead_signal}`: tmux fills one
+    /// of them only once it has reaped the process (a pane whose pty closed
+    /// first reads `pane_dead` 1 with both empty: not finished yet). The
+    /// signal is a number on Linux and a name (`TERM`) where libc has
+    /// signal names.
+    pub fn from_formats(status: &str, signal: &str) -> Option<ExitStatus> {
+        if let Ok(code) = status.trim().parse() {
+            return Some(ExitStatus::Exited(code));
+        }
+        let signal = signal.trim();
+        if signal.is_empty() {
+            return None;
+        }
+        if let Ok(number) = signal.parse() {
+            return Some(ExitStatus::Signaled(number));
+        }
+        let name = signal.to_ascii_uppercase();
+        let name = if name.starts_with("SIG") {
+            name
+        } else {
+            format!("SIG{name}")
+        };
+        name.parse::<nix::sys::signal::Signal>()
+            .ok()
+            .map(|s| ExitStatus::Signaled(s as i32))
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+        }
+    }
+}
+
+/// How often [`wait_exit`] reminds the server to reap (see [`nudge`]).
+const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// The wait channel the exit hook signals.
+pub const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
+/// The index of tmux-wire's entry in the global `pane-died` hook array, so
+/// that it adds to a user's hooks instead of replacing them.
+pub const EXIT_HOOK_INDEX: u32 = 4242;
+
+/// The commands that make a server report exits to [`wait_exit`]: the
+/// global hook entry, and `remain-on-exit` on `pane` so the status (and
+/// the pane's last screen) is kept after the exit. Idempotent. A process
+/// that is started after these ran never escapes the wait; the keeper runs
+/// them before it starts the real command.
+pub fn exit_reporting(pane: PaneId) -> [Vec<String>; 2] {
+    let hook = format!("pane-died[{EXIT_HOOK_INDEX}]");
+    let signal = format!("wait-for -S {EXIT_CHANNEL}");
+    [
+        ["set-hook", "-g", hook.as_str(), signal.as_str()]
+            .map(String::from)
+            .to_vec(),
+        [
+            "set-option",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "remain-on-exit",
+            "on",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ]
+}
+
+/// Ask for a pane's exit status: `None` while it runs.
+pub async fn exit_status(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>, WatchError> {
+    let reply = client
+        .command(status_query(pane))
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(parse_status(pane, &reply.output())?.status)
+}
+
+const STATUS_FORMAT: &str = "#{pane_id}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}";
+
+/// One look at a pane.
+struct Look {
+    status: Option<ExitStatus>,
+    /// Its pty has closed but tmux has not reaped the process.
+    unreaped: bool,
+}
+
+fn status_query(pane: PaneId) -> Vec<String> {
+    [
+        "display-message",
+        "-p",
+        "-t",
+        &pane.to_string(),
+        STATUS_FORMAT,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `display-message -t` falls back to the current pane when the target is
+/// gone (its target may fail), so the answer names the pane it describes.
+fn parse_status(pane: PaneId, output: &[u8]) -> Result<Look, WatchError> {
+    let text = String::from_utf8_lossy(output);
+    let mut fields = text.trim_end().splitn(4, '|');
+    let mut next = || fields.next().unwrap_or("");
+    let (id, dead, status, signal) = (next(), next(), next(), next());
+    if id != pane.to_string() {
+        return Err(WatchError::PaneGone(pane));
+    }
+    let status = ExitStatus::from_formats(status, signal);
+    Ok(Look {
+        status,
+        unreaped: dead == "1" && status.is_none(),
+    })
+}
+
+/// The tmux server's pid, if it is a process we may signal: a tmux
+/// process visible in our `/proc` (the same pid namespace).
+async fn server_pid(client: &Client) -> Option<nix::unistd::Pid> {
+    let reply = client
+        .command(["display-message", "-p", "#{pid}"])
+        .await
+        .ok()?;
+    let pid: i32 = String::from_utf8_lossy(&reply.output())
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    comm.starts_with("tmux")
+        .then_some(nix::unistd::Pid::from_raw(pid))
+}
+
+/// tmux built with libutempter (Debian's and Ubuntu's packages) can lose a
+/// SIGCHLD: while utempter runs its helper (when a pane's pty closes, which
+/// is also when its process exits) it has its own SIGCHLD handler in place
+/// (tmux issue #311, seen here on 3.3a). The pane then reads dead with no
+/// status, and the process stays a zombie until the server gets another
+/// SIGCHLD. Sending one is the workaround tmux's maintainer gave; its only
+/// effect is that the server reaps what has exited.
+fn nudge(server: Option<nix::unistd::Pid>) {
+    if let Some(pid) = server {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCHLD);
+    }
+}
+
+/// A failed query about a pane that no longer exists means it is gone.
+fn gone(e: ClientError, pane: PaneId) -> WatchError {
+    match &e {
+        ClientError::Command { message, .. } if message.contains("can't find") => {
+            WatchError::PaneGone(pane)
+        }
+        _ => WatchError::Client(e),
+    }
+}
+
+/// Wait until the process in `pane` has exited, and return how. If it has
+/// already exited (and the status was kept), this returns at once; the
+/// status stays queryable with [`exit_status`] until the pane is killed.
+///
+/// How it works, and why it cannot miss the exit:
+/// 1. It installs [`exit_reporting`] for the pane (the global `pane-died`
+///    hook entry and `remain-on-exit on`). A pane whose process exits while
+///    `remain-on-exit` is off disappears with its status:
+///    [`WatchError::PaneGone`].
+/// 2. It opens a second connection (a `wait-for` blocks its connection's
+///    command queue) attached to the pane's session, and writes three
+///    commands to it in one piece: the status query, `wait-for`
+///    [`EXIT_CHANNEL`], and the status query again. tmux runs the first two
+///    in one pass of its command queue, and handles exits only between
+///    passes, so the exit is either in the first answer or signals the
+///    channel afterwards. The third answer comes when the channel is
+///    signalled (tmux 3.3a answers the `wait-for` itself at once, before
+///    it blocks). A wake-up for another pane, or for a channel signalled
+///    earlier with nobody waiting, only costs one more look.
+/// 3. A window or session closing also triggers a look, so a pane that was
+///    killed gives `PaneGone` instead of waiting for the timeout.
+///
+/// 4. The backstop: tmux built with libutempter (Debian's and Ubuntu's
+///    packages) can lose the SIGCHLD of a pane's process (see [`nudge`]);
+///    the process then stays a zombie, no status, no hook. While it waits,
+///    `wait_exit` sends the server a SIGCHLD once a second: a signal, not a
+///    command, and all it makes tmux do is reap what has exited (which then
+///    fires the hook). A `refresh-client -B` subscription cannot serve as
+///    the backstop: tmux 3.3a skips pane subscriptions once the pane's pty
+///    has closed.
+///
+/// The hook is tmux's own event: nothing is polled, and tmux reports it in
+/// the same event-loop pass that reaps the child. The alternative, an
+/// in-band marker printed after the command, needs a wrapper shell around
+/// the user's command (changing its pid and its signal status) and cannot
+/// see a process killed from outside with its real signal.
+pub async fn wait_exit(
+    client: &Client,
+    pane: PaneId,
+    timeout: Duration,
+) -> Result<ExitStatus, WatchError> {
+    let deadline = Instant::now() + timeout;
+    tokio::time::timeout_at(deadline, exit_of(client, pane))
+        .await
+        .unwrap_or(Err(WatchError::Timeout(timeout)))
+}
+
+async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError> {
+    // The caller's client hears windows and sessions close; the watcher
+    // cannot, since tmux holds its notifications behind the open `wait-for`.
+    let mut events = client.events();
+    for command in exit_reporting(pane) {
+        client.command(command).await.map_err(|e| gone(e, pane))?;
+    }
+    let server = server_pid(client).await;
+    let target = pane.to_string();
+    let attach = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
+        .map(String::from)
+        .to_vec();
+    let watcher = client
+        .connect_again(attach)
+        .await
+        .map_err(|e| gone(e, pane))?;
+    let wait = ["wait-for", EXIT_CHANNEL].map(String::from).to_vec();
+    loop {
+        // tmux 3.3a writes `%end` for a `wait-for` at once and only then
+        // blocks the queue, so the wake-up is the answer to the command
+        // queued behind it.
+        let mut pending = watcher
+            .enqueue_together([status_query(pane), wait.clone(), status_query(pane)])
+            .await?;
+        let after = pending.pop().expect("three commands");
+        let before = pending.remove(0);
+        let look = parse_status(pane, &before.await.map_err(|e| gone(e, pane))?.output())?;
+        if let Some(status) = look.status {
+            return Ok(status);
+        }
+        if look.unreaped {
+            log::debug!("{pane} closed but not reaped; sending SIGCHLD to the server");
+            nudge(server);
+        }
+        let mut after = std::pin::pin!(after);
+        let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
+        loop {
+            tokio::select! {
+                _ = backstop.tick() => nudge(server),
+                result = &mut after => match result {
+                    Ok(reply) => match parse_status(pane, &reply.output())?.status {
+                        Some(status) => return Ok(status),
+                        // Another pane died: look again.
+                        None => break,
+                    },
+                    // The watcher's session ended: one last look.
+                    Err(e) => return match exit_status(client, pane).await? {
+                        Some(status) => Ok(status),
+                        None => Err(gone(e, pane)),
+                    },
+                },
+                event = events.recv() => {
+                    let look = match event {
+                        Ok(ClientEvent::Notification(n)) => matches!(
+                            n,
+                            Notification::WindowClose { .. }
+                                | Notification::UnlinkedWindowClose { .. }
+                                | Notification::SessionsChanged
+                        ),
+                        Ok(ClientEvent::Closed(_)) | Err(_) => true,
+                        Ok(_) => false,
+                    };
+                    if look {
+                        // The watcher is blocked; ask on the caller's client.
+                        if let Some(status) = exit_status(client, pane).await? {
+                            return Ok(status);
+                        }
+                        if let Some(reason) = client.closed_reason() {
+                            return Err(WatchError::Closed(reason));
+                        }
+                    }
+                }
+            }
         }
     }
 }

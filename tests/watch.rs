@@ -8,7 +8,7 @@ use regex::Regex;
 use std::time::Duration;
 use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
 use tmux_wire::protocol::PaneId;
-use tmux_wire::watch::{wait_for, wait_idle, WatchError};
+use tmux_wire::watch::{exit_status, wait_exit, wait_for, wait_idle, ExitStatus, WatchError};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -145,4 +145,151 @@ fn options(server: &TmuxServer) -> ConnectOptions {
     ConnectOptions::attach("t")
         .socket_path(server.socket())
         .transport(TransportChoice::Direct)
+}
+
+/// A new window whose process waits for `release` to exist before it runs
+/// `then`, so the test can arm the wait first; returns the pane.
+async fn held_window(
+    client: &Client,
+    dir: &std::path::Path,
+    then: &str,
+) -> (PaneId, std::path::PathBuf) {
+    let release = dir.join(format!("release-{}", rand_suffix()));
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; {then}",
+        release.display()
+    );
+    let reply = client
+        .command([
+            "new-window",
+            "-d",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "sh",
+            "-c",
+            script.as_str(),
+        ])
+        .await
+        .unwrap();
+    let pane: PaneId = String::from_utf8_lossy(&reply.output())
+        .trim()
+        .parse()
+        .unwrap();
+    (pane, release)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_and_signals_are_reported() {
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let (pane, release) = held_window(&client, server.dir(), "exit 7").await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Exited(7));
+    // Asked again after the fact, the answer is the same.
+    assert_eq!(
+        wait_exit(&client, pane, LIMIT).await.unwrap(),
+        ExitStatus::Exited(7)
+    );
+    assert_eq!(
+        exit_status(&client, pane).await.unwrap(),
+        Some(ExitStatus::Exited(7))
+    );
+
+    let (pane, release) = held_window(&client, server.dir(), "exec sleep 30").await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
+    };
+    std::fs::write(&release, "").unwrap();
+    // Kill the sleep (the pane's process after exec) with SIGTERM.
+    let pid = client
+        .command([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pane_pid}",
+        ])
+        .await
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&pid.output())
+        .trim()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Signaled(15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_exits_racing_the_wait_are_all_seen() {
+    // Processes that exit at once, before, during or after the wait is
+    // armed: every wait must end with the right code, none by timeout.
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let mut waits = Vec::new();
+    for code in 0..12 {
+        let (pane, release) = held_window(&client, server.dir(), &format!("exit {code}")).await;
+        // Exit-reporting must be on before the process can exit.
+        for command in tmux_wire::watch::exit_reporting(pane) {
+            client.command(command).await.unwrap();
+        }
+        if code % 3 == 0 {
+            std::fs::write(&release, "").unwrap();
+        }
+        let c = client.clone();
+        waits.push((
+            code,
+            tokio::spawn(async move { wait_exit(&c, pane, LIMIT).await }),
+        ));
+        if code % 3 == 1 {
+            std::fs::write(&release, "").unwrap();
+        } else if code % 3 == 2 {
+            let release = release.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                std::fs::write(&release, "").unwrap();
+            });
+        }
+    }
+    for (code, wait) in waits {
+        assert_eq!(wait.await.unwrap().unwrap(), ExitStatus::Exited(code));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_pane_ends_the_wait_with_pane_gone() {
+    let server = TmuxServer::start();
+    let (client, _) = setup(&server).await;
+    let (pane, _release) = held_window(&client, server.dir(), "true").await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .command(["kill-pane", "-t", &pane.to_string()])
+        .await
+        .unwrap();
+    let result = waiting.await.unwrap();
+    assert!(
+        matches!(result, Err(WatchError::PaneGone(p)) if p == pane),
+        "{result:?}"
+    );
 }

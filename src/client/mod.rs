@@ -154,9 +154,10 @@ impl ConnectOptions {
 pub const ATTACH_FLAGS: &str = "ignore-size,pause-after=10";
 
 enum Request {
+    /// One or more command lines, written in one piece.
     Command {
-        line: String,
-        reply: oneshot::Sender<Result<Reply, ClientError>>,
+        lines: String,
+        replies: Vec<oneshot::Sender<Result<Reply, ClientError>>>,
     },
     Subscribe {
         pane: PaneId,
@@ -190,6 +191,10 @@ pub struct Client {
     events: broadcast::Sender<ClientEvent>,
     closed: watch::Receiver<Option<String>>,
     info: Arc<TransportInfo>,
+    /// How this connection was made (with the socket resolved), so a
+    /// second one can be opened to the same server; `None` for
+    /// [`Client::from_pipe`].
+    origin: Option<Arc<ConnectOptions>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -210,6 +215,43 @@ const DRAIN_AFTER_END: Duration = Duration::from_secs(2);
 impl Client {
     /// Connect as `opts` says and wait for the initial command to attach.
     pub async fn connect(opts: &ConnectOptions) -> Result<Client, ClientError> {
+        let (client, _) = Client::connect_with_reply(opts).await?;
+        Ok(client)
+    }
+
+    /// Run `opts.command` as a one-shot command and return its reply. Use
+    /// it for commands that do not attach (`new-session -d`, `list-sessions`,
+    /// `kill-server`): they need no session to exist, and tmux ends the
+    /// connection once the command is done. `%error` becomes
+    /// [`ClientError::Attach`] with tmux's message.
+    pub async fn run_once(opts: &ConnectOptions) -> Result<Reply, ClientError> {
+        let (client, reply) = Client::connect_with_reply(opts).await?;
+        drop(client);
+        Ok(reply)
+    }
+
+    /// Open another connection to the same server, as the same transport,
+    /// with `command` as its initial command (it should attach). Fails for a
+    /// client made with [`Client::from_pipe`], which has no address.
+    pub async fn connect_again(&self, command: Vec<String>) -> Result<Client, ClientError> {
+        let Some(origin) = &self.origin else {
+            return Err(ClientError::Closed(
+                "this client was made from a pipe and cannot reconnect".into(),
+            ));
+        };
+        let mut opts = (**origin).clone();
+        opts.command = command;
+        if opts.transport == TransportChoice::Auto {
+            // Keep what auto chose the first time.
+            opts.transport = match self.info.kind {
+                crate::transport::TransportKind::Direct => TransportChoice::Direct,
+                crate::transport::TransportKind::Process => TransportChoice::Process,
+            };
+        }
+        Client::connect(&opts).await
+    }
+
+    async fn connect_with_reply(opts: &ConnectOptions) -> Result<(Client, Reply), ClientError> {
         let socket = opts.socket.resolve().map_err(TransportError::from)?;
         let command: Vec<&str> = opts.command.iter().map(String::as_str).collect();
         let process = |reason: Option<String>| -> Result<ControlPipe, ClientError> {
@@ -250,12 +292,21 @@ impl Client {
             socket.display(),
             pipe.info.reason
         );
-        Client::from_pipe(pipe).await
+        let (mut client, reply) = Client::from_pipe_with_reply(pipe).await?;
+        client.origin = Some(Arc::new(ConnectOptions {
+            socket: SocketSpec::Path(socket),
+            ..opts.clone()
+        }));
+        Ok((client, reply))
     }
 
     /// Run a connection over an open [`ControlPipe`]; waits for the reply
     /// to the initial command (`flags=0`).
     pub async fn from_pipe(pipe: ControlPipe) -> Result<Client, ClientError> {
+        Ok(Client::from_pipe_with_reply(pipe).await?.0)
+    }
+
+    async fn from_pipe_with_reply(pipe: ControlPipe) -> Result<(Client, Reply), ClientError> {
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let (closed_tx, closed) = watch::channel(None);
@@ -272,13 +323,17 @@ impl Client {
         };
         tokio::spawn(actor.run(pipe, requests_rx, drained_rx, closed_tx));
         match initial_rx.await {
-            Ok(Ok(_)) => Ok(Client {
-                requests,
-                drained,
-                events,
-                closed,
-                info,
-            }),
+            Ok(Ok(reply)) => Ok((
+                Client {
+                    requests,
+                    drained,
+                    events,
+                    closed,
+                    info,
+                    origin: None,
+                },
+                reply,
+            )),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(ClientError::Closed(
                 "the connection ended before attaching".into(),
@@ -306,10 +361,40 @@ impl Client {
         command: C,
     ) -> Result<impl std::future::Future<Output = Result<Reply, ClientError>> + '_, ClientError>
     {
-        let line = command.into_command().to_line()?;
+        let lines = command.into_command().to_line()?;
         let (reply, rx) = oneshot::channel();
-        self.request(Request::Command { line, reply }).await?;
+        self.request(Request::Command {
+            lines,
+            replies: vec![reply],
+        })
+        .await?;
         Ok(async move { rx.await.unwrap_or_else(|_| Err(self.closed_error())) })
+    }
+
+    /// Queue several commands in one write, and return their pending
+    /// replies in order. tmux reads the lines together and runs them back
+    /// to back, with no server event (a pane dying, output arriving) handled
+    /// in between; [`crate::watch::wait_exit`] relies on that to look at a
+    /// pane and start waiting in one step.
+    pub async fn enqueue_together<C: IntoCommand>(
+        &self,
+        commands: impl IntoIterator<Item = C>,
+    ) -> Result<Vec<impl std::future::Future<Output = Result<Reply, ClientError>> + '_>, ClientError>
+    {
+        let mut lines = String::new();
+        let mut replies = Vec::new();
+        let mut receivers = Vec::new();
+        for command in commands {
+            lines.push_str(&command.into_command().to_line()?);
+            let (reply, rx) = oneshot::channel();
+            replies.push(reply);
+            receivers.push(rx);
+        }
+        self.request(Request::Command { lines, replies }).await?;
+        Ok(receivers
+            .into_iter()
+            .map(|rx| async move { rx.await.unwrap_or_else(|_| Err(self.closed_error())) })
+            .collect())
     }
 
     /// The output of one pane from now on, as a bounded stream (see
@@ -479,11 +564,13 @@ impl Actor {
                     }
                 },
                 request = requests.recv(), if self.lines.is_some() && ended.is_none() => match request {
-                    Some(Request::Command { line, reply }) => {
-                        if self.send_line(line) {
-                            self.pending.push_back(Waiter::User(reply));
+                    Some(Request::Command { lines, replies }) => {
+                        if self.send_line(lines) {
+                            self.pending.extend(replies.into_iter().map(Waiter::User));
                         } else {
-                            let _ = reply.send(Err(ClientError::Closed("the control stream is closed".into())));
+                            for reply in replies {
+                                let _ = reply.send(Err(ClientError::Closed("the control stream is closed".into())));
+                            }
                         }
                     }
                     Some(Request::Subscribe { pane, subscriber }) => {
