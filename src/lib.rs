@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod keeper;
 pub mod protocol;
 pub mod server;
 pub mod transport;

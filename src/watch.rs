@@ -60,8 +60,9 @@ pub struct Found {
     pub on_screen: bool,
 }
 
-/// Plain text from a pane's output bytes, as a person would read it.
-struct Text {
+/// Plain text from a pane's output bytes, as a person would read it:
+/// feed it chunks in order, get the text they add.
+pub struct Text {
     stripper: strip_ansi_escapes::Writer<Sink>,
     sink: Sink,
 }
@@ -84,7 +85,9 @@ impl Write for Sink {
 }
 
 impl Text {
-    fn new() -> Text {
+    /// A new, empty converter.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Text {
         let sink = Sink::default();
         Text {
             stripper: strip_ansi_escapes::Writer::new(sink.clone()),
@@ -93,7 +96,8 @@ impl Text {
     }
 
     /// Feed output bytes; returns the visible text they add.
-    fn push(&mut self, data: &[u8]) -> String {
+    /// The text `data` adds, escape sequences removed.
+    pub fn push(&mut self, data: &[u8]) -> String {
         // Writing into memory cannot fail; flush passes on a partial line.
         let _ = self.stripper.write_all(data);
         let _ = self.stripper.flush();

@@ -1,95 +1,685 @@
-//! The `tmux-wire` command. For now it decodes captured control-mode
-//! streams; the process keeper CLI replaces this later.
+//! The `tmux-wire` command: keep named processes alive in tmux and wait on
+//! them without polling; run tmux commands over a control connection; and
+//! decode captured control-mode streams.
 
-use std::io::{self, Read, Write};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tmux_wire::client::{Client, PaneEvent, TransportChoice};
+use tmux_wire::keeper::{self, Keeper, KeeperError, StartSpec};
 use tmux_wire::protocol::{Assembler, Event};
+use tmux_wire::server::SocketSpec;
+use tmux_wire::watch;
 
-const USAGE: &str = "\
-tmux-wire: a pure-Rust tmux control-mode client
-
-Usage:
-  tmux-wire decode [--json] [--client PREFIX] [FILE]
-
-  decode   Read a control-mode stream (the output of `tmux -C` or `-CC`) from
-           FILE or standard input and print one line per event: each reply
-           block with its lines, each notification, and anything invalid.
-           --json          one JSON document per line instead of text
-           --client PREFIX keep only lines starting with PREFIX and strip it
-                           (for multi-client captures such as `obs| `)
-
+const AFTER_HELP: &str = "\
 Examples:
-  tmux-wire decode tests/fixtures/control-samples-3.3a.bin --client 'obs| '
-  tmux -C attach -t work | tmux-wire decode --json
+  # Start a web server on the dedicated socket and wait until it listens
+  tmux-wire start web --ready 'Serving HTTP' --timeout 30s -- python3 -m http.server 8000
+  tmux-wire ls
+  tmux-wire logs web -n 20
+  tmux-wire send web --enter 'echo hello'
+  tmux-wire keys web C-c
+  tmux-wire wait build --exit --timeout 10m
+  tmux-wire stop web --grace 5s
 
-Exit status: 0 when every line decoded, 1 when some line was invalid or the
-stream ended inside a block or line, 2 on a usage error.
-";
+The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
+${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 
-/// A failure and the exit status it maps to.
+Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
+error, ...); 2 usage error; 124 a wait timed out.
+With --json every command prints one JSON document on stdout (an error
+prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
+
+#[derive(Parser)]
+#[command(name = "tmux-wire", version, about = "Keep processes alive in tmux and know without polling when they are ready, idle or done", after_help = AFTER_HELP)]
+struct Cli {
+    /// Socket path of the tmux server.
+    #[arg(
+        short = 'S',
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "label"
+    )]
+    socket: Option<PathBuf>,
+    /// Socket name in tmux's directory (like tmux -L).
+    #[arg(short = 'L', global = true, value_name = "NAME")]
+    label: Option<String>,
+    /// Print one JSON document (see README for the shapes).
+    #[arg(long, global = true)]
+    json: bool,
+    /// How to reach the server.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    transport: Transport,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Transport {
+    Auto,
+    Direct,
+    Process,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start NAME running CMD unless it already runs (then change nothing).
+    #[command(
+        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
+    )]
+    Start {
+        /// The name (a tmux session name: no '.', ':', '/' or control characters).
+        name: String,
+        /// Working directory (default: the current one).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// Set a variable on top of the current environment (repeatable).
+        #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// Wait until the output matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        ready: Option<regex::Regex>,
+        /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+        timeout: Duration,
+        /// The command and its arguments (after --).
+        #[arg(last = true, required = true, value_name = "CMD")]
+        argv: Vec<OsString>,
+    },
+    /// List processes: name, state, pid, command, cwd, started, log.
+    #[command(alias = "list")]
+    Ls,
+    /// Show one process.
+    Status { name: String },
+    /// Print the last lines of a process's log.
+    Logs {
+        name: String,
+        /// How many lines.
+        #[arg(short = 'n', default_value = "50")]
+        lines: usize,
+        /// Keep printing new output until the process ends (Ctrl-C stops).
+        #[arg(long)]
+        follow: bool,
+        /// Keep escape sequences.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Type TEXT into the process exactly (any characters, any length).
+    #[command(after_help = "Example:\n  tmux-wire send repl --enter 'print(\"a; b\")'")]
+    Send {
+        name: String,
+        text: String,
+        /// Press Enter after the text.
+        #[arg(long)]
+        enter: bool,
+    },
+    /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
+    #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
+    Keys {
+        name: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Wait until the process is ready, idle, or has exited.
+    #[command(
+        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s"
+    )]
+    Wait {
+        name: String,
+        /// Until the output matches this regular expression.
+        #[arg(long, value_name = "REGEX", group = "until")]
+        ready: Option<regex::Regex>,
+        /// Until no output for this long.
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, group = "until")]
+        idle: Option<Duration>,
+        /// Until the process exits; prints its status.
+        #[arg(long, group = "until")]
+        exit: bool,
+        /// Give up after this long (exit 124).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5m")]
+        timeout: Duration,
+    },
+    /// Interrupt (C-c), wait up to --grace, then kill the session.
+    Stop {
+        name: String,
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+    },
+    /// Stop every process on the socket.
+    KillAll {
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+    },
+    /// Remove the socket file if no server answers on it.
+    Clean,
+    /// Run one tmux command over a control connection and print its output.
+    #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
+    Cmd {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<String>,
+    },
+    /// tmux-wire's version, the server's, the transport and header layout.
+    Version,
+    /// Decode a captured control-mode stream (from FILE or stdin).
+    Decode(DecodeArgs),
+    /// (internal) The log writer tmux pipes a pane's output into.
+    #[command(hide = true)]
+    LogSink {
+        #[arg(long)]
+        max_bytes: u64,
+        #[arg(long)]
+        keep: u32,
+        path: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    /// Keep only lines starting with PREFIX, stripped (multi-client captures).
+    #[arg(long, value_name = "PREFIX")]
+    client: Option<String>,
+    /// The capture (default: standard input).
+    file: Option<String>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected K=V, got {s:?}")),
+    }
+}
+
+/// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (use e.g. 500ms, 30s, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("bad unit in {s:?} (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("bad duration {s:?}"))
+}
+
+/// How a command failed.
 enum Failure {
-    /// Bad command line: exit 2.
-    Usage(String),
-    /// Anything else (unreadable file, broken output): exit 1.
-    Other(String),
+    /// Exit 1, with this line.
+    Error(String),
+    /// Exit 124.
+    Timeout(String),
+}
+
+impl From<KeeperError> for Failure {
+    fn from(e: KeeperError) -> Self {
+        if e.is_timeout() {
+            Failure::Timeout(e.to_string())
+        } else {
+            Failure::Error(e.to_string())
+        }
+    }
+}
+
+impl From<tmux_wire::client::ClientError> for Failure {
+    fn from(e: tmux_wire::client::ClientError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<watch::WatchError> for Failure {
+    fn from(e: watch::WatchError) -> Self {
+        KeeperError::from(e).into()
+    }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result = if let Command::LogSink {
+        max_bytes,
+        keep,
+        path,
+    } = &cli.command
+    {
+        keeper::log::sink(
+            io::stdin().lock(),
+            path,
+            keeper::log::Limits {
+                max_bytes: *max_bytes,
+                keep: *keep,
+            },
+        )
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|e| Failure::Error(format!("log {}: {e}", path.display())))
+    } else if let Command::Decode(args) = &cli.command {
+        decode(json, args)
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(run(cli))
+    };
+    match result {
         Ok(code) => code,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("tmux-wire: {msg}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Other(msg)) => {
-            eprintln!("tmux-wire: {msg}");
-            ExitCode::from(1)
+        Err(failure) => {
+            let (code, message) = match failure {
+                Failure::Error(m) => (1, m),
+                Failure::Timeout(m) => (124, m),
+            };
+            if json {
+                println!("{}", json!({ "error": message, "exit_code": code }));
+            }
+            eprintln!("tmux-wire: {}", message.lines().next().unwrap_or(""));
+            for line in message.lines().skip(1) {
+                eprintln!("  {line}");
+            }
+            ExitCode::from(code)
         }
     }
 }
 
-fn run(args: &[String]) -> Result<ExitCode, Failure> {
-    let usage = |m: String| Failure::Usage(m);
-    let mut json = false;
-    let mut client: Option<String> = None;
-    let mut file: Option<String> = None;
-    let mut it = args.iter();
-    match it.next().map(String::as_str) {
-        Some("decode") => {}
-        Some("-h" | "--help" | "help") => {
-            print!("{USAGE}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(other) => return Err(usage(format!("unknown command {other:?}"))),
-        None => return Err(usage("missing command".into())),
+fn print_json(value: serde_json::Value) {
+    println!("{value}");
+}
+
+/// A spinner on a terminal (elapsed time and a message), nothing otherwise.
+fn spinner(json: bool, what: &str) -> Option<ProgressBar> {
+    if json || !io::stderr().is_terminal() {
+        return None;
     }
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--client" => match it.next() {
-                Some(prefix) => client = Some(prefix.clone()),
-                None => return Err(usage("--client needs a PREFIX".into())),
-            },
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(ExitCode::SUCCESS);
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let spec = match (&cli.socket, &cli.label) {
+        (Some(path), _) => SocketSpec::Path(path.clone()),
+        (None, Some(label)) => SocketSpec::Label(label.clone()),
+        (None, None) => SocketSpec::WireDefault,
+    };
+    let transport = match cli.transport {
+        Transport::Auto => TransportChoice::Auto,
+        Transport::Direct => TransportChoice::Direct,
+        Transport::Process => TransportChoice::Process,
+    };
+    let keeper = Keeper::new(&spec)?.transport(transport);
+    let json = cli.json;
+    match cli.command {
+        Command::Start {
+            name,
+            cwd,
+            env,
+            ready,
+            timeout,
+            argv,
+        } => {
+            let what = format!("starting {name}");
+            let bar = ready.as_ref().and_then(|_| spinner(json, &what));
+            let started = keeper
+                .start(
+                    &name,
+                    &argv,
+                    &StartSpec {
+                        cwd,
+                        env,
+                        ready,
+                        timeout: Some(timeout),
+                    },
+                )
+                .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
             }
-            s if s.starts_with('-') && s != "-" => {
-                return Err(usage(format!("unknown option {s:?}")))
+            let started = started?;
+            if json {
+                print_json(serde_json::to_value(&started).unwrap_or_default());
+            } else if started.already_running {
+                println!(
+                    "{name} is already running (pid {}); nothing changed",
+                    show_pid(started.process.pid)
+                );
+            } else {
+                println!(
+                    "{name} started (pid {}); log {}",
+                    show_pid(started.process.pid),
+                    show_path(&started.process.log)
+                );
+                if let Some(m) = &started.ready {
+                    println!("ready: {m}");
+                }
             }
-            s if file.is_some() => return Err(usage(format!("more than one FILE given ({s:?})"))),
-            s => file = Some(s.to_string()),
+        }
+        Command::Ls => {
+            let list = keeper.list().await?;
+            if json {
+                print_json(json!({ "processes": list }));
+            } else if list.is_empty() {
+                println!("no processes on {}", keeper.socket().display());
+            } else {
+                println!(
+                    "{:<16} {:<18} {:>8}  {:<20} COMMAND",
+                    "NAME", "STATE", "PID", "STARTED"
+                );
+                for p in list {
+                    println!(
+                        "{:<16} {:<18} {:>8}  {:<20} {}",
+                        p.name,
+                        p.state.to_string(),
+                        show_pid(p.pid),
+                        p.started.map(ago).unwrap_or_default(),
+                        p.command
+                    );
+                }
+            }
+        }
+        Command::Status { name } => {
+            let p = keeper.status(&name).await?;
+            if json {
+                print_json(serde_json::to_value(&p).unwrap_or_default());
+            } else {
+                println!("name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
+                    p.name, p.state, show_pid(p.pid), p.command, p.cwd,
+                    p.started.map(ago).unwrap_or_default(), show_path(&p.log));
+            }
+        }
+        Command::Logs {
+            name,
+            lines,
+            follow,
+            raw,
+        } => {
+            // Subscribe before reading the file, so following misses nothing.
+            let live = if follow {
+                Some(keeper.pane(&name).await?)
+            } else {
+                None
+            };
+            let last = match keeper.logs(&name, lines, raw) {
+                Ok(last) => last,
+                Err(KeeperError::Io { .. }) if keeper.status(&name).await.is_err() => {
+                    return Err(keeper
+                        .status(&name)
+                        .await
+                        .err()
+                        .map(Failure::from)
+                        .unwrap_or(Failure::Error(String::new())));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json && !follow {
+                print_json(json!({ "lines": last }));
+            } else {
+                for line in &last {
+                    print_line(json, line);
+                }
+            }
+            if let Some((client, pane)) = live {
+                follow_output(&client, pane, json, raw).await?;
+            }
+        }
+        Command::Send { name, text, enter } => {
+            keeper.send_text(&name, text.as_bytes(), enter).await?;
+            if json {
+                print_json(json!({ "sent": text.len() }));
+            }
+        }
+        Command::Keys { name, keys } => {
+            keeper.send_keys(&name, &keys).await?;
+            if json {
+                print_json(json!({ "sent": keys }));
+            }
+        }
+        Command::Wait {
+            name,
+            ready,
+            idle,
+            exit,
+            timeout,
+        } => {
+            let (client, pane) = keeper.pane(&name).await?;
+            let bar = spinner(json, &format!("waiting for {name}"));
+            let result = if let Some(pattern) = ready {
+                watch::wait_for(&client, pane, &pattern, timeout)
+                    .await
+                    .map(|f| {
+                        (
+                            json!({ "ready": f.matched }),
+                            format!("ready: {}", f.matched),
+                        )
+                    })
+            } else if let Some(quiet) = idle {
+                watch::wait_idle(&client, pane, quiet, false, timeout)
+                    .await
+                    .map(|i| {
+                        (
+                            json!({ "idle": true, "current_command": i.current_command }),
+                            format!("{name} is idle"),
+                        )
+                    })
+            } else if exit {
+                watch::wait_exit(&client, pane, timeout).await.map(|s| {
+                    (
+                        json!({ "exit": s, "code": s.code() }),
+                        format!("{name} {s}"),
+                    )
+                })
+            } else {
+                return Err(Failure::Error(
+                    "say what to wait for: --ready REGEX, --idle DUR or --exit".into(),
+                ));
+            };
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let (doc, text) = result?;
+            if json {
+                print_json(doc);
+            } else {
+                println!("{text}");
+            }
+        }
+        Command::Stop { name, grace } => {
+            let how = keeper.stop(&name, grace).await?;
+            if json {
+                print_json(json!({ "name": name, "stopped": how }));
+            } else {
+                println!("{name}: {}", describe_stop(&how));
+            }
+        }
+        Command::KillAll { grace } => {
+            let all = keeper.stop_all(grace).await?;
+            if json {
+                let list: Vec<_> = all
+                    .iter()
+                    .map(|(n, h)| json!({ "name": n, "stopped": h }))
+                    .collect();
+                print_json(json!({ "stopped": list }));
+            } else if all.is_empty() {
+                println!("nothing to stop");
+            } else {
+                for (name, how) in all {
+                    println!("{name}: {}", describe_stop(&how));
+                }
+            }
+        }
+        Command::Clean => {
+            let removed = keeper.clean()?;
+            if json {
+                print_json(json!({ "removed": removed, "socket": keeper.socket() }));
+            } else if removed {
+                println!("removed stale socket {}", keeper.socket().display());
+            } else {
+                println!("nothing to clean at {}", keeper.socket().display());
+            }
+        }
+        Command::Cmd { argv } => {
+            let (reply, _) = Client::run_once(&keeper.options(argv)).await?;
+            let lines: Vec<String> = reply
+                .content()
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect();
+            if json {
+                print_json(json!({ "output": lines }));
+            } else {
+                for line in lines {
+                    println!("{line}");
+                }
+            }
+        }
+        Command::Version => {
+            let command = ["display-message", "-p", "#{version}"]
+                .map(String::from)
+                .to_vec();
+            let (reply, info) = Client::run_once(&keeper.options(command)).await?;
+            let server = String::from_utf8_lossy(&reply.output()).trim().to_string();
+            let layout = info.layout.map(|l| format!("{l:?}"));
+            if json {
+                print_json(json!({
+                    "tmux_wire": env!("CARGO_PKG_VERSION"),
+                    "server": server,
+                    "transport": info.kind.as_str(),
+                    "layout": layout,
+                    "socket": keeper.socket(),
+                }));
+            } else {
+                println!("tmux-wire {}\nserver    tmux {server}\ntransport {} ({})\nlayout    {}\nsocket    {}",
+                    env!("CARGO_PKG_VERSION"), info.kind.as_str(), info.reason,
+                    layout.unwrap_or_else(|| "-".into()), keeper.socket().display());
+            }
+        }
+        Command::Decode(_) | Command::LogSink { .. } => {
+            unreachable!("handled before the runtime starts")
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_line(json: bool, line: &str) {
+    if json {
+        println!("{}", json!({ "line": line }));
+    } else {
+        println!("{line}");
+    }
+}
+
+/// Print a pane's output as it comes, line by line, until it closes.
+async fn follow_output(
+    client: &Client,
+    pane: tmux_wire::protocol::PaneId,
+    json: bool,
+    raw: bool,
+) -> Result<(), Failure> {
+    let mut output = client.pane_output(pane).await?;
+    let mut text = watch::Text::new();
+    let mut partial = String::new();
+    loop {
+        let event = tokio::select! {
+            e = output.next() => e,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match event {
+            Some(PaneEvent::Output(data)) => {
+                let chunk = if raw {
+                    String::from_utf8_lossy(&data).into_owned()
+                } else {
+                    text.push(&data)
+                };
+                partial.push_str(&chunk);
+                while let Some(end) = partial.find('\n') {
+                    let line: String = partial.drain(..=end).collect();
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    let line = if raw {
+                        line
+                    } else {
+                        line.rsplit('\r').next().unwrap_or(line)
+                    };
+                    print_line(json, line);
+                }
+                let _ = io::stdout().flush();
+            }
+            Some(PaneEvent::Paused) => print_line(
+                json,
+                "[tmux-wire: output paused; some lines are only in the log]",
+            ),
+            Some(PaneEvent::Resumed) => {}
+            Some(PaneEvent::Closed(_)) | None => break,
+        }
+    }
+    if !partial.is_empty() {
+        print_line(json, &partial);
+    }
+    Ok(())
+}
+
+fn describe_stop(how: &keeper::Stopped) -> String {
+    match how {
+        keeper::Stopped::AlreadyExited { status } => {
+            format!("had already ended ({status}); session removed")
+        }
+        keeper::Stopped::Interrupted { status } => format!("{status} after C-c; session removed"),
+        keeper::Stopped::Killed => {
+            "did not exit after C-c within the grace period; session killed".into()
+        }
+    }
+}
+
+fn show_pid(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "-".into(), |p| p.to_string())
+}
+
+fn show_path(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(|| "-".into(), |p| p.display().to_string())
+}
+
+/// "3m ago" for a Unix time.
+fn ago(secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(secs);
+    let d = now.saturating_sub(secs);
+    match d {
+        0..=59 => format!("{d}s ago"),
+        60..=3599 => format!("{}m ago", d / 60),
+        3600..=86399 => format!("{}h ago", d / 3600),
+        _ => format!("{}d ago", d / 86400),
+    }
+}
+
+/// `decode`: one line (or JSON document) per event of a captured stream;
+/// exit 1 if any line was invalid or the stream ended inside a block.
+fn decode(json: bool, args: &DecodeArgs) -> Result<ExitCode, Failure> {
+    let file = args.file.clone();
+    let client = args.client.clone();
     let mut input = Vec::new();
     match file.as_deref() {
         None | Some("-") => io::stdin()
             .read_to_end(&mut input)
-            .map_err(|e| Failure::Other(format!("reading standard input: {e}")))?,
+            .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?,
         Some(path) => {
             input =
-                std::fs::read(path).map_err(|e| Failure::Other(format!("reading {path}: {e}")))?;
+                std::fs::read(path).map_err(|e| Failure::Error(format!("reading {path}: {e}")))?;
             input.len()
         }
     };
@@ -116,7 +706,7 @@ fn run(args: &[String]) -> Result<ExitCode, Failure> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break;
             }
-            return Err(Failure::Other(format!("writing output: {e}")));
+            return Err(Failure::Error(format!("writing output: {e}")));
         }
     }
     Ok(if clean {

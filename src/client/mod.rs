@@ -223,11 +223,11 @@ impl Client {
     /// it for commands that do not attach (`new-session -d`, `list-sessions`,
     /// `kill-server`): they need no session to exist, and tmux ends the
     /// connection once the command is done. `%error` becomes
-    /// [`ClientError::Attach`] with tmux's message.
-    pub async fn run_once(opts: &ConnectOptions) -> Result<Reply, ClientError> {
+    /// [`ClientError::Attach`] with tmux's message. Also returns what
+    /// transport carried it.
+    pub async fn run_once(opts: &ConnectOptions) -> Result<(Reply, TransportInfo), ClientError> {
         let (client, reply) = Client::connect_with_reply(opts).await?;
-        drop(client);
-        Ok(reply)
+        Ok((reply, (*client.info).clone()))
     }
 
     /// Open another connection to the same server, as the same transport,

@@ -1,0 +1,943 @@
+//! The process keeper: named, long-running processes kept in tmux, one
+//! session each (the name is the session name), on tmux-wire's dedicated
+//! socket unless told otherwise.
+//!
+//! A process started here belongs to the tmux server, not to the caller, so
+//! it outlives the shell or agent that started it. Everything it prints is
+//! kept in a log file next to the socket (`pipe-pane` into a rotating
+//! writer, see [`log`]), so output survives tmux's scrollback and the time
+//! no client is connected. Waits are the event-driven ones of
+//! [`crate::watch`].
+//!
+//! How a process is started, so that nothing it does is missed:
+//! 1. `new-session -d` creates the session around a placeholder (`sleep`),
+//!    which fails with "duplicate session" if the name is taken: the check
+//!    and the creation are one step, so two racing starts make one process.
+//! 2. On the placeholder's pane: `remain-on-exit on` (the status is kept),
+//!    the `pane-died` hook of [`crate::watch::exit_reporting`], and the log
+//!    pipe.
+//! 3. `respawn-pane -k` replaces the placeholder with the real command, in
+//!    the caller's directory and with the caller's environment. From its
+//!    first byte, its output goes to the log and its exit is reported.
+
+pub mod log;
+
+use crate::client::{Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS};
+use crate::protocol::PaneId;
+use crate::server::{self, ServerError, SocketSpec, SocketState, StartOptions};
+use crate::watch::{self, ExitStatus, WatchError};
+use regex::Regex;
+use serde::Serialize;
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+/// A session whose output stayed quiet this long reads as `idle` in
+/// [`Keeper::list`].
+pub const IDLE_AFTER: Duration = Duration::from_secs(30);
+
+/// The user options the keeper stores on its sessions.
+const OPT_COMMAND: &str = "@tmux-wire-command";
+const OPT_CWD: &str = "@tmux-wire-cwd";
+const OPT_STARTED: &str = "@tmux-wire-started";
+const OPT_LOG: &str = "@tmux-wire-log";
+
+/// Errors of the keeper.
+#[derive(Debug, Error)]
+pub enum KeeperError {
+    /// The name cannot be a tmux session name.
+    #[error("bad name {name:?}: {reason}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// No such process.
+    #[error("no process named {name:?}{}", known_names(known))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+    /// The server or its socket.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// tmux refused a command.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A wait failed or timed out.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The process exited before it printed the readiness pattern.
+    #[error("{name} {status} before it was ready; last output:\n{tail}")]
+    ExitedBeforeReady {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
+        /// Its last lines.
+        tail: String,
+    },
+    /// A file of the keeper (log, directory).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The command line to start is empty or cannot be passed to tmux.
+    #[error("bad command: {0}")]
+    BadCommand(String),
+}
+
+fn known_names(known: &[String]) -> String {
+    if known.is_empty() {
+        " (no processes are running)".into()
+    } else {
+        format!(" (running: {})", known.join(", "))
+    }
+}
+
+impl KeeperError {
+    /// Whether this error is a wait running out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, KeeperError::Watch(WatchError::Timeout(_)))
+    }
+}
+
+/// Check that `name` can be a session name: tmux reads `.` and `:` in a
+/// target as window and pane separators, and an empty name or control
+/// characters cannot be typed back; `/` would escape the log directory.
+pub fn validate_name(name: &str) -> Result<(), KeeperError> {
+    let bad = |reason| {
+        Err(KeeperError::BadName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("a name cannot be empty");
+    }
+    if name.len() > 100 {
+        return bad("a name may be at most 100 bytes");
+    }
+    if name.contains(['.', ':']) {
+        return bad("tmux reads '.' and ':' in a target as window and pane separators");
+    }
+    if name.contains('/') {
+        return bad("'/' cannot be part of a log file name");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("control characters are not allowed");
+    }
+    if name.starts_with('-') {
+        return bad("a name cannot start with '-'");
+    }
+    Ok(())
+}
+
+/// How to start a process.
+#[derive(Debug, Clone, Default)]
+pub struct StartSpec {
+    /// Working directory (default: the caller's).
+    pub cwd: Option<PathBuf>,
+    /// Variables set on top of the caller's environment.
+    pub env: Vec<(String, String)>,
+    /// Wait until the output matches this.
+    pub ready: Option<Regex>,
+    /// How long to wait for `ready` (default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+/// What [`Keeper::start`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    /// Whether the name was already running (then nothing was changed).
+    pub already_running: bool,
+    /// The process as it is now.
+    pub process: ProcessInfo,
+    /// The text the readiness pattern matched, if one was given.
+    pub ready: Option<String>,
+}
+
+/// The state of a kept process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum State {
+    /// Running and printed something within [`IDLE_AFTER`].
+    Running,
+    /// Running, quiet for at least [`IDLE_AFTER`].
+    Idle,
+    /// Exited with a code.
+    Exited {
+        /// The code.
+        code: i32,
+    },
+    /// Killed by a signal.
+    Killed {
+        /// The signal number.
+        signal: i32,
+    },
+    /// Its pty closed and tmux has not reported a status yet.
+    Exiting,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Running => write!(f, "running"),
+            State::Idle => write!(f, "idle"),
+            State::Exited { code } => write!(f, "exited {code}"),
+            State::Killed { signal } => write!(f, "killed by signal {signal}"),
+            State::Exiting => write!(f, "exiting"),
+        }
+    }
+}
+
+/// One kept process (or any session on the socket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    /// The name (the session name).
+    pub name: String,
+    /// Its state.
+    #[serde(flatten)]
+    pub state: State,
+    /// The pane it runs in.
+    pub pane: String,
+    /// Its process id (the pane's).
+    pub pid: Option<u32>,
+    /// The command line it was started with.
+    pub command: String,
+    /// The directory it was started in (or the pane's current one for
+    /// sessions the keeper did not start).
+    pub cwd: String,
+    /// When it was started, seconds since the Unix epoch.
+    pub started: Option<u64>,
+    /// Its log file, for processes the keeper started.
+    pub log: Option<PathBuf>,
+}
+
+/// How [`Keeper::stop`] ended a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum Stopped {
+    /// It had already exited.
+    AlreadyExited {
+        /// How.
+        status: ExitStatus,
+    },
+    /// It exited after the interrupt (C-c).
+    Interrupted {
+        /// How.
+        status: ExitStatus,
+    },
+    /// It did not exit within the grace period; the session was killed.
+    Killed,
+}
+
+/// Where and how the keeper talks to tmux.
+#[derive(Debug, Clone)]
+pub struct Keeper {
+    socket: PathBuf,
+    transport: TransportChoice,
+    tmux: Option<PathBuf>,
+    log_sink: Option<PathBuf>,
+    log_limits: log::Limits,
+}
+
+/// The format `list-panes` answers with: fields separated by US (0x1f),
+/// which tmux passes through untouched and names and paths do not hold.
+const FIELDS: &[&str] = &[
+    "#{session_name}",
+    "#{pane_id}",
+    "#{pane_pid}",
+    "#{pane_dead}",
+    "#{pane_dead_status}",
+    "#{pane_dead_signal}",
+    "#{window_activity}",
+    "#{session_created}",
+    "#{pane_current_path}",
+    "#{@tmux-wire-started}",
+    "#{@tmux-wire-log}",
+    "#{@tmux-wire-cwd}",
+    "#{@tmux-wire-command}",
+    "#{pane_start_command}",
+];
+
+impl Keeper {
+    /// A keeper on `socket` (resolved now: the default is tmux-wire's own
+    /// private socket).
+    pub fn new(socket: &SocketSpec) -> Result<Keeper, KeeperError> {
+        Ok(Keeper {
+            socket: socket.resolve()?,
+            transport: TransportChoice::Auto,
+            tmux: None,
+            log_sink: None,
+            log_limits: log::Limits::default(),
+        })
+    }
+
+    /// Use this transport.
+    pub fn transport(mut self, transport: TransportChoice) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The program that writes logs (run as `PROGRAM log-sink ...` by tmux):
+    /// the `tmux-wire` binary. Default: this executable if it is
+    /// `tmux-wire`, else `tmux-wire` on `PATH`.
+    pub fn log_sink(mut self, program: impl Into<PathBuf>) -> Self {
+        self.log_sink = Some(program.into());
+        self
+    }
+
+    /// Size limits of the logs.
+    pub fn log_limits(mut self, limits: log::Limits) -> Self {
+        self.log_limits = limits;
+        self
+    }
+
+    /// The socket in use.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Where the log of `name` is kept: a directory beside the socket, in
+    /// the socket's directory.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        let file = self
+            .socket
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tmux".into());
+        let dir = self
+            .socket
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        dir.join(format!("{file}.logs")).join(format!("{name}.log"))
+    }
+
+    /// Connection options for this keeper's server with `command` first.
+    pub fn options(&self, command: Vec<String>) -> ConnectOptions {
+        ConnectOptions {
+            socket: SocketSpec::Path(self.socket.clone()),
+            transport: self.transport,
+            command,
+            tmux: self.tmux.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The server must be running (for everything but `start`).
+    fn require_server(&self) -> Result<(), KeeperError> {
+        match server::socket_state(&self.socket)? {
+            SocketState::Alive => Ok(()),
+            state => Err(server::state_error(&self.socket, state)
+                .unwrap_or(ServerError::NotRunning {
+                    path: self.socket.clone(),
+                })
+                .into()),
+        }
+    }
+
+    /// Run one command that does not attach.
+    async fn once(&self, argv: &[&str]) -> Result<crate::protocol::Reply, KeeperError> {
+        let command = argv.iter().map(|s| s.to_string()).collect();
+        Ok(Client::run_once(&self.options(command)).await?.0)
+    }
+
+    /// A control connection attached to `name`'s session.
+    pub async fn attach(&self, name: &str) -> Result<Client, KeeperError> {
+        validate_name(name)?;
+        self.require_server()?;
+        let target = format!("={name}");
+        let command = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
+            .map(String::from)
+            .to_vec();
+        match Client::connect(&self.options(command)).await {
+            Ok(client) => Ok(client),
+            Err(ClientError::Attach(m))
+                if m.contains("can't find") || m.contains("no sessions") =>
+            {
+                Err(self.not_found(name).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn not_found(&self, name: &str) -> KeeperError {
+        let known = self
+            .list()
+            .await
+            .map(|l| l.into_iter().map(|p| p.name).collect())
+            .unwrap_or_default();
+        KeeperError::NotFound {
+            name: name.to_string(),
+            known,
+        }
+    }
+
+    /// Every session on the socket, as processes (the first pane of each).
+    /// No server means an empty list.
+    pub async fn list(&self) -> Result<Vec<ProcessInfo>, KeeperError> {
+        match server::socket_state(&self.socket)? {
+            SocketState::Missing => return Ok(Vec::new()),
+            SocketState::Alive => {}
+            state => {
+                return Err(server::state_error(&self.socket, state)
+                    .unwrap_or(ServerError::NotRunning {
+                        path: self.socket.clone(),
+                    })
+                    .into())
+            }
+        }
+        let format = FIELDS.join("\x1f");
+        let reply = match self.once(&["list-panes", "-a", "-F", &format]).await {
+            Ok(reply) => reply,
+            Err(KeeperError::Client(ClientError::Attach(m))) if m.contains("no sessions") => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for line in reply.content() {
+            let line = String::from_utf8_lossy(&line);
+            if let Some(info) = parse_pane_line(&line, now) {
+                if seen.insert(info.name.clone()) {
+                    out.push(info);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// One process.
+    pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
+        validate_name(name)?;
+        let all = self.list().await?;
+        let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+        all.into_iter()
+            .find(|p| p.name == name)
+            .ok_or(KeeperError::NotFound {
+                name: name.to_string(),
+                known,
+            })
+    }
+
+    /// Start `argv` as `name` unless it is running; see the module docs.
+    /// A name whose process has exited is started again in its session.
+    pub async fn start(
+        &self,
+        name: &str,
+        argv: &[OsString],
+        spec: &StartSpec,
+    ) -> Result<Started, KeeperError> {
+        validate_name(name)?;
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| {
+                a.to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| KeeperError::BadCommand(format!("{a:?} is not UTF-8")))
+            })
+            .collect::<Result<_, _>>()?;
+        if argv.is_empty() {
+            return Err(KeeperError::BadCommand("no command given".into()));
+        }
+        let cwd = match &spec.cwd {
+            Some(dir) => std::fs::canonicalize(dir).map_err(|source| KeeperError::Io {
+                what: format!("working directory {}", dir.display()),
+                source,
+            })?,
+            None => std::env::current_dir().map_err(|source| KeeperError::Io {
+                what: "current directory".into(),
+                source,
+            })?,
+        };
+        let cwd = cwd.to_string_lossy().into_owned();
+        let program = self.log_sink_program()?;
+        server::start_server(
+            &self.socket,
+            &StartOptions {
+                tmux: self.tmux.clone(),
+                config: None,
+            },
+        )?;
+        let target = format!("={name}");
+        let created = self
+            .once(&[
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-c",
+                &cwd,
+                "-P",
+                "-F",
+                "#{pane_id}",
+                "sleep",
+                "2147483647",
+            ])
+            .await;
+        let pane: PaneId = match created {
+            Ok(reply) => parse_pane_id(&reply.output())?,
+            Err(KeeperError::Client(ClientError::Attach(m))) if m.contains("duplicate session") => {
+                let current = self.status(name).await?;
+                if matches!(current.state, State::Running | State::Idle | State::Exiting) {
+                    return Ok(Started {
+                        already_running: true,
+                        process: current,
+                        ready: None,
+                    });
+                }
+                current
+                    .pane
+                    .parse()
+                    .map_err(|_| KeeperError::BadCommand("unreadable pane id".into()))?
+            }
+            Err(e) => return Err(e),
+        };
+        let client = self.attach(name).await?;
+        let log_path = self.log_path(name);
+        let log_dir = log_path.parent().unwrap_or(Path::new("."));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(log_dir)
+            .map_err(|source| KeeperError::Io {
+                what: format!("creating {}", log_dir.display()),
+                source,
+            })?;
+        let pane_s = pane.to_string();
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .to_string();
+        let display = shell_words(&argv);
+        let sink = format!(
+            "exec {} log-sink --max-bytes {} --keep {} {}",
+            sh_quote(&program.to_string_lossy()),
+            self.log_limits.max_bytes,
+            self.log_limits.keep,
+            sh_quote(&log_path.to_string_lossy())
+        );
+        for command in watch::exit_reporting(pane) {
+            client.command(command).await?;
+        }
+        let log_s = log_path.to_string_lossy().into_owned();
+        for (option, value) in [
+            (OPT_COMMAND, display.as_str()),
+            (OPT_CWD, cwd.as_str()),
+            (OPT_STARTED, started.as_str()),
+            (OPT_LOG, log_s.as_str()),
+        ] {
+            // A trailing ':' makes `=NAME` a session target for set-option.
+            let session = format!("{target}:");
+            client
+                .command(["set-option", "-t", session.as_str(), option, value])
+                .await?;
+        }
+        // A restart keeps the pipe it has; `pipe-pane` alone would toggle it.
+        client.command(["pipe-pane", "-t", pane_s.as_str()]).await?;
+        client
+            .command(["pipe-pane", "-O", "-t", pane_s.as_str(), sink.as_str()])
+            .await?;
+        let mut respawn: Vec<String> = ["respawn-pane", "-k", "-t", pane_s.as_str(), "-c", &cwd]
+            .map(String::from)
+            .to_vec();
+        for (key, value) in environment(&spec.env) {
+            respawn.push("-e".into());
+            respawn.push(format!("{key}={value}"));
+        }
+        respawn.extend(argv.iter().cloned());
+        client.command(respawn).await?;
+        let ready = match &spec.ready {
+            None => None,
+            Some(pattern) => {
+                let timeout = spec.timeout.unwrap_or(Duration::from_secs(30));
+                Some(
+                    self.ready_or_exit(&client, name, pane, pattern, timeout)
+                        .await?,
+                )
+            }
+        };
+        drop(client);
+        Ok(Started {
+            already_running: false,
+            process: self.status(name).await?,
+            ready,
+        })
+    }
+
+    /// Wait for `pattern`, unless the process exits first.
+    async fn ready_or_exit(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        pattern: &Regex,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        tokio::select! {
+            found = watch::wait_for(client, pane, pattern, timeout) => Ok(found?.matched),
+            exited = watch::wait_exit(client, pane, timeout) => match exited {
+                Ok(status) => {
+                    // It may have printed the pattern and then exited.
+                    let screen = watch::wait_for(client, pane, pattern, Duration::from_millis(200)).await;
+                    match screen {
+                        Ok(found) => Ok(found.matched),
+                        Err(_) => Err(KeeperError::ExitedBeforeReady {
+                            name: name.to_string(),
+                            status,
+                            tail: self.logs(name, 10, false).unwrap_or_default().join("\n"),
+                        }),
+                    }
+                }
+                Err(WatchError::Timeout(t)) => Err(WatchError::Timeout(t).into()),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
+        if let Some(p) = &self.log_sink {
+            return Ok(p.clone());
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            if exe.file_name().is_some_and(|f| f == "tmux-wire") {
+                return Ok(exe);
+            }
+        }
+        Ok(PathBuf::from("tmux-wire"))
+    }
+
+    /// The pane of `name`, with a client attached to its session.
+    pub async fn pane(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
+        let client = self.attach(name).await?;
+        let target = format!("={name}");
+        let reply = client
+            .command([
+                "list-panes",
+                "-s",
+                "-t",
+                target.as_str(),
+                "-F",
+                "#{pane_id}",
+            ])
+            .await?;
+        let pane = parse_pane_id(&reply.output())?;
+        Ok((client, pane))
+    }
+
+    /// The last `n` lines of `name`'s log; as a person reads them (escape
+    /// sequences removed, a carriage return starting the line over), or
+    /// with `raw` as the process wrote them.
+    pub fn logs(&self, name: &str, n: usize, raw: bool) -> Result<Vec<String>, KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        let lines = log::tail(&path, n, raw).map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })?;
+        Ok(lines)
+    }
+
+    /// Type `text` into `name`'s pane exactly: any bytes, any length
+    /// (printable text goes as `send-keys -l`, control bytes and invalid
+    /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
+    pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
+        let (client, pane) = self.pane(name).await?;
+        let commands = send_text_commands(pane, text, enter);
+        let mut pending = Vec::new();
+        for command in commands {
+            pending.push(client.enqueue(command).await?);
+        }
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(())
+    }
+
+    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `name`'s pane.
+    pub async fn send_keys(&self, name: &str, keys: &[String]) -> Result<(), KeeperError> {
+        let (client, pane) = self.pane(name).await?;
+        let mut command = vec!["send-keys".to_string(), "-t".into(), pane.to_string()];
+        command.extend(keys.iter().cloned());
+        client.command(command).await?;
+        Ok(())
+    }
+
+    /// Interrupt `name` (C-c), wait up to `grace` for it to exit, then kill
+    /// its session; the session is gone afterwards either way.
+    pub async fn stop(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+        let (client, pane) = self.pane(name).await?;
+        let target = format!("={name}");
+        let how = match watch::exit_status(&client, pane).await? {
+            Some(status) => Stopped::AlreadyExited { status },
+            None => {
+                client
+                    .command(["send-keys", "-t", &pane.to_string(), "C-c"])
+                    .await?;
+                match watch::wait_exit(&client, pane, grace).await {
+                    Ok(status) => Stopped::Interrupted { status },
+                    Err(WatchError::Timeout(_)) => Stopped::Killed,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        // Killing the session we are attached to ends this connection.
+        let kill = client
+            .command(["kill-session", "-t", target.as_str()])
+            .await;
+        match kill {
+            Ok(_) | Err(ClientError::Closed(_)) => Ok(how),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stop every session on the socket.
+    pub async fn stop_all(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
+        let mut out = Vec::new();
+        for process in self.list().await? {
+            match self.stop(&process.name, grace).await {
+                Ok(how) => out.push((process.name, how)),
+                Err(KeeperError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remove the socket file if no server answers on it; returns whether
+    /// one was removed. A live server is never touched.
+    pub fn clean(&self) -> Result<bool, KeeperError> {
+        Ok(server::remove_stale_socket(&self.socket)?)
+    }
+}
+
+/// The caller's environment, without the variables that describe the
+/// caller's own tmux, plus `overrides`. Values tmux cannot take on a
+/// command line (newlines) are left out, with a warning.
+fn environment(overrides: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k != "TMUX" && k != "TMUX_PANE")
+        .collect();
+    for (k, v) in overrides {
+        env.insert(k.clone(), v.clone());
+    }
+    env.into_iter()
+        .filter(|(k, v)| {
+            let ok = !k.is_empty()
+                && !k.contains('=')
+                && !format!("{k}{v}").contains(['\n', '\r', '\0']);
+            if !ok {
+                ::log::warn!("environment variable {k:?} not passed: tmux cannot take its value");
+            }
+            ok
+        })
+        .collect()
+}
+
+fn parse_pane_id(output: &[u8]) -> Result<PaneId, KeeperError> {
+    let text = String::from_utf8_lossy(output);
+    let first = text.lines().next().unwrap_or("").trim();
+    first
+        .parse()
+        .map_err(|_| KeeperError::BadCommand(format!("tmux gave no pane id ({first:?})")))
+}
+
+fn parse_pane_line(line: &str, now: u64) -> Option<ProcessInfo> {
+    let f: Vec<&str> = line.splitn(FIELDS.len(), '\x1f').collect();
+    if f.len() != FIELDS.len() {
+        return None;
+    }
+    let status = ExitStatus::from_formats(f[4], f[5]);
+    let activity: u64 = f[6].parse().unwrap_or(0);
+    let state = match (f[3] == "1", status) {
+        (_, Some(ExitStatus::Exited(code))) => State::Exited { code },
+        (_, Some(ExitStatus::Signaled(signal))) => State::Killed { signal },
+        (true, None) => State::Exiting,
+        (false, None) if now.saturating_sub(activity) >= IDLE_AFTER.as_secs() => State::Idle,
+        (false, None) => State::Running,
+    };
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Some(ProcessInfo {
+        name: f[0].to_string(),
+        state,
+        pane: f[1].to_string(),
+        pid: f[2].parse().ok(),
+        command: nonempty(f[12]).unwrap_or_else(|| f[13].to_string()),
+        cwd: nonempty(f[11]).unwrap_or_else(|| f[8].to_string()),
+        started: f[9].parse().ok().or_else(|| f[7].parse().ok()),
+        log: nonempty(f[10]).map(PathBuf::from),
+    })
+}
+
+/// How many characters one `send-keys -l` carries, and how many bytes one
+/// `send-keys -H`.
+const LITERAL_CHUNK: usize = 512;
+const HEX_CHUNK: usize = 128;
+
+/// The `send-keys` commands that type `text` exactly.
+pub fn send_text_commands(pane: PaneId, text: &[u8], enter: bool) -> Vec<Vec<String>> {
+    let target = pane.to_string();
+    let literal = |s: &str| -> Vec<String> {
+        ["send-keys", "-t", target.as_str(), "-l", "--", s]
+            .map(String::from)
+            .to_vec()
+    };
+    let mut out = Vec::new();
+    let mut hex: Vec<u8> = Vec::new();
+    let flush_hex = |hex: &mut Vec<u8>, out: &mut Vec<Vec<String>>| {
+        for chunk in hex.chunks(HEX_CHUNK) {
+            let mut command: Vec<String> = ["send-keys", "-t", target.as_str(), "-H"]
+                .map(String::from)
+                .to_vec();
+            command.extend(chunk.iter().map(|b| format!("{b:02x}")));
+            out.push(command);
+        }
+        hex.clear();
+    };
+    for piece in text.utf8_chunks() {
+        let mut run = String::new();
+        for c in piece.valid().chars() {
+            if c.is_control() {
+                if !run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                    out.extend(chunks(&run).map(literal));
+                    run.clear();
+                }
+                let mut buf = [0u8; 4];
+                hex.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            } else {
+                if run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                }
+                run.push(c);
+            }
+        }
+        if !run.is_empty() {
+            flush_hex(&mut hex, &mut out);
+            out.extend(chunks(&run).map(literal));
+        }
+        hex.extend_from_slice(piece.invalid());
+    }
+    flush_hex(&mut hex, &mut out);
+    if enter {
+        out.push(
+            ["send-keys", "-t", target.as_str(), "Enter"]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    out
+}
+
+/// `s` in pieces of at most [`LITERAL_CHUNK`] characters.
+fn chunks(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .char_indices()
+            .nth(LITERAL_CHUNK)
+            .map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(end);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// Quote for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A command line for display, words quoted for `sh` where needed.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                a.clone()
+            } else {
+                sh_quote(a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["web", "dev-server_2", "émoji🙂", "a b"] {
+            validate_name(good).unwrap();
+        }
+        for bad in ["", ".", "a:b", "a.b", "x\u{7}", "a/b", "-x"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_becomes_literal_and_hex_in_order() {
+        let pane: PaneId = "%3".parse().unwrap();
+        let cmds = send_text_commands(pane, b"a;b\tc\xff\n", true);
+        let flat: Vec<String> = cmds.iter().map(|c| c[3..].join(" ")).collect();
+        assert_eq!(
+            flat,
+            ["-l -- a;b", "-H 09", "-l -- c", "-H ff 0a", "Enter"].map(String::from)
+        );
+        let long = "é".repeat(LITERAL_CHUNK * 2 + 1);
+        let cmds = send_text_commands(pane, long.as_bytes(), false);
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds.iter().map(|c| c[5].clone()).collect::<String>(), long);
+    }
+
+    #[test]
+    fn pane_lines() {
+        let line = [
+            "web",
+            "%1",
+            "42",
+            "1",
+            "7",
+            "",
+            "0",
+            "100",
+            "/tmp",
+            "200",
+            "/l/web.log",
+            "/src",
+            "python3 -m http.server",
+            "sleep 1",
+        ]
+        .join("\x1f");
+        let p = parse_pane_line(&line, 1000).unwrap();
+        assert_eq!(p.state, State::Exited { code: 7 });
+        assert_eq!(p.started, Some(200));
+        assert_eq!(p.command, "python3 -m http.server");
+        assert_eq!(p.cwd, "/src");
+    }
+}
