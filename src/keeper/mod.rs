@@ -400,7 +400,10 @@ impl Keeper {
         let format = FIELDS.join("\x1f");
         let reply = match self.once(&["list-panes", "-a", "-F", &format]).await {
             Ok(reply) => reply,
-            Err(KeeperError::Client(ClientError::Attach(m))) if m.contains("no sessions") => {
+            // A server with no session has nothing to list.
+            Err(KeeperError::Client(ClientError::Attach(m)))
+                if m.contains("no sessions") || m.contains("no current target") =>
+            {
                 return Ok(Vec::new())
             }
             Err(e) => return Err(e),

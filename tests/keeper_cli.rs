@@ -1,0 +1,332 @@
+//! The keeper through the real `tmux-wire` binary, each test on its own
+//! private socket in a temp dir (the server is killed on drop).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tmux-wire");
+
+struct Socket {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Socket {
+    fn new() -> Socket {
+        let dir = tempfile::Builder::new()
+            .prefix("tmux-wire-cli")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("s");
+        Socket { dir, path }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("-S").arg(&self.path).args(args).env_remove("TMUX");
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Run, expect exit 0, return stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.path)
+            .arg("kill-server")
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_dev_server_from_start_to_stop() {
+    let s = Socket::new();
+    let port = free_port().to_string();
+    let started = s.json(&[
+        "start",
+        "web",
+        "--ready",
+        r"Serving HTTP on \S+ port \d+",
+        "--timeout",
+        "30s",
+        "--",
+        "python3",
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port,
+    ]);
+    assert_eq!(started["already_running"], false);
+    assert!(started["ready"]
+        .as_str()
+        .unwrap()
+        .starts_with("Serving HTTP"));
+    // It serves.
+    use std::io::{Read, Write};
+    let mut conn =
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    conn.write_all(b"GET /tw-probe HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 404"), "{answer}");
+    // The request is in the log (the access line may take a moment).
+    s.ok(&[
+        "wait",
+        "web",
+        "--ready",
+        "GET /tw-probe",
+        "--timeout",
+        "20s",
+    ]);
+    let logs = s.json(&["logs", "web", "-n", "20"]);
+    assert!(logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l.as_str().unwrap().contains("GET /tw-probe")));
+    // Listed, with its details.
+    let list = s.json(&["ls"]);
+    let web = &list["processes"][0];
+    assert_eq!(web["name"], "web");
+    assert_eq!(web["state"], "running");
+    assert!(web["pid"].as_u64().unwrap() > 1);
+    assert_eq!(
+        web["command"],
+        format!("python3 -m http.server --bind 127.0.0.1 {port}")
+    );
+    assert!(web["log"].as_str().unwrap().ends_with("s.logs/web.log"));
+    // Stopped by C-c.
+    let stopped = s.json(&["stop", "web", "--grace", "10s"]);
+    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+    assert_eq!(s.json(&["ls"])["processes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn start_is_idempotent() {
+    let s = Socket::new();
+    let first = s.json(&["start", "idem", "--", "sleep", "60"]);
+    assert_eq!(first["already_running"], false);
+    let second = s.json(&["start", "idem", "--", "sleep", "99"]);
+    assert_eq!(second["already_running"], true);
+    assert_eq!(second["process"]["pid"], first["process"]["pid"]);
+    assert_eq!(second["process"]["command"], "sleep 60");
+}
+
+#[test]
+fn the_process_survives_its_caller() {
+    let s = Socket::new();
+    let marker = s.dir.path().join("started");
+    // The caller: a shell in its own session and process group that starts
+    // the process, says so, and waits; then it is SIGKILLed, group and all.
+    let script = format!(
+        "'{BIN}' -S '{}' start survivor -- sleep 300 && touch '{}' && sleep 300",
+        s.path.display(),
+        marker.display()
+    );
+    let mut caller = Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "start did not return");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pgid = nix::unistd::Pid::from_raw(caller.id() as i32);
+    nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    caller.wait().unwrap();
+    let status = s.json(&["status", "survivor"]);
+    assert_eq!(status["state"], "running", "{status}");
+    let pid = status["pid"].as_u64().unwrap() as i32;
+    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+}
+
+#[test]
+fn exit_codes_and_signals() {
+    let s = Socket::new();
+    s.ok(&["start", "seven", "--", "sh", "-c", "sleep 0.3; exit 7"]);
+    let exit = s.json(&["wait", "seven", "--exit", "--timeout", "30s"]);
+    assert_eq!(
+        exit["exit"],
+        serde_json::json!({"how": "exited", "value": 7})
+    );
+    assert_eq!(exit["code"], 7);
+    // Still queryable afterwards.
+    assert_eq!(s.json(&["status", "seven"])["state"], "exited");
+    assert!(s
+        .ok(&["wait", "seven", "--exit"])
+        .contains("exited with code 7"));
+
+    s.ok(&["start", "term", "--", "sleep", "300"]);
+    let pid = s.json(&["status", "term"])["pid"].as_u64().unwrap() as i32;
+    let waiter = s
+        .cmd(&["--json", "wait", "term", "--exit", "--timeout", "30s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["exit"],
+        serde_json::json!({"how": "signaled", "value": 15})
+    );
+    assert_eq!(s.json(&["status", "term"])["state"], "killed");
+}
+
+#[test]
+fn idle_and_timeouts() {
+    let s = Socket::new();
+    s.ok(&["start", "quiet", "--", "sh", "-c", "echo hello; sleep 300"]);
+    s.ok(&["wait", "quiet", "--idle", "300ms", "--timeout", "30s"]);
+    let out = s.run(&[
+        "wait",
+        "quiet",
+        "--ready",
+        "never-printed",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+}
+
+#[test]
+fn text_arrives_byte_exact() {
+    let s = Socket::new();
+    let out_file = s.dir.path().join("received");
+    let mut text =
+        String::from("a;b ; c \"dq\" 'sq' $HOME `date` \\ tab\there émoji 🙂 #{pane_id} ~ %1\n");
+    while text.len() < 100_000 {
+        text.push_str("0123456789abcdefghijklmnopqrstuvwxyz;'\"`$\t🙂\n");
+    }
+    // The reader takes the tty raw (no line editing, no echo) and stores
+    // exactly as many bytes as the text has.
+    let reader = format!(
+        "import tty,os; tty.setraw(0); n={}; d=[b'']; exec('while len(d[0])<n: d[0]+=os.read(0,n-len(d[0]))'); open('{}','wb').write(d[0])",
+        text.len(),
+        out_file.display()
+    );
+    s.ok(&["start", "reader", "--", "python3", "-c", &reader]);
+    s.ok(&["wait", "reader", "--idle", "500ms", "--timeout", "30s"]);
+    s.ok(&["send", "reader", &text]);
+    s.ok(&["wait", "reader", "--exit", "--timeout", "60s"]);
+    assert_eq!(std::fs::read(&out_file).unwrap(), text.as_bytes());
+}
+
+#[test]
+fn logs_go_beyond_the_history_limit() {
+    let s = Socket::new();
+    // tmux keeps 2000 lines of history by default; print 5000.
+    s.ok(&[
+        "start",
+        "chatty",
+        "--",
+        "sh",
+        "-c",
+        "seq 1 5000; echo DONE; sleep 300",
+    ]);
+    s.ok(&["wait", "chatty", "--ready", "DONE", "--timeout", "30s"]);
+    let logs = s.json(&["logs", "chatty", "-n", "5001"]);
+    let lines: Vec<&str> = logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5001);
+    assert_eq!(lines[0], "1");
+    assert_eq!(lines[4999], "5000");
+    let history = s.ok(&[
+        "cmd",
+        "display-message",
+        "-p",
+        "-t",
+        "=chatty:",
+        "#{history_limit}",
+    ]);
+    assert_eq!(history.trim(), "2000");
+}
+
+#[test]
+fn bad_names_flags_and_unknown_names() {
+    let s = Socket::new();
+    for bad in ["a.b", "a:b", "", "x\u{1}y"] {
+        let out = s.run(&["start", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("bad name"));
+    }
+    assert_eq!(s.run(&["start", "x"]).status.code(), Some(2));
+    assert_eq!(
+        s.run(&["wait", "x", "--timeout", "soon"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(s.run(&["frobnicate"]).status.code(), Some(2));
+    s.ok(&["start", "exists", "--", "sleep", "60"]);
+    let out = s.run(&["status", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no process named \"nope\"") && err.contains("exists"),
+        "{err}"
+    );
+}
+
+#[test]
+fn clean_removes_only_a_stale_socket() {
+    let s = Socket::new();
+    s.ok(&["start", "live", "--", "sleep", "60"]);
+    assert_eq!(s.json(&["clean"])["removed"], false);
+    assert!(Path::new(&s.path).exists());
+    s.ok(&["kill-all", "--grace", "100ms"]);
+    s.ok(&["cmd", "kill-server"]);
+    // A socket file nobody listens on.
+    let _ = std::fs::remove_file(&s.path);
+    let listener = std::os::unix::net::UnixListener::bind(&s.path).unwrap();
+    drop(listener);
+    let out = s.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("clean"));
+    assert_eq!(s.json(&["clean"])["removed"], true);
+    assert!(!s.path.exists());
+}
