@@ -129,21 +129,16 @@ pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
         }
         index += 1;
     }
-    let text = if raw {
-        data
-    } else {
-        strip_ansi_escapes::strip(&data)
-    };
-    let mut lines: Vec<String> = text
+    let mut lines: Vec<String> = data
         .split(|&b| b == b'\n')
         .map(|line| {
-            let line = String::from_utf8_lossy(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             if raw {
-                return line.trim_end_matches('\r').to_string();
+                return String::from_utf8_lossy(line).into_owned();
             }
-            let line = line.trim_end_matches('\r');
-            let shown = line.rsplit('\r').next().unwrap_or(line);
-            shown
+            // A carriage return starts the line over (progress bars).
+            let shown = line.rsplit(|&b| b == b'\r').next().unwrap_or(line);
+            String::from_utf8_lossy(&strip_ansi_escapes::strip(shown))
                 .chars()
                 .filter(|c| !c.is_control() || *c == '\t')
                 .collect()
