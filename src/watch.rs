@@ -414,20 +414,101 @@ fn parse_status(pane: PaneId, output: &[u8]) -> Result<Look, WatchError> {
     })
 }
 
-/// The tmux server's pid, if it is a process we may signal: a tmux
-/// process visible in our `/proc` (the same pid namespace).
-async fn server_pid(client: &Client) -> Option<nix::unistd::Pid> {
+/// The tmux server's pid and the pane's, if the server is a process we
+/// may signal: a tmux process visible in our `/proc` (the same pid
+/// namespace; then so is the pane's process).
+async fn local_pids(client: &Client, pane: PaneId) -> Option<(nix::unistd::Pid, i32)> {
     let reply = client
-        .command(["display-message", "-p", "#{pid}"])
+        .command([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pid} #{pane_pid}",
+        ])
         .await
         .ok()?;
-    let pid: i32 = String::from_utf8_lossy(&reply.output())
-        .trim()
-        .parse()
-        .ok()?;
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let text = String::from_utf8_lossy(&reply.output()).into_owned();
+    let (server, process) = text.trim().split_once(' ')?;
+    let (server, process): (i32, i32) = (server.parse().ok()?, process.parse().ok()?);
+    let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).ok()?;
     comm.starts_with("tmux")
-        .then_some(nix::unistd::Pid::from_raw(pid))
+        .then_some((nix::unistd::Pid::from_raw(server), process))
+}
+
+/// The kernel's word that a process has exited: a pidfd, readable once it
+/// has (Linux 5.3 and later; `None` elsewhere or if the pid is gone).
+struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
+
+impl ProcessExit {
+    fn open(pid: Option<i32>) -> ProcessExit {
+        let fd = pid
+            .and_then(rustix::process::Pid::from_raw)
+            .and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK).ok()
+            })
+            .and_then(|fd| {
+                // Deprecated because a borrowed raw fd could be closed while
+                // registered; this one is an `OwnedFd` the `AsyncFd` owns, so
+                // it stays open until the registration is dropped.
+                #[allow(deprecated)]
+                tokio::io::unix::AsyncFd::new(fd).ok()
+            });
+        ProcessExit(fd)
+    }
+
+    /// Resolves once the process has exited; never without a pidfd.
+    async fn exited(&self) {
+        match &self.0 {
+            Some(fd) => {
+                let _ = fd.readable().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// The exit status of a zombie child of `parent`, from `/proc/PID/stat`
+/// (field 52, the `waitpid` status, Linux 3.5 and later). tmux reaps a
+/// pane's process only after utempter's helper has run, a few milliseconds
+/// after the exit; the kernel has the status from the start.
+fn zombie_status(pid: i32, parent: nix::unistd::Pid) -> Option<ExitStatus> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let (state, ppid, status) = (fields.first()?, fields.get(1)?, fields.get(49)?);
+    if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw() {
+        return None;
+    }
+    let status: i32 = status.trim().parse().ok()?;
+    Some(if status & 0x7f == 0 {
+        ExitStatus::Exited((status >> 8) & 0xff)
+    } else {
+        ExitStatus::Signaled(status & 0x7f)
+    })
+}
+
+/// After the kernel says the process exited, remind the server to reap
+/// every [`NUDGE_EVERY`] for at most [`NUDGE_FOR`] (or until the status
+/// comes). A SIGCHLD that arrives while tmux runs utempter's helper (it does
+/// so when the pane's pty closes, blocking for a few milliseconds) is lost
+/// too, so one reminder right at the exit is not enough.
+const NUDGE_EVERY: Duration = Duration::from_millis(1);
+const NUDGE_FOR: Duration = Duration::from_millis(250);
+
+/// Keep reminding the server after [`wait_exit`] has returned, so that tmux
+/// reaps soon and the status is queryable there too.
+fn spawn_nudges(server: Option<nix::unistd::Pid>, duration: Duration) {
+    if server.is_none() {
+        return;
+    }
+    tokio::spawn(async move {
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            tokio::time::sleep(NUDGE_EVERY).await;
+            nudge(server);
+        }
+    });
 }
 
 /// tmux built with libutempter (Debian's and Ubuntu's packages) can lose a
@@ -437,7 +518,7 @@ async fn server_pid(client: &Client) -> Option<nix::unistd::Pid> {
 /// status, and the process stays a zombie until the server gets another
 /// SIGCHLD. Sending one is the workaround tmux's maintainer gave; its only
 /// effect is that the server reaps what has exited.
-fn nudge(server: Option<nix::unistd::Pid>) {
+pub(crate) fn nudge(server: Option<nix::unistd::Pid>) {
     if let Some(pid) = server {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCHLD);
     }
@@ -475,12 +556,17 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
 /// 3. A window or session closing also triggers a look, so a pane that was
 ///    killed gives `PaneGone` instead of waiting for the timeout.
 ///
-/// 4. The backstop: tmux built with libutempter (Debian's and Ubuntu's
-///    packages) can lose the SIGCHLD of a pane's process (see [`nudge`]);
-///    the process then stays a zombie, no status, no hook. While it waits,
-///    `wait_exit` sends the server a SIGCHLD once a second: a signal, not a
-///    command, and all it makes tmux do is reap what has exited (which then
-///    fires the hook). A `refresh-client -B` subscription cannot serve as
+/// 4. tmux built with libutempter (Debian's and Ubuntu's packages) loses
+///    the SIGCHLD of a pane's process now and then, and on this machine for
+///    nearly every exit (see [`nudge`]): the process stays a zombie, with no
+///    status and no hook. So `wait_exit` also watches the process itself
+///    through a pidfd (the kernel says when it exits, no polling) and then
+///    sends the server a SIGCHLD every millisecond until the status comes
+///    (at most 250 ms; tmux is blocked in utempter's helper for the first
+///    few), each costing tmux one `waitpid`; as a backstop
+///    (no pidfd: another pid namespace, an old kernel) it sends one every
+///    second while it waits. A signal is not a command: all it makes tmux do
+///    is reap what has exited, which then fires the hook. A `refresh-client -B` subscription cannot serve as
 ///    the backstop: tmux 3.3a skips pane subscriptions once the pane's pty
 ///    has closed.
 ///
@@ -507,7 +593,11 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
     for command in exit_reporting(pane) {
         client.command(command).await.map_err(|e| gone(e, pane))?;
     }
-    let server = server_pid(client).await;
+    let pids = local_pids(client, pane).await;
+    let server = pids.map(|(server, _)| server);
+    let process = ProcessExit::open(pids.map(|(_, process)| process));
+    let mut process_running = true;
+    let mut nudging_until: Option<Instant> = None;
     let target = pane.to_string();
     let attach = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
         .map(String::from)
@@ -537,8 +627,21 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
         let mut after = std::pin::pin!(after);
         let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
         loop {
+            let nudging = nudging_until.is_some_and(|t| t > Instant::now());
             tokio::select! {
                 _ = backstop.tick() => nudge(server),
+                () = process.exited(), if process_running => {
+                    process_running = false;
+                    nudge(server);
+                    let zombie = pids.and_then(|(server, pid)| zombie_status(pid, server));
+                    if let Some(status) = zombie {
+                        // tmux will hold the same status once it reaps.
+                        spawn_nudges(server, NUDGE_FOR);
+                        return Ok(status);
+                    }
+                    nudging_until = Some(Instant::now() + NUDGE_FOR);
+                }
+                () = tokio::time::sleep(NUDGE_EVERY), if nudging => nudge(server),
                 result = &mut after => match result {
                     Ok(reply) => match parse_status(pane, &reply.output())?.status {
                         Some(status) => return Ok(status),

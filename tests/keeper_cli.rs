@@ -330,3 +330,108 @@ fn clean_removes_only_a_stale_socket() {
     assert_eq!(s.json(&["clean"])["removed"], true);
     assert!(!s.path.exists());
 }
+
+/// `strace -f -e trace=execve` around a command: the programs it ran.
+fn execs_of(s: &Socket, args: &[&str], during: impl FnOnce()) -> (Output, Vec<String>) {
+    let trace = s
+        .dir
+        .path()
+        .join(format!("trace-{}", args.join("_").replace('/', "")));
+    let child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=execve", "-o"])
+        .arg(&trace)
+        .arg(BIN)
+        .arg("-S")
+        .arg(&s.path)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace must be installed (.ci/run installs it)");
+    during();
+    let out = child.wait_with_output().unwrap();
+    let execs = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .map(String::from)
+        .collect();
+    (out, execs)
+}
+
+#[test]
+fn waiting_spawns_no_process() {
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "waiter",
+        "--",
+        "sh",
+        "-c",
+        "read x; echo READY-OK; read y; exit 5",
+    ]);
+    let release = |s: &Socket| {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        s.ok(&["send", "waiter", "--enter", "go"]);
+    };
+    let (out, execs) = execs_of(
+        &s,
+        &["wait", "waiter", "--ready", "READY-OK", "--timeout", "30s"],
+        || release(&s),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(execs.len(), 1, "only tmux-wire itself may run: {execs:?}");
+    let (out, execs) = execs_of(
+        &s,
+        &["wait", "waiter", "--exit", "--timeout", "30s"],
+        || release(&s),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exited with code 5"));
+    assert_eq!(execs.len(), 1, "only tmux-wire itself may run: {execs:?}");
+}
+
+#[test]
+fn logs_follow_prints_new_lines_until_the_process_exits() {
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "talker",
+        "--",
+        "sh",
+        "-c",
+        "echo first; read x; echo second; echo third; exit 0",
+    ]);
+    s.ok(&["wait", "talker", "--ready", "first", "--timeout", "30s"]);
+    let follower = s
+        .cmd(&["--json", "logs", "talker", "-n", "5", "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    s.ok(&["send", "talker", "--enter", "go"]);
+    let out = follower.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lines.first().map(String::as_str), Some("first"));
+    assert!(
+        lines.iter().any(|l| l == "second") && lines.iter().any(|l| l == "third"),
+        "{lines:?}"
+    );
+}

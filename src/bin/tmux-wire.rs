@@ -409,7 +409,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => {
             // Subscribe before reading the file, so following misses nothing.
             let live = if follow {
-                Some(keeper.pane(&name).await?)
+                let (client, pane) = keeper.pane(&name).await?;
+                let output = client.pane_output(pane).await?;
+                Some((client, pane, output))
             } else {
                 None
             };
@@ -432,8 +434,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     print_line(json, line);
                 }
             }
-            if let Some((client, pane)) = live {
-                follow_output(&client, pane, json, raw).await?;
+            if let Some((client, pane, output)) = live {
+                follow_output(&client, pane, output, json, raw).await?;
             }
         }
         Command::Send { name, text, enter } => {
@@ -457,6 +459,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => {
             let (client, pane) = keeper.pane(&name).await?;
             let bar = spinner(json, &format!("waiting for {name}"));
+            let _progress = match &bar {
+                Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
+                None => None,
+            };
             let result = if let Some(pattern) = ready {
                 watch::wait_for(&client, pane, &pattern, timeout)
                     .await
@@ -574,6 +580,46 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Keep the spinner's message on the pane's last line of output; the task
+/// ends when the returned guard is dropped.
+async fn show_last_line(
+    client: &Client,
+    pane: tmux_wire::protocol::PaneId,
+    bar: ProgressBar,
+    name: &str,
+) -> Result<AbortOnDrop, Failure> {
+    let mut output = client.pane_output(pane).await?;
+    let name = name.to_string();
+    let task = tokio::spawn(async move {
+        let mut text = watch::Text::new();
+        let mut line = String::new();
+        while let Some(event) = output.next().await {
+            if let PaneEvent::Output(data) = event {
+                line.push_str(&text.push(&data));
+                if let Some(last) = line
+                    .split(['\n', '\r'])
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                {
+                    let shown: String = last.trim().chars().take(60).collect();
+                    bar.set_message(format!("waiting for {name}: {shown}"));
+                    line = last.to_string();
+                }
+            }
+        }
+    });
+    Ok(AbortOnDrop(task))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn print_line(json: bool, line: &str) {
     if json {
         println!("{}", json!({ "line": line }));
@@ -586,15 +632,31 @@ fn print_line(json: bool, line: &str) {
 async fn follow_output(
     client: &Client,
     pane: tmux_wire::protocol::PaneId,
+    mut output: tmux_wire::client::PaneOutput,
     json: bool,
     raw: bool,
 ) -> Result<(), Failure> {
-    let mut output = client.pane_output(pane).await?;
     let mut text = watch::Text::new();
     let mut partial = String::new();
+    // Follow until the process exits (then take what is still in flight),
+    // the session goes away, or Ctrl-C.
+    let exited = watch::wait_exit(client, pane, Duration::from_secs(10 * 365 * 24 * 3600));
+    let mut exited = std::pin::pin!(exited);
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
+        let drain = async {
+            match drain_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             e = output.next() => e,
+            _ = &mut exited, if drain_until.is_none() => {
+                drain_until = Some(tokio::time::Instant::now() + Duration::from_millis(200));
+                continue;
+            }
+            () = drain => None,
             _ = tokio::signal::ctrl_c() => None,
         };
         match event {

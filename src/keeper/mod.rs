@@ -266,6 +266,7 @@ const FIELDS: &[&str] = &[
     "#{@tmux-wire-log}",
     "#{@tmux-wire-cwd}",
     "#{@tmux-wire-command}",
+    "#{pid}",
     "#{pane_start_command}",
 ];
 
@@ -386,8 +387,23 @@ impl Keeper {
     /// Every session on the socket, as processes (the first pane of each).
     /// No server means an empty list.
     pub async fn list(&self) -> Result<Vec<ProcessInfo>, KeeperError> {
+        // A process that exited but that tmux has not reaped yet (it can
+        // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
+        // the server and look again, a few times at most.
+        for _ in 0..20 {
+            let (list, server) = self.list_once().await?;
+            if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
+                return Ok(list);
+            }
+            watch::nudge(server);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(self.list_once().await?.0)
+    }
+
+    async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         match server::socket_state(&self.socket)? {
-            SocketState::Missing => return Ok(Vec::new()),
+            SocketState::Missing => return Ok((Vec::new(), None)),
             SocketState::Alive => {}
             state => {
                 return Err(server::state_error(&self.socket, state)
@@ -404,10 +420,11 @@ impl Keeper {
             Err(KeeperError::Client(ClientError::Attach(m)))
                 if m.contains("no sessions") || m.contains("no current target") =>
             {
-                return Ok(Vec::new())
+                return Ok((Vec::new(), None))
             }
             Err(e) => return Err(e),
         };
+        let mut server = None;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -416,6 +433,13 @@ impl Keeper {
         let mut out = Vec::new();
         for line in reply.content() {
             let line = String::from_utf8_lossy(&line);
+            if server.is_none() {
+                server = line
+                    .split('\x1f')
+                    .nth(13)
+                    .and_then(|p| p.parse().ok())
+                    .map(nix::unistd::Pid::from_raw);
+            }
             if let Some(info) = parse_pane_line(&line, now) {
                 if seen.insert(info.name.clone()) {
                     out.push(info);
@@ -423,7 +447,7 @@ impl Keeper {
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok((out, server))
     }
 
     /// One process.
@@ -783,7 +807,7 @@ fn parse_pane_line(line: &str, now: u64) -> Option<ProcessInfo> {
         state,
         pane: f[1].to_string(),
         pid: f[2].parse().ok(),
-        command: nonempty(f[12]).unwrap_or_else(|| f[13].to_string()),
+        command: nonempty(f[12]).unwrap_or_else(|| f[14].to_string()),
         cwd: nonempty(f[11]).unwrap_or_else(|| f[8].to_string()),
         started: f[9].parse().ok().or_else(|| f[7].parse().ok()),
         log: nonempty(f[10]).map(PathBuf::from),
@@ -934,6 +958,7 @@ mod tests {
             "/l/web.log",
             "/src",
             "python3 -m http.server",
+            "99",
             "sleep 1",
         ]
         .join("\x1f");
