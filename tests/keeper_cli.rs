@@ -435,3 +435,66 @@ fn logs_follow_prints_new_lines_until_the_process_exits() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn environment_cwd_keys_kill_and_version() {
+    let s = Socket::new();
+    let work = s.dir.path().join("work dir");
+    std::fs::create_dir(&work).unwrap();
+    // The caller's environment plus --env, in --cwd.
+    let out = s
+        .cmd(&[
+            "start",
+            "envy",
+            "--cwd",
+            work.to_str().unwrap(),
+            "--env",
+            "TW_OVERRIDE=over ride",
+            "--",
+            "sh",
+            "-c",
+            "echo \"caller=$TW_CALLER override=$TW_OVERRIDE pwd=$(pwd)\"; sleep 300",
+        ])
+        .env("TW_CALLER", "from-the-caller")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = format!(
+        "caller=from-the-caller override=over ride pwd={}",
+        work.display()
+    );
+    s.ok(&["wait", "envy", "--ready", "pwd=", "--timeout", "30s"]);
+    assert_eq!(s.json(&["logs", "envy"])["lines"][0], expected.as_str());
+    assert_eq!(s.json(&["status", "envy"])["cwd"], work.to_str().unwrap());
+
+    // Keys by name: C-c ends `cat`.
+    s.ok(&["start", "cat", "--", "cat"]);
+    s.ok(&["keys", "cat", "C-c"]);
+    let exit = s.json(&["wait", "cat", "--exit", "--timeout", "30s"]);
+    assert_eq!(
+        exit["exit"],
+        serde_json::json!({"how": "signaled", "value": 2})
+    );
+
+    // A process that ignores C-c is killed after the grace period.
+    s.ok(&[
+        "start",
+        "stubborn",
+        "--",
+        "sh",
+        "-c",
+        "trap '' INT; echo up; sleep 300",
+    ]);
+    s.ok(&["wait", "stubborn", "--ready", "up", "--timeout", "30s"]);
+    let stopped = s.json(&["stop", "stubborn", "--grace", "300ms"]);
+    assert_eq!(stopped["stopped"]["how"], "killed", "{stopped}");
+
+    let version = s.json(&["version"]);
+    assert_eq!(version["tmux_wire"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(version["transport"], "direct");
+    assert!(!version["server"].as_str().unwrap().is_empty());
+}
