@@ -411,16 +411,20 @@ fn logs_follow_prints_new_lines_until_the_process_exits() {
         "echo first; read x; echo second; echo third; exit 0",
     ]);
     s.ok(&["wait", "talker", "--ready", "first", "--timeout", "30s"]);
-    let follower = s
+    let mut follower = s
         .cmd(&["--json", "logs", "talker", "-n", "5", "--follow"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // The log's last lines come once the follower is subscribed.
+    use std::io::BufRead;
+    let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
+    let mut all = String::new();
+    stdout.read_line(&mut all).unwrap();
     s.ok(&["send", "talker", "--enter", "go"]);
-    let out = follower.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    std::io::Read::read_to_string(&mut stdout, &mut all).unwrap();
+    assert!(follower.wait().unwrap().success());
+    let lines: Vec<String> = all
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]

@@ -415,8 +415,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 None
             };
-            let last = match keeper.logs(&name, lines, raw) {
-                Ok(last) => last,
+            let (last, offset) = match keeper.logs_with_offset(&name, lines, raw) {
+                Ok(found) => found,
                 Err(KeeperError::Io { .. }) if keeper.status(&name).await.is_err() => {
                     return Err(keeper
                         .status(&name)
@@ -435,7 +435,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
             if let Some((client, pane, output)) = live {
-                follow_output(&client, pane, output, json, raw).await?;
+                let follower = keeper::log::Follower::new(&keeper.log_path(&name), offset);
+                follow_output(&client, pane, output, follower, json, raw).await?;
             }
         }
         Command::Send { name, text, enter } => {
@@ -629,66 +630,85 @@ fn print_line(json: bool, line: &str) {
 }
 
 /// Print a pane's output as it comes, line by line, until it closes.
+/// Print what the process adds to its log until it exits (Ctrl-C stops).
+/// The log is the source, so nothing is printed twice or lost (tmux 3.3a
+/// can drop the last `%output` of a pane that is dying); the pane's output
+/// events only say when to look.
 async fn follow_output(
     client: &Client,
     pane: tmux_wire::protocol::PaneId,
     mut output: tmux_wire::client::PaneOutput,
+    mut follower: keeper::log::Follower,
     json: bool,
     raw: bool,
 ) -> Result<(), Failure> {
-    let mut text = watch::Text::new();
-    let mut partial = String::new();
-    // Follow until the process exits (then take what is still in flight),
-    // the session goes away, or Ctrl-C.
+    // The log writer is a process of its own and may lag a little behind
+    // the output events: look again shortly after each.
+    const AGAIN: [Duration; 3] = [
+        Duration::from_millis(20),
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    ];
+    // After the exit: stop once tmux has closed the pane (its output is all
+    // read) and the log stopped growing for QUIET.
+    const QUIET: Duration = Duration::from_millis(200);
     let exited = watch::wait_exit(client, pane, Duration::from_secs(10 * 365 * 24 * 3600));
     let mut exited = std::pin::pin!(exited);
-    let mut drain_until: Option<tokio::time::Instant> = None;
+    let mut has_exited = false;
+    let mut looks: std::collections::VecDeque<tokio::time::Instant> = Default::default();
+    let mut quiet_looks = 0;
+    let mut stream_open = true;
     loop {
-        let drain = async {
-            match drain_until {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        let event = tokio::select! {
-            e = output.next() => e,
-            _ = &mut exited, if drain_until.is_none() => {
-                drain_until = Some(tokio::time::Instant::now() + Duration::from_millis(200));
-                continue;
-            }
-            () = drain => None,
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        match event {
-            Some(PaneEvent::Output(data)) => {
-                let chunk = if raw {
-                    String::from_utf8_lossy(&data).into_owned()
-                } else {
-                    text.push(&data)
-                };
-                partial.push_str(&chunk);
-                while let Some(end) = partial.find('\n') {
-                    let line: String = partial.drain(..=end).collect();
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    let line = if raw {
-                        line
-                    } else {
-                        line.rsplit('\r').next().unwrap_or(line)
-                    };
-                    print_line(json, line);
+        let next_look = looks.front().copied();
+        let mut printed = 0;
+        tokio::select! {
+            event = output.next(), if stream_open => match event {
+                Some(PaneEvent::Closed(_)) | None => stream_open = false,
+                Some(_) => {
+                    let now = tokio::time::Instant::now();
+                    looks.clear();
+                    looks.extend(AGAIN.iter().map(|d| now + *d));
                 }
-                let _ = io::stdout().flush();
+            },
+            _ = &mut exited, if !has_exited => {
+                has_exited = true;
+                looks.push_back(tokio::time::Instant::now() + QUIET);
             }
-            Some(PaneEvent::Paused) => print_line(
-                json,
-                "[tmux-wire: output paused; some lines are only in the log]",
-            ),
-            Some(PaneEvent::Resumed) => {}
-            Some(PaneEvent::Closed(_)) | None => break,
+            () = async { tokio::time::sleep_until(next_look.unwrap_or_else(tokio::time::Instant::now)).await }, if next_look.is_some() => {
+                looks.pop_front();
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        let lines = follower
+            .read_new(raw)
+            .map_err(|e| Failure::Error(format!("reading the log: {e}")))?;
+        for line in &lines {
+            print_line(json, line);
+            printed += 1;
+        }
+        let _ = io::stdout().flush();
+        if (has_exited || !stream_open) && looks.is_empty() {
+            let target = pane.to_string();
+            let dead = client
+                .command([
+                    "display-message",
+                    "-p",
+                    "-t",
+                    target.as_str(),
+                    "#{pane_dead}",
+                ])
+                .await
+                .map(|r| r.output() == b"1")
+                .unwrap_or(true);
+            quiet_looks += 1;
+            if (dead && printed == 0) || quiet_looks >= 25 {
+                break;
+            }
+            looks.push_back(tokio::time::Instant::now() + QUIET);
         }
     }
-    if !partial.is_empty() {
-        print_line(json, &partial);
+    if let Some(rest) = follower.rest(raw) {
+        print_line(json, &rest);
     }
     Ok(())
 }

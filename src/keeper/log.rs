@@ -98,6 +98,12 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
 /// sees: escape sequences removed, text after the last carriage return
 /// (progress bars redraw the line), no other control characters.
 pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
+    Ok(tail_with_offset(path, n, raw)?.0)
+}
+
+/// [`tail`], and the length of the current file when it was read (where a
+/// [`Follower`] goes on).
+pub fn tail_with_offset(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, u64)> {
     if !path.exists() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -107,6 +113,7 @@ pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
     // Newest first: FILE, FILE.1, FILE.2 ...
     let mut data: Vec<u8> = Vec::new();
     let mut index = 0;
+    let mut offset = 0;
     loop {
         let p = if index == 0 {
             path.to_path_buf()
@@ -121,6 +128,9 @@ pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
         file.seek(SeekFrom::Start(start))?;
         let mut chunk = Vec::new();
         file.read_to_end(&mut chunk)?;
+        if index == 0 {
+            offset = start + chunk.len() as u64;
+        }
         chunk.extend_from_slice(&data);
         data = chunk;
         let lines = data.iter().filter(|&&b| b == b'\n').count();
@@ -131,24 +141,72 @@ pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
     }
     let mut lines: Vec<String> = data
         .split(|&b| b == b'\n')
-        .map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if raw {
-                return String::from_utf8_lossy(line).into_owned();
-            }
-            // A carriage return starts the line over (progress bars).
-            let shown = line.rsplit(|&b| b == b'\r').next().unwrap_or(line);
-            String::from_utf8_lossy(&strip_ansi_escapes::strip(shown))
-                .chars()
-                .filter(|c| !c.is_control() || *c == '\t')
-                .collect()
-        })
+        .map(|line| render_line(line, raw))
         .collect();
     if lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }
     let skip = lines.len().saturating_sub(n);
-    Ok(lines.split_off(skip))
+    Ok((lines.split_off(skip), offset))
+}
+
+/// One line of the log (without its `\n`) as printed: with `raw`, as the
+/// process wrote it; else as a person sees it (escape sequences removed, a
+/// carriage return starting the line over, no other control characters).
+pub fn render_line(line: &[u8], raw: bool) -> String {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if raw {
+        return String::from_utf8_lossy(line).into_owned();
+    }
+    let shown = line.rsplit(|&b| b == b'\r').next().unwrap_or(line);
+    String::from_utf8_lossy(&strip_ansi_escapes::strip(shown))
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
+}
+
+/// Reads what is appended to a log from an offset on, in whole lines; a
+/// rotation (the file got shorter) starts it over at the new file.
+pub struct Follower {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl Follower {
+    /// Follow `path` from `offset`.
+    pub fn new(path: &Path, offset: u64) -> Follower {
+        Follower {
+            path: path.to_path_buf(),
+            offset,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The whole lines appended since the last call.
+    pub fn read_new(&mut self, raw: bool) -> io::Result<Vec<String>> {
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        if len < self.offset {
+            self.offset = 0;
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        self.offset += data.len() as u64;
+        self.partial.extend_from_slice(&data);
+        let mut lines = Vec::new();
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            lines.push(render_line(&line[..line.len() - 1], raw));
+        }
+        Ok(lines)
+    }
+
+    /// A last line without its newline, if any.
+    pub fn rest(&mut self, raw: bool) -> Option<String> {
+        (!self.partial.is_empty()).then(|| render_line(&std::mem::take(&mut self.partial), raw))
+    }
 }
 
 #[cfg(test)]

@@ -682,6 +682,22 @@ impl Keeper {
         Ok(lines)
     }
 
+    /// [`Keeper::logs`], and where the log's current file ended when it was
+    /// read, to go on from with a [`log::Follower`].
+    pub fn logs_with_offset(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<String>, u64), KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        log::tail_with_offset(&path, n, raw).map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })
+    }
+
     /// Type `text` into `name`'s pane exactly: any bytes, any length
     /// (printable text goes as `send-keys -l`, control bytes and invalid
     /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
