@@ -21,73 +21,32 @@
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use regex::Regex;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
 use tmux_wire::protocol::PaneId;
 use tmux_wire::watch;
 
-struct Server {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-}
+mod common;
 
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bench");
-        let ok = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "bench",
-                "sleep 100000",
-            ])
-            .status()
-            .expect("tmux must be installed")
-            .success();
-        assert!(ok, "starting tmux failed");
-        Server { dir, socket }
-    }
+use common::Server;
 
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fifo(&self, name: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        let ok = Command::new("mkfifo")
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mkfifo failed");
-        path
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+/// A FIFO in the server's temp dir.
+fn fifo(server: &Server, name: &str) -> PathBuf {
+    let path = server.dir.path().join(name);
+    let ok = Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo failed");
+    path
 }
 
 /// A new window whose process runs `script` with `$F` set to a FIFO;
 /// returns the pane and the FIFO.
 fn window(server: &Server, n: u64, script: &str) -> (PaneId, PathBuf) {
-    let fifo = server.fifo(&format!("f{n}"));
+    let fifo = fifo(server, &format!("f{n}"));
     let cmd = format!("F='{}'; {script}", fifo.display());
     let pane = server.tmux(&[
         "new-window",
@@ -154,7 +113,7 @@ fn poll_latency(
 }
 
 fn bench(c: &mut Criterion) {
-    let server = Server::start();
+    let server = Server::start(&["sleep 100000"]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

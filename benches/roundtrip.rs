@@ -16,54 +16,16 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
 
+mod common;
+
+use common::Server;
+
 const PIPELINED: usize = 1000;
-
-struct Server {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bench");
-        let ok = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "bench",
-                "-x",
-                "120",
-                "-y",
-                "40",
-            ])
-            .status()
-            .expect("tmux must be installed")
-            .success();
-        assert!(ok, "starting tmux failed");
-        Server { _dir: dir, socket }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .status();
-    }
-}
 
 fn options(socket: &Path, transport: TransportChoice) -> ConnectOptions {
     ConnectOptions::attach("bench")
@@ -123,7 +85,7 @@ fn read_until_ends(stdout: &mut impl Read, count: usize, prefix: &[u8]) {
 }
 
 fn bench(c: &mut Criterion) {
-    let server = Server::start();
+    let server = Server::start(&[]);
     // One thread for the caller and the connection tasks, as for a task on a
     // runtime worker; with criterion's `block_on` on a multi-thread runtime,
     // every reply would also pay a wake-up across threads.
