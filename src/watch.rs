@@ -554,7 +554,9 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
 ///    it blocks). A wake-up for another pane, or for a channel signalled
 ///    earlier with nobody waiting, only costs one more look.
 /// 3. A window or session closing also triggers a look, so a pane that was
-///    killed gives `PaneGone` instead of waiting for the timeout.
+///    killed gives `PaneGone` instead of waiting for the timeout (or,
+///    when the pidfd of step 4 sees it first, `Signaled(1)`: killing a pane
+///    sends its process SIGHUP).
 ///
 /// 4. tmux built with libutempter (Debian's and Ubuntu's packages) loses
 ///    the SIGCHLD of a pane's process now and then, and on this machine for
