@@ -502,3 +502,39 @@ fn environment_cwd_keys_kill_and_version() {
     assert_eq!(version["transport"], "direct");
     assert!(!version["server"].as_str().unwrap().is_empty());
 }
+
+#[test]
+fn errors_a_person_can_act_on() {
+    let s = Socket::new();
+    // No tmux to start a server with.
+    let out = s
+        .cmd(&["start", "x", "--", "true"])
+        .env("TMUX_WIRE_TMUX", "/nonexistent/tmux")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("install tmux"), "{err}");
+
+    // The default socket in a directory others may write to.
+    let tmp = tempfile::tempdir().unwrap();
+    let uid = nix::unistd::getuid();
+    let dir = tmp.path().join(format!("tmux-wire-{uid}"));
+    std::fs::create_dir(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new(BIN)
+        .args(["ls"])
+        .env("TMUX_TMPDIR", tmp.path())
+        .env_remove("TMUX_WIRE_SOCKET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsafe"), "{err}");
+
+    // Waiting on a name that does not exist, with no server at all.
+    let out = s.run(&["wait", "ghost", "--exit"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no tmux server"));
+}
