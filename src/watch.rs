@@ -634,8 +634,9 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
                 _ = backstop.tick() => nudge(server),
                 () = process.exited(), if process_running => {
                     process_running = false;
-                    nudge(server);
+                    // Read the status before the reminder lets tmux reap it.
                     let zombie = pids.and_then(|(server, pid)| zombie_status(pid, server));
+                    nudge(server);
                     if let Some(status) = zombie {
                         // tmux will hold the same status once it reaps.
                         spawn_nudges(server, NUDGE_FOR);

@@ -538,3 +538,56 @@ fn errors_a_person_can_act_on() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tmux server"));
 }
+
+#[test]
+fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
+    let s = Socket::new();
+    s.ok(&["start", "job", "--", "sh", "-c", "echo run-one; exit 3"]);
+    s.ok(&["wait", "job", "--exit", "--timeout", "30s"]);
+    let again = s.json(&[
+        "start",
+        "job",
+        "--ready",
+        "run-two",
+        "--",
+        "sh",
+        "-c",
+        "echo run-two; sleep 300",
+    ]);
+    assert_eq!(again["already_running"], false, "{again}");
+    assert_eq!(again["process"]["state"], "running");
+    // The log goes on across the restart.
+    let lines = s.json(&["logs", "job"])["lines"].to_string();
+    assert!(
+        lines.contains("run-one") && lines.contains("run-two"),
+        "{lines}"
+    );
+
+    // A command tmux cannot take is refused before anything is created.
+    let out = s.run(&["start", "bad", "--", "sh", "-c", "echo a\necho b"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newline"));
+    let names: Vec<String> = s.json(&["ls"])["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["job"]);
+
+    // A reader that goes away is no error.
+    let mut reader = s
+        .cmd(&["logs", "job", "-n", "1000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(reader.stdout.take());
+    let status = reader.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // A wait for a line that never comes ends when the process does.
+    s.ok(&["start", "short", "--", "sh", "-c", "sleep 0.5; exit 4"]);
+    let out = s.run(&["wait", "short", "--ready", "never", "--timeout", "60s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 4"));
+}

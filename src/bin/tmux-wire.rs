@@ -16,6 +16,14 @@ use tmux_wire::protocol::{Assembler, Event};
 use tmux_wire::server::SocketSpec;
 use tmux_wire::watch;
 
+/// `println!` that ends the program quietly when stdout is closed (a
+/// reader such as `head` went away) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(&format!($($arg)*))
+    };
+}
+
 const AFTER_HELP: &str = "\
 Examples:
   # Start a web server on the dedicated socket and wait until it listens
@@ -280,7 +288,7 @@ fn main() -> ExitCode {
                 Failure::Timeout(m) => (124, m),
             };
             if json {
-                println!("{}", json!({ "error": message, "exit_code": code }));
+                out!("{}", json!({ "error": message, "exit_code": code }));
             }
             eprintln!("tmux-wire: {}", message.lines().next().unwrap_or(""));
             for line in message.lines().skip(1) {
@@ -291,8 +299,19 @@ fn main() -> ExitCode {
     }
 }
 
+fn emit(line: &str) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("tmux-wire: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn print_json(value: serde_json::Value) {
-    println!("{value}");
+    out!("{value}");
 }
 
 /// A spinner on a terminal (elapsed time and a message), nothing otherwise.
@@ -353,18 +372,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(serde_json::to_value(&started).unwrap_or_default());
             } else if started.already_running {
-                println!(
+                out!(
                     "{name} is already running (pid {}); nothing changed",
                     show_pid(started.process.pid)
                 );
             } else {
-                println!(
+                out!(
                     "{name} started (pid {}); log {}",
                     show_pid(started.process.pid),
                     show_path(&started.process.log)
                 );
                 if let Some(m) = &started.ready {
-                    println!("ready: {m}");
+                    out!("ready: {m}");
                 }
             }
         }
@@ -373,14 +392,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(json!({ "processes": list }));
             } else if list.is_empty() {
-                println!("no processes on {}", keeper.socket().display());
+                out!("no processes on {}", keeper.socket().display());
             } else {
-                println!(
+                out!(
                     "{:<16} {:<18} {:>8}  {:<20} COMMAND",
-                    "NAME", "STATE", "PID", "STARTED"
+                    "NAME",
+                    "STATE",
+                    "PID",
+                    "STARTED"
                 );
                 for p in list {
-                    println!(
+                    out!(
                         "{:<16} {:<18} {:>8}  {:<20} {}",
                         p.name,
                         p.state.to_string(),
@@ -396,7 +418,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(serde_json::to_value(&p).unwrap_or_default());
             } else {
-                println!("name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
+                out!("name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
                     p.name, p.state, show_pid(p.pid), p.command, p.cwd,
                     p.started.map(ago).unwrap_or_default(), show_path(&p.log));
             }
@@ -464,31 +486,38 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
                 None => None,
             };
-            let result = if let Some(pattern) = ready {
-                watch::wait_for(&client, pane, &pattern, timeout)
+            let result: Result<(serde_json::Value, String), Failure> = if let Some(pattern) = ready
+            {
+                // A process that exits first ends the wait with its status.
+                keeper
+                    .wait_ready(&name, &pattern, timeout)
                     .await
-                    .map(|f| {
-                        (
-                            json!({ "ready": f.matched }),
-                            format!("ready: {}", f.matched),
-                        )
-                    })
+                    .map(|m| (json!({ "ready": m }), format!("ready: {m}")))
+                    .map_err(Failure::from)
             } else if let Some(quiet) = idle {
-                watch::wait_idle(&client, pane, quiet, false, timeout)
+                tokio::select! {
+                    idle = watch::wait_idle(&client, pane, quiet, false, timeout) => idle
+                        .map(|i| {
+                            (
+                                json!({ "idle": true, "current_command": i.current_command }),
+                                format!("{name} is idle"),
+                            )
+                        })
+                        .map_err(Failure::from),
+                    Ok(status) = watch::wait_exit(&client, pane, timeout) => Err(Failure::Error(
+                        format!("{name} {status}; it is not idle, it has ended"),
+                    )),
+                }
+            } else if exit {
+                watch::wait_exit(&client, pane, timeout)
                     .await
-                    .map(|i| {
+                    .map(|s| {
                         (
-                            json!({ "idle": true, "current_command": i.current_command }),
-                            format!("{name} is idle"),
+                            json!({ "exit": s, "code": s.code() }),
+                            format!("{name} {s}"),
                         )
                     })
-            } else if exit {
-                watch::wait_exit(&client, pane, timeout).await.map(|s| {
-                    (
-                        json!({ "exit": s, "code": s.code() }),
-                        format!("{name} {s}"),
-                    )
-                })
+                    .map_err(Failure::from)
             } else {
                 return Err(Failure::Error(
                     "say what to wait for: --ready REGEX, --idle DUR or --exit".into(),
@@ -501,7 +530,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(doc);
             } else {
-                println!("{text}");
+                out!("{text}");
             }
         }
         Command::Stop { name, grace } => {
@@ -509,7 +538,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(json!({ "name": name, "stopped": how }));
             } else {
-                println!("{name}: {}", describe_stop(&how));
+                out!("{name}: {}", describe_stop(&how));
             }
         }
         Command::KillAll { grace } => {
@@ -521,10 +550,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     .collect();
                 print_json(json!({ "stopped": list }));
             } else if all.is_empty() {
-                println!("nothing to stop");
+                out!("nothing to stop");
             } else {
                 for (name, how) in all {
-                    println!("{name}: {}", describe_stop(&how));
+                    out!("{name}: {}", describe_stop(&how));
                 }
             }
         }
@@ -533,9 +562,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 print_json(json!({ "removed": removed, "socket": keeper.socket() }));
             } else if removed {
-                println!("removed stale socket {}", keeper.socket().display());
+                out!("removed stale socket {}", keeper.socket().display());
             } else {
-                println!("nothing to clean at {}", keeper.socket().display());
+                out!("nothing to clean at {}", keeper.socket().display());
             }
         }
         Command::Cmd { argv } => {
@@ -549,7 +578,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 print_json(json!({ "output": lines }));
             } else {
                 for line in lines {
-                    println!("{line}");
+                    out!("{line}");
                 }
             }
         }
@@ -569,7 +598,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     "socket": keeper.socket(),
                 }));
             } else {
-                println!("tmux-wire {}\nserver    tmux {server}\ntransport {} ({})\nlayout    {}\nsocket    {}",
+                out!("tmux-wire {}\nserver    tmux {server}\ntransport {} ({})\nlayout    {}\nsocket    {}",
                     env!("CARGO_PKG_VERSION"), info.kind.as_str(), info.reason,
                     layout.unwrap_or_else(|| "-".into()), keeper.socket().display());
             }
@@ -623,9 +652,9 @@ impl Drop for AbortOnDrop {
 
 fn print_line(json: bool, line: &str) {
     if json {
-        println!("{}", json!({ "line": line }));
+        out!("{}", json!({ "line": line }));
     } else {
-        println!("{line}");
+        out!("{line}");
     }
 }
 
@@ -655,7 +684,11 @@ async fn follow_output(
     let exited = watch::wait_exit(client, pane, Duration::from_secs(10 * 365 * 24 * 3600));
     let mut exited = std::pin::pin!(exited);
     let mut has_exited = false;
-    let mut looks: std::collections::VecDeque<tokio::time::Instant> = Default::default();
+    // Lines the writer had not written yet when the tail was read come in
+    // the first looks.
+    let start = tokio::time::Instant::now();
+    let mut looks: std::collections::VecDeque<tokio::time::Instant> =
+        AGAIN.iter().map(|d| start + *d).collect();
     let mut quiet_looks = 0;
     let mut stream_open = true;
     loop {

@@ -29,7 +29,7 @@ use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
 use std::ffi::OsString;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -137,6 +137,9 @@ pub fn validate_name(name: &str) -> Result<(), KeeperError> {
     }
     if name.starts_with('-') {
         return bad("a name cannot start with '-'");
+    }
+    if name.contains(['#', '%', '$', '\\']) {
+        return bad("tmux rewrites '#', '%', '$' and '\\' in session names and commands");
     }
     Ok(())
 }
@@ -483,6 +486,14 @@ impl Keeper {
         if argv.is_empty() {
             return Err(KeeperError::BadCommand("no command given".into()));
         }
+        // tmux takes no newline, carriage return or NUL in an argument;
+        // refuse before anything is created.
+        if let Some(bad) = argv.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
+            return Err(KeeperError::BadCommand(format!(
+                "{bad:?}: tmux cannot take a newline, carriage return or NUL in an argument \
+                 (put the script in a file, or join its lines with ';')"
+            )));
+        }
         let cwd = match &spec.cwd {
             Some(dir) => std::fs::canonicalize(dir).map_err(|source| KeeperError::Io {
                 what: format!("working directory {}", dir.display()),
@@ -494,7 +505,6 @@ impl Keeper {
             })?,
         };
         let cwd = cwd.to_string_lossy().into_owned();
-        let program = self.log_sink_program()?;
         server::start_server(
             &self.socket,
             &StartOptions {
@@ -502,40 +512,68 @@ impl Keeper {
                 config: None,
             },
         )?;
-        let target = format!("={name}");
-        let created = self
-            .once(&[
-                "new-session",
-                "-d",
-                "-s",
-                name,
-                "-c",
-                &cwd,
-                "-P",
-                "-F",
-                "#{pane_id}",
-                "sleep",
-                "2147483647",
-            ])
-            .await;
-        let pane: PaneId = match created {
-            Ok(reply) => parse_pane_id(&reply.output())?,
-            Err(KeeperError::Client(ClientError::Attach(m))) if m.contains("duplicate session") => {
-                let current = self.status(name).await?;
-                if matches!(current.state, State::Running | State::Idle | State::Exiting) {
-                    return Ok(Started {
-                        already_running: true,
-                        process: current,
-                        ready: None,
-                    });
+        let mut replaced = false;
+        let pane: PaneId = loop {
+            let created = self
+                .once(&[
+                    "new-session",
+                    "-d",
+                    "-s",
+                    name,
+                    "-c",
+                    &format_escape(&cwd),
+                    "-P",
+                    "-F",
+                    "#{pane_id}",
+                    "sleep",
+                    "2147483647",
+                ])
+                .await;
+            match created {
+                Ok(reply) => break parse_pane_id(&reply.output())?,
+                Err(KeeperError::Client(ClientError::Attach(m)))
+                    if m.contains("duplicate session") && !replaced =>
+                {
+                    let current = self.status(name).await?;
+                    if matches!(current.state, State::Running | State::Idle | State::Exiting) {
+                        return Ok(Started {
+                            already_running: true,
+                            process: current,
+                            ready: None,
+                        });
+                    }
+                    // It exited: start it again in a new session of the
+                    // same name (its log goes on).
+                    let target = format!("={name}");
+                    self.once(&["kill-session", "-t", &target]).await?;
+                    replaced = true;
                 }
-                current
-                    .pane
-                    .parse()
-                    .map_err(|_| KeeperError::BadCommand("unreadable pane id".into()))?
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
+        match self.set_up(name, pane, &argv, &cwd, spec).await {
+            Ok(started) => Ok(started),
+            Err(e) => {
+                // Leave no placeholder behind to pass for a live process.
+                let target = format!("={name}");
+                let _ = self.once(&["kill-session", "-t", &target]).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything after the session exists: options, hook, log pipe, the
+    /// real command, readiness.
+    async fn set_up(
+        &self,
+        name: &str,
+        pane: PaneId,
+        argv: &[String],
+        cwd: &str,
+        spec: &StartSpec,
+    ) -> Result<Started, KeeperError> {
+        let program = self.log_sink_program()?;
+        let target = format!("={name}");
         let client = self.attach(name).await?;
         let log_path = self.log_path(name);
         let log_dir = log_path.parent().unwrap_or(Path::new("."));
@@ -553,7 +591,7 @@ impl Keeper {
             .map(|d| d.as_secs())
             .unwrap_or(0)
             .to_string();
-        let display = shell_words(&argv);
+        let display = shell_words(argv);
         let sink = format!(
             "exec {} log-sink --max-bytes {} --keep {} {}",
             sh_quote(&program.to_string_lossy()),
@@ -561,13 +599,23 @@ impl Keeper {
             self.log_limits.keep,
             sh_quote(&log_path.to_string_lossy())
         );
+        // The file exists from the start (the sink opens it a moment later).
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&log_path)
+            .map_err(|source| KeeperError::Io {
+                what: format!("creating {}", log_path.display()),
+                source,
+            })?;
         for command in watch::exit_reporting(pane) {
             client.command(command).await?;
         }
         let log_s = log_path.to_string_lossy().into_owned();
         for (option, value) in [
             (OPT_COMMAND, display.as_str()),
-            (OPT_CWD, cwd.as_str()),
+            (OPT_CWD, cwd),
             (OPT_STARTED, started.as_str()),
             (OPT_LOG, log_s.as_str()),
         ] {
@@ -577,14 +625,22 @@ impl Keeper {
                 .command(["set-option", "-t", session.as_str(), option, value])
                 .await?;
         }
-        // A restart keeps the pipe it has; `pipe-pane` alone would toggle it.
-        client.command(["pipe-pane", "-t", pane_s.as_str()]).await?;
+        // tmux expands formats and strftime escapes in the pipe command.
+        let sink = format_escape(&sink).replace('%', "%%");
         client
             .command(["pipe-pane", "-O", "-t", pane_s.as_str(), sink.as_str()])
             .await?;
-        let mut respawn: Vec<String> = ["respawn-pane", "-k", "-t", pane_s.as_str(), "-c", &cwd]
-            .map(String::from)
-            .to_vec();
+        let cwd_arg = format_escape(cwd);
+        let mut respawn: Vec<String> = [
+            "respawn-pane",
+            "-k",
+            "-t",
+            pane_s.as_str(),
+            "-c",
+            cwd_arg.as_str(),
+        ]
+        .map(String::from)
+        .to_vec();
         for (key, value) in environment(&spec.env) {
             respawn.push("-e".into());
             respawn.push(format!("{key}={value}"));
@@ -607,6 +663,19 @@ impl Keeper {
             process: self.status(name).await?,
             ready,
         })
+    }
+
+    /// Wait for `pattern` in `name`'s output, unless the process exits
+    /// first (then [`KeeperError::ExitedBeforeReady`] with its last lines).
+    pub async fn wait_ready(
+        &self,
+        name: &str,
+        pattern: &Regex,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let (client, pane) = self.pane(name).await?;
+        self.ready_or_exit(&client, name, pane, pattern, timeout)
+            .await
     }
 
     /// Wait for `pattern`, unless the process exits first.
@@ -907,6 +976,12 @@ fn chunks(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Escape `#` for arguments tmux expands as formats (`-c`, the pipe-pane
+/// command).
+fn format_escape(s: &str) -> String {
+    s.replace('#', "##")
+}
+
 /// Quote for `sh`.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -938,7 +1013,9 @@ mod tests {
         for good in ["web", "dev-server_2", "émoji🙂", "a b"] {
             validate_name(good).unwrap();
         }
-        for bad in ["", ".", "a:b", "a.b", "x\u{7}", "a/b", "-x"] {
+        for bad in [
+            "", ".", "a:b", "a.b", "x\u{7}", "a/b", "-x", "a$b", "cpu%d", "#x", "a\\b",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
     }
