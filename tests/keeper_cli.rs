@@ -146,6 +146,53 @@ fn start_is_idempotent() {
 }
 
 #[test]
+fn racing_starts_make_one_process_and_all_wait_for_it() {
+    let s = Socket::new();
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            s.cmd(&[
+                "--json",
+                "start",
+                "race",
+                "--ready",
+                "READY-9",
+                "--timeout",
+                "30s",
+                "--",
+                "sh",
+                "-c",
+                "sleep 0.3; echo READY-$((3*3)); sleep 300",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let docs: Vec<serde_json::Value> = racers
+        .into_iter()
+        .map(|r| {
+            let out = r.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    let created = docs
+        .iter()
+        .filter(|d| d["already_running"] == false)
+        .count();
+    assert_eq!(created, 1, "{docs:?}");
+    for d in &docs {
+        assert_eq!(d["ready"], "READY-9", "{d}");
+        assert_eq!(d["process"]["pid"], docs[0]["process"]["pid"], "{docs:?}");
+    }
+}
+
+#[test]
 fn the_process_survives_its_caller() {
     let s = Socket::new();
     let marker = s.dir.path().join("started");

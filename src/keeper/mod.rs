@@ -536,10 +536,24 @@ impl Keeper {
                 {
                     let current = self.status(name).await?;
                     if matches!(current.state, State::Running | State::Idle | State::Exiting) {
+                        // Another start may still be setting it up: with a
+                        // readiness pattern, wait for it like the first one.
+                        let ready = match &spec.ready {
+                            Some(pattern) => {
+                                let timeout = spec.timeout.unwrap_or(Duration::from_secs(30));
+                                Some(self.wait_ready(name, pattern, timeout).await?)
+                            }
+                            None => None,
+                        };
+                        let process = if ready.is_some() {
+                            self.status(name).await?
+                        } else {
+                            current
+                        };
                         return Ok(Started {
                             already_running: true,
-                            process: current,
-                            ready: None,
+                            process,
+                            ready,
                         });
                     }
                     // It exited: start it again in a new session of the
