@@ -558,6 +558,9 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
 ///    when the pidfd of step 4 sees it first, `Signaled(1)`: killing a pane
 ///    sends its process SIGHUP).
 ///
+///    The process watched is the one the pane runs when the wait begins; a
+///    wait begun before a `respawn-pane -k` reports the end of the process
+///    that was replaced.
 /// 4. tmux built with libutempter (Debian's and Ubuntu's packages) loses
 ///    the SIGCHLD of a pane's process now and then, and on this machine for
 ///    nearly every exit (see [`nudge`]): the process stays a zombie, with no
@@ -595,9 +598,9 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
     for command in exit_reporting(pane) {
         client.command(command).await.map_err(|e| gone(e, pane))?;
     }
-    let mut pids = local_pids(client, pane).await;
+    let pids = local_pids(client, pane).await;
     let server = pids.map(|(server, _)| server);
-    let mut process = ProcessExit::open(pids.map(|(_, process)| process));
+    let process = ProcessExit::open(pids.map(|(_, process)| process));
     let mut process_running = true;
     let mut nudging_until: Option<Instant> = None;
     let target = pane.to_string();
@@ -637,16 +640,6 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
                     // Read the status before the reminder lets tmux reap it.
                     let zombie = pids.and_then(|(server, pid)| zombie_status(pid, server));
                     nudge(server);
-                    // `respawn-pane -k` replaces the process a pane runs (the
-                    // keeper starts every command that way): then the one
-                    // that ended is not the pane's, so follow the new one.
-                    let now_running = local_pids(client, pane).await;
-                    if now_running.is_some() && now_running != pids {
-                        pids = now_running;
-                        process = ProcessExit::open(pids.map(|(_, process)| process));
-                        process_running = true;
-                        continue;
-                    }
                     if let Some(status) = zombie {
                         // tmux will hold the same status once it reaps.
                         spawn_nudges(server, NUDGE_FOR);

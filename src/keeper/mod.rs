@@ -38,6 +38,9 @@ use thiserror::Error;
 /// [`Keeper::list`].
 pub const IDLE_AFTER: Duration = Duration::from_secs(30);
 
+/// What a new session runs until the real command replaces it.
+const PLACEHOLDER: [&str; 2] = ["sleep", "2147483647"];
+
 /// The user options the keeper stores on its sessions.
 const OPT_COMMAND: &str = "@tmux-wire-command";
 const OPT_CWD: &str = "@tmux-wire-cwd";
@@ -525,8 +528,8 @@ impl Keeper {
                     "-P",
                     "-F",
                     "#{pane_id}",
-                    "sleep",
-                    "2147483647",
+                    PLACEHOLDER[0],
+                    PLACEHOLDER[1],
                 ])
                 .await;
             match created {
@@ -534,7 +537,7 @@ impl Keeper {
                 Err(KeeperError::Client(ClientError::Attach(m)))
                     if m.contains("duplicate session") && !replaced =>
                 {
-                    let current = self.status(name).await?;
+                    let current = self.settled_status(name).await?;
                     if matches!(current.state, State::Running | State::Idle | State::Exiting) {
                         // Another start may still be setting it up: with a
                         // readiness pattern, wait for it like the first one.
@@ -626,19 +629,6 @@ impl Keeper {
         for command in watch::exit_reporting(pane) {
             client.command(command).await?;
         }
-        let log_s = log_path.to_string_lossy().into_owned();
-        for (option, value) in [
-            (OPT_COMMAND, display.as_str()),
-            (OPT_CWD, cwd),
-            (OPT_STARTED, started.as_str()),
-            (OPT_LOG, log_s.as_str()),
-        ] {
-            // A trailing ':' makes `=NAME` a session target for set-option.
-            let session = format!("{target}:");
-            client
-                .command(["set-option", "-t", session.as_str(), option, value])
-                .await?;
-        }
         // tmux expands formats and strftime escapes in the pipe command.
         let sink = format_escape(&sink).replace('%', "%%");
         client
@@ -661,6 +651,21 @@ impl Keeper {
         }
         respawn.extend(argv.iter().cloned());
         client.command(respawn).await?;
+        // Set last: a racing start sees the placeholder and no options until
+        // the real command runs (see `settled_status`).
+        let log_s = log_path.to_string_lossy().into_owned();
+        for (option, value) in [
+            (OPT_COMMAND, display.as_str()),
+            (OPT_CWD, cwd),
+            (OPT_STARTED, started.as_str()),
+            (OPT_LOG, log_s.as_str()),
+        ] {
+            // A trailing ':' makes `=NAME` a session target for set-option.
+            let session = format!("{target}:");
+            client
+                .command(["set-option", "-t", session.as_str(), option, value])
+                .await?;
+        }
         let ready = match &spec.ready {
             None => None,
             Some(pattern) => {
@@ -677,6 +682,21 @@ impl Keeper {
             process: self.status(name).await?,
             ready,
         })
+    }
+
+    /// The status of `name` once a start that is still setting it up (the
+    /// placeholder runs, the log option is not set yet) has finished; a
+    /// start takes milliseconds, so this looks a few times, briefly.
+    async fn settled_status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
+        for _ in 0..250 {
+            let current = self.status(name).await?;
+            let setting_up = current.log.is_none() && current.command == PLACEHOLDER.join(" ");
+            if !setting_up {
+                return Ok(current);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.status(name).await
     }
 
     /// Wait for `pattern` in `name`'s output, unless the process exits
