@@ -638,3 +638,44 @@ fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 4"));
 }
+
+#[test]
+fn sessions_a_shell_recipe_started_are_managed_too() {
+    let s = Socket::new();
+    let ok = Command::new("tmux")
+        .arg("-S")
+        .arg(&s.path)
+        .args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "recipe",
+            "sh -c 'echo from-the-recipe; sleep 300'",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    s.ok(&[
+        "wait",
+        "recipe",
+        "--ready",
+        "from-the-recipe",
+        "--timeout",
+        "30s",
+    ]);
+    let list = s.json(&["ls"]);
+    assert_eq!(list["processes"][0]["name"], "recipe");
+    assert_eq!(list["processes"][0]["state"], "running");
+    assert!(list["processes"][0]["log"].is_null());
+    // No log file: what tmux still holds.
+    let logs = s.json(&["logs", "recipe"]);
+    assert_eq!(logs["lines"], serde_json::json!(["from-the-recipe"]));
+    let out = s.run(&["logs", "recipe", "--follow"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no log to follow"));
+    let stopped = s.json(&["stop", "recipe", "--grace", "5s"]);
+    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+}

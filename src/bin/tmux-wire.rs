@@ -437,18 +437,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 None
             };
-            let (last, offset) = match keeper.logs_with_offset(&name, lines, raw) {
-                Ok(found) => found,
-                Err(KeeperError::Io { .. }) if keeper.status(&name).await.is_err() => {
-                    return Err(keeper
-                        .status(&name)
-                        .await
-                        .err()
-                        .map(Failure::from)
-                        .unwrap_or(Failure::Error(String::new())));
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (last, offset) = keeper.logs_or_history(&name, lines, raw).await?;
             if json && !follow {
                 print_json(json!({ "lines": last }));
             } else {
@@ -457,6 +446,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
             if let Some((client, pane, output)) = live {
+                let Some(offset) = offset else {
+                    return Err(Failure::Error(format!(
+                        "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
+                    )));
+                };
                 let follower = keeper::log::Follower::new(&keeper.log_path(&name), offset);
                 follow_output(&client, pane, output, follower, json, raw).await?;
             }
@@ -752,6 +746,7 @@ fn describe_stop(how: &keeper::Stopped) -> String {
             format!("had already ended ({status}); session removed")
         }
         keeper::Stopped::Interrupted { status } => format!("{status} after C-c; session removed"),
+        keeper::Stopped::Ended => "ended after C-c (its status was not kept)".into(),
         keeper::Stopped::Killed => {
             "did not exit after C-c within the grace period; session killed".into()
         }

@@ -244,6 +244,9 @@ pub enum Stopped {
     },
     /// It did not exit within the grace period; the session was killed.
     Killed,
+    /// It ended after the interrupt, and took its pane or session with it
+    /// before tmux could keep its status.
+    Ended,
 }
 
 /// Where and how the keeper talks to tmux.
@@ -801,6 +804,41 @@ impl Keeper {
         })
     }
 
+    /// The last `n` lines of `name`: from its log, or, for a session the
+    /// keeper did not start (no log), from what tmux still holds (the
+    /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
+    /// The offset is where a [`log::Follower`] goes on; `None` without a log.
+    pub async fn logs_or_history(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<String>, Option<u64>), KeeperError> {
+        validate_name(name)?;
+        if self.log_path(name).exists() {
+            let (lines, offset) = self.logs_with_offset(name, n, raw)?;
+            return Ok((lines, Some(offset)));
+        }
+        let (client, pane) = self.pane(name).await?;
+        let target = pane.to_string();
+        let mut capture = vec!["capture-pane", "-p", "-J", "-S", "-", "-t", target.as_str()];
+        if raw {
+            capture.push("-e");
+        }
+        let reply = client.command(capture).await?;
+        let mut lines: Vec<String> = reply
+            .content()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+            .collect();
+        // The screen's empty rows below the last output are not output.
+        while lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+        let skip = lines.len().saturating_sub(n);
+        Ok((lines.split_off(skip), None))
+    }
+
     /// Type `text` into `name`'s pane exactly: any bytes, any length
     /// (printable text goes as `send-keys -l`, control bytes and invalid
     /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
@@ -834,12 +872,19 @@ impl Keeper {
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },
             None => {
+                // Keep the status (a session started elsewhere may not).
+                for command in watch::exit_reporting(pane) {
+                    client.command(command).await?;
+                }
                 client
                     .command(["send-keys", "-t", &pane.to_string(), "C-c"])
                     .await?;
                 match watch::wait_exit(&client, pane, grace).await {
                     Ok(status) => Stopped::Interrupted { status },
                     Err(WatchError::Timeout(_)) => Stopped::Killed,
+                    // The pane, its session or the whole server went with it.
+                    Err(WatchError::PaneGone(_) | WatchError::Closed(_)) => Stopped::Ended,
+                    Err(WatchError::Client(ClientError::Closed(_))) => Stopped::Ended,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -850,6 +895,7 @@ impl Keeper {
             .await;
         match kill {
             Ok(_) | Err(ClientError::Closed(_)) => Ok(how),
+            Err(ClientError::Command { message, .. }) if message.contains("can't find") => Ok(how),
             Err(e) => Err(e.into()),
         }
     }
