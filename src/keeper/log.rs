@@ -165,10 +165,13 @@ pub fn render_line(line: &[u8], raw: bool) -> String {
         .collect()
 }
 
-/// Reads what is appended to a log from an offset on, in whole lines; a
-/// rotation (the file got shorter) starts it over at the new file.
+/// Reads what is appended to a log from an offset on, in whole lines. It
+/// keeps the file open, so when the writer rotates (the file becomes
+/// FILE.1 and a new FILE starts) it first finishes the old file, then goes
+/// on with the new one from its start.
 pub struct Follower {
     path: PathBuf,
+    file: Option<(File, u64)>,
     offset: u64,
     partial: Vec<u8>,
 }
@@ -178,6 +181,7 @@ impl Follower {
     pub fn new(path: &Path, offset: u64) -> Follower {
         Follower {
             path: path.to_path_buf(),
+            file: None,
             offset,
             partial: Vec::new(),
         }
@@ -185,16 +189,32 @@ impl Follower {
 
     /// The whole lines appended since the last call.
     pub fn read_new(&mut self, raw: bool) -> io::Result<Vec<String>> {
-        let mut file = File::open(&self.path)?;
-        let len = file.metadata()?.len();
-        if len < self.offset {
-            self.offset = 0;
+        use std::os::unix::fs::MetadataExt;
+        if self.file.is_none() {
+            let file = File::open(&self.path)?;
+            let inode = file.metadata()?.ino();
+            self.file = Some((file, inode));
         }
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)?;
-        self.offset += data.len() as u64;
-        self.partial.extend_from_slice(&data);
+        while let Some((file, inode)) = self.file.as_mut() {
+            file.seek(SeekFrom::Start(self.offset))?;
+            let mut data = Vec::new();
+            file.read_to_end(&mut data)?;
+            self.offset += data.len() as u64;
+            self.partial.extend_from_slice(&data);
+            // Rotated: the name now holds a new file. The writer finished
+            // this one before renaming it; take what it wrote since.
+            match std::fs::metadata(&self.path) {
+                Ok(meta) if meta.ino() != *inode => {
+                    let mut last = Vec::new();
+                    file.read_to_end(&mut last)?;
+                    self.partial.extend_from_slice(&last);
+                    let next = File::open(&self.path)?;
+                    self.file = Some((next, meta.ino()));
+                    self.offset = 0;
+                }
+                _ => break,
+            }
+        }
         let mut lines = Vec::new();
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
@@ -237,6 +257,30 @@ mod tests {
         // The newest data is intact and in order.
         let last = tail(&path, 3, false).unwrap();
         assert_eq!(last, ["line 9997", "line 9998", "line 9999"]);
+    }
+
+    #[test]
+    fn a_follower_finishes_the_old_file_when_the_log_rotates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.log");
+        std::fs::write(&path, b"one\n").unwrap();
+        let mut f = Follower::new(&path, 0);
+        assert_eq!(f.read_new(false).unwrap(), ["one"]);
+        // More is written, then the file rotates and a new one starts.
+        let mut old = OpenOptions::new().append(true).open(&path).unwrap();
+        old.write_all(b"two\nthr").unwrap();
+        rotate(&path, 2).unwrap();
+        old.write_all(b"ee\n").unwrap();
+        std::fs::write(&path, b"four\n").unwrap();
+        assert_eq!(f.read_new(false).unwrap(), ["two", "three", "four"]);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"five")
+            .unwrap();
+        assert!(f.read_new(false).unwrap().is_empty());
+        assert_eq!(f.rest(false).as_deref(), Some("five"));
     }
 
     #[test]
