@@ -438,10 +438,10 @@ async fn local_pids(client: &Client, pane: PaneId) -> Option<(nix::unistd::Pid, 
 
 /// The kernel's word that a process has exited: a pidfd, readable once it
 /// has (Linux 5.3 and later; `None` elsewhere or if the pid is gone).
-struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
+pub(crate) struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
 
 impl ProcessExit {
-    fn open(pid: Option<i32>) -> ProcessExit {
+    pub(crate) fn open(pid: Option<i32>) -> ProcessExit {
         let fd = pid
             .and_then(rustix::process::Pid::from_raw)
             .and_then(|pid| {
@@ -457,8 +457,13 @@ impl ProcessExit {
         ProcessExit(fd)
     }
 
+    /// Whether there is a pidfd to wait on.
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Resolves once the process has exited; never without a pidfd.
-    async fn exited(&self) {
+    pub(crate) async fn exited(&self) {
         match &self.0 {
             Some(fd) => {
                 let _ = fd.readable().await;

@@ -531,18 +531,33 @@ fn environment_cwd_keys_kill_and_version() {
         serde_json::json!({"how": "signaled", "value": 2})
     );
 
-    // A process that ignores C-c is killed after the grace period.
+    // A process that ignores C-c (and the SIGHUP of its session's end) is
+    // killed after the grace period.
     s.ok(&[
         "start",
         "stubborn",
         "--",
         "sh",
         "-c",
-        "trap '' INT; echo up; sleep 300",
+        "trap '' INT HUP; echo up; sleep 300",
     ]);
     s.ok(&["wait", "stubborn", "--ready", "up", "--timeout", "30s"]);
+    let pid = s.json(&["status", "stubborn"])["pid"].as_u64().unwrap();
     let stopped = s.json(&["stop", "stubborn", "--grace", "300ms"]);
     assert_eq!(stopped["stopped"]["how"], "killed", "{stopped}");
+    // Gone, or a zombie waiting for tmux to reap it.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    assert!(
+        state.is_empty() || state == "Z",
+        "process {pid} still runs ({state})"
+    );
 
     let version = s.json(&["version"]);
     assert_eq!(version["tmux_wire"], env!("CARGO_PKG_VERSION"));

@@ -242,7 +242,8 @@ pub enum Stopped {
         /// How.
         status: ExitStatus,
     },
-    /// It did not exit within the grace period; the session was killed.
+    /// It did not exit within the grace period; the session was killed
+    /// (and a process that outlived that got SIGTERM, then SIGKILL).
     Killed,
     /// It ended after the interrupt, and took its pane or session with it
     /// before tmux could keep its status.
@@ -889,15 +890,40 @@ impl Keeper {
                 }
             }
         };
+        // The process, watched through a pidfd in case it outlives the
+        // SIGHUP that killing its session sends.
+        let survivor = match how {
+            Stopped::Killed => {
+                let reply = client
+                    .command([
+                        "display-message",
+                        "-p",
+                        "-t",
+                        &pane.to_string(),
+                        "#{pane_pid}",
+                    ])
+                    .await?;
+                String::from_utf8_lossy(&reply.output())
+                    .trim()
+                    .parse::<i32>()
+                    .ok()
+            }
+            _ => None,
+        };
+        let process = watch::ProcessExit::open(survivor);
         // Killing the session we are attached to ends this connection.
         let kill = client
             .command(["kill-session", "-t", target.as_str()])
             .await;
         match kill {
-            Ok(_) | Err(ClientError::Closed(_)) => Ok(how),
-            Err(ClientError::Command { message, .. }) if message.contains("can't find") => Ok(how),
-            Err(e) => Err(e.into()),
+            Ok(_) | Err(ClientError::Closed(_)) => {}
+            Err(ClientError::Command { message, .. }) if message.contains("can't find") => {}
+            Err(e) => return Err(e.into()),
         }
+        if let (Some(pid), true) = (survivor, process.is_open()) {
+            terminate(pid, &process).await;
+        }
+        Ok(how)
     }
 
     /// Stop every session on the socket.
@@ -917,6 +943,24 @@ impl Keeper {
     /// one was removed. A live server is never touched.
     pub fn clean(&self) -> Result<bool, KeeperError> {
         Ok(server::remove_stale_socket(&self.socket)?)
+    }
+}
+
+/// A process that survived its session's end (it ignores SIGHUP): SIGTERM
+/// to its process group, then SIGKILL if it is still there after 2 s.
+async fn terminate(pid: i32, process: &watch::ProcessExit) {
+    use nix::sys::signal::{killpg, Signal};
+    let group = nix::unistd::Pid::from_raw(pid);
+    let gone = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
+    if gone.is_ok() {
+        return;
+    }
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(Duration::from_secs(2), process.exited())
+        .await
+        .is_err()
+    {
+        let _ = killpg(group, Signal::SIGKILL);
     }
 }
 
