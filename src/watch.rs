@@ -417,7 +417,7 @@ fn parse_status(pane: PaneId, output: &[u8]) -> Result<Look, WatchError> {
 /// The tmux server's pid and the pane's, if the server is a process we
 /// may signal: a tmux process visible in our `/proc` (the same pid
 /// namespace; then so is the pane's process).
-async fn local_pids(client: &Client, pane: PaneId) -> Option<(nix::unistd::Pid, i32)> {
+pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(nix::unistd::Pid, i32)> {
     let reply = client
         .command([
             "display-message",

@@ -892,22 +892,9 @@ impl Keeper {
         };
         // The process, watched through a pidfd in case it outlives the
         // SIGHUP that killing its session sends.
+        // (Only a server in our pid namespace has processes we may signal.)
         let survivor = match how {
-            Stopped::Killed => {
-                let reply = client
-                    .command([
-                        "display-message",
-                        "-p",
-                        "-t",
-                        &pane.to_string(),
-                        "#{pane_pid}",
-                    ])
-                    .await?;
-                String::from_utf8_lossy(&reply.output())
-                    .trim()
-                    .parse::<i32>()
-                    .ok()
-            }
+            Stopped::Killed => watch::local_pids(&client, pane).await.map(|(_, pid)| pid),
             _ => None,
         };
         let process = watch::ProcessExit::open(survivor);
