@@ -501,14 +501,16 @@ fn zombie_status(pid: i32, parent: nix::unistd::Pid) -> Option<ExitStatus> {
 const NUDGE_EVERY: Duration = Duration::from_millis(1);
 const NUDGE_FOR: Duration = Duration::from_millis(250);
 
-/// Keep reminding the server after [`wait_exit`] has returned, so that tmux
-/// reaps soon and the status is queryable there too.
-fn spawn_nudges(server: Option<nix::unistd::Pid>, duration: Duration) {
+/// Remind the server now and then every [`NUDGE_EVERY`] for [`NUDGE_FOR`],
+/// in a task of its own: it goes on after [`wait_exit`] has returned, so
+/// that tmux reaps soon and the status is queryable there too.
+fn spawn_nudges(server: Option<nix::unistd::Pid>) {
     if server.is_none() {
         return;
     }
+    nudge(server);
     tokio::spawn(async move {
-        let until = Instant::now() + duration;
+        let until = Instant::now() + NUDGE_FOR;
         while Instant::now() < until {
             tokio::time::sleep(NUDGE_EVERY).await;
             nudge(server);
@@ -563,9 +565,6 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
 ///    when the pidfd of step 4 sees it first, `Signaled(1)`: killing a pane
 ///    sends its process SIGHUP).
 ///
-///    The process watched is the one the pane runs when the wait begins; a
-///    wait begun before a `respawn-pane -k` reports the end of the process
-///    that was replaced.
 /// 4. tmux built with libutempter (Debian's and Ubuntu's packages) loses
 ///    the SIGCHLD of a pane's process now and then, and on this machine for
 ///    nearly every exit (see [`nudge`]): the process stays a zombie, with no
@@ -576,9 +575,13 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
 ///    few), each costing tmux one `waitpid`; as a backstop
 ///    (no pidfd: another pid namespace, an old kernel) it sends one every
 ///    second while it waits. A signal is not a command: all it makes tmux do
-///    is reap what has exited, which then fires the hook. A `refresh-client -B` subscription cannot serve as
-///    the backstop: tmux 3.3a skips pane subscriptions once the pane's pty
-///    has closed.
+///    is reap what has exited, which then fires the hook. A
+///    `refresh-client -B` subscription cannot serve as the backstop: tmux
+///    3.3a skips pane subscriptions once the pane's pty has closed.
+///
+/// The process watched is the one the pane runs when the wait begins; a
+/// wait begun before a `respawn-pane -k` reports the end of the process
+/// that was replaced.
 ///
 /// The hook is tmux's own event: nothing is polled, and tmux reports it in
 /// the same event-loop pass that reaps the child. The alternative, an
@@ -607,7 +610,6 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
     let server = pids.map(|(server, _)| server);
     let process = ProcessExit::open(pids.map(|(_, process)| process));
     let mut process_running = true;
-    let mut nudging_until: Option<Instant> = None;
     let target = pane.to_string();
     let attach = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
         .map(String::from)
@@ -637,22 +639,19 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
         let mut after = std::pin::pin!(after);
         let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
         loop {
-            let nudging = nudging_until.is_some_and(|t| t > Instant::now());
             tokio::select! {
                 _ = backstop.tick() => nudge(server),
                 () = process.exited(), if process_running => {
                     process_running = false;
-                    // Read the status before the reminder lets tmux reap it.
+                    // Read the status before the reminders let tmux reap it.
                     let zombie = pids.and_then(|(server, pid)| zombie_status(pid, server));
-                    nudge(server);
+                    spawn_nudges(server);
+                    // Otherwise tmux, once reminded, signals the channel.
                     if let Some(status) = zombie {
                         // tmux will hold the same status once it reaps.
-                        spawn_nudges(server, NUDGE_FOR);
                         return Ok(status);
                     }
-                    nudging_until = Some(Instant::now() + NUDGE_FOR);
                 }
-                () = tokio::time::sleep(NUDGE_EVERY), if nudging => nudge(server),
                 result = &mut after => match result {
                     Ok(reply) => match parse_status(pane, &reply.output())?.status {
                         Some(status) => return Ok(status),

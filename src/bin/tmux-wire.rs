@@ -484,7 +484,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             {
                 // A process that exits first ends the wait with its status.
                 keeper
-                    .wait_ready(&name, &pattern, timeout)
+                    .wait_ready_on(&client, &name, pane, &pattern, timeout)
                     .await
                     .map(|m| (json!({ "ready": m }), format!("ready: {m}")))
                     .map_err(Failure::from)

@@ -361,14 +361,8 @@ impl Client {
         command: C,
     ) -> Result<impl std::future::Future<Output = Result<Reply, ClientError>> + '_, ClientError>
     {
-        let lines = command.into_command().to_line()?;
-        let (reply, rx) = oneshot::channel();
-        self.request(Request::Command {
-            lines,
-            replies: vec![reply],
-        })
-        .await?;
-        Ok(async move { rx.await.unwrap_or_else(|_| Err(self.closed_error())) })
+        let mut pending = self.enqueue_together([command]).await?;
+        Ok(pending.pop().expect("one command, one reply"))
     }
 
     /// Queue several commands in one write, and return their pending

@@ -36,7 +36,8 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn open_append(path: &Path) -> io::Result<File> {
+/// Open (creating, mode 0600) a log file for appending.
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .create(true)

@@ -29,7 +29,7 @@ use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
 use std::ffi::OsString;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -158,6 +158,13 @@ pub struct StartSpec {
     pub ready: Option<Regex>,
     /// How long to wait for `ready` (default 30 s).
     pub timeout: Option<Duration>,
+}
+
+impl StartSpec {
+    /// How long to wait for `ready`.
+    pub fn ready_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(30))
+    }
 }
 
 /// What [`Keeper::start`] did.
@@ -349,12 +356,17 @@ impl Keeper {
     fn require_server(&self) -> Result<(), KeeperError> {
         match server::socket_state(&self.socket)? {
             SocketState::Alive => Ok(()),
-            state => Err(server::state_error(&self.socket, state)
-                .unwrap_or(ServerError::NotRunning {
-                    path: self.socket.clone(),
-                })
-                .into()),
+            state => Err(self.unavailable(state)),
         }
+    }
+
+    /// Why no server answers on the socket, in `state`.
+    fn unavailable(&self, state: SocketState) -> KeeperError {
+        server::state_error(&self.socket, state)
+            .unwrap_or(ServerError::NotRunning {
+                path: self.socket.clone(),
+            })
+            .into()
     }
 
     /// Run one command that does not attach.
@@ -367,7 +379,7 @@ impl Keeper {
     pub async fn attach(&self, name: &str) -> Result<Client, KeeperError> {
         validate_name(name)?;
         self.require_server()?;
-        let target = format!("={name}");
+        let target = session_target(name);
         let command = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
             .map(String::from)
             .to_vec();
@@ -415,13 +427,7 @@ impl Keeper {
         match server::socket_state(&self.socket)? {
             SocketState::Missing => return Ok((Vec::new(), None)),
             SocketState::Alive => {}
-            state => {
-                return Err(server::state_error(&self.socket, state)
-                    .unwrap_or(ServerError::NotRunning {
-                        path: self.socket.clone(),
-                    })
-                    .into())
-            }
+            state => return Err(self.unavailable(state)),
         }
         let format = FIELDS.join("\x1f");
         let reply = match self.once(&["list-panes", "-a", "-F", &format]).await {
@@ -435,22 +441,13 @@ impl Keeper {
             Err(e) => return Err(e),
         };
         let mut server = None;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = unix_now();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for line in reply.content() {
             let line = String::from_utf8_lossy(&line);
-            if server.is_none() {
-                server = line
-                    .split('\x1f')
-                    .nth(13)
-                    .and_then(|p| p.parse().ok())
-                    .map(nix::unistd::Pid::from_raw);
-            }
-            if let Some(info) = parse_pane_line(&line, now) {
+            if let Some((info, server_pid)) = parse_pane_line(&line, now) {
+                server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
                 if seen.insert(info.name.clone()) {
                     out.push(info);
                 }
@@ -547,7 +544,7 @@ impl Keeper {
                         // readiness pattern, wait for it like the first one.
                         let ready = match &spec.ready {
                             Some(pattern) => {
-                                let timeout = spec.timeout.unwrap_or(Duration::from_secs(30));
+                                let timeout = spec.ready_timeout();
                                 Some(self.wait_ready(name, pattern, timeout).await?)
                             }
                             None => None,
@@ -565,7 +562,7 @@ impl Keeper {
                     }
                     // It exited: start it again in a new session of the
                     // same name (its log goes on).
-                    let target = format!("={name}");
+                    let target = session_target(name);
                     self.once(&["kill-session", "-t", &target]).await?;
                     replaced = true;
                 }
@@ -576,7 +573,7 @@ impl Keeper {
             Ok(started) => Ok(started),
             Err(e) => {
                 // Leave no placeholder behind to pass for a live process.
-                let target = format!("={name}");
+                let target = session_target(name);
                 let _ = self.once(&["kill-session", "-t", &target]).await;
                 Err(e)
             }
@@ -594,7 +591,7 @@ impl Keeper {
         spec: &StartSpec,
     ) -> Result<Started, KeeperError> {
         let program = self.log_sink_program()?;
-        let target = format!("={name}");
+        let target = session_target(name);
         let client = self.attach(name).await?;
         let log_path = self.log_path(name);
         let log_dir = log_path.parent().unwrap_or(Path::new("."));
@@ -607,11 +604,7 @@ impl Keeper {
                 source,
             })?;
         let pane_s = pane.to_string();
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-            .to_string();
+        let started = unix_now().to_string();
         let display = shell_words(argv);
         let sink = format!(
             "exec {} log-sink --max-bytes {} --keep {} {}",
@@ -621,15 +614,10 @@ impl Keeper {
             sh_quote(&log_path.to_string_lossy())
         );
         // The file exists from the start (the sink opens it a moment later).
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&log_path)
-            .map_err(|source| KeeperError::Io {
-                what: format!("creating {}", log_path.display()),
-                source,
-            })?;
+        log::open_append(&log_path).map_err(|source| KeeperError::Io {
+            what: format!("creating {}", log_path.display()),
+            source,
+        })?;
         for command in watch::exit_reporting(pane) {
             client.command(command).await?;
         }
@@ -673,9 +661,9 @@ impl Keeper {
         let ready = match &spec.ready {
             None => None,
             Some(pattern) => {
-                let timeout = spec.timeout.unwrap_or(Duration::from_secs(30));
+                let timeout = spec.ready_timeout();
                 Some(
-                    self.ready_or_exit(&client, name, pane, pattern, timeout)
+                    self.wait_ready_on(&client, name, pane, pattern, timeout)
                         .await?,
                 )
             }
@@ -712,12 +700,13 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<String, KeeperError> {
         let (client, pane) = self.pane(name).await?;
-        self.ready_or_exit(&client, name, pane, pattern, timeout)
+        self.wait_ready_on(&client, name, pane, pattern, timeout)
             .await
     }
 
-    /// Wait for `pattern`, unless the process exits first.
-    async fn ready_or_exit(
+    /// [`Keeper::wait_ready`] on a connection the caller already has to
+    /// `name`'s session (from [`Keeper::pane`]).
+    pub async fn wait_ready_on(
         &self,
         client: &Client,
         name: &str,
@@ -761,7 +750,7 @@ impl Keeper {
     /// The pane of `name`, with a client attached to its session.
     pub async fn pane(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
         let client = self.attach(name).await?;
-        let target = format!("={name}");
+        let target = session_target(name);
         let reply = client
             .command([
                 "list-panes",
@@ -869,7 +858,7 @@ impl Keeper {
     /// its session; the session is gone afterwards either way.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
         let (client, pane) = self.pane(name).await?;
-        let target = format!("={name}");
+        let target = session_target(name);
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },
             None => {
@@ -983,7 +972,8 @@ fn parse_pane_id(output: &[u8]) -> Result<PaneId, KeeperError> {
         .map_err(|_| KeeperError::BadCommand(format!("tmux gave no pane id ({first:?})")))
 }
 
-fn parse_pane_line(line: &str, now: u64) -> Option<ProcessInfo> {
+/// One line of `list-panes -F FIELDS`: the process, and the server's pid.
+fn parse_pane_line(line: &str, now: u64) -> Option<(ProcessInfo, Option<i32>)> {
     let f: Vec<&str> = line.splitn(FIELDS.len(), '\x1f').collect();
     if f.len() != FIELDS.len() {
         return None;
@@ -998,7 +988,7 @@ fn parse_pane_line(line: &str, now: u64) -> Option<ProcessInfo> {
         (false, None) => State::Running,
     };
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    Some(ProcessInfo {
+    let info = ProcessInfo {
         name: f[0].to_string(),
         state,
         pane: f[1].to_string(),
@@ -1007,7 +997,8 @@ fn parse_pane_line(line: &str, now: u64) -> Option<ProcessInfo> {
         cwd: nonempty(f[11]).unwrap_or_else(|| f[8].to_string()),
         started: f[9].parse().ok().or_else(|| f[7].parse().ok()),
         log: nonempty(f[10]).map(PathBuf::from),
-    })
+    };
+    Some((info, f[13].parse().ok()))
 }
 
 /// How many characters one `send-keys -l` carries, and how many bytes one
@@ -1085,6 +1076,19 @@ fn chunks(s: &str) -> impl Iterator<Item = &str> {
         rest = tail;
         Some(head)
     })
+}
+
+/// The exact-match target of session `name`.
+fn session_target(name: &str) -> String {
+    format!("={name}")
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Escape `#` for arguments tmux expands as formats (`-c`, the pipe-pane
@@ -1166,7 +1170,8 @@ mod tests {
             "sleep 1",
         ]
         .join("\x1f");
-        let p = parse_pane_line(&line, 1000).unwrap();
+        let (p, server) = parse_pane_line(&line, 1000).unwrap();
+        assert_eq!(server, Some(99));
         assert_eq!(p.state, State::Exited { code: 7 });
         assert_eq!(p.started, Some(200));
         assert_eq!(p.command, "python3 -m http.server");
