@@ -528,7 +528,7 @@ pub enum ProbeError {
 }
 
 /// Ask the server on `path` for its version (`#{version}`, e.g. `3.3a`,
-/// `next-3.8`) the way a plain `tmux display-message -p` client would, but
+/// `next-3.8`) the way a plain `tmux list-commands -F` client would, but
 /// without passing any file descriptor: messages without an fd are the same
 /// bytes in both imsg header layouts (on little-endian hosts), so this works
 /// whatever the server's layout, and its answer decides the layout for the
@@ -572,7 +572,9 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     {
         out.extend(m.encode(layout).map_err(|e| bad(e.to_string()))?);
     }
-    let argv = ["display-message", "-p", "#{version}"]
+    // `list-commands` needs no session (`display-message` does before
+    // 3.2, on a server with none), and names only itself here.
+    let argv = ["list-commands", "-F", "#{version}", "list-commands"]
         .iter()
         .map(|a| a.as_bytes().to_vec())
         .collect();
@@ -613,7 +615,7 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
                             .map(|m| String::from_utf8_lossy(&m).into_owned())
                             .unwrap_or_default();
                         return Err(bad(format!(
-                            "display-message failed (status {retval:?}) {why}"
+                            "the version query failed (status {retval:?}) {why}"
                         )));
                     }
                     return Ok(text);

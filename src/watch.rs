@@ -21,10 +21,10 @@
 //! [`wait_exit`] for why nothing can slip between looking and waiting.
 
 use crate::client::{Client, ClientError, ClientEvent, PaneEvent, ATTACH_FLAGS};
-use crate::protocol::{Notification, PaneId};
+use crate::protocol::{FormatError, FormatQuery, Notification, PaneId, Reply};
 use regex::Regex;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::time::Instant;
@@ -48,6 +48,9 @@ pub enum WatchError {
     /// or it exited while `remain-on-exit` was off.
     #[error("pane {0} is gone and its exit status was not kept")]
     PaneGone(PaneId),
+    /// tmux answered a query with something other than what was asked.
+    #[error(transparent)]
+    Answer(#[from] FormatError),
 }
 
 /// What [`wait_for`] found.
@@ -247,16 +250,17 @@ pub async fn wait_idle(
             Err(_) if Instant::now() >= deadline => return Err(WatchError::Timeout(timeout)),
             Err(_) => {
                 let target = pane.to_string();
+                let query = FormatQuery::new(&["pane_current_command"]);
                 let reply = client
                     .command([
                         "display-message",
                         "-p",
                         "-t",
                         target.as_str(),
-                        "#{pane_current_command}",
+                        query.format(),
                     ])
                     .await?;
-                let current_command = String::from_utf8_lossy(&reply.output()).trim().to_string();
+                let current_command = query.parse_one(&reply.content())?.remove(0);
                 if !require_shell || is_shell(&current_command) {
                     return Ok(Idle { current_command });
                 }
@@ -373,10 +377,18 @@ pub async fn exit_status(client: &Client, pane: PaneId) -> Result<Option<ExitSta
         .command(status_query(pane))
         .await
         .map_err(|e| gone(e, pane))?;
-    Ok(parse_status(pane, &reply.output())?.status)
+    Ok(parse_status(pane, &reply)?.status)
 }
 
-const STATUS_FORMAT: &str = "#{pane_id}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}";
+/// A pane's id and what tmux knows of its end.
+static STATUS: LazyLock<FormatQuery> = LazyLock::new(|| {
+    FormatQuery::new(&[
+        "pane_id",
+        "pane_dead",
+        "pane_dead_status",
+        "pane_dead_signal",
+    ])
+});
 
 /// One look at a pane.
 struct Look {
@@ -391,7 +403,7 @@ fn status_query(pane: PaneId) -> Vec<String> {
         "-p",
         "-t",
         &pane.to_string(),
-        STATUS_FORMAT,
+        STATUS.format(),
     ]
     .map(String::from)
     .to_vec()
@@ -399,12 +411,12 @@ fn status_query(pane: PaneId) -> Vec<String> {
 
 /// `display-message -t` falls back to the current pane when the target is
 /// gone (its target may fail), so the answer names the pane it describes.
-fn parse_status(pane: PaneId, output: &[u8]) -> Result<Look, WatchError> {
-    let text = String::from_utf8_lossy(output);
-    let mut fields = text.trim_end().splitn(4, '|');
-    let mut next = || fields.next().unwrap_or("");
-    let (id, dead, status, signal) = (next(), next(), next(), next());
-    if id != pane.to_string() {
+fn parse_status(pane: PaneId, reply: &Reply) -> Result<Look, WatchError> {
+    let fields = STATUS.parse_one(&reply.content())?;
+    let [id, dead, status, signal] = &fields[..] else {
+        unreachable!("the query has four fields");
+    };
+    if *id != pane.to_string() {
         return Err(WatchError::PaneGone(pane));
     }
     let status = ExitStatus::from_formats(status, signal);
@@ -418,19 +430,19 @@ fn parse_status(pane: PaneId, output: &[u8]) -> Result<Look, WatchError> {
 /// may signal: a tmux process visible in our `/proc` (the same pid
 /// namespace; then so is the pane's process).
 pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(nix::unistd::Pid, i32)> {
+    let query = FormatQuery::new(&["pid", "pane_pid"]);
     let reply = client
         .command([
             "display-message",
             "-p",
             "-t",
             &pane.to_string(),
-            "#{pid} #{pane_pid}",
+            query.format(),
         ])
         .await
         .ok()?;
-    let text = String::from_utf8_lossy(&reply.output()).into_owned();
-    let (server, process) = text.trim().split_once(' ')?;
-    let (server, process): (i32, i32) = (server.parse().ok()?, process.parse().ok()?);
+    let fields = query.parse_one(&reply.content()).ok()?;
+    let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
     let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).ok()?;
     comm.starts_with("tmux")
         .then_some((nix::unistd::Pid::from_raw(server), process))
@@ -628,7 +640,7 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
             .await?;
         let after = pending.pop().expect("three commands");
         let before = pending.remove(0);
-        let look = parse_status(pane, &before.await.map_err(|e| gone(e, pane))?.output())?;
+        let look = parse_status(pane, &before.await.map_err(|e| gone(e, pane))?)?;
         if let Some(status) = look.status {
             return Ok(status);
         }
@@ -653,7 +665,7 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
                     }
                 }
                 result = &mut after => match result {
-                    Ok(reply) => match parse_status(pane, &reply.output())?.status {
+                    Ok(reply) => match parse_status(pane, &reply)?.status {
                         Some(status) => return Ok(status),
                         // Another pane died: look again.
                         None => break,

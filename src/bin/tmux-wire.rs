@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tmux_wire::client::{Client, PaneEvent, TransportChoice};
 use tmux_wire::keeper::{self, Keeper, KeeperError, StartSpec};
-use tmux_wire::protocol::{Assembler, Event};
+use tmux_wire::protocol::{Assembler, Event, FormatQuery};
 use tmux_wire::server::SocketSpec;
 use tmux_wire::watch;
 
@@ -60,7 +60,8 @@ struct Cli {
     /// Print one JSON document (see README for the shapes).
     #[arg(long, global = true)]
     json: bool,
-    /// How to reach the server.
+    /// How to reach the server (see the values; `process` can crash
+    /// tmux servers up to 3.6a under connection churn).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     transport: Transport,
     #[command(subcommand)]
@@ -69,8 +70,15 @@ struct Cli {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Transport {
+    /// Direct, or a `tmux -C` child for a server too old to speak to
+    /// directly (before 3.2).
     Auto,
+    /// The server's socket, spoken to directly; no tmux process runs.
     Direct,
+    /// A `tmux -C` child per connection. Beware: tmux up to at least 3.6a
+    /// can crash, taking every session with it, when a `tmux -C` client is
+    /// still identifying while another control client leaves (seen on 3.3a
+    /// under connection churn); the direct transport cannot trigger this.
     Process,
 }
 
@@ -226,6 +234,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 enum Failure {
     /// Exit 1, with this line.
     Error(String),
+    /// Exit 1, with tmux's own message, printed as tmux prints it.
+    Tmux(String),
     /// Exit 124.
     Timeout(String),
 }
@@ -283,16 +293,21 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            let (code, message) = match failure {
-                Failure::Error(m) => (1, m),
-                Failure::Timeout(m) => (124, m),
+            let (code, message, prefix) = match failure {
+                Failure::Error(m) => (1, m, "tmux-wire: "),
+                Failure::Tmux(m) => (1, m, ""),
+                Failure::Timeout(m) => (124, m, "tmux-wire: "),
             };
             if json {
                 out!("{}", json!({ "error": message, "exit_code": code }));
             }
-            eprintln!("tmux-wire: {}", message.lines().next().unwrap_or(""));
-            for line in message.lines().skip(1) {
-                eprintln!("  {line}");
+            if prefix.is_empty() {
+                eprintln!("{message}");
+            } else {
+                eprintln!("{prefix}{}", message.lines().next().unwrap_or(""));
+                for line in message.lines().skip(1) {
+                    eprintln!("  {line}");
+                }
             }
             ExitCode::from(code)
         }
@@ -562,7 +577,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Cmd { argv } => {
-            let (reply, _) = Client::run_once(&keeper.options(argv)).await?;
+            // tmux's own refusal is printed as tmux prints it.
+            let (reply, _) = Client::run_once(&keeper.options(argv))
+                .await
+                .map_err(|e| match e.tmux_message() {
+                    Some(message) => Failure::Tmux(message.to_string()),
+                    None => e.into(),
+                })?;
             let lines: Vec<String> = reply
                 .content()
                 .iter()
@@ -577,7 +598,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Version => {
-            let command = ["display-message", "-p", "#{version}"]
+            // `list-commands` answers without a session on every version
+            // (`display-message` needs one before 3.2).
+            let command = ["list-commands", "-F", "#{version}", "list-commands"]
                 .map(String::from)
                 .to_vec();
             let (reply, info) = Client::run_once(&keeper.options(command)).await?;
@@ -716,17 +739,19 @@ async fn follow_output(
         let _ = io::stdout().flush();
         if (has_exited || !stream_open) && looks.is_empty() {
             let target = pane.to_string();
+            let query = FormatQuery::new(&["pane_dead"]);
             let dead = client
                 .command([
                     "display-message",
                     "-p",
                     "-t",
                     target.as_str(),
-                    "#{pane_dead}",
+                    query.format(),
                 ])
                 .await
-                .map(|r| r.output() == b"1")
-                .unwrap_or(true);
+                .ok()
+                .and_then(|r| query.parse_one(&r.content()).ok())
+                .is_none_or(|fields| fields[0] == "1");
             quiet_looks += 1;
             if (dead && printed == 0) || quiet_looks >= 25 {
                 break;

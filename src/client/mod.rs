@@ -53,12 +53,31 @@ pub enum ClientError {
     /// Connecting failed.
     #[error(transparent)]
     Transport(Arc<TransportError>),
-    /// The initial command (attach or new-session) failed.
-    #[error("attaching failed: {0}")]
-    Attach(String),
+    /// tmux refused a command before running it: a parse error or an
+    /// unknown command given as the initial command, which tmux reports on
+    /// a line of its own (outside any reply block) before it ends the
+    /// connection.
+    #[error("tmux: {message}")]
+    Rejected {
+        /// tmux's message, exactly as it wrote it.
+        message: String,
+    },
     /// The session is over; the reason says why.
     #[error("connection closed: {0}")]
     Closed(String),
+}
+
+impl ClientError {
+    /// tmux's own message, for an error tmux reported
+    /// ([`ClientError::Command`], [`ClientError::Rejected`]).
+    pub fn tmux_message(&self) -> Option<&str> {
+        match self {
+            ClientError::Command { message, .. } | ClientError::Rejected { message } => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl From<TransportError> for ClientError {
@@ -209,6 +228,8 @@ impl std::fmt::Debug for Client {
 const REQUEST_QUEUE: usize = 4096;
 /// Events kept for a slow receiver before it is told it lagged.
 const EVENT_QUEUE: usize = 4096;
+/// How many lines of a refusal of the initial command are kept.
+const MAX_REJECTED_LINES: usize = 16;
 /// After the transport reports the end, how long to keep draining output.
 const DRAIN_AFTER_END: Duration = Duration::from_secs(2);
 
@@ -223,8 +244,9 @@ impl Client {
     /// it for commands that do not attach (`new-session -d`, `list-sessions`,
     /// `kill-server`): they need no session to exist, and tmux ends the
     /// connection once the command is done. `%error` becomes
-    /// [`ClientError::Attach`] with tmux's message. Also returns what
-    /// transport carried it.
+    /// [`ClientError::Command`] with tmux's message, and a command tmux
+    /// cannot parse [`ClientError::Rejected`]. Also returns what transport
+    /// carried it.
     pub async fn run_once(opts: &ConnectOptions) -> Result<(Reply, TransportInfo), ClientError> {
         let (client, reply) = Client::connect_with_reply(opts).await?;
         Ok((reply, (*client.info).clone()))
@@ -282,7 +304,13 @@ impl Client {
                 Err(TransportError::Probe(
                     e @ (crate::server::ProbeError::VersionMismatch { .. }
                     | crate::server::ProbeError::TooOld { .. }),
-                )) => process(Some(format!("direct transport unsupported ({e})")))?,
+                )) => {
+                    let mut pipe = process(Some(format!("direct transport unsupported ({e})")))?;
+                    if let crate::server::ProbeError::TooOld { version } = e {
+                        pipe.info.server_version = Some(version);
+                    }
+                    pipe
+                }
                 Err(e) => return Err(e.into()),
             },
         };
@@ -320,6 +348,7 @@ impl Client {
             lines: None,
             panes: HashMap::new(),
             paused_by_us: HashSet::new(),
+            rejected: Vec::new(),
         };
         tokio::spawn(actor.run(pipe, requests_rx, drained_rx, closed_tx));
         match initial_rx.await {
@@ -501,6 +530,9 @@ struct Actor {
     panes: HashMap<PaneId, Vec<Subscriber>>,
     /// Panes we asked tmux to pause and have not asked to continue.
     paused_by_us: HashSet<PaneId>,
+    /// Lines outside any block before the initial reply: tmux's message
+    /// when it refuses the initial command.
+    rejected: Vec<String>,
 }
 
 impl Actor {
@@ -593,7 +625,14 @@ impl Actor {
         writer_task.abort();
         self.fail_pending(&reason);
         if let Some(initial) = self.initial.take() {
-            let _ = initial.send(Err(ClientError::Attach(reason.clone())));
+            let error = if self.rejected.is_empty() {
+                ClientError::Closed(reason.clone())
+            } else {
+                ClientError::Rejected {
+                    message: self.rejected.join("\n"),
+                }
+            };
+            let _ = initial.send(Err(error));
         }
         let _ = closed.send(Some(reason.clone()));
         let _ = self.events.send(ClientEvent::Closed(reason));
@@ -682,14 +721,7 @@ impl Actor {
         match event {
             Event::Reply(reply) if reply.flags == 0 && self.initial.is_some() => {
                 if let Some(initial) = self.initial.take() {
-                    let result = if reply.ok {
-                        Ok(reply)
-                    } else {
-                        Err(ClientError::Attach(
-                            String::from_utf8_lossy(&reply.output()).into_owned(),
-                        ))
-                    };
-                    let _ = initial.send(result);
+                    let _ = initial.send(reply_result(reply));
                 }
             }
             Event::Reply(reply) if reply.flags == 1 => match self.pending.pop_front() {
@@ -702,16 +734,7 @@ impl Actor {
                     }
                 }
                 Some(Waiter::User(waiting)) => {
-                    let result = if reply.ok {
-                        Ok(reply)
-                    } else {
-                        let message = String::from_utf8_lossy(&reply.output()).into_owned();
-                        Err(ClientError::Command {
-                            message,
-                            reply: Box::new(reply),
-                        })
-                    };
-                    let _ = waiting.send(result);
+                    let _ = waiting.send(reply_result(reply));
                 }
                 None => {
                     let _ = self.events.send(ClientEvent::UnpairedReply(reply));
@@ -732,7 +755,14 @@ impl Actor {
                 }
                 let _ = self.events.send(ClientEvent::Notification(n));
             }
-            Event::Invalid { error, .. } => {
+            Event::Invalid { line, error } => {
+                // Before the initial command is answered, a line outside
+                // any block is tmux refusing that command (`cmdq_error`
+                // writes it bare); keep it to report.
+                if self.initial.is_some() && self.rejected.len() < MAX_REJECTED_LINES {
+                    self.rejected
+                        .push(String::from_utf8_lossy(&line).into_owned());
+                }
                 let _ = self.events.send(ClientEvent::Invalid(error.to_string()));
             }
             Event::Truncated { .. } => {
@@ -741,6 +771,19 @@ impl Actor {
                 ));
             }
         }
+    }
+}
+
+/// A reply as the result of its command: `%error` becomes
+/// [`ClientError::Command`] with tmux's message.
+fn reply_result(reply: Reply) -> Result<Reply, ClientError> {
+    if reply.ok {
+        Ok(reply)
+    } else {
+        Err(ClientError::Command {
+            message: String::from_utf8_lossy(&reply.output()).into_owned(),
+            reply: Box::new(reply),
+        })
     }
 }
 

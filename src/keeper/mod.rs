@@ -23,14 +23,17 @@
 pub mod log;
 
 use crate::client::{Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS};
-use crate::protocol::PaneId;
-use crate::server::{self, ServerError, SocketSpec, SocketState, StartOptions};
+use crate::protocol::{version_at_least, FormatQuery, PaneId, Reply};
+use crate::transport::direct::{self, DirectOptions};
+use crate::transport::TransportError;
+use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState, StartOptions};
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
 use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
@@ -84,6 +87,17 @@ pub enum KeeperError {
         status: ExitStatus,
         /// Its last lines.
         tail: String,
+    },
+    /// The server is older than the keeper supports.
+    #[error(
+        "tmux {version} is too old for tmux-wire's keeper: it needs tmux 3.2 or newer \
+         (it attaches with `-f ignore-size,pause-after`, which 3.2 introduced, so that \
+         watching never resizes windows and a slow reader is paused, never dropped); \
+         `tmux-wire cmd` still works with this server"
+    )]
+    TooOld {
+        /// The server's version.
+        version: String,
     },
     /// A file of the keeper (log, directory).
     #[error("{what}: {source}")]
@@ -267,24 +281,24 @@ pub struct Keeper {
     log_limits: log::Limits,
 }
 
-/// The format `list-panes` answers with: fields separated by US (0x1f),
-/// which tmux passes through untouched and names and paths do not hold.
+/// The fields of a `list-panes` answer, in order (read through
+/// [`FormatQuery`], which knows every version's output dialect).
 const FIELDS: &[&str] = &[
-    "#{session_name}",
-    "#{pane_id}",
-    "#{pane_pid}",
-    "#{pane_dead}",
-    "#{pane_dead_status}",
-    "#{pane_dead_signal}",
-    "#{window_activity}",
-    "#{session_created}",
-    "#{pane_current_path}",
-    "#{@tmux-wire-started}",
-    "#{@tmux-wire-log}",
-    "#{@tmux-wire-cwd}",
-    "#{@tmux-wire-command}",
-    "#{pid}",
-    "#{pane_start_command}",
+    "session_name",
+    "pane_id",
+    "pane_pid",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_dead_signal",
+    "window_activity",
+    "session_created",
+    "pane_current_path",
+    "@tmux-wire-started",
+    "@tmux-wire-log",
+    "@tmux-wire-cwd",
+    "@tmux-wire-command",
+    "pid",
+    "pane_start_command",
 ];
 
 impl Keeper {
@@ -375,19 +389,39 @@ impl Keeper {
         Ok(Client::run_once(&self.options(command)).await?.0)
     }
 
+    /// Refuse a server older than the keeper supports (see
+    /// [`KeeperError::TooOld`]) before anything is changed on it. The
+    /// version is probed once per server process and remembered, so the
+    /// connection that follows does not probe again.
+    async fn require_version(&self) -> Result<(), KeeperError> {
+        let version = match direct::server_version(&self.socket, &DirectOptions::default()).await
+        {
+            Ok(version) => version,
+            Err(TransportError::Probe(ProbeError::TooOld { version })) => version,
+            // Another protocol version: the connection decides (auto falls
+            // back to `tmux -C`, which speaks whatever its tmux speaks).
+            Err(TransportError::Probe(ProbeError::VersionMismatch { .. })) => return Ok(()),
+            Err(e) => return Err(ClientError::from(e).into()),
+        };
+        if version_at_least(&version, 3, 2) {
+            Ok(())
+        } else {
+            Err(KeeperError::TooOld { version })
+        }
+    }
+
     /// A control connection attached to `name`'s session.
     pub async fn attach(&self, name: &str) -> Result<Client, KeeperError> {
         validate_name(name)?;
         self.require_server()?;
+        self.require_version().await?;
         let target = session_target(name);
         let command = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
             .map(String::from)
             .to_vec();
         match Client::connect(&self.options(command)).await {
             Ok(client) => Ok(client),
-            Err(ClientError::Attach(m))
-                if m.contains("can't find") || m.contains("no sessions") =>
-            {
+            Err(e) if tmux_says(&e, &["can't find", "no sessions"]) => {
                 Err(self.not_found(name).await)
             }
             Err(e) => Err(e.into()),
@@ -429,13 +463,11 @@ impl Keeper {
             SocketState::Alive => {}
             state => return Err(self.unavailable(state)),
         }
-        let format = FIELDS.join("\x1f");
-        let reply = match self.once(&["list-panes", "-a", "-F", &format]).await {
+        let query = FormatQuery::new(FIELDS);
+        let reply = match self.once(&["list-panes", "-a", "-F", query.format()]).await {
             Ok(reply) => reply,
             // A server with no session has nothing to list.
-            Err(KeeperError::Client(ClientError::Attach(m)))
-                if m.contains("no sessions") || m.contains("no current target") =>
-            {
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["no sessions", "no current target"]) => {
                 return Ok((Vec::new(), None))
             }
             Err(e) => return Err(e),
@@ -445,12 +477,19 @@ impl Keeper {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for line in reply.content() {
-            let line = String::from_utf8_lossy(&line);
-            if let Some((info, server_pid)) = parse_pane_line(&line, now) {
-                server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
-                if seen.insert(info.name.clone()) {
-                    out.push(info);
-                }
+            // A line whose fields cannot be told apart (a value holding the
+            // separator itself) is left out rather than misread.
+            let Ok(fields) = query.parse_line(&line) else {
+                ::log::warn!(
+                    "list-panes answer left out: {:?}",
+                    String::from_utf8_lossy(&line)
+                );
+                continue;
+            };
+            let (info, server_pid) = pane_info(&fields, now);
+            server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
+            if seen.insert(info.name.clone()) {
+                out.push(info);
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -509,13 +548,20 @@ impl Keeper {
             })?,
         };
         let cwd = cwd.to_string_lossy().into_owned();
-        server::start_server(
+        let started_server = server::start_server(
             &self.socket,
             &StartOptions {
                 tmux: self.tmux.clone(),
                 config: None,
             },
         )?;
+        if let Err(e) = self.require_version().await {
+            // Leave no empty server behind on a refusal.
+            if started_server {
+                let _ = self.once(&["kill-server"]).await;
+            }
+            return Err(e);
+        }
         let mut replaced = false;
         let pane: PaneId = loop {
             let created = self
@@ -528,15 +574,15 @@ impl Keeper {
                     &format_escape(&cwd),
                     "-P",
                     "-F",
-                    "#{pane_id}",
+                    PANE_ID.format(),
                     PLACEHOLDER[0],
                     PLACEHOLDER[1],
                 ])
                 .await;
             match created {
-                Ok(reply) => break parse_pane_id(&reply.output())?,
-                Err(KeeperError::Client(ClientError::Attach(m)))
-                    if m.contains("duplicate session") && !replaced =>
+                Ok(reply) => break parse_pane_id(&reply)?,
+                Err(KeeperError::Client(e))
+                    if tmux_says(&e, &["duplicate session"]) && !replaced =>
                 {
                     let current = self.settled_status(name).await?;
                     if matches!(current.state, State::Running | State::Idle | State::Exiting) {
@@ -758,10 +804,10 @@ impl Keeper {
                 "-t",
                 target.as_str(),
                 "-F",
-                "#{pane_id}",
+                PANE_ID.format(),
             ])
             .await?;
-        let pane = parse_pane_id(&reply.output())?;
+        let pane = parse_pane_id(&reply)?;
         Ok((client, pane))
     }
 
@@ -922,6 +968,13 @@ impl Keeper {
     }
 }
 
+/// Whether tmux refused a command with a message holding one of `texts`.
+fn tmux_says(error: &ClientError, texts: &[&str]) -> bool {
+    error
+        .tmux_message()
+        .is_some_and(|m| texts.iter().any(|t| m.contains(t)))
+}
+
 /// A process that survived its session's end (it ignores SIGHUP): SIGTERM
 /// to its process group, then SIGKILL if it is still there after 2 s.
 async fn terminate(pid: i32, process: &watch::ProcessExit) {
@@ -964,21 +1017,28 @@ fn environment(overrides: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn parse_pane_id(output: &[u8]) -> Result<PaneId, KeeperError> {
-    let text = String::from_utf8_lossy(output);
-    let first = text.lines().next().unwrap_or("").trim();
-    first
-        .parse()
-        .map_err(|_| KeeperError::BadCommand(format!("tmux gave no pane id ({first:?})")))
+/// The format whose answer is a pane's id.
+static PANE_ID: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(&["pane_id"]));
+
+/// The pane id on the first line of an answer to [`PANE_ID`].
+fn parse_pane_id(reply: &Reply) -> Result<PaneId, KeeperError> {
+    let lines = reply.content();
+    let id = lines
+        .first()
+        .and_then(|line| PANE_ID.parse_line(line).ok())
+        .and_then(|fields| fields[0].parse().ok());
+    id.ok_or_else(|| {
+        KeeperError::BadCommand(format!(
+            "tmux gave no pane id ({:?})",
+            String::from_utf8_lossy(&reply.output())
+        ))
+    })
 }
 
-/// One line of `list-panes -F FIELDS`: the process, and the server's pid.
-fn parse_pane_line(line: &str, now: u64) -> Option<(ProcessInfo, Option<i32>)> {
-    let f: Vec<&str> = line.splitn(FIELDS.len(), '\x1f').collect();
-    if f.len() != FIELDS.len() {
-        return None;
-    }
-    let status = ExitStatus::from_formats(f[4], f[5]);
+/// One pane of a `list-panes` answer with [`FIELDS`]: the process, and the
+/// server's pid.
+fn pane_info(f: &[String], now: u64) -> (ProcessInfo, Option<i32>) {
+    let status = ExitStatus::from_formats(&f[4], &f[5]);
     let activity: u64 = f[6].parse().unwrap_or(0);
     let state = match (f[3] == "1", status) {
         (_, Some(ExitStatus::Exited(code))) => State::Exited { code },
@@ -993,12 +1053,12 @@ fn parse_pane_line(line: &str, now: u64) -> Option<(ProcessInfo, Option<i32>)> {
         state,
         pane: f[1].to_string(),
         pid: f[2].parse().ok(),
-        command: nonempty(f[12]).unwrap_or_else(|| f[14].to_string()),
-        cwd: nonempty(f[11]).unwrap_or_else(|| f[8].to_string()),
+        command: nonempty(&f[12]).unwrap_or_else(|| f[14].clone()),
+        cwd: nonempty(&f[11]).unwrap_or_else(|| f[8].clone()),
         started: f[9].parse().ok().or_else(|| f[7].parse().ok()),
-        log: nonempty(f[10]).map(PathBuf::from),
+        log: nonempty(&f[10]).map(PathBuf::from),
     };
-    Some((info, f[13].parse().ok()))
+    (info, f[13].parse().ok())
 }
 
 /// How many characters one `send-keys -l` carries, and how many bytes one
@@ -1170,7 +1230,10 @@ mod tests {
             "sleep 1",
         ]
         .join("\x1f");
-        let (p, server) = parse_pane_line(&line, 1000).unwrap();
+        let fields = FormatQuery::new(FIELDS)
+            .parse_line(line.as_bytes())
+            .unwrap();
+        let (p, server) = pane_info(&fields, 1000);
         assert_eq!(server, Some(99));
         assert_eq!(p.state, State::Exited { code: 7 });
         assert_eq!(p.started, Some(200));

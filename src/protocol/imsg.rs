@@ -109,17 +109,38 @@ impl HeaderLayout {
     /// assert_eq!(HeaderLayout::for_server_version("next-3.8"), HeaderLayout::B);
     /// ```
     pub fn for_server_version(version: &str) -> HeaderLayout {
-        let v = version.trim();
-        if v.starts_with("next-") || v == "master" {
-            return HeaderLayout::B;
+        if version_at_least(version, 3, 6) {
+            HeaderLayout::B
+        } else {
+            HeaderLayout::A
         }
-        let mut parts = v.split('.');
-        let major = parts.next().and_then(leading_number);
-        let minor = parts.next().and_then(leading_number).unwrap_or(0);
-        match major {
-            Some(major) if (major, minor) >= (3, 6) => HeaderLayout::B,
-            _ => HeaderLayout::A,
-        }
+    }
+}
+
+/// Whether a server's `#{version}` (`3.3a`, `3.6`, `next-3.8`, `master`)
+/// is `major.minor` or newer. Development builds (`next-*`, `master`) are
+/// newer than every release; a version that cannot be read is not.
+///
+/// ```
+/// use tmux_wire::protocol::version_at_least;
+/// assert!(version_at_least("3.2a", 3, 2));
+/// assert!(!version_at_least("3.1c", 3, 2));
+/// assert!(version_at_least("next-3.8", 3, 6));
+/// assert!(!version_at_least("garbage", 1, 0));
+/// ```
+pub fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let v = version.trim();
+    if v.starts_with("next-") || v == "master" {
+        return true;
+    }
+    let mut parts = v.split('.');
+    match (
+        parts.next().and_then(leading_number),
+        parts.next().and_then(leading_number),
+    ) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        (Some(a), None) => a > major,
+        _ => false,
     }
 }
 

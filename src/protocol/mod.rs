@@ -9,11 +9,14 @@
 //! - [`Command`]: an argv to a control-mode input line tmux reads back exactly.
 //! - [`Message`], [`Decoder`], [`HeaderLayout`]: the imsg socket protocol.
 //! - [`Layout`]: window layout strings.
+//! - [`FormatQuery`]: format answers (`-F`, `display-message -p`), read
+//!   the same way in every tmux version's output dialect.
 
 mod assembler;
 mod command;
 pub(crate) mod error;
 mod escape;
+mod format;
 mod ids;
 mod imsg;
 mod layout;
@@ -23,10 +26,11 @@ pub use assembler::{Assembler, Event, Reply};
 pub use command::{command_list_line, Command};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape, unescape_owned, unescape_slice};
+pub use format::{FormatError, FormatQuery};
 pub use ids::{PaneId, SessionId, WindowId};
 pub use imsg::{
-    msg, Decoder, Frame, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, HEADER_LEN,
-    MAX_MESSAGE_LEN, MAX_PAYLOAD_LEN, PROTOCOL_VERSION,
+    msg, version_at_least, Decoder, Frame, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8,
+    HEADER_LEN, MAX_MESSAGE_LEN, MAX_PAYLOAD_LEN, PROTOCOL_VERSION,
 };
 pub use layout::{checksum as layout_checksum, Cell, CellKind, Layout};
 pub use line::{parse_line, parse_line_bytes, Guard, Line, Notification};

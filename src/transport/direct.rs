@@ -69,20 +69,9 @@ pub async fn connect(
 ) -> Result<ControlPipe, TransportError> {
     check_command(command)?;
     let sock = connect_socket(socket)?;
-    let server = server_identity(socket, &sock);
-    let cached = match (&server, opts.reuse_probe) {
-        (Some(key), true) => probed_version(key),
-        _ => None,
-    };
-    let (version, probed) = match cached {
-        Some(version) => (version, false),
-        None => (probe_version(socket, opts.probe_timeout).await?, true),
-    };
+    let (version, probed) = version_of(socket, &sock, opts).await?;
     if !passes_fds(&version) {
         return Err(crate::server::ProbeError::TooOld { version }.into());
-    }
-    if let Some(key) = server {
-        remember_version(key, &version);
     }
     let layout = HeaderLayout::for_server_version(&version);
     let how = if probed {
@@ -99,6 +88,36 @@ pub async fn connect(
         reason,
     };
     Ok(pipe)
+}
+
+/// The `#{version}` of the server on `socket`: probed once per server
+/// process and remembered (see [`DirectOptions::reuse_probe`]), so asking
+/// before a [`connect`] costs that connection no second probe.
+pub async fn server_version(socket: &Path, opts: &DirectOptions) -> Result<String, TransportError> {
+    let sock = connect_socket(socket)?;
+    Ok(version_of(socket, &sock, opts).await?.0)
+}
+
+/// The version of the server `sock` is connected to, and whether it was
+/// probed now (rather than remembered).
+async fn version_of(
+    socket: &Path,
+    sock: &StdUnixStream,
+    opts: &DirectOptions,
+) -> Result<(String, bool), TransportError> {
+    let server = server_identity(socket, sock);
+    let cached = match (&server, opts.reuse_probe) {
+        (Some(key), true) => probed_version(key),
+        _ => None,
+    };
+    if let Some(version) = cached {
+        return Ok((version, false));
+    }
+    let version = probe_version(socket, opts.probe_timeout).await?;
+    if let Some(key) = server {
+        remember_version(key, &version);
+    }
+    Ok((version, true))
 }
 
 /// Versions already probed, per server: the socket path and the pid of the
@@ -231,25 +250,7 @@ fn identify(
 /// control I/O over the socket instead, which this transport does not
 /// speak. Development builds (`next-*`, `master`) are new.
 fn passes_fds(version: &str) -> bool {
-    let v = version.trim();
-    if v.starts_with("next-") || v == "master" {
-        return true;
-    }
-    let mut parts = v.split('.');
-    let num = |s: Option<&str>| {
-        s.and_then(|s| {
-            s.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse::<u32>()
-                .ok()
-        })
-    };
-    match (num(parts.next()), num(parts.next())) {
-        (Some(major), Some(minor)) => (major, minor) >= (3, 2),
-        (Some(major), None) => major > 3,
-        _ => false,
-    }
+    crate::protocol::version_at_least(version, 3, 2)
 }
 
 /// One message and one fd in a single `sendmsg`, as both header layouts'
