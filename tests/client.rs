@@ -21,9 +21,12 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
 }
 
 async fn connect(server: &TmuxServer, transport: TransportChoice) -> Client {
-    let opts = ConnectOptions::attach("t")
-        .socket_path(server.socket())
-        .transport(transport);
+    let opts = ConnectOptions {
+        tmux: Some(common::tmux::program()),
+        ..ConnectOptions::attach("t")
+            .socket_path(server.socket())
+            .transport(transport)
+    };
     within("connect", Client::connect(&opts))
         .await
         .expect("connect")
@@ -38,7 +41,7 @@ fn server_pid(server: &TmuxServer) -> i32 {
 }
 
 fn tmux(server: &TmuxServer, args: &[&str]) -> String {
-    let out = Command::new("tmux")
+    let out = common::tmux::command()
         .arg("-S")
         .arg(server.socket())
         .args(args)
@@ -49,6 +52,7 @@ fn tmux(server: &TmuxServer, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_over_both_transports() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     for (choice, kind) in [
         (TransportChoice::Direct, TransportKind::Direct),
@@ -81,6 +85,7 @@ async fn commands_over_both_transports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_picks_direct_and_says_why() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Auto).await;
     let info = client.info();
@@ -92,6 +97,7 @@ async fn auto_picks_direct_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_pipelined_commands_from_eight_tasks_pair_correctly() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let tasks: Vec<_> = (0..8)
@@ -126,6 +132,7 @@ async fn a_thousand_pipelined_commands_from_eight_tasks_pair_correctly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_and_session_events_arrive_typed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let mut events = client.events();
@@ -186,6 +193,7 @@ async fn window_and_session_events_arrive_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pane_output_is_byte_exact_for_all_256_byte_values() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     use tmux_wire::client::PaneEvent;
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
@@ -221,6 +229,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_server_mid_command_gives_errors_not_hangs() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     for choice in [TransportChoice::Direct, TransportChoice::Process] {
         let server = TmuxServer::start();
         let client = connect(&server, choice).await;
@@ -264,6 +273,7 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let pid = server_pid(&server);
@@ -289,6 +299,7 @@ async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_exits_after_our_client_leaves() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let pid = server_pid(&server);
@@ -317,6 +328,7 @@ fn is_zombie(pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_client_detaches_it() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let before = tmux(&server, &["list-clients", "-F", "#{client_name}"]);
@@ -335,11 +347,15 @@ async fn dropping_the_client_detaches_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attaching_to_a_missing_session_is_an_error() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     for choice in [TransportChoice::Direct, TransportChoice::Process] {
-        let opts = ConnectOptions::attach("nosuch")
-            .socket_path(server.socket())
-            .transport(choice);
+        let opts = ConnectOptions {
+            tmux: Some(common::tmux::program()),
+            ..ConnectOptions::attach("nosuch")
+                .socket_path(server.socket())
+                .transport(choice)
+        };
         let err = within("connect", Client::connect(&opts)).await.unwrap_err();
         assert!(err.to_string().contains("can't find session"), "{err}");
     }
@@ -361,6 +377,7 @@ async fn no_server_is_a_clear_error() {
 /// and the only exec seen is the child's own start.
 #[test]
 fn direct_transport_executes_no_process() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     if Command::new("strace").arg("-V").output().is_err() {
         panic!("strace is needed for this test (.ci/run installs it)");
     }
@@ -398,6 +415,7 @@ fn direct_transport_executes_no_process() {
 #[test]
 #[ignore = "run by direct_transport_executes_no_process"]
 fn connect_and_run_one_command() {
+    // No version gate: its parent has one, and it must run no tmux itself.
     let socket = std::env::var_os("TMUX_WIRE_TEST_SOCKET").expect("socket");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -424,7 +442,7 @@ async fn process_transport_runs_behind_a_command_prefix() {
     let prefix: Vec<std::ffi::OsString> = vec![
         "env".into(),
         "TMUX_WIRE_VIA=env".into(),
-        "tmux".into(),
+        common::tmux::program().into(),
         "-S".into(),
         server.socket().into(),
         "-C".into(),
@@ -432,7 +450,7 @@ async fn process_transport_runs_behind_a_command_prefix() {
     let pipe =
         tmux_wire::transport::process::spawn(&prefix, &["attach-session", "-t", "t"]).unwrap();
     assert!(
-        pipe.info.reason.contains("env TMUX_WIRE_VIA=env tmux"),
+        pipe.info.reason.contains("env TMUX_WIRE_VIA=env "),
         "{}",
         pipe.info.reason
     );
@@ -448,6 +466,7 @@ async fn process_transport_runs_behind_a_command_prefix() {
 /// A dropped process-transport client leaves no tmux -C child behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_transport_child_is_reaped_when_dropped() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Process).await;
     let clients = tmux(&server, &["list-clients", "-F", "#{client_pid}"]);
@@ -467,6 +486,7 @@ async fn process_transport_child_is_reaped_when_dropped() {
 /// reader catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     use tmux_wire::client::PaneEvent;
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
@@ -579,6 +599,7 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
 /// before that.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_churn_never_crashes_the_server() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let socket = server.socket().to_path_buf();
     let tasks: Vec<_> = (0..3)
@@ -612,6 +633,7 @@ async fn connection_churn_never_crashes_the_server() {
 /// file) is probed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_is_reused_for_the_same_server_only() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let first = connect(&server, TransportChoice::Direct).await;
     let second = connect(&server, TransportChoice::Direct).await;
@@ -630,7 +652,7 @@ async fn the_probe_is_reused_for_the_same_server_only() {
         }
     })
     .await;
-    let restarted = Command::new("tmux")
+    let restarted = common::tmux::command()
         .arg("-S")
         .arg(server.socket())
         .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "/bin/sh"])
@@ -648,6 +670,7 @@ async fn the_probe_is_reused_for_the_same_server_only() {
 /// `detach` ends the session for every clone and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detach_waits_for_the_end_and_reports_it() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let client = connect(&server, TransportChoice::Direct).await;
     let other = client.clone();
@@ -660,4 +683,67 @@ async fn detach_waits_for_the_end_and_reports_it() {
     .await;
     assert!(matches!(after, Err(ClientError::Closed(_))), "{after:?}");
     assert!(tmux(&server, &["list-clients"]).trim().is_empty());
+}
+
+/// `auto` reaches every version: directly from 3.2 on, through `tmux -C`
+/// before (the fallback); either way tmux's refusals arrive in its own
+/// words. Runs on every tmux the suite is pointed at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_reaches_every_version_and_keeps_tmux_refusals() {
+    let server = TmuxServer::start();
+    let once = |argv: &[&str]| ConnectOptions {
+        socket: tmux_wire::server::SocketSpec::Path(server.socket().to_path_buf()),
+        command: argv.iter().map(|a| a.to_string()).collect(),
+        tmux: Some(common::tmux::program()),
+        ..Default::default()
+    };
+    let version = common::tmux::version();
+    let (reply, info) = within(
+        "run_once",
+        Client::run_once(&once(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{session_name}",
+        ])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.output(), b"t");
+    let expected = if tmux_wire::protocol::version_at_least(version, 3, 2) {
+        TransportKind::Direct
+    } else {
+        TransportKind::Process
+    };
+    assert_eq!(info.kind, expected, "{}", info.reason);
+    assert_eq!(info.server_version.as_deref(), Some(version));
+
+    // tmux cannot parse these: it writes its message on a line of its own
+    // and ends the client.
+    for (argv, message) in [
+        (&["no-such-command"][..], "unknown command: no-such-command"),
+        (&["FOO=bar"][..], "unknown command: FOO=bar"),
+    ] {
+        let err = within("run_once", Client::run_once(&once(argv)))
+            .await
+            .unwrap_err();
+        match err {
+            ClientError::Rejected { message: got } => assert_eq!(got, message),
+            other => panic!("{argv:?}: {other:?}"),
+        }
+    }
+    // This one runs and fails: an %error block.
+    let err = within(
+        "run_once",
+        Client::run_once(&once(&["list-panes", "-t", "ghost"])),
+    )
+    .await
+    .unwrap_err();
+    match err {
+        ClientError::Command { message, .. } => {
+            assert!(message.contains("can't find"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -1,6 +1,8 @@
 //! The keeper through the real `tmux-wire` binary, each test on its own
 //! private socket in a temp dir (the server is killed on drop).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -24,6 +26,8 @@ impl Socket {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("-S").arg(&self.path).args(args).env_remove("TMUX");
+        // The tmux under test starts servers and carries `tmux -C`.
+        c.env("TMUX_WIRE_TMUX", common::tmux::program());
         c.current_dir(self.dir.path());
         c
     }
@@ -53,7 +57,7 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = common::tmux::command()
             .arg("-S")
             .arg(&self.path)
             .arg("kill-server")
@@ -72,6 +76,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn a_dev_server_from_start_to_stop() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let port = free_port().to_string();
     let started = s.json(&[
@@ -136,6 +141,7 @@ fn a_dev_server_from_start_to_stop() {
 
 #[test]
 fn start_is_idempotent() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let first = s.json(&["start", "idem", "--", "sleep", "60"]);
     assert_eq!(first["already_running"], false);
@@ -147,6 +153,7 @@ fn start_is_idempotent() {
 
 #[test]
 fn racing_starts_make_one_process_and_all_wait_for_it() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let racers: Vec<_> = (0..4)
         .map(|_| {
@@ -194,6 +201,7 @@ fn racing_starts_make_one_process_and_all_wait_for_it() {
 
 #[test]
 fn the_process_survives_its_caller() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let marker = s.dir.path().join("started");
     // The caller: a shell in its own session and process group that starts
@@ -224,6 +232,7 @@ fn the_process_survives_its_caller() {
 
 #[test]
 fn exit_codes_and_signals() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "seven", "--", "sh", "-c", "sleep 0.3; exit 7"]);
     let exit = s.json(&["wait", "seven", "--exit", "--timeout", "30s"]);
@@ -263,6 +272,7 @@ fn exit_codes_and_signals() {
 
 #[test]
 fn idle_and_timeouts() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "quiet", "--", "sh", "-c", "echo hello; sleep 300"]);
     s.ok(&["wait", "quiet", "--idle", "300ms", "--timeout", "30s"]);
@@ -280,6 +290,7 @@ fn idle_and_timeouts() {
 
 #[test]
 fn text_arrives_byte_exact() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let out_file = s.dir.path().join("received");
     let mut text =
@@ -303,6 +314,7 @@ fn text_arrives_byte_exact() {
 
 #[test]
 fn logs_go_beyond_the_history_limit() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     // tmux keeps 2000 lines of history by default; print 5000.
     s.ok(&[
@@ -337,6 +349,7 @@ fn logs_go_beyond_the_history_limit() {
 
 #[test]
 fn bad_names_flags_and_unknown_names() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     for bad in ["a.b", "a:b", "", "x\u{1}y"] {
         let out = s.run(&["start", bad, "--", "true"]);
@@ -361,6 +374,7 @@ fn bad_names_flags_and_unknown_names() {
 
 #[test]
 fn clean_removes_only_a_stale_socket() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "live", "--", "sleep", "60"]);
     assert_eq!(s.json(&["clean"])["removed"], false);
@@ -408,6 +422,7 @@ fn execs_of(s: &Socket, args: &[&str], during: impl FnOnce()) -> (Output, Vec<St
 
 #[test]
 fn waiting_spawns_no_process() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&[
         "start",
@@ -448,6 +463,7 @@ fn waiting_spawns_no_process() {
 
 #[test]
 fn logs_follow_prints_new_lines_until_the_process_exits() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&[
         "start",
@@ -489,6 +505,7 @@ fn logs_follow_prints_new_lines_until_the_process_exits() {
 
 #[test]
 fn environment_cwd_keys_kill_and_version() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     let work = s.dir.path().join("work dir");
     std::fs::create_dir(&work).unwrap();
@@ -603,6 +620,7 @@ fn errors_a_person_can_act_on() {
 
 #[test]
 fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "job", "--", "sh", "-c", "echo run-one; exit 3"]);
     s.ok(&["wait", "job", "--exit", "--timeout", "30s"]);
@@ -656,8 +674,9 @@ fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
 
 #[test]
 fn sessions_a_shell_recipe_started_are_managed_too() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
-    let ok = Command::new("tmux")
+    let ok = common::tmux::command()
         .arg("-S")
         .arg(&s.path)
         .args([
@@ -693,4 +712,105 @@ fn sessions_a_shell_recipe_started_are_managed_too() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no log to follow"));
     let stopped = s.json(&["stop", "recipe", "--grace", "5s"]);
     assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+}
+
+/// `cmd` reports tmux's refusals in tmux's own words, on every version
+/// (through `tmux -C` before 3.2); the keeper refuses a server older than
+/// 3.2 before it changes anything.
+#[test]
+fn tmux_errors_in_its_own_words_and_old_servers_refused() {
+    let s = Socket::new();
+    let made = common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "kept",
+            "sleep 300",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let out = s.run(&["cmd", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "unknown command: no-such-command\n"
+    );
+    let out = s.run(&["--json", "cmd", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"], "unknown command: no-such-command");
+    for argv in [
+        &["cmd", "FOO=bar"][..],
+        &["cmd", "list-panes", "-t", "ghost"],
+    ] {
+        let out = s.run(argv);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{argv:?}: {err}");
+        assert!(!err.contains("attaching"), "{argv:?}: {err}");
+        assert!(
+            err.contains("unknown command: FOO=bar") || err.contains("can't find"),
+            "{argv:?}: {err}"
+        );
+    }
+    let shown = s.ok(&[
+        "cmd",
+        "display-message",
+        "-p",
+        "-t",
+        "kept",
+        "#{session_name}",
+    ]);
+    assert_eq!(shown, "kept\n");
+    let version = s.json(&["version"]);
+    assert_eq!(version["server"], common::tmux::version());
+
+    if !tmux_wire::protocol::version_at_least(common::tmux::version(), 3, 2) {
+        assert_eq!(version["transport"], "process");
+        let out = s.run(&["start", "new", "--", "sleep", "300"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("too old") && err.contains("3.2"), "{err}");
+        let listed = s.json(&["ls"]);
+        assert_eq!(listed["processes"].as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed["processes"][0]["name"], "kept");
+    }
+}
+
+/// Format answers read right in both output dialects, whatever a value
+/// holds: a backslash, the text `\037` (what 3.4 and 3.5a write for the
+/// separator byte), `|` and spaces.
+#[test]
+fn paths_and_commands_with_backslashes_read_back_exactly() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let dir = s.dir.path().join(r"a\037b\c d|e");
+    std::fs::create_dir(&dir).unwrap();
+    let script = r"echo 'x\037y' >/dev/null; sleep 300";
+    let started = s.json(&[
+        "start",
+        "odd",
+        "--cwd",
+        dir.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let process = &started["process"];
+    assert_eq!(process["state"], "running", "{started}");
+    let canonical = dir.canonicalize().unwrap();
+    assert_eq!(process["cwd"], canonical.to_str().unwrap(), "{started}");
+    assert!(
+        process["command"].as_str().unwrap().contains(r"x\037y"),
+        "{started}"
+    );
+    let status = s.json(&["status", "odd"]);
+    assert_eq!(status, *process);
 }

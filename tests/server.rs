@@ -1,6 +1,8 @@
 //! Socket paths, stale sockets and starting servers, against real tmux on
 //! private sockets.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use tmux_wire::server::{
@@ -9,11 +11,19 @@ use tmux_wire::server::{
 };
 
 fn kill_server(path: &Path) {
-    let _ = Command::new("tmux")
+    let _ = common::tmux::command()
         .arg("-S")
         .arg(path)
         .arg("kill-server")
         .status();
+}
+
+/// Start servers with the tmux under test.
+fn start_options() -> StartOptions {
+    StartOptions {
+        tmux: Some(common::tmux::program()),
+        ..Default::default()
+    }
 }
 
 /// Kills the server on drop, so a failing test leaves nothing behind.
@@ -25,7 +35,7 @@ impl Drop for Cleanup<'_> {
 }
 
 fn session_names(path: &Path) -> String {
-    let out = Command::new("tmux")
+    let out = common::tmux::command()
         .arg("-S")
         .arg(path)
         .args(["list-sessions", "-F", "#{session_name}"])
@@ -36,10 +46,11 @@ fn session_names(path: &Path) -> String {
 
 /// The pid of the server listening on `sock`.
 fn server_pid(sock: &Path) -> i32 {
-    let out = Command::new("tmux")
+    let out = common::tmux::command()
         .arg("-S")
         .arg(sock)
-        .args(["display-message", "-p", "#{pid}"])
+        // `list-commands` answers without a session on every version.
+        .args(["list-commands", "-F", "#{pid}", "list-commands"])
         .output()
         .unwrap();
     String::from_utf8(out.stdout)
@@ -75,10 +86,10 @@ fn start_once_then_alive() {
     let sock = dir.path().join("s");
     let _cleanup = Cleanup(&sock);
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Missing);
-    assert!(start_server(&sock, &StartOptions::default()).unwrap());
+    assert!(start_server(&sock, &start_options()).unwrap());
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
     // Already running: nothing is started.
-    assert!(!start_server(&sock, &StartOptions::default()).unwrap());
+    assert!(!start_server(&sock, &start_options()).unwrap());
     // The server has no session and stays up (exit-empty off).
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
@@ -93,7 +104,7 @@ fn racing_starts_end_with_one_server_and_no_error() {
     let handles: Vec<_> = (0..6)
         .map(|_| {
             let sock = sock.clone();
-            std::thread::spawn(move || start_server(&sock, &StartOptions::default()))
+            std::thread::spawn(move || start_server(&sock, &start_options()))
         })
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
@@ -115,7 +126,7 @@ fn stale_socket_is_detected_and_removed_only_when_dead() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("stale");
     let _cleanup = Cleanup(&sock);
-    start_server(&sock, &StartOptions::default()).unwrap();
+    start_server(&sock, &start_options()).unwrap();
     assert!(
         !remove_stale_socket(&sock).unwrap(),
         "a live server's socket stays"
@@ -136,7 +147,7 @@ fn stale_socket_is_detected_and_removed_only_when_dead() {
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Stale);
     assert!(sock.exists());
     // Starting over a stale socket works.
-    assert!(start_server(&sock, &StartOptions::default()).unwrap());
+    assert!(start_server(&sock, &start_options()).unwrap());
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
 }
 
@@ -215,19 +226,24 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("probe");
     let _cleanup = Cleanup(&sock);
-    start_server(&sock, &StartOptions::default()).unwrap();
+    start_server(&sock, &start_options()).unwrap();
     let version = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
         .await
         .unwrap();
-    let out = Command::new("tmux").arg("-V").output().unwrap();
+    let out = common::tmux::command().arg("-V").output().unwrap();
     let want = String::from_utf8(out.stdout).unwrap();
     assert_eq!(format!("tmux {version}"), want.trim());
+    let layout = if tmux_wire::protocol::version_at_least(&version, 3, 6) {
+        tmux_wire::protocol::HeaderLayout::B
+    } else {
+        tmux_wire::protocol::HeaderLayout::A
+    };
     assert_eq!(
         tmux_wire::protocol::HeaderLayout::for_server_version(&version),
-        tmux_wire::protocol::HeaderLayout::A
+        layout
     );
     // The probe leaves no client behind.
-    let clients = Command::new("tmux")
+    let clients = common::tmux::command()
         .arg("-S")
         .arg(&sock)
         .args(["list-clients"])

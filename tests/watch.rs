@@ -24,6 +24,7 @@ fn re(s: &str) -> Regex {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pattern_printed_later_wakes_the_wait() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     let waiting = {
@@ -38,6 +39,7 @@ async fn a_pattern_printed_later_wakes_the_wait() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_begun_before_the_wait_is_joined_with_what_follows() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     // "half-" is on the screen before the wait begins, "done" comes after.
@@ -52,6 +54,7 @@ async fn a_line_begun_before_the_wait_is_joined_with_what_follows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_is_already_on_screen_counts() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     type_line(&client, pane, "echo DONE-$((1+1))").await;
@@ -63,6 +66,7 @@ async fn what_is_already_on_screen_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_match_may_span_chunks_and_escape_sequences() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     let waiting = {
@@ -84,6 +88,7 @@ async fn a_match_may_span_chunks_and_escape_sequences() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pattern_that_never_comes_times_out() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     let err = wait_for(
@@ -99,6 +104,7 @@ async fn a_pattern_that_never_comes_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_means_quiet_and_back_at_the_shell() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     type_line(
@@ -126,6 +132,7 @@ async fn idle_means_quiet_and_back_at_the_shell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_pane_is_never_idle() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
     type_line(&client, pane, "while :; do echo busy; sleep 0.05; done").await;
@@ -187,6 +194,7 @@ fn rand_suffix() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_signals_are_reported() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, _) = setup(&server).await;
     let (pane, release) = held_window(&client, server.dir(), "exit 7").await;
@@ -239,6 +247,7 @@ async fn exit_codes_and_signals_are_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_exits_racing_the_wait_are_all_seen() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     // Processes that exit at once, before, during or after the wait is
     // armed: every wait must end with the right code, none by timeout.
     let server = TmuxServer::start();
@@ -275,6 +284,7 @@ async fn many_exits_racing_the_wait_are_all_seen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_pane_ends_the_wait_with_pane_gone() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, _) = setup(&server).await;
     let (pane, _release) = held_window(&client, server.dir(), "true").await;

@@ -24,9 +24,9 @@ pub mod log;
 
 use crate::client::{Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS};
 use crate::protocol::{version_at_least, FormatQuery, PaneId, Reply};
+use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState, StartOptions};
 use crate::transport::direct::{self, DirectOptions};
 use crate::transport::TransportError;
-use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState, StartOptions};
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
@@ -394,8 +394,7 @@ impl Keeper {
     /// version is probed once per server process and remembered, so the
     /// connection that follows does not probe again.
     async fn require_version(&self) -> Result<(), KeeperError> {
-        let version = match direct::server_version(&self.socket, &DirectOptions::default()).await
-        {
+        let version = match direct::server_version(&self.socket, &DirectOptions::default()).await {
             Ok(version) => version,
             Err(TransportError::Probe(ProbeError::TooOld { version })) => version,
             // Another protocol version: the connection decides (auto falls

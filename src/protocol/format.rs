@@ -220,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn recorded_answers_of_both_dialects() {
+    fn answers_of_both_dialects() {
         let q = FormatQuery::new(&["session_name", "pane_id", "pane_dead_status"]);
         // 3.3a, 3.6a and later: raw separators.
         assert_eq!(q.parse_line(b"web\x1f%0\x1f").unwrap(), ["web", "%0", ""]);
@@ -232,6 +232,33 @@ mod tests {
         // Too few or too many fields is an error, not a guess.
         assert!(q.parse_line(b"web\x1f%0").is_err());
         assert!(q.parse_one(&[]).is_err());
+    }
+
+    /// Real answers of `list-panes -a -F` with this query's format, one
+    /// file per version, recorded from `tmux -C`: a session `rec` in
+    /// `/tmp/rec/a\037b\c d` (the text `\037`, not the byte), and an option
+    /// holding `x\037y`, a tab, the byte 0x01, `|` and two backslashes.
+    #[test]
+    fn recorded_answers_of_every_version() {
+        macro_rules! recorded {
+            ($($version:literal),*) => {
+                [$(($version, &include_bytes!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/format-answers/list-panes-",
+                    $version,
+                    ".txt"
+                ))[..])),*]
+            };
+        }
+        let q = FormatQuery::new(&["session_name", "pane_current_path", "@v", "pane_dead"]);
+        for (version, answer) in recorded!("3.3a", "3.4", "3.5a", "3.6a", "3.7c", "next-3.8") {
+            let line = answer.strip_suffix(b"\n").expect("one line");
+            assert_eq!(
+                q.parse_line(line).unwrap(),
+                ["rec", r"/tmp/rec/a\037b\c d", "x\\037y\tz\x01|\\\\e", "0"],
+                "tmux {version}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,67 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tmux_wire::protocol::{Assembler, Event, Reply};
 
+/// The tmux the live tests run against: `$TMUX_WIRE_TEST_TMUX`, else
+/// `tmux` on `PATH`. Every test that talks to a live server starts it (and
+/// tells the code under test to use it) through this.
+pub fn program() -> PathBuf {
+    std::env::var_os("TMUX_WIRE_TEST_TMUX")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("tmux"))
+}
+
+/// A [`Command`] running [`program`], outside any tmux of the caller's.
+pub fn command() -> Command {
+    let mut command = Command::new(program());
+    command.env_remove("TMUX");
+    command
+}
+
+/// The version of [`program`] (`3.3a`, `next-3.8`), from `tmux -V`.
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let out = command()
+            .arg("-V")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program().display()));
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().trim_start_matches("tmux ").to_string()
+    })
+}
+
+/// Whether the tmux under test is `major.minor` or newer. When it is not,
+/// the calling test is skipped, and says so on the terminal (past the test
+/// harness's capture, so a skip is never silent): name, version, reason.
+pub fn supports(major: u32, minor: u32, why: &str) -> bool {
+    if tmux_wire::protocol::version_at_least(version(), major, minor) {
+        return true;
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let line = format!(
+        "SKIPPED {test} on tmux {}: needs tmux {major}.{minor} ({why})\n",
+        version()
+    );
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    false
+}
+
+/// Skip the calling test, saying why, unless the tmux under test is at
+/// least `major.minor`.
+#[macro_export]
+macro_rules! require_tmux {
+    ($major:expr, $minor:expr, $why:expr) => {
+        if !$crate::common::tmux::supports($major, $minor, $why) {
+            return;
+        }
+    };
+}
+
+/// What the direct transport and every attaching client need.
+pub const ATTACH_NEEDS: &str = "the direct transport and attach-session -f";
+
 pub struct TmuxServer {
     dir: tempfile::TempDir,
     socket: PathBuf,
@@ -33,7 +94,7 @@ impl TmuxServer {
             "set -g default-shell /bin/sh\nset -g default-command /bin/sh\n",
         )
         .unwrap();
-        let status = Command::new("tmux")
+        let status = command()
             .arg("-S")
             .arg(&socket)
             .arg("-f")
@@ -57,7 +118,7 @@ impl TmuxServer {
 
     /// A `tmux -C attach -t t` child whose output we decode.
     pub fn control_client(&self) -> ControlClient {
-        let child = Command::new("tmux")
+        let child = command()
             .arg("-S")
             .arg(&self.socket)
             .args(["-C", "attach", "-t", "t"])
@@ -77,7 +138,7 @@ impl TmuxServer {
 
 impl Drop for TmuxServer {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = command()
             .arg("-S")
             .arg(&self.socket)
             .arg("kill-server")
