@@ -21,7 +21,7 @@
 //! [`wait_exit`] for why nothing can slip between looking and waiting.
 
 use crate::client::{Client, ClientError, ClientEvent, PaneEvent, ATTACH_FLAGS};
-use crate::protocol::{FormatError, FormatQuery, Notification, PaneId, Reply};
+use crate::protocol::{version_at_least, FormatError, FormatQuery, Notification, PaneId, Reply};
 use regex::Regex;
 use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -377,7 +377,51 @@ pub async fn exit_status(client: &Client, pane: PaneId) -> Result<Option<ExitSta
         .command(status_query(pane))
         .await
         .map_err(|e| gone(e, pane))?;
-    Ok(parse_status(pane, &reply)?.status)
+    Ok(settle(client, pane, parse_status(pane, &reply)?)
+        .await?
+        .status)
+}
+
+/// Whether a server's `#{pane_dead_signal}` exists (3.3 and later).
+pub(crate) fn reports_dead_signal(version: Option<&str>) -> bool {
+    version.is_none_or(|v| version_at_least(v, 3, 3))
+}
+
+/// The signal in tmux's `Pane is dead (signal NAME, TIME)`, if that is the
+/// last line of a pane's screen (`capture-pane -p`); see [`settle`].
+pub(crate) fn dead_signal_on_screen(lines: &[bytes::Bytes]) -> Option<ExitStatus> {
+    let last = lines
+        .iter()
+        .rev()
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .find(|l| !l.is_empty())?;
+    let rest = last.strip_prefix("Pane is dead (signal ")?;
+    let (name, _) = rest.split_once(',')?;
+    ExitStatus::from_formats("", name)
+}
+
+/// Complete a look on servers without `#{pane_dead_signal}` (before 3.3):
+/// there a pane whose process a signal killed reads dead with no status
+/// even once tmux has reaped it. tmux then writes `Pane is dead (signal
+/// NAME, TIME)` as the last line of the pane (with `remain-on-exit`), after
+/// the process is gone, so nothing the process printed can pass for it;
+/// read the signal there. Before that line, the look stays unreaped.
+async fn settle(client: &Client, pane: PaneId, look: Look) -> Result<Look, WatchError> {
+    let version = client.info().server_version.as_deref();
+    if look.status.is_some() || !look.unreaped || reports_dead_signal(version) {
+        return Ok(look);
+    }
+    let reply = client
+        .command(["capture-pane", "-p", "-t", &pane.to_string()])
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(match dead_signal_on_screen(&reply.content()) {
+        Some(status) => Look {
+            status: Some(status),
+            unreaped: false,
+        },
+        None => look,
+    })
 }
 
 /// A pane's id and what tmux knows of its end.
@@ -641,6 +685,7 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
         let after = pending.pop().expect("three commands");
         let before = pending.remove(0);
         let look = parse_status(pane, &before.await.map_err(|e| gone(e, pane))?)?;
+        let look = settle(client, pane, look).await?;
         if let Some(status) = look.status {
             return Ok(status);
         }
@@ -665,7 +710,7 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
                     }
                 }
                 result = &mut after => match result {
-                    Ok(reply) => match parse_status(pane, &reply)?.status {
+                    Ok(reply) => match settle(client, pane, parse_status(pane, &reply)?).await?.status {
                         Some(status) => return Ok(status),
                         // Another pane died: look again.
                         None => break,
@@ -745,6 +790,33 @@ mod tests {
         let mut w = "é".repeat(WINDOW);
         trim_window(&mut w);
         assert!(w.len() <= WINDOW && w.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn the_signal_tmux_3_2_writes_on_a_dead_pane() {
+        let screen = |lines: &[&str]| -> Vec<bytes::Bytes> {
+            lines
+                .iter()
+                .map(|l| bytes::Bytes::from(l.to_string()))
+                .collect()
+        };
+        let dead = screen(&[
+            "$ sleep 100",
+            "",
+            "Pane is dead (signal TERM, Wed Dec  2 04:01:02 2026)",
+            "",
+            "",
+        ]);
+        assert_eq!(dead_signal_on_screen(&dead), Some(ExitStatus::Signaled(15)));
+        // The same text earlier on the screen is the process's, not tmux's.
+        let printed = screen(&["Pane is dead (signal TERM, x)", "still running"]);
+        assert_eq!(dead_signal_on_screen(&printed), None);
+        assert_eq!(
+            dead_signal_on_screen(&screen(&["Pane is dead (status 3, x)"])),
+            None
+        );
+        assert!(reports_dead_signal(Some("3.3a")) && reports_dead_signal(None));
+        assert!(!reports_dead_signal(Some("3.2a")));
     }
 
     #[test]

@@ -90,8 +90,15 @@ async fn auto_picks_direct_and_says_why() {
     let client = connect(&server, TransportChoice::Auto).await;
     let info = client.info();
     assert_eq!(info.kind, TransportKind::Direct);
-    assert_eq!(info.layout, Some(tmux_wire::protocol::HeaderLayout::A));
     let version = info.server_version.clone().unwrap();
+    assert_eq!(version, common::tmux::version());
+    // The header layout changed in 3.6.
+    let layout = if tmux_wire::protocol::version_at_least(&version, 3, 6) {
+        tmux_wire::protocol::HeaderLayout::B
+    } else {
+        tmux_wire::protocol::HeaderLayout::A
+    };
+    assert_eq!(info.layout, Some(layout));
     assert!(info.reason.contains(&version), "{}", info.reason);
 }
 

@@ -230,9 +230,7 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
     let version = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
         .await
         .unwrap();
-    let out = common::tmux::command().arg("-V").output().unwrap();
-    let want = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(format!("tmux {version}"), want.trim());
+    assert_eq!(version, common::tmux::version());
     let layout = if tmux_wire::protocol::version_at_least(&version, 3, 6) {
         tmux_wire::protocol::HeaderLayout::B
     } else {

@@ -26,7 +26,7 @@ use crate::client::{Client, ClientError, ConnectOptions, TransportChoice, ATTACH
 use crate::protocol::{version_at_least, FormatQuery, PaneId, Reply};
 use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState, StartOptions};
 use crate::transport::direct::{self, DirectOptions};
-use crate::transport::TransportError;
+use crate::transport::{TransportError, TransportInfo};
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
@@ -384,9 +384,14 @@ impl Keeper {
     }
 
     /// Run one command that does not attach.
-    async fn once(&self, argv: &[&str]) -> Result<crate::protocol::Reply, KeeperError> {
+    async fn once(&self, argv: &[&str]) -> Result<Reply, KeeperError> {
+        Ok(self.once_with_info(argv).await?.0)
+    }
+
+    /// [`Keeper::once`], and what carried it (with the server's version).
+    async fn once_with_info(&self, argv: &[&str]) -> Result<(Reply, TransportInfo), KeeperError> {
         let command = argv.iter().map(|s| s.to_string()).collect();
-        Ok(Client::run_once(&self.options(command)).await?.0)
+        Ok(Client::run_once(&self.options(command)).await?)
     }
 
     /// Refuse a server older than the keeper supports (see
@@ -463,8 +468,11 @@ impl Keeper {
             state => return Err(self.unavailable(state)),
         }
         let query = FormatQuery::new(FIELDS);
-        let reply = match self.once(&["list-panes", "-a", "-F", query.format()]).await {
-            Ok(reply) => reply,
+        let (reply, info) = match self
+            .once_with_info(&["list-panes", "-a", "-F", query.format()])
+            .await
+        {
+            Ok(answer) => answer,
             // A server with no session has nothing to list.
             Err(KeeperError::Client(e)) if tmux_says(&e, &["no sessions", "no current target"]) => {
                 return Ok((Vec::new(), None))
@@ -489,6 +497,19 @@ impl Keeper {
             server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
             if seen.insert(info.name.clone()) {
                 out.push(info);
+            }
+        }
+        if !watch::reports_dead_signal(info.server_version.as_deref()) {
+            // Before 3.3 a signal's status is only on the pane's screen.
+            for process in out.iter_mut().filter(|p| p.state == State::Exiting) {
+                let screen = self
+                    .once(&["capture-pane", "-p", "-t", &process.pane])
+                    .await?;
+                if let Some(ExitStatus::Signaled(signal)) =
+                    watch::dead_signal_on_screen(&screen.content())
+                {
+                    process.state = State::Killed { signal };
+                }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -36,8 +36,12 @@ pub fn version() -> &'static str {
             .arg("-V")
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", program().display()));
+        // `tmux 3.3a`; before 3.3 the program's own name comes first.
         let text = String::from_utf8_lossy(&out.stdout);
-        text.trim().trim_start_matches("tmux ").to_string()
+        text.split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string()
     })
 }
 
