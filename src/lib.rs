@@ -1,10 +1,13 @@
 //! tmux-wire: a pure-Rust tmux control-mode client.
 //!
-//! This release holds the sans-IO protocol core ([`protocol`]): the
+//! The layers, bottom up: the sans-IO protocol core ([`protocol`]: the
 //! control-mode line parser, `%output` unescaping, the stream assembler that
 //! pairs `%begin`/`%end`/`%error` blocks, the command-line quoter, the imsg
-//! codec of the server socket, and layout strings. Transports, the async
-//! client, waits and the process keeper build on it.
+//! codec of the server socket, layout strings, format answers); socket
+//! paths and the version probe ([`server`]); the transports
+//! ([`transport`]); the async client ([`client`]); pane output as a person
+//! reads it ([`text`]); event-driven waits ([`watch`]); and the keeper of
+//! named processes ([`keeper`]).
 //!
 //! A complete program that decodes a captured control-mode stream:
 //!
@@ -35,6 +38,7 @@ pub mod client;
 pub mod keeper;
 pub mod protocol;
 pub mod server;
+pub mod text;
 pub mod transport;
 pub mod watch;
 

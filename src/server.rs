@@ -199,6 +199,13 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), ServerError> {
             })
         }
     }
+    check_private_dir(dir)
+}
+
+/// The checks of [`ensure_private_dir`] on a directory that exists: a
+/// directory (not a symlink) owned by us that gives no permission to
+/// others.
+pub fn check_private_dir(dir: &Path) -> Result<(), ServerError> {
     let meta = std::fs::symlink_metadata(dir).map_err(|source| ServerError::Directory {
         path: dir.to_path_buf(),
         source,

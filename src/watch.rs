@@ -20,7 +20,7 @@
 //! that reaps the process, so the wake-up takes milliseconds; see
 //! [`wait_exit`] for why nothing can slip between looking and waiting.
 
-use crate::client::{Client, ClientError, ClientEvent, PaneEvent, ATTACH_FLAGS};
+use crate::client::{Client, ClientError, ClientEvent, PaneEvent, QUIET_ATTACH_FLAGS};
 use crate::protocol::{version_at_least, FormatError, FormatQuery, Notification, PaneId, Reply};
 use regex::Regex;
 use std::io::Write;
@@ -667,9 +667,16 @@ async fn exit_of(client: &Client, pane: PaneId) -> Result<ExitStatus, WatchError
     let process = ProcessExit::open(pids.map(|(_, process)| process));
     let mut process_running = true;
     let target = pane.to_string();
-    let attach = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
-        .map(String::from)
-        .to_vec();
+    // The watcher only runs `wait-for` and status queries: no output.
+    let attach = [
+        "attach-session",
+        "-f",
+        QUIET_ATTACH_FLAGS,
+        "-t",
+        target.as_str(),
+    ]
+    .map(String::from)
+    .to_vec();
     let watcher = client
         .connect_again(attach)
         .await

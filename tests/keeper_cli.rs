@@ -483,24 +483,28 @@ fn logs_follow_prints_new_lines_until_the_process_exits() {
     use std::io::BufRead;
     let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
     let mut all = String::new();
-    stdout.read_line(&mut all).unwrap();
+    // The run's mark, then its first line.
+    while !all.contains("first") {
+        assert!(stdout.read_line(&mut all).unwrap() > 0, "{all}");
+    }
     s.ok(&["send", "talker", "--enter", "go"]);
     std::io::Read::read_to_string(&mut stdout, &mut all).unwrap();
     assert!(follower.wait().unwrap().success());
-    let lines: Vec<String> = all
+    let mut docs: Vec<serde_json::Value> = all
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.first().map(String::as_str), Some("first"));
+    // It ends with how the process ended.
+    let end = docs.pop().unwrap();
+    assert_eq!(end["end"]["code"], 0, "{end}");
+    assert_eq!(end["end"]["exit"]["how"], "exited", "{end}");
+    let lines: Vec<&str> = docs.iter().map(|d| d["line"].as_str().unwrap()).collect();
     assert!(
-        lines.iter().any(|l| l == "second") && lines.iter().any(|l| l == "third"),
+        lines[0].starts_with("--- tmux-wire: run of sh -c"),
         "{lines:?}"
     );
+    // The terminal echoes what was typed; the log has it too.
+    assert_eq!(lines[1..], ["first", "go", "second", "third"]);
 }
 
 #[test]
@@ -536,7 +540,8 @@ fn environment_cwd_keys_kill_and_version() {
         work.display()
     );
     s.ok(&["wait", "envy", "--ready", "pwd=", "--timeout", "30s"]);
-    assert_eq!(s.json(&["logs", "envy"])["lines"][0], expected.as_str());
+    // After the mark that begins the run.
+    assert_eq!(s.json(&["logs", "envy"])["lines"][1], expected.as_str());
     assert_eq!(s.json(&["status", "envy"])["cwd"], work.to_str().unwrap());
 
     // Keys by name: C-c ends `cat`.

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tmux_wire::client::{Client, PaneEvent, TransportChoice};
 use tmux_wire::keeper::{self, Keeper, KeeperError, StartSpec};
-use tmux_wire::protocol::{Assembler, Event, FormatQuery};
+use tmux_wire::protocol::{Assembler, Event};
 use tmux_wire::server::SocketSpec;
 use tmux_wire::watch;
 
@@ -444,15 +444,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             follow,
             raw,
         } => {
-            // Subscribe before reading the file, so following misses nothing.
+            // Watch the log before reading it, so following misses nothing.
             let live = if follow {
-                let (client, pane) = keeper.pane(&name).await?;
-                let output = client.pane_output(pane).await?;
-                Some((client, pane, output))
+                let (client, pane) = keeper.pane_without_output(&name).await?;
+                let changes = keeper::log::LogWatch::new(
+                    keeper
+                        .log_path(&name)
+                        .parent()
+                        .unwrap_or(std::path::Path::new(".")),
+                )
+                .ok();
+                Some((client, pane, changes))
             } else {
                 None
             };
-            let (last, offset) = keeper.logs_or_history(&name, lines, raw).await?;
+            let (last, end) = keeper.logs_or_history(&name, lines, raw).await?;
             if json && !follow {
                 print_json(json!({ "lines": last }));
             } else {
@@ -460,14 +466,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     print_line(json, line);
                 }
             }
-            if let Some((client, pane, output)) = live {
-                let Some(offset) = offset else {
+            if let Some((client, pane, changes)) = live {
+                let (Some(end), Some(changes)) = (end, changes) else {
                     return Err(Failure::Error(format!(
                         "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
                     )));
                 };
-                let follower = keeper::log::Follower::new(&keeper.log_path(&name), offset);
-                follow_output(&client, pane, output, follower, json, raw).await?;
+                let follower = keeper::log::Follower::new(&keeper.log_path(&name), end, raw);
+                follow_log(&client, pane, &name, follower, changes, json).await?;
             }
         }
         Command::Send { name, text, enter } => {
@@ -675,94 +681,87 @@ fn print_line(json: bool, line: &str) {
     }
 }
 
-/// Print a pane's output as it comes, line by line, until it closes.
-/// Print what the process adds to its log until it exits (Ctrl-C stops).
-/// The log is the source, so nothing is printed twice or lost (tmux 3.3a
-/// can drop the last `%output` of a pane that is dying); the pane's output
-/// events only say when to look.
-async fn follow_output(
+/// Print what the process adds to its log until it exits, then say how it
+/// ended (Ctrl-C stops). The log is the source, so nothing is printed twice
+/// or lost (tmux 3.3a can drop the last `%output` of a pane that is dying),
+/// and the log directory's changes (inotify) say when to read: the log
+/// writer is a process of its own and can lag far behind tmux's output
+/// events under a flood. Reads are bounded, so memory stays flat however
+/// far behind the reader is.
+async fn follow_log(
     client: &Client,
     pane: tmux_wire::protocol::PaneId,
-    mut output: tmux_wire::client::PaneOutput,
+    name: &str,
     mut follower: keeper::log::Follower,
+    mut changes: keeper::log::LogWatch,
     json: bool,
-    raw: bool,
 ) -> Result<(), Failure> {
-    // The log writer is a process of its own and may lag a little behind
-    // the output events: look again shortly after each.
-    const AGAIN: [Duration; 3] = [
-        Duration::from_millis(20),
-        Duration::from_millis(100),
-        Duration::from_millis(500),
-    ];
-    // After the exit: stop once tmux has closed the pane (its output is all
-    // read) and the log stopped growing for QUIET.
-    const QUIET: Duration = Duration::from_millis(200);
-    let exited = watch::wait_exit(client, pane, Duration::from_secs(10 * 365 * 24 * 3600));
+    // After the exit, tmux has read all the process wrote; the writer is
+    // done once the log stops changing for this long.
+    const QUIET: Duration = Duration::from_millis(500);
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    let exited = watch::wait_exit(client, pane, forever);
     let mut exited = std::pin::pin!(exited);
-    let mut has_exited = false;
-    // Lines the writer had not written yet when the tail was read come in
-    // the first looks.
-    let start = tokio::time::Instant::now();
-    let mut looks: std::collections::VecDeque<tokio::time::Instant> =
-        AGAIN.iter().map(|d| start + *d).collect();
-    let mut quiet_looks = 0;
-    let mut stream_open = true;
+    let mut end = None;
     loop {
-        let next_look = looks.front().copied();
-        let mut printed = 0;
-        tokio::select! {
-            event = output.next(), if stream_open => match event {
-                Some(PaneEvent::Closed(_)) | None => stream_open = false,
-                Some(_) => {
-                    let now = tokio::time::Instant::now();
-                    looks.clear();
-                    looks.extend(AGAIN.iter().map(|d| now + *d));
-                }
-            },
-            _ = &mut exited, if !has_exited => {
-                has_exited = true;
-                looks.push_back(tokio::time::Instant::now() + QUIET);
+        loop {
+            let lines = follower
+                .read_new()
+                .map_err(|e| Failure::Error(format!("reading the log: {e}")))?;
+            for line in &lines {
+                print_line(json, line);
             }
-            () = async { tokio::time::sleep_until(next_look.unwrap_or_else(tokio::time::Instant::now)).await }, if next_look.is_some() => {
-                looks.pop_front();
-            }
-            _ = tokio::signal::ctrl_c() => break,
-        }
-        let lines = follower
-            .read_new(raw)
-            .map_err(|e| Failure::Error(format!("reading the log: {e}")))?;
-        for line in &lines {
-            print_line(json, line);
-            printed += 1;
-        }
-        let _ = io::stdout().flush();
-        if (has_exited || !stream_open) && looks.is_empty() {
-            let target = pane.to_string();
-            let query = FormatQuery::new(&["pane_dead"]);
-            let dead = client
-                .command([
-                    "display-message",
-                    "-p",
-                    "-t",
-                    target.as_str(),
-                    query.format(),
-                ])
-                .await
-                .ok()
-                .and_then(|r| query.parse_one(&r.content()).ok())
-                .is_none_or(|fields| fields[0] == "1");
-            quiet_looks += 1;
-            if (dead && printed == 0) || quiet_looks >= 25 {
+            if follower.caught_up() {
                 break;
             }
-            looks.push_back(tokio::time::Instant::now() + QUIET);
         }
+        let _ = io::stdout().flush();
+        let changed = if end.is_some() {
+            match tokio::time::timeout(QUIET, changes.changed()).await {
+                Ok(changed) => changed,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                changed = changes.changed() => changed,
+                status = &mut exited => {
+                    end = Some(status);
+                    Ok(())
+                }
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        };
+        changed.map_err(|e| Failure::Error(format!("watching the log: {e}")))?;
     }
-    if let Some(rest) = follower.rest(raw) {
+    if let Some(rest) = follower.rest() {
         print_line(json, &rest);
     }
-    Ok(())
+    match end.expect("the loop ends after the end") {
+        Ok(status) => {
+            if json {
+                print_json(json!({ "end": { "exit": status, "code": status.code() } }));
+            } else {
+                eprintln!("tmux-wire: {name} {status}");
+            }
+            Ok(())
+        }
+        Err(watch::WatchError::PaneGone(_)) => {
+            let why = format!("{name} ended: its pane was killed and its status was not kept");
+            if json {
+                print_json(json!({ "end": { "gone": why } }));
+            } else {
+                eprintln!("tmux-wire: {why}");
+            }
+            Ok(())
+        }
+        Err(
+            watch::WatchError::Closed(reason)
+            | watch::WatchError::Client(tmux_wire::client::ClientError::Closed(reason)),
+        ) => Err(Failure::Error(format!(
+            "the tmux server went away ({reason}); the log of {name} ends here"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn describe_stop(how: &keeper::Stopped) -> String {

@@ -172,6 +172,11 @@ impl ConnectOptions {
 /// of the whole connection being dropped as "too far behind".
 pub const ATTACH_FLAGS: &str = "ignore-size,pause-after=10";
 
+/// Client flags for a connection that needs no pane output (it waits for
+/// hooks or notifications): `ignore-size`, and `no-output`, so tmux sends
+/// it no `%output` at all (3.2 and later).
+pub const QUIET_ATTACH_FLAGS: &str = "ignore-size,no-output";
+
 enum Request {
     /// One or more command lines, written in one piece.
     Command {

@@ -11,6 +11,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::text::Lines;
+
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -36,14 +38,196 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Open (creating, mode 0600) a log file for appending.
+/// Open (creating, mode 0600) a log file for appending. The file must be
+/// ours: a symbolic link is not followed (`O_NOFOLLOW`), and a file that is
+/// not a regular file, belongs to someone else, has other links or gives
+/// any permission to others is refused (someone who could write into the
+/// log directory may have planted it).
 pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
+        .map_err(|e| refused_link(path, e))?;
+    check_ours(path, &file)?;
+    Ok(file)
+}
+
+/// Open a log file for reading, without following a symbolic link.
+fn open_read(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| refused_link(path, e))?;
+    check_ours(path, &file)?;
+    Ok(file)
+}
+
+/// `O_NOFOLLOW` on a symbolic link fails with ELOOP; say what it means.
+fn refused_link(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(nix::libc::ELOOP) {
+        io::Error::other(format!(
+            "{} is a symbolic link; refusing to use it as a log",
+            path.display()
+        ))
+    } else {
+        e
+    }
+}
+
+/// The checks of [`open_append`], on the file as opened.
+fn check_ours(path: &Path, file: &File) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata()?;
+    let why = if !meta.is_file() {
+        Some("it is not a regular file".to_string())
+    } else if meta.uid() != nix::unistd::geteuid().as_raw() {
+        Some(format!("it belongs to uid {}, not to us", meta.uid()))
+    } else if meta.nlink() != 1 {
+        Some(format!("it has {} links", meta.nlink()))
+    } else if meta.mode() & 0o077 != 0 {
+        Some(format!(
+            "its mode {:03o} lets others read or write it",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(io::Error::other(format!(
+            "refusing to use {} as a log: {why}",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A place in a log: the file, by identity (so it is found again after the
+/// log rotates and the file changes its name), and a byte offset in it.
+/// Written `INODE.BORN:OFFSET`; BORN (the file's birth time in ns, 0 where
+/// the file system keeps none) tells a file from a later one that reuses a
+/// deleted file's inode number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Which file.
+    pub file: FileId,
+    /// The byte offset in it.
+    pub offset: u64,
+}
+
+/// A log file's identity: inode and birth time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    /// The inode number.
+    pub inode: u64,
+    /// The birth time in nanoseconds since the epoch (0 if unknown).
+    pub born: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        let born = meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        FileId {
+            inode: meta.ino(),
+            born,
+        }
+    }
+
+    /// Whether `other` is this file (a birth time of 0 is unknown, and
+    /// matches any).
+    fn is(&self, other: &FileId) -> bool {
+        self.inode == other.inode && (self.born == 0 || other.born == 0 || self.born == other.born)
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}:{}", self.file.inode, self.file.born, self.offset)
+    }
+}
+
+impl std::str::FromStr for Position {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Position, String> {
+        let bad = || format!("bad log position {s:?} (INODE.BORN:OFFSET)");
+        let (file, offset) = s.split_once(':').ok_or_else(bad)?;
+        let (inode, born) = file.split_once('.').ok_or_else(bad)?;
+        Ok(Position {
+            file: FileId {
+                inode: inode.parse().map_err(|_| bad())?,
+                born: born.parse().map_err(|_| bad())?,
+            },
+            offset: offset.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// The end of the log at `path` now: where what is written next begins.
+pub fn end_position(path: &Path) -> io::Result<Position> {
+    let meta = open_read(path)?.metadata()?;
+    Ok(Position {
+        file: FileId::of(&meta),
+        offset: meta.len(),
+    })
+}
+
+/// Append the line that marks where a run begins (`--- tmux-wire: run of
+/// COMMAND started at TIME ---`), on a line of its own, and return where
+/// the run's own output will begin.
+pub fn mark_run(path: &Path, command: &str, unix_time: u64) -> io::Result<Position> {
+    let mut file = open_append(path)?;
+    let len = file.metadata()?.len();
+    let mut line = Vec::new();
+    if len > 0 {
+        let mut last = [0u8];
+        let mut reader = open_read(path)?;
+        reader.seek(SeekFrom::Start(len - 1))?;
+        reader.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.push(b'\n');
+        }
+    }
+    line.extend_from_slice(
+        format!(
+            "--- tmux-wire: run of {command} started at {} ---\n",
+            utc_time(unix_time)
+        )
+        .as_bytes(),
+    );
+    file.write_all(&line)?;
+    end_position(path)
+}
+
+/// `2026-12-02 04:00:00 UTC` for seconds since the Unix epoch.
+pub fn utc_time(unix_time: u64) -> String {
+    let days = (unix_time / 86_400) as i64;
+    let secs = unix_time % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
@@ -95,17 +279,13 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
 }
 
 /// The last `n` lines of the log at `path` (reading into rotated files if
-/// the current one is short). Without `raw`, each line is what a person
-/// sees: escape sequences removed, text after the last carriage return
-/// (progress bars redraw the line), no other control characters.
-pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<Vec<String>> {
-    Ok(tail_with_offset(path, n, raw)?.0)
-}
-
-/// [`tail`], and the length of the current file when it was read (where a
-/// [`Follower`] goes on).
-pub fn tail_with_offset(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, u64)> {
-    if !path.exists() {
+/// the current one is short), and the end of the log as read (where a
+/// [`Follower`] goes on). Without `raw`, lines read as a person sees them
+/// ([`crate::text::Lines`]); with `raw`, as the process wrote them (only
+/// the carriage returns before each newline, which the terminal adds,
+/// removed).
+pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, Position)> {
+    if std::fs::symlink_metadata(path).is_err() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             "no log (only processes started by tmux-wire have one)",
@@ -113,24 +293,30 @@ pub fn tail_with_offset(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<Str
     }
     // Newest first: FILE, FILE.1, FILE.2 ...
     let mut data: Vec<u8> = Vec::new();
-    let mut index = 0;
-    let mut offset = 0;
-    loop {
+    let mut end = None;
+    for index in 0.. {
         let p = if index == 0 {
             path.to_path_buf()
         } else {
             rotated(path, index)
         };
-        let Ok(mut file) = File::open(&p) else { break };
+        let mut file = match open_read(&p) {
+            Ok(file) => file,
+            Err(e) if index == 0 => return Err(e),
+            Err(_) => break,
+        };
         // Enough bytes for n lines of a generous width; more only if needed.
-        let len = file.metadata()?.len();
-        let want = (n as u64 + 1).saturating_mul(4096);
-        let start = len.saturating_sub(want);
+        let meta = file.metadata()?;
+        let want = (n as u64).saturating_add(1).saturating_mul(4096);
+        let start = meta.len().saturating_sub(want);
         file.seek(SeekFrom::Start(start))?;
         let mut chunk = Vec::new();
         file.read_to_end(&mut chunk)?;
         if index == 0 {
-            offset = start + chunk.len() as u64;
+            end = Some(Position {
+                file: FileId::of(&meta),
+                offset: start + chunk.len() as u64,
+            });
         }
         chunk.extend_from_slice(&data);
         data = chunk;
@@ -138,95 +324,291 @@ pub fn tail_with_offset(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<Str
         if lines > n || start > 0 {
             break;
         }
-        index += 1;
     }
-    let mut lines: Vec<String> = data
-        .split(|&b| b == b'\n')
-        .map(|line| render_line(line, raw))
-        .collect();
-    if lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
+    let mut render = Render::new(raw);
+    let mut lines = render.push(&data);
+    lines.extend(render.finish());
     let skip = lines.len().saturating_sub(n);
-    Ok((lines.split_off(skip), offset))
+    Ok((
+        lines.split_off(skip),
+        end.expect("the current file was read"),
+    ))
 }
 
-/// One line of the log (without its `\n`) as printed: with `raw`, as the
-/// process wrote it; else as a person sees it (escape sequences removed, a
-/// carriage return starting the line over, no other control characters).
-pub fn render_line(line: &[u8], raw: bool) -> String {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if raw {
-        return String::from_utf8_lossy(line).into_owned();
+/// Bytes to lines, rendered or raw.
+enum Render {
+    Seen(Box<Lines>),
+    Raw(Vec<u8>),
+}
+
+impl Render {
+    fn new(raw: bool) -> Render {
+        if raw {
+            Render::Raw(Vec::new())
+        } else {
+            Render::Seen(Box::default())
+        }
     }
-    let shown = line.rsplit(|&b| b == b'\r').next().unwrap_or(line);
-    String::from_utf8_lossy(&strip_ansi_escapes::strip(shown))
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\t')
-        .collect()
+
+    fn push(&mut self, data: &[u8]) -> Vec<String> {
+        match self {
+            Render::Seen(lines) => lines.push(data),
+            Render::Raw(partial) => {
+                partial.extend_from_slice(data);
+                let Some(last) = memchr::memrchr(b'\n', partial) else {
+                    return Vec::new();
+                };
+                let rest = partial.split_off(last + 1);
+                let done = std::mem::replace(partial, rest);
+                done[..done.len() - 1]
+                    .split(|&b| b == b'\n')
+                    .map(raw_line)
+                    .collect()
+            }
+        }
+    }
+
+    fn current(&self) -> String {
+        match self {
+            Render::Seen(lines) => lines.current(),
+            Render::Raw(partial) => raw_line(partial),
+        }
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        match self {
+            Render::Seen(lines) => lines.finish(),
+            Render::Raw(partial) => {
+                (!partial.is_empty()).then(|| raw_line(&std::mem::take(partial)))
+            }
+        }
+    }
 }
 
-/// Reads what is appended to a log from an offset on, in whole lines. It
-/// keeps the file open, so when the writer rotates (the file becomes
+/// A line as the process wrote it, without the carriage returns the
+/// terminal puts before its newline.
+fn raw_line(line: &[u8]) -> String {
+    let mut end = line.len();
+    while end > 0 && line[end - 1] == b'\r' {
+        end -= 1;
+    }
+    String::from_utf8_lossy(&line[..end]).into_owned()
+}
+
+/// How much one [`Follower::read_new`] reads at most, so a follower that
+/// fell behind catches up in bounded steps.
+pub const READ_CHUNK: usize = 1 << 20;
+
+/// Reads a log from a [`Position`] on, in whole lines, across rotations:
+/// it keeps the file open, so when the writer rotates (the file becomes
 /// FILE.1 and a new FILE starts) it first finishes the old file, then goes
-/// on with the new one from its start.
+/// on with the next newer one from its start.
 pub struct Follower {
     path: PathBuf,
-    file: Option<(File, u64)>,
+    from: Position,
+    /// The file being read, and which it is.
+    file: Option<(File, FileId)>,
     offset: u64,
-    partial: Vec<u8>,
+    render: Render,
+    caught_up: bool,
+    missed: bool,
 }
 
 impl Follower {
-    /// Follow `path` from `offset`.
-    pub fn new(path: &Path, offset: u64) -> Follower {
+    /// Follow the log at `path` from `from`; lines rendered, or `raw`.
+    pub fn new(path: &Path, from: Position, raw: bool) -> Follower {
         Follower {
             path: path.to_path_buf(),
+            from,
             file: None,
-            offset,
-            partial: Vec::new(),
+            offset: from.offset,
+            render: Render::new(raw),
+            caught_up: false,
+            missed: false,
         }
     }
 
-    /// The whole lines appended since the last call.
-    pub fn read_new(&mut self, raw: bool) -> io::Result<Vec<String>> {
-        use std::os::unix::fs::MetadataExt;
+    /// The name `file` has now, by age: 0 is the current file, 1 is
+    /// FILE.1, ...
+    fn index_of(&self, file: &FileId) -> Option<u32> {
+        (0..64).find(|&i| {
+            std::fs::symlink_metadata(self.name(i)).is_ok_and(|m| FileId::of(&m).is(file))
+        })
+    }
+
+    fn name(&self, index: u32) -> PathBuf {
+        if index == 0 {
+            self.path.clone()
+        } else {
+            rotated(&self.path, index)
+        }
+    }
+
+    /// Open the file of age `index`.
+    fn open(&self, index: u32) -> io::Result<(File, FileId)> {
+        let file = open_read(&self.name(index))?;
+        let id = FileId::of(&file.metadata()?);
+        Ok((file, id))
+    }
+
+    /// The oldest file there is.
+    fn oldest(&self) -> io::Result<(File, FileId)> {
+        (1..64)
+            .rev()
+            .find_map(|i| self.open(i).ok())
+            .map_or_else(|| self.open(0), Ok)
+    }
+
+    /// The lines completed by what was appended since the last call; reads
+    /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]).
+    pub fn read_new(&mut self) -> io::Result<Vec<String>> {
         if self.file.is_none() {
-            let file = File::open(&self.path)?;
-            let inode = file.metadata()?.ino();
-            self.file = Some((file, inode));
-        }
-        while let Some((file, inode)) = self.file.as_mut() {
-            file.seek(SeekFrom::Start(self.offset))?;
-            let mut data = Vec::new();
-            file.read_to_end(&mut data)?;
-            self.offset += data.len() as u64;
-            self.partial.extend_from_slice(&data);
-            // Rotated: the name now holds a new file. The writer finished
-            // this one before renaming it; take what it wrote since.
-            match std::fs::metadata(&self.path) {
-                Ok(meta) if meta.ino() != *inode => {
-                    let mut last = Vec::new();
-                    file.read_to_end(&mut last)?;
-                    self.partial.extend_from_slice(&last);
-                    let next = File::open(&self.path)?;
-                    self.file = Some((next, meta.ino()));
+            let opened = match self.index_of(&self.from.file) {
+                Some(index) => self.open(index)?,
+                // Rotated away: go on from the oldest file there is.
+                None => {
+                    self.missed = true;
                     self.offset = 0;
+                    self.oldest()?
                 }
-                _ => break,
+            };
+            self.file = Some(opened);
+        }
+        let mut data = Vec::new();
+        loop {
+            let (file, id) = self.file.as_mut().expect("opened above");
+            let id = *id;
+            file.seek(SeekFrom::Start(self.offset))?;
+            let want = (READ_CHUNK - data.len()) as u64;
+            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
+            self.offset += got as u64;
+            if data.len() >= READ_CHUNK {
+                self.caught_up = false;
+                break;
             }
+            // Done with this file unless it is still the current one. The
+            // writer finishes a file before renaming it, so once the name
+            // holds another file, what this one has is all it will have.
+            let current = std::fs::symlink_metadata(&self.path).map(|m| FileId::of(&m));
+            if current.as_ref().map_or(true, |c| c.is(&id)) {
+                self.caught_up = true;
+                break;
+            }
+            let next = match self.index_of(&id) {
+                Some(0) | None => 0,
+                Some(index) => index - 1,
+            };
+            let opened = self.open(next)?;
+            if opened.1.is(&id) {
+                self.caught_up = true;
+                break;
+            }
+            self.file = Some(opened);
+            self.offset = 0;
         }
-        let mut lines = Vec::new();
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            lines.push(render_line(&line[..line.len() - 1], raw));
-        }
-        Ok(lines)
+        Ok(self.render.push(&data))
+    }
+
+    /// Whether the last [`Follower::read_new`] reached the end of the log.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// Whether the start position had been rotated away, so that what was
+    /// written between it and the oldest file kept is missing.
+    pub fn missed(&self) -> bool {
+        self.missed
+    }
+
+    /// Where reading stands: the end of what was read.
+    pub fn position(&self) -> Option<Position> {
+        self.file.as_ref().map(|(_, id)| Position {
+            file: *id,
+            offset: self.offset,
+        })
+    }
+
+    /// The line being written, as it shows now (not returned by
+    /// [`Follower::read_new`] until it ends).
+    pub fn current(&self) -> String {
+        self.render.current()
     }
 
     /// A last line without its newline, if any.
-    pub fn rest(&mut self, raw: bool) -> Option<String> {
-        (!self.partial.is_empty()).then(|| render_line(&std::mem::take(&mut self.partial), raw))
+    pub fn rest(&mut self) -> Option<String> {
+        self.render.finish()
+    }
+}
+
+/// Wakes when something in a log directory changes (a log grows, rotates,
+/// or is made): inotify on Linux, so a follower reads when the writer
+/// wrote, not when tmux's output events happen to come (the writer can lag
+/// behind them by seconds under a flood). Elsewhere it wakes every 100 ms.
+pub struct LogWatch {
+    #[cfg(target_os = "linux")]
+    inotify: tokio::io::unix::AsyncFd<InotifyFd>,
+    #[cfg(not(target_os = "linux"))]
+    tick: tokio::time::Interval,
+}
+
+#[cfg(target_os = "linux")]
+struct InotifyFd(nix::sys::inotify::Inotify);
+
+#[cfg(target_os = "linux")]
+impl std::os::fd::AsRawFd for InotifyFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl LogWatch {
+    /// Watch the directory `dir` (in a tokio runtime).
+    pub fn new(dir: &Path) -> io::Result<LogWatch> {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+            let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+            inotify.add_watch(
+                dir,
+                AddWatchFlags::IN_MODIFY
+                    | AddWatchFlags::IN_CREATE
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_CLOSE_WRITE,
+            )?;
+            // Deprecated because a borrowed raw fd could be closed while
+            // registered; here the `AsyncFd` owns the `Inotify`, which owns
+            // the fd, so it stays open until the registration is dropped.
+            #[allow(deprecated)]
+            let inotify = tokio::io::unix::AsyncFd::new(InotifyFd(inotify))?;
+            Ok(LogWatch { inotify })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = dir;
+            Ok(LogWatch {
+                tick: tokio::time::interval(std::time::Duration::from_millis(100)),
+            })
+        }
+    }
+
+    /// Wait until something changed since the last call (all changes that
+    /// came meanwhile count as one).
+    pub async fn changed(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        loop {
+            let mut guard = self.inotify.readable().await?;
+            match guard.get_inner().0.read_events() {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.tick.tick().await;
+            Ok(())
+        }
     }
 }
 
@@ -256,7 +638,7 @@ mod tests {
         assert_eq!(size(&rotated(&path, 2)), 10_000);
         assert!(!rotated(&path, 3).exists());
         // The newest data is intact and in order.
-        let last = tail(&path, 3, false).unwrap();
+        let (last, _) = tail(&path, 3, false).unwrap();
         assert_eq!(last, ["line 9997", "line 9998", "line 9999"]);
     }
 
@@ -264,33 +646,143 @@ mod tests {
     fn a_follower_finishes_the_old_file_when_the_log_rotates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("z.log");
-        std::fs::write(&path, b"one\n").unwrap();
-        let mut f = Follower::new(&path, 0);
-        assert_eq!(f.read_new(false).unwrap(), ["one"]);
+        open_append(&path).unwrap().write_all(b"one\n").unwrap();
+        let start = Position {
+            offset: 0,
+            ..end_position(&path).unwrap()
+        };
+        let mut f = Follower::new(&path, start, false);
+        assert_eq!(f.read_new().unwrap(), ["one"]);
         // More is written, then the file rotates and a new one starts.
-        let mut old = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut old = open_append(&path).unwrap();
         old.write_all(b"two\nthr").unwrap();
         rotate(&path, 2).unwrap();
         old.write_all(b"ee\n").unwrap();
-        std::fs::write(&path, b"four\n").unwrap();
-        assert_eq!(f.read_new(false).unwrap(), ["two", "three", "four"]);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"five")
-            .unwrap();
-        assert!(f.read_new(false).unwrap().is_empty());
-        assert_eq!(f.rest(false).as_deref(), Some("five"));
+        open_append(&path).unwrap().write_all(b"four\n").unwrap();
+        assert_eq!(f.read_new().unwrap(), ["two", "three", "four"]);
+        open_append(&path).unwrap().write_all(b"five").unwrap();
+        assert!(f.read_new().unwrap().is_empty());
+        assert!(f.caught_up());
+        assert_eq!(f.current(), "five");
+        assert_eq!(f.rest().as_deref(), Some("five"));
+    }
+
+    #[test]
+    fn a_follower_starts_in_a_rotated_file_and_says_when_it_was_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.log");
+        open_append(&path).unwrap().write_all(b"a\nb\n").unwrap();
+        let at_b = Position {
+            offset: 2,
+            ..end_position(&path).unwrap()
+        };
+        rotate(&path, 2).unwrap();
+        open_append(&path).unwrap().write_all(b"c\n").unwrap();
+        let mut f = Follower::new(&path, at_b, false);
+        assert_eq!(f.read_new().unwrap(), ["b", "c"]);
+        assert!(!f.missed());
+        // Rotated twice more with one file kept: the start is gone.
+        rotate(&path, 1).unwrap();
+        open_append(&path).unwrap().write_all(b"d\n").unwrap();
+        rotate(&path, 1).unwrap();
+        open_append(&path).unwrap().write_all(b"e\n").unwrap();
+        let mut g = Follower::new(&path, at_b, true);
+        assert_eq!(g.read_new().unwrap(), ["d", "e"]);
+        assert!(g.missed());
+    }
+
+    #[test]
+    fn a_follower_reads_in_bounded_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let line = [b'x'; 99];
+        let mut file = open_append(&path).unwrap();
+        for _ in 0..30_000 {
+            file.write_all(&line).unwrap();
+            file.write_all(b"\n").unwrap();
+        }
+        let mut f = Follower::new(
+            &path,
+            Position {
+                offset: 0,
+                ..end_position(&path).unwrap()
+            },
+            true,
+        );
+        let mut total = 0;
+        let mut reads = 0;
+        loop {
+            total += f.read_new().unwrap().len();
+            reads += 1;
+            if f.caught_up() {
+                break;
+            }
+        }
+        assert_eq!(total, 30_000);
+        assert_eq!(reads, 3);
     }
 
     #[test]
     fn tail_reads_as_a_person_would() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("y.log");
-        std::fs::write(&path, b"\x1b[32mgreen\x1b[0m\r\n10%\r50%\r100%\nlast").unwrap();
-        assert_eq!(tail(&path, 10, false).unwrap(), ["green", "100%", "last"]);
-        assert_eq!(tail(&path, 1, true).unwrap(), ["last"]);
-        assert_eq!(tail(&path, 3, true).unwrap()[0], "\x1b[32mgreen\x1b[0m");
+        open_append(&path)
+            .unwrap()
+            .write_all(b"\x1b[32mgreen\x1b[0m\r\n10%\r50%\r100%\none\r\r\nlast")
+            .unwrap();
+        let seen = |n| tail(&path, n, false).unwrap().0;
+        assert_eq!(seen(10), ["green", "100%", "one", "last"]);
+        assert_eq!(tail(&path, 1, true).unwrap().0, ["last"]);
+        assert_eq!(tail(&path, 4, true).unwrap().0[0], "\x1b[32mgreen\x1b[0m");
+        // Any count works, the largest too.
+        assert_eq!(seen(usize::MAX).len(), 4);
+        assert!(seen(0).is_empty());
+    }
+
+    #[test]
+    fn planted_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, b"precious\n").unwrap();
+        let link = dir.path().join("web.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = open_append(&link).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious\n");
+        let open = dir.path().join("open.log");
+        std::fs::write(&open, b"").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = open_append(&open).unwrap_err();
+        assert!(err.to_string().contains("666"), "{err}");
+        let hard = dir.path().join("hard.log");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::hard_link(&target, &hard).unwrap();
+        assert!(open_append(&hard)
+            .unwrap_err()
+            .to_string()
+            .contains("links"));
+    }
+
+    #[test]
+    fn run_marks_and_times() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_time(1_796_184_000), "2026-12-02 04:00:00 UTC");
+        assert_eq!(utc_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.log");
+        open_append(&path).unwrap().write_all(b"half").unwrap();
+        let run = mark_run(&path, "sh -c x", 0).unwrap();
+        open_append(&path).unwrap().write_all(b"out\n").unwrap();
+        assert_eq!(
+            tail(&path, 10, true).unwrap().0,
+            [
+                "half",
+                "--- tmux-wire: run of sh -c x started at 1970-01-01 00:00:00 UTC ---",
+                "out"
+            ]
+        );
+        let mut f = Follower::new(&path, run, false);
+        assert_eq!(f.read_new().unwrap(), ["out"]);
     }
 }

@@ -22,7 +22,9 @@
 
 pub mod log;
 
-use crate::client::{Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS};
+use crate::client::{
+    Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS, QUIET_ATTACH_FLAGS,
+};
 use crate::protocol::{version_at_least, FormatQuery, PaneId, Reply};
 use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState, StartOptions};
 use crate::transport::direct::{self, DirectOptions};
@@ -31,7 +33,6 @@ use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
 use std::ffi::OsString;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -49,6 +50,8 @@ const OPT_COMMAND: &str = "@tmux-wire-command";
 const OPT_CWD: &str = "@tmux-wire-cwd";
 const OPT_STARTED: &str = "@tmux-wire-started";
 const OPT_LOG: &str = "@tmux-wire-log";
+/// Where the current run begins in the log ([`log::Position`]).
+const OPT_RUN: &str = "@tmux-wire-run";
 
 /// Errors of the keeper.
 #[derive(Debug, Error)]
@@ -416,11 +419,16 @@ impl Keeper {
 
     /// A control connection attached to `name`'s session.
     pub async fn attach(&self, name: &str) -> Result<Client, KeeperError> {
+        self.attach_with(name, ATTACH_FLAGS).await
+    }
+
+    /// [`Keeper::attach`] with these client flags.
+    async fn attach_with(&self, name: &str, flags: &str) -> Result<Client, KeeperError> {
         validate_name(name)?;
         self.require_server()?;
         self.require_version().await?;
         let target = session_target(name);
-        let command = ["attach-session", "-f", ATTACH_FLAGS, "-t", target.as_str()]
+        let command = ["attach-session", "-f", flags, "-t", target.as_str()]
             .map(String::from)
             .to_vec();
         match Client::connect(&self.options(command)).await {
@@ -660,17 +668,12 @@ impl Keeper {
         let target = session_target(name);
         let client = self.attach(name).await?;
         let log_path = self.log_path(name);
-        let log_dir = log_path.parent().unwrap_or(Path::new("."));
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(log_dir)
-            .map_err(|source| KeeperError::Io {
-                what: format!("creating {}", log_dir.display()),
-                source,
-            })?;
+        // Beside the socket, so as private as the socket's directory must
+        // be: nobody else may plant a file or a link there.
+        server::ensure_private_dir(log_path.parent().unwrap_or(Path::new(".")))?;
         let pane_s = pane.to_string();
-        let started = unix_now().to_string();
+        let now = unix_now();
+        let started = now.to_string();
         let display = shell_words(argv);
         let sink = format!(
             "exec {} log-sink --max-bytes {} --keep {} {}",
@@ -679,11 +682,14 @@ impl Keeper {
             self.log_limits.keep,
             sh_quote(&log_path.to_string_lossy())
         );
-        // The file exists from the start (the sink opens it a moment later).
-        log::open_append(&log_path).map_err(|source| KeeperError::Io {
-            what: format!("creating {}", log_path.display()),
-            source,
-        })?;
+        // Where this run begins, marked in the log (restarts of a name go
+        // on in the same log); the sink appends from there.
+        let run = log::mark_run(&log_path, &display, now)
+            .map_err(|source| KeeperError::Io {
+                what: format!("writing {}", log_path.display()),
+                source,
+            })?
+            .to_string();
         for command in watch::exit_reporting(pane) {
             client.command(command).await?;
         }
@@ -717,6 +723,7 @@ impl Keeper {
             (OPT_CWD, cwd),
             (OPT_STARTED, started.as_str()),
             (OPT_LOG, log_s.as_str()),
+            (OPT_RUN, run.as_str()),
         ] {
             // A trailing ':' makes `=NAME` a session target for set-option.
             let session = format!("{target}:");
@@ -791,7 +798,7 @@ impl Keeper {
                         Err(_) => Err(KeeperError::ExitedBeforeReady {
                             name: name.to_string(),
                             status,
-                            tail: self.logs(name, 10, false).unwrap_or_default().join("\n"),
+                            tail: self.logs(name, 10, false).map(|(l, _)| l).unwrap_or_default().join("\n"),
                         }),
                     }
                 }
@@ -815,7 +822,18 @@ impl Keeper {
 
     /// The pane of `name`, with a client attached to its session.
     pub async fn pane(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
-        let client = self.attach(name).await?;
+        self.pane_with(name, ATTACH_FLAGS).await
+    }
+
+    /// [`Keeper::pane`] on a connection tmux sends no `%output` to
+    /// ([`QUIET_ATTACH_FLAGS`]): for watching the log, hooks and
+    /// notifications without paying for every byte the process prints.
+    pub async fn pane_without_output(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
+        self.pane_with(name, QUIET_ATTACH_FLAGS).await
+    }
+
+    async fn pane_with(&self, name: &str, flags: &str) -> Result<(Client, PaneId), KeeperError> {
+        let client = self.attach_with(name, flags).await?;
         let target = session_target(name);
         let reply = client
             .command([
@@ -831,30 +849,21 @@ impl Keeper {
         Ok((client, pane))
     }
 
-    /// The last `n` lines of `name`'s log; as a person reads them (escape
-    /// sequences removed, a carriage return starting the line over), or
-    /// with `raw` as the process wrote them.
-    pub fn logs(&self, name: &str, n: usize, raw: bool) -> Result<Vec<String>, KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        let lines = log::tail(&path, n, raw).map_err(|source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })?;
-        Ok(lines)
-    }
-
-    /// [`Keeper::logs`], and where the log's current file ended when it was
-    /// read, to go on from with a [`log::Follower`].
-    pub fn logs_with_offset(
+    /// The last `n` lines of `name`'s log, as a person reads them
+    /// ([`crate::text::Lines`]) or with `raw` as the process wrote them, and
+    /// the end of the log as read (where a [`log::Follower`] goes on).
+    pub fn logs(
         &self,
         name: &str,
         n: usize,
         raw: bool,
-    ) -> Result<(Vec<String>, u64), KeeperError> {
+    ) -> Result<(Vec<String>, log::Position), KeeperError> {
         validate_name(name)?;
         let path = self.log_path(name);
-        log::tail_with_offset(&path, n, raw).map_err(|source| KeeperError::Io {
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            server::check_private_dir(dir)?;
+        }
+        log::tail(&path, n, raw).map_err(|source| KeeperError::Io {
             what: format!("reading {}", path.display()),
             source,
         })
@@ -863,17 +872,18 @@ impl Keeper {
     /// The last `n` lines of `name`: from its log, or, for a session the
     /// keeper did not start (no log), from what tmux still holds (the
     /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
-    /// The offset is where a [`log::Follower`] goes on; `None` without a log.
+    /// The position is where a [`log::Follower`] goes on; `None` without a
+    /// log.
     pub async fn logs_or_history(
         &self,
         name: &str,
         n: usize,
         raw: bool,
-    ) -> Result<(Vec<String>, Option<u64>), KeeperError> {
+    ) -> Result<(Vec<String>, Option<log::Position>), KeeperError> {
         validate_name(name)?;
-        if self.log_path(name).exists() {
-            let (lines, offset) = self.logs_with_offset(name, n, raw)?;
-            return Ok((lines, Some(offset)));
+        if std::fs::symlink_metadata(self.log_path(name)).is_ok() {
+            let (lines, end) = self.logs(name, n, raw)?;
+            return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?;
         let target = pane.to_string();
