@@ -58,6 +58,20 @@ impl Lines {
         }
     }
 
+    /// Lines that go on from a line already showing `text`, with the
+    /// cursor at its end (the last line of a screen a wait starts from).
+    pub fn continuing(text: &str) -> Lines {
+        let cells: Vec<char> = text.chars().collect();
+        Lines {
+            parser: vte::Parser::new(),
+            line: Line {
+                col: cells.len(),
+                cells,
+                done: Vec::new(),
+            },
+        }
+    }
+
     /// Feed output bytes (split anywhere: an escape sequence or a UTF-8
     /// character may continue in the next call); returns the lines they
     /// ended, in order.

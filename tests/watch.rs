@@ -8,7 +8,9 @@ use regex::Regex;
 use std::time::Duration;
 use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
 use tmux_wire::protocol::PaneId;
-use tmux_wire::watch::{exit_status, wait_exit, wait_for, wait_idle, ExitStatus, WatchError};
+use tmux_wire::watch::{
+    arm_for, exit_status, wait_exit, wait_for, wait_idle, ExitStatus, Since, WatchError,
+};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -27,14 +29,13 @@ async fn a_pattern_printed_later_wakes_the_wait() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
-    let waiting = {
-        let client = client.clone();
-        tokio::spawn(async move { wait_for(&client, pane, &re(r"READY-\d+"), LIMIT).await })
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let armed = arm_for(&client, pane, &re(r"READY-\d+"), Since::Screen)
+        .await
+        .unwrap();
     type_line(&client, pane, "sleep 1; echo READY-$((6*7))").await;
-    let found = waiting.await.unwrap().unwrap();
+    let found = armed.wait(LIMIT).await.unwrap();
     assert_eq!(found.matched, "READY-42");
+    assert!(!found.on_screen);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,11 +70,9 @@ async fn a_match_may_span_chunks_and_escape_sequences() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
-    let waiting = {
-        let client = client.clone();
-        tokio::spawn(async move { wait_for(&client, pane, &re("abcdef REDY-9"), LIMIT).await })
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let armed = arm_for(&client, pane, &re("abcdef REDY-9"), Since::Now)
+        .await
+        .unwrap();
     // "abc" and "def" arrive in separate %output lines; the colour codes
     // around "RE" are not part of the text a person reads.
     type_line(
@@ -82,7 +81,7 @@ async fn a_match_may_span_chunks_and_escape_sequences() {
         r"printf 'abc'; sleep 0.4; printf 'def \033[31mRE\033[0mDY-%s\n' $((3*3))",
     )
     .await;
-    let found = waiting.await.unwrap().unwrap();
+    let found = armed.wait(LIMIT).await.unwrap();
     assert_eq!(found.matched, "abcdef REDY-9");
 }
 
@@ -305,4 +304,32 @@ async fn a_killed_pane_ends_the_wait_with_pane_gone() {
             || matches!(result, Ok(ExitStatus::Signaled(1))),
         "{result:?}"
     );
+}
+
+/// A wait from now, after typing, matches neither what was on the screen
+/// before nor the echo of the typed line: only the command's own output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_from_now_skips_old_output_and_the_echo() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    type_line(&client, pane, "echo OLD-MARK").await;
+    wait_for(&client, pane, &re("^OLD-MARK$"), LIMIT).await.unwrap();
+    let typed = "sleep 1; echo MARK-1; echo MARK-2";
+    let mut armed = arm_for(&client, pane, &re("MARK.*"), Since::Now)
+        .await
+        .unwrap();
+    armed.skip_echo(typed.as_bytes());
+    type_line(&client, pane, typed).await;
+    let found = armed.wait(LIMIT).await.unwrap();
+    // Not "MARK" of the old line on the screen, not "MARK-1; echo MARK-2"
+    // of the typed line: the first line the command printed.
+    assert_eq!(found.matched, "MARK-1");
+    assert!(!found.on_screen);
+    let screen = client
+        .command(["capture-pane", "-p", "-t", &pane.to_string()])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&screen.output()).into_owned();
+    assert_eq!(text.matches("MARK-1").count(), 2, "{text}");
 }

@@ -644,19 +644,17 @@ async fn show_last_line(
     let mut output = client.pane_output(pane).await?;
     let name = name.to_string();
     let task = tokio::spawn(async move {
-        let mut text = watch::Text::new();
-        let mut line = String::new();
+        let mut lines = tmux_wire::text::Lines::new();
         while let Some(event) = output.next().await {
             if let PaneEvent::Output(data) = event {
-                line.push_str(&text.push(&data));
-                if let Some(last) = line
-                    .split(['\n', '\r'])
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                {
+                let ended = lines.push(&data);
+                let current = lines.current();
+                let last = std::iter::once(&current)
+                    .chain(ended.iter().rev())
+                    .find(|l| !l.trim().is_empty());
+                if let Some(last) = last {
                     let shown: String = last.trim().chars().take(60).collect();
                     bar.set_message(format!("waiting for {name}: {shown}"));
-                    line = last.to_string();
                 }
             }
         }

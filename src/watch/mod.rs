@@ -5,11 +5,10 @@
 //! in between is seen at least once and never missed. After that it wakes
 //! only when tmux sends output (or when a timer it set runs out).
 //!
-//! Text is matched as a person sees it: escape sequences are removed with
-//! `strip-ansi-escapes` (a `vte` parser, kept across chunks, so a sequence or
-//! a UTF-8 character split between two `%output` lines is handled), carriage
-//! returns and other control characters are dropped, and a match may span
-//! any number of chunks (the last [`WINDOW`] bytes of text are searched).
+//! Text is matched as a person sees it, line by line ([`ready`]: escape
+//! sequences dropped, carriage returns overwriting the line, `^` and `$`
+//! per line), from a starting point the caller chooses, and never in the
+//! echo of text the caller just typed.
 //!
 //! [`wait_exit`] waits for a pane's process to exit and returns its status.
 //! tmux tells control clients nothing when a process exits, so the wait
@@ -20,17 +19,16 @@
 //! that reaps the process, so the wake-up takes milliseconds; see
 //! [`wait_exit`] for why nothing can slip between looking and waiting.
 
+pub mod ready;
+
+pub use ready::{arm_for, wait_for, ArmedReady, Found, LineMatch, Since};
+
 use crate::client::{Client, ClientError, ClientEvent, PaneEvent, QUIET_ATTACH_FLAGS};
 use crate::protocol::{version_at_least, FormatError, FormatQuery, Notification, PaneId, Reply};
-use regex::Regex;
-use std::io::Write;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::time::Instant;
-
-/// How much recent text a pattern is matched against.
-pub const WINDOW: usize = 64 * 1024;
 
 /// Errors of the waits.
 #[derive(Debug, Error)]
@@ -51,171 +49,6 @@ pub enum WatchError {
     /// tmux answered a query with something other than what was asked.
     #[error(transparent)]
     Answer(#[from] FormatError),
-}
-
-/// What [`wait_for`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// The text the pattern matched.
-    pub matched: String,
-    /// Whether it was already on the screen when the wait began (or after
-    /// a gap in the output), rather than in new output.
-    pub on_screen: bool,
-}
-
-/// Plain text from a pane's output bytes, as a person would read it:
-/// feed it chunks in order, get the text they add.
-pub struct Text {
-    stripper: strip_ansi_escapes::Writer<Sink>,
-    sink: Sink,
-}
-
-/// Where the stripper writes; shared so the text can be taken out.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Text {
-    /// A new, empty converter.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Text {
-        let sink = Sink::default();
-        Text {
-            stripper: strip_ansi_escapes::Writer::new(sink.clone()),
-            sink,
-        }
-    }
-
-    /// Feed output bytes; returns the visible text they add.
-    /// The text `data` adds, escape sequences removed.
-    pub fn push(&mut self, data: &[u8]) -> String {
-        // Writing into memory cannot fail; flush passes on a partial line.
-        let _ = self.stripper.write_all(data);
-        let _ = self.stripper.flush();
-        let bytes = self
-            .sink
-            .0
-            .lock()
-            .map(|mut b| std::mem::take(&mut *b))
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-/// Keep at most [`WINDOW`] bytes of recent text, cut at a char boundary.
-fn trim_window(window: &mut String) {
-    if window.len() > WINDOW {
-        let mut cut = window.len() - WINDOW;
-        while !window.is_char_boundary(cut) {
-            cut += 1;
-        }
-        window.drain(..cut);
-    }
-}
-
-/// The screen as the start of the match window: without the blank lines
-/// below the cursor, so new output joins the last line shown.
-fn seed(mut snapshot: String) -> String {
-    let end = snapshot.trim_end_matches(['\n', ' ']).len();
-    snapshot.truncate(end);
-    trim_window(&mut snapshot);
-    snapshot
-}
-
-/// What the pane shows now, screen and recent history, as plain text.
-async fn screen(client: &Client, pane: PaneId) -> Result<String, WatchError> {
-    let target = pane.to_string();
-    let reply = client
-        .command([
-            "capture-pane",
-            "-p",
-            "-J",
-            "-S",
-            "-200",
-            "-t",
-            target.as_str(),
-        ])
-        .await?;
-    Ok(String::from_utf8_lossy(&reply.output()).into_owned())
-}
-
-/// Wait until `pattern` matches the pane's text: what is on the screen when
-/// the wait begins, or what the pane prints afterwards.
-///
-/// ```no_run
-/// # async fn demo(client: tmux_wire::client::Client, pane: tmux_wire::protocol::PaneId) {
-/// use std::time::Duration;
-/// let ready = regex::Regex::new(r"Serving HTTP on \S+ port \d+").unwrap();
-/// let found = tmux_wire::watch::wait_for(&client, pane, &ready, Duration::from_secs(30)).await.unwrap();
-/// println!("ready: {}", found.matched);
-/// # }
-/// ```
-pub async fn wait_for(
-    client: &Client,
-    pane: PaneId,
-    pattern: &Regex,
-    timeout: Duration,
-) -> Result<Found, WatchError> {
-    let deadline = Instant::now() + timeout;
-    // Subscribe first, then look: nothing printed in between is missed.
-    let mut output = client.pane_output(pane).await?;
-    let found_on = |text: &str, on_screen: bool| {
-        pattern.find(text).map(|m| Found {
-            matched: m.as_str().to_string(),
-            on_screen,
-        })
-    };
-    let snapshot = screen(client, pane).await?;
-    if let Some(found) = found_on(&snapshot, true) {
-        return Ok(found);
-    }
-    // New output continues the screen's last line (a prompt, or half a line
-    // printed before the wait began), so the window starts with the screen.
-    let mut window = seed(snapshot);
-    let mut text = Text::new();
-    loop {
-        let event = match tokio::time::timeout_at(deadline, output.next()).await {
-            Err(_) => return Err(WatchError::Timeout(timeout)),
-            Ok(None) => {
-                return Err(WatchError::Closed(
-                    client.closed_reason().unwrap_or_default(),
-                ))
-            }
-            Ok(Some(event)) => event,
-        };
-        match event {
-            PaneEvent::Output(data) => {
-                window.push_str(&text.push(&data));
-                if let Some(found) = found_on(&window, false) {
-                    return Ok(found);
-                }
-                trim_window(&mut window);
-            }
-            // Output in the gap was not delivered; what it left on the
-            // screen still counts.
-            PaneEvent::Resumed => {
-                let snapshot = screen(client, pane).await?;
-                if let Some(found) = found_on(&snapshot, true) {
-                    return Ok(found);
-                }
-                window = seed(snapshot);
-            }
-            PaneEvent::Paused => {}
-            PaneEvent::Closed(reason) => return Err(WatchError::Closed(reason)),
-        }
-    }
 }
 
 /// What [`wait_idle`] saw.
@@ -781,23 +614,6 @@ pub fn is_shell(command: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_strips_escapes_across_chunks() {
-        let mut t = Text::new();
-        let mut all = String::new();
-        for chunk in [&b"\x1b[3"[..], b"1mRE", b"D\x1b[0", b"m \xc3", b"\xa9t\r\n"] {
-            all.push_str(&t.push(chunk));
-        }
-        assert_eq!(all, "RED \u{e9}t\n");
-    }
-
-    #[test]
-    fn window_keeps_the_tail_on_a_char_boundary() {
-        let mut w = "é".repeat(WINDOW);
-        trim_window(&mut w);
-        assert!(w.len() <= WINDOW && w.chars().all(|c| c == 'é'));
-    }
 
     #[test]
     fn the_signal_tmux_3_2_writes_on_a_dead_pane() {

@@ -1,0 +1,306 @@
+//! Waiting for a pattern in what a pane shows, line by line as in grep.
+//!
+//! Output is read as a person reads it ([`crate::text::Lines`]: escape
+//! sequences dropped, a carriage return overwriting the line). The pattern
+//! is matched against each line on its own, so `^` and `$` mean the start
+//! and end of a line, and `\s*$` never runs into the rows below; the line
+//! still being written (a prompt) is matched as it shows, too.
+//!
+//! A wait has a starting point ([`Since`]): what the pane shows when the
+//! wait is armed counts, or only what comes after. And it can skip the
+//! echo of text just typed ([`ArmedReady::skip_echo`]): a terminal echoes
+//! what is typed, so a pattern that is part of a typed command would
+//! otherwise match the command line itself.
+
+use super::WatchError;
+use crate::client::{Client, PaneEvent, PaneOutput};
+use crate::protocol::PaneId;
+use crate::text::Lines;
+use regex::Regex;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What [`wait_for`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The text the pattern matched.
+    pub matched: String,
+    /// Whether it was already on the screen when the wait was armed (or
+    /// after a gap in the output), rather than in new output.
+    pub on_screen: bool,
+}
+
+/// Where a wait starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// What the pane shows when the wait is armed (screen and the last 200
+    /// lines of history) counts; new output continues its last line.
+    Screen,
+    /// Only what the pane prints after the wait is armed.
+    Now,
+}
+
+/// A pattern matched line by line, skipping the echo of typed text; the
+/// pure part of a wait (see the module docs).
+#[derive(Debug, Clone)]
+pub struct LineMatch {
+    pattern: Regex,
+    /// The typed lines whose echo has not been seen yet, squashed.
+    echo: VecDeque<String>,
+}
+
+/// A line without its whitespace: how a typed line is recognised in its
+/// echo (a shell prompt before it, line editing that redraws it).
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+impl LineMatch {
+    /// Match `pattern`.
+    pub fn new(pattern: Regex) -> LineMatch {
+        LineMatch {
+            pattern,
+            echo: VecDeque::new(),
+        }
+    }
+
+    /// Expect the echo of `typed`: each of its non-blank lines ends one
+    /// line of output that contains it (whitespace aside), and that line
+    /// never matches. Until the last one has been seen, the line still
+    /// being written is not matched either (it may be the echo, half
+    /// drawn).
+    pub fn expect_echo(&mut self, typed: &[u8]) {
+        for line in String::from_utf8_lossy(typed).split(['\n', '\r']) {
+            let line = squash(line);
+            if !line.is_empty() {
+                self.echo.push_back(line);
+            }
+        }
+    }
+
+    /// Whether an echo is still expected.
+    pub fn echo_pending(&self) -> bool {
+        !self.echo.is_empty()
+    }
+
+    /// A line that ended: what the pattern matched in it, unless it is the
+    /// echo.
+    pub fn line(&mut self, line: &str) -> Option<String> {
+        if let Some(echo) = self.echo.front() {
+            if squash(line).contains(echo.as_str()) {
+                self.echo.pop_front();
+                return None;
+            }
+        }
+        self.find(line)
+    }
+
+    /// The line still being written: what the pattern matches in it now.
+    pub fn current(&self, line: &str) -> Option<String> {
+        if self.echo_pending() {
+            return None;
+        }
+        self.find(line)
+    }
+
+    fn find(&self, line: &str) -> Option<String> {
+        self.pattern.find(line).map(|m| m.as_str().to_string())
+    }
+}
+
+/// A wait for a pattern on a pane that is armed: from here on, nothing the
+/// pane prints can be missed. Then [`ArmedReady::wait`].
+pub struct ArmedReady<'c> {
+    client: &'c Client,
+    pane: PaneId,
+    output: PaneOutput,
+    lines: Lines,
+    matcher: LineMatch,
+    since: Since,
+    /// Found in what the screen showed when armed.
+    on_screen: Option<String>,
+}
+
+/// Arm a wait for `pattern` on `pane`: subscribe to its output first, then
+/// (with [`Since::Screen`]) read what it shows, so nothing printed in
+/// between is missed.
+pub async fn arm_for<'c>(
+    client: &'c Client,
+    pane: PaneId,
+    pattern: &Regex,
+    since: Since,
+) -> Result<ArmedReady<'c>, WatchError> {
+    let output = client.pane_output(pane).await?;
+    let mut armed = ArmedReady {
+        client,
+        pane,
+        output,
+        lines: Lines::new(),
+        matcher: LineMatch::new(pattern.clone()),
+        since,
+        on_screen: None,
+    };
+    if since == Since::Screen {
+        armed.read_screen().await?;
+    }
+    Ok(armed)
+}
+
+impl ArmedReady<'_> {
+    /// Do not let the echo of `typed` (about to be typed into the pane)
+    /// satisfy the pattern; see [`LineMatch::expect_echo`].
+    pub fn skip_echo(&mut self, typed: &[u8]) {
+        self.matcher.expect_echo(typed);
+    }
+
+    /// Match what the pane shows now; its last line is continued by what
+    /// the pane prints next.
+    async fn read_screen(&mut self) -> Result<(), WatchError> {
+        let target = self.pane.to_string();
+        let reply = self
+            .client
+            .command(["capture-pane", "-p", "-J", "-S", "-200", "-t", &target])
+            .await?;
+        let mut rows: Vec<String> = reply
+            .content()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+            .collect();
+        // The blank rows below the last output are not output.
+        while rows.last().is_some_and(String::is_empty) {
+            rows.pop();
+        }
+        let last = rows.pop().unwrap_or_default();
+        for row in &rows {
+            if let Some(found) = self.matcher.line(row) {
+                self.on_screen.get_or_insert(found);
+            }
+        }
+        self.lines = Lines::continuing(&last);
+        if let Some(found) = self.matcher.current(&last) {
+            self.on_screen.get_or_insert(found);
+        }
+        Ok(())
+    }
+
+    /// Wait until the pattern matches, for at most `timeout`.
+    pub async fn wait(mut self, timeout: Duration) -> Result<Found, WatchError> {
+        let deadline = Instant::now() + timeout;
+        if let Some(matched) = self.on_screen.take() {
+            return Ok(Found {
+                matched,
+                on_screen: true,
+            });
+        }
+        loop {
+            let event = match tokio::time::timeout_at(deadline, self.output.next()).await {
+                Err(_) => return Err(WatchError::Timeout(timeout)),
+                Ok(None) => {
+                    return Err(WatchError::Closed(
+                        self.client.closed_reason().unwrap_or_default(),
+                    ))
+                }
+                Ok(Some(event)) => event,
+            };
+            match event {
+                PaneEvent::Output(data) => {
+                    for line in self.lines.push(&data) {
+                        if let Some(matched) = self.matcher.line(&line) {
+                            return Ok(Found {
+                                matched,
+                                on_screen: false,
+                            });
+                        }
+                    }
+                    if let Some(matched) = self.matcher.current(&self.lines.current()) {
+                        return Ok(Found {
+                            matched,
+                            on_screen: false,
+                        });
+                    }
+                }
+                // Output in the gap was not delivered. From the screen's
+                // point of view what it left there still counts; a wait
+                // for new output only cannot tell it from older lines.
+                PaneEvent::Resumed if self.since == Since::Screen => {
+                    self.read_screen().await?;
+                    if let Some(matched) = self.on_screen.take() {
+                        return Ok(Found {
+                            matched,
+                            on_screen: true,
+                        });
+                    }
+                }
+                PaneEvent::Resumed | PaneEvent::Paused => {}
+                PaneEvent::Closed(reason) => return Err(WatchError::Closed(reason)),
+            }
+        }
+    }
+}
+
+/// Wait until `pattern` matches a line the pane shows when the wait begins
+/// or prints afterwards ([`Since::Screen`]).
+///
+/// ```no_run
+/// # async fn demo(client: tmux_wire::client::Client, pane: tmux_wire::protocol::PaneId) {
+/// use std::time::Duration;
+/// let ready = regex::Regex::new(r"Serving HTTP on \S+ port \d+").unwrap();
+/// let found = tmux_wire::watch::wait_for(&client, pane, &ready, Duration::from_secs(30)).await.unwrap();
+/// println!("ready: {}", found.matched);
+/// # }
+/// ```
+pub async fn wait_for(
+    client: &Client,
+    pane: PaneId,
+    pattern: &Regex,
+    timeout: Duration,
+) -> Result<Found, WatchError> {
+    arm_for(client, pane, pattern, Since::Screen)
+        .await?
+        .wait(timeout)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(pattern: &str) -> LineMatch {
+        LineMatch::new(Regex::new(pattern).unwrap())
+    }
+
+    #[test]
+    fn anchors_are_per_line() {
+        let mut m = matcher(r">>> $");
+        assert_eq!(m.current(">>> ").as_deref(), Some(">>> "));
+        assert_eq!(m.line(">>> print(1)"), None);
+        let mut m = matcher(r"done$");
+        assert_eq!(m.line("all done").as_deref(), Some("done"));
+        assert_eq!(m.line("done and more"), None);
+        let mut m = matcher(r"^yyy");
+        assert_eq!(m.line("yyy!").as_deref(), Some("yyy"));
+        assert_eq!(m.line("xyyy"), None);
+        // A pattern never runs past its line.
+        assert_eq!(matcher(r">>>\s*$").current(">>> ").as_deref(), Some(">>> "));
+    }
+
+    #[test]
+    fn the_echo_of_typed_text_never_matches() {
+        let mut m = matcher("DONE-2");
+        m.expect_echo(b"sleep 3; echo DONE-2\n");
+        assert!(m.echo_pending());
+        // Half drawn, then whole: the echo, after the shell's prompt.
+        assert_eq!(m.current("$ sleep 3; echo DO"), None);
+        assert_eq!(m.line("$ sleep 3; echo DONE-2"), None);
+        assert!(!m.echo_pending());
+        assert_eq!(m.line("DONE-2").as_deref(), Some("DONE-2"));
+        // Output before the echo still counts; blank typed lines expect
+        // nothing.
+        let mut m = matcher("x");
+        m.expect_echo(b"\n  \nprint(1)\n");
+        assert_eq!(m.line("x").as_deref(), Some("x"));
+        assert_eq!(m.line(">>> print( 1 )"), None);
+        assert!(!m.echo_pending());
+    }
+}
