@@ -3,68 +3,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::cli::{Socket, BIN};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tmux-wire");
-
-struct Socket {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Socket {
-    fn new() -> Socket {
-        let dir = tempfile::Builder::new()
-            .prefix("tmux-wire-cli")
-            .tempdir()
-            .unwrap();
-        let path = dir.path().join("s");
-        Socket { dir, path }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("-S").arg(&self.path).args(args).env_remove("TMUX");
-        // The tmux under test starts servers and carries `tmux -C`.
-        c.env("TMUX_WIRE_TMUX", common::tmux::program());
-        c.current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    /// Run, expect exit 0, return stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {:?}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        let _ = common::tmux::command()
-            .arg("-S")
-            .arg(&self.path)
-            .arg("kill-server")
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -126,13 +126,25 @@ enum Command {
         raw: bool,
     },
     /// Type TEXT into the process exactly (any characters, any length).
-    #[command(after_help = "Example:\n  tmux-wire send repl --enter 'print(\"a; b\")'")]
+    #[command(
+        after_help = "Examples:\n  tmux-wire send repl --enter 'print(\"a; b\")'\n  tmux-wire send sh1 --enter 'make test; echo EXIT=$?' --then-ready '^EXIT=\\d+$' --timeout 10m\n  tmux-wire send repl --enter 'load()' --then-idle 2s\n\nWith --then-ready the wait is armed before the text is typed, and only what\nthe process prints after it counts: neither older output nor the terminal's\necho of the typed text can match. A process that has exited is an error."
+    )]
     Send {
         name: String,
         text: String,
         /// Press Enter after the text.
         #[arg(long)]
         enter: bool,
+        /// Then wait until a line printed after the text matches REGEX
+        /// (per line, as in grep; the echo of the text never matches).
+        #[arg(long, value_name = "REGEX", conflicts_with = "then_idle")]
+        then_ready: Option<regex::Regex>,
+        /// Then wait until the process printed nothing for DUR.
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        then_idle: Option<Duration>,
+        /// Give up the --then-* wait after this long (exit 124).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+        timeout: Duration,
     },
     /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
     #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
@@ -143,7 +155,8 @@ enum Command {
     },
     /// Wait until the process is ready, idle, or has exited.
     #[command(
-        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s"
+        group(clap::ArgGroup::new("until").required(true)),
+        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. Sessions tmux-wire did not start have no log: there what the pane\nshows counts (--from now: only new output)."
     )]
     Wait {
         name: String,
@@ -156,8 +169,12 @@ enum Command {
         /// Until the process exits; prints its status.
         #[arg(long, group = "until")]
         exit: bool,
+        /// Where --ready starts reading: input (default), start, now, or a
+        /// log position (INODE.BORN:OFFSET).
+        #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
+        from: keeper::WaitFrom,
         /// Give up after this long (exit 124).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5m")]
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
         timeout: Duration,
     },
     /// Interrupt (C-c), wait up to --grace, then kill the session.
@@ -207,6 +224,19 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected K=V, got {s:?}")),
+    }
+}
+
+/// `input`, `start`, `now`, or a log position.
+fn parse_from(s: &str) -> Result<keeper::WaitFrom, String> {
+    match s {
+        "input" => Ok(keeper::WaitFrom::LastInput),
+        "start" => Ok(keeper::WaitFrom::RunStart),
+        "now" => Ok(keeper::WaitFrom::Now),
+        _ => s
+            .parse()
+            .map(keeper::WaitFrom::At)
+            .map_err(|e| format!("{e}; or input, start, now")),
     }
 }
 
@@ -476,10 +506,40 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 follow_log(&client, pane, &name, follower, changes, json).await?;
             }
         }
-        Command::Send { name, text, enter } => {
-            keeper.send_text(&name, text.as_bytes(), enter).await?;
-            if json {
-                print_json(json!({ "sent": text.len() }));
+        Command::Send {
+            name,
+            text,
+            enter,
+            then_ready,
+            then_idle,
+            timeout,
+        } => {
+            let sent = text.len();
+            if let Some(pattern) = then_ready {
+                let found = keeper
+                    .send_then_ready(&name, text.as_bytes(), enter, &pattern, timeout)
+                    .await?;
+                if json {
+                    print_json(json!({ "sent": sent, "ready": found }));
+                } else {
+                    out!("ready: {found}");
+                }
+            } else if let Some(quiet) = then_idle {
+                let idle = keeper
+                    .send_then_idle(&name, text.as_bytes(), enter, quiet, timeout)
+                    .await?;
+                if json {
+                    print_json(
+                        json!({ "sent": sent, "idle": true, "current_command": idle.current_command }),
+                    );
+                } else {
+                    out!("{name} is idle");
+                }
+            } else {
+                keeper.send_text(&name, text.as_bytes(), enter).await?;
+                if json {
+                    print_json(json!({ "sent": sent }));
+                }
             }
         }
         Command::Keys { name, keys } => {
@@ -493,6 +553,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             ready,
             idle,
             exit,
+            from,
             timeout,
         } => {
             let (client, pane) = keeper.pane(&name).await?;
@@ -505,7 +566,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             {
                 // A process that exits first ends the wait with its status.
                 keeper
-                    .wait_ready_on(&client, &name, pane, &pattern, timeout)
+                    .wait_ready_on(&client, &name, pane, &pattern, from, timeout)
                     .await
                     .map(|m| (json!({ "ready": m }), format!("ready: {m}")))
                     .map_err(Failure::from)
@@ -534,9 +595,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     })
                     .map_err(Failure::from)
             } else {
-                return Err(Failure::Error(
-                    "say what to wait for: --ready REGEX, --idle DUR or --exit".into(),
-                ));
+                unreachable!("clap requires one of --ready, --idle, --exit");
             };
             if let Some(bar) = bar {
                 bar.finish_and_clear();

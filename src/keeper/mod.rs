@@ -21,6 +21,9 @@
 //!    first byte, its output goes to the log and its exit is reported.
 
 pub mod log;
+mod ready;
+
+pub use ready::WaitFrom;
 
 use crate::client::{
     Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS, QUIET_ATTACH_FLAGS,
@@ -52,6 +55,11 @@ const OPT_STARTED: &str = "@tmux-wire-started";
 const OPT_LOG: &str = "@tmux-wire-log";
 /// Where the current run begins in the log ([`log::Position`]).
 const OPT_RUN: &str = "@tmux-wire-run";
+/// Where the last text tmux-wire typed begins in the log.
+const OPT_INPUT: &str = "@tmux-wire-input";
+/// That text's lines as its echo is recognised (whitespace removed, lines
+/// separated by spaces).
+const OPT_ECHO: &str = "@tmux-wire-echo";
 
 /// Errors of the keeper.
 #[derive(Debug, Error)]
@@ -90,6 +98,14 @@ pub enum KeeperError {
         status: ExitStatus,
         /// Its last lines.
         tail: String,
+    },
+    /// The process has exited: there is nothing to type into.
+    #[error("{name} is not running ({status}); nothing would read the input")]
+    NotRunning {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
     },
     /// The server is older than the keeper supports.
     #[error(
@@ -417,6 +433,14 @@ impl Keeper {
         }
     }
 
+    /// The command that attaches to `name`'s session with `flags`.
+    fn attach_command(&self, name: &str, flags: &str) -> Vec<String> {
+        let target = session_target(name);
+        ["attach-session", "-f", flags, "-t", target.as_str()]
+            .map(String::from)
+            .to_vec()
+    }
+
     /// A control connection attached to `name`'s session.
     pub async fn attach(&self, name: &str) -> Result<Client, KeeperError> {
         self.attach_with(name, ATTACH_FLAGS).await
@@ -427,10 +451,7 @@ impl Keeper {
         validate_name(name)?;
         self.require_server()?;
         self.require_version().await?;
-        let target = session_target(name);
-        let command = ["attach-session", "-f", flags, "-t", target.as_str()]
-            .map(String::from)
-            .to_vec();
+        let command = self.attach_command(name, flags);
         match Client::connect(&self.options(command)).await {
             Ok(client) => Ok(client),
             Err(e) if tmux_says(&e, &["can't find", "no sessions"]) => {
@@ -619,7 +640,10 @@ impl Keeper {
                         let ready = match &spec.ready {
                             Some(pattern) => {
                                 let timeout = spec.ready_timeout();
-                                Some(self.wait_ready(name, pattern, timeout).await?)
+                                Some(
+                                    self.wait_ready(name, pattern, WaitFrom::RunStart, timeout)
+                                        .await?,
+                                )
                             }
                             None => None,
                         };
@@ -724,6 +748,8 @@ impl Keeper {
             (OPT_STARTED, started.as_str()),
             (OPT_LOG, log_s.as_str()),
             (OPT_RUN, run.as_str()),
+            (OPT_INPUT, run.as_str()),
+            (OPT_ECHO, ""),
         ] {
             // A trailing ':' makes `=NAME` a session target for set-option.
             let session = format!("{target}:");
@@ -736,7 +762,7 @@ impl Keeper {
             Some(pattern) => {
                 let timeout = spec.ready_timeout();
                 Some(
-                    self.wait_ready_on(&client, name, pane, pattern, timeout)
+                    self.wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
                         .await?,
                 )
             }
@@ -764,48 +790,174 @@ impl Keeper {
         self.status(name).await
     }
 
-    /// Wait for `pattern` in `name`'s output, unless the process exits
-    /// first (then [`KeeperError::ExitedBeforeReady`] with its last lines).
+    /// Wait for `pattern` in a line of `name`'s output, from `from`, unless
+    /// the process exits first (then [`KeeperError::ExitedBeforeReady`]
+    /// with its last lines).
     pub async fn wait_ready(
         &self,
         name: &str,
         pattern: &Regex,
+        from: WaitFrom,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
-        let (client, pane) = self.pane(name).await?;
-        self.wait_ready_on(&client, name, pane, pattern, timeout)
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.wait_ready_on(&client, name, pane, pattern, from, timeout)
             .await
     }
 
     /// [`Keeper::wait_ready`] on a connection the caller already has to
-    /// `name`'s session (from [`Keeper::pane`]).
+    /// `name`'s session (from [`Keeper::pane`]). A process the keeper
+    /// started is matched in its log; a session started elsewhere has no
+    /// log and no record of input, so there what the pane shows counts
+    /// (for [`WaitFrom::Now`], only what it prints from now on).
     pub async fn wait_ready_on(
         &self,
         client: &Client,
         name: &str,
         pane: PaneId,
         pattern: &Regex,
+        from: WaitFrom,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let kept = self.kept(client, name).await?;
+        let Some(kept) = kept else {
+            let since = match from {
+                WaitFrom::Now => watch::Since::Now,
+                _ => watch::Since::Screen,
+            };
+            // The pane's output is needed here: a connection that has it.
+            let watching = client
+                .connect_again(self.attach_command(name, ATTACH_FLAGS))
+                .await?;
+            let armed = watch::arm_for(&watching, pane, pattern, since).await?;
+            return self.await_pane(&watching, name, pane, armed, timeout).await;
+        };
+        let (start, echo) = match from {
+            WaitFrom::RunStart => (kept.run, String::new()),
+            WaitFrom::LastInput => (kept.input, kept.echo),
+            WaitFrom::Now => (self.log_end(name)?, String::new()),
+            WaitFrom::At(position) => (position, String::new()),
+        };
+        let mut matcher = watch::LineMatch::new(pattern.clone());
+        matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
+        self.await_log(client, name, pane, start, matcher, timeout)
+            .await
+    }
+
+    /// The rest of a log wait: the match, or how the process ended first.
+    async fn await_log(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        start: log::Position,
+        matcher: watch::LineMatch,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let exited = watch::wait_exit(client, pane, timeout);
+        match ready::wait_in_log(&self.log_path(name), start, matcher, exited, timeout).await? {
+            ready::LogWait::Matched(found) => Ok(found),
+            ready::LogWait::Exited(status) => Err(self.exited_before_ready(name, status)),
+        }
+    }
+
+    /// The rest of a pane wait (a session without a log): the match, or
+    /// how the process ended first.
+    async fn await_pane(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        armed: watch::ArmedReady<'_>,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
         tokio::select! {
-            found = watch::wait_for(client, pane, pattern, timeout) => Ok(found?.matched),
+            found = armed.wait(timeout) => Ok(found?.matched),
             exited = watch::wait_exit(client, pane, timeout) => match exited {
-                Ok(status) => {
-                    // It may have printed the pattern and then exited.
-                    let screen = watch::wait_for(client, pane, pattern, Duration::from_millis(200)).await;
-                    match screen {
-                        Ok(found) => Ok(found.matched),
-                        Err(_) => Err(KeeperError::ExitedBeforeReady {
-                            name: name.to_string(),
-                            status,
-                            tail: self.logs(name, 10, false).map(|(l, _)| l).unwrap_or_default().join("\n"),
-                        }),
-                    }
-                }
-                Err(WatchError::Timeout(t)) => Err(WatchError::Timeout(t).into()),
+                Ok(status) => Err(self.exited_before_ready(name, status)),
                 Err(e) => Err(e.into()),
             },
         }
+    }
+
+    fn exited_before_ready(&self, name: &str, status: ExitStatus) -> KeeperError {
+        KeeperError::ExitedBeforeReady {
+            name: name.to_string(),
+            status,
+            tail: self
+                .logs(name, 10, false)
+                .map(|(lines, _)| lines)
+                .unwrap_or_default()
+                .join("\n"),
+        }
+    }
+
+    /// Where `name`'s log ends now.
+    fn log_end(&self, name: &str) -> Result<log::Position, KeeperError> {
+        let path = self.log_path(name);
+        log::end_position(&path).map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })
+    }
+
+    /// What the keeper recorded on `name`'s session, if it started it.
+    async fn kept(&self, client: &Client, name: &str) -> Result<Option<Kept>, KeeperError> {
+        static KEPT: LazyLock<FormatQuery> =
+            LazyLock::new(|| FormatQuery::new(&[OPT_LOG, OPT_RUN, OPT_INPUT, OPT_ECHO]));
+        let target = format!("{}:", session_target(name));
+        let reply = client
+            .command(["display-message", "-p", "-t", &target, KEPT.format()])
+            .await?;
+        let fields = KEPT.parse_one(&reply.content()).map_err(WatchError::from)?;
+        let (Ok(run), false) = (fields[1].parse::<log::Position>(), fields[0].is_empty()) else {
+            return Ok(None);
+        };
+        Ok(Some(Kept {
+            run,
+            input: fields[2].parse().unwrap_or(run),
+            echo: fields[3].clone(),
+        }))
+    }
+
+    /// Record the text about to be typed into a kept process (where it
+    /// begins in the log, and how its echo reads), so that a later wait
+    /// from [`WaitFrom::LastInput`] starts there. Returns that position.
+    async fn record_input(
+        &self,
+        client: &Client,
+        name: &str,
+        text: &[u8],
+    ) -> Result<Option<log::Position>, KeeperError> {
+        if self.kept(client, name).await?.is_none() {
+            return Ok(None);
+        }
+        let at = self.log_end(name)?;
+        let echo = echo_record(text);
+        let session = format!("{}:", session_target(name));
+        let position = at.to_string();
+        let pending = client
+            .enqueue_together([
+                [
+                    "set-option",
+                    "-t",
+                    session.as_str(),
+                    OPT_INPUT,
+                    position.as_str(),
+                ],
+                [
+                    "set-option",
+                    "-t",
+                    session.as_str(),
+                    OPT_ECHO,
+                    echo.as_str(),
+                ],
+            ])
+            .await?;
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(Some(at))
     }
 
     fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
@@ -908,8 +1060,92 @@ impl Keeper {
     /// Type `text` into `name`'s pane exactly: any bytes, any length
     /// (printable text goes as `send-keys -l`, control bytes and invalid
     /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
+    /// A process that has exited is an error ([`KeeperError::NotRunning`]):
+    /// nothing reads what would be typed. For a process the keeper started,
+    /// where the text begins in the log is recorded first, so that `wait`
+    /// from [`WaitFrom::LastInput`] (the default) starts there.
     pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        self.record_input(&client, name, text).await?;
+        self.type_text(&client, pane, text, enter).await
+    }
+
+    /// Type `text` (see [`Keeper::send_text`]), then wait until a line of
+    /// what the process prints after it matches `pattern`; the echo of the
+    /// typed text never counts. The wait is armed before the text is typed.
+    pub async fn send_then_ready(
+        &self,
+        name: &str,
+        text: &[u8],
+        enter: bool,
+        pattern: &Regex,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        let mut matcher = watch::LineMatch::new(pattern.clone());
+        matcher.expect_echo(text);
+        match self.record_input(&client, name, text).await? {
+            Some(start) => {
+                self.type_text(&client, pane, text, enter).await?;
+                self.await_log(&client, name, pane, start, matcher, timeout)
+                    .await
+            }
+            None => {
+                let watching = client
+                    .connect_again(self.attach_command(name, ATTACH_FLAGS))
+                    .await?;
+                let mut armed = watch::arm_for(&watching, pane, pattern, watch::Since::Now).await?;
+                armed.skip_echo(text);
+                self.type_text(&client, pane, text, enter).await?;
+                self.await_pane(&watching, name, pane, armed, timeout).await
+            }
+        }
+    }
+
+    /// Type `text` (see [`Keeper::send_text`]), then wait until the process
+    /// printed nothing for `quiet`. The wait is armed before the text is
+    /// typed, so its echo and output count as activity.
+    pub async fn send_then_idle(
+        &self,
+        name: &str,
+        text: &[u8],
+        enter: bool,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
         let (client, pane) = self.pane(name).await?;
+        self.require_running(&client, name, pane).await?;
+        let armed = watch::arm_idle(&client, pane).await?;
+        self.record_input(&client, name, text).await?;
+        self.type_text(&client, pane, text, enter).await?;
+        Ok(armed.wait(quiet, false, timeout).await?)
+    }
+
+    /// Refuse a process that has exited.
+    async fn require_running(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+    ) -> Result<(), KeeperError> {
+        match watch::exit_status(client, pane).await? {
+            Some(status) => Err(KeeperError::NotRunning {
+                name: name.to_string(),
+                status,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn type_text(
+        &self,
+        client: &Client,
+        pane: PaneId,
+        text: &[u8],
+        enter: bool,
+    ) -> Result<(), KeeperError> {
         let commands = send_text_commands(pane, text, enter);
         let mut pending = Vec::new();
         for command in commands {
@@ -996,6 +1232,38 @@ impl Keeper {
     pub fn clean(&self) -> Result<bool, KeeperError> {
         Ok(server::remove_stale_socket(&self.socket)?)
     }
+}
+
+/// What the keeper recorded on a session it started.
+struct Kept {
+    /// Where the current run begins in the log.
+    run: log::Position,
+    /// Where the last input begins (the run's start if none since).
+    input: log::Position,
+    /// How that input's echo reads ([`echo_record`]).
+    echo: String,
+}
+
+/// How the echo of `text` is recognised later: its last lines, whitespace
+/// removed (so the record has none), separated by spaces, each at most 256
+/// characters (their ends: an echo that holds the end holds it).
+fn echo_record(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let lines: Vec<String> = text
+        .split(['\n', '\r'])
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_whitespace() && !c.is_control())
+                .collect::<String>()
+        })
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let skip = l.chars().count().saturating_sub(256);
+            l.chars().skip(skip).collect()
+        })
+        .collect();
+    let keep = lines.len().saturating_sub(8);
+    lines[keep..].join(" ")
 }
 
 /// Whether tmux refused a command with a message holding one of `texts`.

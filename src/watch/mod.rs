@@ -46,6 +46,9 @@ pub enum WatchError {
     /// or it exited while `remain-on-exit` was off.
     #[error("pane {0} is gone and its exit status was not kept")]
     PaneGone(PaneId),
+    /// Reading or watching a log failed.
+    #[error("{0}")]
+    Log(String),
     /// tmux answered a query with something other than what was asked.
     #[error(transparent)]
     Answer(#[from] FormatError),
@@ -59,10 +62,80 @@ pub struct Idle {
     pub current_command: String,
 }
 
-/// Wait until the pane has printed nothing for `quiet`. With
-/// `require_shell`, a quiet period only counts if the pane's foreground
-/// process is a shell again (asked once per quiet period, not polled); a
-/// program that is quiet but still running keeps the wait going.
+/// A wait for quiet that is armed: the pane's output is followed from
+/// here on. Then [`ArmedIdle::wait`].
+pub struct ArmedIdle<'c> {
+    client: &'c Client,
+    pane: PaneId,
+    output: crate::client::PaneOutput,
+    armed_at: Instant,
+}
+
+/// Arm a wait for quiet on `pane`: what it prints from now on counts as
+/// activity (text typed after this, and its echo, too).
+pub async fn arm_idle(client: &Client, pane: PaneId) -> Result<ArmedIdle<'_>, WatchError> {
+    Ok(ArmedIdle {
+        client,
+        pane,
+        output: client.pane_output(pane).await?,
+        armed_at: Instant::now(),
+    })
+}
+
+impl ArmedIdle<'_> {
+    /// Wait until the pane has printed nothing for `quiet` (counted from
+    /// when it was armed, or its last output). With `require_shell`, a
+    /// quiet period only counts if the pane's foreground process is a shell
+    /// again (asked once per quiet period, not polled); a program that is
+    /// quiet but still running keeps the wait going.
+    pub async fn wait(
+        mut self,
+        quiet: Duration,
+        require_shell: bool,
+        timeout: Duration,
+    ) -> Result<Idle, WatchError> {
+        let deadline = Instant::now() + timeout;
+        let mut quiet_until = self.armed_at + quiet;
+        loop {
+            if quiet_until > deadline {
+                // Even a quiet pane would not be idle in time; wait out the
+                // clock while still draining output.
+                quiet_until = deadline;
+            }
+            match tokio::time::timeout_at(quiet_until, self.output.next()).await {
+                Err(_) if Instant::now() >= deadline => return Err(WatchError::Timeout(timeout)),
+                Err(_) => {
+                    let current_command = current_command(self.client, self.pane).await?;
+                    if !require_shell || is_shell(&current_command) {
+                        return Ok(Idle { current_command });
+                    }
+                    quiet_until = Instant::now() + quiet;
+                }
+                Ok(None) => {
+                    return Err(WatchError::Closed(
+                        self.client.closed_reason().unwrap_or_default(),
+                    ))
+                }
+                Ok(Some(PaneEvent::Closed(reason))) => return Err(WatchError::Closed(reason)),
+                // Any output, or a gap in it, means the pane is not quiet.
+                Ok(Some(_)) => quiet_until = Instant::now() + quiet,
+            }
+        }
+    }
+}
+
+/// The pane's foreground command (`#{pane_current_command}`).
+async fn current_command(client: &Client, pane: PaneId) -> Result<String, WatchError> {
+    let query = FormatQuery::new(&["pane_current_command"]);
+    let target = pane.to_string();
+    let reply = client
+        .command(["display-message", "-p", "-t", &target, query.format()])
+        .await?;
+    Ok(query.parse_one(&reply.content())?.remove(0))
+}
+
+/// Wait until the pane has printed nothing for `quiet`: [`arm_idle`], then
+/// [`ArmedIdle::wait`].
 pub async fn wait_idle(
     client: &Client,
     pane: PaneId,
@@ -70,45 +143,10 @@ pub async fn wait_idle(
     require_shell: bool,
     timeout: Duration,
 ) -> Result<Idle, WatchError> {
-    let deadline = Instant::now() + timeout;
-    let mut output = client.pane_output(pane).await?;
-    let mut quiet_until = Instant::now() + quiet;
-    loop {
-        if quiet_until > deadline {
-            // Even a quiet pane would not be idle in time; wait out the clock
-            // while still draining output.
-            quiet_until = deadline;
-        }
-        match tokio::time::timeout_at(quiet_until, output.next()).await {
-            Err(_) if Instant::now() >= deadline => return Err(WatchError::Timeout(timeout)),
-            Err(_) => {
-                let target = pane.to_string();
-                let query = FormatQuery::new(&["pane_current_command"]);
-                let reply = client
-                    .command([
-                        "display-message",
-                        "-p",
-                        "-t",
-                        target.as_str(),
-                        query.format(),
-                    ])
-                    .await?;
-                let current_command = query.parse_one(&reply.content())?.remove(0);
-                if !require_shell || is_shell(&current_command) {
-                    return Ok(Idle { current_command });
-                }
-                quiet_until = Instant::now() + quiet;
-            }
-            Ok(None) => {
-                return Err(WatchError::Closed(
-                    client.closed_reason().unwrap_or_default(),
-                ))
-            }
-            Ok(Some(PaneEvent::Closed(reason))) => return Err(WatchError::Closed(reason)),
-            // Any output, or a gap in it, means the pane is not quiet.
-            Ok(Some(_)) => quiet_until = Instant::now() + quiet,
-        }
-    }
+    arm_idle(client, pane)
+        .await?
+        .wait(quiet, require_shell, timeout)
+        .await
 }
 
 /// How a pane's process ended.

@@ -1,3 +1,4 @@
 pub mod captures;
+pub mod cli;
 pub mod panes;
 pub mod tmux;

@@ -1,0 +1,99 @@
+//! Waiting for a kept process to print a pattern: matched line by line in
+//! its log ([`crate::watch::LineMatch`]), from a starting point in the log,
+//! and woken by the log's own changes.
+//!
+//! The log is the whole of what the process printed since it started, so a
+//! wait can begin at the start of the current run (a banner printed before
+//! anyone waited counts), at the last input tmux-wire typed (nothing
+//! printed before it counts, nor its echo), or now; none of these depends
+//! on what is still on tmux's screen.
+
+use super::log::{Follower, LogWatch, Position};
+use crate::watch::{ExitStatus, LineMatch, WatchError};
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Where a wait on a kept process starts reading its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitFrom {
+    /// The start of the current run: everything it printed counts.
+    RunStart,
+    /// The last text tmux-wire typed into it (`send`), or the start of the
+    /// run if nothing was typed since: what it printed before, and the
+    /// echo of what was typed, never count.
+    #[default]
+    LastInput,
+    /// Only what it prints from now on.
+    Now,
+    /// A position in its log, from an earlier answer.
+    At(Position),
+}
+
+/// How a wait in a log ended, short of an error.
+pub(crate) enum LogWait {
+    /// The pattern matched this text.
+    Matched(String),
+    /// The process exited first (and did not print it before it did).
+    Exited(ExitStatus),
+}
+
+/// After the process exits, tmux has read all it wrote; the log writer is
+/// done once the log stopped changing for this long.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Match `matcher` against the log at `path` from `from`, until it matches,
+/// `exited` resolves (then what the writer still adds is read first), or
+/// `timeout` runs out.
+pub(crate) async fn wait_in_log(
+    path: &Path,
+    from: Position,
+    mut matcher: LineMatch,
+    exited: impl Future<Output = Result<ExitStatus, WatchError>>,
+    timeout: Duration,
+) -> Result<LogWait, WatchError> {
+    let deadline = Instant::now() + timeout;
+    let io =
+        |what: &str, e: std::io::Error| WatchError::Log(format!("{what} {}: {e}", path.display()));
+    // Watch first, then read: a change after the read still wakes us.
+    let mut changes = LogWatch::new(path.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| io("watching the log", e))?;
+    let mut follower = Follower::new(path, from, false);
+    let mut exited = std::pin::pin!(exited);
+    let mut end: Option<ExitStatus> = None;
+    loop {
+        loop {
+            let lines = follower.read_new().map_err(|e| io("reading the log", e))?;
+            for line in &lines {
+                if let Some(found) = matcher.line(line) {
+                    return Ok(LogWait::Matched(found));
+                }
+            }
+            if follower.caught_up() {
+                break;
+            }
+        }
+        if let Some(found) = matcher.current(&follower.current()) {
+            return Ok(LogWait::Matched(found));
+        }
+        if let Some(status) = end {
+            match tokio::time::timeout(SETTLE, changes.changed()).await {
+                Ok(changed) => changed.map_err(|e| io("watching the log", e))?,
+                Err(_) => {
+                    // The last line, unfinished, is all there is.
+                    if let Some(found) = follower.rest().and_then(|l| matcher.line(&l)) {
+                        return Ok(LogWait::Matched(found));
+                    }
+                    return Ok(LogWait::Exited(status));
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            changed = changes.changed() => changed.map_err(|e| io("watching the log", e))?,
+            status = &mut exited => end = Some(status?),
+            () = tokio::time::sleep_until(deadline) => return Err(WatchError::Timeout(timeout)),
+        }
+    }
+}
