@@ -63,6 +63,20 @@ pub enum ServerError {
         /// The socket path.
         path: PathBuf,
     },
+    /// The socket's directory does not exist.
+    #[error("no tmux server is running on {}: its directory {} does not exist", path.display(), path.parent().unwrap_or(Path::new("")).display())]
+    NoDirectory {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Something that is not a socket is at the socket path.
+    #[error("{} is not a socket (it is {kind}); refusing to use or remove it", path.display())]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
     /// The socket file exists but nothing listens on it.
     #[error("stale socket {}: no server listens on it (remove it with `tmux-wire clean`)", path.display())]
     Stale {
@@ -257,6 +271,8 @@ pub fn check_path_len(path: &Path) -> Result<(), ServerError> {
 pub enum SocketState {
     /// No file (ENOENT).
     Missing,
+    /// Something that is not a socket (a regular file, a directory, ...).
+    NotASocket(&'static str),
     /// A file nobody listens on (ECONNREFUSED).
     Stale,
     /// Not ours to connect to (EACCES).
@@ -268,7 +284,25 @@ pub enum SocketState {
 /// Connect once to find out what is at `path`. The connection is closed at
 /// once; a live tmux server just sees a client that left.
 pub fn socket_state(path: &Path) -> Result<SocketState, ServerError> {
+    use std::os::unix::fs::FileTypeExt;
     check_path_len(path)?;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        let kind = meta.file_type();
+        let what = if kind.is_socket() {
+            None
+        } else if kind.is_symlink() {
+            Some("a symbolic link")
+        } else if kind.is_dir() {
+            Some("a directory")
+        } else if kind.is_file() {
+            Some("a regular file")
+        } else {
+            Some("a special file")
+        };
+        if let Some(what) = what {
+            return Ok(SocketState::NotASocket(what));
+        }
+    }
     match UnixStream::connect(path) {
         Ok(_) => Ok(SocketState::Alive),
         Err(e) => match e.raw_os_error() {
@@ -307,7 +341,15 @@ pub fn state_error(path: &Path, state: SocketState) -> Option<ServerError> {
     let path = path.to_path_buf();
     match state {
         SocketState::Alive => None,
+        SocketState::Missing
+            if path
+                .parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.exists()) =>
+        {
+            Some(ServerError::NoDirectory { path })
+        }
         SocketState::Missing => Some(ServerError::NotRunning { path }),
+        SocketState::NotASocket(kind) => Some(ServerError::NotASocket { path, kind }),
         SocketState::Stale => Some(ServerError::Stale { path }),
         SocketState::PermissionDenied => Some(ServerError::PermissionDenied { path }),
     }
@@ -326,6 +368,10 @@ pub fn remove_stale_socket(path: &Path) -> Result<bool, ServerError> {
             }),
         },
         SocketState::Missing | SocketState::Alive => Ok(false),
+        SocketState::NotASocket(kind) => Err(ServerError::NotASocket {
+            path: path.to_path_buf(),
+            kind,
+        }),
         SocketState::PermissionDenied => Err(ServerError::PermissionDenied {
             path: path.to_path_buf(),
         }),
@@ -374,6 +420,12 @@ pub fn start_server(path: &Path, opts: &StartOptions) -> Result<bool, ServerErro
         }
         SocketState::Stale => {
             remove_stale_socket(path)?;
+        }
+        SocketState::NotASocket(kind) => {
+            return Err(ServerError::NotASocket {
+                path: path.to_path_buf(),
+                kind,
+            })
         }
         SocketState::Missing => {}
     }

@@ -589,10 +589,16 @@ fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
         "{lines}"
     );
 
-    // A command tmux cannot take is refused before anything is created.
-    let out = s.run(&["start", "bad", "--", "sh", "-c", "echo a\necho b"]);
+    // A command tmux cannot take (not UTF-8) is refused before anything is
+    // created.
+    use std::os::unix::ffi::OsStrExt;
+    let out = s
+        .cmd(&["start", "bad", "--", "echo"])
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("newline"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
     let names: Vec<String> = s.json(&["ls"])["processes"]
         .as_array()
         .unwrap()

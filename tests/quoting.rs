@@ -92,6 +92,10 @@ fn hand_picked_arguments_round_trip() {
         "\u{1b}[31m",
         "\u{7f}",
         "a\"b'c$d~e\\f",
+        "line\nbreak",
+        "\r\n",
+        "a\\nb",
+        "\n'\n",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -107,11 +111,11 @@ fn hand_picked_arguments_round_trip() {
 fn arg() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
         "'", "\"", "\\", "$", "~", "#", ";", "{", "}", "%", " ", "\t", "=", "-", "#{", "\\;", "é",
-        "🎉", "\u{1b}", "\u{7f}", "\u{1}", "a", "Z", "0",
+        "🎉", "\u{1b}", "\u{7f}", "\u{1}", "a", "Z", "0", "\n", "\r", "\\n",
     ]);
     prop_oneof![
         prop::collection::vec(special, 0..12).prop_map(|v| v.concat()),
-        "[^\n\r\u{0}]{0,24}",
+        "[^\u{0}]{0,24}",
     ]
 }
 

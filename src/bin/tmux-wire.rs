@@ -266,16 +266,18 @@ enum Failure {
     Error(String),
     /// Exit 1, with tmux's own message, printed as tmux prints it.
     Tmux(String),
+    /// This exit status (126, 127: the command cannot be run), this line.
+    Code(u8, String),
     /// Exit 124.
     Timeout(String),
 }
 
 impl From<KeeperError> for Failure {
     fn from(e: KeeperError) -> Self {
-        if e.is_timeout() {
-            Failure::Timeout(e.to_string())
-        } else {
-            Failure::Error(e.to_string())
+        match e.exit_code() {
+            124 => Failure::Timeout(e.to_string()),
+            1 => Failure::Error(e.to_string()),
+            code => Failure::Code(code, e.to_string()),
         }
     }
 }
@@ -326,6 +328,7 @@ fn main() -> ExitCode {
             let (code, message, prefix) = match failure {
                 Failure::Error(m) => (1, m, "tmux-wire: "),
                 Failure::Tmux(m) => (1, m, ""),
+                Failure::Code(code, m) => (code, m, "tmux-wire: "),
                 Failure::Timeout(m) => (124, m, "tmux-wire: "),
             };
             if json {
@@ -416,6 +419,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let started = started?;
             if json {
                 print_json(serde_json::to_value(&started).unwrap_or_default());
+            } else if let (true, Some(asked)) =
+                (started.already_running, &started.requested_command)
+            {
+                out!(
+                    "{name} is already running another command (pid {}): `{}`, not `{asked}`; nothing changed (stop it first to run the new one)",
+                    show_pid(started.process.pid),
+                    started.process.command
+                );
             } else if started.already_running {
                 out!(
                     "{name} is already running (pid {}); nothing changed",

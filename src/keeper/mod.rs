@@ -20,6 +20,7 @@
 //!    the caller's directory and with the caller's environment. From its
 //!    first byte, its output goes to the log and its exit is reported.
 
+pub mod keys;
 pub mod log;
 mod ready;
 
@@ -36,6 +37,7 @@ use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
 use serde::Serialize;
 use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,6 +101,39 @@ pub enum KeeperError {
         /// Its last lines.
         tail: String,
     },
+    /// `start --ready`: the process runs, but did not print the pattern in
+    /// time. It is left running.
+    #[error(
+        "{name} did not print what --ready waits for within {timeout:?}; it is still \
+         running (end it with `tmux-wire stop {name}`); last output:\n{tail}"
+    )]
+    NotReady {
+        /// The name.
+        name: String,
+        /// How long the wait was.
+        timeout: Duration,
+        /// Its last lines.
+        tail: String,
+    },
+    /// The command cannot be run: not found (127) or not executable (126),
+    /// as a shell would say. Nothing was started.
+    #[error("{program}: {reason}")]
+    CannotRun {
+        /// The program.
+        program: String,
+        /// Why.
+        reason: &'static str,
+        /// The shell's status for it: 127 or 126.
+        code: u8,
+    },
+    /// A key name tmux does not know.
+    #[error("unknown key {key:?}{}", close_keys(close))]
+    UnknownKey {
+        /// The name given.
+        key: String,
+        /// Known names close to it.
+        close: Vec<String>,
+    },
     /// The process has exited: there is nothing to type into.
     #[error("{name} is not running ({status}); nothing would read the input")]
     NotRunning {
@@ -131,6 +166,16 @@ pub enum KeeperError {
     BadCommand(String),
 }
 
+fn close_keys(close: &[String]) -> String {
+    if close.is_empty() {
+        "; keys are C-, M-, S- plus a character or a name such as Enter, Escape, Tab, \
+         Space, BSpace, Up, Down, Left, Right, Home, End, PageUp, PageDown, F1..F12"
+            .into()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
 fn known_names(known: &[String]) -> String {
     if known.is_empty() {
         " (no processes are running)".into()
@@ -142,7 +187,20 @@ fn known_names(known: &[String]) -> String {
 impl KeeperError {
     /// Whether this error is a wait running out of time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, KeeperError::Watch(WatchError::Timeout(_)))
+        matches!(
+            self,
+            KeeperError::Watch(WatchError::Timeout(_)) | KeeperError::NotReady { .. }
+        )
+    }
+
+    /// The exit status the CLI gives for this error: 124 for a timeout,
+    /// 127 or 126 for a command that cannot be run, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            KeeperError::CannotRun { code, .. } => *code,
+            e if e.is_timeout() => 124,
+            _ => 1,
+        }
     }
 }
 
@@ -209,6 +267,10 @@ pub struct Started {
     pub process: ProcessInfo,
     /// The text the readiness pattern matched, if one was given.
     pub ready: Option<String>,
+    /// When the name was already running another command than the one
+    /// asked for: the one asked for (the running one is `process.command`).
+    /// Nothing was changed.
+    pub requested_command: Option<String>,
 }
 
 /// The state of a kept process.
@@ -578,14 +640,9 @@ impl Keeper {
         if argv.is_empty() {
             return Err(KeeperError::BadCommand("no command given".into()));
         }
-        // tmux takes no newline, carriage return or NUL in an argument;
-        // refuse before anything is created.
-        if let Some(bad) = argv.iter().find(|a| a.contains(['\n', '\r', '\0'])) {
-            return Err(KeeperError::BadCommand(format!(
-                "{bad:?}: tmux cannot take a newline, carriage return or NUL in an argument \
-                 (put the script in a file, or join its lines with ';')"
-            )));
-        }
+
+        // Refuse what cannot be passed or run before anything is created.
+        let env = environment(&spec.env)?;
         let cwd = match &spec.cwd {
             Some(dir) => std::fs::canonicalize(dir).map_err(|source| KeeperError::Io {
                 what: format!("working directory {}", dir.display()),
@@ -596,7 +653,29 @@ impl Keeper {
                 source,
             })?,
         };
+        if !cwd.is_dir() {
+            return Err(KeeperError::BadCommand(format!(
+                "--cwd {}: not a directory",
+                cwd.display()
+            )));
+        }
+        check_runnable(&argv, &cwd, &env)?;
         let cwd = cwd.to_string_lossy().into_owned();
+        // A socket directory that does not exist yet is made, as private as
+        // the default one.
+        if let Some(dir) = self.socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|source| ServerError::Directory {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                server::ensure_private_dir(dir)?;
+            }
+        }
         let started_server = server::start_server(
             &self.socket,
             &StartOptions {
@@ -652,8 +731,10 @@ impl Keeper {
                         } else {
                             current
                         };
+                        let asked = shell_words(&argv);
                         return Ok(Started {
                             already_running: true,
+                            requested_command: (process.command != asked).then_some(asked),
                             process,
                             ready,
                         });
@@ -669,6 +750,16 @@ impl Keeper {
         };
         match self.set_up(name, pane, &argv, &cwd, spec).await {
             Ok(started) => Ok(started),
+            // It runs; it did not say it is ready in time. Keep it, say so.
+            Err(e) if e.is_timeout() => Err(KeeperError::NotReady {
+                name: name.to_string(),
+                timeout: spec.ready_timeout(),
+                tail: self
+                    .logs(name, 10, false)
+                    .map(|(lines, _)| lines)
+                    .unwrap_or_default()
+                    .join("\n"),
+            }),
             Err(e) => {
                 // Leave no placeholder behind to pass for a live process.
                 let target = session_target(name);
@@ -733,7 +824,7 @@ impl Keeper {
         ]
         .map(String::from)
         .to_vec();
-        for (key, value) in environment(&spec.env) {
+        for (key, value) in environment(&spec.env)? {
             respawn.push("-e".into());
             respawn.push(format!("{key}={value}"));
         }
@@ -772,6 +863,7 @@ impl Keeper {
             already_running: false,
             process: self.status(name).await?,
             ready,
+            requested_command: None,
         })
     }
 
@@ -1157,9 +1249,18 @@ impl Keeper {
         Ok(())
     }
 
-    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `name`'s pane.
+    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `name`'s pane. A
+    /// name tmux does not know is refused ([`KeeperError::UnknownKey`]),
+    /// before anything is sent; so is a process that has exited.
     pub async fn send_keys(&self, name: &str, keys: &[String]) -> Result<(), KeeperError> {
-        let (client, pane) = self.pane(name).await?;
+        for key in keys {
+            keys::check(key).map_err(|close| KeeperError::UnknownKey {
+                key: key.clone(),
+                close,
+            })?;
+        }
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
         let mut command = vec!["send-keys".to_string(), "-t".into(), pane.to_string()];
         command.extend(keys.iter().cloned());
         client.command(command).await?;
@@ -1234,6 +1335,65 @@ impl Keeper {
     }
 }
 
+/// Refuse a command that cannot be run, as the shell would (127: not
+/// found, 126: not executable). A single argument with shell syntax in it
+/// is a shell command line (tmux runs it with `sh -c`), whose words are the
+/// shell's business; a bare word is looked up like a program.
+fn check_runnable(
+    argv: &[String],
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<(), KeeperError> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = &argv[0];
+    let shell_line = argv.len() == 1
+        && program
+            .chars()
+            .any(|c| c.is_whitespace() || "|&;<>()$`\\\"'*?[]#~=%{}".contains(c));
+    if shell_line {
+        return Ok(());
+    }
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![cwd.join(program)]
+    } else {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("/usr/local/bin:/usr/bin:/bin");
+        path.split(':')
+            .map(|dir| {
+                if dir.is_empty() {
+                    cwd.to_path_buf()
+                } else {
+                    cwd.join(dir)
+                }
+            })
+            .map(|dir| dir.join(program))
+            .collect()
+    };
+    let mut found_unexecutable = false;
+    for candidate in candidates {
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => return Ok(()),
+            Ok(_) => found_unexecutable = true,
+            Err(_) => {}
+        }
+    }
+    let (reason, code) = if found_unexecutable {
+        ("not executable", 126)
+    } else if program.contains('/') {
+        ("no such file", 127)
+    } else {
+        ("command not found", 127)
+    };
+    Err(KeeperError::CannotRun {
+        program: program.clone(),
+        reason,
+        code,
+    })
+}
+
 /// What the keeper recorded on a session it started.
 struct Kept {
     /// Where the current run begins in the log.
@@ -1292,9 +1452,18 @@ async fn terminate(pid: i32, process: &watch::ProcessExit) {
 }
 
 /// The caller's environment, without the variables that describe the
-/// caller's own tmux, plus `overrides`. Values tmux cannot take on a
-/// command line (newlines) are left out, with a warning.
-fn environment(overrides: &[(String, String)]) -> Vec<(String, String)> {
+/// caller's own tmux, plus `overrides`. Every value tmux can carry goes
+/// (newlines too: the command line writes them as `\n`); a caller's
+/// variable that cannot (not UTF-8) is left out with a warning, and an
+/// override that cannot is refused.
+fn environment(overrides: &[(String, String)]) -> Result<Vec<(String, String)>, KeeperError> {
+    for (k, v) in overrides {
+        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+            return Err(KeeperError::BadCommand(format!(
+                "--env {k:?}: a name must be non-empty without '=' or NUL, a value without NUL"
+            )));
+        }
+    }
     let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k != "TMUX" && k != "TMUX_PANE")
@@ -1302,17 +1471,16 @@ fn environment(overrides: &[(String, String)]) -> Vec<(String, String)> {
     for (k, v) in overrides {
         env.insert(k.clone(), v.clone());
     }
-    env.into_iter()
+    Ok(env
+        .into_iter()
         .filter(|(k, v)| {
-            let ok = !k.is_empty()
-                && !k.contains('=')
-                && !format!("{k}{v}").contains(['\n', '\r', '\0']);
+            let ok = !k.is_empty() && !k.contains('=') && !format!("{k}{v}").contains('\0');
             if !ok {
                 ::log::warn!("environment variable {k:?} not passed: tmux cannot take its value");
             }
             ok
         })
-        .collect()
+        .collect())
 }
 
 /// The format whose answer is a pane's id.

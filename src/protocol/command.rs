@@ -11,13 +11,15 @@
 //!   contains one goes in double quotes, with `\`, `"`, `$` and `~` escaped by
 //!   a backslash (tmux expands `~` at the start of a quoted part, and `$VAR`
 //!   and backslash escapes anywhere inside double quotes).
+//! - LF and CR cannot be on the line (a line ends at LF), so an argument
+//!   with either goes in double quotes too, written as the parser's `\n`
+//!   and `\r` escapes.
 //!
-//! Refused, with [`ProtocolError::BadArgument`]: LF and CR (a line ends at LF,
-//! and tmux keeps a CR as part of the argument), NUL (tmux reads C strings),
-//! and invalid UTF-8 (it breaks tmux's parser). Send such data with
-//! `send-keys -l` in pieces or `send-keys -H`. A command name of the form
-//! `NAME=value` is refused too: tmux reads it as an environment assignment,
-//! which produces no reply block and would break reply pairing.
+//! Refused, with [`ProtocolError::BadArgument`]: NUL (tmux reads C strings)
+//! and invalid UTF-8 (it breaks tmux's parser); send such data with
+//! `send-keys -H`. A command name of the form `NAME=value` is refused too:
+//! tmux reads it as an environment assignment, which produces no reply
+//! block and would break reply pairing.
 
 use super::error::ProtocolError;
 use std::fmt;
@@ -161,26 +163,27 @@ fn push_quoted(out: &mut String, index: usize, arg: &[u8]) -> Result<(), Protoco
     };
     let text = std::str::from_utf8(arg)
         .map_err(|_| bad("not valid UTF-8 (send bytes with send-keys -H)"))?;
-    if let Some(b) = arg.iter().find(|&&b| matches!(b, b'\n' | b'\r' | 0)) {
-        return Err(bad(match b {
-            b'\n' => "contains a line feed (send it with send-keys -l in pieces, or -H)",
-            b'\r' => "contains a carriage return (send it with send-keys -H)",
-            _ => "contains a NUL byte",
-        }));
+    if arg.contains(&0) {
+        return Err(bad("contains a NUL byte"));
     }
     if !arg.is_empty() && arg.iter().all(|&b| is_bare(b)) {
         out.push_str(text);
-    } else if !arg.contains(&b'\'') {
+    } else if !arg.iter().any(|b| matches!(b, b'\'' | b'\n' | b'\r')) {
         out.push('\'');
         out.push_str(text);
         out.push('\'');
     } else {
         out.push('"');
         for c in text.chars() {
-            if matches!(c, '\\' | '"' | '$' | '~') {
-                out.push('\\');
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\\' | '"' | '$' | '~' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                _ => out.push(c),
             }
-            out.push(c);
         }
         out.push('"');
     }
@@ -213,19 +216,16 @@ mod tests {
             "set-buffer \"it's \\$HOME \\~ \\\\ \\\"\"\n"
         );
         assert_eq!(line(&["set", "@x", "FOO=bar"]), "set @x 'FOO=bar'\n");
+        // Line ends go as the parser's escapes, on one line.
+        assert_eq!(
+            line(&["set-buffer", "a\nb\r'$"]),
+            "set-buffer \"a\\nb\\r'\\$\"\n"
+        );
     }
 
     #[test]
     fn refusals() {
         let err = |argv: &[&[u8]]| Command::from_argv(argv).to_line().unwrap_err();
-        assert!(matches!(
-            err(&[b"display", b"a\nb"]),
-            ProtocolError::BadArgument { index: 1, .. }
-        ));
-        assert!(matches!(
-            err(&[b"display", b"a\rb"]),
-            ProtocolError::BadArgument { index: 1, .. }
-        ));
         assert!(matches!(
             err(&[b"display", b"a\0b"]),
             ProtocolError::BadArgument { index: 1, .. }
