@@ -15,7 +15,8 @@
 //! let mut lines = Lines::new();
 //! let done = lines.push(b"one\r\r\ntwo\r\nthree\rTHREE\r\n\x1b[32mfour\x1b[0m 50%\r");
 //! assert_eq!(done, ["one", "two", "THREE"]);
-//! assert_eq!(lines.push(b"100%\r\n"), ["four 100%"]);
+//! // A progress line is redrawn from its start; what it shows last stays.
+//! assert_eq!(lines.push(b"four 100%\r\n"), ["four 100%"]);
 //! ```
 
 /// A line longer than this (in characters) is ended where it reaches it,

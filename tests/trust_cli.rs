@@ -173,16 +173,19 @@ fn logs_follow_loses_nothing_under_a_flood() {
         &format!("read go; seq 1 {N}; echo SEQ-END; read stop"),
     ]);
     let mut follower = s
-        .cmd(&["logs", "seqi", "-n", "0", "--follow"])
+        .cmd(&["logs", "seqi", "-n", "1", "--follow"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(follower.id() as i32);
     let stdout = follower.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    // Its first line (the mark of the run) says it is following.
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("--- tmux-wire: run of"), "{first}");
     let reader = std::thread::spawn(move || {
         let mut expected = 1u32;
-        let mut lines = std::io::BufReader::new(stdout).lines();
         // Only the echo of what is typed may come before the numbers.
         for line in lines.by_ref() {
             let line = line.unwrap();
@@ -190,15 +193,17 @@ fn logs_follow_loses_nothing_under_a_flood() {
                 break;
             }
         }
-        for line in lines {
+        for line in lines.by_ref() {
             let line = line.unwrap();
             expected += 1;
             if expected > N {
                 assert_eq!(line, "SEQ-END");
-                return expected;
+                break;
             }
             assert_eq!(line, expected.to_string(), "lines lost or repeated");
         }
+        // Read to the end: a follower whose reader went away stops quietly.
+        lines.for_each(drop);
         expected
     });
     s.ok(&["send", "seqi", "--enter", "go"]);
@@ -254,4 +259,315 @@ fn logs_follow_fails_when_the_server_goes_away() {
         end["error"].as_str().unwrap().contains("server went away"),
         "{end}"
     );
+}
+
+#[test]
+fn nothing_the_user_owns_is_harmed() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Socket::new();
+    // A regular file at the socket path is neither used nor removed.
+    let precious = s.dir.path().join("f");
+    std::fs::write(&precious, "precious\n").unwrap();
+    let at = |path: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(common::cli::BIN)
+            .arg("-S")
+            .arg(path)
+            .args(args)
+            .env("TMUX_WIRE_TMUX", common::tmux::program())
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    };
+    for args in [&["clean"][..], &["ls"], &["start", "x", "--", "true"]] {
+        let out = at(&precious, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is not a socket"), "{args:?}: {err}");
+        assert!(!err.contains("clean"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
+
+    // A socket directory that does not exist: start makes it private, the
+    // others say it is missing.
+    let missing = s.dir.path().join("new/dir/sock");
+    let out = at(&missing, &["ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert!(at(&missing, &["start", "m", "--", "sleep", "300"])
+        .status
+        .success());
+    let mode = std::fs::metadata(missing.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let _ = common::tmux::command()
+        .arg("-S")
+        .arg(&missing)
+        .arg("kill-server")
+        .status();
+
+    // --cwd must be a directory.
+    let out = s.run(&[
+        "start",
+        "c",
+        "--cwd",
+        precious.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+}
+
+#[test]
+fn planted_logs_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let victim = s.dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let logs = s.dir.path().join("s.logs");
+    // A log directory others may write to.
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = s.run(&["start", "web", "--", "echo", "secret"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsafe"));
+    // A log that is a link to someone's file.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join("web.log")).unwrap();
+    let out = s.run(&["start", "web", "--", "echo", "secret"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    // A log others may read.
+    std::fs::remove_file(logs.join("web.log")).unwrap();
+    std::fs::write(logs.join("web.log"), "").unwrap();
+    std::fs::set_permissions(logs.join("web.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = s.run(&["start", "web", "--", "echo", "secret"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("644"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let listed = s.json(&["ls"]);
+    assert_eq!(listed["processes"], serde_json::json!([]), "{listed}");
+}
+
+#[test]
+fn every_outcome_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // A command that cannot run: the shell's codes, nothing created.
+    let out = s.run(&["start", "x", "--", "no-such-cmd", "arg1"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-cmd: command not found"));
+    let plain = s.dir.path().join("plain");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = s.run(&["start", "x", "--", "./plain"]);
+    assert_eq!(out.status.code(), Some(126));
+    assert_eq!(s.json(&["ls"])["processes"], serde_json::json!([]));
+
+    // A variable with a newline is passed as it is.
+    s.ok(&[
+        "start",
+        "env",
+        "--env",
+        "Q=line1\nline2",
+        "--",
+        "sh",
+        "-c",
+        "printf '<%s>\\n' \"$Q\"; sleep 300",
+    ]);
+    s.ok(&["wait", "env", "--ready", r"^line2>$", "--from", "start"]);
+    let lines = output_lines(&s, "env");
+    assert_eq!(lines[..2], ["<line1", "line2>"], "{lines:?}");
+
+    // Unknown keys are refused, with the names meant.
+    for (key, meant) in [("NotAKey", "keys are"), ("Entre", "Enter"), ("C-cc", "C-c")] {
+        let out = s.run(&["keys", "env", key]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{key}: {err}");
+        assert!(
+            err.contains("unknown key") && err.contains(meant),
+            "{key}: {err}"
+        );
+    }
+
+    // A running name asked to run another command: said, not changed.
+    let again = s.json(&["start", "env", "--", "sleep", "1"]);
+    assert_eq!(again["already_running"], true);
+    assert_eq!(again["requested_command"], "sleep 1");
+    let text = s.ok(&["start", "env", "--", "sleep", "1"]);
+    assert!(text.contains("another command"), "{text}");
+
+    // --ready that times out: the process is kept, and that is said.
+    let out = s.run(&[
+        "start",
+        "slow",
+        "--ready",
+        "never",
+        "--timeout",
+        "1s",
+        "--",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("still running"));
+    assert_eq!(s.json(&["status", "slow"])["state"], "running");
+
+    // Typing into a process that has ended is an error.
+    s.ok(&["start", "done", "--", "true"]);
+    s.ok(&["wait", "done", "--exit"]);
+    let out = s.run(&["send", "done", "hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"));
+
+    // `wait` needs to know what for: a usage error.
+    assert_eq!(s.run(&["wait", "slow"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_start_killed_halfway_does_not_block_the_name() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // What a start killed right after creating the session leaves: its
+    // placeholder, with a starter that no longer exists.
+    s.ok(&["start", "other", "--", "sleep", "300"]);
+    let made = common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "half",
+            "sh",
+            "-c",
+            "exec sleep 2147483647",
+            "tmux-wire-starting",
+            "999999999:1",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_eq!(s.json(&["status", "half"])["state"], "abandoned");
+    let started = s.json(&[
+        "start",
+        "half",
+        "--ready",
+        "REAL",
+        "--",
+        "sh",
+        "-c",
+        "echo REAL; sleep 300",
+    ]);
+    assert_eq!(started["already_running"], false, "{started}");
+    assert_eq!(started["process"]["state"], "running");
+
+    // Starts killed at any point: the next start runs a real command.
+    for delay in [0u64, 2, 4, 6, 8, 10, 15, 20] {
+        let mut child = s
+            .cmd(&["start", "k", "--", "sleep", "300"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let started = s.json(&["start", "k", "--", "sleep", "300"]);
+        let command = started["process"]["command"].as_str().unwrap();
+        assert!(!command.contains("tmux-wire-starting"), "{started}");
+        assert_eq!(started["process"]["state"], "running", "{started}");
+        s.ok(&["stop", "k", "--grace", "5s"]);
+    }
+}
+
+#[test]
+fn concurrent_stops_report_one_outcome() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "victim", "--", "sleep", "300"]);
+    let stops: Vec<_> = (0..8)
+        .map(|_| {
+            s.cmd(&["--json", "stop", "victim", "--grace", "5s"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outcomes: Vec<String> = stops
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    assert!(outcomes.iter().all(|o| o == &outcomes[0]), "{outcomes:?}");
+    assert!(outcomes[0].contains("interrupted"), "{}", outcomes[0]);
+}
+
+#[test]
+fn waits_leave_sessions_started_elsewhere_as_they_were() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let recipe = |name: &str, command: &str| {
+        let ok = common::tmux::command()
+            .arg("-S")
+            .arg(&s.path)
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", name, command])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    let own_setting = |name: &str| {
+        s.ok(&[
+            "cmd",
+            "show-options",
+            "-p",
+            "-v",
+            "-t",
+            &format!("={name}:"),
+            "remain-on-exit",
+        ])
+    };
+    recipe("keep", "sh -c 'echo UP; sleep 300'");
+    s.ok(&["wait", "keep", "--ready", "UP"]);
+    s.ok(&["wait", "keep", "--idle", "200ms"]);
+    let out = s.run(&["wait", "keep", "--exit", "--timeout", "500ms"]);
+    assert_eq!(out.status.code(), Some(124));
+    assert_eq!(own_setting("keep"), "", "remain-on-exit was left set");
+
+    // Its end is reported, and then the session goes, as it would have
+    // without the wait (a recipe's `has-session || new` starts it again).
+    recipe("gone", "sh -c 'read x; exit 3'");
+    let wait = s
+        .cmd(&["wait", "gone", "--exit"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The wait is armed once it has turned remain-on-exit on.
+    let armed = std::time::Instant::now();
+    while own_setting("gone").trim() != "on" {
+        assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
+        std::thread::yield_now();
+    }
+    s.ok(&["send", "gone", "--enter", "x"]);
+    let out = wait.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exited with code 3"));
+    let names: Vec<String> = s.json(&["ls"])["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["keep"]);
 }

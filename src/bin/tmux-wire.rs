@@ -582,21 +582,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     .map(|m| (json!({ "ready": m }), format!("ready: {m}")))
                     .map_err(Failure::from)
             } else if let Some(quiet) = idle {
-                tokio::select! {
-                    idle = watch::wait_idle(&client, pane, quiet, false, timeout) => idle
-                        .map(|i| {
-                            (
-                                json!({ "idle": true, "current_command": i.current_command }),
-                                format!("{name} is idle"),
-                            )
-                        })
-                        .map_err(Failure::from),
-                    Ok(status) = watch::wait_exit(&client, pane, timeout) => Err(Failure::Error(
-                        format!("{name} {status}; it is not idle, it has ended"),
-                    )),
-                }
+                keeper
+                    .wait_idle_on(&client, &name, pane, quiet, timeout)
+                    .await
+                    .map(|i| {
+                        (
+                            json!({ "idle": true, "current_command": i.current_command }),
+                            format!("{name} is idle"),
+                        )
+                    })
+                    .map_err(Failure::from)
             } else if exit {
-                watch::wait_exit(&client, pane, timeout)
+                keeper
+                    .wait_exit_on(&client, &name, pane, timeout)
                     .await
                     .map(|s| {
                         (

@@ -612,6 +612,15 @@ impl LogWatch {
     }
 }
 
+/// Wait until the log at `path` stopped changing for `quiet`: after the
+/// process exited, tmux has read all it wrote, and the log writer (a
+/// process of its own) is done once its file stays unchanged.
+pub async fn settle(path: &Path, quiet: std::time::Duration) -> io::Result<()> {
+    let mut changes = LogWatch::new(path.parent().unwrap_or(Path::new(".")))?;
+    while tokio::time::timeout(quiet, changes.changed()).await.is_ok() {}
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,12 +43,24 @@ use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+/// A stop that finds no session reports the outcome of another stop that
+/// ended it at most this long ago (see [`Keeper::stop`]).
+const RECENT_STOP: Duration = Duration::from_secs(5);
+
+/// After a process exits, its log is complete once it stayed unchanged
+/// this long (see [`Keeper::wait_exit_on`]).
+pub const LOG_SETTLE: Duration = Duration::from_millis(100);
+
 /// A session whose output stayed quiet this long reads as `idle` in
 /// [`Keeper::list`].
 pub const IDLE_AFTER: Duration = Duration::from_secs(30);
 
-/// What a new session runs until the real command replaces it.
-const PLACEHOLDER: [&str; 2] = ["sleep", "2147483647"];
+/// What a new session runs until the real command replaces it; the
+/// starter (pid and start time, see [`starter_token`]) follows
+/// [`PLACEHOLDER_MARK`], so a session whose starter died before it finished
+/// is recognised.
+const PLACEHOLDER: [&str; 3] = ["sh", "-c", "exec sleep 2147483647"];
+const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
 
 /// The user options the keeper stores on its sessions.
 const OPT_COMMAND: &str = "@tmux-wire-command";
@@ -100,6 +112,14 @@ pub enum KeeperError {
         status: ExitStatus,
         /// Its last lines.
         tail: String,
+    },
+    /// The process ended while a wait for something else went on.
+    #[error("{name} {status}; it has ended")]
+    EndedWhileWaiting {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
     },
     /// `start --ready`: the process runs, but did not print the pattern in
     /// time. It is left running.
@@ -293,6 +313,11 @@ pub enum State {
     },
     /// Its pty closed and tmux has not reported a status yet.
     Exiting,
+    /// A `start` is setting it up (its starter is alive).
+    Starting,
+    /// A `start` began it and died before it finished: nothing runs but a
+    /// placeholder. The next `start` of the name replaces it.
+    Abandoned,
 }
 
 impl std::fmt::Display for State {
@@ -303,6 +328,8 @@ impl std::fmt::Display for State {
             State::Exited { code } => write!(f, "exited {code}"),
             State::Killed { signal } => write!(f, "killed by signal {signal}"),
             State::Exiting => write!(f, "exiting"),
+            State::Starting => write!(f, "starting"),
+            State::Abandoned => write!(f, "abandoned (its start was killed)"),
         }
     }
 }
@@ -331,7 +358,7 @@ pub struct ProcessInfo {
 }
 
 /// How [`Keeper::stop`] ended a process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
 pub enum Stopped {
     /// It had already exited.
@@ -554,7 +581,16 @@ impl Keeper {
 
     async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         match server::socket_state(&self.socket)? {
-            SocketState::Missing => return Ok((Vec::new(), None)),
+            // No server: nothing runs; unless the socket's very directory
+            // is missing, which says the path is wrong.
+            SocketState::Missing
+                if self
+                    .socket
+                    .parent()
+                    .is_none_or(|d| d.as_os_str().is_empty() || d.exists()) =>
+            {
+                return Ok((Vec::new(), None))
+            }
             SocketState::Alive => {}
             state => return Err(self.unavailable(state)),
         }
@@ -584,7 +620,21 @@ impl Keeper {
                 );
                 continue;
             };
-            let (info, server_pid) = pane_info(&fields, now);
+            let (mut info, server_pid) = pane_info(&fields, now);
+            if let Some(starter) = info
+                .log
+                .is_none()
+                .then(|| placeholder_starter(&info.command))
+                .flatten()
+            {
+                if matches!(info.state, State::Running | State::Idle) {
+                    info.state = if starter_alive(starter) {
+                        State::Starting
+                    } else {
+                        State::Abandoned
+                    };
+                }
+            }
             server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
             if seen.insert(info.name.clone()) {
                 out.push(info);
@@ -705,6 +755,9 @@ impl Keeper {
                     PANE_ID.format(),
                     PLACEHOLDER[0],
                     PLACEHOLDER[1],
+                    PLACEHOLDER[2],
+                    PLACEHOLDER_MARK,
+                    &starter_token(),
                 ])
                 .await;
             match created {
@@ -713,7 +766,10 @@ impl Keeper {
                     if tmux_says(&e, &["duplicate session"]) && !replaced =>
                 {
                     let current = self.settled_status(name).await?;
-                    if matches!(current.state, State::Running | State::Idle | State::Exiting) {
+                    if matches!(
+                        current.state,
+                        State::Running | State::Idle | State::Exiting | State::Starting
+                    ) {
                         // Another start may still be setting it up: with a
                         // readiness pattern, wait for it like the first one.
                         let ready = match &spec.ready {
@@ -739,8 +795,9 @@ impl Keeper {
                             ready,
                         });
                     }
-                    // It exited: start it again in a new session of the
-                    // same name (its log goes on).
+                    // It exited, or its starter died before it finished:
+                    // start it again in a new session of the same name (its
+                    // log goes on).
                     let target = session_target(name);
                     self.once(&["kill-session", "-t", &target]).await?;
                     replaced = true;
@@ -873,8 +930,7 @@ impl Keeper {
     async fn settled_status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
         for _ in 0..250 {
             let current = self.status(name).await?;
-            let setting_up = current.log.is_none() && current.command == PLACEHOLDER.join(" ");
-            if !setting_up {
+            if current.state != State::Starting {
                 return Ok(current);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -922,7 +978,8 @@ impl Keeper {
                 .connect_again(self.attach_command(name, ATTACH_FLAGS))
                 .await?;
             let armed = watch::arm_for(&watching, pane, pattern, since).await?;
-            return self.await_pane(&watching, name, pane, armed, timeout).await;
+            let wait = self.await_pane(&watching, name, pane, armed, timeout);
+            return self.leaving_as_found(client, name, pane, wait).await;
         };
         let (start, echo) = match from {
             WaitFrom::RunStart => (kept.run, String::new()),
@@ -934,6 +991,77 @@ impl Keeper {
         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
         self.await_log(client, name, pane, start, matcher, timeout)
             .await
+    }
+
+    /// Run `wait` on `name`'s pane (a wait that may watch for the exit and
+    /// so turns `remain-on-exit` on), and, for a session the keeper did not
+    /// start, leave the pane as it was found afterwards
+    /// ([`watch::ExitReporting`]), whatever the outcome.
+    pub async fn leaving_as_found<T>(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        wait: impl std::future::Future<Output = Result<T, KeeperError>>,
+    ) -> Result<T, KeeperError> {
+        if self.kept(client, name).await?.is_some() {
+            return wait.await;
+        }
+        let reporting = watch::report_exits(client, pane).await?;
+        let outcome = wait.await;
+        match reporting.restore(client).await {
+            Err(e) if outcome.is_ok() => Err(e.into()),
+            _ => outcome,
+        }
+    }
+
+    /// Wait until `name`'s process exits; see [`Keeper::leaving_as_found`].
+    /// For a process the keeper started, it returns once the log holds all
+    /// the process wrote (the log stayed unchanged for [`LOG_SETTLE`] after
+    /// the exit), so `logs` right after it misses nothing.
+    pub async fn wait_exit_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        timeout: Duration,
+    ) -> Result<ExitStatus, KeeperError> {
+        let status = self
+            .leaving_as_found(client, name, pane, async {
+                Ok(watch::wait_exit(client, pane, timeout).await?)
+            })
+            .await?;
+        let path = self.log_path(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            log::settle(&path, LOG_SETTLE)
+                .await
+                .map_err(|source| KeeperError::Io {
+                    what: format!("watching {}", path.display()),
+                    source,
+                })?;
+        }
+        Ok(status)
+    }
+
+    /// Wait until `name`'s process printed nothing for `quiet`; an exit
+    /// first is [`KeeperError::EndedWhileWaiting`].
+    pub async fn wait_idle_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        self.leaving_as_found(client, name, pane, async {
+            tokio::select! {
+                idle = watch::wait_idle(client, pane, quiet, false, timeout) => Ok(idle?),
+                Ok(status) = watch::wait_exit(client, pane, timeout) => {
+                    Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
+                }
+            }
+        })
+        .await
     }
 
     /// The rest of a log wait: the match, or how the process ended first.
@@ -1191,7 +1319,8 @@ impl Keeper {
                 let mut armed = watch::arm_for(&watching, pane, pattern, watch::Since::Now).await?;
                 armed.skip_echo(text);
                 self.type_text(&client, pane, text, enter).await?;
-                self.await_pane(&watching, name, pane, armed, timeout).await
+                let wait = self.await_pane(&watching, name, pane, armed, timeout);
+                self.leaving_as_found(&client, name, pane, wait).await
             }
         }
     }
@@ -1269,7 +1398,104 @@ impl Keeper {
 
     /// Interrupt `name` (C-c), wait up to `grace` for it to exit, then kill
     /// its session; the session is gone afterwards either way.
+    ///
+    /// Stops of one name run one at a time (a lock file beside its log):
+    /// one does the work and records how it went; a stop that was waiting
+    /// for that same session then reports the same outcome.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+        validate_name(name)?;
+        self.require_server()?;
+        // Which session this stop is about, before waiting for the lock.
+        let target = format!("{}:", session_target(name));
+        let id = match self
+            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
+            .await
+        {
+            Ok(reply) => SESSION_ID
+                .parse_one(&reply.content())
+                .map_err(WatchError::from)?
+                .join(" "),
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => {
+                // A stop that comes a moment after another one ended it (a
+                // caller retrying, or the last of several at once) gets
+                // that outcome; later, the name is simply not there.
+                return match self.recent_stop(name) {
+                    Some(how) => Ok(how),
+                    None => Err(self.not_found(name).await),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let dir = self
+            .log_path(name)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        server::ensure_private_dir(&dir)?;
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} in {}", dir.display()),
+            source,
+        };
+        let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
+            .map_err(|e| io("opening the stop lock", e))?;
+        let _lock = tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
+        .map_err(|e| io("taking the stop lock", e))?;
+        let record = dir.join(format!("{name}.stopped"));
+        let still_there = self
+            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
+            .await
+            .ok()
+            .and_then(|reply| SESSION_ID.parse_one(&reply.content()).ok())
+            .is_some_and(|fields| fields.join(" ") == id);
+        if !still_there {
+            // Another stop ended it while this one waited: its outcome.
+            let recorded = std::fs::read_to_string(&record).ok().and_then(|text| {
+                let (who, how) = text.split_once('\n')?;
+                (who == id).then(|| serde_json::from_str::<Stopped>(how).ok())?
+            });
+            return match recorded {
+                Some(how) => Ok(how),
+                None => Err(self.not_found(name).await),
+            };
+        }
+        let how = self.stop_now(name, grace).await?;
+        let text = format!("{id}\n{}", serde_json::to_string(&how).unwrap_or_default());
+        // Written whole, then renamed: a reader sees all of it or nothing.
+        let partial = dir.join(format!("{name}.stopped.new"));
+        let _ = std::fs::remove_file(&partial);
+        log::open_append(&partial)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .and_then(|()| std::fs::rename(&partial, &record))
+            .map_err(|e| io("recording how the stop went", e))?;
+        Ok(how)
+    }
+
+    /// How the last stop of `name` went, if it ended a session within the
+    /// last [`RECENT_STOP`].
+    fn recent_stop(&self, name: &str) -> Option<Stopped> {
+        let record = self
+            .log_path(name)
+            .with_file_name(format!("{name}.stopped"));
+        let age = std::fs::symlink_metadata(&record)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .ok()?;
+        if age > RECENT_STOP {
+            return None;
+        }
+        let text = std::fs::read_to_string(&record).ok()?;
+        serde_json::from_str(text.split_once('\n')?.1).ok()
+    }
+
+    /// The stop itself, with the lock held.
+    async fn stop_now(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
         let (client, pane) = self.pane(name).await?;
         let target = session_target(name);
         let how = match watch::exit_status(&client, pane).await? {
@@ -1332,6 +1558,46 @@ impl Keeper {
     /// one was removed. A live server is never touched.
     pub fn clean(&self) -> Result<bool, KeeperError> {
         Ok(server::remove_stale_socket(&self.socket)?)
+    }
+}
+
+/// Who is starting a session: this process's pid and start time (in
+/// clock ticks since boot, from `/proc`; 0 where there is none), so that a
+/// reused pid is not taken for it.
+fn starter_token() -> String {
+    let pid = std::process::id();
+    format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`).
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it do not.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The starter token in a placeholder's command line, if it is one.
+fn placeholder_starter(command: &str) -> Option<&str> {
+    let rest = command.split_once(PLACEHOLDER_MARK)?.1;
+    rest.split_whitespace().next()
+}
+
+/// Whether the starter a token names is still alive.
+fn starter_alive(token: &str) -> bool {
+    let Some((pid, start)) = token.split_once(':') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    match process_start_time(pid) {
+        Some(now) => start == 0 || now == start,
+        // No /proc (another OS): whether the pid exists at all.
+        None if start == 0 => {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+        }
+        None => false,
     }
 }
 
@@ -1482,6 +1748,11 @@ fn environment(overrides: &[(String, String)]) -> Result<Vec<(String, String)>, 
         })
         .collect())
 }
+
+/// Which session, on which server: the server's pid and the session's id
+/// (ids are not reused while a server runs).
+static SESSION_ID: LazyLock<FormatQuery> =
+    LazyLock::new(|| FormatQuery::new(&["pid", "session_id"]));
 
 /// The format whose answer is a pane's id.
 static PANE_ID: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(&["pane_id"]));

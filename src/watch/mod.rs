@@ -150,7 +150,7 @@ pub async fn wait_idle(
 }
 
 /// How a pane's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how", content = "value")]
 pub enum ExitStatus {
     /// It exited with this code.
@@ -240,6 +240,104 @@ pub fn exit_reporting(pane: PaneId) -> [Vec<String>; 2] {
         .map(String::from)
         .to_vec(),
     ]
+}
+
+/// How a pane's `remain-on-exit` was before [`report_exits`] turned it on,
+/// to put it back with [`ExitReporting::restore`].
+#[derive(Debug)]
+pub struct ExitReporting {
+    pane: PaneId,
+    /// The pane's own value (`None`: it had none, and inherited one).
+    own: Option<String>,
+}
+
+/// [`exit_reporting`] on `pane`, remembering its `remain-on-exit` first, for
+/// a pane that is not ours to change for good (a session someone else
+/// started: a shell recipe's `has-session || new` must still see its
+/// session go when its process ends).
+pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
+    let target = pane.to_string();
+    let reply = client
+        .command(["show-options", "-p", "-v", "-t", &target, "remain-on-exit"])
+        .await
+        .map_err(|e| gone(e, pane))?;
+    let own = String::from_utf8_lossy(&reply.output()).trim().to_string();
+    for command in exit_reporting(pane) {
+        client.command(command).await.map_err(|e| gone(e, pane))?;
+    }
+    Ok(ExitReporting {
+        pane,
+        own: (!own.is_empty()).then_some(own),
+    })
+}
+
+impl ExitReporting {
+    /// Put the pane's `remain-on-exit` back. If its process has exited
+    /// meanwhile and, with the old setting, tmux would have closed the pane,
+    /// close it now (its session goes with it if it was the last), as it
+    /// would have happened without the wait.
+    pub async fn restore(self, client: &Client) -> Result<(), WatchError> {
+        let target = self.pane.to_string();
+        let mut status = match exit_status(client, self.pane).await {
+            Ok(status) => status,
+            Err(WatchError::PaneGone(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // The wait may have learnt of the exit from the kernel before tmux
+        // has reaped the process; let tmux catch up before deciding.
+        if status.is_none() {
+            if let Some((_, pid)) = local_pids(client, self.pane).await {
+                if !process_running(pid) {
+                    match wait_exit(client, self.pane, Duration::from_secs(2)).await {
+                        Ok(exited) => status = Some(exited),
+                        Err(WatchError::PaneGone(_)) => return Ok(()),
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        let put_back = match &self.own {
+            Some(value) => {
+                client
+                    .command(["set-option", "-p", "-t", &target, "remain-on-exit", value])
+                    .await
+            }
+            None => {
+                client
+                    .command(["set-option", "-p", "-u", "-t", &target, "remain-on-exit"])
+                    .await
+            }
+        };
+        put_back.map_err(|e| gone(e, self.pane))?;
+        let Some(status) = status else {
+            return Ok(());
+        };
+        let reply = client
+            .command([
+                "show-options",
+                "-p",
+                "-v",
+                "-A",
+                "-t",
+                &target,
+                "remain-on-exit",
+            ])
+            .await
+            .map_err(|e| gone(e, self.pane))?;
+        let setting = String::from_utf8_lossy(&reply.output()).trim().to_string();
+        let stays = match setting.as_str() {
+            "on" => true,
+            "failed" => status != ExitStatus::Exited(0),
+            _ => false,
+        };
+        if !stays {
+            match client.command(["kill-pane", "-t", &target]).await {
+                Ok(_) | Err(ClientError::Closed(_)) => {}
+                Err(e) => return Err(gone(e, self.pane)),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Ask for a pane's exit status: `None` while it runs.
@@ -404,6 +502,17 @@ impl ProcessExit {
 /// (field 52, the `waitpid` status, Linux 3.5 and later). tmux reaps a
 /// pane's process only after utempter's helper has run, a few milliseconds
 /// after the exit; the kernel has the status from the start.
+/// Whether process `pid` exists and has not exited (a zombie has).
+fn process_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.get(stat.rfind(')')? + 2..)?;
+            Some(!rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
 fn zombie_status(pid: i32, parent: nix::unistd::Pid) -> Option<ExitStatus> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold anything.
