@@ -514,7 +514,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     )));
                 };
                 let follower = keeper::log::Follower::new(&keeper.log_path(&name), end, raw);
-                follow_log(&client, pane, &name, follower, changes, json).await?;
+                follow_log(
+                    keeper.socket(),
+                    &client,
+                    pane,
+                    &name,
+                    follower,
+                    changes,
+                    json,
+                )
+                .await?;
             }
         }
         Command::Send {
@@ -754,7 +763,14 @@ fn print_line(json: bool, line: &str) {
 /// writer is a process of its own and can lag far behind tmux's output
 /// events under a flood. Reads are bounded, so memory stays flat however
 /// far behind the reader is.
+fn server_alive(socket: &std::path::Path) -> bool {
+    tmux_wire::server::socket_state(socket)
+        .is_ok_and(|s| s == tmux_wire::server::SocketState::Alive)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn follow_log(
+    socket: &std::path::Path,
     client: &Client,
     pane: tmux_wire::protocol::PaneId,
     name: &str,
@@ -825,6 +841,10 @@ async fn follow_log(
             | watch::WatchError::Client(tmux_wire::client::ClientError::Closed(reason)),
         ) => Err(Failure::Error(format!(
             "the tmux server went away ({reason}); the log of {name} ends here"
+        ))),
+        // Whatever failed, a server that is no longer there is the reason.
+        Err(e) if !server_alive(socket) => Err(Failure::Error(format!(
+            "the tmux server went away ({e}); the log of {name} ends here"
         ))),
         Err(e) => Err(e.into()),
     }

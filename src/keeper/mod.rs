@@ -1406,20 +1406,19 @@ impl Keeper {
         validate_name(name)?;
         self.require_server()?;
         // Which session this stop is about, before waiting for the lock.
-        let target = format!("{}:", session_target(name));
-        let id = match self
-            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
-            .await
-        {
-            Ok(reply) => SESSION_ID
-                .parse_one(&reply.content())
-                .map_err(WatchError::from)?
-                .join(" "),
+        let id = match self.session_id(name).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return match self.stopped_just_now(name).await? {
+                    Some(how) => Ok(how),
+                    None => Err(self.not_found(name).await),
+                }
+            }
             Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => {
                 // A stop that comes a moment after another one ended it (a
                 // caller retrying, or the last of several at once) gets
                 // that outcome; later, the name is simply not there.
-                return match self.recent_stop(name) {
+                return match self.stopped_just_now(name).await? {
                     Some(how) => Ok(how),
                     None => Err(self.not_found(name).await),
                 };
@@ -1436,22 +1435,13 @@ impl Keeper {
             what: format!("{what} in {}", dir.display()),
             source,
         };
-        let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
-            .map_err(|e| io("opening the stop lock", e))?;
-        let _lock = tokio::task::spawn_blocking(move || {
-            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, errno)| std::io::Error::from(errno))
-        })
-        .await
-        .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
-        .map_err(|e| io("taking the stop lock", e))?;
+        let _lock = self.stop_lock(&dir, name).await?;
         let record = dir.join(format!("{name}.stopped"));
-        let still_there = self
-            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
-            .await
-            .ok()
-            .and_then(|reply| SESSION_ID.parse_one(&reply.content()).ok())
-            .is_some_and(|fields| fields.join(" ") == id);
+        let still_there = match self.session_id(name).await {
+            Ok(now) => now.as_ref() == Some(&id),
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => false,
+            Err(e) => return Err(e),
+        };
         if !still_there {
             // Another stop ended it while this one waited: its outcome.
             let recorded = std::fs::read_to_string(&record).ok().and_then(|text| {
@@ -1473,6 +1463,53 @@ impl Keeper {
             .and_then(|()| std::fs::rename(&partial, &record))
             .map_err(|e| io("recording how the stop went", e))?;
         Ok(how)
+    }
+
+    /// Which session `name` is now (server pid and session id), or `None`.
+    /// (`display-message -t` answers with empty fields, not an error, when
+    /// its target is missing; the name in the answer tells.)
+    async fn session_id(&self, name: &str) -> Result<Option<String>, KeeperError> {
+        let target = format!("{}:", session_target(name));
+        let reply = self
+            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
+            .await?;
+        let fields = SESSION_ID
+            .parse_one(&reply.content())
+            .map_err(WatchError::from)?;
+        Ok((fields[2] == name).then(|| format!("{} {}", fields[0], fields[1])))
+    }
+
+    /// A stop that finds no session: if another stop ended it a moment ago
+    /// (a caller retrying, or the last of several at once), its outcome.
+    /// It may be finishing: the record is written under the lock.
+    async fn stopped_just_now(&self, name: &str) -> Result<Option<Stopped>, KeeperError> {
+        let path = self.log_path(name);
+        if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+            drop(self.stop_lock(dir, name).await?);
+        }
+        Ok(self.recent_stop(name))
+    }
+
+    /// The lock that makes stops of `name` take turns (a file in the log
+    /// directory `dir`), held until dropped.
+    async fn stop_lock(
+        &self,
+        dir: &Path,
+        name: &str,
+    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} in {}", dir.display()),
+            source,
+        };
+        let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
+            .map_err(|e| io("opening the stop lock", e))?;
+        tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
+        .map_err(|e| io("taking the stop lock", e))
     }
 
     /// How the last stop of `name` went, if it ended a session within the
@@ -1752,7 +1789,7 @@ fn environment(overrides: &[(String, String)]) -> Result<Vec<(String, String)>, 
 /// Which session, on which server: the server's pid and the session's id
 /// (ids are not reused while a server runs).
 static SESSION_ID: LazyLock<FormatQuery> =
-    LazyLock::new(|| FormatQuery::new(&["pid", "session_id"]));
+    LazyLock::new(|| FormatQuery::new(&["pid", "session_id", "session_name"]));
 
 /// The format whose answer is a pane's id.
 static PANE_ID: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(&["pane_id"]));
