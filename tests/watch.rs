@@ -316,7 +316,7 @@ async fn a_wait_from_now_skips_old_output_and_the_echo() {
     type_line(&client, pane, "echo OLD-MARK").await;
     // (Typed before the shell's first prompt, the output follows the
     // prompt on its line.)
-    wait_for(&client, pane, &re(r"^(\$ )?OLD-MARK$"), LIMIT)
+    wait_for(&client, pane, &re(r"^([$#] )?OLD-MARK$"), LIMIT)
         .await
         .unwrap();
     let typed = "sleep 1; echo MARK-1; echo MARK-2";

@@ -576,8 +576,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             from,
             timeout,
         } => {
-            let (client, pane) = keeper.pane(&name).await?;
             let bar = spinner(json, &format!("waiting for {name}"));
+            // Output only where it is needed (the spinner's last line, idle):
+            // tmux 3.2a crashes when a pane dies while output for it waits
+            // to be sent to a control client.
+            let (client, pane) = if bar.is_some() || idle.is_some() {
+                keeper.pane(&name).await?
+            } else {
+                keeper.pane_without_output(&name).await?
+            };
             let _progress = match &bar {
                 Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
                 None => None,

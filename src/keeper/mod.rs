@@ -1533,7 +1533,9 @@ impl Keeper {
 
     /// The stop itself, with the lock held.
     async fn stop_now(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
-        let (client, pane) = self.pane(name).await?;
+        // No output: tmux 3.2a crashes when a pane dies while output for it
+        // waits to be sent to a control client (docs/tmux-versions.md).
+        let (client, pane) = self.pane_without_output(name).await?;
         let target = session_target(name);
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },
