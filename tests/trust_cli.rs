@@ -573,3 +573,68 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
         .collect();
     assert_eq!(names, ["keep"]);
 }
+
+/// Another process's chatty log does not hold up waits on this one, a
+/// command with a newline in it is listed like any other, and
+/// `send --then-idle` says so when the process ends instead.
+#[test]
+fn neighbours_newlines_and_endings() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "chatty",
+        "--",
+        "sh",
+        "-c",
+        "while :; do echo x; sleep 0.01; done",
+    ]);
+    s.ok(&[
+        "start",
+        "job",
+        "--",
+        "sh",
+        "-c",
+        "read x; echo done; exit 3",
+    ]);
+    s.ok(&["send", "job", "--enter", "go"]);
+    let mut wait = s
+        .cmd(&["--json", "wait", "job", "--exit", "--timeout", "20s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let began = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = wait.try_wait().unwrap() {
+            break status;
+        }
+        assert!(began.elapsed().as_secs() < 30, "wait --exit never returned");
+        std::thread::yield_now();
+    };
+    assert!(status.success());
+    let mut out = String::new();
+    wait.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains("\"code\":3"), "{out}");
+    assert_eq!(output_lines(&s, "job"), ["go", "done"]);
+
+    s.ok(&[
+        "start",
+        "nl",
+        "--",
+        "sh",
+        "-c",
+        "echo one\necho two; sleep 300",
+    ]);
+    let status = s.json(&["status", "nl"]);
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["command"], "sh -c $'echo one\\necho two; sleep 300'");
+
+    s.ok(&["start", "shell", "--", "sh"]);
+    let out = s.run(&["send", "shell", "--enter", "exit 5", "--then-idle", "2s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"));
+}

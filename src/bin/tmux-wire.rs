@@ -169,8 +169,7 @@ enum Command {
         /// Until the process exits; prints its status.
         #[arg(long, group = "until")]
         exit: bool,
-        /// Where --ready starts reading: input (default), start, now, or a
-        /// log position (INODE.BORN:OFFSET).
+        /// Where --ready starts reading: input (default), start or now.
         #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
         from: keeper::WaitFrom,
         /// Give up after this long (exit 124).
@@ -227,16 +226,13 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `input`, `start`, `now`, or a log position.
+/// `input`, `start` or `now`.
 fn parse_from(s: &str) -> Result<keeper::WaitFrom, String> {
     match s {
         "input" => Ok(keeper::WaitFrom::LastInput),
         "start" => Ok(keeper::WaitFrom::RunStart),
         "now" => Ok(keeper::WaitFrom::Now),
-        _ => s
-            .parse()
-            .map(keeper::WaitFrom::At)
-            .map_err(|e| format!("{e}; or input, start, now")),
+        _ => Err(format!("{s:?}: say input, start or now")),
     }
 }
 
@@ -257,7 +253,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("bad unit in {s:?} (ms, s, m or h)")),
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("bad duration {s:?}"))
+    // At most a year: longer is surely a mistake, and far-off deadlines
+    // overflow the clock.
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= Duration::from_secs(366 * 24 * 3600) => Ok(d),
+        _ => Err(format!("bad duration {s:?} (at most a year)")),
+    }
 }
 
 /// How a command failed.
@@ -488,18 +489,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             // Watch the log before reading it, so following misses nothing.
             let live = if follow {
                 let (client, pane) = keeper.pane_without_output(&name).await?;
-                let changes = keeper::log::LogWatch::new(
-                    keeper
-                        .log_path(&name)
-                        .parent()
-                        .unwrap_or(std::path::Path::new(".")),
-                )
-                .ok();
+                let changes = keeper::log::LogWatch::new(&keeper.log_path(&name));
                 Some((client, pane, changes))
             } else {
                 None
             };
-            let (last, end) = keeper.logs_or_history(&name, lines, raw).await?;
+            let (last, end) = keeper.logs_or_history(&name, lines, raw, follow).await?;
             if json && !follow {
                 print_json(json!({ "lines": last }));
             } else {
@@ -508,7 +503,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
             if let Some((client, pane, changes)) = live {
-                let (Some(end), Some(changes)) = (end, changes) else {
+                let Some(end) = end else {
                     return Err(Failure::Error(format!(
                         "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
                     )));

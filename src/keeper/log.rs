@@ -49,7 +49,9 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
         .create(true)
         .append(true)
         .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        // Non-blocking: a FIFO planted in its place must not hang us
+        // before the checks (regular files ignore the flag).
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| refused_link(path, e))?;
     check_ours(path, &file)?;
@@ -57,11 +59,11 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
 }
 
 /// Open a log file for reading, without following a symbolic link.
-fn open_read(path: &Path) -> io::Result<File> {
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| refused_link(path, e))?;
     check_ours(path, &file)?;
@@ -279,12 +281,19 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
 }
 
 /// The last `n` lines of the log at `path` (reading into rotated files if
-/// the current one is short), and the end of the log as read (where a
-/// [`Follower`] goes on). Without `raw`, lines read as a person sees them
-/// ([`crate::text::Lines`]); with `raw`, as the process wrote them (only
-/// the carriage returns before each newline, which the terminal adds,
-/// removed).
-pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, Position)> {
+/// the current one is short), and where a [`Follower`] goes on. Without
+/// `raw`, lines read as a person sees them ([`crate::text::Lines`]); with
+/// `raw`, as the process wrote them (only the carriage returns before each
+/// newline, which the terminal adds, removed). A last line without its
+/// newline yet is included, and the position is the end of the log; with
+/// `whole_lines` it is left out, and the position is its start, so that a
+/// follower prints it once, whole.
+pub fn tail(
+    path: &Path,
+    n: usize,
+    raw: bool,
+    whole_lines: bool,
+) -> io::Result<(Vec<String>, Position)> {
     if std::fs::symlink_metadata(path).is_err() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -325,14 +334,17 @@ pub fn tail(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, Positi
             break;
         }
     }
+    let mut end = end.expect("the current file was read");
     let mut render = Render::new(raw);
     let mut lines = render.push(&data);
-    lines.extend(render.finish());
+    if whole_lines {
+        let partial = data.len() - memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1);
+        end.offset -= (partial as u64).min(end.offset);
+    } else {
+        lines.extend(render.finish());
+    }
     let skip = lines.len().saturating_sub(n);
-    Ok((
-        lines.split_off(skip),
-        end.expect("the current file was read"),
-    ))
+    Ok((lines.split_off(skip), end))
 }
 
 /// Bytes to lines, rendered or raw.
@@ -494,6 +506,17 @@ impl Follower {
                 self.caught_up = true;
                 break;
             }
+            // Renamed, so final now; but the writer may have appended to it
+            // between the read above and the rename. Take that first.
+            let (file, _) = self.file.as_mut().expect("opened above");
+            file.seek(SeekFrom::Start(self.offset))?;
+            let want = (READ_CHUNK - data.len()) as u64;
+            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
+            self.offset += got as u64;
+            if data.len() >= READ_CHUNK {
+                self.caught_up = false;
+                break;
+            }
             let next = match self.index_of(&id) {
                 Some(0) | None => 0,
                 Some(index) => index - 1,
@@ -540,15 +563,24 @@ impl Follower {
     }
 }
 
-/// Wakes when something in a log directory changes (a log grows, rotates,
-/// or is made): inotify on Linux, so a follower reads when the writer
-/// wrote, not when tmux's output events happen to come (the writer can lag
-/// behind them by seconds under a flood). Elsewhere it wakes every 100 ms.
+/// Wakes when a log changes (it grows, rotates, or is made): inotify on
+/// the log's directory on Linux, so a reader reads when the writer wrote,
+/// not when tmux's output events happen to come (the writer can lag behind
+/// them by seconds under a flood). Changes of other files in the directory
+/// (other processes' logs) are ignored. Where inotify is missing or cannot
+/// be had (another OS, the per-user limit used up), it wakes every 100 ms.
 pub struct LogWatch {
+    inner: Watching,
+}
+
+enum Watching {
     #[cfg(target_os = "linux")]
-    inotify: tokio::io::unix::AsyncFd<InotifyFd>,
-    #[cfg(not(target_os = "linux"))]
-    tick: tokio::time::Interval,
+    Inotify {
+        fd: tokio::io::unix::AsyncFd<InotifyFd>,
+        /// The log's file name; `NAME.N` of a rotation counts too.
+        name: std::ffi::OsString,
+    },
+    Poll(tokio::time::Interval),
 }
 
 #[cfg(target_os = "linux")]
@@ -562,63 +594,99 @@ impl std::os::fd::AsRawFd for InotifyFd {
     }
 }
 
+/// How often a [`LogWatch`] without inotify looks.
+const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl LogWatch {
-    /// Watch the directory `dir` (in a tokio runtime).
-    pub fn new(dir: &Path) -> io::Result<LogWatch> {
+    /// Watch the log at `path` (in a tokio runtime).
+    pub fn new(path: &Path) -> LogWatch {
         #[cfg(target_os = "linux")]
-        {
-            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-            let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-            inotify.add_watch(
+        if let Some(inner) = Self::inotify(path) {
+            return LogWatch { inner };
+        }
+        LogWatch {
+            inner: Watching::Poll(tokio::time::interval(POLL)),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn inotify(path: &Path) -> Option<Watching> {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        let name = path.file_name()?.to_os_string();
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+        inotify
+            .add_watch(
                 dir,
                 AddWatchFlags::IN_MODIFY
                     | AddWatchFlags::IN_CREATE
                     | AddWatchFlags::IN_MOVED_TO
                     | AddWatchFlags::IN_CLOSE_WRITE,
-            )?;
-            // Deprecated because a borrowed raw fd could be closed while
-            // registered; here the `AsyncFd` owns the `Inotify`, which owns
-            // the fd, so it stays open until the registration is dropped.
-            #[allow(deprecated)]
-            let inotify = tokio::io::unix::AsyncFd::new(InotifyFd(inotify))?;
-            Ok(LogWatch { inotify })
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = dir;
-            Ok(LogWatch {
-                tick: tokio::time::interval(std::time::Duration::from_millis(100)),
-            })
-        }
+            )
+            .ok()?;
+        // Deprecated because a borrowed raw fd could be closed while
+        // registered; here the `AsyncFd` owns the `Inotify`, which owns the
+        // fd, so it stays open until the registration is dropped.
+        #[allow(deprecated)]
+        let fd = tokio::io::unix::AsyncFd::new(InotifyFd(inotify)).ok()?;
+        Some(Watching::Inotify { fd, name })
     }
 
-    /// Wait until something changed since the last call (all changes that
+    /// Wait until the log changed since the last call (all changes that
     /// came meanwhile count as one).
     pub async fn changed(&mut self) -> io::Result<()> {
-        #[cfg(target_os = "linux")]
-        loop {
-            let mut guard = self.inotify.readable().await?;
-            match guard.get_inner().0.read_events() {
-                Ok(_) => return Ok(()),
-                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
+        match &mut self.inner {
+            #[cfg(target_os = "linux")]
+            Watching::Inotify { fd, name } => loop {
+                use std::os::unix::ffi::OsStrExt;
+                let mut guard = fd.readable().await?;
+                match guard.get_inner().0.read_events() {
+                    Ok(events) => {
+                        let ours = events.iter().any(|e| {
+                            e.name.as_ref().is_some_and(|n| {
+                                let n = n.as_bytes();
+                                let base = name.as_bytes();
+                                n == base
+                                    || (n.starts_with(base) && n.get(base.len()) == Some(&b'.'))
+                            })
+                        });
+                        if ours {
+                            return Ok(());
+                        }
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                    Err(e) => return Err(e.into()),
+                }
+            },
+            Watching::Poll(tick) => {
+                tick.tick().await;
+                Ok(())
             }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            self.tick.tick().await;
-            Ok(())
         }
     }
 }
 
-/// Wait until the log at `path` stopped changing for `quiet`: after the
-/// process exited, tmux has read all it wrote, and the log writer (a
-/// process of its own) is done once its file stays unchanged.
-pub async fn settle(path: &Path, quiet: std::time::Duration) -> io::Result<()> {
-    let mut changes = LogWatch::new(path.parent().unwrap_or(Path::new(".")))?;
-    while tokio::time::timeout(quiet, changes.changed()).await.is_ok() {}
-    Ok(())
+/// Wait until the log at `path` stopped changing for `quiet`, or until
+/// `deadline`: after the process exited, tmux has read all it wrote, and
+/// the log writer (a process of its own) is done once its file stays
+/// unchanged. Returns whether it settled before the deadline.
+pub async fn settle(
+    path: &Path,
+    quiet: std::time::Duration,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let mut changes = LogWatch::new(path);
+    loop {
+        let full = tokio::time::Instant::now() + quiet;
+        let until = full.min(deadline);
+        if tokio::time::timeout_at(until, changes.changed())
+            .await
+            .is_err()
+        {
+            // Quiet for the whole of `quiet`, or cut short by the deadline.
+            return full <= deadline;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -647,7 +715,7 @@ mod tests {
         assert_eq!(size(&rotated(&path, 2)), 10_000);
         assert!(!rotated(&path, 3).exists());
         // The newest data is intact and in order.
-        let (last, _) = tail(&path, 3, false).unwrap();
+        let (last, _) = tail(&path, 3, false, false).unwrap();
         assert_eq!(last, ["line 9997", "line 9998", "line 9999"]);
     }
 
@@ -674,6 +742,26 @@ mod tests {
         assert!(f.caught_up());
         assert_eq!(f.current(), "five");
         assert_eq!(f.rest().as_deref(), Some("five"));
+    }
+
+    #[test]
+    fn a_follower_reads_the_old_file_to_its_end_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.log");
+        open_append(&path).unwrap().write_all(b"a\n").unwrap();
+        let start = Position {
+            offset: 0,
+            ..end_position(&path).unwrap()
+        };
+        let mut f = Follower::new(&path, start, false);
+        assert_eq!(f.read_new().unwrap(), ["a"]);
+        // Appended after that read, then rotated, then nothing new yet.
+        open_append(&path).unwrap().write_all(b"b\n").unwrap();
+        rotate(&path, 2).unwrap();
+        open_append(&path).unwrap().write_all(b"").unwrap();
+        assert_eq!(f.read_new().unwrap(), ["b"]);
+        open_append(&path).unwrap().write_all(b"c\n").unwrap();
+        assert_eq!(f.read_new().unwrap(), ["c"]);
     }
 
     #[test]
@@ -739,13 +827,23 @@ mod tests {
             .unwrap()
             .write_all(b"\x1b[32mgreen\x1b[0m\r\n10%\r50%\r100%\none\r\r\nlast")
             .unwrap();
-        let seen = |n| tail(&path, n, false).unwrap().0;
+        let seen = |n| tail(&path, n, false, false).unwrap().0;
         assert_eq!(seen(10), ["green", "100%", "one", "last"]);
-        assert_eq!(tail(&path, 1, true).unwrap().0, ["last"]);
-        assert_eq!(tail(&path, 4, true).unwrap().0[0], "\x1b[32mgreen\x1b[0m");
+        assert_eq!(tail(&path, 1, true, false).unwrap().0, ["last"]);
+        assert_eq!(
+            tail(&path, 4, true, false).unwrap().0[0],
+            "\x1b[32mgreen\x1b[0m"
+        );
         // Any count works, the largest too.
         assert_eq!(seen(usize::MAX).len(), 4);
         assert!(seen(0).is_empty());
+        // For a follower: whole lines, and the unfinished one left to it.
+        let (whole, from) = tail(&path, 10, false, true).unwrap();
+        assert_eq!(whole, ["green", "100%", "one"]);
+        let mut f = Follower::new(&path, from, false);
+        assert!(f.read_new().unwrap().is_empty());
+        open_append(&path).unwrap().write_all(b" line\n").unwrap();
+        assert_eq!(f.read_new().unwrap(), ["last line"]);
     }
 
     #[test]
@@ -784,7 +882,7 @@ mod tests {
         let run = mark_run(&path, "sh -c x", 0).unwrap();
         open_append(&path).unwrap().write_all(b"out\n").unwrap();
         assert_eq!(
-            tail(&path, 10, true).unwrap().0,
+            tail(&path, 10, true, false).unwrap().0,
             [
                 "half",
                 "--- tmux-wire: run of sh -c x started at 1970-01-01 00:00:00 UTC ---",

@@ -43,6 +43,15 @@ use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+/// Before input is typed, the log is taken as up to date once it stayed
+/// unchanged this long, or after [`INPUT_SETTLE_AT_MOST`] (a process that
+/// prints all the time).
+const INPUT_SETTLE: Duration = Duration::from_millis(20);
+const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
+
+/// How long [`Keeper::wait_exit_on`] waits at most for the log to settle.
+const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+
 /// A stop that finds no session reports the outcome of another stop that
 /// ended it at most this long ago (see [`Keeper::stop`]).
 const RECENT_STOP: Duration = Duration::from_secs(5);
@@ -113,6 +122,9 @@ pub enum KeeperError {
         /// Its last lines.
         tail: String,
     },
+    /// A signal ended the wait.
+    #[error("interrupted by {0}")]
+    Interrupted(&'static str),
     /// The process ended while a wait for something else went on.
     #[error("{name} {status}; it has ended")]
     EndedWhileWaiting {
@@ -621,12 +633,8 @@ impl Keeper {
                 continue;
             };
             let (mut info, server_pid) = pane_info(&fields, now);
-            if let Some(starter) = info
-                .log
-                .is_none()
-                .then(|| placeholder_starter(&info.command))
-                .flatten()
-            {
+            // The pane's own start command names a start still under way.
+            if let Some(starter) = placeholder_starter(&fields[14]) {
                 if matches!(info.state, State::Running | State::Idle) {
                     info.state = if starter_alive(starter) {
                         State::Starting
@@ -886,11 +894,13 @@ impl Keeper {
             respawn.push(format!("{key}={value}"));
         }
         respawn.extend(argv.iter().cloned());
-        client.command(respawn).await?;
-        // Set last: a racing start sees the placeholder and no options until
-        // the real command runs (see `settled_status`).
+        // The options first: a racing start that sees them waits in the log
+        // like this one, and compares commands with the same display; until
+        // the real command replaces the placeholder, the pane's start
+        // command still names this start (see `settled_status`).
         let log_s = log_path.to_string_lossy().into_owned();
-        for (option, value) in [
+        let session = format!("{target}:");
+        let settings = [
             (OPT_COMMAND, display.as_str()),
             (OPT_CWD, cwd),
             (OPT_STARTED, started.as_str()),
@@ -898,13 +908,15 @@ impl Keeper {
             (OPT_RUN, run.as_str()),
             (OPT_INPUT, run.as_str()),
             (OPT_ECHO, ""),
-        ] {
+        ]
+        .map(|(option, value)| {
             // A trailing ':' makes `=NAME` a session target for set-option.
-            let session = format!("{target}:");
-            client
-                .command(["set-option", "-t", session.as_str(), option, value])
-                .await?;
+            ["set-option", "-t", session.as_str(), option, value].map(String::from)
+        });
+        for reply in client.enqueue_together(settings).await? {
+            reply.await?;
         }
+        client.command(respawn).await?;
         let ready = match &spec.ready {
             None => None,
             Some(pattern) => {
@@ -1008,7 +1020,11 @@ impl Keeper {
             return wait.await;
         }
         let reporting = watch::report_exits(client, pane).await?;
-        let outcome = wait.await;
+        // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
+        let outcome = tokio::select! {
+            outcome = wait => outcome,
+            why = interrupted() => Err(KeeperError::Interrupted(why)),
+        };
         match reporting.restore(client).await {
             Err(e) if outcome.is_ok() => Err(e.into()),
             _ => outcome,
@@ -1033,12 +1049,10 @@ impl Keeper {
             .await?;
         let path = self.log_path(name);
         if std::fs::symlink_metadata(&path).is_ok() {
-            log::settle(&path, LOG_SETTLE)
-                .await
-                .map_err(|source| KeeperError::Io {
-                    what: format!("watching {}", path.display()),
-                    source,
-                })?;
+            // Bounded: a writer that keeps writing after the exit (it is
+            // still catching up) gets at most this long.
+            let deadline = tokio::time::Instant::now() + LOG_SETTLE_AT_MOST;
+            log::settle(&path, LOG_SETTLE, deadline).await;
         }
         Ok(status)
     }
@@ -1152,6 +1166,11 @@ impl Keeper {
         if self.kept(client, name).await?.is_none() {
             return Ok(None);
         }
+        // What the process printed before this input may still be on its
+        // way to the log (the writer is a process of its own): let it land
+        // first, briefly, so that it is not taken for output after it.
+        let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
+        log::settle(&self.log_path(name), INPUT_SETTLE, deadline).await;
         let at = self.log_end(name)?;
         let echo = echo_record(text);
         let session = format!("{}:", session_target(name));
@@ -1235,7 +1254,7 @@ impl Keeper {
         if let Some(dir) = path.parent().filter(|d| d.exists()) {
             server::check_private_dir(dir)?;
         }
-        log::tail(&path, n, raw).map_err(|source| KeeperError::Io {
+        log::tail(&path, n, raw, false).map_err(|source| KeeperError::Io {
             what: format!("reading {}", path.display()),
             source,
         })
@@ -1245,16 +1264,26 @@ impl Keeper {
     /// keeper did not start (no log), from what tmux still holds (the
     /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
     /// The position is where a [`log::Follower`] goes on; `None` without a
-    /// log.
+    /// log. With `whole_lines`, a last line without its newline yet is left
+    /// to the follower (see [`log::tail`]).
     pub async fn logs_or_history(
         &self,
         name: &str,
         n: usize,
         raw: bool,
+        whole_lines: bool,
     ) -> Result<(Vec<String>, Option<log::Position>), KeeperError> {
         validate_name(name)?;
-        if std::fs::symlink_metadata(self.log_path(name)).is_ok() {
-            let (lines, end) = self.logs(name, n, raw)?;
+        let path = self.log_path(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            if let Some(dir) = path.parent() {
+                server::check_private_dir(dir)?;
+            }
+            let (lines, end) =
+                log::tail(&path, n, raw, whole_lines).map_err(|source| KeeperError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?;
@@ -1318,9 +1347,12 @@ impl Keeper {
                     .await?;
                 let mut armed = watch::arm_for(&watching, pane, pattern, watch::Since::Now).await?;
                 armed.skip_echo(text);
-                self.type_text(&client, pane, text, enter).await?;
-                let wait = self.await_pane(&watching, name, pane, armed, timeout);
-                self.leaving_as_found(&client, name, pane, wait).await
+                let client = &client;
+                self.leaving_as_found(client, name, pane, async {
+                    self.type_text(client, pane, text, enter).await?;
+                    self.await_pane(&watching, name, pane, armed, timeout).await
+                })
+                .await
             }
         }
     }
@@ -1340,8 +1372,17 @@ impl Keeper {
         self.require_running(&client, name, pane).await?;
         let armed = watch::arm_idle(&client, pane).await?;
         self.record_input(&client, name, text).await?;
-        self.type_text(&client, pane, text, enter).await?;
-        Ok(armed.wait(quiet, false, timeout).await?)
+        let client = &client;
+        self.leaving_as_found(client, name, pane, async move {
+            self.type_text(client, pane, text, enter).await?;
+            tokio::select! {
+                idle = armed.wait(quiet, false, timeout) => Ok(idle?),
+                Ok(status) = watch::wait_exit(client, pane, timeout) => {
+                    Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
+                }
+            }
+        })
+        .await
     }
 
     /// Refuse a process that has exited.
@@ -1430,7 +1471,12 @@ impl Keeper {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        server::ensure_private_dir(&dir)?;
+        // Stops take turns through a file beside the logs; where that
+        // directory cannot be ours (a socket in someone else's directory),
+        // the stop goes on alone.
+        if server::ensure_private_dir(&dir).is_err() {
+            return self.stop_now(name, grace).await;
+        }
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} in {}", dir.display()),
             source,
@@ -1444,7 +1490,9 @@ impl Keeper {
         };
         if !still_there {
             // Another stop ended it while this one waited: its outcome.
-            let recorded = std::fs::read_to_string(&record).ok().and_then(|text| {
+            let recorded = log::open_read(&record).ok().and_then(|mut file| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut file, &mut text).ok()?;
                 let (who, how) = text.split_once('\n')?;
                 (who == id).then(|| serde_json::from_str::<Stopped>(how).ok())?
             });
@@ -1527,7 +1575,8 @@ impl Keeper {
         if age > RECENT_STOP {
             return None;
         }
-        let text = std::fs::read_to_string(&record).ok()?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut log::open_read(&record).ok()?, &mut text).ok()?;
         serde_json::from_str(text.split_once('\n')?.1).ok()
     }
 
@@ -1610,10 +1659,10 @@ fn starter_token() -> String {
 
 /// The start time of process `pid` (field 22 of `/proc/PID/stat`).
 fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it do not.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    watch::proc_stat(i32::try_from(pid).ok()?)?
+        .get(19)?
+        .parse()
+        .ok()
 }
 
 /// The starter token in a placeholder's command line, if it is one.
@@ -1729,6 +1778,21 @@ fn echo_record(text: &[u8]) -> String {
         .collect();
     let keep = lines.len().saturating_sub(8);
     lines[keep..].join(" ")
+}
+
+/// Resolves when SIGINT or SIGTERM arrives, with its name.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 /// Whether tmux refused a command with a message holding one of `texts`.
@@ -1938,7 +2002,10 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// A command line for display, words quoted for `sh` where needed.
+/// A command line for display, on one line: words quoted for `sh` where
+/// needed, and a word with control characters (a newline) in `$'...'` with
+/// them escaped, as bash writes it. (A newline stored raw in an option
+/// would split tmux's one-line answers about the process.)
 fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
@@ -1947,6 +2014,23 @@ fn shell_words(argv: &[String]) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
             {
                 a.clone()
+            } else if a.chars().any(char::is_control) {
+                let mut out = String::from("$'");
+                for c in a.chars() {
+                    match c {
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        '\\' | '\'' => {
+                            out.push('\\');
+                            out.push(c);
+                        }
+                        c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                out.push('\'');
+                out
             } else {
                 sh_quote(a)
             }
@@ -1958,6 +2042,17 @@ fn shell_words(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_commands_stay_on_one_line() {
+        let argv: Vec<String> = ["sh", "-c", "echo a\necho 'b'\t", "x y"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            shell_words(&argv),
+            "sh -c $'echo a\\necho \\'b\\'\\t' 'x y'"
+        );
+    }
 
     #[test]
     fn names() {

@@ -57,8 +57,7 @@ pub(crate) async fn wait_in_log(
     let io =
         |what: &str, e: std::io::Error| WatchError::Log(format!("{what} {}: {e}", path.display()));
     // Watch first, then read: a change after the read still wakes us.
-    let mut changes = LogWatch::new(path.parent().unwrap_or(Path::new(".")))
-        .map_err(|e| io("watching the log", e))?;
+    let mut changes = LogWatch::new(path);
     let mut follower = Follower::new(path, from, false);
     let mut exited = std::pin::pin!(exited);
     let mut end: Option<ExitStatus> = None;
@@ -78,8 +77,11 @@ pub(crate) async fn wait_in_log(
             return Ok(LogWait::Matched(found));
         }
         if let Some(status) = end {
-            match tokio::time::timeout(SETTLE, changes.changed()).await {
+            // The deadline holds after the exit too.
+            let until = (Instant::now() + SETTLE).min(deadline);
+            match tokio::time::timeout_at(until, changes.changed()).await {
                 Ok(changed) => changed.map_err(|e| io("watching the log", e))?,
+                Err(_) if until == deadline => return Err(WatchError::Timeout(timeout)),
                 Err(_) => {
                     // The last line, unfinished, is all there is.
                     if let Some(found) = follower.rest().and_then(|l| matcher.line(&l)) {

@@ -242,17 +242,20 @@ pub fn exit_reporting(pane: PaneId) -> [Vec<String>; 2] {
     ]
 }
 
-/// How a pane's `remain-on-exit` was before [`report_exits`] turned it on,
-/// to put it back with [`ExitReporting::restore`].
+/// A pane whose `remain-on-exit` [`report_exits`] turned on, to put back
+/// with [`ExitReporting::restore`].
 #[derive(Debug)]
 pub struct ExitReporting {
     pane: PaneId,
-    /// The pane's own value (`None`: it had none, and inherited one).
-    own: Option<String>,
 }
 
-/// [`exit_reporting`] on `pane`, remembering its `remain-on-exit` first, for
-/// a pane that is not ours to change for good (a session someone else
+/// The pane option that keeps a pane's own `remain-on-exit` from before any
+/// tmux-wire wait changed it (`-` when it had none), set by the first of
+/// several waits that overlap and used by whichever restores.
+const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
+
+/// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
+/// pane that is not ours to change for good (a session someone else
 /// started: a shell recipe's `has-session || new` must still see its
 /// session go when its process ends).
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
@@ -262,20 +265,28 @@ pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting
         .await
         .map_err(|e| gone(e, pane))?;
     let own = String::from_utf8_lossy(&reply.output()).trim().to_string();
+    let own = if own.is_empty() { "-".to_string() } else { own };
+    // Only the first of overlapping waits saves it (`-o`: "already set"
+    // for the others, which is fine).
+    match client
+        .command(["set-option", "-p", "-o", "-t", &target, SAVED_REMAIN, &own])
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.tmux_message().is_some_and(|m| m.contains("already set")) => {}
+        Err(e) => return Err(gone(e, pane)),
+    }
     for command in exit_reporting(pane) {
         client.command(command).await.map_err(|e| gone(e, pane))?;
     }
-    Ok(ExitReporting {
-        pane,
-        own: (!own.is_empty()).then_some(own),
-    })
+    Ok(ExitReporting { pane })
 }
 
 impl ExitReporting {
-    /// Put the pane's `remain-on-exit` back. If its process has exited
-    /// meanwhile and, with the old setting, tmux would have closed the pane,
-    /// close it now (its session goes with it if it was the last), as it
-    /// would have happened without the wait.
+    /// Put the pane's `remain-on-exit` back as it was before any wait. If
+    /// its process has exited meanwhile and, with the old setting, tmux
+    /// would have closed the pane, close it now (its session goes with it
+    /// if it was the last), as it would have happened without the wait.
     pub async fn restore(self, client: &Client) -> Result<(), WatchError> {
         let target = self.pane.to_string();
         let mut status = match exit_status(client, self.pane).await {
@@ -296,19 +307,29 @@ impl ExitReporting {
                 }
             }
         }
-        let put_back = match &self.own {
-            Some(value) => {
-                client
-                    .command(["set-option", "-p", "-t", &target, "remain-on-exit", value])
-                    .await
-            }
-            None => {
-                client
-                    .command(["set-option", "-p", "-u", "-t", &target, "remain-on-exit"])
-                    .await
-            }
+        let reply = client
+            .command(["show-options", "-p", "-v", "-t", &target, SAVED_REMAIN])
+            .await
+            .map_err(|e| gone(e, self.pane))?;
+        let saved = String::from_utf8_lossy(&reply.output()).trim().to_string();
+        if saved.is_empty() {
+            // Another wait put it back already.
+            return Ok(());
+        }
+        let put_back = if saved == "-" {
+            client
+                .command(["set-option", "-p", "-u", "-t", &target, "remain-on-exit"])
+                .await
+        } else {
+            client
+                .command(["set-option", "-p", "-t", &target, "remain-on-exit", &saved])
+                .await
         };
         put_back.map_err(|e| gone(e, self.pane))?;
+        client
+            .command(["set-option", "-p", "-u", "-t", &target, SAVED_REMAIN])
+            .await
+            .map_err(|e| gone(e, self.pane))?;
         let Some(status) = status else {
             return Ok(());
         };
@@ -351,9 +372,10 @@ pub async fn exit_status(client: &Client, pane: PaneId) -> Result<Option<ExitSta
         .status)
 }
 
-/// Whether a server's `#{pane_dead_signal}` exists (3.3 and later).
+/// Whether a server's `#{pane_dead_signal}` exists (3.3 and later). A
+/// version not known (a `tmux -C` connection never probed) may be older.
 pub(crate) fn reports_dead_signal(version: Option<&str>) -> bool {
-    version.is_none_or(|v| version_at_least(v, 3, 3))
+    version.is_some_and(|v| version_at_least(v, 3, 3))
 }
 
 /// The signal in tmux's `Pane is dead (signal NAME, TIME)`, if that is the
@@ -502,21 +524,21 @@ impl ProcessExit {
 /// (field 52, the `waitpid` status, Linux 3.5 and later). tmux reaps a
 /// pane's process only after utempter's helper has run, a few milliseconds
 /// after the exit; the kernel has the status from the start.
+/// The fields of `/proc/PID/stat` from the third (the state) on: the
+/// command name before them is in parentheses and may hold anything.
+pub(crate) fn proc_stat(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// Whether process `pid` exists and has not exited (a zombie has).
 fn process_running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let rest = stat.get(stat.rfind(')')? + 2..)?;
-            Some(!rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
+    proc_stat(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
 }
 
 fn zombie_status(pid: i32, parent: nix::unistd::Pid) -> Option<ExitStatus> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold anything.
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let fields = proc_stat(pid)?;
     let (state, ppid, status) = (fields.first()?, fields.get(1)?, fields.get(49)?);
     if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw() {
         return None;
@@ -785,8 +807,8 @@ mod tests {
             dead_signal_on_screen(&screen(&["Pane is dead (status 3, x)"])),
             None
         );
-        assert!(reports_dead_signal(Some("3.3a")) && reports_dead_signal(None));
-        assert!(!reports_dead_signal(Some("3.2a")));
+        assert!(reports_dead_signal(Some("3.3a")));
+        assert!(!reports_dead_signal(Some("3.2a")) && !reports_dead_signal(None));
     }
 
     #[test]
