@@ -118,22 +118,20 @@ impl HeaderLayout {
 }
 
 /// Whether a server's `#{version}` (`3.3a`, `3.6`, `next-3.8`, `master`)
-/// is `major.minor` or newer. Development builds (`next-*`, `master`) and
-/// OpenBSD's (`openbsd-7.6`) are newer than every release; a version that
-/// cannot be read is not.
+/// is `major.minor` or newer. Development builds (`next-*`, `master`) are
+/// newer than every release; a version that cannot be read (OpenBSD's
+/// `openbsd-7.6`, whose imsg layout is its own) is not.
 ///
 /// ```
 /// use tmux_wire::protocol::version_at_least;
 /// assert!(version_at_least("3.2a", 3, 2));
 /// assert!(!version_at_least("3.1c", 3, 2));
 /// assert!(version_at_least("next-3.8", 3, 6));
-/// assert!(version_at_least("openbsd-7.6", 3, 6));
 /// assert!(!version_at_least("garbage", 1, 0));
 /// ```
 pub fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
     let v = version.trim();
-    // OpenBSD's base system ships tmux's current code as `openbsd-X.Y`.
-    if v.starts_with("next-") || v == "master" || v.starts_with("openbsd-") {
+    if v.starts_with("next-") || v == "master" {
         return true;
     }
     let mut parts = v.split('.');
