@@ -313,10 +313,13 @@ async fn a_wait_from_now_skips_old_output_and_the_echo() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
+    // The shell's prompt first (`$ `, or `# ` for root), so that what is
+    // typed is not mixed with the shell starting up.
+    wait_for(&client, pane, &re(r"^[$#] $"), LIMIT)
+        .await
+        .unwrap();
     type_line(&client, pane, "echo OLD-MARK").await;
-    // (Typed before the shell's first prompt, the output follows the
-    // prompt on its line.)
-    wait_for(&client, pane, &re(r"^([$#] )?OLD-MARK$"), LIMIT)
+    wait_for(&client, pane, &re("^OLD-MARK$"), LIMIT)
         .await
         .unwrap();
     let typed = "sleep 1; echo MARK-1; echo MARK-2";
@@ -336,4 +339,20 @@ async fn a_wait_from_now_skips_old_output_and_the_echo() {
         .unwrap();
     let text = String::from_utf8_lossy(&screen.output()).into_owned();
     assert_eq!(text.matches("MARK-1").count(), 2, "{text}");
+}
+
+/// A prompt already on the screen counts with its trailing space (which
+/// capture-pane drops): `> $` matches the line being written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_on_the_screen_keeps_its_trailing_space() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    type_line(&client, pane, "printf 'ask''> '; sleep 30").await;
+    wait_for(&client, pane, &re("ask>"), LIMIT).await.unwrap();
+    let found = wait_for(&client, pane, &re("^ask> $"), LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(found.matched, "ask> ");
+    assert!(found.on_screen);
 }

@@ -572,10 +572,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             timeout,
         } => {
             let bar = spinner(json, &format!("waiting for {name}"));
-            // Output only where it is needed (the spinner's last line, idle):
+            // Output only where it is needed (the spinner's last line; idle
+            // on a session tmux-wire did not start opens its own):
             // tmux 3.2a crashes when a pane dies while output for it waits
             // to be sent to a control client.
-            let (client, pane) = if bar.is_some() || idle.is_some() {
+            let (client, pane) = if bar.is_some() {
                 keeper.pane(&name).await?
             } else {
                 keeper.pane_without_output(&name).await?

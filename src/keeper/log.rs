@@ -675,16 +675,29 @@ pub async fn settle(
     quiet: std::time::Duration,
     deadline: tokio::time::Instant,
 ) -> bool {
-    let mut changes = LogWatch::new(path);
-    loop {
-        let full = tokio::time::Instant::now() + quiet;
-        let until = full.min(deadline);
-        if tokio::time::timeout_at(until, changes.changed())
-            .await
-            .is_err()
-        {
-            // Quiet for the whole of `quiet`, or cut short by the deadline.
-            return full <= deadline;
+    LogWatch::new(path).quiet_for(quiet, deadline).await
+}
+
+impl LogWatch {
+    /// Wait until the log went `quiet` long without a change (counted from
+    /// this call, or its last change), or until `deadline`; returns whether
+    /// it was quiet before the deadline.
+    pub async fn quiet_for(
+        &mut self,
+        quiet: std::time::Duration,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let changes = self;
+        loop {
+            let full = tokio::time::Instant::now() + quiet;
+            let until = full.min(deadline);
+            if tokio::time::timeout_at(until, changes.changed())
+                .await
+                .is_err()
+            {
+                // Quiet for the whole of `quiet`, or cut short by the deadline.
+                return full <= deadline;
+            }
         }
     }
 }

@@ -1067,15 +1067,51 @@ impl Keeper {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
+        if self.kept(client, name).await?.is_some() {
+            let changes = log::LogWatch::new(&self.log_path(name));
+            return self
+                .await_idle_in_log(client, name, pane, changes, quiet, timeout)
+                .await;
+        }
+        // Not started here: the pane's output says when it is quiet.
+        let watching = client
+            .connect_again(self.attach_command(name, ATTACH_FLAGS))
+            .await?;
         self.leaving_as_found(client, name, pane, async {
             tokio::select! {
-                idle = watch::wait_idle(client, pane, quiet, false, timeout) => Ok(idle?),
+                idle = watch::wait_idle(&watching, pane, quiet, false, timeout) => Ok(idle?),
                 Ok(status) = watch::wait_exit(client, pane, timeout) => {
                     Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
                 }
             }
         })
         .await
+    }
+
+    /// Idle for a process the keeper started: its log went `quiet` long
+    /// unchanged (on a connection that needs no pane output), unless it
+    /// exits first.
+    async fn await_idle_in_log(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        mut changes: log::LogWatch,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        tokio::select! {
+            quiet_in_time = changes.quiet_for(quiet, deadline) => {
+                if !quiet_in_time {
+                    return Err(WatchError::Timeout(timeout).into());
+                }
+                Ok(watch::Idle { current_command: watch::current_command(client, pane).await? })
+            }
+            Ok(status) = watch::wait_exit(client, pane, timeout) => {
+                Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
+            }
+        }
     }
 
     /// The rest of a log wait: the match, or how the process ended first.
@@ -1368,10 +1404,21 @@ impl Keeper {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
-        let (client, pane) = self.pane(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?;
         self.require_running(&client, name, pane).await?;
-        let armed = watch::arm_idle(&client, pane).await?;
-        self.record_input(&client, name, text).await?;
+        if self.record_input(&client, name, text).await?.is_some() {
+            // Armed before typing: the echo and the output count.
+            let changes = log::LogWatch::new(&self.log_path(name));
+            self.type_text(&client, pane, text, enter).await?;
+            return self
+                .await_idle_in_log(&client, name, pane, changes, quiet, timeout)
+                .await;
+        }
+        // Not started here: the pane's output says when it is quiet.
+        let watching = client
+            .connect_again(self.attach_command(name, ATTACH_FLAGS))
+            .await?;
+        let armed = watch::arm_idle(&watching, pane).await?;
         let client = &client;
         self.leaving_as_found(client, name, pane, async move {
             self.type_text(client, pane, text, enter).await?;

@@ -125,7 +125,7 @@ impl ArmedIdle<'_> {
 }
 
 /// The pane's foreground command (`#{pane_current_command}`).
-async fn current_command(client: &Client, pane: PaneId) -> Result<String, WatchError> {
+pub async fn current_command(client: &Client, pane: PaneId) -> Result<String, WatchError> {
     let query = FormatQuery::new(&["pane_current_command"]);
     let target = pane.to_string();
     let reply = client

@@ -14,10 +14,11 @@
 
 use super::WatchError;
 use crate::client::{Client, PaneEvent, PaneOutput};
-use crate::protocol::PaneId;
+use crate::protocol::{FormatQuery, PaneId};
 use crate::text::Lines;
 use regex::Regex;
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -157,12 +158,41 @@ impl ArmedReady<'_> {
     /// Match what the pane shows now; its last line is continued by what
     /// the pane prints next.
     async fn read_screen(&mut self) -> Result<(), WatchError> {
+        static CURSOR: LazyLock<FormatQuery> =
+            LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x", "cursor_y"]));
         let target = self.pane.to_string();
-        let reply = self
+        let mut pending = self
             .client
-            .command(["capture-pane", "-p", "-J", "-S", "-200", "-t", &target])
+            .enqueue_together([
+                ["capture-pane", "-p", "-J", "-S", "-200", "-t", &target]
+                    .map(String::from)
+                    .to_vec(),
+                ["display-message", "-p", "-t", &target, CURSOR.format()]
+                    .map(String::from)
+                    .to_vec(),
+            ])
             .await?;
-        let mut rows: Vec<String> = reply
+        let cursor = pending.pop().expect("two commands").await?;
+        let screen = pending.pop().expect("two commands").await?;
+        let cursor = CURSOR.parse_one(&cursor.content())?;
+        if cursor[0] != target {
+            return Err(WatchError::PaneGone(self.pane));
+        }
+        let (x, y): (usize, u32) = (
+            cursor[1].parse().unwrap_or(0),
+            cursor[2].parse().unwrap_or(0),
+        );
+        // capture-pane drops trailing spaces; the cursor's own row says how
+        // far the line being written goes (a prompt's `>>> `).
+        let y = y.to_string();
+        let row = self
+            .client
+            .command(["capture-pane", "-p", "-t", &target, "-S", &y, "-E", &y])
+            .await?;
+        let cursor_row = String::from_utf8_lossy(&row.output())
+            .trim_end()
+            .to_string();
+        let mut rows: Vec<String> = screen
             .content()
             .iter()
             .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
@@ -171,14 +201,21 @@ impl ArmedReady<'_> {
         while rows.last().is_some_and(String::is_empty) {
             rows.pop();
         }
-        let last = rows.pop().unwrap_or_default();
+        // The line being written is the last one if the cursor is on it;
+        // after a newline the cursor is on an empty row below it.
+        let mut current = String::new();
+        if !cursor_row.is_empty() && rows.last().is_some_and(|l| l.ends_with(&cursor_row)) {
+            current = rows.pop().unwrap_or_default();
+            let shown = cursor_row.chars().count();
+            current.extend(std::iter::repeat_n(' ', x.saturating_sub(shown)));
+        }
         for row in &rows {
             if let Some(found) = self.matcher.line(row) {
                 self.on_screen.get_or_insert(found);
             }
         }
-        self.lines = Lines::continuing(&last);
-        if let Some(found) = self.matcher.current(&last) {
+        self.lines = Lines::continuing(&current);
+        if let Some(found) = self.matcher.current(&current) {
             self.on_screen.get_or_insert(found);
         }
         Ok(())
