@@ -299,7 +299,7 @@ impl ExitReporting {
         if status.is_none() {
             if let Some((_, pid)) = local_pids(client, self.pane).await {
                 if !process_running(pid) {
-                    match wait_exit(client, self.pane, Duration::from_secs(2)).await {
+                    match wait_exit(client, self.pane, Duration::from_secs(5)).await {
                         Ok(exited) => status = Some(exited),
                         Err(WatchError::PaneGone(_)) => return Ok(()),
                         Err(_) => {}
