@@ -184,6 +184,7 @@ fn logs_follow_loses_nothing_under_a_flood() {
     // Its first line (the mark of the run) says it is following.
     let first = lines.next().unwrap().unwrap();
     assert!(first.starts_with("--- tmux-wire: run of"), "{first}");
+    let (all_read, all_read_rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut expected = 1u32;
         // Only the echo of what is typed may come before the numbers.
@@ -202,6 +203,7 @@ fn logs_follow_loses_nothing_under_a_flood() {
             }
             assert_eq!(line, expected.to_string(), "lines lost or repeated");
         }
+        let _ = all_read.send(expected);
         // Read to the end: a follower whose reader went away stops quietly.
         lines.for_each(drop);
         expected
@@ -211,9 +213,20 @@ fn logs_follow_loses_nothing_under_a_flood() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     s.ok(&["wait", "seqi", "--ready", "^SEQ-END$", "--timeout", "120s"]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
-    s.ok(&["send", "seqi", "--enter", "stop"]);
-    let seen = reader.join().unwrap();
+    let seen = all_read_rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .unwrap_or(0);
     assert_eq!(seen, N + 1, "the follower stopped before the end");
+    // Memory stayed flat: the peak resident size of the follower.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(peak_kib < 32 * 1024, "the follower grew to {peak_kib} KiB");
+    s.ok(&["send", "seqi", "--enter", "stop"]);
+    assert_eq!(reader.join().unwrap(), N + 1);
     let status = follower.wait().unwrap();
     let mut err = String::new();
     follower
@@ -634,6 +647,16 @@ fn neighbours_newlines_and_endings() {
     assert_eq!(status["command"], "sh -c $'echo one\\necho two; sleep 300'");
 
     s.ok(&["start", "shell", "--", "sh"]);
+    let idle = s.json(&[
+        "send",
+        "shell",
+        "--enter",
+        "echo hi",
+        "--then-idle",
+        "300ms",
+    ]);
+    assert_eq!(idle["idle"], true, "{idle}");
+    assert_eq!(idle["current_command"], "sh", "{idle}");
     let out = s.run(&["send", "shell", "--enter", "exit 5", "--then-idle", "2s"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"));

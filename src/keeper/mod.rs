@@ -1077,15 +1077,28 @@ impl Keeper {
         let watching = client
             .connect_again(self.attach_command(name, ATTACH_FLAGS))
             .await?;
-        self.leaving_as_found(client, name, pane, async {
-            tokio::select! {
-                idle = watch::wait_idle(&watching, pane, quiet, false, timeout) => Ok(idle?),
-                Ok(status) = watch::wait_exit(client, pane, timeout) => {
-                    Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
-                }
+        let armed = watch::arm_idle(&watching, pane).await?;
+        let wait = self.idle_or_exit(client, name, pane, armed, quiet, timeout);
+        self.leaving_as_found(client, name, pane, wait).await
+    }
+
+    /// The rest of a pane idle wait (a session without a log): idle, or how
+    /// the process ended first.
+    async fn idle_or_exit(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        armed: watch::ArmedIdle<'_>,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        tokio::select! {
+            idle = armed.wait(quiet, false, timeout) => Ok(idle?),
+            Ok(status) = watch::wait_exit(client, pane, timeout) => {
+                Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
             }
-        })
-        .await
+        }
     }
 
     /// Idle for a process the keeper started: its log went `quiet` long
@@ -1329,15 +1342,7 @@ impl Keeper {
             capture.push("-e");
         }
         let reply = client.command(capture).await?;
-        let mut lines: Vec<String> = reply
-            .content()
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-            .collect();
-        // The screen's empty rows below the last output are not output.
-        while lines.last().is_some_and(String::is_empty) {
-            lines.pop();
-        }
+        let mut lines = watch::screen_rows(&reply);
         let skip = lines.len().saturating_sub(n);
         Ok((lines.split_off(skip), None))
     }
@@ -1422,12 +1427,8 @@ impl Keeper {
         let client = &client;
         self.leaving_as_found(client, name, pane, async move {
             self.type_text(client, pane, text, enter).await?;
-            tokio::select! {
-                idle = armed.wait(quiet, false, timeout) => Ok(idle?),
-                Ok(status) = watch::wait_exit(client, pane, timeout) => {
-                    Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
-                }
-            }
+            self.idle_or_exit(client, name, pane, armed, quiet, timeout)
+                .await
         })
         .await
     }

@@ -21,6 +21,7 @@
 
 pub mod ready;
 
+pub(crate) use ready::screen_rows;
 pub use ready::{arm_for, wait_for, ArmedReady, Found, LineMatch, Since};
 
 use crate::client::{Client, ClientError, ClientEvent, PaneEvent, QUIET_ATTACH_FLAGS};

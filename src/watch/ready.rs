@@ -192,15 +192,7 @@ impl ArmedReady<'_> {
         let cursor_row = String::from_utf8_lossy(&row.output())
             .trim_end()
             .to_string();
-        let mut rows: Vec<String> = screen
-            .content()
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-            .collect();
-        // The blank rows below the last output are not output.
-        while rows.last().is_some_and(String::is_empty) {
-            rows.pop();
-        }
+        let mut rows = screen_rows(&screen);
         // The line being written is the last one if the cursor is on it;
         // after a newline the cursor is on an empty row below it.
         let mut current = String::new();
@@ -274,6 +266,21 @@ impl ArmedReady<'_> {
             }
         }
     }
+}
+
+/// The rows of a `capture-pane -p` answer as text, without the blank rows
+/// below the last output (they are not output) and without the trailing
+/// spaces tmux pads rows with.
+pub(crate) fn screen_rows(capture: &crate::protocol::Reply) -> Vec<String> {
+    let mut rows: Vec<String> = capture
+        .content()
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .collect();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
 }
 
 /// Wait until `pattern` matches a line the pane shows when the wait begins
