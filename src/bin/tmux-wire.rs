@@ -39,7 +39,8 @@ The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
 ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
-error, ...); 2 usage error; 124 a wait timed out.
+error, ...); 2 usage error; 124 a wait timed out; 126/127 `start` of a
+command that is not executable / not found.
 With --json every command prints one JSON document on stdout (an error
 prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
 
