@@ -628,22 +628,7 @@ fn an_exited_name_starts_again_and_a_failed_start_leaves_nothing() {
 fn sessions_a_shell_recipe_started_are_managed_too() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
-    let ok = common::tmux::command()
-        .arg("-S")
-        .arg(&s.path)
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "recipe",
-            "sh -c 'echo from-the-recipe; sleep 300'",
-        ])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    s.recipe("recipe", &["sh -c 'echo from-the-recipe; sleep 300'"]);
     s.ok(&[
         "wait",
         "recipe",
@@ -672,21 +657,7 @@ fn sessions_a_shell_recipe_started_are_managed_too() {
 #[test]
 fn tmux_errors_in_its_own_words_and_old_servers_refused() {
     let s = Socket::new();
-    let made = common::tmux::command()
-        .arg("-S")
-        .arg(&s.path)
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "kept",
-            "sleep 300",
-        ])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    s.recipe("kept", &["sleep 300"]);
 
     let out = s.run(&["cmd", "no-such-command"]);
     assert_eq!(out.status.code(), Some(1));

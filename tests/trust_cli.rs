@@ -451,23 +451,16 @@ fn a_start_killed_halfway_does_not_block_the_name() {
     // What a start killed right after creating the session leaves: its
     // placeholder, with a starter that no longer exists.
     s.ok(&["start", "other", "--", "sleep", "300"]);
-    let made = common::tmux::command()
-        .arg("-S")
-        .arg(&s.path)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "half",
+    s.recipe(
+        "half",
+        &[
             "sh",
             "-c",
             "exec sleep 2147483647",
             "tmux-wire-starting",
             "999999999:1",
-        ])
-        .status()
-        .unwrap();
-    assert!(made.success());
+        ],
+    );
     assert_eq!(s.json(&["status", "half"])["state"], "abandoned");
     let started = s.json(&[
         "start",
@@ -533,16 +526,6 @@ fn concurrent_stops_report_one_outcome() {
 fn waits_leave_sessions_started_elsewhere_as_they_were() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
-    let recipe = |name: &str, command: &str| {
-        let ok = common::tmux::command()
-            .arg("-S")
-            .arg(&s.path)
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", name, command])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    };
     let own_setting = |name: &str| {
         s.ok(&[
             "cmd",
@@ -554,7 +537,7 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
             "remain-on-exit",
         ])
     };
-    recipe("keep", "sh -c 'echo UP; sleep 300'");
+    s.recipe("keep", &["sh -c 'echo UP; sleep 300'"]);
     s.ok(&["wait", "keep", "--ready", "UP"]);
     s.ok(&["wait", "keep", "--idle", "200ms"]);
     let out = s.run(&["wait", "keep", "--exit", "--timeout", "500ms"]);
@@ -563,7 +546,7 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
 
     // Its end is reported, and then the session goes, as it would have
     // without the wait (a recipe's `has-session || new` starts it again).
-    recipe("gone", "sh -c 'read x; exit 3'");
+    s.recipe("gone", &["sh -c 'read x; exit 3'"]);
     let wait = s
         .cmd(&["wait", "gone", "--exit"])
         .stdout(Stdio::piped())

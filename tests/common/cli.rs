@@ -48,6 +48,19 @@ impl Socket {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A session made on this socket by plain tmux, as a shell recipe
+    /// (`tmux new -d -s NAME CMD...`) makes it, not by tmux-wire.
+    pub fn recipe(&self, name: &str, command: &[&str]) {
+        let made = super::tmux::command()
+            .arg("-S")
+            .arg(&self.path)
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", name])
+            .args(command)
+            .status()
+            .unwrap();
+        assert!(made.success(), "tmux new-session -s {name}");
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
