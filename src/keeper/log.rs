@@ -732,15 +732,20 @@ mod tests {
         assert_eq!(last, ["line 9997", "line 9998", "line 9999"]);
     }
 
+    /// The start of the log's current file.
+    fn start_of(path: &Path) -> Position {
+        Position {
+            offset: 0,
+            ..end_position(path).unwrap()
+        }
+    }
+
     #[test]
     fn a_follower_finishes_the_old_file_when_the_log_rotates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("z.log");
         open_append(&path).unwrap().write_all(b"one\n").unwrap();
-        let start = Position {
-            offset: 0,
-            ..end_position(&path).unwrap()
-        };
+        let start = start_of(&path);
         let mut f = Follower::new(&path, start, false);
         assert_eq!(f.read_new().unwrap(), ["one"]);
         // More is written, then the file rotates and a new one starts.
@@ -762,10 +767,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.log");
         open_append(&path).unwrap().write_all(b"a\n").unwrap();
-        let start = Position {
-            offset: 0,
-            ..end_position(&path).unwrap()
-        };
+        let start = start_of(&path);
         let mut f = Follower::new(&path, start, false);
         assert_eq!(f.read_new().unwrap(), ["a"]);
         // Appended after that read, then rotated, then nothing new yet.
@@ -811,14 +813,7 @@ mod tests {
             file.write_all(&line).unwrap();
             file.write_all(b"\n").unwrap();
         }
-        let mut f = Follower::new(
-            &path,
-            Position {
-                offset: 0,
-                ..end_position(&path).unwrap()
-            },
-            true,
-        );
+        let mut f = Follower::new(&path, start_of(&path), true);
         let mut total = 0;
         let mut reads = 0;
         loop {
