@@ -348,6 +348,10 @@ async fn a_prompt_on_the_screen_keeps_its_trailing_space() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let (client, pane) = setup(&server).await;
+    // The shell's prompt first, so the typed line does not mix with it.
+    wait_for(&client, pane, &re(r"^[$#] $"), LIMIT)
+        .await
+        .unwrap();
     type_line(&client, pane, "printf 'ask''> '; sleep 30").await;
     wait_for(&client, pane, &re("ask>"), LIMIT).await.unwrap();
     let found = wait_for(&client, pane, &re("^ask> $"), LIMIT)
