@@ -568,6 +568,39 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["keep"]);
+
+    // Waits that overlap: one ending does not undo what another needs, and
+    // the last puts everything back.
+    s.recipe("both", &["sh -c 'read x; exit 4'"]);
+    let exit_wait = s
+        .cmd(&["wait", "both", "--exit"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let armed = std::time::Instant::now();
+    while own_setting("both").trim() != "on" {
+        assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
+        std::thread::yield_now();
+    }
+    s.ok(&["wait", "both", "--idle", "200ms"]);
+    assert_eq!(
+        own_setting("both").trim(),
+        "on",
+        "the idle wait undid the exit wait's setting"
+    );
+    s.ok(&["send", "both", "--enter", "x"]);
+    let out = exit_wait.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exited with code 4"),
+        "{out:?}"
+    );
+    let names: Vec<String> = s.json(&["ls"])["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["keep"]);
 }
 
 /// Another process's chatty log does not hold up waits on this one, a

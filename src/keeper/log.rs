@@ -580,7 +580,12 @@ enum Watching {
         /// The log's file name; `NAME.N` of a rotation counts too.
         name: std::ffi::OsString,
     },
-    Poll(tokio::time::Interval),
+    Poll {
+        tick: tokio::time::Interval,
+        path: PathBuf,
+        /// What the log and its first rotation were at the last look.
+        seen: Vec<Option<(FileId, u64)>>,
+    },
 }
 
 #[cfg(target_os = "linux")]
@@ -604,9 +609,27 @@ impl LogWatch {
         if let Some(inner) = Self::inotify(path) {
             return LogWatch { inner };
         }
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         LogWatch {
-            inner: Watching::Poll(tokio::time::interval(POLL)),
+            inner: Watching::Poll {
+                tick,
+                seen: Self::look(path),
+                path: path.to_path_buf(),
+            },
         }
+    }
+
+    /// The log's file and size, and its first rotation's, for polling.
+    fn look(path: &Path) -> Vec<Option<(FileId, u64)>> {
+        [path.to_path_buf(), rotated(path, 1)]
+            .iter()
+            .map(|p| {
+                std::fs::symlink_metadata(p)
+                    .ok()
+                    .map(|m| (FileId::of(&m), m.len()))
+            })
+            .collect()
     }
 
     #[cfg(target_os = "linux")]
@@ -642,8 +665,10 @@ impl LogWatch {
                 let mut guard = fd.readable().await?;
                 match guard.get_inner().0.read_events() {
                     Ok(events) => {
+                        // A lost queue (IN_Q_OVERFLOW, no name) may have held
+                        // ours.
                         let ours = events.iter().any(|e| {
-                            e.name.as_ref().is_some_and(|n| {
+                            e.name.as_ref().is_none_or(|n| {
                                 let n = n.as_bytes();
                                 let base = name.as_bytes();
                                 n == base
@@ -658,10 +683,14 @@ impl LogWatch {
                     Err(e) => return Err(e.into()),
                 }
             },
-            Watching::Poll(tick) => {
+            Watching::Poll { tick, path, seen } => loop {
                 tick.tick().await;
-                Ok(())
-            }
+                let now = Self::look(path);
+                if now != *seen {
+                    *seen = now;
+                    return Ok(());
+                }
+            },
         }
     }
 }

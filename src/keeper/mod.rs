@@ -226,10 +226,13 @@ impl KeeperError {
     }
 
     /// The exit status the CLI gives for this error: 124 for a timeout,
-    /// 127 or 126 for a command that cannot be run, else 1.
+    /// 127 or 126 for a command that cannot be run, 128 + the signal for
+    /// an interrupted wait, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
             KeeperError::CannotRun { code, .. } => *code,
+            KeeperError::Interrupted("SIGINT") => 130,
+            KeeperError::Interrupted("SIGTERM") => 143,
             e if e.is_timeout() => 124,
             _ => 1,
         }
@@ -1019,11 +1022,13 @@ impl Keeper {
         if self.kept(client, name).await?.is_some() {
             return wait.await;
         }
-        let reporting = watch::report_exits(client, pane).await?;
         // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
+        // The handlers are in place before anything is changed.
+        let signals = Signals::new();
+        let reporting = watch::report_exits(client, pane).await?;
         let outcome = tokio::select! {
             outcome = wait => outcome,
-            why = interrupted() => Err(KeeperError::Interrupted(why)),
+            why = signals.recv() => Err(KeeperError::Interrupted(why)),
         };
         match reporting.restore(client).await {
             Err(e) if outcome.is_ok() => Err(e.into()),
@@ -1580,9 +1585,14 @@ impl Keeper {
     /// It may be finishing: the record is written under the lock.
     async fn stopped_just_now(&self, name: &str) -> Result<Option<Stopped>, KeeperError> {
         let path = self.log_path(name);
-        if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
-            drop(self.stop_lock(dir, name).await?);
-        }
+        // Only a directory of ours holds records to trust.
+        let Some(dir) = path
+            .parent()
+            .filter(|d| d.is_dir() && server::check_private_dir(d).is_ok())
+        else {
+            return Ok(None);
+        };
+        drop(self.stop_lock(dir, name).await?);
         Ok(self.recent_stop(name))
     }
 
@@ -1828,18 +1838,28 @@ fn echo_record(text: &[u8]) -> String {
     lines[keep..].join(" ")
 }
 
-/// Resolves when SIGINT or SIGTERM arrives, with its name.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, caught from when this is made.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals(
+            signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok()),
+        )
+    }
+
+    /// Resolves when one arrives, with its name.
+    async fn recv(mut self) -> &'static str {
+        let Some((int, term)) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }
 

@@ -252,8 +252,11 @@ pub struct ExitReporting {
 
 /// The pane option that keeps a pane's own `remain-on-exit` from before any
 /// tmux-wire wait changed it (`-` when it had none), set by the first of
-/// several waits that overlap and used by whichever restores.
+/// several waits that overlap.
 const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
+/// The pane option that counts the tmux-wire waits on a pane; the last to
+/// end puts `remain-on-exit` back.
+const WAITS: &str = "@tmux-wire-waits";
 
 /// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
 /// pane that is not ours to change for good (a session someone else
@@ -262,34 +265,81 @@ const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
     let target = pane.to_string();
     let reply = client
-        .command(["show-options", "-p", "-v", "-t", &target, "remain-on-exit"])
+        .command([
+            "show-options",
+            "-p",
+            "-v",
+            "-q",
+            "-t",
+            &target,
+            "remain-on-exit",
+        ])
         .await
         .map_err(|e| gone(e, pane))?;
     let own = String::from_utf8_lossy(&reply.output()).trim().to_string();
     let own = if own.is_empty() { "-".to_string() } else { own };
-    // Only the first of overlapping waits saves it (`-o`: "already set"
-    // for the others, which is fine).
-    match client
-        .command(["set-option", "-p", "-o", "-t", &target, SAVED_REMAIN, &own])
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.tmux_message().is_some_and(|m| m.contains("already set")) => {}
-        Err(e) => return Err(gone(e, pane)),
-    }
-    for command in exit_reporting(pane) {
-        client.command(command).await.map_err(|e| gone(e, pane))?;
+    let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
+    let [hook, remain] = exit_reporting(pane);
+    // One write, so tmux runs them back to back. Only the first of
+    // overlapping waits saves the value (`-o`: "already set" for the
+    // others, which is fine); each counts itself in.
+    let pending = client
+        .enqueue_together([
+            ["set-option", "-p", "-o", "-t", &target, SAVED_REMAIN, &own]
+                .map(String::from)
+                .to_vec(),
+            ["set-option", "-p", "-F", "-t", &target, WAITS, &count]
+                .map(String::from)
+                .to_vec(),
+            hook,
+            remain,
+        ])
+        .await?;
+    for (i, reply) in pending.into_iter().enumerate() {
+        match reply.await {
+            Ok(_) => {}
+            Err(e) if i == 0 && e.tmux_message().is_some_and(|m| m.contains("already set")) => {}
+            Err(e) => return Err(gone(e, pane)),
+        }
     }
     Ok(ExitReporting { pane })
 }
 
 impl ExitReporting {
-    /// Put the pane's `remain-on-exit` back as it was before any wait. If
-    /// its process has exited meanwhile and, with the old setting, tmux
-    /// would have closed the pane, close it now (its session goes with it
-    /// if it was the last), as it would have happened without the wait.
+    /// Count this wait out; the last one puts the pane's `remain-on-exit`
+    /// back as it was before any wait. If the process has exited meanwhile
+    /// and, with the old setting, tmux would have closed the pane, close it
+    /// now (its session goes with it if it was the last), as it would have
+    /// happened without the waits.
     pub async fn restore(self, client: &Client) -> Result<(), WatchError> {
         let target = self.pane.to_string();
+        let less = format!("#{{e|-:#{{{WAITS}}},1}}");
+        let mut pending = client
+            .enqueue_together([
+                ["set-option", "-p", "-F", "-t", &target, WAITS, &less],
+                ["show-options", "-p", "-v", "-q", "-t", &target, WAITS],
+            ])
+            .await?;
+        let left = pending.pop().expect("two commands").await;
+        let counted = pending.pop().expect("two commands").await;
+        match (counted, left) {
+            (Ok(_), Ok(left)) => {
+                let left: i64 = String::from_utf8_lossy(&left.output())
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                if left > 0 {
+                    // Other waits still depend on it.
+                    return Ok(());
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return match gone(e, self.pane) {
+                    WatchError::PaneGone(_) => Ok(()),
+                    e => Err(e),
+                }
+            }
+        }
         let mut status = match exit_status(client, self.pane).await {
             Ok(status) => status,
             Err(WatchError::PaneGone(_)) => return Ok(()),
@@ -309,28 +359,44 @@ impl ExitReporting {
             }
         }
         let reply = client
-            .command(["show-options", "-p", "-v", "-t", &target, SAVED_REMAIN])
+            .command([
+                "show-options",
+                "-p",
+                "-v",
+                "-q",
+                "-t",
+                &target,
+                SAVED_REMAIN,
+            ])
             .await
             .map_err(|e| gone(e, self.pane))?;
         let saved = String::from_utf8_lossy(&reply.output()).trim().to_string();
-        if saved.is_empty() {
-            // Another wait put it back already.
-            return Ok(());
-        }
-        let put_back = if saved == "-" {
-            client
-                .command(["set-option", "-p", "-u", "-t", &target, "remain-on-exit"])
-                .await
-        } else {
-            client
-                .command(["set-option", "-p", "-t", &target, "remain-on-exit", &saved])
-                .await
+        let put_back = match saved.as_str() {
+            // Put back already (a wait of an older tmux-wire).
+            "" => None,
+            "-" => Some(vec![
+                "set-option",
+                "-p",
+                "-u",
+                "-t",
+                &target,
+                "remain-on-exit",
+            ]),
+            value => Some(vec![
+                "set-option",
+                "-p",
+                "-t",
+                &target,
+                "remain-on-exit",
+                value,
+            ]),
         };
-        put_back.map_err(|e| gone(e, self.pane))?;
-        client
-            .command(["set-option", "-p", "-u", "-t", &target, SAVED_REMAIN])
-            .await
-            .map_err(|e| gone(e, self.pane))?;
+        let mut commands: Vec<Vec<&str>> = put_back.into_iter().collect();
+        commands.push(vec!["set-option", "-p", "-u", "-t", &target, SAVED_REMAIN]);
+        commands.push(vec!["set-option", "-p", "-u", "-t", &target, WAITS]);
+        for reply in client.enqueue_together(commands).await? {
+            reply.await.map_err(|e| gone(e, self.pane))?;
+        }
         let Some(status) = status else {
             return Ok(());
         };

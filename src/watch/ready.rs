@@ -161,6 +161,8 @@ impl ArmedReady<'_> {
         static CURSOR: LazyLock<FormatQuery> =
             LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x", "cursor_y"]));
         let target = self.pane.to_string();
+        // One write: the joined screen and history, the cursor, and the
+        // visible rows as they are (one per row), all of the same moment.
         let mut pending = self
             .client
             .enqueue_together([
@@ -170,28 +172,29 @@ impl ArmedReady<'_> {
                 ["display-message", "-p", "-t", &target, CURSOR.format()]
                     .map(String::from)
                     .to_vec(),
+                ["capture-pane", "-p", "-t", &target]
+                    .map(String::from)
+                    .to_vec(),
             ])
             .await?;
-        let cursor = pending.pop().expect("two commands").await?;
-        let screen = pending.pop().expect("two commands").await?;
+        let visible = pending.pop().expect("three commands").await?;
+        let cursor = pending.pop().expect("three commands").await?;
+        let screen = pending.pop().expect("three commands").await?;
         let cursor = CURSOR.parse_one(&cursor.content())?;
         if cursor[0] != target {
             return Err(WatchError::PaneGone(self.pane));
         }
-        let (x, y): (usize, u32) = (
+        let (x, y): (usize, usize) = (
             cursor[1].parse().unwrap_or(0),
             cursor[2].parse().unwrap_or(0),
         );
         // capture-pane drops trailing spaces; the cursor's own row says how
         // far the line being written goes (a prompt's `>>> `).
-        let y = y.to_string();
-        let row = self
-            .client
-            .command(["capture-pane", "-p", "-t", &target, "-S", &y, "-E", &y])
-            .await?;
-        let cursor_row = String::from_utf8_lossy(&row.output())
-            .trim_end()
-            .to_string();
+        let cursor_row = visible
+            .content()
+            .get(y)
+            .map(|row| String::from_utf8_lossy(row).trim_end().to_string())
+            .unwrap_or_default();
         let mut rows = screen_rows(&screen);
         // The line being written is the last one if the cursor is on it;
         // after a newline the cursor is on an empty row below it.
