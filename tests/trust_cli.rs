@@ -537,6 +537,21 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
             "remain-on-exit",
         ])
     };
+    // `wait NAME --exit` in the background, once armed (it has turned
+    // remain-on-exit on).
+    let armed_exit_wait = |name: &str| {
+        let wait = s
+            .cmd(&["wait", name, "--exit"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let armed = std::time::Instant::now();
+        while own_setting(name).trim() != "on" {
+            assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
+            std::thread::yield_now();
+        }
+        wait
+    };
     s.recipe("keep", &["sh -c 'echo UP; sleep 300'"]);
     s.ok(&["wait", "keep", "--ready", "UP"]);
     s.ok(&["wait", "keep", "--idle", "200ms"]);
@@ -547,41 +562,16 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
     // Its end is reported, and then the session goes, as it would have
     // without the wait (a recipe's `has-session || new` starts it again).
     s.recipe("gone", &["sh -c 'read x; exit 3'"]);
-    let wait = s
-        .cmd(&["wait", "gone", "--exit"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The wait is armed once it has turned remain-on-exit on.
-    let armed = std::time::Instant::now();
-    while own_setting("gone").trim() != "on" {
-        assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
-        std::thread::yield_now();
-    }
+    let wait = armed_exit_wait("gone");
     s.ok(&["send", "gone", "--enter", "x"]);
     let out = wait.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("exited with code 3"));
-    let names: Vec<String> = s.json(&["ls"])["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, ["keep"]);
+    assert_eq!(s.names(), ["keep"]);
 
     // Waits that overlap: one ending does not undo what another needs, and
     // the last puts everything back.
     s.recipe("both", &["sh -c 'read x; exit 4'"]);
-    let exit_wait = s
-        .cmd(&["wait", "both", "--exit"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let armed = std::time::Instant::now();
-    while own_setting("both").trim() != "on" {
-        assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
-        std::thread::yield_now();
-    }
+    let exit_wait = armed_exit_wait("both");
     s.ok(&["wait", "both", "--idle", "200ms"]);
     assert_eq!(
         own_setting("both").trim(),
@@ -594,13 +584,7 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
         String::from_utf8_lossy(&out.stdout).contains("exited with code 4"),
         "{out:?}"
     );
-    let names: Vec<String> = s.json(&["ls"])["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, ["keep"]);
+    assert_eq!(s.names(), ["keep"]);
 }
 
 /// Another process's chatty log does not hold up waits on this one, a

@@ -1098,8 +1098,22 @@ impl Keeper {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
+        let idle = async { Ok(armed.wait(quiet, false, timeout).await?) };
+        self.unless_ended(client, name, pane, timeout, idle).await
+    }
+
+    /// `wait`, unless `name`'s process exits first
+    /// ([`KeeperError::EndedWhileWaiting`]).
+    async fn unless_ended<T>(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        timeout: Duration,
+        wait: impl std::future::Future<Output = Result<T, KeeperError>>,
+    ) -> Result<T, KeeperError> {
         tokio::select! {
-            idle = armed.wait(quiet, false, timeout) => Ok(idle?),
+            outcome = wait => outcome,
             Ok(status) = watch::wait_exit(client, pane, timeout) => {
                 Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
             }
@@ -1119,17 +1133,15 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        tokio::select! {
-            quiet_in_time = changes.quiet_for(quiet, deadline) => {
-                if !quiet_in_time {
-                    return Err(WatchError::Timeout(timeout).into());
-                }
-                Ok(watch::Idle { current_command: watch::current_command(client, pane).await? })
+        let idle = async {
+            if !changes.quiet_for(quiet, deadline).await {
+                return Err(WatchError::Timeout(timeout).into());
             }
-            Ok(status) = watch::wait_exit(client, pane, timeout) => {
-                Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
-            }
-        }
+            Ok(watch::Idle {
+                current_command: watch::current_command(client, pane).await?,
+            })
+        };
+        self.unless_ended(client, name, pane, timeout, idle).await
     }
 
     /// The rest of a log wait: the match, or how the process ended first.

@@ -258,25 +258,31 @@ const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
 /// end puts `remain-on-exit` back.
 const WAITS: &str = "@tmux-wire-waits";
 
+/// A pane option's value as `show-options -p -v` gives it: the pane's own
+/// (empty if it has none; `-q`, since 3.3 reading an unset user option is
+/// an error), or with `inherited` the value in force.
+async fn pane_option(
+    client: &Client,
+    pane: PaneId,
+    option: &str,
+    inherited: bool,
+) -> Result<String, WatchError> {
+    let target = pane.to_string();
+    let scope = if inherited { "-A" } else { "-q" };
+    let reply = client
+        .command(["show-options", "-p", "-v", scope, "-t", &target, option])
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(String::from_utf8_lossy(&reply.output()).trim().to_string())
+}
+
 /// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
 /// pane that is not ours to change for good (a session someone else
 /// started: a shell recipe's `has-session || new` must still see its
 /// session go when its process ends).
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
     let target = pane.to_string();
-    let reply = client
-        .command([
-            "show-options",
-            "-p",
-            "-v",
-            "-q",
-            "-t",
-            &target,
-            "remain-on-exit",
-        ])
-        .await
-        .map_err(|e| gone(e, pane))?;
-    let own = String::from_utf8_lossy(&reply.output()).trim().to_string();
+    let own = pane_option(client, pane, "remain-on-exit", false).await?;
     let own = if own.is_empty() { "-".to_string() } else { own };
     let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
     let [hook, remain] = exit_reporting(pane);
@@ -358,19 +364,7 @@ impl ExitReporting {
                 }
             }
         }
-        let reply = client
-            .command([
-                "show-options",
-                "-p",
-                "-v",
-                "-q",
-                "-t",
-                &target,
-                SAVED_REMAIN,
-            ])
-            .await
-            .map_err(|e| gone(e, self.pane))?;
-        let saved = String::from_utf8_lossy(&reply.output()).trim().to_string();
+        let saved = pane_option(client, self.pane, SAVED_REMAIN, false).await?;
         let put_back = match saved.as_str() {
             // Put back already (a wait of an older tmux-wire).
             "" => None,
@@ -400,19 +394,7 @@ impl ExitReporting {
         let Some(status) = status else {
             return Ok(());
         };
-        let reply = client
-            .command([
-                "show-options",
-                "-p",
-                "-v",
-                "-A",
-                "-t",
-                &target,
-                "remain-on-exit",
-            ])
-            .await
-            .map_err(|e| gone(e, self.pane))?;
-        let setting = String::from_utf8_lossy(&reply.output()).trim().to_string();
+        let setting = pane_option(client, self.pane, "remain-on-exit", true).await?;
         let stays = match setting.as_str() {
             "on" => true,
             "failed" => status != ExitStatus::Exited(0),

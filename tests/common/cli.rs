@@ -61,6 +61,16 @@ impl Socket {
         assert!(made.success(), "tmux new-session -s {name}");
     }
 
+    /// The names `ls` lists.
+    pub fn names(&self) -> Vec<String> {
+        self.json(&["ls"])["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
