@@ -1,10 +1,14 @@
-//! One control connection as a tokio actor, and a cheap cloneable handle.
+//! One control connection: a sans-IO engine, a thin tokio actor, and a
+//! cheap cloneable handle.
 //!
-//! The actor owns the control stream: it writes command lines in the order
-//! they were asked for, feeds what tmux writes into the protocol
-//! [`Assembler`], pairs each `flags=1` reply with the oldest command still
-//! waiting (tmux answers one control line with one block, in order), and
-//! broadcasts everything else as [`ClientEvent`]s.
+//! The engine (`engine.rs`) holds every decision: it pairs each `flags=1`
+//! reply with the oldest command still waiting (tmux answers one control
+//! line with one block, in order), pauses and continues panes whose readers
+//! fall behind, and knows where the connection is in its life. The actor
+//! (`actor.rs`) only moves bytes: it reads the control stream into the
+//! engine, writes what the engine queued (taking no new command while 64
+//! KiB wait for the socket), and carries out the engine's actions. The
+//! [`Client`] handle talks to the actor over a bounded queue.
 //!
 //! When the session ends for any reason (detach, `kill-server`, the server
 //! killed, the socket closed) every pending command resolves at once with
@@ -18,73 +22,25 @@
 //! make extra blocks; those arrive as [`ClientEvent::UnpairedReply`] only
 //! when nothing is waiting, so avoid them on a pipelined connection.
 
+mod actor;
+mod engine;
+mod error;
 mod pane;
 
+pub use error::{ClientError, ErrorKind};
 pub use pane::{PaneEvent, PaneOutput};
 
-use crate::protocol::{Assembler, Command, Event, Notification, PaneId, ProtocolError, Reply};
+use crate::protocol::{Command, Notification, PaneId, Reply};
 use crate::server::SocketSpec;
-use crate::transport::{direct, process, ControlPipe, Ending, TransportError, TransportInfo};
-use bytes::BytesMut;
-use pane::{Offer, Subscriber, PANE_QUEUE};
-use std::collections::VecDeque;
-use std::collections::{HashMap, HashSet};
+use crate::transport::{direct, process, ControlPipe, TransportError, TransportInfo};
+use actor::{Actor, Request};
+use engine::Engine;
+use pane::{Subscriber, PANE_QUEUE};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
-use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-
-/// Errors of the client layer.
-#[derive(Debug, Clone, Error)]
-pub enum ClientError {
-    /// tmux answered the command with `%error`.
-    #[error("tmux: {message}")]
-    Command {
-        /// tmux's message (the block's lines).
-        message: String,
-        /// The whole reply.
-        reply: Box<Reply>,
-    },
-    /// The command could not be put on a control line.
-    #[error(transparent)]
-    Protocol(#[from] ProtocolError),
-    /// Connecting failed.
-    #[error(transparent)]
-    Transport(Arc<TransportError>),
-    /// tmux refused a command before running it: a parse error or an
-    /// unknown command given as the initial command, which tmux reports on
-    /// a line of its own (outside any reply block) before it ends the
-    /// connection.
-    #[error("tmux: {message}")]
-    Rejected {
-        /// tmux's message, exactly as it wrote it.
-        message: String,
-    },
-    /// The session is over; the reason says why.
-    #[error("connection closed: {0}")]
-    Closed(String),
-}
-
-impl ClientError {
-    /// tmux's own message, for an error tmux reported
-    /// ([`ClientError::Command`], [`ClientError::Rejected`]).
-    pub fn tmux_message(&self) -> Option<&str> {
-        match self {
-            ClientError::Command { message, .. } | ClientError::Rejected { message } => {
-                Some(message)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl From<TransportError> for ClientError {
-    fn from(e: TransportError) -> Self {
-        ClientError::Transport(Arc::new(e))
-    }
-}
 
 /// What a connection reports besides command replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,27 +133,6 @@ pub const ATTACH_FLAGS: &str = "ignore-size,pause-after=10";
 /// it no `%output` at all (3.2 and later).
 pub const QUIET_ATTACH_FLAGS: &str = "ignore-size,no-output";
 
-enum Request {
-    /// One or more command lines, written in one piece.
-    Command {
-        lines: String,
-        replies: Vec<oneshot::Sender<Result<Reply, ClientError>>>,
-    },
-    Subscribe {
-        pane: PaneId,
-        subscriber: Subscriber,
-    },
-    /// Close our input: tmux detaches this client.
-    Detach,
-}
-
-/// Who waits for a reply.
-enum Waiter {
-    User(oneshot::Sender<Result<Reply, ClientError>>),
-    /// A command the actor sent itself (flow control); its reply is dropped.
-    Internal,
-}
-
 /// A handle to one control connection; clone it freely.
 ///
 /// ```no_run
@@ -233,10 +168,6 @@ impl std::fmt::Debug for Client {
 const REQUEST_QUEUE: usize = 4096;
 /// Events kept for a slow receiver before it is told it lagged.
 const EVENT_QUEUE: usize = 4096;
-/// How many lines of a refusal of the initial command are kept.
-const MAX_REJECTED_LINES: usize = 16;
-/// After the transport reports the end, how long to keep draining output.
-const DRAIN_AFTER_END: Duration = Duration::from_secs(2);
 
 impl Client {
     /// Connect as `opts` says and wait for the initial command to attach.
@@ -347,15 +278,12 @@ impl Client {
         let info = Arc::new(pipe.info.clone());
         let (drained, drained_rx) = mpsc::unbounded_channel();
         let actor = Actor {
+            engine: Engine::new(initial_tx),
             events: events.clone(),
-            pending: VecDeque::new(),
-            initial: Some(initial_tx),
-            lines: None,
             panes: HashMap::new(),
-            paused_by_us: HashSet::new(),
-            rejected: Vec::new(),
+            closed: closed_tx,
         };
-        tokio::spawn(actor.run(pipe, requests_rx, drained_rx, closed_tx));
+        tokio::spawn(actor.run(pipe, requests_rx, drained_rx));
         match initial_rx.await {
             Ok(Ok(reply)) => Ok((
                 Client {
@@ -524,291 +452,4 @@ impl<S: AsRef<[u8]>> IntoCommand for &[S] {
     fn into_command(self) -> Command {
         Command::from_argv(self)
     }
-}
-
-struct Actor {
-    events: broadcast::Sender<ClientEvent>,
-    pending: VecDeque<Waiter>,
-    initial: Option<oneshot::Sender<Result<Reply, ClientError>>>,
-    /// Lines to the writer task; `None` once our input is closed.
-    lines: Option<mpsc::UnboundedSender<String>>,
-    panes: HashMap<PaneId, Vec<Subscriber>>,
-    /// Panes we asked tmux to pause and have not asked to continue.
-    paused_by_us: HashSet<PaneId>,
-    /// Lines outside any block before the initial reply: tmux's message
-    /// when it refuses the initial command.
-    rejected: Vec<String>,
-}
-
-impl Actor {
-    async fn run(
-        mut self,
-        pipe: ControlPipe,
-        mut requests: mpsc::Receiver<Request>,
-        mut drained: mpsc::UnboundedReceiver<PaneId>,
-        closed: watch::Sender<Option<String>>,
-    ) {
-        let ControlPipe {
-            mut reader,
-            writer,
-            ending,
-            ..
-        } = pipe;
-        let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
-        let writer_task = tokio::spawn(write_lines(writer, lines_rx));
-        self.lines = Some(lines_tx);
-        let mut asm = Assembler::new();
-        let mut read_buf = BytesMut::with_capacity(64 * 1024);
-        let mut ending = ending;
-        let mut ended: Option<Ending> = None;
-        let mut drain_deadline = None;
-        let reason = loop {
-            let deadline = async {
-                match drain_deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                read = reader.read_buf(&mut read_buf) => match read {
-                    Ok(0) | Err(_) => {
-                        while let Some(event) = asm.next_event() {
-                            self.on_event(event);
-                        }
-                        if let Some(event) = asm.finish() {
-                            self.on_event(event);
-                        }
-                        break match &ended {
-                            Some(e) => e.to_string(),
-                            None => match tokio::time::timeout(DRAIN_AFTER_END, &mut ending).await {
-                                Ok(Ok(e)) => e.to_string(),
-                                _ => "the control stream closed".to_string(),
-                            },
-                        };
-                    }
-                    Ok(_) => {
-                        asm.feed_buf(read_buf.split());
-                        while let Some(event) = asm.next_event() {
-                            self.on_event(event);
-                        }
-                        read_buf.reserve(64 * 1024);
-                    }
-                },
-                request = requests.recv(), if self.lines.is_some() && ended.is_none() => match request {
-                    Some(Request::Command { lines, replies }) => {
-                        if self.send_line(lines) {
-                            self.pending.extend(replies.into_iter().map(Waiter::User));
-                        } else {
-                            for reply in replies {
-                                let _ = reply.send(Err(ClientError::Closed("the control stream is closed".into())));
-                            }
-                        }
-                    }
-                    Some(Request::Subscribe { pane, subscriber }) => {
-                        self.panes.entry(pane).or_default().push(subscriber);
-                    }
-                    // Every handle is gone: close our input, tmux detaches us.
-                    Some(Request::Detach) | None => self.lines = None,
-                },
-                Some(pane) = drained.recv() => self.resume_if_drained(pane),
-                end = &mut ending, if ended.is_none() => {
-                    let end = end.unwrap_or(Ending::ServerGone);
-                    // Nothing more will be answered; say so now, then drain.
-                    self.fail_pending(&end.to_string());
-                    ended = Some(end);
-                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_AFTER_END);
-                }
-                () = deadline => {
-                    break ended.as_ref().map_or_else(|| "connection closed".to_string(), Ending::to_string);
-                }
-            }
-        };
-        self.lines = None;
-        for reader in self.panes.drain().flat_map(|(_, readers)| readers) {
-            reader.close(&reason);
-        }
-        writer_task.abort();
-        self.fail_pending(&reason);
-        if let Some(initial) = self.initial.take() {
-            let error = if self.rejected.is_empty() {
-                ClientError::Closed(reason.clone())
-            } else {
-                ClientError::Rejected {
-                    message: self.rejected.join("\n"),
-                }
-            };
-            let _ = initial.send(Err(error));
-        }
-        let _ = closed.send(Some(reason.clone()));
-        let _ = self.events.send(ClientEvent::Closed(reason));
-    }
-
-    fn fail_pending(&mut self, reason: &str) {
-        for waiter in self.pending.drain(..) {
-            if let Waiter::User(reply) = waiter {
-                let _ = reply.send(Err(ClientError::Closed(reason.to_string())));
-            }
-        }
-    }
-
-    fn send_line(&mut self, line: String) -> bool {
-        self.lines.as_ref().is_some_and(|tx| tx.send(line).is_ok())
-    }
-
-    /// Flow control: `refresh-client -A '%P:pause'` or `continue`.
-    fn set_pane_flow(&mut self, pane: PaneId, state: &str) {
-        let line = Command::new("refresh-client")
-            .arg("-A")
-            .arg(format!("{pane}:{state}"))
-            .to_line();
-        if let Ok(line) = line {
-            if self.send_line(line) {
-                self.pending.push_back(Waiter::Internal);
-            }
-        }
-    }
-
-    fn on_output(&mut self, pane: PaneId, data: &bytes::Bytes) {
-        let Some(readers) = self.panes.get_mut(&pane) else {
-            return;
-        };
-        let mut behind = false;
-        readers.retain_mut(|r| match r.offer(data) {
-            Offer::Delivered => true,
-            Offer::Overflowed => {
-                behind = true;
-                true
-            }
-            Offer::Gone => false,
-        });
-        if readers.is_empty() {
-            self.panes.remove(&pane);
-        }
-        if behind && self.paused_by_us.insert(pane) {
-            self.set_pane_flow(pane, "pause");
-        } else if !behind {
-            self.resume_if_drained(pane);
-        }
-    }
-
-    /// Continue a pane we paused once none of its readers is behind.
-    fn resume_if_drained(&mut self, pane: PaneId) {
-        let behind = self
-            .panes
-            .get(&pane)
-            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed));
-        if !behind && self.paused_by_us.remove(&pane) {
-            self.set_pane_flow(pane, "continue");
-        }
-    }
-
-    fn on_pause(&mut self, pane: PaneId) {
-        if let Some(readers) = self.panes.get_mut(&pane) {
-            readers.iter_mut().for_each(Subscriber::mark_paused);
-        }
-        let behind = self
-            .panes
-            .get(&pane)
-            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed));
-        // tmux paused it on its own (pause-after) while we keep up: go on.
-        if !behind && !self.paused_by_us.contains(&pane) {
-            self.set_pane_flow(pane, "continue");
-        }
-    }
-
-    fn on_continue(&mut self, pane: PaneId) {
-        if let Some(readers) = self.panes.get_mut(&pane) {
-            readers.iter_mut().for_each(Subscriber::mark_resumed);
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Reply(reply) if reply.flags == 0 && self.initial.is_some() => {
-                if let Some(initial) = self.initial.take() {
-                    let _ = initial.send(reply_result(reply));
-                }
-            }
-            Event::Reply(reply) if reply.flags == 1 => match self.pending.pop_front() {
-                Some(Waiter::Internal) => {
-                    if !reply.ok {
-                        let why = String::from_utf8_lossy(&reply.output()).into_owned();
-                        let _ = self.events.send(ClientEvent::Invalid(format!(
-                            "flow control command failed: {why}"
-                        )));
-                    }
-                }
-                Some(Waiter::User(waiting)) => {
-                    let _ = waiting.send(reply_result(reply));
-                }
-                None => {
-                    let _ = self.events.send(ClientEvent::UnpairedReply(reply));
-                }
-            },
-            Event::Reply(reply) => {
-                let _ = self.events.send(ClientEvent::UnpairedReply(reply));
-            }
-            Event::Notification(n) => {
-                match &n {
-                    Notification::Output { pane, data }
-                    | Notification::ExtendedOutput { pane, data, .. } => {
-                        self.on_output(*pane, data)
-                    }
-                    Notification::Pause { pane } => self.on_pause(*pane),
-                    Notification::Continue { pane } => self.on_continue(*pane),
-                    _ => {}
-                }
-                let _ = self.events.send(ClientEvent::Notification(n));
-            }
-            Event::Invalid { line, error } => {
-                // Before the initial command is answered, a line outside
-                // any block is tmux refusing that command (`cmdq_error`
-                // writes it bare); keep it to report.
-                if self.initial.is_some() && self.rejected.len() < MAX_REJECTED_LINES {
-                    self.rejected
-                        .push(String::from_utf8_lossy(&line).into_owned());
-                }
-                let _ = self.events.send(ClientEvent::Invalid(error.to_string()));
-            }
-            Event::Truncated { .. } => {
-                let _ = self.events.send(ClientEvent::Invalid(
-                    "the stream ended inside a line or block".into(),
-                ));
-            }
-        }
-    }
-}
-
-/// A reply as the result of its command: `%error` becomes
-/// [`ClientError::Command`] with tmux's message.
-fn reply_result(reply: Reply) -> Result<Reply, ClientError> {
-    if reply.ok {
-        Ok(reply)
-    } else {
-        Err(ClientError::Command {
-            message: String::from_utf8_lossy(&reply.output()).into_owned(),
-            reply: Box::new(reply),
-        })
-    }
-}
-
-/// Write command lines in order; when the channel closes, close the
-/// stream (EOF makes tmux detach the client).
-async fn write_lines(
-    mut writer: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
-    mut lines: mpsc::UnboundedReceiver<String>,
-) {
-    let mut batch = Vec::new();
-    while let Some(line) = lines.recv().await {
-        batch.clear();
-        batch.extend_from_slice(line.as_bytes());
-        // Coalesce what is already queued into one write.
-        while let Ok(more) = lines.try_recv() {
-            batch.extend_from_slice(more.as_bytes());
-        }
-        if writer.write_all(&batch).await.is_err() {
-            return;
-        }
-    }
-    let _ = writer.shutdown().await;
 }

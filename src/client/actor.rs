@@ -1,0 +1,191 @@
+//! The I/O shell around the [`Engine`]: one tokio task per connection that
+//! reads the control stream, writes what the engine has queued (waiting for
+//! the socket, so the request queue's bound is a real bound), takes requests
+//! from the handles, and carries out the engine's actions.
+
+use super::engine::{Action, Engine};
+use super::pane::{Offer, Subscriber};
+use super::{ClientError, ClientEvent};
+use crate::protocol::{PaneId, Reply};
+use crate::transport::{ControlPipe, Ending};
+use bytes::BytesMut;
+use std::collections::HashMap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub(crate) type ReplySender = oneshot::Sender<Result<Reply, ClientError>>;
+
+pub(crate) enum Request {
+    /// One or more command lines, written in one piece.
+    Command {
+        lines: String,
+        replies: Vec<ReplySender>,
+    },
+    Subscribe {
+        pane: PaneId,
+        subscriber: Subscriber,
+    },
+    /// Close our input: tmux detaches this client.
+    Detach,
+}
+
+/// Read buffer size.
+const READ_CHUNK: usize = 64 * 1024;
+
+pub(crate) struct Actor {
+    pub(crate) engine: Engine<ReplySender>,
+    pub(crate) events: broadcast::Sender<ClientEvent>,
+    pub(crate) panes: HashMap<PaneId, Vec<Subscriber>>,
+    pub(crate) closed: watch::Sender<Option<String>>,
+}
+
+impl Actor {
+    pub(crate) async fn run(
+        mut self,
+        pipe: ControlPipe,
+        mut requests: mpsc::Receiver<Request>,
+        mut drained: mpsc::UnboundedReceiver<PaneId>,
+    ) {
+        let ControlPipe {
+            mut reader,
+            writer,
+            mut ending,
+            ..
+        } = pipe;
+        let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut transport_ended = false;
+        // Dropped once our side is closed: for a pipe (the process
+        // transport) only closing the fd is an end of file.
+        let mut writer = Some(writer);
+        while !self.engine.is_closed() {
+            let deadline = self.engine.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let to_write = self.engine.to_write();
+            tokio::select! {
+                read = reader.read_buf(&mut read_buf) => match read {
+                    Ok(0) | Err(_) => {
+                        let reason = match self.engine.end_reason() {
+                            Some(_) => String::new(),
+                            // Give the transport a moment to say why.
+                            None => match tokio::time::timeout(super::engine::DRAIN_AFTER_END, &mut ending).await {
+                                Ok(Ok(e)) => e.to_string(),
+                                _ => "the control stream closed".to_string(),
+                            },
+                        };
+                        self.engine.stream_closed(reason);
+                    }
+                    Ok(_) => {
+                        self.engine.receive(read_buf.split());
+                        read_buf.reserve(READ_CHUNK);
+                    }
+                },
+                written = write_some(&mut writer, to_write), if !to_write.is_empty() => match written {
+                    Ok(n) if n > 0 => self.engine.wrote(n),
+                    // The server stopped reading; the read side will tell why.
+                    _ => self.engine.write_failed(),
+                },
+                request = requests.recv(), if self.engine.takes_commands() => match request {
+                    Some(Request::Command { lines, replies }) => self.engine.command(&lines, replies),
+                    Some(Request::Subscribe { pane, subscriber }) => {
+                        self.panes.entry(pane).or_default().push(subscriber);
+                    }
+                    // Every handle is gone, or one asked: tmux detaches us.
+                    Some(Request::Detach) | None => self.engine.detach(),
+                },
+                Some(pane) = drained.recv() => {
+                    let behind = self.behind(pane);
+                    self.engine.readers(pane, behind);
+                }
+                end = &mut ending, if !transport_ended => {
+                    transport_ended = true;
+                    let end = end.unwrap_or(Ending::ServerGone);
+                    self.engine.transport_ended(end.to_string(), std::time::Instant::now());
+                }
+                () = sleep => self.engine.handle_timeout(std::time::Instant::now()),
+            }
+            if self.engine.should_shut_down() {
+                if let Some(mut writer) = writer.take() {
+                    // EOF on our side makes tmux detach the client.
+                    let _ = writer.shutdown().await;
+                }
+            }
+            self.carry_out();
+        }
+    }
+
+    fn behind(&self, pane: PaneId) -> bool {
+        self.panes
+            .get(&pane)
+            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed))
+    }
+
+    fn carry_out(&mut self) {
+        while let Some(action) = self.engine.poll_action() {
+            match action {
+                Action::Resolve(reply, result) => {
+                    let _ = reply.send(result);
+                }
+                Action::Event(event) => {
+                    let _ = self.events.send(event);
+                }
+                Action::Output(pane, data) => self.offer(pane, &data),
+                Action::Paused(pane) => {
+                    if let Some(readers) = self.panes.get_mut(&pane) {
+                        readers.iter_mut().for_each(Subscriber::mark_paused);
+                    }
+                }
+                Action::Continued(pane) => {
+                    if let Some(readers) = self.panes.get_mut(&pane) {
+                        readers.iter_mut().for_each(Subscriber::mark_resumed);
+                    }
+                }
+                Action::Closed(reason) => {
+                    for reader in self.panes.drain().flat_map(|(_, readers)| readers) {
+                        reader.close(&reason);
+                    }
+                    let _ = self.closed.send(Some(reason.clone()));
+                    let _ = self.events.send(ClientEvent::Closed(reason));
+                }
+            }
+        }
+    }
+
+    /// Offer output to the pane's readers without waiting for any, then
+    /// tell the engine whether one is behind.
+    fn offer(&mut self, pane: PaneId, data: &bytes::Bytes) {
+        let Some(readers) = self.panes.get_mut(&pane) else {
+            return;
+        };
+        let mut behind = false;
+        readers.retain_mut(|r| match r.offer(data) {
+            Offer::Delivered => true,
+            Offer::Overflowed => {
+                behind = true;
+                true
+            }
+            Offer::Gone => false,
+        });
+        if readers.is_empty() {
+            self.panes.remove(&pane);
+            self.engine.unwatched(pane);
+        } else {
+            self.engine.readers(pane, behind);
+        }
+    }
+}
+
+/// Write what the socket takes now; an error once our side is closed.
+async fn write_some(
+    writer: &mut Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    bytes: &[u8],
+) -> std::io::Result<usize> {
+    match writer {
+        Some(w) => w.write(bytes).await,
+        None => Err(std::io::ErrorKind::BrokenPipe.into()),
+    }
+}
