@@ -6,13 +6,20 @@ use common::panes::{active_pane, type_line};
 use common::tmux::TmuxServer;
 use regex::Regex;
 use std::time::Duration;
-use tmux_wire::client::{Client, ConnectOptions, TransportChoice};
+use tmux_wire::client::{commands, Client, ConnectOptions, TransportChoice};
 use tmux_wire::protocol::PaneId;
 use tmux_wire::watch::{
-    arm_for, exit_status, wait_exit, wait_for, wait_idle, ExitStatus, Since, WatchError,
+    arm_exit, arm_for, exit_status, wait_exit, wait_for, wait_idle, ExitStatus, ExitWatch, Since,
+    WatchError,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {LIMIT:?}"))
+}
 
 async fn setup(server: &TmuxServer) -> (Client, PaneId) {
     let client = Client::connect(&options(server)).await.unwrap();
@@ -178,11 +185,7 @@ async fn held_window(
         ])
         .await
         .unwrap();
-    let pane: PaneId = String::from_utf8_lossy(&reply.output())
-        .trim()
-        .parse()
-        .unwrap();
-    (pane, release)
+    (reply.parse().unwrap(), release)
 }
 
 fn rand_suffix() -> u64 {
@@ -194,14 +197,17 @@ fn rand_suffix() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_signals_are_reported() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for how in [ExitWatch::Auto, ExitWatch::ViaServer] {
+        exit_codes_and_signals_are_reported_by(how).await;
+    }
+}
+
+async fn exit_codes_and_signals_are_reported_by(how: ExitWatch) {
     let server = TmuxServer::start();
     let (client, _) = setup(&server).await;
     let (pane, release) = held_window(&client, server.dir(), "exit 7").await;
-    let waiting = {
-        let client = client.clone();
-        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let armed = arm_exit(&client, pane, how).await.unwrap();
+    let waiting = tokio::spawn(armed.wait(LIMIT));
     std::fs::write(&release, "").unwrap();
     assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Exited(7));
     // Asked again after the fact, the answer is the same.
@@ -215,27 +221,23 @@ async fn exit_codes_and_signals_are_reported() {
     );
 
     let (pane, release) = held_window(&client, server.dir(), "exec sleep 30").await;
-    let waiting = {
-        let client = client.clone();
-        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
-    };
-    std::fs::write(&release, "").unwrap();
-    // Kill the sleep (the pane's process after exec) with SIGTERM.
-    let pid = client
-        .command([
-            "display-message",
-            "-p",
-            "-t",
-            &pane.to_string(),
-            "#{pane_pid}",
-        ])
+    let pid: i32 = client
+        .command(commands::display(pane, "#{pane_pid}"))
         .await
-        .unwrap();
-    let pid: i32 = String::from_utf8_lossy(&pid.output())
-        .trim()
+        .unwrap()
         .parse()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = tokio::spawn(arm_exit(&client, pane, how).await.unwrap().wait(LIMIT));
+    std::fs::write(&release, "").unwrap();
+    // Kill the sleep (the pane's process after exec) with SIGTERM, once
+    // the exec has happened.
+    within("the exec", async {
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,
@@ -247,6 +249,12 @@ async fn exit_codes_and_signals_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_exits_racing_the_wait_are_all_seen() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for how in [ExitWatch::Auto, ExitWatch::ViaServer] {
+        many_exits_racing_the_wait_are_all_seen_by(how).await;
+    }
+}
+
+async fn many_exits_racing_the_wait_are_all_seen_by(how: ExitWatch) {
     // Processes that exit at once, before, during or after the wait is
     // armed: every wait must end with the right code, none by timeout.
     let server = TmuxServer::start();
@@ -264,7 +272,7 @@ async fn many_exits_racing_the_wait_are_all_seen() {
         let c = client.clone();
         waits.push((
             code,
-            tokio::spawn(async move { wait_exit(&c, pane, LIMIT).await }),
+            tokio::spawn(async move { arm_exit(&c, pane, how).await?.wait(LIMIT).await }),
         ));
         if code % 3 == 1 {
             std::fs::write(&release, "").unwrap();
@@ -287,11 +295,12 @@ async fn a_killed_pane_ends_the_wait_with_pane_gone() {
     let server = TmuxServer::start();
     let (client, _) = setup(&server).await;
     let (pane, _release) = held_window(&client, server.dir(), "true").await;
-    let waiting = {
-        let client = client.clone();
-        tokio::spawn(async move { wait_exit(&client, pane, LIMIT).await })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = tokio::spawn(
+        arm_exit(&client, pane, ExitWatch::Auto)
+            .await
+            .unwrap()
+            .wait(LIMIT),
+    );
     client
         .command(["kill-pane", "-t", &pane.to_string()])
         .await

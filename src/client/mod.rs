@@ -23,6 +23,7 @@
 //! when nothing is waiting, so avoid them on a pipelined connection.
 
 mod actor;
+pub mod commands;
 mod engine;
 mod error;
 mod pane;

@@ -95,6 +95,44 @@ impl Reply {
     pub fn output(&self) -> Vec<u8> {
         self.content().join(&b'\n')
     }
+
+    /// [`Reply::output`] as text, with invalid UTF-8 replaced and the
+    /// surrounding white space trimmed: the answer of a one-value query.
+    ///
+    /// ```
+    /// # use tmux_wire::protocol::Reply;
+    /// let reply = Reply { time: 0, number: 1, flags: 1, ok: true, lines: vec!["%3 ".into()], surfaced: vec![] };
+    /// assert_eq!(reply.text(), "%3");
+    /// ```
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output()).trim().to_string()
+    }
+
+    /// [`Reply::text`] parsed as a `T` (a number, a [`crate::protocol::PaneId`]).
+    ///
+    /// ```
+    /// # use tmux_wire::protocol::{PaneId, Reply};
+    /// let reply = Reply { time: 0, number: 1, flags: 1, ok: true, lines: vec!["%3".into()], surfaced: vec![] };
+    /// assert_eq!(reply.parse::<PaneId>().unwrap(), PaneId(3));
+    /// assert!(reply.parse::<u32>().is_err());
+    /// ```
+    pub fn parse<T: std::str::FromStr>(&self) -> Result<T, AnswerError> {
+        let text = self.text();
+        text.parse().map_err(|_| AnswerError {
+            answer: text,
+            expected: std::any::type_name::<T>(),
+        })
+    }
+}
+
+/// An answer that is not the value asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tmux answered {answer:?} where a {expected} was expected")]
+pub struct AnswerError {
+    /// What tmux answered.
+    pub answer: String,
+    /// The type asked for.
+    pub expected: &'static str,
 }
 
 /// What the assembler yields.

@@ -77,6 +77,15 @@ impl Command {
         &self.argv
     }
 
+    /// The argv as strings (for an initial command, which a connection
+    /// takes as text); invalid UTF-8 is replaced.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+
     /// The control-mode input line for this command, ending in `\n`.
     pub fn to_line(&self) -> Result<String, ProtocolError> {
         let mut line = String::new();

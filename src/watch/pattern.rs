@@ -13,7 +13,7 @@
 //! otherwise match the command line itself.
 
 use super::WatchError;
-use crate::client::{Client, PaneEvent, PaneOutput};
+use crate::client::{commands, Client, PaneEvent, PaneOutput};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::text::Lines;
 use regex::Regex;
@@ -166,15 +166,9 @@ impl ArmedReady<'_> {
         let mut pending = self
             .client
             .enqueue_together([
-                ["capture-pane", "-p", "-J", "-S", "-200", "-t", &target]
-                    .map(String::from)
-                    .to_vec(),
-                ["display-message", "-p", "-t", &target, CURSOR.format()]
-                    .map(String::from)
-                    .to_vec(),
-                ["capture-pane", "-p", "-t", &target]
-                    .map(String::from)
-                    .to_vec(),
+                commands::capture_joined(self.pane, 200),
+                commands::display(self.pane, CURSOR.format()),
+                commands::capture(self.pane),
             ])
             .await?;
         let visible = pending.pop().expect("three commands").await?;

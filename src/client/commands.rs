@@ -1,0 +1,208 @@
+//! tmux commands as typed values: the one place the layers above build the
+//! argv of a tmux command. Each function returns a
+//! [`Command`](crate::protocol::Command) for [`Client::command`](super::Client::command)
+//! (or a batch for [`Client::enqueue_together`](super::Client::enqueue_together));
+//! answers are read with [`Reply::text`](crate::protocol::Reply::text),
+//! [`Reply::parse`](crate::protocol::Reply::parse) or a
+//! [`FormatQuery`](crate::protocol::FormatQuery), and failures classified
+//! with [`ClientError::kind`](super::ClientError::kind).
+//!
+//! Targets are anything that prints as a tmux target: a [`PaneId`], a
+//! [`SessionId`](crate::protocol::SessionId), or [`session`] for a session
+//! by exact name.
+//!
+//! ```no_run
+//! # async fn demo(client: tmux_wire::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use tmux_wire::client::commands;
+//! use tmux_wire::protocol::PaneId;
+//! let pane: PaneId = client.command(commands::display(commands::session("web"), "#{pane_id}")).await?.parse()?;
+//! let screen = client.command(commands::capture(pane)).await?.content();
+//! # Ok(()) }
+//! ```
+
+use crate::protocol::{Command, PaneId};
+use std::fmt::Display;
+
+/// The target of the session named exactly `name` (`=NAME:`; without the
+/// `=` tmux takes a prefix or a pattern, and without the `:` `set-option`
+/// looks for a window).
+pub fn session(name: &str) -> String {
+    format!("={name}:")
+}
+
+fn targeted(name: &str, target: impl Display) -> Command {
+    Command::new(name).arg("-t").arg(target.to_string())
+}
+
+/// `display-message -p -t TARGET FORMAT`: expand a format. When the target
+/// is gone tmux may answer for the current pane instead, so a format that
+/// must describe the target should carry its id (`#{pane_id}`).
+pub fn display(target: impl Display, format: &str) -> Command {
+    Command::new("display-message")
+        .arg("-p")
+        .arg("-t")
+        .arg(target.to_string())
+        .arg(format)
+}
+
+/// `capture-pane -p -t PANE`: the visible screen, one line per row.
+pub fn capture(pane: PaneId) -> Command {
+    targeted("capture-pane", pane).arg("-p")
+}
+
+/// `capture-pane -p -J -S -LINES -t PANE`: the screen and up to `lines` of
+/// history, wrapped lines joined.
+pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
+    Command::new("capture-pane")
+        .arg("-p")
+        .arg("-J")
+        .arg("-S")
+        .arg(format!("-{lines}"))
+        .arg("-t")
+        .arg(pane.to_string())
+}
+
+/// `send-keys -l -t PANE TEXT`: type `text` literally.
+pub fn send_literal(pane: PaneId, text: impl AsRef<[u8]>) -> Command {
+    targeted("send-keys", pane).arg("-l").arg(text)
+}
+
+/// `send-keys -t PANE KEY...`: press keys by tmux name (`Enter`, `C-c`).
+pub fn send_keys<K: AsRef<[u8]>>(pane: PaneId, keys: impl IntoIterator<Item = K>) -> Command {
+    targeted("send-keys", pane).args(keys)
+}
+
+/// `set-option -p -t PANE NAME VALUE`.
+pub fn set_pane_option(pane: PaneId, name: &str, value: &str) -> Command {
+    Command::new("set-option")
+        .arg("-p")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(name)
+        .arg(value)
+}
+
+/// `set-option -p -o -t PANE NAME VALUE`: only if the pane has no value of
+/// its own yet (otherwise [`ErrorKind::AlreadySet`](super::ErrorKind::AlreadySet)).
+pub fn set_pane_option_once(pane: PaneId, name: &str, value: &str) -> Command {
+    Command::new("set-option")
+        .arg("-p")
+        .arg("-o")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(name)
+        .arg(value)
+}
+
+/// `set-option -p -F -t PANE NAME FORMAT`: the value is `format` expanded.
+pub fn set_pane_option_format(pane: PaneId, name: &str, format: &str) -> Command {
+    Command::new("set-option")
+        .arg("-p")
+        .arg("-F")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(name)
+        .arg(format)
+}
+
+/// `set-option -p -u -t PANE NAME`: drop the pane's own value.
+pub fn unset_pane_option(pane: PaneId, name: &str) -> Command {
+    Command::new("set-option")
+        .arg("-p")
+        .arg("-u")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(name)
+}
+
+/// Which value of an option to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionValue {
+    /// The target's own value; empty when it has none (`-q`: since 3.3
+    /// reading an unset user option is otherwise an error).
+    Own,
+    /// The value in force, inherited if the target has none of its own
+    /// (`-A`).
+    InForce,
+}
+
+/// `show-options -p -v (-q|-A) -t PANE NAME`.
+pub fn show_pane_option(pane: PaneId, name: &str, which: OptionValue) -> Command {
+    Command::new("show-options")
+        .arg("-p")
+        .arg("-v")
+        .arg(match which {
+            OptionValue::Own => "-q",
+            OptionValue::InForce => "-A",
+        })
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(name)
+}
+
+/// `set-hook -g HOOK COMMAND` (a hook with an index, `pane-died[42]`,
+/// adds to the hook's other entries).
+pub fn set_global_hook(hook: &str, command: &str) -> Command {
+    Command::new("set-hook").arg("-g").arg(hook).arg(command)
+}
+
+/// `wait-for CHANNEL`: block this connection's queue until the channel is
+/// signalled.
+pub fn wait_for(channel: &str) -> Command {
+    Command::new("wait-for").arg(channel)
+}
+
+/// `kill-pane -t PANE`.
+pub fn kill_pane(pane: PaneId) -> Command {
+    targeted("kill-pane", pane)
+}
+
+/// `kill-session -t TARGET`.
+pub fn kill_session(target: impl Display) -> Command {
+    targeted("kill-session", target)
+}
+
+/// `attach-session -f FLAGS -t TARGET`: the initial command of a
+/// connection to one session.
+pub fn attach(target: impl Display, flags: &str) -> Command {
+    Command::new("attach-session")
+        .arg("-f")
+        .arg(flags)
+        .arg("-t")
+        .arg(target.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(c: Command) -> String {
+        c.to_line().unwrap()
+    }
+
+    #[test]
+    fn commands_read_as_tmux_takes_them() {
+        let p = PaneId(4);
+        assert_eq!(
+            line(display(p, "#{pane_id}")),
+            "display-message -p -t '%4' '#{pane_id}'\n"
+        );
+        assert_eq!(
+            line(display(session("a b"), "x")),
+            "display-message -p -t '=a b:' x\n"
+        );
+        assert_eq!(line(capture(p)), "capture-pane -t '%4' -p\n");
+        assert_eq!(
+            line(show_pane_option(p, "@x", OptionValue::Own)),
+            "show-options -p -v -q -t '%4' @x\n"
+        );
+        assert_eq!(
+            line(set_pane_option_once(p, "@x", "-")),
+            "set-option -p -o -t '%4' @x -\n"
+        );
+        assert_eq!(
+            attach("=w:", "no-output").to_strings(),
+            ["attach-session", "-f", "no-output", "-t", "=w:"]
+        );
+    }
+}

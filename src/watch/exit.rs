@@ -1,0 +1,626 @@
+//! Waiting for a pane's process to exit, and reading how it ended.
+//!
+//! tmux tells control clients nothing when a process exits (pane
+//! subscriptions even stop at the death), so [`wait_exit`] uses one of two
+//! strategies, chosen once per wait:
+//!
+//! - **Local** (Linux, the server in our pid namespace): a pidfd on the
+//!   pane's process wakes the wait the moment the kernel reports the exit,
+//!   and the status is read from the zombie (`/proc/PID/stat`) before tmux
+//!   reaps it. See `local.rs`.
+//! - **Via the server** (anywhere else, or when the local view fails): a
+//!   global `pane-died` hook entry (index [`EXIT_HOOK_INDEX`]) runs
+//!   `wait-for -S` on [`EXIT_CHANNEL`], and a second control connection
+//!   waits in `wait-for` on that channel.
+//!
+//! Both install [`exit_reporting`] first, so the status stays queryable with
+//! [`exit_status`] after the wait.
+
+use super::local::{self, local_pids, nudge, LocalPane};
+use super::{gone, WatchError};
+use crate::client::commands::{self, OptionValue};
+use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
+use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
+use std::sync::LazyLock;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How a pane's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "how", content = "value")]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it (the signal's number).
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's view of it: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => code,
+            ExitStatus::Signaled(signal) => 128 + signal,
+        }
+    }
+
+    /// Read `#{pane_dead_status}` and `#{pane_dead_signal}`: tmux fills one
+    /// of them only once it has reaped the process (a pane whose pty closed
+    /// first reads `pane_dead` 1 with both empty: not finished yet). The
+    /// signal is a number on Linux and a name (`TERM`) where libc has
+    /// signal names.
+    pub fn from_formats(status: &str, signal: &str) -> Option<ExitStatus> {
+        if let Ok(code) = status.trim().parse() {
+            return Some(ExitStatus::Exited(code));
+        }
+        let signal = signal.trim();
+        if signal.is_empty() {
+            return None;
+        }
+        if let Ok(number) = signal.parse() {
+            return Some(ExitStatus::Signaled(number));
+        }
+        let name = signal.to_ascii_uppercase();
+        let name = if name.starts_with("SIG") {
+            name
+        } else {
+            format!("SIG{name}")
+        };
+        name.parse::<nix::sys::signal::Signal>()
+            .ok()
+            .map(|s| ExitStatus::Signaled(s as i32))
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+        }
+    }
+}
+
+/// How often a wait via the server reminds a local server to reap (see
+/// [`nudge`]).
+const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// The wait channel the exit hook signals.
+pub const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
+/// The index of tmux-wire's entry in the global `pane-died` hook array, so
+/// that it adds to a user's hooks instead of replacing them.
+pub const EXIT_HOOK_INDEX: u32 = 4242;
+
+/// The commands that make a server report exits to [`wait_exit`]: the
+/// global hook entry, and `remain-on-exit` on `pane` so the status (and
+/// the pane's last screen) is kept after the exit. Idempotent. A process
+/// that is started after these ran never escapes the wait; the keeper runs
+/// them before it starts the real command.
+pub fn exit_reporting(pane: PaneId) -> [Command; 2] {
+    let hook = format!("pane-died[{EXIT_HOOK_INDEX}]");
+    let signal = format!("wait-for -S {EXIT_CHANNEL}");
+    [
+        commands::set_global_hook(&hook, &signal),
+        commands::set_pane_option(pane, "remain-on-exit", "on"),
+    ]
+}
+
+/// A pane whose `remain-on-exit` [`report_exits`] turned on, to put back
+/// with [`ExitReporting::restore`].
+#[derive(Debug)]
+pub struct ExitReporting {
+    pane: PaneId,
+}
+
+/// The pane option that keeps a pane's own `remain-on-exit` from before any
+/// tmux-wire wait changed it (`-` when it had none), set by the first of
+/// several waits that overlap.
+const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
+/// The pane option that counts the tmux-wire waits on a pane; the last to
+/// end puts `remain-on-exit` back.
+const WAITS: &str = "@tmux-wire-waits";
+
+/// A pane option's value as `show-options -p -v` gives it.
+async fn pane_option(
+    client: &Client,
+    pane: PaneId,
+    option: &str,
+    which: OptionValue,
+) -> Result<String, WatchError> {
+    let reply = client
+        .command(commands::show_pane_option(pane, option, which))
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(reply.text())
+}
+
+/// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
+/// pane that is not ours to change for good (a session someone else
+/// started: a shell recipe's `has-session || new` must still see its
+/// session go when its process ends).
+pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
+    let own = pane_option(client, pane, "remain-on-exit", OptionValue::Own).await?;
+    let own = if own.is_empty() { "-".to_string() } else { own };
+    let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
+    let [hook, remain] = exit_reporting(pane);
+    // One write, so tmux runs them back to back. Only the first of
+    // overlapping waits saves the value (`-o`: "already set" for the
+    // others, which is fine); each counts itself in.
+    let pending = client
+        .enqueue_together([
+            commands::set_pane_option_once(pane, SAVED_REMAIN, &own),
+            commands::set_pane_option_format(pane, WAITS, &count),
+            hook,
+            remain,
+        ])
+        .await?;
+    for (i, reply) in pending.into_iter().enumerate() {
+        match reply.await {
+            Ok(_) => {}
+            Err(e) if i == 0 && e.is(ErrorKind::AlreadySet) => {}
+            Err(e) => return Err(gone(e, pane)),
+        }
+    }
+    Ok(ExitReporting { pane })
+}
+
+impl ExitReporting {
+    /// Count this wait out; the last one puts the pane's `remain-on-exit`
+    /// back as it was before any wait. If the process has exited meanwhile
+    /// and, with the old setting, tmux would have closed the pane, close it
+    /// now (its session goes with it if it was the last), as it would have
+    /// happened without the waits.
+    pub async fn restore(self, client: &Client) -> Result<(), WatchError> {
+        let pane = self.pane;
+        let less = format!("#{{e|-:#{{{WAITS}}},1}}");
+        let mut pending = client
+            .enqueue_together([
+                commands::set_pane_option_format(pane, WAITS, &less),
+                commands::show_pane_option(pane, WAITS, OptionValue::Own),
+            ])
+            .await?;
+        let left = pending.pop().expect("two commands").await;
+        let counted = pending.pop().expect("two commands").await;
+        match (counted, left) {
+            (Ok(_), Ok(left)) => {
+                let left: i64 = left.parse().unwrap_or(0);
+                if left > 0 {
+                    // Other waits still depend on it.
+                    return Ok(());
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return match gone(e, self.pane) {
+                    WatchError::PaneGone(_) => Ok(()),
+                    e => Err(e),
+                }
+            }
+        }
+        let mut status = match exit_status(client, self.pane).await {
+            Ok(status) => status,
+            Err(WatchError::PaneGone(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // The wait may have learnt of the exit from the kernel before tmux
+        // has reaped the process; let tmux catch up before deciding.
+        if status.is_none() {
+            if let Some(local) = LocalPane::find(client, self.pane).await {
+                if !local.running() {
+                    match wait_exit(client, self.pane, Duration::from_secs(5)).await {
+                        Ok(exited) => status = Some(exited),
+                        Err(WatchError::PaneGone(_)) => return Ok(()),
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        let saved = pane_option(client, self.pane, SAVED_REMAIN, OptionValue::Own).await?;
+        let put_back = match saved.as_str() {
+            // Put back already (a wait of an older tmux-wire).
+            "" => None,
+            "-" => Some(commands::unset_pane_option(pane, "remain-on-exit")),
+            value => Some(commands::set_pane_option(pane, "remain-on-exit", value)),
+        };
+        let mut batch: Vec<Command> = put_back.into_iter().collect();
+        batch.push(commands::unset_pane_option(pane, SAVED_REMAIN));
+        batch.push(commands::unset_pane_option(pane, WAITS));
+        for reply in client.enqueue_together(batch).await? {
+            reply.await.map_err(|e| gone(e, pane))?;
+        }
+        let Some(status) = status else {
+            return Ok(());
+        };
+        let setting =
+            pane_option(client, self.pane, "remain-on-exit", OptionValue::InForce).await?;
+        let stays = match setting.as_str() {
+            "on" => true,
+            "failed" => status != ExitStatus::Exited(0),
+            _ => false,
+        };
+        if !stays {
+            match client.command(commands::kill_pane(pane)).await {
+                Ok(_) | Err(ClientError::Closed(_)) => {}
+                Err(e) => return Err(gone(e, self.pane)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ask for a pane's exit status: `None` while it runs.
+pub async fn exit_status(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>, WatchError> {
+    let reply = client
+        .command(status_query(pane))
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(settle(client, pane, parse_status(pane, &reply)?)
+        .await?
+        .status)
+}
+
+/// Whether a server's `#{pane_dead_signal}` exists (3.3 and later). A
+/// version not known (a `tmux -C` connection never probed) may be older.
+pub(crate) fn reports_dead_signal(version: Option<&str>) -> bool {
+    version.is_some_and(|v| version_at_least(v, 3, 3))
+}
+
+/// The signal in tmux's `Pane is dead (signal NAME, TIME)`, if that is the
+/// last line of a pane's screen (`capture-pane -p`); see [`settle`].
+pub(crate) fn dead_signal_on_screen(lines: &[bytes::Bytes]) -> Option<ExitStatus> {
+    let last = lines
+        .iter()
+        .rev()
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .find(|l| !l.is_empty())?;
+    let rest = last.strip_prefix("Pane is dead (signal ")?;
+    let (name, _) = rest.split_once(',')?;
+    ExitStatus::from_formats("", name)
+}
+
+/// Complete a look on servers without `#{pane_dead_signal}` (before 3.3):
+/// there a pane whose process a signal killed reads dead with no status
+/// even once tmux has reaped it. tmux then writes `Pane is dead (signal
+/// NAME, TIME)` as the last line of the pane (with `remain-on-exit`), after
+/// the process is gone, so nothing the process printed can pass for it;
+/// read the signal there. Before that line, the look stays unreaped.
+async fn settle(client: &Client, pane: PaneId, look: Look) -> Result<Look, WatchError> {
+    let version = client.info().server_version.as_deref();
+    if look.status.is_some() || !look.unreaped || reports_dead_signal(version) {
+        return Ok(look);
+    }
+    let reply = client
+        .command(commands::capture(pane))
+        .await
+        .map_err(|e| gone(e, pane))?;
+    Ok(match dead_signal_on_screen(&reply.content()) {
+        Some(status) => Look {
+            status: Some(status),
+            unreaped: false,
+        },
+        None => look,
+    })
+}
+
+/// A pane's id and what tmux knows of its end.
+static STATUS: LazyLock<FormatQuery> = LazyLock::new(|| {
+    FormatQuery::new(&[
+        "pane_id",
+        "pane_dead",
+        "pane_dead_status",
+        "pane_dead_signal",
+    ])
+});
+
+/// One look at a pane.
+struct Look {
+    status: Option<ExitStatus>,
+    /// Its pty has closed but tmux has not reaped the process.
+    unreaped: bool,
+}
+
+fn status_query(pane: PaneId) -> Command {
+    commands::display(pane, STATUS.format())
+}
+
+/// `display-message -t` falls back to the current pane when the target is
+/// gone (its target may fail), so the answer names the pane it describes.
+fn parse_status(pane: PaneId, reply: &Reply) -> Result<Look, WatchError> {
+    let fields = STATUS.parse_one(&reply.content())?;
+    let [id, dead, status, signal] = &fields[..] else {
+        unreachable!("the query has four fields");
+    };
+    if *id != pane.to_string() {
+        return Err(WatchError::PaneGone(pane));
+    }
+    let status = ExitStatus::from_formats(status, signal);
+    Ok(Look {
+        status,
+        unreaped: dead == "1" && status.is_none(),
+    })
+}
+
+/// Wait until the process in `pane` has exited, and return how. If it has
+/// already exited (and the status was kept), this returns at once; the
+/// status stays queryable with [`exit_status`] until the pane is killed.
+///
+/// First it installs [`exit_reporting`] for the pane (the global
+/// `pane-died` hook entry and `remain-on-exit on`). A pane whose process
+/// exits while `remain-on-exit` is off disappears with its status:
+/// [`WatchError::PaneGone`]. Then it waits in one of two ways (see the
+/// module docs): locally when it can see the process, otherwise via the
+/// server. A window or session closing makes it look again, so a pane that
+/// was killed gives `PaneGone` instead of waiting for the timeout (or
+/// `Signaled(1)` when the kernel's word comes first: killing a pane sends
+/// its process SIGHUP).
+///
+/// The process watched is the one the pane runs when the wait begins; a
+/// wait begun before a `respawn-pane -k` reports the end of the process
+/// that was replaced.
+///
+/// An in-band marker printed after the command was rejected: it needs a
+/// wrapper shell around the user's command (changing its pid and its
+/// signal status) and cannot see a process killed from outside with its
+/// real signal.
+pub async fn wait_exit(
+    client: &Client,
+    pane: PaneId,
+    timeout: Duration,
+) -> Result<ExitStatus, WatchError> {
+    let deadline = Instant::now() + timeout;
+    tokio::time::timeout_at(deadline, async {
+        arm_exit(client, pane, ExitWatch::Auto)
+            .await?
+            .wait_until(deadline, timeout)
+            .await
+    })
+    .await
+    .unwrap_or(Err(WatchError::Timeout(timeout)))
+}
+
+/// How a wait for an exit learns of it (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExitWatch {
+    /// Locally where this process can see the pane's process, otherwise
+    /// via the server.
+    #[default]
+    Auto,
+    /// Via the server, even where the local view would do.
+    ViaServer,
+}
+
+/// A wait for an exit that is armed: from here on the exit cannot be
+/// missed, and its status is kept. Then [`ArmedExit::wait`].
+pub struct ArmedExit {
+    client: Client,
+    pane: PaneId,
+    events: tokio::sync::broadcast::Receiver<ClientEvent>,
+    local: Option<LocalPane>,
+    /// The server's pid, if it is a process we may signal.
+    server: Option<nix::unistd::Pid>,
+}
+
+/// Arm a wait for `pane`'s process to exit: install [`exit_reporting`] and
+/// choose how to learn of the exit.
+pub async fn arm_exit(
+    client: &Client,
+    pane: PaneId,
+    how: ExitWatch,
+) -> Result<ArmedExit, WatchError> {
+    // The caller's client hears windows and sessions close; a watcher
+    // connection cannot, since tmux holds its notifications behind the
+    // open `wait-for`.
+    let events = client.events();
+    for command in exit_reporting(pane) {
+        client.command(command).await.map_err(|e| gone(e, pane))?;
+    }
+    let pids = local_pids(client, pane).await;
+    let local = match how {
+        ExitWatch::Auto => pids.and_then(|(server, process)| LocalPane::open(server, process)),
+        ExitWatch::ViaServer => None,
+    };
+    Ok(ArmedExit {
+        client: client.clone(),
+        pane,
+        events,
+        local,
+        server: pids.map(|(server, _)| server),
+    })
+}
+
+impl ArmedExit {
+    /// Wait until the process has exited, for at most `timeout`.
+    pub async fn wait(self, timeout: Duration) -> Result<ExitStatus, WatchError> {
+        self.wait_until(Instant::now() + timeout, timeout).await
+    }
+
+    async fn wait_until(
+        mut self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<ExitStatus, WatchError> {
+        tokio::time::timeout_at(deadline, async {
+            let (client, pane) = (&self.client, self.pane);
+            if let Some(local) = &self.local {
+                if let Some(status) =
+                    exit_seen_locally(client, pane, local, &mut self.events).await?
+                {
+                    return Ok(status);
+                }
+            }
+            // No local view, or the process was reaped before its status
+            // could be read here: tmux has it, or will tell.
+            exit_via_server(client, pane, self.server, self.events).await
+        })
+        .await
+        .unwrap_or(Err(WatchError::Timeout(timeout)))
+    }
+}
+
+/// Whether an event may mean the pane went away (or the connection did).
+fn may_be_gone(event: &Result<ClientEvent, tokio::sync::broadcast::error::RecvError>) -> bool {
+    match event {
+        Ok(ClientEvent::Notification(n)) => matches!(
+            n,
+            Notification::WindowClose { .. }
+                | Notification::UnlinkedWindowClose { .. }
+                | Notification::SessionsChanged
+        ),
+        Ok(ClientEvent::Closed(_)) | Err(_) => true,
+        Ok(_) => false,
+    }
+}
+
+/// Look again after [`may_be_gone`]: the status if there is one, an error
+/// if the pane or the connection is gone, `None` to go on waiting.
+async fn look_again(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>, WatchError> {
+    if let Some(status) = exit_status(client, pane).await? {
+        return Ok(Some(status));
+    }
+    match client.closed_reason() {
+        Some(reason) => Err(WatchError::Closed(reason)),
+        None => Ok(None),
+    }
+}
+
+/// The local strategy: tmux's answer if it has one, else the kernel's word
+/// through the pidfd and the zombie's status. `None` when the process was
+/// reaped before its status could be read.
+async fn exit_seen_locally(
+    client: &Client,
+    pane: PaneId,
+    local: &LocalPane,
+    events: &mut tokio::sync::broadcast::Receiver<ClientEvent>,
+) -> Result<Option<ExitStatus>, WatchError> {
+    // The pidfd was opened before this look: an exit after it wakes it.
+    if let Some(status) = exit_status(client, pane).await? {
+        return Ok(Some(status));
+    }
+    loop {
+        tokio::select! {
+            () = local.exited() => {
+                // Read the status before the reminders let tmux reap it;
+                // tmux will hold the same one once it has.
+                let status = local.zombie_status();
+                local::spawn_nudges(local.server);
+                return Ok(status);
+            }
+            event = events.recv() => {
+                if may_be_gone(&event) {
+                    if let Some(status) = look_again(client, pane).await? {
+                        return Ok(Some(status));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The strategy via the server. A second connection, attached to the
+/// pane's session, gets three commands in one write: the status query,
+/// `wait-for` [`EXIT_CHANNEL`], and the status query again. tmux runs the
+/// first two in one pass of its command queue and handles exits only
+/// between passes, so the exit is either in the first answer or signals
+/// the channel afterwards; the third answer comes when it is signalled
+/// (tmux 3.3a answers the `wait-for` itself at once, before it blocks). A
+/// wake-up for another pane, or for a channel signalled earlier with nobody
+/// waiting, only costs one more look.
+///
+/// `server` is the tmux server's pid when it is a process we may signal:
+/// then a pane whose pty closed but whose process tmux has not reaped gets
+/// a reminder at once and every [`BACKSTOP`] (see [`nudge`]).
+async fn exit_via_server(
+    client: &Client,
+    pane: PaneId,
+    server: Option<nix::unistd::Pid>,
+    mut events: tokio::sync::broadcast::Receiver<ClientEvent>,
+) -> Result<ExitStatus, WatchError> {
+    // The watcher only runs `wait-for` and status queries: no output.
+    let attach = commands::attach(pane, QUIET_ATTACH_FLAGS).to_strings();
+    let watcher = client
+        .connect_again(attach)
+        .await
+        .map_err(|e| gone(e, pane))?;
+    loop {
+        let mut pending = watcher
+            .enqueue_together([
+                status_query(pane),
+                commands::wait_for(EXIT_CHANNEL),
+                status_query(pane),
+            ])
+            .await?;
+        let after = pending.pop().expect("three commands");
+        let before = pending.remove(0);
+        let look = parse_status(pane, &before.await.map_err(|e| gone(e, pane))?)?;
+        let look = settle(client, pane, look).await?;
+        if let Some(status) = look.status {
+            return Ok(status);
+        }
+        if look.unreaped {
+            log::debug!("{pane} closed but not reaped; sending SIGCHLD to the server");
+            nudge(server);
+        }
+        let mut after = std::pin::pin!(after);
+        let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
+        loop {
+            tokio::select! {
+                _ = backstop.tick(), if server.is_some() => nudge(server),
+                result = &mut after => match result {
+                    Ok(reply) => match settle(client, pane, parse_status(pane, &reply)?).await?.status {
+                        Some(status) => return Ok(status),
+                        // Another pane died: look again.
+                        None => break,
+                    },
+                    // The watcher's session ended: one last look.
+                    Err(e) => return match exit_status(client, pane).await? {
+                        Some(status) => Ok(status),
+                        None => Err(gone(e, pane)),
+                    },
+                },
+                event = events.recv() => {
+                    if may_be_gone(&event) {
+                        // The watcher is blocked; ask on the caller's client.
+                        if let Some(status) = look_again(client, pane).await? {
+                            return Ok(status);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signal_tmux_3_2_writes_on_a_dead_pane() {
+        let screen = |lines: &[&str]| -> Vec<bytes::Bytes> {
+            lines
+                .iter()
+                .map(|l| bytes::Bytes::from(l.to_string()))
+                .collect()
+        };
+        let dead = screen(&[
+            "$ sleep 100",
+            "",
+            "Pane is dead (signal TERM, Wed Dec  2 04:01:02 2026)",
+            "",
+            "",
+        ]);
+        assert_eq!(dead_signal_on_screen(&dead), Some(ExitStatus::Signaled(15)));
+        // The same text earlier on the screen is the process's, not tmux's.
+        let printed = screen(&["Pane is dead (signal TERM, x)", "still running"]);
+        assert_eq!(dead_signal_on_screen(&printed), None);
+        assert_eq!(
+            dead_signal_on_screen(&screen(&["Pane is dead (status 3, x)"])),
+            None
+        );
+        assert!(reports_dead_signal(Some("3.3a")));
+        assert!(!reports_dead_signal(Some("3.2a")) && !reports_dead_signal(None));
+    }
+}
