@@ -1,13 +1,18 @@
 //! What runs on the socket: [`Keeper::list`] and [`Keeper::status`], read
-//! from one `list-panes` answer.
+//! from one `list-panes` answer whose fields are read by name
+//! ([`PaneRecord`]).
 
 use super::start::{placeholder_starter, starter_alive};
-use super::{tmux_says, unix_now, validate_name, Keeper, KeeperError};
+use super::{
+    tmux_says, unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_LOG,
+    OPT_STARTED,
+};
 use crate::protocol::FormatQuery;
 use crate::server::{self, SocketState};
 use crate::watch::{self, ExitStatus};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// A session whose output stayed quiet this long reads as `idle` in
@@ -78,25 +83,67 @@ pub struct ProcessInfo {
     pub log: Option<PathBuf>,
 }
 
-/// The fields of a `list-panes` answer, in order (read through
-/// [`FormatQuery`], which knows every version's output dialect).
-const FIELDS: &[&str] = &[
-    "session_name",
-    "pane_id",
-    "pane_pid",
-    "pane_dead",
-    "pane_dead_status",
-    "pane_dead_signal",
-    "window_activity",
-    "session_created",
-    "pane_current_path",
-    "@tmux-wire-started",
-    "@tmux-wire-log",
-    "@tmux-wire-cwd",
-    "@tmux-wire-command",
-    "pid",
-    "pane_start_command",
-];
+/// Declares [`PaneRecord`] and [`FIELDS`] from one list of
+/// `field: "format variable"` pairs, so that the order of the query's
+/// fields and the record's fields cannot drift apart.
+macro_rules! pane_record {
+    ($($field:ident: $variable:expr,)*) => {
+        /// One pane of a `list-panes` answer, its fields by name (each the
+        /// value of the format variable it is declared with; `kept_*` are
+        /// what the keeper recorded on a session it started).
+        #[derive(Debug)]
+        struct PaneRecord {
+            $($field: String,)*
+        }
+
+        /// The fields of a `list-panes` answer, in order (read through
+        /// [`FormatQuery`], which knows every version's output dialect).
+        const FIELDS: &[&str] = &[$($variable,)*];
+
+        impl PaneRecord {
+            /// The record of an answer line's fields, in [`FIELDS`] order;
+            /// `None` unless there are as many as [`FIELDS`] has.
+            fn from_fields(fields: Vec<String>) -> Option<PaneRecord> {
+                if fields.len() != FIELDS.len() {
+                    return None;
+                }
+                // A struct expression evaluates its fields in the order
+                // written: the order of the list above.
+                let mut fields = fields.into_iter();
+                Some(PaneRecord { $($field: fields.next()?,)* })
+            }
+        }
+    };
+}
+
+pane_record! {
+    session_name: "session_name",
+    pane_id: "pane_id",
+    pane_pid: "pane_pid",
+    pane_dead: "pane_dead",
+    pane_dead_status: "pane_dead_status",
+    pane_dead_signal: "pane_dead_signal",
+    window_activity: "window_activity",
+    session_created: "session_created",
+    pane_current_path: "pane_current_path",
+    kept_started: OPT_STARTED,
+    kept_log: OPT_LOG,
+    kept_cwd: OPT_CWD,
+    kept_command: OPT_COMMAND,
+    server_pid: "pid",
+    pane_start_command: "pane_start_command",
+}
+
+/// The `list-panes` query of [`FIELDS`].
+static PANES: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(FIELDS));
+
+impl PaneRecord {
+    /// One line of an answer to [`PANES`]; `None` for a line whose fields
+    /// cannot be told apart (a value holding the separator itself).
+    fn parse(line: &[u8]) -> Option<PaneRecord> {
+        PaneRecord::from_fields(PANES.parse_line(line).ok()?)
+    }
+}
 
 impl Keeper {
     /// Every session on the socket, as processes (the first pane of each).
@@ -131,9 +178,8 @@ impl Keeper {
             SocketState::Alive => {}
             state => return Err(self.unavailable(state)),
         }
-        let query = FormatQuery::new(FIELDS);
         let (reply, info) = match self
-            .once_with_info(&["list-panes", "-a", "-F", query.format()])
+            .once_with_info(&["list-panes", "-a", "-F", PANES.format()])
             .await
         {
             Ok(answer) => answer,
@@ -150,16 +196,16 @@ impl Keeper {
         for line in reply.content() {
             // A line whose fields cannot be told apart (a value holding the
             // separator itself) is left out rather than misread.
-            let Ok(fields) = query.parse_line(&line) else {
+            let Some(record) = PaneRecord::parse(&line) else {
                 ::log::warn!(
                     "list-panes answer left out: {:?}",
                     String::from_utf8_lossy(&line)
                 );
                 continue;
             };
-            let (mut info, server_pid) = pane_info(&fields, now);
+            let (mut info, server_pid) = pane_info(&record, now);
             // The pane's own start command names a start still under way.
-            if let Some(starter) = placeholder_starter(&fields[14]) {
+            if let Some(starter) = placeholder_starter(&record.pane_start_command) {
                 if matches!(info.state, State::Running | State::Idle) {
                     info.state = if starter_alive(starter) {
                         State::Starting
@@ -204,12 +250,11 @@ impl Keeper {
     }
 }
 
-/// One pane of a `list-panes` answer with [`FIELDS`]: the process, and the
-/// server's pid.
-fn pane_info(f: &[String], now: u64) -> (ProcessInfo, Option<i32>) {
-    let status = ExitStatus::from_formats(&f[4], &f[5]);
-    let activity: u64 = f[6].parse().unwrap_or(0);
-    let state = match (f[3] == "1", status) {
+/// One pane of a `list-panes` answer: the process, and the server's pid.
+fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
+    let status = ExitStatus::from_formats(&pane.pane_dead_status, &pane.pane_dead_signal);
+    let activity: u64 = pane.window_activity.parse().unwrap_or(0);
+    let state = match (pane.pane_dead == "1", status) {
         (_, Some(ExitStatus::Exited(code))) => State::Exited { code },
         (_, Some(ExitStatus::Signaled(signal))) => State::Killed { signal },
         (true, None) => State::Exiting,
@@ -218,16 +263,20 @@ fn pane_info(f: &[String], now: u64) -> (ProcessInfo, Option<i32>) {
     };
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let info = ProcessInfo {
-        name: f[0].to_string(),
+        name: pane.session_name.clone(),
         state,
-        pane: f[1].to_string(),
-        pid: f[2].parse().ok(),
-        command: nonempty(&f[12]).unwrap_or_else(|| f[14].clone()),
-        cwd: nonempty(&f[11]).unwrap_or_else(|| f[8].clone()),
-        started: f[9].parse().ok().or_else(|| f[7].parse().ok()),
-        log: nonempty(&f[10]).map(PathBuf::from),
+        pane: pane.pane_id.clone(),
+        pid: pane.pane_pid.parse().ok(),
+        command: nonempty(&pane.kept_command).unwrap_or_else(|| pane.pane_start_command.clone()),
+        cwd: nonempty(&pane.kept_cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
+        started: pane
+            .kept_started
+            .parse()
+            .ok()
+            .or_else(|| pane.session_created.parse().ok()),
+        log: nonempty(&pane.kept_log).map(PathBuf::from),
     };
-    (info, f[13].parse().ok())
+    (info, pane.server_pid.parse().ok())
 }
 
 #[cfg(test)]
@@ -254,14 +303,34 @@ mod tests {
             "sleep 1",
         ]
         .join("\x1f");
-        let fields = FormatQuery::new(FIELDS)
-            .parse_line(line.as_bytes())
-            .unwrap();
-        let (p, server) = pane_info(&fields, 1000);
+        let record = PaneRecord::parse(line.as_bytes()).unwrap();
+        let (p, server) = pane_info(&record, 1000);
         assert_eq!(server, Some(99));
         assert_eq!(p.state, State::Exited { code: 7 });
         assert_eq!(p.started, Some(200));
         assert_eq!(p.command, "python3 -m http.server");
         assert_eq!(p.cwd, "/src");
+        assert_eq!(
+            (p.name.as_str(), p.pane.as_str(), p.pid),
+            ("web", "%1", Some(42))
+        );
+        assert_eq!(p.log, Some(PathBuf::from("/l/web.log")));
+    }
+
+    #[test]
+    fn pane_records_read_fields_by_name() {
+        // Each value is the name of its format variable.
+        let record = PaneRecord::parse(FIELDS.join("\x1f").as_bytes()).unwrap();
+        assert_eq!(record.session_name, "session_name");
+        assert_eq!(record.pane_pid, "pane_pid");
+        assert_eq!(record.pane_dead_signal, "pane_dead_signal");
+        assert_eq!(record.kept_started, OPT_STARTED);
+        assert_eq!(record.kept_command, OPT_COMMAND);
+        assert_eq!(record.server_pid, "pid");
+        assert_eq!(record.pane_start_command, "pane_start_command");
+        // A line short of a field, or with one more, is no record.
+        assert!(PaneRecord::parse(FIELDS[1..].join("\x1f").as_bytes()).is_none());
+        assert!(PaneRecord::parse(format!("{}\x1fx", FIELDS.join("\x1f")).as_bytes()).is_none());
+        assert!(PaneRecord::from_fields(vec![String::new(); FIELDS.len() - 1]).is_none());
     }
 }
