@@ -1,0 +1,163 @@
+//! [`KeeperError`], the keeper's one error type, and what the CLI makes of
+//! it (exit codes).
+
+use crate::client::ClientError;
+use crate::server::ServerError;
+use crate::watch::{ExitStatus, WatchError};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Errors of the keeper.
+#[derive(Debug, Error)]
+pub enum KeeperError {
+    /// The name cannot be a tmux session name.
+    #[error("bad name {name:?}: {reason}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// No such process.
+    #[error("no process named {name:?}{}", known_names(known))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+    /// The server or its socket.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// tmux refused a command.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A wait failed or timed out.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The process exited before it printed the readiness pattern.
+    #[error("{name} {status} before it was ready; last output:\n{tail}")]
+    ExitedBeforeReady {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
+        /// Its last lines.
+        tail: String,
+    },
+    /// A signal ended the wait.
+    #[error("interrupted by {0}")]
+    Interrupted(&'static str),
+    /// The process ended while a wait for something else went on.
+    #[error("{name} {status}; it has ended")]
+    EndedWhileWaiting {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// `start --ready`: the process runs, but did not print the pattern in
+    /// time. It is left running.
+    #[error(
+        "{name} did not print what --ready waits for within {timeout:?}; it is still \
+         running (end it with `tmux-wire stop {name}`); last output:\n{tail}"
+    )]
+    NotReady {
+        /// The name.
+        name: String,
+        /// How long the wait was.
+        timeout: Duration,
+        /// Its last lines.
+        tail: String,
+    },
+    /// The command cannot be run: not found (127) or not executable (126),
+    /// as a shell would say. Nothing was started.
+    #[error("{program}: {reason}")]
+    CannotRun {
+        /// The program.
+        program: String,
+        /// Why.
+        reason: &'static str,
+        /// The shell's status for it: 127 or 126.
+        code: u8,
+    },
+    /// A key name tmux does not know.
+    #[error("unknown key {key:?}{}", close_keys(close))]
+    UnknownKey {
+        /// The name given.
+        key: String,
+        /// Known names close to it.
+        close: Vec<String>,
+    },
+    /// The process has exited: there is nothing to type into.
+    #[error("{name} is not running ({status}); nothing would read the input")]
+    NotRunning {
+        /// The name.
+        name: String,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The server is older than the keeper supports.
+    #[error(
+        "tmux {version} is too old for tmux-wire's keeper: it needs tmux 3.2 or newer \
+         (it attaches with `-f ignore-size,pause-after`, which 3.2 introduced, so that \
+         watching never resizes windows and a slow reader is paused, never dropped); \
+         `tmux-wire cmd` still works with this server"
+    )]
+    TooOld {
+        /// The server's version.
+        version: String,
+    },
+    /// A file of the keeper (log, directory).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The command line to start is empty or cannot be passed to tmux.
+    #[error("bad command: {0}")]
+    BadCommand(String),
+}
+
+fn close_keys(close: &[String]) -> String {
+    if close.is_empty() {
+        "; keys are C-, M-, S- plus a character or a name such as Enter, Escape, Tab, \
+         Space, BSpace, Up, Down, Left, Right, Home, End, PageUp, PageDown, F1..F12"
+            .into()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+fn known_names(known: &[String]) -> String {
+    if known.is_empty() {
+        " (no processes are running)".into()
+    } else {
+        format!(" (running: {})", known.join(", "))
+    }
+}
+
+impl KeeperError {
+    /// Whether this error is a wait running out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            KeeperError::Watch(WatchError::Timeout(_)) | KeeperError::NotReady { .. }
+        )
+    }
+
+    /// The exit status the CLI gives for this error: 124 for a timeout,
+    /// 127 or 126 for a command that cannot be run, 128 + the signal for
+    /// an interrupted wait, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            KeeperError::CannotRun { code, .. } => *code,
+            KeeperError::Interrupted("SIGINT") => 130,
+            KeeperError::Interrupted("SIGTERM") => 143,
+            e if e.is_timeout() => 124,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! What runs on the socket: [`Keeper::list`] and [`Keeper::status`], read
+//! from one `list-panes` answer whose fields are read by name
+//! ([`PaneRecord`]).
+
+use super::start::{placeholder_starter, starter_alive};
+use super::{
+    tmux_says, unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_LOG,
+    OPT_STARTED,
+};
+use crate::protocol::FormatQuery;
+use crate::server::{self, SocketState};
+use crate::watch::{self, ExitStatus};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// A session whose output stayed quiet this long reads as `idle` in
+/// [`Keeper::list`].
+pub const IDLE_AFTER: Duration = Duration::from_secs(30);
+
+/// The state of a kept process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum State {
+    /// Running and printed something within [`IDLE_AFTER`].
+    Running,
+    /// Running, quiet for at least [`IDLE_AFTER`].
+    Idle,
+    /// Exited with a code.
+    Exited {
+        /// The code.
+        code: i32,
+    },
+    /// Killed by a signal.
+    Killed {
+        /// The signal number.
+        signal: i32,
+    },
+    /// Its pty closed and tmux has not reported a status yet.
+    Exiting,
+    /// A `start` is setting it up (its starter is alive).
+    Starting,
+    /// A `start` began it and died before it finished: nothing runs but a
+    /// placeholder. The next `start` of the name replaces it.
+    Abandoned,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Running => write!(f, "running"),
+            State::Idle => write!(f, "idle"),
+            State::Exited { code } => write!(f, "exited {code}"),
+            State::Killed { signal } => write!(f, "killed by signal {signal}"),
+            State::Exiting => write!(f, "exiting"),
+            State::Starting => write!(f, "starting"),
+            State::Abandoned => write!(f, "abandoned (its start was killed)"),
+        }
+    }
+}
+
+/// One kept process (or any session on the socket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    /// The name (the session name).
+    pub name: String,
+    /// Its state.
+    #[serde(flatten)]
+    pub state: State,
+    /// The pane it runs in.
+    pub pane: String,
+    /// Its process id (the pane's).
+    pub pid: Option<u32>,
+    /// The command line it was started with.
+    pub command: String,
+    /// The directory it was started in (or the pane's current one for
+    /// sessions the keeper did not start).
+    pub cwd: String,
+    /// When it was started, seconds since the Unix epoch.
+    pub started: Option<u64>,
+    /// Its log file, for processes the keeper started.
+    pub log: Option<PathBuf>,
+}
+
+/// Declares [`PaneRecord`] and [`FIELDS`] from one list of
+/// `field: "format variable"` pairs, so that the order of the query's
+/// fields and the record's fields cannot drift apart.
+macro_rules! pane_record {
+    ($($field:ident: $variable:expr,)*) => {
+        /// One pane of a `list-panes` answer, its fields by name (each the
+        /// value of the format variable it is declared with; `kept_*` are
+        /// what the keeper recorded on a session it started).
+        #[derive(Debug)]
+        struct PaneRecord {
+            $($field: String,)*
+        }
+
+        /// The fields of a `list-panes` answer, in order (read through
+        /// [`FormatQuery`], which knows every version's output dialect).
+        const FIELDS: &[&str] = &[$($variable,)*];
+
+        impl PaneRecord {
+            /// The record of an answer line's fields, in [`FIELDS`] order;
+            /// `None` unless there are as many as [`FIELDS`] has.
+            fn from_fields(fields: Vec<String>) -> Option<PaneRecord> {
+                if fields.len() != FIELDS.len() {
+                    return None;
+                }
+                // A struct expression evaluates its fields in the order
+                // written: the order of the list above.
+                let mut fields = fields.into_iter();
+                Some(PaneRecord { $($field: fields.next()?,)* })
+            }
+        }
+    };
+}
+
+pane_record! {
+    session_name: "session_name",
+    pane_id: "pane_id",
+    pane_pid: "pane_pid",
+    pane_dead: "pane_dead",
+    pane_dead_status: "pane_dead_status",
+    pane_dead_signal: "pane_dead_signal",
+    window_activity: "window_activity",
+    session_created: "session_created",
+    pane_current_path: "pane_current_path",
+    kept_started: OPT_STARTED,
+    kept_log: OPT_LOG,
+    kept_cwd: OPT_CWD,
+    kept_command: OPT_COMMAND,
+    server_pid: "pid",
+    pane_start_command: "pane_start_command",
+}
+
+/// The `list-panes` query of [`FIELDS`].
+static PANES: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(FIELDS));
+
+impl PaneRecord {
+    /// One line of an answer to [`PANES`]; `None` for a line whose fields
+    /// cannot be told apart (a value holding the separator itself).
+    fn parse(line: &[u8]) -> Option<PaneRecord> {
+        PaneRecord::from_fields(PANES.parse_line(line).ok()?)
+    }
+}
+
+impl Keeper {
+    /// Every session on the socket, as processes (the first pane of each).
+    /// No server means an empty list.
+    pub async fn list(&self) -> Result<Vec<ProcessInfo>, KeeperError> {
+        // A process that exited but that tmux has not reaped yet (it can
+        // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
+        // the server and look again, a few times at most.
+        for _ in 0..20 {
+            let (list, server) = self.list_once().await?;
+            if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
+                return Ok(list);
+            }
+            watch::nudge(server);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(self.list_once().await?.0)
+    }
+
+    async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+        match server::socket_state(&self.socket)? {
+            // No server: nothing runs; unless the socket's very directory
+            // is missing, which says the path is wrong.
+            SocketState::Missing
+                if self
+                    .socket
+                    .parent()
+                    .is_none_or(|d| d.as_os_str().is_empty() || d.exists()) =>
+            {
+                return Ok((Vec::new(), None))
+            }
+            SocketState::Alive => {}
+            state => return Err(self.unavailable(state)),
+        }
+        let (reply, info) = match self
+            .once_with_info(&["list-panes", "-a", "-F", PANES.format()])
+            .await
+        {
+            Ok(answer) => answer,
+            // A server with no session has nothing to list.
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["no sessions", "no current target"]) => {
+                return Ok((Vec::new(), None))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut server = None;
+        let now = unix_now();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for line in reply.content() {
+            // A line whose fields cannot be told apart (a value holding the
+            // separator itself) is left out rather than misread.
+            let Some(record) = PaneRecord::parse(&line) else {
+                ::log::warn!(
+                    "list-panes answer left out: {:?}",
+                    String::from_utf8_lossy(&line)
+                );
+                continue;
+            };
+            let (mut info, server_pid) = pane_info(&record, now);
+            // The pane's own start command names a start still under way.
+            if let Some(starter) = placeholder_starter(&record.pane_start_command) {
+                if matches!(info.state, State::Running | State::Idle) {
+                    info.state = if starter_alive(starter) {
+                        State::Starting
+                    } else {
+                        State::Abandoned
+                    };
+                }
+            }
+            server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
+            if seen.insert(info.name.clone()) {
+                out.push(info);
+            }
+        }
+        if !watch::reports_dead_signal(info.server_version.as_deref()) {
+            // Before 3.3 a signal's status is only on the pane's screen.
+            for process in out.iter_mut().filter(|p| p.state == State::Exiting) {
+                let screen = self
+                    .once(&["capture-pane", "-p", "-t", &process.pane])
+                    .await?;
+                if let Some(ExitStatus::Signaled(signal)) =
+                    watch::dead_signal_on_screen(&screen.content())
+                {
+                    process.state = State::Killed { signal };
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((out, server))
+    }
+
+    /// One process.
+    pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
+        validate_name(name)?;
+        let all = self.list().await?;
+        let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+        all.into_iter()
+            .find(|p| p.name == name)
+            .ok_or(KeeperError::NotFound {
+                name: name.to_string(),
+                known,
+            })
+    }
+}
+
+/// One pane of a `list-panes` answer: the process, and the server's pid.
+fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
+    let status = ExitStatus::from_formats(&pane.pane_dead_status, &pane.pane_dead_signal);
+    let activity: u64 = pane.window_activity.parse().unwrap_or(0);
+    let state = match (pane.pane_dead == "1", status) {
+        (_, Some(ExitStatus::Exited(code))) => State::Exited { code },
+        (_, Some(ExitStatus::Signaled(signal))) => State::Killed { signal },
+        (true, None) => State::Exiting,
+        (false, None) if now.saturating_sub(activity) >= IDLE_AFTER.as_secs() => State::Idle,
+        (false, None) => State::Running,
+    };
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let info = ProcessInfo {
+        name: pane.session_name.clone(),
+        state,
+        pane: pane.pane_id.clone(),
+        pid: pane.pane_pid.parse().ok(),
+        command: nonempty(&pane.kept_command).unwrap_or_else(|| pane.pane_start_command.clone()),
+        cwd: nonempty(&pane.kept_cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
+        started: pane
+            .kept_started
+            .parse()
+            .ok()
+            .or_else(|| pane.session_created.parse().ok()),
+        log: nonempty(&pane.kept_log).map(PathBuf::from),
+    };
+    (info, pane.server_pid.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pane_lines() {
+        let line = [
+            "web",
+            "%1",
+            "42",
+            "1",
+            "7",
+            "",
+            "0",
+            "100",
+            "/tmp",
+            "200",
+            "/l/web.log",
+            "/src",
+            "python3 -m http.server",
+            "99",
+            "sleep 1",
+        ]
+        .join("\x1f");
+        let record = PaneRecord::parse(line.as_bytes()).unwrap();
+        let (p, server) = pane_info(&record, 1000);
+        assert_eq!(server, Some(99));
+        assert_eq!(p.state, State::Exited { code: 7 });
+        assert_eq!(p.started, Some(200));
+        assert_eq!(p.command, "python3 -m http.server");
+        assert_eq!(p.cwd, "/src");
+        assert_eq!(
+            (p.name.as_str(), p.pane.as_str(), p.pid),
+            ("web", "%1", Some(42))
+        );
+        assert_eq!(p.log, Some(PathBuf::from("/l/web.log")));
+    }
+
+    #[test]
+    fn pane_records_read_fields_by_name() {
+        // Each value is the name of its format variable.
+        let record = PaneRecord::parse(FIELDS.join("\x1f").as_bytes()).unwrap();
+        assert_eq!(record.session_name, "session_name");
+        assert_eq!(record.pane_pid, "pane_pid");
+        assert_eq!(record.pane_dead_signal, "pane_dead_signal");
+        assert_eq!(record.kept_started, OPT_STARTED);
+        assert_eq!(record.kept_command, OPT_COMMAND);
+        assert_eq!(record.server_pid, "pid");
+        assert_eq!(record.pane_start_command, "pane_start_command");
+        // A line short of a field, or with one more, is no record.
+        assert!(PaneRecord::parse(FIELDS[1..].join("\x1f").as_bytes()).is_none());
+        assert!(PaneRecord::parse(format!("{}\x1fx", FIELDS.join("\x1f")).as_bytes()).is_none());
+        assert!(PaneRecord::from_fields(vec![String::new(); FIELDS.len() - 1]).is_none());
+    }
+}

@@ -1,0 +1,320 @@
+//! Input: typing text exactly (`send-keys -l` and `-H`) or key names into
+//! a process, recording where the text begins in its log, and typing then
+//! waiting for an answer.
+
+use super::{keys, log, session_target, Keeper, KeeperError, OPT_ECHO, OPT_INPUT};
+use crate::client::{Client, ATTACH_FLAGS};
+use crate::protocol::PaneId;
+use crate::watch;
+use regex::Regex;
+use std::time::Duration;
+
+/// Before input is typed, the log is taken as up to date once it stayed
+/// unchanged this long, or after [`INPUT_SETTLE_AT_MOST`] (a process that
+/// prints all the time).
+const INPUT_SETTLE: Duration = Duration::from_millis(20);
+const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
+
+/// How many characters one `send-keys -l` carries, and how many bytes one
+/// `send-keys -H`.
+const LITERAL_CHUNK: usize = 512;
+const HEX_CHUNK: usize = 128;
+
+impl Keeper {
+    /// Type `text` into `name`'s pane exactly: any bytes, any length
+    /// (printable text goes as `send-keys -l`, control bytes and invalid
+    /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
+    /// A process that has exited is an error ([`KeeperError::NotRunning`]):
+    /// nothing reads what would be typed. For a process the keeper started,
+    /// where the text begins in the log is recorded first, so that `wait`
+    /// from [`WaitFrom::LastInput`](super::WaitFrom::LastInput) (the default) starts there.
+    pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        self.record_input(&client, name, text).await?;
+        self.type_text(&client, pane, text, enter).await
+    }
+
+    /// Type `text` (see [`Keeper::send_text`]), then wait until a line of
+    /// what the process prints after it matches `pattern`; the echo of the
+    /// typed text never counts. The wait is armed before the text is typed.
+    pub async fn send_then_ready(
+        &self,
+        name: &str,
+        text: &[u8],
+        enter: bool,
+        pattern: &Regex,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        let mut matcher = watch::LineMatch::new(pattern.clone());
+        matcher.expect_echo(text);
+        match self.record_input(&client, name, text).await? {
+            Some(start) => {
+                self.type_text(&client, pane, text, enter).await?;
+                self.await_log(&client, name, pane, start, matcher, timeout)
+                    .await
+            }
+            None => {
+                let watching = client
+                    .connect_again(self.attach_command(name, ATTACH_FLAGS))
+                    .await?;
+                let mut armed = watch::arm_for(&watching, pane, pattern, watch::Since::Now).await?;
+                armed.skip_echo(text);
+                let client = &client;
+                self.leaving_as_found(client, name, pane, async {
+                    self.type_text(client, pane, text, enter).await?;
+                    self.await_pane(&watching, name, pane, armed, timeout).await
+                })
+                .await
+            }
+        }
+    }
+
+    /// Type `text` (see [`Keeper::send_text`]), then wait until the process
+    /// printed nothing for `quiet`. The wait is armed before the text is
+    /// typed, so its echo and output count as activity.
+    pub async fn send_then_idle(
+        &self,
+        name: &str,
+        text: &[u8],
+        enter: bool,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        if self.record_input(&client, name, text).await?.is_some() {
+            // Armed before typing: the echo and the output count.
+            let changes = log::LogWatch::new(&self.log_path(name));
+            self.type_text(&client, pane, text, enter).await?;
+            return self
+                .await_idle_in_log(&client, name, pane, changes, quiet, timeout)
+                .await;
+        }
+        // Not started here: the pane's output says when it is quiet.
+        let watching = client
+            .connect_again(self.attach_command(name, ATTACH_FLAGS))
+            .await?;
+        let armed = watch::arm_idle(&watching, pane).await?;
+        let client = &client;
+        self.leaving_as_found(client, name, pane, async move {
+            self.type_text(client, pane, text, enter).await?;
+            self.idle_or_exit(client, name, pane, armed, quiet, timeout)
+                .await
+        })
+        .await
+    }
+
+    /// Refuse a process that has exited.
+    async fn require_running(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+    ) -> Result<(), KeeperError> {
+        match watch::exit_status(client, pane).await? {
+            Some(status) => Err(KeeperError::NotRunning {
+                name: name.to_string(),
+                status,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn type_text(
+        &self,
+        client: &Client,
+        pane: PaneId,
+        text: &[u8],
+        enter: bool,
+    ) -> Result<(), KeeperError> {
+        let commands = send_text_commands(pane, text, enter);
+        let mut pending = Vec::new();
+        for command in commands {
+            pending.push(client.enqueue(command).await?);
+        }
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(())
+    }
+
+    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `name`'s pane. A
+    /// name tmux does not know is refused ([`KeeperError::UnknownKey`]),
+    /// before anything is sent; so is a process that has exited.
+    pub async fn send_keys(&self, name: &str, keys: &[String]) -> Result<(), KeeperError> {
+        for key in keys {
+            keys::check(key).map_err(|close| KeeperError::UnknownKey {
+                key: key.clone(),
+                close,
+            })?;
+        }
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.require_running(&client, name, pane).await?;
+        let mut command = vec!["send-keys".to_string(), "-t".into(), pane.to_string()];
+        command.extend(keys.iter().cloned());
+        client.command(command).await?;
+        Ok(())
+    }
+
+    /// Record the text about to be typed into a kept process (where it
+    /// begins in the log, and how its echo reads), so that a later wait
+    /// from [`WaitFrom::LastInput`](super::WaitFrom::LastInput) starts there. Returns that position.
+    async fn record_input(
+        &self,
+        client: &Client,
+        name: &str,
+        text: &[u8],
+    ) -> Result<Option<log::Position>, KeeperError> {
+        if self.kept(client, name).await?.is_none() {
+            return Ok(None);
+        }
+        // What the process printed before this input may still be on its
+        // way to the log (the writer is a process of its own): let it land
+        // first, briefly, so that it is not taken for output after it.
+        let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
+        log::settle(&self.log_path(name), INPUT_SETTLE, deadline).await;
+        let at = self.log_end(name)?;
+        let echo = echo_record(text);
+        let session = format!("{}:", session_target(name));
+        let position = at.to_string();
+        let pending = client
+            .enqueue_together([
+                [
+                    "set-option",
+                    "-t",
+                    session.as_str(),
+                    OPT_INPUT,
+                    position.as_str(),
+                ],
+                [
+                    "set-option",
+                    "-t",
+                    session.as_str(),
+                    OPT_ECHO,
+                    echo.as_str(),
+                ],
+            ])
+            .await?;
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(Some(at))
+    }
+}
+
+/// How the echo of `text` is recognised later: its last lines, whitespace
+/// removed (so the record has none), separated by spaces, each at most 256
+/// characters (their ends: an echo that holds the end holds it).
+fn echo_record(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let lines: Vec<String> = text
+        .split(['\n', '\r'])
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_whitespace() && !c.is_control())
+                .collect::<String>()
+        })
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let skip = l.chars().count().saturating_sub(256);
+            l.chars().skip(skip).collect()
+        })
+        .collect();
+    let keep = lines.len().saturating_sub(8);
+    lines[keep..].join(" ")
+}
+
+/// The `send-keys` commands that type `text` exactly.
+pub fn send_text_commands(pane: PaneId, text: &[u8], enter: bool) -> Vec<Vec<String>> {
+    let target = pane.to_string();
+    let literal = |s: &str| -> Vec<String> {
+        ["send-keys", "-t", target.as_str(), "-l", "--", s]
+            .map(String::from)
+            .to_vec()
+    };
+    let mut out = Vec::new();
+    let mut hex: Vec<u8> = Vec::new();
+    let flush_hex = |hex: &mut Vec<u8>, out: &mut Vec<Vec<String>>| {
+        for chunk in hex.chunks(HEX_CHUNK) {
+            let mut command: Vec<String> = ["send-keys", "-t", target.as_str(), "-H"]
+                .map(String::from)
+                .to_vec();
+            command.extend(chunk.iter().map(|b| format!("{b:02x}")));
+            out.push(command);
+        }
+        hex.clear();
+    };
+    for piece in text.utf8_chunks() {
+        let mut run = String::new();
+        for c in piece.valid().chars() {
+            if c.is_control() {
+                if !run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                    out.extend(chunks(&run).map(literal));
+                    run.clear();
+                }
+                let mut buf = [0u8; 4];
+                hex.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            } else {
+                if run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                }
+                run.push(c);
+            }
+        }
+        if !run.is_empty() {
+            flush_hex(&mut hex, &mut out);
+            out.extend(chunks(&run).map(literal));
+        }
+        hex.extend_from_slice(piece.invalid());
+    }
+    flush_hex(&mut hex, &mut out);
+    if enter {
+        out.push(
+            ["send-keys", "-t", target.as_str(), "Enter"]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    out
+}
+
+/// `s` in pieces of at most [`LITERAL_CHUNK`] characters.
+fn chunks(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .char_indices()
+            .nth(LITERAL_CHUNK)
+            .map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(end);
+        rest = tail;
+        Some(head)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_becomes_literal_and_hex_in_order() {
+        let pane: PaneId = "%3".parse().unwrap();
+        let cmds = send_text_commands(pane, b"a;b\tc\xff\n", true);
+        let flat: Vec<String> = cmds.iter().map(|c| c[3..].join(" ")).collect();
+        assert_eq!(
+            flat,
+            ["-l -- a;b", "-H 09", "-l -- c", "-H ff 0a", "Enter"].map(String::from)
+        );
+        let long = "é".repeat(LITERAL_CHUNK * 2 + 1);
+        let cmds = send_text_commands(pane, long.as_bytes(), false);
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds.iter().map(|c| c[5].clone()).collect::<String>(), long);
+    }
+}

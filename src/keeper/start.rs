@@ -1,0 +1,388 @@
+//! Starting a process: a session around a placeholder, then its log pipe,
+//! exit reporting and options, then the real command (see the module docs
+//! of [`crate::keeper`]); and telling a start still under way from one whose
+//! starter died.
+
+use super::command::{check_runnable, environment, format_escape, sh_quote, shell_words};
+use super::{
+    log, parse_pane_id, session_target, tmux_says, unix_now, validate_name, Keeper, KeeperError,
+    ProcessInfo, State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN,
+    OPT_STARTED, PANE_ID,
+};
+use crate::protocol::PaneId;
+use crate::server::{self, ServerError, StartOptions};
+use crate::watch;
+use regex::Regex;
+use serde::Serialize;
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What a new session runs until the real command replaces it; the
+/// starter (pid and start time, see [`starter_token`]) follows
+/// [`PLACEHOLDER_MARK`], so a session whose starter died before it finished
+/// is recognised.
+const PLACEHOLDER: [&str; 3] = ["sh", "-c", "exec sleep 2147483647"];
+const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
+
+/// How to start a process.
+#[derive(Debug, Clone, Default)]
+pub struct StartSpec {
+    /// Working directory (default: the caller's).
+    pub cwd: Option<PathBuf>,
+    /// Variables set on top of the caller's environment.
+    pub env: Vec<(String, String)>,
+    /// Wait until the output matches this.
+    pub ready: Option<Regex>,
+    /// How long to wait for `ready` (default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+impl StartSpec {
+    /// How long to wait for `ready`.
+    pub fn ready_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(30))
+    }
+}
+
+/// What [`Keeper::start`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    /// Whether the name was already running (then nothing was changed).
+    pub already_running: bool,
+    /// The process as it is now.
+    pub process: ProcessInfo,
+    /// The text the readiness pattern matched, if one was given.
+    pub ready: Option<String>,
+    /// When the name was already running another command than the one
+    /// asked for: the one asked for (the running one is `process.command`).
+    /// Nothing was changed.
+    pub requested_command: Option<String>,
+}
+
+impl Keeper {
+    /// Start `argv` as `name` unless it is running; see the module docs.
+    /// A name whose process has exited is started again in its session.
+    pub async fn start(
+        &self,
+        name: &str,
+        argv: &[OsString],
+        spec: &StartSpec,
+    ) -> Result<Started, KeeperError> {
+        validate_name(name)?;
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| {
+                a.to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| KeeperError::BadCommand(format!("{a:?} is not UTF-8")))
+            })
+            .collect::<Result<_, _>>()?;
+        if argv.is_empty() {
+            return Err(KeeperError::BadCommand("no command given".into()));
+        }
+
+        // Refuse what cannot be passed or run before anything is created.
+        let env = environment(&spec.env)?;
+        let cwd = match &spec.cwd {
+            Some(dir) => std::fs::canonicalize(dir).map_err(|source| KeeperError::Io {
+                what: format!("working directory {}", dir.display()),
+                source,
+            })?,
+            None => std::env::current_dir().map_err(|source| KeeperError::Io {
+                what: "current directory".into(),
+                source,
+            })?,
+        };
+        if !cwd.is_dir() {
+            return Err(KeeperError::BadCommand(format!(
+                "--cwd {}: not a directory",
+                cwd.display()
+            )));
+        }
+        check_runnable(&argv, &cwd, &env)?;
+        let cwd = cwd.to_string_lossy().into_owned();
+        // A socket directory that does not exist yet is made, as private as
+        // the default one.
+        if let Some(dir) = self.socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|source| ServerError::Directory {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                server::ensure_private_dir(dir)?;
+            }
+        }
+        let started_server = server::start_server(
+            &self.socket,
+            &StartOptions {
+                tmux: self.tmux.clone(),
+                config: None,
+            },
+        )?;
+        if let Err(e) = self.require_version().await {
+            // Leave no empty server behind on a refusal.
+            if started_server {
+                let _ = self.once(&["kill-server"]).await;
+            }
+            return Err(e);
+        }
+        let mut replaced = false;
+        let pane: PaneId = loop {
+            let created = self
+                .once(&[
+                    "new-session",
+                    "-d",
+                    "-s",
+                    name,
+                    "-c",
+                    &format_escape(&cwd),
+                    "-P",
+                    "-F",
+                    PANE_ID.format(),
+                    PLACEHOLDER[0],
+                    PLACEHOLDER[1],
+                    PLACEHOLDER[2],
+                    PLACEHOLDER_MARK,
+                    &starter_token(),
+                ])
+                .await;
+            match created {
+                Ok(reply) => break parse_pane_id(&reply)?,
+                Err(KeeperError::Client(e))
+                    if tmux_says(&e, &["duplicate session"]) && !replaced =>
+                {
+                    let current = self.settled_status(name).await?;
+                    if matches!(
+                        current.state,
+                        State::Running | State::Idle | State::Exiting | State::Starting
+                    ) {
+                        // Another start may still be setting it up: with a
+                        // readiness pattern, wait for it like the first one.
+                        let ready = match &spec.ready {
+                            Some(pattern) => {
+                                let timeout = spec.ready_timeout();
+                                Some(
+                                    self.wait_ready(name, pattern, WaitFrom::RunStart, timeout)
+                                        .await?,
+                                )
+                            }
+                            None => None,
+                        };
+                        let process = if ready.is_some() {
+                            self.status(name).await?
+                        } else {
+                            current
+                        };
+                        let asked = shell_words(&argv);
+                        return Ok(Started {
+                            already_running: true,
+                            requested_command: (process.command != asked).then_some(asked),
+                            process,
+                            ready,
+                        });
+                    }
+                    // It exited, or its starter died before it finished:
+                    // start it again in a new session of the same name (its
+                    // log goes on).
+                    let target = session_target(name);
+                    self.once(&["kill-session", "-t", &target]).await?;
+                    replaced = true;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        match self.set_up(name, pane, &argv, &cwd, spec).await {
+            Ok(started) => Ok(started),
+            // It runs; it did not say it is ready in time. Keep it, say so.
+            Err(e) if e.is_timeout() => Err(KeeperError::NotReady {
+                name: name.to_string(),
+                timeout: spec.ready_timeout(),
+                tail: self
+                    .logs(name, 10, false)
+                    .map(|(lines, _)| lines)
+                    .unwrap_or_default()
+                    .join("\n"),
+            }),
+            Err(e) => {
+                // Leave no placeholder behind to pass for a live process.
+                let target = session_target(name);
+                let _ = self.once(&["kill-session", "-t", &target]).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything after the session exists: options, hook, log pipe, the
+    /// real command, readiness.
+    async fn set_up(
+        &self,
+        name: &str,
+        pane: PaneId,
+        argv: &[String],
+        cwd: &str,
+        spec: &StartSpec,
+    ) -> Result<Started, KeeperError> {
+        let program = self.log_sink_program()?;
+        let target = session_target(name);
+        let client = self.attach(name).await?;
+        let log_path = self.log_path(name);
+        // Beside the socket, so as private as the socket's directory must
+        // be: nobody else may plant a file or a link there.
+        server::ensure_private_dir(log_path.parent().unwrap_or(Path::new(".")))?;
+        let pane_s = pane.to_string();
+        let now = unix_now();
+        let started = now.to_string();
+        let display = shell_words(argv);
+        let sink = format!(
+            "exec {} log-sink --max-bytes {} --keep {} {}",
+            sh_quote(&program.to_string_lossy()),
+            self.log_limits.max_bytes,
+            self.log_limits.keep,
+            sh_quote(&log_path.to_string_lossy())
+        );
+        // Where this run begins, marked in the log (restarts of a name go
+        // on in the same log); the sink appends from there.
+        let run = log::mark_run(&log_path, &display, now)
+            .map_err(|source| KeeperError::Io {
+                what: format!("writing {}", log_path.display()),
+                source,
+            })?
+            .to_string();
+        for command in watch::exit_reporting(pane) {
+            client.command(command).await?;
+        }
+        // tmux expands formats and strftime escapes in the pipe command.
+        let sink = format_escape(&sink).replace('%', "%%");
+        client
+            .command(["pipe-pane", "-O", "-t", pane_s.as_str(), sink.as_str()])
+            .await?;
+        let cwd_arg = format_escape(cwd);
+        let mut respawn: Vec<String> = [
+            "respawn-pane",
+            "-k",
+            "-t",
+            pane_s.as_str(),
+            "-c",
+            cwd_arg.as_str(),
+        ]
+        .map(String::from)
+        .to_vec();
+        for (key, value) in environment(&spec.env)? {
+            respawn.push("-e".into());
+            respawn.push(format!("{key}={value}"));
+        }
+        respawn.extend(argv.iter().cloned());
+        // The options first: a racing start that sees them waits in the log
+        // like this one, and compares commands with the same display; until
+        // the real command replaces the placeholder, the pane's start
+        // command still names this start (see `settled_status`).
+        let log_s = log_path.to_string_lossy().into_owned();
+        let session = format!("{target}:");
+        let settings = [
+            (OPT_COMMAND, display.as_str()),
+            (OPT_CWD, cwd),
+            (OPT_STARTED, started.as_str()),
+            (OPT_LOG, log_s.as_str()),
+            (OPT_RUN, run.as_str()),
+            (OPT_INPUT, run.as_str()),
+            (OPT_ECHO, ""),
+        ]
+        .map(|(option, value)| {
+            // A trailing ':' makes `=NAME` a session target for set-option.
+            ["set-option", "-t", session.as_str(), option, value].map(String::from)
+        });
+        for reply in client.enqueue_together(settings).await? {
+            reply.await?;
+        }
+        client.command(respawn).await?;
+        let ready = match &spec.ready {
+            None => None,
+            Some(pattern) => {
+                let timeout = spec.ready_timeout();
+                Some(
+                    self.wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
+                        .await?,
+                )
+            }
+        };
+        drop(client);
+        Ok(Started {
+            already_running: false,
+            process: self.status(name).await?,
+            ready,
+            requested_command: None,
+        })
+    }
+
+    /// The status of `name` once a start that is still setting it up (the
+    /// placeholder runs, the log option is not set yet) has finished; a
+    /// start takes milliseconds, so this looks a few times, briefly.
+    async fn settled_status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
+        for _ in 0..250 {
+            let current = self.status(name).await?;
+            if current.state != State::Starting {
+                return Ok(current);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.status(name).await
+    }
+
+    fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
+        if let Some(p) = &self.log_sink {
+            return Ok(p.clone());
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            if exe.file_name().is_some_and(|f| f == "tmux-wire") {
+                return Ok(exe);
+            }
+        }
+        Ok(PathBuf::from("tmux-wire"))
+    }
+}
+
+/// Who is starting a session: this process's pid and start time (in
+/// clock ticks since boot, from `/proc`; 0 where there is none), so that a
+/// reused pid is not taken for it.
+fn starter_token() -> String {
+    let pid = std::process::id();
+    format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`).
+fn process_start_time(pid: u32) -> Option<u64> {
+    watch::proc_stat(i32::try_from(pid).ok()?)?
+        .get(19)?
+        .parse()
+        .ok()
+}
+
+/// The starter token in a placeholder's command line, if it is one.
+pub(super) fn placeholder_starter(command: &str) -> Option<&str> {
+    let rest = command.split_once(PLACEHOLDER_MARK)?.1;
+    rest.split_whitespace().next()
+}
+
+/// Whether the starter a token names is still alive.
+pub(super) fn starter_alive(token: &str) -> bool {
+    let Some((pid, start)) = token.split_once(':') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    match process_start_time(pid) {
+        Some(now) => start == 0 || now == start,
+        // No /proc (another OS): whether the pid exists at all.
+        None if start == 0 => {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,280 @@
+//! Stopping a process: interrupt, a grace period, then its session killed
+//! (and a process that outlives that signalled); stops of one name take
+//! turns and share their outcome.
+
+use super::{log, session_target, tmux_says, validate_name, Keeper, KeeperError};
+use crate::client::ClientError;
+use crate::protocol::FormatQuery;
+use crate::server;
+use crate::watch::{self, ExitStatus, WatchError};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// A stop that finds no session reports the outcome of another stop that
+/// ended it at most this long ago (see [`Keeper::stop`]).
+const RECENT_STOP: Duration = Duration::from_secs(5);
+
+/// How [`Keeper::stop`] ended a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum Stopped {
+    /// It had already exited.
+    AlreadyExited {
+        /// How.
+        status: ExitStatus,
+    },
+    /// It exited after the interrupt (C-c).
+    Interrupted {
+        /// How.
+        status: ExitStatus,
+    },
+    /// It did not exit within the grace period; the session was killed
+    /// (and a process that outlived that got SIGTERM, then SIGKILL).
+    Killed,
+    /// It ended after the interrupt, and took its pane or session with it
+    /// before tmux could keep its status.
+    Ended,
+}
+
+impl Keeper {
+    /// Interrupt `name` (C-c), wait up to `grace` for it to exit, then kill
+    /// its session; the session is gone afterwards either way.
+    ///
+    /// Stops of one name run one at a time (a lock file beside its log):
+    /// one does the work and records how it went; a stop that was waiting
+    /// for that same session then reports the same outcome.
+    pub async fn stop(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+        validate_name(name)?;
+        self.require_server()?;
+        // Which session this stop is about, before waiting for the lock.
+        let id = match self.session_id(name).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return match self.stopped_just_now(name).await? {
+                    Some(how) => Ok(how),
+                    None => Err(self.not_found(name).await),
+                }
+            }
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => {
+                // A stop that comes a moment after another one ended it (a
+                // caller retrying, or the last of several at once) gets
+                // that outcome; later, the name is simply not there.
+                return match self.stopped_just_now(name).await? {
+                    Some(how) => Ok(how),
+                    None => Err(self.not_found(name).await),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let dir = self
+            .log_path(name)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        // Stops take turns through a file beside the logs; where that
+        // directory cannot be ours (a socket in someone else's directory),
+        // the stop goes on alone.
+        if server::ensure_private_dir(&dir).is_err() {
+            return self.stop_now(name, grace).await;
+        }
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} in {}", dir.display()),
+            source,
+        };
+        let _lock = self.stop_lock(&dir, name).await?;
+        let record = dir.join(format!("{name}.stopped"));
+        let still_there = match self.session_id(name).await {
+            Ok(now) => now.as_ref() == Some(&id),
+            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => false,
+            Err(e) => return Err(e),
+        };
+        if !still_there {
+            // Another stop ended it while this one waited: its outcome.
+            let recorded = log::open_read(&record).ok().and_then(|mut file| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut file, &mut text).ok()?;
+                let (who, how) = text.split_once('\n')?;
+                (who == id).then(|| serde_json::from_str::<Stopped>(how).ok())?
+            });
+            return match recorded {
+                Some(how) => Ok(how),
+                None => Err(self.not_found(name).await),
+            };
+        }
+        let how = self.stop_now(name, grace).await?;
+        let text = format!("{id}\n{}", serde_json::to_string(&how).unwrap_or_default());
+        // Written whole, then renamed: a reader sees all of it or nothing.
+        let partial = dir.join(format!("{name}.stopped.new"));
+        let _ = std::fs::remove_file(&partial);
+        log::open_append(&partial)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .and_then(|()| std::fs::rename(&partial, &record))
+            .map_err(|e| io("recording how the stop went", e))?;
+        Ok(how)
+    }
+
+    /// Which session `name` is now (server pid and session id), or `None`.
+    /// (`display-message -t` answers with empty fields, not an error, when
+    /// its target is missing; the name in the answer tells.)
+    async fn session_id(&self, name: &str) -> Result<Option<String>, KeeperError> {
+        let target = format!("{}:", session_target(name));
+        let reply = self
+            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
+            .await?;
+        let fields = SESSION_ID
+            .parse_one(&reply.content())
+            .map_err(WatchError::from)?;
+        Ok((fields[2] == name).then(|| format!("{} {}", fields[0], fields[1])))
+    }
+
+    /// A stop that finds no session: if another stop ended it a moment ago
+    /// (a caller retrying, or the last of several at once), its outcome.
+    /// It may be finishing: the record is written under the lock.
+    async fn stopped_just_now(&self, name: &str) -> Result<Option<Stopped>, KeeperError> {
+        let path = self.log_path(name);
+        // Only a directory of ours holds records to trust.
+        let Some(dir) = path
+            .parent()
+            .filter(|d| d.is_dir() && server::check_private_dir(d).is_ok())
+        else {
+            return Ok(None);
+        };
+        drop(self.stop_lock(dir, name).await?);
+        Ok(self.recent_stop(name))
+    }
+
+    /// The lock that makes stops of `name` take turns (a file in the log
+    /// directory `dir`), held until dropped.
+    async fn stop_lock(
+        &self,
+        dir: &Path,
+        name: &str,
+    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} in {}", dir.display()),
+            source,
+        };
+        let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
+            .map_err(|e| io("opening the stop lock", e))?;
+        tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
+        .map_err(|e| io("taking the stop lock", e))
+    }
+
+    /// How the last stop of `name` went, if it ended a session within the
+    /// last [`RECENT_STOP`].
+    fn recent_stop(&self, name: &str) -> Option<Stopped> {
+        let record = self
+            .log_path(name)
+            .with_file_name(format!("{name}.stopped"));
+        let age = std::fs::symlink_metadata(&record)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .ok()?;
+        if age > RECENT_STOP {
+            return None;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut log::open_read(&record).ok()?, &mut text).ok()?;
+        serde_json::from_str(text.split_once('\n')?.1).ok()
+    }
+
+    /// The stop itself, with the lock held.
+    async fn stop_now(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+        // No output: tmux 3.2a crashes when a pane dies while output for it
+        // waits to be sent to a control client (docs/tmux-versions.md).
+        let (client, pane) = self.pane_without_output(name).await?;
+        let target = session_target(name);
+        let how = match watch::exit_status(&client, pane).await? {
+            Some(status) => Stopped::AlreadyExited { status },
+            None => {
+                // Keep the status (a session started elsewhere may not).
+                for command in watch::exit_reporting(pane) {
+                    client.command(command).await?;
+                }
+                client
+                    .command(["send-keys", "-t", &pane.to_string(), "C-c"])
+                    .await?;
+                match watch::wait_exit(&client, pane, grace).await {
+                    Ok(status) => Stopped::Interrupted { status },
+                    Err(WatchError::Timeout(_)) => Stopped::Killed,
+                    // The pane, its session or the whole server went with it.
+                    Err(WatchError::PaneGone(_) | WatchError::Closed(_)) => Stopped::Ended,
+                    Err(WatchError::Client(ClientError::Closed(_))) => Stopped::Ended,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        // The process, watched through a pidfd in case it outlives the
+        // SIGHUP that killing its session sends.
+        // (Only a server in our pid namespace has processes we may signal.)
+        let survivor = match how {
+            Stopped::Killed => watch::local_pids(&client, pane).await.map(|(_, pid)| pid),
+            _ => None,
+        };
+        let process = watch::ProcessExit::open(survivor);
+        // Killing the session we are attached to ends this connection.
+        let kill = client
+            .command(["kill-session", "-t", target.as_str()])
+            .await;
+        match kill {
+            Ok(_) | Err(ClientError::Closed(_)) => {}
+            Err(ClientError::Command { message, .. }) if message.contains("can't find") => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let (Some(pid), true) = (survivor, process.is_open()) {
+            terminate(pid, &process).await;
+        }
+        Ok(how)
+    }
+
+    /// Stop every session on the socket.
+    pub async fn stop_all(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
+        let mut out = Vec::new();
+        for process in self.list().await? {
+            match self.stop(&process.name, grace).await {
+                Ok(how) => out.push((process.name, how)),
+                Err(KeeperError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remove the socket file if no server answers on it; returns whether
+    /// one was removed. A live server is never touched.
+    pub fn clean(&self) -> Result<bool, KeeperError> {
+        Ok(server::remove_stale_socket(&self.socket)?)
+    }
+}
+
+/// Which session, on which server: the server's pid and the session's id
+/// (ids are not reused while a server runs).
+static SESSION_ID: LazyLock<FormatQuery> =
+    LazyLock::new(|| FormatQuery::new(&["pid", "session_id", "session_name"]));
+
+/// A process that survived its session's end (it ignores SIGHUP): SIGTERM
+/// to its process group, then SIGKILL if it is still there after 2 s.
+async fn terminate(pid: i32, process: &watch::ProcessExit) {
+    use nix::sys::signal::{killpg, Signal};
+    let group = nix::unistd::Pid::from_raw(pid);
+    let gone = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
+    if gone.is_ok() {
+        return;
+    }
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(Duration::from_secs(2), process.exited())
+        .await
+        .is_err()
+    {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}

@@ -1,0 +1,283 @@
+//! The keeper's waits on a process: for a pattern (ready), its exit or
+//! quiet (idle); in its log for a process the keeper started, in its pane
+//! for a session started elsewhere (left as it was found afterwards).
+
+use super::{log, ready, Keeper, KeeperError, WaitFrom};
+use crate::client::{Client, ATTACH_FLAGS};
+use crate::protocol::PaneId;
+use crate::watch::{self, ExitStatus, WatchError};
+use regex::Regex;
+use std::time::Duration;
+
+/// After a process exits, its log is complete once it stayed unchanged
+/// this long (see [`Keeper::wait_exit_on`]).
+pub const LOG_SETTLE: Duration = Duration::from_millis(100);
+
+/// How long [`Keeper::wait_exit_on`] waits at most for the log to settle.
+const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+
+impl Keeper {
+    /// Wait for `pattern` in a line of `name`'s output, from `from`, unless
+    /// the process exits first (then [`KeeperError::ExitedBeforeReady`]
+    /// with its last lines).
+    pub async fn wait_ready(
+        &self,
+        name: &str,
+        pattern: &Regex,
+        from: WaitFrom,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        self.wait_ready_on(&client, name, pane, pattern, from, timeout)
+            .await
+    }
+
+    /// [`Keeper::wait_ready`] on a connection the caller already has to
+    /// `name`'s session (from [`Keeper::pane`]). A process the keeper
+    /// started is matched in its log; a session started elsewhere has no
+    /// log and no record of input, so there what the pane shows counts
+    /// (for [`WaitFrom::Now`], only what it prints from now on).
+    pub async fn wait_ready_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        pattern: &Regex,
+        from: WaitFrom,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let kept = self.kept(client, name).await?;
+        let Some(kept) = kept else {
+            let since = match from {
+                WaitFrom::Now => watch::Since::Now,
+                _ => watch::Since::Screen,
+            };
+            // The pane's output is needed here: a connection that has it.
+            let watching = client
+                .connect_again(self.attach_command(name, ATTACH_FLAGS))
+                .await?;
+            let armed = watch::arm_for(&watching, pane, pattern, since).await?;
+            let wait = self.await_pane(&watching, name, pane, armed, timeout);
+            return self.leaving_as_found(client, name, pane, wait).await;
+        };
+        let (start, echo) = match from {
+            WaitFrom::RunStart => (kept.run, String::new()),
+            WaitFrom::LastInput => (kept.input, kept.echo),
+            WaitFrom::Now => (self.log_end(name)?, String::new()),
+            WaitFrom::At(position) => (position, String::new()),
+        };
+        let mut matcher = watch::LineMatch::new(pattern.clone());
+        matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
+        self.await_log(client, name, pane, start, matcher, timeout)
+            .await
+    }
+
+    /// Run `wait` on `name`'s pane (a wait that may watch for the exit and
+    /// so turns `remain-on-exit` on), and, for a session the keeper did not
+    /// start, leave the pane as it was found afterwards
+    /// ([`watch::ExitReporting`]), whatever the outcome.
+    pub async fn leaving_as_found<T>(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        wait: impl std::future::Future<Output = Result<T, KeeperError>>,
+    ) -> Result<T, KeeperError> {
+        if self.kept(client, name).await?.is_some() {
+            return wait.await;
+        }
+        // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
+        // The handlers are in place before anything is changed.
+        let signals = Signals::new();
+        let reporting = watch::report_exits(client, pane).await?;
+        let outcome = tokio::select! {
+            outcome = wait => outcome,
+            why = signals.recv() => Err(KeeperError::Interrupted(why)),
+        };
+        match reporting.restore(client).await {
+            Err(e) if outcome.is_ok() => Err(e.into()),
+            _ => outcome,
+        }
+    }
+
+    /// Wait until `name`'s process exits; see [`Keeper::leaving_as_found`].
+    /// For a process the keeper started, it returns once the log holds all
+    /// the process wrote (the log stayed unchanged for [`LOG_SETTLE`] after
+    /// the exit), so `logs` right after it misses nothing.
+    pub async fn wait_exit_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        timeout: Duration,
+    ) -> Result<ExitStatus, KeeperError> {
+        let status = self
+            .leaving_as_found(client, name, pane, async {
+                Ok(watch::wait_exit(client, pane, timeout).await?)
+            })
+            .await?;
+        let path = self.log_path(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            // Bounded: a writer that keeps writing after the exit (it is
+            // still catching up) gets at most this long.
+            let deadline = tokio::time::Instant::now() + LOG_SETTLE_AT_MOST;
+            log::settle(&path, LOG_SETTLE, deadline).await;
+        }
+        Ok(status)
+    }
+
+    /// Wait until `name`'s process printed nothing for `quiet`; an exit
+    /// first is [`KeeperError::EndedWhileWaiting`].
+    pub async fn wait_idle_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        if self.kept(client, name).await?.is_some() {
+            let changes = log::LogWatch::new(&self.log_path(name));
+            return self
+                .await_idle_in_log(client, name, pane, changes, quiet, timeout)
+                .await;
+        }
+        // Not started here: the pane's output says when it is quiet.
+        let watching = client
+            .connect_again(self.attach_command(name, ATTACH_FLAGS))
+            .await?;
+        let armed = watch::arm_idle(&watching, pane).await?;
+        let wait = self.idle_or_exit(client, name, pane, armed, quiet, timeout);
+        self.leaving_as_found(client, name, pane, wait).await
+    }
+
+    /// The rest of a pane idle wait (a session without a log): idle, or how
+    /// the process ended first.
+    pub(super) async fn idle_or_exit(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        armed: watch::ArmedIdle<'_>,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        let idle = async { Ok(armed.wait(quiet, false, timeout).await?) };
+        self.unless_ended(client, name, pane, timeout, idle).await
+    }
+
+    /// `wait`, unless `name`'s process exits first
+    /// ([`KeeperError::EndedWhileWaiting`]).
+    async fn unless_ended<T>(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        timeout: Duration,
+        wait: impl std::future::Future<Output = Result<T, KeeperError>>,
+    ) -> Result<T, KeeperError> {
+        tokio::select! {
+            outcome = wait => outcome,
+            Ok(status) = watch::wait_exit(client, pane, timeout) => {
+                Err(KeeperError::EndedWhileWaiting { name: name.to_string(), status })
+            }
+        }
+    }
+
+    /// Idle for a process the keeper started: its log went `quiet` long
+    /// unchanged (on a connection that needs no pane output), unless it
+    /// exits first.
+    pub(super) async fn await_idle_in_log(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        mut changes: log::LogWatch,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<watch::Idle, KeeperError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let idle = async {
+            if !changes.quiet_for(quiet, deadline).await {
+                return Err(WatchError::Timeout(timeout).into());
+            }
+            Ok(watch::Idle {
+                current_command: watch::current_command(client, pane).await?,
+            })
+        };
+        self.unless_ended(client, name, pane, timeout, idle).await
+    }
+
+    /// The rest of a log wait: the match, or how the process ended first.
+    pub(super) async fn await_log(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        start: log::Position,
+        matcher: watch::LineMatch,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        let exited = watch::wait_exit(client, pane, timeout);
+        match ready::wait_in_log(&self.log_path(name), start, matcher, exited, timeout).await? {
+            ready::LogWait::Matched(found) => Ok(found),
+            ready::LogWait::Exited(status) => Err(self.exited_before_ready(name, status)),
+        }
+    }
+
+    /// The rest of a pane wait (a session without a log): the match, or
+    /// how the process ended first.
+    pub(super) async fn await_pane(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        armed: watch::ArmedReady<'_>,
+        timeout: Duration,
+    ) -> Result<String, KeeperError> {
+        tokio::select! {
+            found = armed.wait(timeout) => Ok(found?.matched),
+            exited = watch::wait_exit(client, pane, timeout) => match exited {
+                Ok(status) => Err(self.exited_before_ready(name, status)),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    fn exited_before_ready(&self, name: &str, status: ExitStatus) -> KeeperError {
+        KeeperError::ExitedBeforeReady {
+            name: name.to_string(),
+            status,
+            tail: self
+                .logs(name, 10, false)
+                .map(|(lines, _)| lines)
+                .unwrap_or_default()
+                .join("\n"),
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, caught from when this is made.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals(
+            signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok()),
+        )
+    }
+
+    /// Resolves when one arrives, with its name.
+    async fn recv(mut self) -> &'static str {
+        let Some((int, term)) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+}
