@@ -62,14 +62,84 @@ pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
         .arg(pane.to_string())
 }
 
-/// `send-keys -l -t PANE TEXT`: type `text` literally.
-pub fn send_literal(pane: PaneId, text: impl AsRef<[u8]>) -> Command {
-    targeted("send-keys", pane).arg("-l").arg(text)
-}
-
 /// `send-keys -t PANE KEY...`: press keys by tmux name (`Enter`, `C-c`).
 pub fn send_keys<K: AsRef<[u8]>>(pane: PaneId, keys: impl IntoIterator<Item = K>) -> Command {
     targeted("send-keys", pane).args(keys)
+}
+
+/// Characters per `send-keys -l` command.
+const LITERAL_CHUNK: usize = 512;
+/// Bytes per `send-keys -H` command.
+const HEX_CHUNK: usize = 128;
+
+/// The `send-keys` commands that type `text` into `pane` exactly, any
+/// bytes: printable text literally (`-l --`, in pieces of at most 512
+/// characters), control characters and invalid UTF-8 as raw bytes (`-H`),
+/// in order. Send them together ([`Client::enqueue_together`](super::Client::enqueue_together))
+/// so nothing comes between them.
+pub fn send_text(pane: PaneId, text: &[u8]) -> Vec<Command> {
+    let literal = |s: &str| targeted("send-keys", pane).arg("-l").arg("--").arg(s);
+    let mut out = Vec::new();
+    let mut hex: Vec<u8> = Vec::new();
+    let flush_hex = |hex: &mut Vec<u8>, out: &mut Vec<Command>| {
+        for chunk in hex.chunks(HEX_CHUNK) {
+            out.push(
+                targeted("send-keys", pane)
+                    .arg("-H")
+                    .args(chunk.iter().map(|b| format!("{b:02x}"))),
+            );
+        }
+        hex.clear();
+    };
+    for piece in text.utf8_chunks() {
+        let mut run = String::new();
+        for c in piece.valid().chars() {
+            if c.is_control() {
+                if !run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                    out.extend(chunks(&run).map(literal));
+                    run.clear();
+                }
+                let mut buf = [0u8; 4];
+                hex.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            } else {
+                if run.is_empty() {
+                    flush_hex(&mut hex, &mut out);
+                }
+                run.push(c);
+            }
+        }
+        if !run.is_empty() {
+            flush_hex(&mut hex, &mut out);
+            out.extend(chunks(&run).map(literal));
+        }
+        hex.extend_from_slice(piece.invalid());
+    }
+    flush_hex(&mut hex, &mut out);
+    out
+}
+
+/// `s` in pieces of at most [`LITERAL_CHUNK`] characters.
+fn chunks(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .char_indices()
+            .nth(LITERAL_CHUNK)
+            .map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(end);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// `set-option -t TARGET NAME VALUE` (a session option with a session
+/// target: [`session`]).
+pub fn set_option(target: impl Display, name: &str, value: &str) -> Command {
+    targeted("set-option", target).arg(name).arg(value)
 }
 
 /// `set-option -p -t PANE NAME VALUE`.
@@ -152,6 +222,79 @@ pub fn wait_for(channel: &str) -> Command {
     Command::new("wait-for").arg(channel)
 }
 
+/// `new-session -d -s NAME -c DIR -P -F FORMAT COMMAND...`: a detached
+/// session running `command`, answering `format` for its pane. tmux
+/// expands formats in `dir` (escape `#` as `##`).
+pub fn new_session<S: AsRef<[u8]>>(
+    name: &str,
+    dir: &str,
+    format: &str,
+    command: impl IntoIterator<Item = S>,
+) -> Command {
+    Command::new("new-session")
+        .args(["-d", "-s", name, "-c", dir, "-P", "-F", format])
+        .args(command)
+}
+
+/// `respawn-pane -k -t PANE -c DIR [-e K=V]... COMMAND...`: kill what the
+/// pane runs and run `command` there instead.
+pub fn respawn_pane<S: AsRef<[u8]>>(
+    pane: PaneId,
+    dir: &str,
+    env: &[(String, String)],
+    command: impl IntoIterator<Item = S>,
+) -> Command {
+    let mut c = Command::new("respawn-pane")
+        .arg("-k")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg("-c")
+        .arg(dir);
+    for (key, value) in env {
+        c = c.arg("-e").arg(format!("{key}={value}"));
+    }
+    c.args(command)
+}
+
+/// `pipe-pane -O -t PANE SHELL_COMMAND`: the pane's output from now on into
+/// a shell command (formats in it are expanded).
+pub fn pipe_output(pane: PaneId, shell_command: &str) -> Command {
+    targeted("pipe-pane", pane).arg("-O").arg(shell_command)
+}
+
+/// `list-panes -s -t SESSION -F FORMAT`: the panes of one session.
+pub fn list_session_panes(session: impl Display, format: &str) -> Command {
+    Command::new("list-panes")
+        .arg("-s")
+        .arg("-t")
+        .arg(session.to_string())
+        .arg("-F")
+        .arg(format)
+}
+
+/// `list-panes -a -F FORMAT`: every pane of the server.
+pub fn list_all_panes(format: &str) -> Command {
+    Command::new("list-panes").arg("-a").arg("-F").arg(format)
+}
+
+/// `capture-pane -p -J -S - -t PANE` (`-e` with `escapes`): the whole
+/// history and screen, wrapped lines joined, optionally with the escape
+/// sequences of colours and attributes.
+pub fn capture_history(pane: PaneId, escapes: bool) -> Command {
+    let c = Command::new("capture-pane").args(["-p", "-J", "-S", "-", "-t"]);
+    let c = c.arg(pane.to_string());
+    if escapes {
+        c.arg("-e")
+    } else {
+        c
+    }
+}
+
+/// `kill-server`.
+pub fn kill_server() -> Command {
+    Command::new("kill-server")
+}
+
 /// `kill-pane -t PANE`.
 pub fn kill_pane(pane: PaneId) -> Command {
     targeted("kill-pane", pane)
@@ -203,6 +346,25 @@ mod tests {
         assert_eq!(
             attach("=w:", "no-output").to_strings(),
             ["attach-session", "-f", "no-output", "-t", "=w:"]
+        );
+    }
+
+    #[test]
+    fn text_becomes_literal_and_hex_in_order() {
+        let pane = PaneId(3);
+        let flat: Vec<String> = send_text(pane, b"a;b\tc\xff\n")
+            .iter()
+            .map(|c| c.to_strings()[3..].join(" "))
+            .collect();
+        assert_eq!(flat, ["-l -- a;b", "-H 09", "-l -- c", "-H ff 0a"]);
+        let long = "é".repeat(LITERAL_CHUNK * 2 + 1);
+        let cmds = send_text(pane, long.as_bytes());
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(
+            cmds.iter()
+                .map(|c| c.to_strings()[5].clone())
+                .collect::<String>(),
+            long
         );
     }
 }

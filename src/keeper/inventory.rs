@@ -4,10 +4,10 @@
 
 use super::start::{placeholder_starter, starter_alive};
 use super::{
-    tmux_says, unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_LOG,
-    OPT_STARTED,
+    unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_LOG, OPT_STARTED,
 };
-use crate::protocol::FormatQuery;
+use crate::client::{commands, ErrorKind};
+use crate::protocol::{FormatQuery, PaneId};
 use crate::server::{self, SocketState};
 use crate::watch::{self, ExitStatus};
 use serde::Serialize;
@@ -179,12 +179,12 @@ impl Keeper {
             state => return Err(self.unavailable(state)),
         }
         let (reply, info) = match self
-            .once_with_info(&["list-panes", "-a", "-F", PANES.format()])
+            .once_with_info(commands::list_all_panes(PANES.format()))
             .await
         {
             Ok(answer) => answer,
             // A server with no session has nothing to list.
-            Err(KeeperError::Client(e)) if tmux_says(&e, &["no sessions", "no current target"]) => {
+            Err(KeeperError::Client(e)) if e.is(ErrorKind::NoSessions) => {
                 return Ok((Vec::new(), None))
             }
             Err(e) => return Err(e),
@@ -222,9 +222,10 @@ impl Keeper {
         if !watch::reports_dead_signal(info.server_version.as_deref()) {
             // Before 3.3 a signal's status is only on the pane's screen.
             for process in out.iter_mut().filter(|p| p.state == State::Exiting) {
-                let screen = self
-                    .once(&["capture-pane", "-p", "-t", &process.pane])
-                    .await?;
+                let Ok(pane) = process.pane.parse::<PaneId>() else {
+                    continue;
+                };
+                let screen = self.once(commands::capture(pane)).await?;
                 if let Some(ExitStatus::Signaled(signal)) =
                     watch::dead_signal_on_screen(&screen.content())
                 {

@@ -46,9 +46,10 @@ pub use stop::Stopped;
 pub use wait::LOG_SETTLE;
 
 use crate::client::{
-    Client, ClientError, ConnectOptions, TransportChoice, ATTACH_FLAGS, QUIET_ATTACH_FLAGS,
+    commands, Client, ClientError, ConnectOptions, ErrorKind, TransportChoice, ATTACH_FLAGS,
+    QUIET_ATTACH_FLAGS,
 };
-use crate::protocol::{version_at_least, FormatQuery, PaneId, Reply};
+use crate::protocol::{version_at_least, Command, FormatQuery, PaneId, Reply};
 use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState};
 use crate::transport::direct::{self, DirectOptions};
 use crate::transport::{TransportError, TransportInfo};
@@ -163,14 +164,16 @@ impl Keeper {
     }
 
     /// Run one command that does not attach.
-    async fn once(&self, argv: &[&str]) -> Result<Reply, KeeperError> {
-        Ok(self.once_with_info(argv).await?.0)
+    async fn once(&self, command: Command) -> Result<Reply, KeeperError> {
+        Ok(self.once_with_info(command).await?.0)
     }
 
     /// [`Keeper::once`], and what carried it (with the server's version).
-    async fn once_with_info(&self, argv: &[&str]) -> Result<(Reply, TransportInfo), KeeperError> {
-        let command = argv.iter().map(|s| s.to_string()).collect();
-        Ok(Client::run_once(&self.options(command)).await?)
+    async fn once_with_info(
+        &self,
+        command: Command,
+    ) -> Result<(Reply, TransportInfo), KeeperError> {
+        Ok(Client::run_once(&self.options(command.to_strings())).await?)
     }
 
     /// Refuse a server older than the keeper supports (see
@@ -195,10 +198,7 @@ impl Keeper {
 
     /// The command that attaches to `name`'s session with `flags`.
     fn attach_command(&self, name: &str, flags: &str) -> Vec<String> {
-        let target = session_target(name);
-        ["attach-session", "-f", flags, "-t", target.as_str()]
-            .map(String::from)
-            .to_vec()
+        commands::attach(session_target(name), flags).to_strings()
     }
 
     /// A control connection attached to `name`'s session.
@@ -214,9 +214,7 @@ impl Keeper {
         let command = self.attach_command(name, flags);
         match Client::connect(&self.options(command)).await {
             Ok(client) => Ok(client),
-            Err(e) if tmux_says(&e, &["can't find", "no sessions"]) => {
-                Err(self.not_found(name).await)
-            }
+            Err(e) if is_missing(&e) => Err(self.not_found(name).await),
             Err(e) => Err(e.into()),
         }
     }
@@ -247,16 +245,11 @@ impl Keeper {
 
     async fn pane_with(&self, name: &str, flags: &str) -> Result<(Client, PaneId), KeeperError> {
         let client = self.attach_with(name, flags).await?;
-        let target = session_target(name);
         let reply = client
-            .command([
-                "list-panes",
-                "-s",
-                "-t",
-                target.as_str(),
-                "-F",
+            .command(commands::list_session_panes(
+                session_target(name),
                 PANE_ID.format(),
-            ])
+            ))
             .await?;
         let pane = parse_pane_id(&reply)?;
         Ok((client, pane))
@@ -266,9 +259,8 @@ impl Keeper {
     async fn kept(&self, client: &Client, name: &str) -> Result<Option<Kept>, KeeperError> {
         static KEPT: LazyLock<FormatQuery> =
             LazyLock::new(|| FormatQuery::new(&[OPT_LOG, OPT_RUN, OPT_INPUT, OPT_ECHO]));
-        let target = format!("{}:", session_target(name));
         let reply = client
-            .command(["display-message", "-p", "-t", &target, KEPT.format()])
+            .command(commands::display(commands::session(name), KEPT.format()))
             .await?;
         let fields = KEPT.parse_one(&reply.content()).map_err(WatchError::from)?;
         let (Ok(run), false) = (fields[1].parse::<log::Position>(), fields[0].is_empty()) else {
@@ -326,11 +318,10 @@ pub fn validate_name(name: &str) -> Result<(), KeeperError> {
     Ok(())
 }
 
-/// Whether tmux refused a command with a message holding one of `texts`.
-fn tmux_says(error: &ClientError, texts: &[&str]) -> bool {
-    error
-        .tmux_message()
-        .is_some_and(|m| texts.iter().any(|t| m.contains(t)))
+/// Whether tmux refused a command because the session (or any session)
+/// is not there.
+fn is_missing(error: &ClientError) -> bool {
+    error.is(ErrorKind::NotFound) || error.is(ErrorKind::NoSessions)
 }
 
 /// The format whose answer is a pane's id.

@@ -2,6 +2,7 @@
 //! holds of a session the keeper did not start.
 
 use super::{log, validate_name, Keeper, KeeperError};
+use crate::client::commands;
 use crate::server;
 use crate::watch;
 
@@ -62,12 +63,7 @@ impl Keeper {
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?;
-        let target = pane.to_string();
-        let mut capture = vec!["capture-pane", "-p", "-J", "-S", "-", "-t", target.as_str()];
-        if raw {
-            capture.push("-e");
-        }
-        let reply = client.command(capture).await?;
+        let reply = client.command(commands::capture_history(pane, raw)).await?;
         let mut lines = watch::screen_rows(&reply);
         let skip = lines.len().saturating_sub(n);
         Ok((lines.split_off(skip), None))

@@ -2,9 +2,9 @@
 //! a process, recording where the text begins in its log, and typing then
 //! waiting for an answer.
 
-use super::{keys, log, session_target, Keeper, KeeperError, OPT_ECHO, OPT_INPUT};
-use crate::client::{Client, ATTACH_FLAGS};
-use crate::protocol::PaneId;
+use super::{keys, log, Keeper, KeeperError, OPT_ECHO, OPT_INPUT};
+use crate::client::{commands, Client, ATTACH_FLAGS};
+use crate::protocol::{Command, PaneId};
 use crate::watch;
 use regex::Regex;
 use std::time::Duration;
@@ -14,11 +14,6 @@ use std::time::Duration;
 /// prints all the time).
 const INPUT_SETTLE: Duration = Duration::from_millis(20);
 const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
-
-/// How many characters one `send-keys -l` carries, and how many bytes one
-/// `send-keys -H`.
-const LITERAL_CHUNK: usize = 512;
-const HEX_CHUNK: usize = 128;
 
 impl Keeper {
     /// Type `text` into `name`'s pane exactly: any bytes, any length
@@ -130,9 +125,8 @@ impl Keeper {
         text: &[u8],
         enter: bool,
     ) -> Result<(), KeeperError> {
-        let commands = send_text_commands(pane, text, enter);
         let mut pending = Vec::new();
-        for command in commands {
+        for command in send_text_commands(pane, text, enter) {
             pending.push(client.enqueue(command).await?);
         }
         for reply in pending {
@@ -153,9 +147,7 @@ impl Keeper {
         }
         let (client, pane) = self.pane_without_output(name).await?;
         self.require_running(&client, name, pane).await?;
-        let mut command = vec!["send-keys".to_string(), "-t".into(), pane.to_string()];
-        command.extend(keys.iter().cloned());
-        client.command(command).await?;
+        client.command(commands::send_keys(pane, keys)).await?;
         Ok(())
     }
 
@@ -178,24 +170,11 @@ impl Keeper {
         log::settle(&self.log_path(name), INPUT_SETTLE, deadline).await;
         let at = self.log_end(name)?;
         let echo = echo_record(text);
-        let session = format!("{}:", session_target(name));
-        let position = at.to_string();
+        let session = commands::session(name);
         let pending = client
             .enqueue_together([
-                [
-                    "set-option",
-                    "-t",
-                    session.as_str(),
-                    OPT_INPUT,
-                    position.as_str(),
-                ],
-                [
-                    "set-option",
-                    "-t",
-                    session.as_str(),
-                    OPT_ECHO,
-                    echo.as_str(),
-                ],
+                commands::set_option(&session, OPT_INPUT, &at.to_string()),
+                commands::set_option(&session, OPT_ECHO, &echo),
             ])
             .await?;
         for reply in pending {
@@ -227,76 +206,14 @@ fn echo_record(text: &[u8]) -> String {
     lines[keep..].join(" ")
 }
 
-/// The `send-keys` commands that type `text` exactly.
-pub fn send_text_commands(pane: PaneId, text: &[u8], enter: bool) -> Vec<Vec<String>> {
-    let target = pane.to_string();
-    let literal = |s: &str| -> Vec<String> {
-        ["send-keys", "-t", target.as_str(), "-l", "--", s]
-            .map(String::from)
-            .to_vec()
-    };
-    let mut out = Vec::new();
-    let mut hex: Vec<u8> = Vec::new();
-    let flush_hex = |hex: &mut Vec<u8>, out: &mut Vec<Vec<String>>| {
-        for chunk in hex.chunks(HEX_CHUNK) {
-            let mut command: Vec<String> = ["send-keys", "-t", target.as_str(), "-H"]
-                .map(String::from)
-                .to_vec();
-            command.extend(chunk.iter().map(|b| format!("{b:02x}")));
-            out.push(command);
-        }
-        hex.clear();
-    };
-    for piece in text.utf8_chunks() {
-        let mut run = String::new();
-        for c in piece.valid().chars() {
-            if c.is_control() {
-                if !run.is_empty() {
-                    flush_hex(&mut hex, &mut out);
-                    out.extend(chunks(&run).map(literal));
-                    run.clear();
-                }
-                let mut buf = [0u8; 4];
-                hex.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            } else {
-                if run.is_empty() {
-                    flush_hex(&mut hex, &mut out);
-                }
-                run.push(c);
-            }
-        }
-        if !run.is_empty() {
-            flush_hex(&mut hex, &mut out);
-            out.extend(chunks(&run).map(literal));
-        }
-        hex.extend_from_slice(piece.invalid());
-    }
-    flush_hex(&mut hex, &mut out);
+/// The `send-keys` commands that type `text` exactly
+/// ([`commands::send_text`]), then press Enter if `enter`.
+pub fn send_text_commands(pane: PaneId, text: &[u8], enter: bool) -> Vec<Command> {
+    let mut out = commands::send_text(pane, text);
     if enter {
-        out.push(
-            ["send-keys", "-t", target.as_str(), "Enter"]
-                .map(String::from)
-                .to_vec(),
-        );
+        out.push(commands::send_keys(pane, ["Enter"]));
     }
     out
-}
-
-/// `s` in pieces of at most [`LITERAL_CHUNK`] characters.
-fn chunks(s: &str) -> impl Iterator<Item = &str> {
-    let mut rest = s;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest
-            .char_indices()
-            .nth(LITERAL_CHUNK)
-            .map_or(rest.len(), |(i, _)| i);
-        let (head, tail) = rest.split_at(end);
-        rest = tail;
-        Some(head)
-    })
 }
 
 #[cfg(test)]
@@ -304,17 +221,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_becomes_literal_and_hex_in_order() {
-        let pane: PaneId = "%3".parse().unwrap();
-        let cmds = send_text_commands(pane, b"a;b\tc\xff\n", true);
-        let flat: Vec<String> = cmds.iter().map(|c| c[3..].join(" ")).collect();
-        assert_eq!(
-            flat,
-            ["-l -- a;b", "-H 09", "-l -- c", "-H ff 0a", "Enter"].map(String::from)
-        );
-        let long = "é".repeat(LITERAL_CHUNK * 2 + 1);
-        let cmds = send_text_commands(pane, long.as_bytes(), false);
-        assert_eq!(cmds.len(), 3);
-        assert_eq!(cmds.iter().map(|c| c[5].clone()).collect::<String>(), long);
+    fn enter_comes_last() {
+        let pane = PaneId(3);
+        let cmds = send_text_commands(pane, b"a", true);
+        let last = cmds.last().unwrap().to_strings();
+        assert_eq!(last, ["send-keys", "-t", "%3", "Enter"]);
+        assert_eq!(send_text_commands(pane, b"a", false).len(), 1);
     }
 }

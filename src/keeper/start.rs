@@ -5,10 +5,11 @@
 
 use super::command::{check_runnable, environment, format_escape, sh_quote, shell_words};
 use super::{
-    log, parse_pane_id, session_target, tmux_says, unix_now, validate_name, Keeper, KeeperError,
-    ProcessInfo, State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN,
-    OPT_STARTED, PANE_ID,
+    log, parse_pane_id, session_target, unix_now, validate_name, Keeper, KeeperError, ProcessInfo,
+    State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED,
+    PANE_ID,
 };
+use crate::client::{commands, ErrorKind};
 use crate::protocol::PaneId;
 use crate::server::{self, ServerError, StartOptions};
 use crate::watch;
@@ -128,35 +129,28 @@ impl Keeper {
         if let Err(e) = self.require_version().await {
             // Leave no empty server behind on a refusal.
             if started_server {
-                let _ = self.once(&["kill-server"]).await;
+                let _ = self.once(commands::kill_server()).await;
             }
             return Err(e);
         }
         let mut replaced = false;
         let pane: PaneId = loop {
+            let placeholder = PLACEHOLDER
+                .into_iter()
+                .chain([PLACEHOLDER_MARK, &starter_token()])
+                .map(str::to_string)
+                .collect::<Vec<_>>();
             let created = self
-                .once(&[
-                    "new-session",
-                    "-d",
-                    "-s",
+                .once(commands::new_session(
                     name,
-                    "-c",
                     &format_escape(&cwd),
-                    "-P",
-                    "-F",
                     PANE_ID.format(),
-                    PLACEHOLDER[0],
-                    PLACEHOLDER[1],
-                    PLACEHOLDER[2],
-                    PLACEHOLDER_MARK,
-                    &starter_token(),
-                ])
+                    placeholder,
+                ))
                 .await;
             match created {
                 Ok(reply) => break parse_pane_id(&reply)?,
-                Err(KeeperError::Client(e))
-                    if tmux_says(&e, &["duplicate session"]) && !replaced =>
-                {
+                Err(KeeperError::Client(e)) if e.is(ErrorKind::Duplicate) && !replaced => {
                     let current = self.settled_status(name).await?;
                     if matches!(
                         current.state,
@@ -190,8 +184,8 @@ impl Keeper {
                     // It exited, or its starter died before it finished:
                     // start it again in a new session of the same name (its
                     // log goes on).
-                    let target = session_target(name);
-                    self.once(&["kill-session", "-t", &target]).await?;
+                    self.once(commands::kill_session(session_target(name)))
+                        .await?;
                     replaced = true;
                 }
                 Err(e) => return Err(e),
@@ -211,8 +205,9 @@ impl Keeper {
             }),
             Err(e) => {
                 // Leave no placeholder behind to pass for a live process.
-                let target = session_target(name);
-                let _ = self.once(&["kill-session", "-t", &target]).await;
+                let _ = self
+                    .once(commands::kill_session(session_target(name)))
+                    .await;
                 Err(e)
             }
         }
@@ -229,13 +224,11 @@ impl Keeper {
         spec: &StartSpec,
     ) -> Result<Started, KeeperError> {
         let program = self.log_sink_program()?;
-        let target = session_target(name);
         let client = self.attach(name).await?;
         let log_path = self.log_path(name);
         // Beside the socket, so as private as the socket's directory must
         // be: nobody else may plant a file or a link there.
         server::ensure_private_dir(log_path.parent().unwrap_or(Path::new(".")))?;
-        let pane_s = pane.to_string();
         let now = unix_now();
         let started = now.to_string();
         let display = shell_words(argv);
@@ -259,31 +252,15 @@ impl Keeper {
         }
         // tmux expands formats and strftime escapes in the pipe command.
         let sink = format_escape(&sink).replace('%', "%%");
-        client
-            .command(["pipe-pane", "-O", "-t", pane_s.as_str(), sink.as_str()])
-            .await?;
-        let cwd_arg = format_escape(cwd);
-        let mut respawn: Vec<String> = [
-            "respawn-pane",
-            "-k",
-            "-t",
-            pane_s.as_str(),
-            "-c",
-            cwd_arg.as_str(),
-        ]
-        .map(String::from)
-        .to_vec();
-        for (key, value) in environment(&spec.env)? {
-            respawn.push("-e".into());
-            respawn.push(format!("{key}={value}"));
-        }
-        respawn.extend(argv.iter().cloned());
+        client.command(commands::pipe_output(pane, &sink)).await?;
+        let respawn =
+            commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);
         // The options first: a racing start that sees them waits in the log
         // like this one, and compares commands with the same display; until
         // the real command replaces the placeholder, the pane's start
         // command still names this start (see `settled_status`).
         let log_s = log_path.to_string_lossy().into_owned();
-        let session = format!("{target}:");
+        let session = commands::session(name);
         let settings = [
             (OPT_COMMAND, display.as_str()),
             (OPT_CWD, cwd),
@@ -293,10 +270,7 @@ impl Keeper {
             (OPT_INPUT, run.as_str()),
             (OPT_ECHO, ""),
         ]
-        .map(|(option, value)| {
-            // A trailing ':' makes `=NAME` a session target for set-option.
-            ["set-option", "-t", session.as_str(), option, value].map(String::from)
-        });
+        .map(|(option, value)| commands::set_option(&session, option, value));
         for reply in client.enqueue_together(settings).await? {
             reply.await?;
         }

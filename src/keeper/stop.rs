@@ -2,8 +2,8 @@
 //! (and a process that outlives that signalled); stops of one name take
 //! turns and share their outcome.
 
-use super::{log, session_target, tmux_says, validate_name, Keeper, KeeperError};
-use crate::client::ClientError;
+use super::{is_missing, log, session_target, validate_name, Keeper, KeeperError};
+use crate::client::{commands, ClientError, ErrorKind};
 use crate::protocol::FormatQuery;
 use crate::server;
 use crate::watch::{self, ExitStatus, WatchError};
@@ -57,7 +57,7 @@ impl Keeper {
                     None => Err(self.not_found(name).await),
                 }
             }
-            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => {
+            Err(KeeperError::Client(e)) if is_missing(&e) => {
                 // A stop that comes a moment after another one ended it (a
                 // caller retrying, or the last of several at once) gets
                 // that outcome; later, the name is simply not there.
@@ -87,7 +87,7 @@ impl Keeper {
         let record = dir.join(format!("{name}.stopped"));
         let still_there = match self.session_id(name).await {
             Ok(now) => now.as_ref() == Some(&id),
-            Err(KeeperError::Client(e)) if tmux_says(&e, &["can't find", "no sessions"]) => false,
+            Err(KeeperError::Client(e)) if is_missing(&e) => false,
             Err(e) => return Err(e),
         };
         if !still_there {
@@ -119,9 +119,11 @@ impl Keeper {
     /// (`display-message -t` answers with empty fields, not an error, when
     /// its target is missing; the name in the answer tells.)
     async fn session_id(&self, name: &str) -> Result<Option<String>, KeeperError> {
-        let target = format!("{}:", session_target(name));
         let reply = self
-            .once(&["display-message", "-p", "-t", &target, SESSION_ID.format()])
+            .once(commands::display(
+                commands::session(name),
+                SESSION_ID.format(),
+            ))
             .await?;
         let fields = SESSION_ID
             .parse_one(&reply.content())
@@ -200,9 +202,7 @@ impl Keeper {
                 for command in watch::exit_reporting(pane) {
                     client.command(command).await?;
                 }
-                client
-                    .command(["send-keys", "-t", &pane.to_string(), "C-c"])
-                    .await?;
+                client.command(commands::send_keys(pane, ["C-c"])).await?;
                 match watch::wait_exit(&client, pane, grace).await {
                     Ok(status) => Stopped::Interrupted { status },
                     Err(WatchError::Timeout(_)) => Stopped::Killed,
@@ -222,12 +222,10 @@ impl Keeper {
         };
         let process = watch::ProcessExit::open(survivor);
         // Killing the session we are attached to ends this connection.
-        let kill = client
-            .command(["kill-session", "-t", target.as_str()])
-            .await;
+        let kill = client.command(commands::kill_session(target)).await;
         match kill {
-            Ok(_) | Err(ClientError::Closed(_)) => {}
-            Err(ClientError::Command { message, .. }) if message.contains("can't find") => {}
+            Ok(_) => {}
+            Err(e) if e.is(ErrorKind::Closed) || e.is(ErrorKind::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
         if let (Some(pid), true) = (survivor, process.is_open()) {
