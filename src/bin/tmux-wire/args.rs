@@ -1,0 +1,385 @@
+//! The command line: every command, argument and flag, with its help.
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+use tmux_wire::keeper::WaitFrom;
+
+const AFTER_HELP: &str = "\
+Examples:
+  # Start a web server on the dedicated socket and wait until it listens
+  tmux-wire start web --ready 'Serving HTTP' --timeout 30s -- python3 -m http.server 8000
+  tmux-wire ls
+  tmux-wire logs web -n 20
+  tmux-wire send web --enter 'echo hello'
+  tmux-wire keys web C-c
+  tmux-wire wait build --exit --timeout 10m
+  tmux-wire stop web --grace 5s
+
+The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
+${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
+
+Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
+error, ...); 2 usage error; 124 a wait timed out; 126/127 `start` of a
+command that is not executable / not found.
+With --json every command prints one JSON document on stdout (an error
+prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
+
+/// The heading the options every command takes are listed under.
+const GLOBAL: &str = "Global options";
+
+#[derive(Parser)]
+#[command(name = "tmux-wire", version, about = "Keep processes alive in tmux and know without polling when they are ready, idle or done", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Socket path of the tmux server.
+    #[arg(
+        short = 'S',
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "label",
+        help_heading = GLOBAL
+    )]
+    pub socket: Option<PathBuf>,
+    /// Socket name in tmux's directory (like tmux -L).
+    #[arg(short = 'L', global = true, value_name = "NAME", help_heading = GLOBAL)]
+    pub label: Option<String>,
+    /// Print one JSON document (see README for the shapes).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+    /// How to reach the server (see the values; `process` can crash
+    /// tmux servers up to 3.6a under connection churn).
+    #[arg(long, global = true, value_enum, default_value = "auto", help_heading = GLOBAL)]
+    pub transport: Transport,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Transport {
+    /// Direct, or a `tmux -C` child for a server too old to speak to
+    /// directly (before 3.2).
+    Auto,
+    /// The server's socket, spoken to directly; no tmux process runs.
+    Direct,
+    /// A `tmux -C` child per connection. Beware: tmux up to at least 3.6a
+    /// can crash, taking every session with it, when a `tmux -C` client is
+    /// still identifying while another control client leaves (seen on 3.3a
+    /// under connection churn); the direct transport cannot trigger this.
+    Process,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start NAME running CMD unless it already runs (then change nothing).
+    #[command(
+        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
+    )]
+    Start(StartArgs),
+    /// List processes: name, state, pid, command, cwd, started, log.
+    #[command(alias = "list")]
+    Ls,
+    /// Show one process.
+    Status {
+        /// The process's name (as `ls` shows it).
+        name: String,
+    },
+    /// Print the last lines of a process's log.
+    Logs(LogsArgs),
+    /// Type TEXT into the process exactly (any characters, any length).
+    #[command(
+        after_help = "Examples:\n  tmux-wire send repl --enter 'print(\"a; b\")'\n  tmux-wire send sh1 --enter 'make test; echo EXIT=$?' --then-ready '^EXIT=\\d+$' --timeout 10m\n  tmux-wire send repl --enter 'load()' --then-idle 2s\n\nWith --then-ready the wait is armed before the text is typed, and only what\nthe process prints after it counts: neither older output nor the terminal's\necho of the typed text can match. A process that has exited is an error."
+    )]
+    Send(SendArgs),
+    /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
+    #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
+    Keys {
+        /// The process's name (as `ls` shows it).
+        name: String,
+        /// Key names as tmux knows them (C-c, Enter, Up, M-x, F1 ...),
+        /// pressed in order; a name tmux does not know is refused.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+    /// Wait until the process is ready, idle, or has exited.
+    #[command(
+        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. Sessions tmux-wire did not start have no log: there what the pane\nshows counts (--from now: only new output)."
+    )]
+    Wait(WaitArgs),
+    /// Interrupt (C-c), wait up to --grace, then kill the session.
+    Stop {
+        /// The process's name (as `ls` shows it).
+        name: String,
+        /// How long to wait for the exit after C-c before killing the
+        /// session (e.g. 500ms, 10s, 1m).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+    },
+    /// Stop every process on the socket.
+    KillAll {
+        /// How long to wait for each exit after C-c before killing the
+        /// session (e.g. 500ms, 10s, 1m).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+    },
+    /// Remove the socket file if no server answers on it.
+    Clean,
+    /// Run one tmux command over a control connection and print its output.
+    #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
+    Cmd {
+        /// The tmux command and its arguments, as given to `tmux`
+        /// (options after the command name are the command's own).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "TMUX-COMMAND"
+        )]
+        argv: Vec<String>,
+    },
+    /// tmux-wire's version, the server's, the transport and header layout.
+    Version,
+    /// Decode a captured control-mode stream (from FILE or stdin).
+    Decode(DecodeArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell).
+    #[command(
+        after_help = "Install (then open a new shell):\n  tmux-wire completions bash > ~/.local/share/bash-completion/completions/tmux-wire\n  tmux-wire completions zsh > ~/.zfunc/_tmux-wire     # with fpath+=(~/.zfunc) before compinit\n  tmux-wire completions fish > ~/.config/fish/completions/tmux-wire.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write every page into a directory.
+    #[command(
+        after_help = "Install every page (tmux-wire.1, tmux-wire-start.1, ...):\n  mkdir -p ~/.local/share/man/man1\n  tmux-wire man --dir ~/.local/share/man/man1\nor only the main one:\n  tmux-wire man > ~/.local/share/man/man1/tmux-wire.1"
+    )]
+    Man {
+        /// The command whose page to print (default: tmux-wire's own, which
+        /// lists the commands).
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Option<String>,
+        /// Write the pages of tmux-wire and of every command into DIR
+        /// (tmux-wire.1, tmux-wire-start.1, ...) instead of printing one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// (internal) The log writer tmux pipes a pane's output into.
+    #[command(hide = true)]
+    LogSink {
+        /// Rotate the log file when it reaches this size.
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: u64,
+        /// How many rotated files to keep.
+        #[arg(long, value_name = "N")]
+        keep: u32,
+        /// The log file.
+        path: PathBuf,
+    },
+}
+
+// `start`'s arguments.
+#[derive(Args)]
+pub struct StartArgs {
+    /// The name (a tmux session name: no '.', ':', '/' or control characters).
+    pub name: String,
+    /// Working directory (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set a variable on top of the current environment (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Wait until the output matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub ready: Option<regex::Regex>,
+    /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// The command and its arguments (after --).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub argv: Vec<OsString>,
+}
+
+// `logs`'s arguments.
+#[derive(Args)]
+pub struct LogsArgs {
+    /// The process's name (as `ls` shows it).
+    pub name: String,
+    /// How many lines.
+    #[arg(short = 'n', default_value = "50")]
+    pub lines: usize,
+    /// Keep printing new output until the process ends (Ctrl-C stops).
+    #[arg(long)]
+    pub follow: bool,
+    /// Keep escape sequences.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+// `send`'s arguments.
+#[derive(Args)]
+pub struct SendArgs {
+    /// The process's name (as `ls` shows it).
+    pub name: String,
+    /// The text to type, exactly (quote it for the shell).
+    pub text: String,
+    /// Press Enter after the text.
+    #[arg(long)]
+    pub enter: bool,
+    /// Then wait until a line printed after the text matches REGEX
+    /// (per line, as in grep; the echo of the text never matches).
+    #[arg(long, value_name = "REGEX", conflicts_with = "then_idle")]
+    pub then_ready: Option<regex::Regex>,
+    /// Then wait until the process printed nothing for DUR.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub then_idle: Option<Duration>,
+    /// Give up the --then-* wait after this long (exit 124).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+}
+
+// `wait`'s arguments.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("until").required(true)))]
+pub struct WaitArgs {
+    /// The process's name (as `ls` shows it).
+    pub name: String,
+    /// Until the output matches this regular expression.
+    #[arg(long, value_name = "REGEX", group = "until")]
+    pub ready: Option<regex::Regex>,
+    /// Until no output for this long.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, group = "until")]
+    pub idle: Option<Duration>,
+    /// Until the process exits; prints its status.
+    #[arg(long, group = "until")]
+    pub exit: bool,
+    /// Where --ready starts reading: input (default), start or now.
+    #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
+    pub from: WaitFrom,
+    /// Give up after this long (exit 124).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+}
+
+// `decode`'s arguments.
+#[derive(Args)]
+pub struct DecodeArgs {
+    /// Keep only lines starting with PREFIX, stripped (multi-client captures).
+    #[arg(long, value_name = "PREFIX")]
+    pub client: Option<String>,
+    /// The capture (default: standard input).
+    pub file: Option<String>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected K=V, got {s:?}")),
+    }
+}
+
+/// `input`, `start` or `now`.
+fn parse_from(s: &str) -> Result<WaitFrom, String> {
+    match s {
+        "input" => Ok(WaitFrom::LastInput),
+        "start" => Ok(WaitFrom::RunStart),
+        "now" => Ok(WaitFrom::Now),
+        _ => Err(format!("{s:?}: say input, start or now")),
+    }
+}
+
+/// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (use e.g. 500ms, 30s, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("bad unit in {s:?} (ms, s, m or h)")),
+    };
+    // At most a year: longer is surely a mistake, and far-off deadlines
+    // overflow the clock.
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= Duration::from_secs(366 * 24 * 3600) => Ok(d),
+        _ => Err(format!("bad duration {s:?} (at most a year)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every argument and flag of every command, hidden ones included,
+    /// says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "tmux-wire", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+        // The walk saw the subcommands' own arguments.
+        let stop = command.find_subcommand("stop").unwrap();
+        assert!(stop.get_arguments().any(|a| a.get_id() == "grace"));
+    }
+
+    /// The global options are declared once, on the top level.
+    #[test]
+    fn global_options_are_declared_once() {
+        let command = Cli::command();
+        for id in ["socket", "label", "json", "transport"] {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .unwrap_or_else(|| panic!("{id} is not a top-level option"));
+            assert!(arg.is_global_set(), "{id} is not global");
+        }
+        for sub in command.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                assert!(
+                    !["socket", "label", "json", "transport"].contains(&id),
+                    "{} declares {id} again",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("9000h").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! One tmux command over a control connection: `cmd` and `version`.
+
+use crate::docs;
+use crate::output::{out, print_doc};
+use crate::Failure;
+use tmux_wire::client::Client;
+use tmux_wire::keeper::Keeper;
+
+pub async fn cmd(keeper: &Keeper, json: bool, argv: Vec<String>) -> Result<(), Failure> {
+    // tmux's own refusal is printed as tmux prints it.
+    let (reply, _) =
+        Client::run_once(&keeper.options(argv))
+            .await
+            .map_err(|e| match e.tmux_message() {
+                Some(message) => Failure::Tmux(message.to_string()),
+                None => e.into(),
+            })?;
+    let lines = reply.content();
+    if json {
+        let output = lines
+            .iter()
+            .map(|l| docs::OutputLine(docs::Data::new(l)))
+            .collect();
+        print_doc(&docs::Output { output });
+    } else {
+        for line in lines {
+            out!("{}", String::from_utf8_lossy(&line));
+        }
+    }
+    Ok(())
+}
+
+pub async fn version(keeper: &Keeper, json: bool) -> Result<(), Failure> {
+    // `list-commands` answers without a session on every version
+    // (`display-message` needs one before 3.2).
+    let command = ["list-commands", "-F", "#{version}", "list-commands"]
+        .map(String::from)
+        .to_vec();
+    let (reply, info) = Client::run_once(&keeper.options(command)).await?;
+    let server = String::from_utf8_lossy(&reply.output()).trim().to_string();
+    let layout = info.layout.map(|l| format!("{l:?}"));
+    if json {
+        print_doc(&docs::Version {
+            tmux_wire: env!("CARGO_PKG_VERSION"),
+            server: &server,
+            transport: info.kind.as_str(),
+            layout: layout.as_deref(),
+            socket: keeper.socket(),
+        });
+    } else {
+        out!(
+            "tmux-wire {}\nserver    tmux {server}\ntransport {} ({})\nlayout    {}\nsocket    {}",
+            env!("CARGO_PKG_VERSION"),
+            info.kind.as_str(),
+            info.reason,
+            layout.as_deref().unwrap_or("-"),
+            keeper.socket().display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,512 @@
+//! The named processes: `start`, `ls`, `status`, `logs`, `send`, `keys`,
+//! `wait`, `stop`, `kill-all`, `clean`, and the internal `log-sink`.
+//!
+//! Presentation first; below it, in functions of their own, two pieces of
+//! logic that belong to the keeper library and are due to move there: the
+//! log follower ([`follow_log`]) and the spinner's view of a pane
+//! ([`show_last_line`]).
+
+use crate::args::{LogsArgs, SendArgs, StartArgs, WaitArgs};
+use crate::docs;
+use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
+use crate::Failure;
+use indicatif::ProgressBar;
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use tmux_wire::client::{Client, PaneEvent};
+use tmux_wire::keeper::{self, Keeper, StartSpec};
+use tmux_wire::protocol::PaneId;
+use tmux_wire::watch;
+
+pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
+    let StartArgs {
+        name,
+        cwd,
+        env,
+        ready,
+        timeout,
+        argv,
+    } = args;
+    let what = format!("starting {name}");
+    let bar = ready.as_ref().and_then(|_| spinner(json, &what));
+    let started = keeper
+        .start(
+            &name,
+            &argv,
+            &StartSpec {
+                cwd,
+                env,
+                ready,
+                timeout: Some(timeout),
+            },
+        )
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let started = started?;
+    if json {
+        print_doc(&started);
+    } else if let (true, Some(asked)) = (started.already_running, &started.requested_command) {
+        out!(
+            "{name} is already running another command (pid {}): `{}`, not `{asked}`; nothing changed (stop it first to run the new one)",
+            show_pid(started.process.pid),
+            started.process.command
+        );
+    } else if started.already_running {
+        out!(
+            "{name} is already running (pid {}); nothing changed",
+            show_pid(started.process.pid)
+        );
+    } else {
+        out!(
+            "{name} started (pid {}); log {}",
+            show_pid(started.process.pid),
+            show_path(&started.process.log)
+        );
+        if let Some(m) = &started.ready {
+            out!("ready: {m}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn ls(keeper: &Keeper, json: bool) -> Result<(), Failure> {
+    let list = keeper.list().await?;
+    if json {
+        print_doc(&docs::Processes { processes: &list });
+    } else if list.is_empty() {
+        out!("no processes on {}", keeper.socket().display());
+    } else {
+        out!(
+            "{:<16} {:<18} {:>8}  {:<20} COMMAND",
+            "NAME",
+            "STATE",
+            "PID",
+            "STARTED"
+        );
+        for p in list {
+            out!(
+                "{:<16} {:<18} {:>8}  {:<20} {}",
+                p.name,
+                p.state.to_string(),
+                show_pid(p.pid),
+                p.started.map(ago).unwrap_or_default(),
+                p.command
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failure> {
+    let p = keeper.status(name).await?;
+    if json {
+        print_doc(&p);
+    } else {
+        out!(
+            "name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
+            p.name,
+            p.state,
+            show_pid(p.pid),
+            p.command,
+            p.cwd,
+            p.started.map(ago).unwrap_or_default(),
+            show_path(&p.log)
+        );
+    }
+    Ok(())
+}
+
+pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Failure> {
+    let LogsArgs {
+        name,
+        lines,
+        follow,
+        raw,
+    } = args;
+    // Watch the log before reading it, so following misses nothing.
+    let live = if follow {
+        let (client, pane) = keeper.pane_without_output(&name).await?;
+        let changes = keeper::log::LogWatch::new(&keeper.log_path(&name));
+        Some((client, pane, changes))
+    } else {
+        None
+    };
+    let (last, end) = keeper.logs_or_history(&name, lines, raw, follow).await?;
+    if json && !follow {
+        print_doc(&docs::Lines { lines: &last });
+    } else {
+        for line in &last {
+            print_line(json, line);
+        }
+    }
+    if let Some((client, pane, changes)) = live {
+        let Some(end) = end else {
+            return Err(Failure::Error(format!(
+                "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
+            )));
+        };
+        let follower = keeper::log::Follower::new(&keeper.log_path(&name), end, raw);
+        let ended = follow_log(
+            keeper.socket(),
+            &client,
+            pane,
+            &name,
+            follower,
+            changes,
+            |line| print_line(json, line),
+        )
+        .await?;
+        match ended {
+            Followed::Interrupted => {}
+            Followed::Exited(status) => {
+                if json {
+                    print_doc(&docs::End {
+                        end: docs::Ending::exit(status),
+                    });
+                } else {
+                    eprintln!("tmux-wire: {name} {status}");
+                }
+            }
+            Followed::Gone => {
+                let why = format!("{name} ended: its pane was killed and its status was not kept");
+                if json {
+                    print_doc(&docs::End {
+                        end: docs::Ending::Gone { gone: &why },
+                    });
+                } else {
+                    eprintln!("tmux-wire: {why}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line of a log: the line, or with `--json` `{"line": ...}`.
+fn print_line(json: bool, line: &str) {
+    if json {
+        print_doc(&docs::LogLine { line });
+    } else {
+        out!("{line}");
+    }
+}
+
+pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Failure> {
+    let SendArgs {
+        name,
+        text,
+        enter,
+        then_ready,
+        then_idle,
+        timeout,
+    } = args;
+    let sent = text.len();
+    if let Some(pattern) = then_ready {
+        let found = keeper
+            .send_then_ready(&name, text.as_bytes(), enter, &pattern, timeout)
+            .await?;
+        if json {
+            print_doc(&docs::Sent {
+                sent,
+                then: Some(docs::Waited::Ready { ready: found }),
+            });
+        } else {
+            out!("ready: {found}");
+        }
+    } else if let Some(quiet) = then_idle {
+        let idle = keeper
+            .send_then_idle(&name, text.as_bytes(), enter, quiet, timeout)
+            .await?;
+        if json {
+            print_doc(&docs::Sent {
+                sent,
+                then: Some(docs::Waited::idle(idle.current_command)),
+            });
+        } else {
+            out!("{name} is idle");
+        }
+    } else {
+        keeper.send_text(&name, text.as_bytes(), enter).await?;
+        if json {
+            print_doc(&docs::Sent { sent, then: None });
+        }
+    }
+    Ok(())
+}
+
+pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> Result<(), Failure> {
+    keeper.send_keys(name, keys).await?;
+    if json {
+        print_doc(&docs::KeysSent { sent: keys });
+    }
+    Ok(())
+}
+
+pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Failure> {
+    let WaitArgs {
+        name,
+        ready,
+        idle,
+        exit,
+        from,
+        timeout,
+    } = args;
+    let bar = spinner(json, &format!("waiting for {name}"));
+    // Output only where it is needed (the spinner's last line; idle
+    // on a session tmux-wire did not start opens its own):
+    // tmux 3.2a crashes when a pane dies while output for it waits
+    // to be sent to a control client.
+    let (client, pane) = if bar.is_some() {
+        keeper.pane(&name).await?
+    } else {
+        keeper.pane_without_output(&name).await?
+    };
+    let _progress = match &bar {
+        Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
+        None => None,
+    };
+    let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
+        // A process that exits first ends the wait with its status.
+        keeper
+            .wait_ready_on(&client, &name, pane, &pattern, from, timeout)
+            .await
+            .map(|m| {
+                let text = format!("ready: {m}");
+                (docs::Waited::Ready { ready: m }, text)
+            })
+            .map_err(Failure::from)
+    } else if let Some(quiet) = idle {
+        keeper
+            .wait_idle_on(&client, &name, pane, quiet, timeout)
+            .await
+            .map(|i| {
+                (
+                    docs::Waited::idle(i.current_command),
+                    format!("{name} is idle"),
+                )
+            })
+            .map_err(Failure::from)
+    } else if exit {
+        keeper
+            .wait_exit_on(&client, &name, pane, timeout)
+            .await
+            .map(|s| (docs::Waited::exit(s), format!("{name} {s}")))
+            .map_err(Failure::from)
+    } else {
+        unreachable!("clap requires one of --ready, --idle, --exit");
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let (doc, text) = result?;
+    if json {
+        print_doc(&doc);
+    } else {
+        out!("{text}");
+    }
+    Ok(())
+}
+
+pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {
+    let how = keeper.stop(name, grace).await?;
+    if json {
+        print_doc(&docs::Stop {
+            name,
+            stopped: &how,
+        });
+    } else {
+        out!("{name}: {}", describe_stop(&how));
+    }
+    Ok(())
+}
+
+pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
+    let all = keeper.stop_all(grace).await?;
+    if json {
+        let stopped = all
+            .iter()
+            .map(|(name, how)| docs::Stop { name, stopped: how })
+            .collect();
+        print_doc(&docs::StopAll { stopped });
+    } else if all.is_empty() {
+        out!("nothing to stop");
+    } else {
+        for (name, how) in all {
+            out!("{name}: {}", describe_stop(&how));
+        }
+    }
+    Ok(())
+}
+
+pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
+    let removed = keeper.clean()?;
+    if json {
+        print_doc(&docs::Clean {
+            removed,
+            socket: keeper.socket(),
+        });
+    } else if removed {
+        out!("removed stale socket {}", keeper.socket().display());
+    } else {
+        out!("nothing to clean at {}", keeper.socket().display());
+    }
+    Ok(())
+}
+
+/// `log-sink`: the log writer tmux pipes a pane's output into.
+pub fn log_sink(max_bytes: u64, keep: u32, path: &Path) -> Result<ExitCode, Failure> {
+    keeper::log::sink(
+        io::stdin().lock(),
+        path,
+        keeper::log::Limits { max_bytes, keep },
+    )
+    .map(|()| ExitCode::SUCCESS)
+    .map_err(|e| Failure::Error(format!("log {}: {e}", path.display())))
+}
+
+fn describe_stop(how: &keeper::Stopped) -> String {
+    match how {
+        keeper::Stopped::AlreadyExited { status } => {
+            format!("had already ended ({status}); session removed")
+        }
+        keeper::Stopped::Interrupted { status } => format!("{status} after C-c; session removed"),
+        keeper::Stopped::Ended => "ended after C-c (its status was not kept)".into(),
+        keeper::Stopped::Killed => {
+            "did not exit after C-c within the grace period; session killed".into()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Keeper logic still living in the CLI (to move into the keeper library).
+// ---------------------------------------------------------------------------
+
+/// Keep the spinner's message on the pane's last line of output; the task
+/// ends when the returned guard is dropped.
+async fn show_last_line(
+    client: &Client,
+    pane: PaneId,
+    bar: ProgressBar,
+    name: &str,
+) -> Result<AbortOnDrop, Failure> {
+    let mut output = client.pane_output(pane).await?;
+    let name = name.to_string();
+    let task = tokio::spawn(async move {
+        let mut lines = tmux_wire::text::Lines::new();
+        while let Some(event) = output.next().await {
+            if let PaneEvent::Output(data) = event {
+                let ended = lines.push(&data);
+                let current = lines.current();
+                let last = std::iter::once(&current)
+                    .chain(ended.iter().rev())
+                    .find(|l| !l.trim().is_empty());
+                if let Some(last) = last {
+                    let shown: String = last.trim().chars().take(60).collect();
+                    bar.set_message(format!("waiting for {name}: {shown}"));
+                }
+            }
+        }
+    });
+    Ok(AbortOnDrop(task))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How following a log ended.
+enum Followed {
+    /// Ctrl-C.
+    Interrupted,
+    /// The process exited, and the log holds all it wrote.
+    Exited(watch::ExitStatus),
+    /// Its pane was killed and its status was not kept.
+    Gone,
+}
+
+fn server_alive(socket: &Path) -> bool {
+    tmux_wire::server::socket_state(socket)
+        .is_ok_and(|s| s == tmux_wire::server::SocketState::Alive)
+}
+
+/// Pass on what the process adds to its log until it exits, then say how
+/// it ended (Ctrl-C stops). The log is the source, so nothing is printed twice
+/// or lost (tmux 3.3a can drop the last `%output` of a pane that is dying),
+/// and the log directory's changes (inotify) say when to read: the log
+/// writer is a process of its own and can lag far behind tmux's output
+/// events under a flood. Reads are bounded, so memory stays flat however
+/// far behind the reader is. Each line goes to `on_line`.
+async fn follow_log(
+    socket: &Path,
+    client: &Client,
+    pane: PaneId,
+    name: &str,
+    mut follower: keeper::log::Follower,
+    mut changes: keeper::log::LogWatch,
+    mut on_line: impl FnMut(&str),
+) -> Result<Followed, Failure> {
+    // After the exit, tmux has read all the process wrote; the writer is
+    // done once the log stops changing for this long.
+    const QUIET: Duration = Duration::from_millis(500);
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    let exited = watch::wait_exit(client, pane, forever);
+    let mut exited = std::pin::pin!(exited);
+    let mut end = None;
+    loop {
+        loop {
+            let lines = follower
+                .read_new()
+                .map_err(|e| Failure::Error(format!("reading the log: {e}")))?;
+            for line in &lines {
+                on_line(line);
+            }
+            if follower.caught_up() {
+                break;
+            }
+        }
+        let _ = io::stdout().flush();
+        let changed = if end.is_some() {
+            match tokio::time::timeout(QUIET, changes.changed()).await {
+                Ok(changed) => changed,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                changed = changes.changed() => changed,
+                status = &mut exited => {
+                    end = Some(status);
+                    Ok(())
+                }
+                _ = tokio::signal::ctrl_c() => return Ok(Followed::Interrupted),
+            }
+        };
+        changed.map_err(|e| Failure::Error(format!("watching the log: {e}")))?;
+    }
+    if let Some(rest) = follower.rest() {
+        on_line(&rest);
+    }
+    match end.expect("the loop ends after the end") {
+        Ok(status) => Ok(Followed::Exited(status)),
+        Err(watch::WatchError::PaneGone(_)) => Ok(Followed::Gone),
+        Err(
+            watch::WatchError::Closed(reason)
+            | watch::WatchError::Client(tmux_wire::client::ClientError::Closed(reason)),
+        ) => Err(Failure::Error(format!(
+            "the tmux server went away ({reason}); the log of {name} ends here"
+        ))),
+        // Whatever failed, a server that is no longer there is the reason.
+        Err(e) if !server_alive(socket) => Err(Failure::Error(format!(
+            "the tmux server went away ({e}); the log of {name} ends here"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}

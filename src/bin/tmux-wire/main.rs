@@ -1,0 +1,157 @@
+//! The `tmux-wire` command: keep named processes alive in tmux and wait on
+//! them without polling; run tmux commands over a control connection; and
+//! decode captured control-mode streams.
+//!
+//! `args` declares the command line, `docs` the `--json` documents,
+//! `output` prints; one file per group of commands: `keeper` (the named
+//! processes), `cmd` (`cmd`, `version`), `decode`, `manual` (completions,
+//! man page).
+
+mod args;
+mod cmd;
+mod decode;
+mod docs;
+mod keeper;
+mod manual;
+mod output;
+
+use args::{Cli, Command, Transport};
+use clap::Parser;
+use output::print_doc;
+use std::process::ExitCode;
+use tmux_wire::client::TransportChoice;
+use tmux_wire::keeper::{Keeper, KeeperError};
+use tmux_wire::server::SocketSpec;
+
+/// How a command failed.
+pub enum Failure {
+    /// Exit 1, with this line.
+    Error(String),
+    /// Exit 1, with tmux's own message, printed as tmux prints it.
+    Tmux(String),
+    /// This exit status (126, 127: the command cannot be run), this line.
+    Code(u8, String),
+    /// Exit 124.
+    Timeout(String),
+}
+
+impl From<KeeperError> for Failure {
+    fn from(e: KeeperError) -> Self {
+        match e.exit_code() {
+            124 => Failure::Timeout(e.to_string()),
+            1 => Failure::Error(e.to_string()),
+            code => Failure::Code(code, e.to_string()),
+        }
+    }
+}
+
+impl From<tmux_wire::client::ClientError> for Failure {
+    fn from(e: tmux_wire::client::ClientError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<tmux_wire::watch::WatchError> for Failure {
+    fn from(e: tmux_wire::watch::WatchError) -> Self {
+        KeeperError::from(e).into()
+    }
+}
+
+fn main() -> ExitCode {
+    let Cli {
+        socket,
+        label,
+        json,
+        transport,
+        command,
+    } = Cli::parse();
+    // The commands that need no server (and no runtime) first.
+    let result = match command {
+        Command::LogSink {
+            max_bytes,
+            keep,
+            path,
+        } => keeper::log_sink(max_bytes, keep, &path),
+        Command::Decode(args) => decode::decode(json, &args),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { command, dir } => manual::man(command.as_deref(), dir.as_deref()),
+        command => {
+            let spec = match (socket, label) {
+                (Some(path), _) => SocketSpec::Path(path),
+                (None, Some(label)) => SocketSpec::Label(label),
+                (None, None) => SocketSpec::WireDefault,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(run(&spec, transport, json, command))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => report(json, failure),
+    }
+}
+
+/// The commands that talk to a server.
+async fn run(
+    spec: &SocketSpec,
+    transport: Transport,
+    json: bool,
+    command: Command,
+) -> Result<ExitCode, Failure> {
+    let transport = match transport {
+        Transport::Auto => TransportChoice::Auto,
+        Transport::Direct => TransportChoice::Direct,
+        Transport::Process => TransportChoice::Process,
+    };
+    let k = Keeper::new(spec)?.transport(transport);
+    match command {
+        Command::Start(args) => keeper::start(&k, json, args).await?,
+        Command::Ls => keeper::ls(&k, json).await?,
+        Command::Status { name } => keeper::status(&k, json, &name).await?,
+        Command::Logs(args) => keeper::logs(&k, json, args).await?,
+        Command::Send(args) => keeper::send(&k, json, args).await?,
+        Command::Keys { name, keys } => keeper::keys(&k, json, &name, &keys).await?,
+        Command::Wait(args) => keeper::wait(&k, json, args).await?,
+        Command::Stop { name, grace } => keeper::stop(&k, json, &name, grace).await?,
+        Command::KillAll { grace } => keeper::kill_all(&k, json, grace).await?,
+        Command::Clean => keeper::clean(&k, json)?,
+        Command::Cmd { argv } => cmd::cmd(&k, json, argv).await?,
+        Command::Version => cmd::version(&k, json).await?,
+        Command::Decode(_)
+        | Command::LogSink { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Say what failed (stderr; with `--json` also the error document on
+/// stdout) and give the exit status.
+fn report(json: bool, failure: Failure) -> ExitCode {
+    let (code, message, prefix) = match failure {
+        Failure::Error(m) => (1, m, "tmux-wire: "),
+        Failure::Tmux(m) => (1, m, ""),
+        Failure::Code(code, m) => (code, m, "tmux-wire: "),
+        Failure::Timeout(m) => (124, m, "tmux-wire: "),
+    };
+    if json {
+        print_doc(&docs::Error {
+            error: &message,
+            exit_code: code,
+        });
+    }
+    if prefix.is_empty() {
+        eprintln!("{message}");
+    } else {
+        eprintln!("{prefix}{}", message.lines().next().unwrap_or(""));
+        for line in message.lines().skip(1) {
+            eprintln!("  {line}");
+        }
+    }
+    ExitCode::from(code)
+}

@@ -1,0 +1,77 @@
+//! Printing: lines and JSON documents on stdout (a closed stdout ends the
+//! program quietly), the spinner on stderr, and the small text formats.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `println!` that ends the program quietly when stdout is closed (a
+/// reader such as `head` went away) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::emit(&format!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Print one line on stdout; a closed stdout ends the program (exit 0).
+pub fn emit(line: &str) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("tmux-wire: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Print one `--json` document (see `docs`) on a line of its own. Keys come
+/// out in sorted order, as they always have.
+pub fn print_doc<T: Serialize + ?Sized>(doc: &T) {
+    let value = serde_json::to_value(doc).unwrap_or_default();
+    out!("{value}");
+}
+
+/// A spinner on a terminal (elapsed time and a message), nothing otherwise.
+pub fn spinner(json: bool, what: &str) -> Option<ProgressBar> {
+    if json || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+/// A pid, or `-`.
+pub fn show_pid(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "-".into(), |p| p.to_string())
+}
+
+/// A path, or `-`.
+pub fn show_path(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(|| "-".into(), |p| p.display().to_string())
+}
+
+/// "3m ago" for a Unix time.
+pub fn ago(secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(secs);
+    let d = now.saturating_sub(secs);
+    match d {
+        0..=59 => format!("{d}s ago"),
+        60..=3599 => format!("{}m ago", d / 60),
+        3600..=86399 => format!("{}h ago", d / 3600),
+        _ => format!("{}d ago", d / 86400),
+    }
+}
