@@ -631,12 +631,7 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     {
         out.extend(m.encode(layout).map_err(|e| bad(e.to_string()))?);
     }
-    // `list-commands` needs no session (`display-message` does before
-    // 3.2, on a server with none), and names only itself here.
-    let argv = ["list-commands", "-F", "#{version}", "list-commands"]
-        .iter()
-        .map(|a| a.as_bytes().to_vec())
-        .collect();
+    let argv = crate::protocol::Command::version_query().argv().to_vec();
     out.extend(
         Message::Command(argv)
             .encode(layout)

@@ -45,6 +45,21 @@ pub enum KeeperError {
         /// Its last lines.
         tail: String,
     },
+    /// `logs --follow` of a process tmux-wire did not start: tmux keeps no
+    /// log of it.
+    #[error("{name} has no log to follow (tmux-wire did not start it)")]
+    NoLog {
+        /// The name.
+        name: String,
+    },
+    /// The server went away while a log was followed.
+    #[error("the tmux server went away ({reason}); the log of {name} ends here")]
+    ServerGone {
+        /// The name followed.
+        name: String,
+        /// Why the connection ended.
+        reason: String,
+    },
     /// A signal ended the wait.
     #[error("interrupted by {0}")]
     Interrupted(&'static str),

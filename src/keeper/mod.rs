@@ -27,6 +27,7 @@
 // it records on its sessions.
 mod command;
 mod error;
+mod follow;
 mod inventory;
 pub mod keys;
 pub mod log;
@@ -38,6 +39,7 @@ mod stop;
 mod wait;
 
 pub use error::KeeperError;
+pub use follow::{Followed, LogFollow};
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
 pub use ready::WaitFrom;
 pub use send::send_text_commands;

@@ -38,6 +38,47 @@ pub enum Stopped {
     Ended,
 }
 
+impl Stopped {
+    /// One line for the stop's record beside the logs: `killed`, `ended`,
+    /// or `already_exited|interrupted exited|signaled N`.
+    fn record(&self) -> String {
+        let with = |how: &str, status: &ExitStatus| match status {
+            ExitStatus::Exited(code) => format!("{how} exited {code}"),
+            ExitStatus::Signaled(signal) => format!("{how} signaled {signal}"),
+        };
+        match self {
+            Stopped::AlreadyExited { status } => with("already_exited", status),
+            Stopped::Interrupted { status } => with("interrupted", status),
+            Stopped::Killed => "killed".into(),
+            Stopped::Ended => "ended".into(),
+        }
+    }
+
+    /// Read [`Stopped::record`]; `None` for anything else.
+    fn from_record(line: &str) -> Option<Stopped> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let status = |how: &str, n: &str| -> Option<ExitStatus> {
+            let n = n.parse().ok()?;
+            match how {
+                "exited" => Some(ExitStatus::Exited(n)),
+                "signaled" => Some(ExitStatus::Signaled(n)),
+                _ => None,
+            }
+        };
+        match words[..] {
+            ["killed"] => Some(Stopped::Killed),
+            ["ended"] => Some(Stopped::Ended),
+            ["already_exited", how, n] => Some(Stopped::AlreadyExited {
+                status: status(how, n)?,
+            }),
+            ["interrupted", how, n] => Some(Stopped::Interrupted {
+                status: status(how, n)?,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Keeper {
     /// Interrupt `name` (C-c), wait up to `grace` for it to exit, then kill
     /// its session; the session is gone afterwards either way.
@@ -96,7 +137,7 @@ impl Keeper {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut file, &mut text).ok()?;
                 let (who, how) = text.split_once('\n')?;
-                (who == id).then(|| serde_json::from_str::<Stopped>(how).ok())?
+                (who == id).then(|| Stopped::from_record(how))?
             });
             return match recorded {
                 Some(how) => Ok(how),
@@ -104,7 +145,7 @@ impl Keeper {
             };
         }
         let how = self.stop_now(name, grace).await?;
-        let text = format!("{id}\n{}", serde_json::to_string(&how).unwrap_or_default());
+        let text = format!("{id}\n{}", how.record());
         // Written whole, then renamed: a reader sees all of it or nothing.
         let partial = dir.join(format!("{name}.stopped.new"));
         let _ = std::fs::remove_file(&partial);
@@ -186,7 +227,7 @@ impl Keeper {
         }
         let mut text = String::new();
         std::io::Read::read_to_string(&mut log::open_read(&record).ok()?, &mut text).ok()?;
-        serde_json::from_str(text.split_once('\n')?.1).ok()
+        Stopped::from_record(text.split_once('\n')?.1)
     }
 
     /// The stop itself, with the lock held.
@@ -274,5 +315,34 @@ async fn terminate(pid: i32, process: &watch::ProcessExit) {
         .is_err()
     {
         let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back() {
+        for how in [
+            Stopped::Killed,
+            Stopped::Ended,
+            Stopped::AlreadyExited {
+                status: ExitStatus::Exited(3),
+            },
+            Stopped::Interrupted {
+                status: ExitStatus::Signaled(15),
+            },
+        ] {
+            assert_eq!(Stopped::from_record(&how.record()), Some(how));
+        }
+        for bad in [
+            "",
+            "killed now",
+            "interrupted exited x",
+            "{\"how\":\"killed\"}",
+        ] {
+            assert_eq!(Stopped::from_record(bad), None, "{bad:?}");
+        }
     }
 }

@@ -77,6 +77,13 @@ impl Command {
         &self.argv
     }
 
+    /// `list-commands -F '#{version}' list-commands`: the server's version.
+    /// It needs no session on any version (`display-message` does before
+    /// 3.2, on a server with none), and names only itself.
+    pub fn version_query() -> Command {
+        Command::from_argv(["list-commands", "-F", "#{version}", "list-commands"])
+    }
+
     /// The argv as strings (for an initial command, which a connection
     /// takes as text); invalid UTF-8 is replaced.
     pub fn to_strings(&self) -> Vec<String> {

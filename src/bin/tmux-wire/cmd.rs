@@ -31,13 +31,9 @@ pub async fn cmd(keeper: &Keeper, json: bool, argv: Vec<String>) -> Result<(), F
 }
 
 pub async fn version(keeper: &Keeper, json: bool) -> Result<(), Failure> {
-    // `list-commands` answers without a session on every version
-    // (`display-message` needs one before 3.2).
-    let command = ["list-commands", "-F", "#{version}", "list-commands"]
-        .map(String::from)
-        .to_vec();
+    let command = tmux_wire::protocol::Command::version_query().to_strings();
     let (reply, info) = Client::run_once(&keeper.options(command)).await?;
-    let server = String::from_utf8_lossy(&reply.output()).trim().to_string();
+    let server = reply.text();
     let layout = info.layout.map(|l| format!("{l:?}"));
     if json {
         print_doc(&docs::Version {

@@ -11,14 +11,13 @@ use crate::docs;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
 use crate::Failure;
 use indicatif::ProgressBar;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tmux_wire::client::{Client, PaneEvent};
-use tmux_wire::keeper::{self, Keeper, StartSpec};
+use tmux_wire::keeper::{self, Followed, Keeper, StartSpec};
 use tmux_wire::protocol::PaneId;
-use tmux_wire::watch;
 
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
     let StartArgs {
@@ -127,42 +126,43 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         follow,
         raw,
     } = args;
-    // Watch the log before reading it, so following misses nothing.
-    let live = if follow {
-        let (client, pane) = keeper.pane_without_output(&name).await?;
-        let changes = keeper::log::LogWatch::new(&keeper.log_path(&name));
-        Some((client, pane, changes))
-    } else {
-        None
-    };
-    let (last, end) = keeper.logs_or_history(&name, lines, raw, follow).await?;
-    if json && !follow {
-        print_doc(&docs::Lines { lines: &last });
-    } else {
-        for line in &last {
-            print_line(json, line);
+    if !follow {
+        let (last, _) = keeper.logs_or_history(&name, lines, raw, false).await?;
+        if json {
+            print_doc(&docs::Lines { lines: &last });
+        } else {
+            for line in &last {
+                print_line(json, line);
+            }
         }
+        return Ok(());
     }
-    if let Some((client, pane, changes)) = live {
-        let Some(end) = end else {
+    let (last, following) = match keeper.follow_logs(&name, lines, raw).await {
+        Ok(f) => f,
+        Err(keeper::KeeperError::NoLog { .. }) => {
+            // What tmux still holds, then why there is no more.
+            let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
+            for line in &last {
+                print_line(json, line);
+            }
             return Err(Failure::Error(format!(
                 "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
             )));
-        };
-        let follower = keeper::log::Follower::new(&keeper.log_path(&name), end, raw);
-        let ended = follow_log(
-            keeper.socket(),
-            &client,
-            pane,
-            &name,
-            follower,
-            changes,
-            |line| print_line(json, line),
-        )
-        .await?;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for line in &last {
+        print_line(json, line);
+    }
+    // Ctrl-C ends the follow; stdout is written line by line.
+    let ended = tokio::select! {
+        ended = following.run(|line| print_line(json, line)) => Some(ended?),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    {
         match ended {
-            Followed::Interrupted => {}
-            Followed::Exited(status) => {
+            None => {}
+            Some(Followed::Exited(status)) => {
                 if json {
                     print_doc(&docs::End {
                         end: docs::Ending::exit(status),
@@ -171,7 +171,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
                     eprintln!("tmux-wire: {name} {status}");
                 }
             }
-            Followed::Gone => {
+            Some(Followed::Gone) => {
                 let why = format!("{name} ended: its pane was killed and its status was not kept");
                 if json {
                     print_doc(&docs::End {
@@ -420,93 +420,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// How following a log ended.
-enum Followed {
-    /// Ctrl-C.
-    Interrupted,
-    /// The process exited, and the log holds all it wrote.
-    Exited(watch::ExitStatus),
-    /// Its pane was killed and its status was not kept.
-    Gone,
-}
-
-fn server_alive(socket: &Path) -> bool {
-    tmux_wire::server::socket_state(socket)
-        .is_ok_and(|s| s == tmux_wire::server::SocketState::Alive)
-}
-
-/// Pass on what the process adds to its log until it exits, then say how
-/// it ended (Ctrl-C stops). The log is the source, so nothing is printed twice
-/// or lost (tmux 3.3a can drop the last `%output` of a pane that is dying),
-/// and the log directory's changes (inotify) say when to read: the log
-/// writer is a process of its own and can lag far behind tmux's output
-/// events under a flood. Reads are bounded, so memory stays flat however
-/// far behind the reader is. Each line goes to `on_line`.
-async fn follow_log(
-    socket: &Path,
-    client: &Client,
-    pane: PaneId,
-    name: &str,
-    mut follower: keeper::log::Follower,
-    mut changes: keeper::log::LogWatch,
-    mut on_line: impl FnMut(&str),
-) -> Result<Followed, Failure> {
-    // After the exit, tmux has read all the process wrote; the writer is
-    // done once the log stops changing for this long.
-    const QUIET: Duration = Duration::from_millis(500);
-    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
-    let exited = watch::wait_exit(client, pane, forever);
-    let mut exited = std::pin::pin!(exited);
-    let mut end = None;
-    loop {
-        loop {
-            let lines = follower
-                .read_new()
-                .map_err(|e| Failure::Error(format!("reading the log: {e}")))?;
-            for line in &lines {
-                on_line(line);
-            }
-            if follower.caught_up() {
-                break;
-            }
-        }
-        let _ = io::stdout().flush();
-        let changed = if end.is_some() {
-            match tokio::time::timeout(QUIET, changes.changed()).await {
-                Ok(changed) => changed,
-                Err(_) => break,
-            }
-        } else {
-            tokio::select! {
-                changed = changes.changed() => changed,
-                status = &mut exited => {
-                    end = Some(status);
-                    Ok(())
-                }
-                _ = tokio::signal::ctrl_c() => return Ok(Followed::Interrupted),
-            }
-        };
-        changed.map_err(|e| Failure::Error(format!("watching the log: {e}")))?;
-    }
-    if let Some(rest) = follower.rest() {
-        on_line(&rest);
-    }
-    match end.expect("the loop ends after the end") {
-        Ok(status) => Ok(Followed::Exited(status)),
-        Err(watch::WatchError::PaneGone(_)) => Ok(Followed::Gone),
-        Err(
-            watch::WatchError::Closed(reason)
-            | watch::WatchError::Client(tmux_wire::client::ClientError::Closed(reason)),
-        ) => Err(Failure::Error(format!(
-            "the tmux server went away ({reason}); the log of {name} ends here"
-        ))),
-        // Whatever failed, a server that is no longer there is the reason.
-        Err(e) if !server_alive(socket) => Err(Failure::Error(format!(
-            "the tmux server went away ({e}); the log of {name} ends here"
-        ))),
-        Err(e) => Err(e.into()),
     }
 }

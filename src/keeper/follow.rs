@@ -1,0 +1,132 @@
+//! Following a kept process's log to its end (`logs --follow`).
+
+use super::{log, Keeper, KeeperError};
+use crate::client::{Client, ClientError};
+use crate::protocol::PaneId;
+use crate::watch::{self, ExitStatus, WatchError};
+use std::time::Duration;
+
+/// How following a log ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// The process exited, and the log holds all it wrote.
+    Exited(ExitStatus),
+    /// Its pane was killed and its status was not kept.
+    Gone,
+}
+
+/// A log being followed: made by [`Keeper::follow_logs`], run by
+/// [`LogFollow::run`].
+pub struct LogFollow {
+    client: Client,
+    pane: PaneId,
+    name: String,
+    follower: log::Follower,
+    changes: log::LogWatch,
+    socket: std::path::PathBuf,
+}
+
+impl Keeper {
+    /// The last `n` lines of `name`'s log, and a follow of what comes after
+    /// them. The log's changes are watched before it is read, so nothing
+    /// written in between is missed. Only a process tmux-wire started has a
+    /// log to follow.
+    pub async fn follow_logs(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<String>, LogFollow), KeeperError> {
+        let (client, pane) = self.pane_without_output(name).await?;
+        let changes = log::LogWatch::new(&self.log_path(name));
+        let (last, end) = self.logs_or_history(name, n, raw, true).await?;
+        let Some(end) = end else {
+            return Err(KeeperError::NoLog {
+                name: name.to_string(),
+            });
+        };
+        let follow = LogFollow {
+            client,
+            pane,
+            name: name.to_string(),
+            follower: log::Follower::new(&self.log_path(name), end, raw),
+            changes,
+            socket: self.socket().to_path_buf(),
+        };
+        Ok((last, follow))
+    }
+}
+
+impl LogFollow {
+    /// Pass each line the process adds to its log to `on_line` until it
+    /// exits, then say how it ended. The log is the source, so nothing is
+    /// passed twice or lost (tmux 3.3a can drop the last `%output` of a
+    /// pane that is dying), and the log directory's changes (inotify, or
+    /// polling where there is none) say when to read: the log writer is a
+    /// process of its own and can lag far behind tmux's output under a
+    /// flood. Reads are bounded, so memory stays flat however far behind
+    /// the reader is. Dropping the future stops following.
+    pub async fn run(mut self, mut on_line: impl FnMut(&str)) -> Result<Followed, KeeperError> {
+        // After the exit, tmux has read all the process wrote; the writer is
+        // done once the log stops changing for this long.
+        const QUIET: Duration = Duration::from_millis(500);
+        let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+        let exited = watch::wait_exit(&self.client, self.pane, forever);
+        let mut exited = std::pin::pin!(exited);
+        let io = |what: &str, source| KeeperError::Io {
+            what: what.to_string(),
+            source,
+        };
+        let mut end = None;
+        loop {
+            loop {
+                for line in &self
+                    .follower
+                    .read_new()
+                    .map_err(|e| io("reading the log", e))?
+                {
+                    on_line(line);
+                }
+                if self.follower.caught_up() {
+                    break;
+                }
+            }
+            let changed = if end.is_some() {
+                match tokio::time::timeout(QUIET, self.changes.changed()).await {
+                    Ok(changed) => changed,
+                    Err(_) => break,
+                }
+            } else {
+                tokio::select! {
+                    changed = self.changes.changed() => changed,
+                    status = &mut exited => {
+                        end = Some(status);
+                        Ok(())
+                    }
+                }
+            };
+            changed.map_err(|e| io("watching the log", e))?;
+        }
+        if let Some(rest) = self.follower.rest() {
+            on_line(&rest);
+        }
+        let gone = |reason: String| KeeperError::ServerGone {
+            name: self.name.clone(),
+            reason,
+        };
+        match end.expect("the loop ends after the end") {
+            Ok(status) => Ok(Followed::Exited(status)),
+            Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
+            Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
+                Err(gone(reason))
+            }
+            // Whatever failed, a server that is no longer there is the reason.
+            Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn server_alive(socket: &std::path::Path) -> bool {
+    crate::server::socket_state(socket).is_ok_and(|s| s == crate::server::SocketState::Alive)
+}
