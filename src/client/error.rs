@@ -1,6 +1,6 @@
 //! The client layer's error, and tmux's error texts classified once.
 
-use crate::protocol::{ProtocolError, Reply};
+use crate::protocol::{AnswerError, ProtocolError, Reply};
 use crate::server::{ProbeError, ServerError};
 use crate::transport::TransportError;
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub enum ClientError {
         /// tmux's message, exactly as it wrote it.
         message: String,
     },
+    /// tmux's answer is not what was asked for.
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
     /// The session is over; the reason says why.
     #[error("connection closed: {0}")]
     Closed(String),
@@ -68,6 +71,8 @@ pub enum ErrorKind {
     Closed,
     /// The command cannot be written as a control line.
     Invalid,
+    /// tmux answered something other than what was asked for.
+    UnexpectedAnswer,
     /// Any other error tmux reported; its message says what.
     Other,
 }
@@ -97,6 +102,7 @@ impl ClientError {
                 classify(message)
             }
             ClientError::Protocol(_) => ErrorKind::Invalid,
+            ClientError::Answer(_) => ErrorKind::UnexpectedAnswer,
             ClientError::Closed(_) => ErrorKind::Closed,
             ClientError::Transport(e) => match &**e {
                 TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e))

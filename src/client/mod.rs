@@ -29,7 +29,7 @@ mod error;
 mod pane;
 
 pub use error::{ClientError, ErrorKind};
-pub use pane::{PaneEvent, PaneOutput};
+pub use pane::{Pane, PaneEvent, PaneOutput};
 
 use crate::protocol::{Command, Notification, PaneId, Reply};
 use crate::server::SocketSpec;
@@ -370,6 +370,23 @@ impl Client {
             shared,
             drained: self.drained.clone(),
         })
+    }
+
+    /// A handle to pane `id` on this connection (no I/O: a pane that does
+    /// not exist shows when it is used).
+    pub fn pane(&self, id: PaneId) -> Pane {
+        Pane {
+            client: self.clone(),
+            id,
+        }
+    }
+
+    /// The active pane of the attached session.
+    pub async fn active_pane(&self) -> Result<Pane, ClientError> {
+        let reply = self
+            .command(Command::from_argv(["display-message", "-p", "#{pane_id}"]))
+            .await?;
+        Ok(self.pane(reply.parse()?))
     }
 
     /// Every notification and other event from now on. A receiver that

@@ -167,3 +167,80 @@ impl PaneOutput {
         item
     }
 }
+
+/// A handle to one pane on a connection: what it shows, what it prints,
+/// and typing into it. The waits of [`crate::watch`] are methods too
+/// (`wait_for`, `wait_idle`, `wait_exit` and their `arm_*` steps). Cheap
+/// to clone; made by [`Client::pane`](super::Client::pane) or
+/// [`Client::active_pane`](super::Client::active_pane).
+///
+/// ```no_run
+/// # async fn demo(client: tmux_wire::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let pane = client.active_pane().await?;
+/// let ready = regex::Regex::new(r"^\$ $")?;
+/// pane.send_text(b"make test\n").await?;
+/// let prompt = pane.wait_for(&ready, std::time::Duration::from_secs(60)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pane {
+    pub(crate) client: super::Client,
+    pub(crate) id: PaneId,
+}
+
+impl Pane {
+    /// The pane's id (`%N`).
+    pub fn id(&self) -> PaneId {
+        self.id
+    }
+
+    /// The connection and the id, for code that passes them on.
+    pub fn into_parts(self) -> (super::Client, PaneId) {
+        (self.client, self.id)
+    }
+
+    /// The connection it is reached through.
+    pub fn client(&self) -> &super::Client {
+        &self.client
+    }
+
+    /// Its output from now on ([`Client::pane_output`](super::Client::pane_output)).
+    pub async fn output(&self) -> Result<PaneOutput, super::ClientError> {
+        self.client.pane_output(self.id).await
+    }
+
+    /// Type `text` exactly, any bytes: printable text literally, control
+    /// characters and invalid UTF-8 as raw bytes, in one write so nothing
+    /// comes in between. A `\n` arrives as LF, which shells and line-mode
+    /// programs take as Enter.
+    pub async fn send_text(&self, text: &[u8]) -> Result<(), super::ClientError> {
+        let pending = self
+            .client
+            .enqueue_together(super::commands::send_text(self.id, text))
+            .await?;
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(())
+    }
+
+    /// Press keys by tmux name (`Enter`, `C-c`, `Up`).
+    pub async fn send_keys<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<(), super::ClientError> {
+        self.client
+            .command(super::commands::send_keys(self.id, keys))
+            .await
+            .map(drop)
+    }
+
+    /// The visible screen, one line per row (`capture-pane -p`).
+    pub async fn capture(&self) -> Result<Vec<Bytes>, super::ClientError> {
+        Ok(self
+            .client
+            .command(super::commands::capture(self.id))
+            .await?
+            .content())
+    }
+}

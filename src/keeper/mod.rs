@@ -48,7 +48,7 @@ pub use stop::Stopped;
 pub use wait::LOG_SETTLE;
 
 use crate::client::{
-    commands, Client, ClientError, ConnectOptions, ErrorKind, TransportChoice, ATTACH_FLAGS,
+    commands, Client, ClientError, ConnectOptions, ErrorKind, Pane, TransportChoice, ATTACH_FLAGS,
     QUIET_ATTACH_FLAGS,
 };
 use crate::protocol::{version_at_least, Command, FormatQuery, PaneId, Reply};
@@ -234,18 +234,18 @@ impl Keeper {
     }
 
     /// The pane of `name`, with a client attached to its session.
-    pub async fn pane(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
+    pub async fn pane(&self, name: &str) -> Result<Pane, KeeperError> {
         self.pane_with(name, ATTACH_FLAGS).await
     }
 
     /// [`Keeper::pane`] on a connection tmux sends no `%output` to
     /// ([`QUIET_ATTACH_FLAGS`]): for watching the log, hooks and
     /// notifications without paying for every byte the process prints.
-    pub async fn pane_without_output(&self, name: &str) -> Result<(Client, PaneId), KeeperError> {
+    pub async fn pane_without_output(&self, name: &str) -> Result<Pane, KeeperError> {
         self.pane_with(name, QUIET_ATTACH_FLAGS).await
     }
 
-    async fn pane_with(&self, name: &str, flags: &str) -> Result<(Client, PaneId), KeeperError> {
+    async fn pane_with(&self, name: &str, flags: &str) -> Result<Pane, KeeperError> {
         let client = self.attach_with(name, flags).await?;
         let reply = client
             .command(commands::list_session_panes(
@@ -254,7 +254,7 @@ impl Keeper {
             ))
             .await?;
         let pane = parse_pane_id(&reply)?;
-        Ok((client, pane))
+        Ok(client.pane(pane))
     }
 
     /// What the keeper recorded on `name`'s session, if it started it.

@@ -62,7 +62,7 @@ impl Keeper {
                 })?;
             return Ok((lines, Some(end)));
         }
-        let (client, pane) = self.pane(name).await?;
+        let (client, pane) = self.pane(name).await?.into_parts();
         let reply = client.command(commands::capture_history(pane, raw)).await?;
         let mut lines = watch::screen_rows(&reply);
         let skip = lines.len().saturating_sub(n);

@@ -24,7 +24,7 @@ impl Keeper {
     /// where the text begins in the log is recorded first, so that `wait`
     /// from [`WaitFrom::LastInput`](super::WaitFrom::LastInput) (the default) starts there.
     pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         self.record_input(&client, name, text).await?;
         self.type_text(&client, pane, text, enter).await
@@ -41,7 +41,7 @@ impl Keeper {
         pattern: &Regex,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(text);
@@ -78,7 +78,7 @@ impl Keeper {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         if self.record_input(&client, name, text).await?.is_some() {
             // Armed before typing: the echo and the output count.
@@ -145,7 +145,7 @@ impl Keeper {
                 close,
             })?;
         }
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         client.command(commands::send_keys(pane, keys)).await?;
         Ok(())

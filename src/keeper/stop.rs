@@ -234,7 +234,7 @@ impl Keeper {
     async fn stop_now(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
         // No output: tmux 3.2a crashes when a pane dies while output for it
         // waits to be sent to a control client (docs/tmux-versions.md).
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         let target = session_target(name);
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },

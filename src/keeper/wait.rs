@@ -27,7 +27,7 @@ impl Keeper {
         from: WaitFrom,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?;
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.wait_ready_on(&client, name, pane, pattern, from, timeout)
             .await
     }

@@ -22,7 +22,7 @@ mod imsg;
 mod layout;
 mod line;
 
-pub use assembler::{Assembler, Event, Reply};
+pub use assembler::{AnswerError, Assembler, Event, Reply};
 pub use command::{command_list_line, Command};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape, unescape_owned, unescape_slice};

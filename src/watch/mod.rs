@@ -74,3 +74,55 @@ fn gone(e: ClientError, pane: PaneId) -> WatchError {
         WatchError::Client(e)
     }
 }
+
+/// The waits as methods of a pane handle.
+impl crate::client::Pane {
+    /// [`arm_for`] on this pane.
+    pub async fn arm_for(
+        &self,
+        pattern: &regex::Regex,
+        since: Since,
+    ) -> Result<ArmedReady<'_>, WatchError> {
+        arm_for(self.client(), self.id(), pattern, since).await
+    }
+
+    /// [`wait_for`] on this pane: a line matching `pattern`, what is on
+    /// the screen included.
+    pub async fn wait_for(
+        &self,
+        pattern: &regex::Regex,
+        timeout: Duration,
+    ) -> Result<Found, WatchError> {
+        wait_for(self.client(), self.id(), pattern, timeout).await
+    }
+
+    /// [`arm_idle`] on this pane.
+    pub async fn arm_idle(&self) -> Result<ArmedIdle<'_>, WatchError> {
+        arm_idle(self.client(), self.id()).await
+    }
+
+    /// [`wait_idle`] on this pane.
+    pub async fn wait_idle(
+        &self,
+        quiet: Duration,
+        require_shell: bool,
+        timeout: Duration,
+    ) -> Result<Idle, WatchError> {
+        wait_idle(self.client(), self.id(), quiet, require_shell, timeout).await
+    }
+
+    /// [`arm_exit`] on this pane.
+    pub async fn arm_exit(&self, how: ExitWatch) -> Result<ArmedExit, WatchError> {
+        arm_exit(self.client(), self.id(), how).await
+    }
+
+    /// [`wait_exit`] on this pane.
+    pub async fn wait_exit(&self, timeout: Duration) -> Result<ExitStatus, WatchError> {
+        wait_exit(self.client(), self.id(), timeout).await
+    }
+
+    /// [`exit_status`] of this pane: `None` while it runs.
+    pub async fn exit_status(&self) -> Result<Option<ExitStatus>, WatchError> {
+        exit_status(self.client(), self.id()).await
+    }
+}

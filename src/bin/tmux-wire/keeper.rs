@@ -264,7 +264,8 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Fai
         keeper.pane(&name).await?
     } else {
         keeper.pane_without_output(&name).await?
-    };
+    }
+    .into_parts();
     let _progress = match &bar {
         Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
         None => None,
