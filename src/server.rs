@@ -30,6 +30,7 @@ pub const MAX_SOCKET_PATH: usize = 103;
 
 /// Errors of the server layer.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// The socket directory is not safe to use.
     #[error("socket directory {} is unsafe: {reason}", path.display())]
@@ -119,6 +120,7 @@ pub enum ServerError {
 
 /// How a socket path is chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SocketSpec {
     /// tmux-wire's dedicated default socket (see the module docs).
     #[default]
@@ -268,6 +270,7 @@ pub fn check_path_len(path: &Path) -> Result<(), ServerError> {
 
 /// What is at a socket path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SocketState {
     /// No file (ENOENT).
     Missing,
@@ -544,6 +547,7 @@ mod tests {
 
 /// Errors of the version probe.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// The socket could not be reached.
     #[error(transparent)]

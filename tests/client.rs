@@ -40,6 +40,38 @@ fn server_pid(server: &TmuxServer) -> i32 {
         .unwrap()
 }
 
+/// Wait until the server runs a child whose command line holds `needle`
+/// (a `run-shell` command has begun).
+async fn child_running(server_pid: i32, needle: &str) {
+    let holds = |pid: &str| {
+        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = stat.get(stat.rfind(')')? + 2..)?.to_string();
+                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+            });
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        ppid == Some(server_pid)
+            && String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+    };
+    within("the command to start", async {
+        loop {
+            let found = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.chars().all(|c| c.is_ascii_digit()) && holds(&name)
+            });
+            if found {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+}
+
 fn tmux(server: &TmuxServer, args: &[&str]) -> String {
     let out = common::tmux::command()
         .arg("-S")
@@ -149,8 +181,7 @@ async fn window_and_session_events_arrive_typed() {
     )
     .await
     .unwrap();
-    let window: tmux_wire::protocol::WindowId =
-        String::from_utf8(id.output()).unwrap().parse().unwrap();
+    let window: tmux_wire::protocol::WindowId = id.parse().unwrap();
     within(
         "rename",
         client.command(["rename-window", "-t", &window.to_string(), "renamed win"]),
@@ -246,11 +277,11 @@ async fn kill_server_mid_command_gives_errors_not_hangs() {
         let waiting = {
             let client = client.clone();
             tokio::spawn(async move {
-                let _ = client.command(["run-shell", "sleep 30"]).await;
+                let _ = client.command(["run-shell", "sleep 30.1"]).await;
                 client.command(["display-message", "-p", "never"]).await
             })
         };
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        child_running(server_pid(&server), "sleep 30.1").await;
         tmux(&server, &["kill-server"]);
         let result = within("pending command", waiting).await.unwrap();
         assert!(matches!(result, Err(ClientError::Closed(_))), "{result:?}");
@@ -287,11 +318,11 @@ async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
     let waiting = {
         let client = client.clone();
         tokio::spawn(async move {
-            let _ = client.command(["run-shell", "sleep 30"]).await;
+            let _ = client.command(["run-shell", "sleep 30.2"]).await;
             client.command(["display-message", "-p", "never"]).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    child_running(pid, "sleep 30.2").await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,

@@ -195,7 +195,9 @@ fn exit_codes_and_signals() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The wait is under way (its connection is attached); the exit is
+    // kept from the start, so it is seen whenever it comes.
+    s.until_attached("term");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,

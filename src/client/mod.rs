@@ -45,6 +45,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// What a connection reports besides command replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// A notification, in stream order.
     Notification(Notification),
@@ -58,6 +59,7 @@ pub enum ClientEvent {
 
 /// Which transport to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TransportChoice {
     /// Direct, unless the probe says the server needs the process transport.
     #[default]
@@ -90,9 +92,10 @@ impl Default for ConnectOptions {
         ConnectOptions {
             socket: SocketSpec::default(),
             transport: TransportChoice::Auto,
-            command: ["attach-session", "-f", ATTACH_FLAGS]
-                .map(String::from)
-                .to_vec(),
+            command: Command::new("attach-session")
+                .arg("-f")
+                .arg(ATTACH_FLAGS)
+                .to_strings(),
             tmux: None,
             probe_timeout: Duration::from_secs(5),
         }
@@ -103,9 +106,7 @@ impl ConnectOptions {
     /// Attach to `session`, with the client flags of [`ATTACH_FLAGS`].
     pub fn attach(session: &str) -> Self {
         ConnectOptions {
-            command: ["attach-session", "-f", ATTACH_FLAGS, "-t", session]
-                .map(String::from)
-                .to_vec(),
+            command: commands::attach(session, ATTACH_FLAGS).to_strings(),
             ..Default::default()
         }
     }

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 /// Errors of the keeper.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum KeeperError {
     /// The name cannot be a tmux session name.
     #[error("bad name {name:?}: {reason}")]

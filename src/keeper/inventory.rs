@@ -22,6 +22,7 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(30);
 /// The state of a kept process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
+#[non_exhaustive]
 pub enum State {
     /// Running and printed something within [`IDLE_AFTER`].
     Running,

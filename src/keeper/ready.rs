@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 /// Where a wait on a kept process starts reading its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum WaitFrom {
     /// The start of the current run: everything it printed counts.
     RunStart,

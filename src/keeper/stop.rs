@@ -19,6 +19,7 @@ const RECENT_STOP: Duration = Duration::from_secs(5);
 /// How [`Keeper::stop`] ended a process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
+#[non_exhaustive]
 pub enum Stopped {
     /// It had already exited.
     AlreadyExited {

@@ -137,6 +137,7 @@ pub struct AnswerError {
 
 /// What the assembler yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Event {
     /// A notification, in stream order.
     Notification(Notification),

@@ -10,6 +10,7 @@ use thiserror::Error;
 /// person can act on. Nothing in this layer panics on input; bad input
 /// becomes one of these.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A control-mode line could not be parsed.
     #[error("malformed control-mode line ({reason}): {line}")]

@@ -31,6 +31,7 @@ pub struct Guard {
 
 /// One parsed control-mode line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Line {
     /// `%begin TIME NUMBER FLAGS`
     Begin(Guard),
@@ -48,6 +49,7 @@ pub enum Line {
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Notification {
     /// `%output %P DATA`: pane output, already unescaped.
     Output { pane: PaneId, data: Bytes },

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 /// Which transport a connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TransportKind {
     /// The server socket, spoken to directly.
     Direct,
@@ -54,6 +55,7 @@ pub struct TransportInfo {
 
 /// How a control session ended, as the transport saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Ending {
     /// The server sent `MSG_EXIT` (after an empty line, EOF on the control
     /// stream, a failed attach, the session being killed, ...).
@@ -148,6 +150,7 @@ impl std::fmt::Debug for ControlPipe {
 
 /// Errors of the transport layer.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// Finding or reaching the server failed.
     #[error(transparent)]

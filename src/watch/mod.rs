@@ -44,6 +44,7 @@ use thiserror::Error;
 
 /// Errors of the waits.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum WatchError {
     /// The time ran out first.
     #[error("timed out after {0:?}")]

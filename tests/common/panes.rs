@@ -19,7 +19,7 @@ async fn run(client: &Client, argv: &[&str]) -> tmux_wire::protocol::Reply {
 /// The active pane of the client's session.
 pub async fn active_pane(client: &Client) -> PaneId {
     let reply = run(client, &["display-message", "-p", "#{pane_id}"]).await;
-    String::from_utf8(reply.output()).unwrap().parse().unwrap()
+    reply.parse().unwrap()
 }
 
 /// Type `text` into the pane's shell and press Enter.

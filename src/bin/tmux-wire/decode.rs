@@ -94,5 +94,6 @@ fn describe(event: &Event) -> String {
             lines.len(),
             show(partial_line)
         ),
+        other => format!("{other:?}"),
     }
 }

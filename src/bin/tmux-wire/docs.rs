@@ -411,6 +411,10 @@ impl From<&Event> for Decoded {
                 lines: lines.iter().map(|l| Data::new(l)).collect(),
                 partial_line: Data::new(partial_line),
             },
+            other => Decoded::Invalid {
+                line: Data::new(b""),
+                error: format!("an event this build cannot show: {other:?}"),
+            },
         }
     }
 }
@@ -494,6 +498,10 @@ impl From<&Notification> for Decoded {
             N::Unknown { name, rest } => Decoded::Unknown {
                 name,
                 rest: Data::new(&rest),
+            },
+            other => Decoded::Unknown {
+                name: "unsupported".into(),
+                rest: Data::new(format!("{other:?}").as_bytes()),
             },
         }
     }

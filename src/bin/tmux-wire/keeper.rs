@@ -379,6 +379,7 @@ fn describe_stop(how: &keeper::Stopped) -> String {
         keeper::Stopped::Killed => {
             "did not exit after C-c within the grace period; session killed".into()
         }
+        other => format!("{other:?}"),
     }
 }
 

@@ -115,6 +115,7 @@ message_types! {
 /// Every message of sections 2.1 and 2.4. Strings are bytes without their
 /// terminating NUL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Message {
     /// S: protocol version mismatch.
     Version,
