@@ -26,6 +26,7 @@
 //!             Event::Notification(n) => println!("{n:?}"),
 //!             Event::Invalid { error, .. } => eprintln!("{error}"),
 //!             Event::Truncated { .. } => unreachable!("only finish() reports truncation"),
+//!             _ => {} // kinds of events a later version may add
 //!         }
 //!     }
 //! }
