@@ -53,6 +53,32 @@ pub enum KeeperError {
         /// The name.
         name: String,
     },
+    /// `exec` into a session whose foreground program is not a POSIX shell.
+    #[error("{name} runs `{command}`, not a shell at its prompt: exec types only into sh, bash, zsh, dash or ksh waiting for a command")]
+    NotAShell {
+        /// The name.
+        name: String,
+        /// Its foreground program.
+        command: String,
+    },
+    /// `exec`'s command did not finish in time; it goes on running.
+    #[error(
+        "{name}: the command did not finish within {timeout:?}; it is still running (see `logs`)"
+    )]
+    ExecTimeout {
+        /// The name.
+        name: String,
+        /// How long was waited.
+        timeout: Duration,
+    },
+    /// A cursor that cannot be read from.
+    #[error("cannot read from cursor {cursor}: {reason}")]
+    BadCursor {
+        /// The cursor given.
+        cursor: String,
+        /// Why not.
+        reason: String,
+    },
     /// The server went away while a log was followed.
     #[error("the tmux server went away ({reason}); the log of {name} ends here")]
     ServerGone {
@@ -160,7 +186,9 @@ impl KeeperError {
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
-            KeeperError::Watch(WatchError::Timeout(_)) | KeeperError::NotReady { .. }
+            KeeperError::Watch(WatchError::Timeout(_))
+                | KeeperError::NotReady { .. }
+                | KeeperError::ExecTimeout { .. }
         )
     }
 

@@ -4,7 +4,8 @@
 
 use super::start::{placeholder_starter, starter_alive};
 use super::{
-    unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_LOG, OPT_STARTED,
+    unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_EXPIRED, OPT_LOG,
+    OPT_RUN, OPT_STARTED,
 };
 use crate::client::{commands, ErrorKind};
 use crate::protocol::{FormatQuery, PaneId};
@@ -82,6 +83,13 @@ pub struct ProcessInfo {
     pub started: Option<u64>,
     /// Its log file, for processes the keeper started.
     pub log: Option<PathBuf>,
+    /// Set when `start --kill-after` stopped it for running longer than
+    /// this many seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub killed_after: Option<u64>,
+    /// Where its run begins in the log (the keeper's own processes).
+    #[serde(skip)]
+    pub run_start: Option<super::log::Position>,
 }
 
 /// Declares [`PaneRecord`] and [`FIELDS`] from one list of
@@ -133,6 +141,8 @@ pane_record! {
     kept_command: OPT_COMMAND,
     server_pid: "pid",
     pane_start_command: "pane_start_command",
+    kept_run: OPT_RUN,
+    kept_expired: OPT_EXPIRED,
 }
 
 /// The `list-panes` query of [`FIELDS`].
@@ -277,6 +287,8 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
             .ok()
             .or_else(|| pane.session_created.parse().ok()),
         log: nonempty(&pane.kept_log).map(PathBuf::from),
+        killed_after: pane.kept_expired.parse().ok(),
+        run_start: pane.kept_run.parse().ok(),
     };
     (info, pane.server_pid.parse().ok())
 }
@@ -303,6 +315,8 @@ mod tests {
             "python3 -m http.server",
             "99",
             "sleep 1",
+            "5.0:10",
+            "30",
         ]
         .join("\x1f");
         let record = PaneRecord::parse(line.as_bytes()).unwrap();
@@ -317,6 +331,8 @@ mod tests {
             ("web", "%1", Some(42))
         );
         assert_eq!(p.log, Some(PathBuf::from("/l/web.log")));
+        assert_eq!(p.killed_after, Some(30));
+        assert_eq!(p.run_start.map(|r| r.offset), Some(10));
     }
 
     #[test]

@@ -27,11 +27,15 @@
 // it records on its sessions.
 mod command;
 mod error;
+mod exec;
 mod follow;
+mod housekeeping;
 mod inventory;
 pub mod keys;
+mod limit;
 pub mod log;
 mod output;
+mod read;
 mod ready;
 mod send;
 mod start;
@@ -39,8 +43,11 @@ mod stop;
 mod wait;
 
 pub use error::KeeperError;
+pub use exec::Executed;
 pub use follow::{Followed, LogFollow};
+pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
+pub use read::{Output, Page, ReadFrom};
 pub use ready::WaitFrom;
 pub use send::send_text_commands;
 pub use start::{StartSpec, Started};
@@ -58,7 +65,7 @@ use crate::transport::{TransportError, TransportInfo};
 use crate::watch::WatchError;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The user options the keeper stores on its sessions.
 const OPT_COMMAND: &str = "@tmux-wire-command";
@@ -72,6 +79,10 @@ const OPT_INPUT: &str = "@tmux-wire-input";
 /// That text's lines as its echo is recognised (whitespace removed, lines
 /// separated by spaces).
 const OPT_ECHO: &str = "@tmux-wire-echo";
+/// The run's time limit in seconds (`start --kill-after`).
+const OPT_KILL_AFTER: &str = "@tmux-wire-kill-after";
+/// Set (to the limit) when the run was stopped for running longer.
+const OPT_EXPIRED: &str = "@tmux-wire-expired";
 
 /// Where and how the keeper talks to tmux.
 #[derive(Debug, Clone)]
@@ -81,6 +92,7 @@ pub struct Keeper {
     tmux: Option<PathBuf>,
     log_sink: Option<PathBuf>,
     log_limits: log::Limits,
+    log_max_age: Option<Duration>,
 }
 
 impl Keeper {
@@ -93,6 +105,7 @@ impl Keeper {
             tmux: None,
             log_sink: None,
             log_limits: log::Limits::default(),
+            log_max_age: Some(housekeeping::LOG_MAX_AGE),
         })
     }
 
@@ -107,6 +120,13 @@ impl Keeper {
     /// `tmux-wire`, else `tmux-wire` on `PATH`.
     pub fn log_sink(mut self, program: impl Into<PathBuf>) -> Self {
         self.log_sink = Some(program.into());
+        self
+    }
+
+    /// How long the logs of names that no longer run are kept: each
+    /// `start` removes older ones (default 7 days; `None` keeps them).
+    pub fn log_max_age(mut self, age: Option<Duration>) -> Self {
+        self.log_max_age = age;
         self
     }
 

@@ -38,6 +38,12 @@ pub struct StartSpec {
     pub ready: Option<Regex>,
     /// How long to wait for `ready` (default 30 s).
     pub timeout: Option<Duration>,
+    /// Stop the run when it has run this long, even with no tmux-wire
+    /// alive then (interrupt, [`StartSpec::kill_grace`], then signals; see
+    /// `keeper/limit.rs`). `status` then says so.
+    pub kill_after: Option<Duration>,
+    /// Between the interrupt and the signals of `kill_after` (default 5 s).
+    pub kill_grace: Option<Duration>,
 }
 
 impl StartSpec {
@@ -133,6 +139,8 @@ impl Keeper {
             }
             return Err(e);
         }
+        // Logs of names long gone (see `Keeper::log_max_age`).
+        self.prune_old_logs().await;
         let mut replaced = false;
         let pane: PaneId = loop {
             let placeholder = PLACEHOLDER
@@ -275,6 +283,11 @@ impl Keeper {
             reply.await?;
         }
         client.command(respawn).await?;
+        if let Some(after) = spec.kill_after {
+            let grace = spec.kill_grace.unwrap_or(Duration::from_secs(5));
+            self.schedule_expiry(&client, name, &run, after, grace)
+                .await?;
+        }
         let ready = match &spec.ready {
             None => None,
             Some(pattern) => {
@@ -308,7 +321,7 @@ impl Keeper {
         self.status(name).await
     }
 
-    fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
+    pub(super) fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
         if let Some(p) = &self.log_sink {
             return Ok(p.clone());
         }

@@ -276,19 +276,6 @@ impl Keeper {
         Ok(how)
     }
 
-    /// Stop every session on the socket.
-    pub async fn stop_all(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
-        let mut out = Vec::new();
-        for process in self.list().await? {
-            match self.stop(&process.name, grace).await {
-                Ok(how) => out.push((process.name, how)),
-                Err(KeeperError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
-
     /// Remove the socket file if no server answers on it; returns whether
     /// one was removed. A live server is never touched.
     pub fn clean(&self) -> Result<bool, KeeperError> {
@@ -304,12 +291,18 @@ static SESSION_ID: LazyLock<FormatQuery> =
 /// A process that survived its session's end (it ignores SIGHUP): SIGTERM
 /// to its process group, then SIGKILL if it is still there after 2 s.
 async fn terminate(pid: i32, process: &watch::ProcessExit) {
-    use nix::sys::signal::{killpg, Signal};
-    let group = nix::unistd::Pid::from_raw(pid);
     let gone = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
     if gone.is_ok() {
         return;
     }
+    terminate_now(pid, process).await;
+}
+
+/// SIGTERM to the process group of `pid`, then SIGKILL if it has not
+/// exited 2 s later.
+pub(super) async fn terminate_now(pid: i32, process: &watch::ProcessExit) {
+    use nix::sys::signal::{killpg, Signal};
+    let group = nix::unistd::Pid::from_raw(pid);
     let _ = killpg(group, Signal::SIGTERM);
     if tokio::time::timeout(Duration::from_secs(2), process.exited())
         .await

@@ -76,6 +76,24 @@ pub enum Command {
         after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
     )]
     Start(StartArgs),
+    /// Start NAME running CMD, and if it ends within --yield print its
+    /// output and exit with its status; else print a tail and a cursor.
+    #[command(
+        after_help = "Examples:\n  tmux-wire run build --yield 30s -- make -j8\n  tmux-wire --json run tests --yield 10s -- cargo test\n\nThe process belongs to the tmux server: it goes on if the caller is killed.\nIf it ends within the yield: its whole output, then exit with its own code\n(128 + N for signal N). If not: the last lines and a cursor, and exit 75;\ngo on with `tmux-wire poll NAME --cursor CURSOR` or `wait NAME --exit`.\nWith --json: {\"name\", \"state\", \"exit\", \"code\", \"output\" | \"tail\", \"cursor\"}."
+    )]
+    Run(RunArgs),
+    /// Print what a process printed since a cursor (or its run's start),
+    /// a new cursor, and its exit status once it has ended.
+    #[command(
+        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes), and never pretends. Text mode prints the lines on stdout and\nthe cursor and state on stderr."
+    )]
+    Poll(PollArgs),
+    /// Run a command line in a kept shell session; print its output and
+    /// exit with its status.
+    #[command(
+        after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Markers\nprinted as invisible escape sequences around the command, with a random\nnonce that the echo of the typed line never spells, delimit the output;\nthe shell's own state (cd, export) carries over. On --timeout (exit 124)\nthe command goes on running."
+    )]
+    Exec(ExecArgs),
     /// List processes: name, state, pid, command, cwd, started, log.
     #[command(alias = "list")]
     Ls,
@@ -124,6 +142,32 @@ pub enum Command {
     },
     /// Remove the socket file if no server answers on it.
     Clean,
+    /// Stop every process, end the server, and remove its socket.
+    Shutdown {
+        /// How long to wait for each exit after C-c before killing it.
+        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+    },
+    /// Remove the logs of names that no longer run (each `start` also
+    /// removes those older than $TMUX_WIRE_LOG_MAX_AGE, default 7d).
+    Prune {
+        /// Only logs last written longer ago than this (e.g. 12h, 7d).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        older_than: Option<Duration>,
+    },
+    /// (internal) End a run for running too long; tmux runs it when
+    /// `start --kill-after` is due.
+    #[command(hide = true)]
+    Expire {
+        /// The process's name.
+        name: String,
+        /// The run it is meant for (its log position).
+        #[arg(long, value_name = "POSITION")]
+        run: String,
+        /// Between the interrupt and the signals.
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        grace: Duration,
+    },
     /// Run one tmux command over a control connection and print its output.
     #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
     Cmd {
@@ -196,9 +240,77 @@ pub struct StartArgs {
     /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub limit: LimitArgs,
     /// The command and its arguments (after --).
     #[arg(last = true, required = true, value_name = "CMD")]
     pub argv: Vec<OsString>,
+}
+
+// The time limit of `start` and `run`.
+#[derive(Args)]
+pub struct LimitArgs {
+    /// Stop the process once it has run this long (C-c, then --kill-grace,
+    /// then SIGTERM and SIGKILL), even if no tmux-wire runs then: tmux's
+    /// own timer does it. `status` then says so.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub kill_after: Option<Duration>,
+    /// Between the C-c and the signals of --kill-after.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5s")]
+    pub kill_grace: Duration,
+}
+
+// `run`'s arguments.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The name (a tmux session name: no '.', ':', '/' or control characters).
+    pub name: String,
+    /// How long to wait for the process to end before answering with a
+    /// tail and a cursor.
+    #[arg(long = "yield", value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
+    pub yield_for: Duration,
+    /// How many lines the tail of a process still running shows.
+    #[arg(long, value_name = "N", default_value = "20")]
+    pub tail: usize,
+    /// Working directory (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set a variable on top of the current environment (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    #[command(flatten)]
+    pub limit: LimitArgs,
+    /// The command and its arguments (after --).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub argv: Vec<OsString>,
+}
+
+// `poll`'s arguments.
+#[derive(Args)]
+pub struct PollArgs {
+    /// The process's name (as `ls` shows it).
+    pub name: String,
+    /// Where to start: a cursor an earlier `poll`, `run` or `logs` gave
+    /// (default: the start of the current run).
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<tmux_wire::keeper::log::Cursor>,
+    /// Keep escape sequences.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+// `exec`'s arguments.
+#[derive(Args)]
+pub struct ExecArgs {
+    /// The shell session's name (as `ls` shows it).
+    pub name: String,
+    /// Give up waiting after this long (exit 124; the command goes on).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// The command line, as you would type it (after --; several
+    /// arguments are joined with spaces).
+    #[arg(last = true, required = true, value_name = "COMMAND-LINE")]
+    pub line: Vec<String>,
 }
 
 // `logs`'s arguments.
@@ -206,12 +318,19 @@ pub struct StartArgs {
 pub struct LogsArgs {
     /// The process's name (as `ls` shows it).
     pub name: String,
-    /// How many lines.
-    #[arg(short = 'n', default_value = "50")]
+    /// How many lines (the last ones).
+    #[arg(short = 'n', default_value = "50", conflicts_with_all = ["offset", "limit"])]
     pub lines: usize,
     /// Keep printing new output until the process ends (Ctrl-C stops).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["offset", "limit"])]
     pub follow: bool,
+    /// Page by line: start at line N of all the log keeps (0 is the
+    /// oldest; default: the last page).
+    #[arg(long, value_name = "N")]
+    pub offset: Option<usize>,
+    /// Page by line: at most N lines (default 200 with --offset).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Keep escape sequences.
     #[arg(long)]
     pub raw: bool,
@@ -222,8 +341,18 @@ pub struct LogsArgs {
 pub struct SendArgs {
     /// The process's name (as `ls` shows it).
     pub name: String,
-    /// The text to type, exactly (quote it for the shell).
-    pub text: String,
+    /// The text to type, exactly (quote it for the shell); `-` reads it
+    /// from standard input.
+    #[arg(required_unless_present_any = ["file", "eof"], conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Type the contents of FILE (`-`: standard input): any bytes, any
+    /// length.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Then end the input, as Ctrl-D at a terminal does (twice if the
+    /// line typed last has no newline, so the reader sees end of file).
+    #[arg(long)]
+    pub eof: bool,
     /// Press Enter after the text.
     #[arg(long)]
     pub enter: bool,
@@ -254,9 +383,13 @@ pub struct WaitArgs {
     /// Until the process exits; prints its status.
     #[arg(long, group = "until")]
     pub exit: bool,
-    /// Where --ready starts reading: input (default), start or now.
+    /// With --exit: exit with the process's own code (128 + N for signal N).
+    #[arg(long, requires = "exit")]
+    pub exit_code: bool,
+    /// Where --ready starts reading: input (default), start, now, or a
+    /// cursor from `poll`, `run` or `logs`.
     #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
-    pub from: WaitFrom,
+    pub from: From,
     /// Give up after this long (exit 124).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
@@ -279,18 +412,30 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `input`, `start` or `now`.
-fn parse_from(s: &str) -> Result<WaitFrom, String> {
+/// Where `wait --ready` starts.
+#[derive(Clone, Debug)]
+pub enum From {
+    /// A place the keeper knows.
+    Mode(WaitFrom),
+    /// A cursor from an earlier read.
+    Cursor(tmux_wire::keeper::log::Cursor),
+}
+
+/// `input`, `start`, `now`, or a cursor.
+fn parse_from(s: &str) -> Result<From, String> {
     match s {
-        "input" => Ok(WaitFrom::LastInput),
-        "start" => Ok(WaitFrom::RunStart),
-        "now" => Ok(WaitFrom::Now),
-        _ => Err(format!("{s:?}: say input, start or now")),
+        "input" => Ok(From::Mode(WaitFrom::LastInput)),
+        "start" => Ok(From::Mode(WaitFrom::RunStart)),
+        "now" => Ok(From::Mode(WaitFrom::Now)),
+        _ => s
+            .parse()
+            .map(From::Cursor)
+            .map_err(|_| format!("{s:?}: say input, start, now, or a cursor (LOGID:OFFSET)")),
     }
 }
 
 /// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -304,7 +449,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("bad unit in {s:?} (ms, s, m or h)")),
+        "d" => value * 86400.0,
+        _ => return Err(format!("bad unit in {s:?} (ms, s, m, h or d)")),
     };
     // At most a year: longer is surely a mistake, and far-off deadlines
     // overflow the clock.

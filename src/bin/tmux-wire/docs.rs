@@ -80,10 +80,54 @@ pub struct Processes<'a> {
     pub processes: &'a [ProcessInfo],
 }
 
-/// `logs`: `{"lines": [STR...]}`.
+/// `logs`: `{"lines": [STR...], "cursor": CURSOR}` (the cursor, where a
+/// `poll` goes on, for processes with a log).
 #[derive(Serialize)]
 pub struct Lines<'a> {
     pub lines: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `run`: how it went within the yield.
+#[derive(Serialize)]
+pub struct Ran<'a> {
+    pub name: &'a str,
+    /// `exited` or `running`.
+    pub state: &'static str,
+    pub exit: Option<ExitStatus>,
+    pub code: Option<i32>,
+    /// All it printed (when it exited within the yield).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<&'a [String]>,
+    /// Its last lines (when it still runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail: Option<&'a [String]>,
+    /// Where `poll` goes on.
+    pub cursor: &'a str,
+    pub missed_bytes: u64,
+}
+
+/// `logs --offset/--limit`: a page.
+#[derive(Serialize)]
+pub struct LogPage<'a> {
+    pub lines: &'a [String],
+    pub offset: usize,
+    pub limit: usize,
+    pub total: usize,
+}
+
+/// `shutdown`: `{"stopped": [STOP...], "socket": PATH}`.
+#[derive(Serialize)]
+pub struct Shutdown<'a> {
+    pub stopped: Vec<Stop<'a>>,
+    pub socket: &'a Path,
+}
+
+/// `prune`: `{"pruned": [NAME...]}`.
+#[derive(Serialize)]
+pub struct Pruned<'a> {
+    pub pruned: &'a [String],
 }
 
 /// `logs --follow`: one per line, `{"line": STR}`.

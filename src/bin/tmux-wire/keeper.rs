@@ -6,7 +6,7 @@
 //! log follower ([`follow_log`]) and the spinner's view of a pane
 //! ([`show_last_line`]).
 
-use crate::args::{LogsArgs, SendArgs, StartArgs, WaitArgs};
+use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
 use crate::Failure;
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tmux_wire::client::{Client, PaneEvent};
-use tmux_wire::keeper::{self, Followed, Keeper, StartSpec};
+use tmux_wire::keeper::{self, Followed, Keeper, StartSpec, WaitFrom};
 use tmux_wire::protocol::PaneId;
 
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
@@ -26,6 +26,7 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
         env,
         ready,
         timeout,
+        limit,
         argv,
     } = args;
     let what = format!("starting {name}");
@@ -39,6 +40,8 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
                 env,
                 ready,
                 timeout: Some(timeout),
+                kill_after: limit.kill_after,
+                kill_grace: Some(limit.kill_grace),
             },
         )
         .await;
@@ -115,6 +118,9 @@ pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failu
             p.started.map(ago).unwrap_or_default(),
             show_path(&p.log)
         );
+        if let Some(limit) = p.killed_after {
+            out!("limit:   stopped because it ran longer than {limit}s (start --kill-after)");
+        }
     }
     Ok(())
 }
@@ -125,11 +131,55 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         lines,
         follow,
         raw,
+        offset,
+        limit,
     } = args;
-    if !follow {
-        let (last, _) = keeper.logs_or_history(&name, lines, raw, false).await?;
+    if offset.is_some() || limit.is_some() {
+        let limit = limit.unwrap_or(200);
+        let page = keeper.log_page(&name, offset, limit, raw)?;
         if json {
-            print_doc(&docs::Lines { lines: &last });
+            print_doc(&docs::LogPage {
+                lines: &page.lines,
+                offset: page.offset,
+                limit,
+                total: page.total,
+            });
+            return Ok(());
+        }
+        for line in &page.lines {
+            out!("{line}");
+        }
+        let shown_to = page.offset + page.lines.len();
+        let mut hint = format!(
+            "tmux-wire: lines {}-{shown_to} of {}",
+            (page.offset + 1).min(shown_to),
+            page.total
+        );
+        if page.offset > 0 {
+            let earlier = page.offset.saturating_sub(limit);
+            hint.push_str(&format!(
+                "; earlier: tmux-wire logs {name} --offset {earlier} --limit {limit}"
+            ));
+        }
+        if shown_to < page.total {
+            hint.push_str(&format!(
+                "; later: tmux-wire logs {name} --offset {shown_to} --limit {limit}"
+            ));
+        }
+        eprintln!("{hint}");
+        return Ok(());
+    }
+    if !follow {
+        let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
+        if json {
+            let cursor = end
+                .map(|end| keeper.cursor_of(&name, &end))
+                .transpose()?
+                .map(|c| c.to_string());
+            print_doc(&docs::Lines {
+                lines: &last,
+                cursor,
+            });
         } else {
             for line in &last {
                 print_line(json, line);
@@ -199,15 +249,40 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     let SendArgs {
         name,
         text,
+        file,
+        eof,
         enter,
         then_ready,
         then_idle,
         timeout,
     } = args;
+    let mut text: Vec<u8> = match (text, file) {
+        (Some(t), None) if t == "-" => read_input(None)?,
+        (Some(t), None) => t.into_bytes(),
+        (None, Some(path)) if path.as_os_str() == "-" => read_input(None)?,
+        (None, Some(path)) => read_input(Some(&path))?,
+        (None, None) => Vec::new(),
+        (Some(_), Some(_)) => unreachable!("clap: TEXT conflicts with --file"),
+    };
     let sent = text.len();
+    // Enter, then end of file, go in the same typing as the text (a wait
+    // after it then starts before all of it).
+    let mut enter = enter;
+    if eof {
+        if std::mem::take(&mut enter) {
+            text.push(b'\r');
+        }
+        // Ctrl-D ends a line that has text (the reader gets it without a
+        // newline); at the start of a line it is the end of file.
+        if !matches!(text.last(), None | Some(b'\n' | b'\r')) {
+            text.push(0x04);
+        }
+        text.push(0x04);
+    }
+    let text = text;
     if let Some(pattern) = then_ready {
         let found = keeper
-            .send_then_ready(&name, text.as_bytes(), enter, &pattern, timeout)
+            .send_then_ready(&name, &text, enter, &pattern, timeout)
             .await?;
         if json {
             print_doc(&docs::Sent {
@@ -219,7 +294,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
         }
     } else if let Some(quiet) = then_idle {
         let idle = keeper
-            .send_then_idle(&name, text.as_bytes(), enter, quiet, timeout)
+            .send_then_idle(&name, &text, enter, quiet, timeout)
             .await?;
         if json {
             print_doc(&docs::Sent {
@@ -230,12 +305,29 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             out!("{name} is idle");
         }
     } else {
-        keeper.send_text(&name, text.as_bytes(), enter).await?;
+        keeper.send_text(&name, &text, enter).await?;
         if json {
             print_doc(&docs::Sent { sent, then: None });
         }
     }
     Ok(())
+}
+
+/// The bytes of FILE, or of standard input.
+fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let read = match file {
+        Some(path) => std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data)),
+        None => io::stdin().lock().read_to_end(&mut data),
+    };
+    read.map_err(|e| {
+        Failure::Error(format!(
+            "reading {}: {e}",
+            file.map_or("standard input".into(), |p| p.display().to_string())
+        ))
+    })?;
+    Ok(data)
 }
 
 pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> Result<(), Failure> {
@@ -246,15 +338,20 @@ pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> R
     Ok(())
 }
 
-pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Failure> {
+pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCode, Failure> {
     let WaitArgs {
         name,
         ready,
         idle,
         exit,
+        exit_code,
         from,
         timeout,
     } = args;
+    let from = match from {
+        From::Mode(from) => from,
+        From::Cursor(cursor) => WaitFrom::At(keeper.position_of(&name, &cursor)?),
+    };
     let bar = spinner(json, &format!("waiting for {name}"));
     // Output only where it is needed (the spinner's last line; idle
     // on a session tmux-wire did not start opens its own):
@@ -270,6 +367,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Fai
         Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
         None => None,
     };
+    let mut code = ExitCode::SUCCESS;
     let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
         keeper
@@ -295,7 +393,12 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Fai
         keeper
             .wait_exit_on(&client, &name, pane, timeout)
             .await
-            .map(|s| (docs::Waited::exit(s), format!("{name} {s}")))
+            .map(|s| {
+                if exit_code {
+                    code = crate::run::exit_code(s.code());
+                }
+                (docs::Waited::exit(s), format!("{name} {s}"))
+            })
             .map_err(Failure::from)
     } else {
         unreachable!("clap requires one of --ready, --idle, --exit");
@@ -309,7 +412,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<(), Fai
     } else {
         out!("{text}");
     }
-    Ok(())
+    Ok(code)
 }
 
 pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {
@@ -340,6 +443,56 @@ pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
             out!("{name}: {}", describe_stop(&how));
         }
     }
+    Ok(())
+}
+
+pub async fn shutdown(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
+    let all = keeper.shutdown(grace).await?;
+    if json {
+        let stopped = all
+            .iter()
+            .map(|(name, how)| docs::Stop { name, stopped: how })
+            .collect();
+        print_doc(&docs::Shutdown {
+            stopped,
+            socket: keeper.socket(),
+        });
+    } else {
+        for (name, how) in &all {
+            out!("{name}: {}", describe_stop(how));
+        }
+        out!("server ended; removed {}", keeper.socket().display());
+    }
+    Ok(())
+}
+
+pub async fn prune(
+    keeper: &Keeper,
+    json: bool,
+    older_than: Option<Duration>,
+) -> Result<(), Failure> {
+    let pruned = keeper.prune_logs(older_than).await?;
+    if json {
+        print_doc(&docs::Pruned { pruned: &pruned });
+    } else if pruned.is_empty() {
+        out!("no logs to prune");
+    } else {
+        for name in &pruned {
+            out!("removed the logs of {name}");
+        }
+    }
+    Ok(())
+}
+
+/// `expire`, run by tmux's timer for `start --kill-after`: quiet, it has
+/// nobody to talk to.
+pub async fn expire(
+    keeper: &Keeper,
+    name: &str,
+    run: &str,
+    grace: Duration,
+) -> Result<(), Failure> {
+    keeper.expire(name, run, grace).await?;
     Ok(())
 }
 

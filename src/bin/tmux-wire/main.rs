@@ -14,6 +14,7 @@ mod docs;
 mod keeper;
 mod manual;
 mod output;
+mod run;
 
 use args::{Cli, Command, Transport};
 use clap::Parser;
@@ -94,6 +95,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// `$TMUX_WIRE_LOG_MAX_AGE`: how long the logs of names gone are kept
+/// (a duration such as 7d or 12h; `off` keeps them). Default 7 days.
+fn log_max_age() -> Result<Option<std::time::Duration>, Failure> {
+    match std::env::var("TMUX_WIRE_LOG_MAX_AGE") {
+        Err(_) => Ok(Some(tmux_wire::keeper::LOG_MAX_AGE)),
+        Ok(v) if v == "off" || v == "never" => Ok(None),
+        Ok(v) => args::parse_duration(&v)
+            .map(Some)
+            .map_err(|e| Failure::Error(format!("TMUX_WIRE_LOG_MAX_AGE: {e}"))),
+    }
+}
+
+/// `$TMUX_WIRE_LOG_MAX_BYTES` (bytes per log file before it rotates,
+/// default 8 MiB) and `$TMUX_WIRE_LOG_KEEP` (rotated files kept, default 2).
+fn log_limits() -> Result<tmux_wire::keeper::log::Limits, Failure> {
+    let mut limits = tmux_wire::keeper::log::Limits::default();
+    if let Ok(v) = std::env::var("TMUX_WIRE_LOG_MAX_BYTES") {
+        limits.max_bytes = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Failure::Error(format!(
+                "TMUX_WIRE_LOG_MAX_BYTES: {v:?} is not a positive number of bytes"
+            ))
+        })?;
+    }
+    if let Ok(v) = std::env::var("TMUX_WIRE_LOG_KEEP") {
+        limits.keep = v
+            .parse()
+            .map_err(|_| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {v:?} is not a number")))?;
+    }
+    Ok(limits)
+}
+
 /// The commands that talk to a server.
 async fn run(
     spec: &SocketSpec,
@@ -106,15 +138,24 @@ async fn run(
         Transport::Direct => TransportChoice::Direct,
         Transport::Process => TransportChoice::Process,
     };
-    let k = Keeper::new(spec)?.transport(transport);
+    let k = Keeper::new(spec)?
+        .transport(transport)
+        .log_max_age(log_max_age()?)
+        .log_limits(log_limits()?);
     match command {
+        Command::Run(args) => return run::run(&k, json, args).await,
+        Command::Poll(args) => return run::poll(&k, json, args).await,
+        Command::Exec(args) => return run::exec(&k, json, args).await,
+        Command::Wait(args) => return keeper::wait(&k, json, args).await,
+        Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
+        Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
+        Command::Expire { name, run, grace } => keeper::expire(&k, &name, &run, grace).await?,
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
         Command::Status { name } => keeper::status(&k, json, &name).await?,
         Command::Logs(args) => keeper::logs(&k, json, args).await?,
         Command::Send(args) => keeper::send(&k, json, args).await?,
         Command::Keys { name, keys } => keeper::keys(&k, json, &name, &keys).await?,
-        Command::Wait(args) => keeper::wait(&k, json, args).await?,
         Command::Stop { name, grace } => keeper::stop(&k, json, &name, grace).await?,
         Command::KillAll { grace } => keeper::kill_all(&k, json, grace).await?,
         Command::Clean => keeper::clean(&k, json)?,

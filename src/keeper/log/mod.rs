@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::text::Lines;
 
+mod index;
+pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
+
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -207,6 +210,7 @@ pub fn mark_run(path: &Path, command: &str, unix_time: u64) -> io::Result<Positi
         .as_bytes(),
     );
     file.write_all(&line)?;
+    index::register_current(path)?;
     end_position(path)
 }
 
@@ -237,6 +241,8 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
     let max = limits.max_bytes.max(1);
     let mut file = open_append(path)?;
     let mut size = file.metadata()?.len();
+    // Where the current file begins in the whole output (see `index`).
+    let mut begins = index::register_current(path)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match input.read(&mut buf) {
@@ -251,6 +257,8 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
                 drop(file);
                 rotate(path, limits.keep)?;
                 file = open_append(path)?;
+                begins += size;
+                index::register_rotated(path, FileId::of(&file.metadata()?), begins)?;
                 size = 0;
             }
             let room = usize::try_from(max - size).unwrap_or(usize::MAX);
@@ -345,6 +353,61 @@ pub fn tail(
     }
     let skip = lines.len().saturating_sub(n);
     Ok((lines.split_off(skip), end))
+}
+
+/// Lines `offset..offset + limit` of everything the log at `path` still
+/// holds (its rotated files, oldest first, then the current one), and how
+/// many lines that is in all. A last line without its newline yet counts.
+pub fn page(
+    path: &Path,
+    offset: usize,
+    limit: usize,
+    raw: bool,
+) -> io::Result<(Vec<String>, usize)> {
+    let mut files: Vec<PathBuf> = (1..64)
+        .map(|i| rotated(path, i))
+        .take_while(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect();
+    files.reverse();
+    files.push(path.to_path_buf());
+    let mut render = Render::new(raw);
+    let mut total = 0;
+    let mut out = Vec::new();
+    let mut take = |lines: Vec<String>, total: &mut usize| {
+        for line in lines {
+            if *total >= offset && out.len() < limit {
+                out.push(line);
+            }
+            *total += 1;
+        }
+    };
+    let mut buf = vec![0u8; READ_CHUNK];
+    for (i, p) in files.iter().enumerate() {
+        let mut file = match open_read(p) {
+            Ok(f) => f,
+            // Rotated away while reading: its lines are gone.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && i + 1 < files.len() => continue,
+            Err(e) => return Err(e),
+        };
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            take(render.push(&buf[..n]), &mut total);
+        }
+    }
+    take(render.finish().into_iter().collect(), &mut total);
+    Ok((out, total))
+}
+
+/// `bytes` of a log as lines, as a person reads them, or `raw`; a last
+/// line without its newline is included.
+pub fn render_lines(bytes: &[u8], raw: bool) -> Vec<String> {
+    let mut render = Render::new(raw);
+    let mut lines = render.push(bytes);
+    lines.extend(render.finish());
+    lines
 }
 
 /// Bytes to lines, rendered or raw.
@@ -474,6 +537,14 @@ impl Follower {
     /// The lines completed by what was appended since the last call; reads
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]).
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
+        let data = self.read_bytes()?;
+        Ok(self.render.push(&data))
+    }
+
+    /// The bytes appended since the last call, as the process wrote them
+    /// (escape sequences and all); at most [`READ_CHUNK`]. Not rendered:
+    /// use it instead of [`Follower::read_new`], not with it.
+    pub fn read_bytes(&mut self) -> io::Result<Vec<u8>> {
         if self.file.is_none() {
             let opened = match self.index_of(&self.from.file) {
                 Some(index) => self.open(index)?,
@@ -529,7 +600,7 @@ impl Follower {
             self.file = Some(opened);
             self.offset = 0;
         }
-        Ok(self.render.push(&data))
+        Ok(data)
     }
 
     /// Whether the last [`Follower::read_new`] reached the end of the log.

@@ -1,0 +1,239 @@
+//! `exec`: run one command line in a kept interactive shell and return its
+//! output and exit status.
+//!
+//! The line typed is
+//!
+//! ```text
+//!  printf '\033]7717;tw;%s%s;b\007' NONCE1 NONCE2; eval 'LINE'; printf '\033]7717;tw;%s%s;e;%d\007' NONCE1 NONCE2 "$?"
+//! ```
+//!
+//! The two `printf`s print OSC sequences, which tmux swallows (nothing shows
+//! on the screen) but which reach the log byte for byte: the output is what
+//! lies between them, and the status is in the second. The nonce is
+//! random per exec and typed in two halves, so the echo of the typed line
+//! (`... NONCE1 NONCE2 ...`) never reads as a marker (`...NONCE1NONCE2...`),
+//! nor does a command that prints marker-like text. `eval` runs the line in
+//! the shell itself (a `cd` or `export` stays), and a line with a syntax
+//! error still ends with its status (2). The leading space keeps the line
+//! out of the history of shells that ignore such lines.
+//!
+//! Only POSIX shells (sh, bash, zsh, dash, ksh, ash) are typed into: a
+//! session whose foreground program is anything else (a REPL, an editor,
+//! `fish`, or a shell that is running a command) is refused before
+//! anything is typed.
+
+use super::log::{Follower, LogWatch};
+use super::{validate_name, Keeper, KeeperError};
+use crate::text::Lines;
+use crate::watch::{self, ExitStatus};
+use serde::Serialize;
+use std::time::Duration;
+
+/// What an exec gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct Executed {
+    /// The session.
+    pub name: String,
+    /// The command's output, as a person reads it.
+    pub lines: Vec<String>,
+    /// Its exit status, as the shell's `$?`.
+    pub code: i32,
+}
+
+/// Shells `exec` types into.
+fn is_posix_shell(command: &str) -> bool {
+    let name = command
+        .rsplit('/')
+        .next()
+        .unwrap_or(command)
+        .trim_start_matches('-');
+    matches!(
+        name,
+        "sh" | "bash" | "zsh" | "dash" | "ksh" | "mksh" | "ash" | "yash"
+    )
+}
+
+/// 16 hex digits, different for every call.
+fn nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = t ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
+    // splitmix64
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", x ^ (x >> 31))
+}
+
+/// `s` single-quoted for a POSIX shell.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The line to type for `command`, and the two markers to look for.
+fn exec_line(command: &str, nonce: &str) -> (String, Vec<u8>, Vec<u8>) {
+    let (a, b) = nonce.split_at(nonce.len() / 2);
+    let line = format!(
+        r#" printf '\033]7717;tw;%s%s;b\007' {a} {b}; eval {}; printf '\033]7717;tw;%s%s;e;%d\007' {a} {b} "$?""#,
+        quote(command)
+    );
+    let begin = format!("\x1b]7717;tw;{nonce};b\x07").into_bytes();
+    let end = format!("\x1b]7717;tw;{nonce};e;").into_bytes();
+    (line, begin, end)
+}
+
+/// The answer, with `output` rendered as a person reads it.
+fn executed(name: &str, output: &[u8], code: i32) -> Executed {
+    let mut lines = Lines::new();
+    let mut out = lines.push(output);
+    out.extend(lines.finish());
+    Executed {
+        name: name.to_string(),
+        lines: out,
+        code,
+    }
+}
+
+/// The output between the markers and the status, once the end marker
+/// (with its status and terminator) is in `seen`.
+fn parse(seen: &[u8], begin: &[u8], end: &[u8]) -> Option<(Vec<u8>, i32)> {
+    let start = memchr::memmem::find(seen, begin)? + begin.len();
+    let stop = start + memchr::memmem::find(&seen[start..], end)?;
+    let rest = &seen[stop + end.len()..];
+    let close = memchr::memchr(0x07, rest)?;
+    let code = std::str::from_utf8(&rest[..close]).ok()?.parse().ok()?;
+    Some((seen[start..stop].to_vec(), code))
+}
+
+impl Keeper {
+    /// Run `command` (a shell command line) in `name`'s shell and wait up
+    /// to `timeout` for it to finish; see the module docs. A timeout leaves
+    /// the command running.
+    pub async fn exec(
+        &self,
+        name: &str,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<Executed, KeeperError> {
+        validate_name(name)?;
+        if command.contains('\0') {
+            return Err(KeeperError::BadCommand(
+                "a command line cannot hold NUL".into(),
+            ));
+        }
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        if let Some(status) = watch::exit_status(&client, pane).await? {
+            return Err(KeeperError::NotRunning {
+                name: name.to_string(),
+                status,
+            });
+        }
+        let path = self.log_path(name);
+        if self.kept(&client, name).await?.is_none() {
+            return Err(KeeperError::NoLog {
+                name: name.to_string(),
+            });
+        }
+        let current = watch::current_command(&client, pane).await?;
+        if !is_posix_shell(&current) {
+            return Err(KeeperError::NotAShell {
+                name: name.to_string(),
+                command: current,
+            });
+        }
+        let nonce = nonce();
+        let (line, begin, end) = exec_line(command, &nonce);
+        // Watch, then note where the log ends, then type: the markers come
+        // after that point.
+        let mut changes = LogWatch::new(&path);
+        let from = self.log_end(name)?;
+        self.send_text(name, line.as_bytes(), true).await?;
+        let mut follower = Follower::new(&path, from, true);
+        let io = |source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let exited = watch::wait_exit(&client, pane, timeout);
+        let mut exited = std::pin::pin!(exited);
+        let mut seen = Vec::new();
+        loop {
+            loop {
+                seen.extend(follower.read_bytes().map_err(io)?);
+                if follower.caught_up() {
+                    break;
+                }
+            }
+            if let Some((output, code)) = parse(&seen, &begin, &end) {
+                return Ok(executed(name, &output, code));
+            }
+            tokio::select! {
+                changed = changes.changed() => changed.map_err(io)?,
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(KeeperError::ExecTimeout {
+                        name: name.to_string(),
+                        timeout,
+                    });
+                }
+                status = &mut exited => {
+                    // The shell itself ended (the line ran `exit 7`, say):
+                    // its status is the command's, and its output is what
+                    // the log holds after the first marker once it settles.
+                    let status: ExitStatus = status?;
+                    let settle = tokio::time::Instant::now() + Duration::from_secs(5);
+                    super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
+                    loop {
+                        seen.extend(follower.read_bytes().map_err(io)?);
+                        if follower.caught_up() {
+                            break;
+                        }
+                    }
+                    let Some(at) = memchr::memmem::find(&seen, &begin) else {
+                        return Err(KeeperError::EndedWhileWaiting {
+                            name: name.to_string(),
+                            status,
+                        });
+                    };
+                    return Ok(executed(name, &seen[at + begin.len()..], status.code()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_echo_never_reads_as_a_marker() {
+        let nonce = "0123456789abcdef";
+        let (line, begin, end) = exec_line("echo 'it''s'; false", nonce);
+        assert!(line.starts_with(' '));
+        assert!(line.contains(r"eval 'echo '\''it'\'''\''s'\''; false'"));
+        // The typed line holds the nonce only in halves.
+        assert!(!line.contains(nonce));
+        // Echo, output, status: only the real markers count.
+        let mut seen = line.clone().into_bytes();
+        seen.extend_from_slice(b"\r\n");
+        seen.extend_from_slice(&begin);
+        seen.extend_from_slice(b"out\r\n\x1b]7717;tw;ffff;e;0\x07more\r\n");
+        seen.extend_from_slice(&end);
+        seen.extend_from_slice(b"1\x07$ ");
+        let (output, code) = parse(&seen, &begin, &end).unwrap();
+        assert_eq!(code, 1);
+        assert_eq!(output, b"out\r\n\x1b]7717;tw;ffff;e;0\x07more\r\n");
+        // Not yet finished: nothing.
+        assert!(parse(&seen[..seen.len() - 4], &begin, &end).is_none());
+        assert_ne!(super::nonce(), super::nonce());
+    }
+
+    #[test]
+    fn posix_shells_only() {
+        assert!(is_posix_shell("bash") && is_posix_shell("-zsh") && is_posix_shell("/bin/dash"));
+        assert!(!is_posix_shell("fish") && !is_posix_shell("python3") && !is_posix_shell("vim"));
+    }
+}

@@ -1,0 +1,167 @@
+//! Stopping everything, shutting the server down, and pruning the logs of
+//! names that are gone.
+
+use super::stop::Stopped;
+use super::{Keeper, KeeperError};
+use crate::client::{commands, ClientError, ErrorKind};
+use crate::server::{self, SocketState};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// How long the logs of names that no longer run are kept by default.
+pub const LOG_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Keeper {
+    /// Stop every session on the socket, all at once (each with its own
+    /// `grace`); in the order `list` gives them.
+    pub async fn stop_all(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
+        let names: Vec<String> = self.list().await?.into_iter().map(|p| p.name).collect();
+        let mut stops = tokio::task::JoinSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let keeper = self.clone();
+            let name = name.clone();
+            stops.spawn(async move { (i, name.clone(), keeper.stop(&name, grace).await) });
+        }
+        let mut done = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = stops.join_next().await {
+            let (i, name, result) = joined.map_err(|e| KeeperError::BadCommand(e.to_string()))?;
+            match result {
+                Ok(how) => done.push((i, name, how)),
+                // Gone meanwhile (it exited and its session closed).
+                Err(KeeperError::NotFound { .. }) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        done.sort_by_key(|(i, _, _)| *i);
+        Ok(done.into_iter().map(|(_, name, how)| (name, how)).collect())
+    }
+
+    /// Stop every process ([`Keeper::stop_all`]), end the server and remove
+    /// its socket. Returns what was stopped. A socket nobody answers on is
+    /// removed too; no socket at all is fine.
+    pub async fn shutdown(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
+        let stopped = match server::socket_state(&self.socket)? {
+            SocketState::Alive => {
+                let stopped = self.stop_all(grace).await?;
+                match self.once(commands::kill_server()).await {
+                    Ok(_) => {}
+                    // It went on its own (exit-empty) or is going.
+                    Err(KeeperError::Client(e))
+                        if e.is(ErrorKind::Closed) || e.is(ErrorKind::NoServer) => {}
+                    Err(KeeperError::Client(ClientError::Transport(_))) => {}
+                    Err(e) => return Err(e),
+                }
+                stopped
+            }
+            _ => Vec::new(),
+        };
+        match std::fs::remove_file(&self.socket) {
+            Ok(()) => Ok(stopped),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
+            Err(source) => Err(KeeperError::Io {
+                what: format!("removing {}", self.socket.display()),
+                source,
+            }),
+        }
+    }
+
+    /// Remove the logs (and their rotated files, index and stop records) of
+    /// names that do not run on the socket now, last written more than
+    /// `older_than` ago (`None`: any). Returns the names whose logs went.
+    pub async fn prune_logs(
+        &self,
+        older_than: Option<Duration>,
+    ) -> Result<Vec<String>, KeeperError> {
+        let dir = self
+            .log_path("x")
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        server::check_private_dir(&dir)?;
+        let running: Vec<String> = match server::socket_state(&self.socket)? {
+            SocketState::Alive => self.list().await?.into_iter().map(|p| p.name).collect(),
+            _ => Vec::new(),
+        };
+        let io = |source| KeeperError::Io {
+            what: format!("reading {}", dir.display()),
+            source,
+        };
+        let now = SystemTime::now();
+        let mut pruned = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = file.strip_suffix(".log") else {
+                continue;
+            };
+            if running.iter().any(|r| r == name) || super::validate_name(name).is_err() {
+                continue;
+            }
+            // Newest write of any of its files.
+            let files = files_of(&dir, name);
+            let newest = files
+                .iter()
+                .filter_map(|p| std::fs::symlink_metadata(p).ok()?.modified().ok())
+                .max();
+            let old_enough = match (older_than, newest) {
+                (None, _) => true,
+                (Some(age), Some(t)) => now.duration_since(t).is_ok_and(|d| d > age),
+                (Some(_), None) => false,
+            };
+            if !old_enough {
+                continue;
+            }
+            for p in files {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(KeeperError::Io {
+                            what: format!("removing {}", p.display()),
+                            source,
+                        })
+                    }
+                }
+            }
+            pruned.push(name.to_string());
+        }
+        pruned.sort();
+        Ok(pruned)
+    }
+
+    /// [`Keeper::prune_logs`] past the configured age, as each start does;
+    /// a failure is logged, not fatal.
+    pub(super) async fn prune_old_logs(&self) {
+        if let Some(age) = self.log_max_age {
+            if let Err(e) = self.prune_logs(Some(age)).await {
+                log::warn!("pruning old logs: {e}");
+            }
+        }
+    }
+}
+
+/// Every file of `name`'s log in `dir`: the log, its rotations, its index,
+/// and the stop's lock and record.
+fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut files = vec![
+        dir.join(format!("{name}.log")),
+        dir.join(format!("{name}.log.index")),
+        dir.join(format!("{name}.stop")),
+        dir.join(format!("{name}.stopped")),
+    ];
+    files.extend(
+        (1..64)
+            .map(|i| dir.join(format!("{name}.log.{i}")))
+            .take_while(|p| p.exists()),
+    );
+    files
+}

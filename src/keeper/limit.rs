@@ -1,0 +1,126 @@
+//! `start --kill-after`: a run's time limit, kept by the tmux server.
+//!
+//! The start asks tmux for `run-shell -b -d SECONDS 'tmux-wire expire NAME
+//! --run RUN ...'`: tmux's own timer, so no process waits meanwhile (and
+//! none needs to be alive when the limit comes). Then `expire` runs as a
+//! child of the server: if the same run is still going, it marks the
+//! session (`@tmux-wire-expired`, which `status` shows), interrupts the
+//! process (C-c), waits the grace period, and then signals it (SIGTERM,
+//! then SIGKILL). The session stays, with the process's status, until it
+//! is stopped or started again.
+
+use super::command::{format_escape, sh_quote};
+use super::{session_target, Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
+use crate::client::{commands, Client};
+use crate::protocol::{Command, PaneId};
+use crate::watch::{self, WatchError};
+use std::time::Duration;
+
+impl Keeper {
+    /// Schedule the end of the run that begins at `run` (a log position) of
+    /// `name`, `after` from now, with `grace` between C-c and the signals.
+    pub(super) async fn schedule_expiry(
+        &self,
+        client: &Client,
+        name: &str,
+        run: &str,
+        after: Duration,
+        grace: Duration,
+    ) -> Result<(), KeeperError> {
+        let program = self.log_sink_program()?;
+        let line = format!(
+            "exec {} -S {} expire {} --run {} --grace {}ms >/dev/null 2>&1",
+            sh_quote(&program.to_string_lossy()),
+            sh_quote(&self.socket().to_string_lossy()),
+            sh_quote(name),
+            sh_quote(run),
+            grace.as_millis()
+        );
+        let secs = format!("{:.3}", after.as_secs_f64());
+        let session = commands::session(name);
+        client
+            .command(commands::set_option(
+                &session,
+                OPT_KILL_AFTER,
+                &after.as_secs().to_string(),
+            ))
+            .await?;
+        // tmux expands formats in the shell command.
+        let run_shell = Command::new("run-shell")
+            .arg("-b")
+            .arg("-d")
+            .arg(secs)
+            .arg(format_escape(&line));
+        client.command(run_shell).await?;
+        Ok(())
+    }
+
+    /// End `name`'s run that began at `run` for running too long (what the
+    /// timer of [`Keeper::schedule_expiry`] runs): nothing if that run is
+    /// over or another has begun. Returns whether it acted.
+    pub async fn expire(
+        &self,
+        name: &str,
+        run: &str,
+        grace: Duration,
+    ) -> Result<bool, KeeperError> {
+        let info = match self.status(name).await {
+            Ok(info) => info,
+            Err(KeeperError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if info.run_start.map(|r| r.to_string()).as_deref() != Some(run) {
+            return Ok(false);
+        }
+        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        if watch::exit_status(&client, pane).await?.is_some() {
+            return Ok(false);
+        }
+        // The limit, as recorded at the start.
+        let limit = client
+            .command(commands::display(
+                commands::session(name),
+                &format!("#{{{OPT_KILL_AFTER}}}"),
+            ))
+            .await?
+            .text();
+        client
+            .command(commands::set_option(
+                commands::session(name),
+                OPT_EXPIRED,
+                &limit,
+            ))
+            .await?;
+        self.interrupt_then_kill(&client, name, pane, grace).await?;
+        Ok(true)
+    }
+
+    /// C-c, `grace` to exit, then SIGTERM and SIGKILL to its process group.
+    async fn interrupt_then_kill(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        grace: Duration,
+    ) -> Result<(), KeeperError> {
+        client.command(commands::send_keys(pane, ["C-c"])).await?;
+        match watch::wait_exit(client, pane, grace).await {
+            Ok(_) => return Ok(()),
+            Err(WatchError::Timeout(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match watch::local_pids(client, pane).await {
+            Some((_, pid)) => {
+                let process = watch::ProcessExit::open(Some(pid));
+                super::stop::terminate_now(pid, &process).await;
+            }
+            // Not ours to signal (another pid namespace): end the session.
+            None => {
+                client
+                    .command(commands::kill_session(session_target(name)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! The log's index, and cursors: a position in everything a process has
+//! printed, across rotations.
+//!
+//! Beside `NAME.log` lies `NAME.log.index`: a first line naming the log
+//! (`tmux-wire log index 1 LOGID`, LOGID random, made with the log), then
+//! one line per log file, `INODE.BORN START`, START being where the file
+//! begins in the whole output. The sink writes a file's line when it makes
+//! the file, and knows its START then: the previous file's START plus its
+//! size. So when the oldest files have rotated away, a reader still knows
+//! where what is left begins, and how much of what it asked for is gone.
+//!
+//! A [`Cursor`] is `LOGID:OFFSET`, OFFSET counting bytes from the first the
+//! process printed. A cursor of another log (one removed and made again
+//! under the same name) is refused, never read as if it were this one's.
+
+use super::{open_append, open_read, rotated, FileId, Position};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How the first line of an index starts.
+const MAGIC: &str = "tmux-wire log index 1 ";
+
+/// The index of the log at `log`.
+pub fn index_path(log: &Path) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(".index");
+    PathBuf::from(s)
+}
+
+/// A place in a process's whole output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Which log (random, made with the log).
+    pub log: String,
+    /// Bytes from the first byte the process printed.
+    pub offset: u64,
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.log, self.offset)
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cursor, String> {
+        let bad = || format!("bad cursor {s:?}: a cursor reads LOGID:OFFSET, as a read printed it");
+        let (log, offset) = s.split_once(':').ok_or_else(bad)?;
+        if log.is_empty() || !log.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Cursor {
+            log: log.to_string(),
+            offset: offset.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// What an index says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    pub(crate) log: String,
+    /// Each file, and where it begins; in the order they were made.
+    pub(crate) files: Vec<(FileId, u64)>,
+}
+
+impl Index {
+    /// Read the index of `log`; `None` when there is none.
+    pub(crate) fn read(log: &Path) -> io::Result<Option<Index>> {
+        let mut text = String::new();
+        match open_read(&index_path(log)) {
+            Ok(mut f) => {
+                f.read_to_string(&mut text)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut lines = text.lines();
+        let Some(id) = lines.next().and_then(|l| l.strip_prefix(MAGIC)) else {
+            return Err(io::Error::other(format!(
+                "{} is not a tmux-wire log index",
+                index_path(log).display()
+            )));
+        };
+        let files = lines
+            .filter_map(|l| {
+                let (file, start) = l.split_once(' ')?;
+                let (inode, born) = file.split_once('.')?;
+                Some((
+                    FileId {
+                        inode: inode.parse().ok()?,
+                        born: born.parse().ok()?,
+                    },
+                    start.parse().ok()?,
+                ))
+            })
+            .collect();
+        Ok(Some(Index {
+            log: id.trim().to_string(),
+            files,
+        }))
+    }
+
+    /// Where `file` begins, if the index knows it.
+    pub(crate) fn start_of(&self, file: &FileId) -> Option<u64> {
+        self.files.iter().find(|(f, _)| f.is(file)).map(|&(_, s)| s)
+    }
+}
+
+/// Append a line to the index (one write, so lines never interleave).
+fn append(log: &Path, line: &str) -> io::Result<()> {
+    open_append(&index_path(log))?.write_all(line.as_bytes())
+}
+
+fn new_log_id() -> String {
+    let mut bytes = [0u8; 4];
+    // Unpredictability is not needed, only that two logs of one name
+    // differ: the time and pid do.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        ^ (u128::from(std::process::id()) << 64);
+    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+    bytes.copy_from_slice(&(mixed >> 64).to_le_bytes()[..4]);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Make sure the current log file is in the index, and return where it
+/// begins. A log without an index (new, or written by an older tmux-wire)
+/// gets one: its files, oldest first, begin where the one before ends.
+/// A current file the index does not know, after files it does (the log
+/// was removed and made again under the same name), starts a new index.
+pub(crate) fn register_current(log: &Path) -> io::Result<u64> {
+    let current = FileId::of(&open_read(log)?.metadata()?);
+    if let Some(index) = Index::read(log)? {
+        if let Some(start) = index.start_of(&current) {
+            return Ok(start);
+        }
+        // A file made by rotation is registered by the sink; one it does
+        // not know follows the last it knows, if that still exists.
+        if let Some(&(last, start)) = index.files.last() {
+            if let Some(size) = existing_size(log, &last) {
+                let begins = start + size;
+                append(
+                    log,
+                    &format!("{}.{} {begins}\n", current.inode, current.born),
+                )?;
+                return Ok(begins);
+            }
+        }
+    }
+    // A new index: the files there are, oldest first.
+    let mut files = existing_files(log);
+    files.reverse();
+    let mut text = format!("{MAGIC}{}\n", new_log_id());
+    let mut begins = 0;
+    let mut current_start = 0;
+    for (id, size) in files {
+        text.push_str(&format!("{}.{} {begins}\n", id.inode, id.born));
+        if id.is(&current) {
+            current_start = begins;
+        }
+        begins += size;
+    }
+    let path = index_path(log);
+    let _ = std::fs::remove_file(&path);
+    append(log, &text)?;
+    Ok(current_start)
+}
+
+/// The sink made `file` by rotation; the file before it began at `start`
+/// and ended with `size` bytes.
+pub(crate) fn register_rotated(log: &Path, file: FileId, begins: u64) -> io::Result<()> {
+    append(log, &format!("{}.{} {begins}\n", file.inode, file.born))
+}
+
+/// The log's files there are, newest first: (identity, size).
+fn existing_files(log: &Path) -> Vec<(FileId, u64)> {
+    (0..64)
+        .map(|i| {
+            if i == 0 {
+                log.to_path_buf()
+            } else {
+                rotated(log, i)
+            }
+        })
+        .map_while(|p| std::fs::symlink_metadata(p).ok())
+        .map(|m| (FileId::of(&m), m.len()))
+        .collect()
+}
+
+fn existing_size(log: &Path, file: &FileId) -> Option<u64> {
+    existing_files(log)
+        .into_iter()
+        .find(|(f, _)| f.is(file))
+        .map(|(_, size)| size)
+}
+
+/// Where a cursor is in the files there are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Where to read from.
+    pub position: Position,
+    /// Bytes between the cursor and the oldest byte still kept: rotated
+    /// away, never to be read.
+    pub missed: u64,
+}
+
+/// The cursor at the end of the log now.
+pub fn end_cursor(log: &Path) -> io::Result<Cursor> {
+    let start = register_current(log)?;
+    let len = open_read(log)?.metadata()?.len();
+    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    Ok(Cursor {
+        log: index.log,
+        offset: start + len,
+    })
+}
+
+/// The cursor of a [`Position`] in the log.
+pub fn cursor_at(log: &Path, position: &Position) -> io::Result<Cursor> {
+    register_current(log)?;
+    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    let start = index.start_of(&position.file).ok_or_else(|| {
+        io::Error::other(format!(
+            "the log's index does not know the file of position {position}"
+        ))
+    })?;
+    Ok(Cursor {
+        log: index.log,
+        offset: start + position.offset,
+    })
+}
+
+/// Find `cursor` in the log: the position to read from, and how many of
+/// the bytes after the cursor were rotated away. A cursor of another log,
+/// or past the end, is an error.
+pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
+    register_current(log)?;
+    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    if index.log != cursor.log {
+        return Err(io::Error::other(format!(
+            "cursor {cursor} belongs to another log (this one is {}; the name was removed and started anew)",
+            index.log
+        )));
+    }
+    // Oldest first, with where each begins.
+    let mut files: Vec<(FileId, u64, u64)> = existing_files(log)
+        .into_iter()
+        .filter_map(|(id, size)| Some((id, index.start_of(&id)?, size)))
+        .collect();
+    files.reverse();
+    let Some(&(oldest, oldest_start, _)) = files.first() else {
+        return Err(io::Error::other("the log has no files the index knows"));
+    };
+    if cursor.offset < oldest_start {
+        return Ok(Located {
+            position: Position {
+                file: oldest,
+                offset: 0,
+            },
+            missed: oldest_start - cursor.offset,
+        });
+    }
+    for (i, &(id, start, size)) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        if cursor.offset < start + size || (last && cursor.offset == start + size) {
+            return Ok(Located {
+                position: Position {
+                    file: id,
+                    offset: cursor.offset - start,
+                },
+                missed: 0,
+            });
+        }
+    }
+    let end = files.last().map_or(0, |&(_, s, n)| s + n);
+    Err(io::Error::other(format!(
+        "cursor {cursor} is past the end of the log ({}:{end})",
+        index.log
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{sink, Follower, Limits};
+    use super::*;
+
+    fn lines(from: u32, to: u32) -> Vec<u8> {
+        (from..to)
+            .flat_map(|i| format!("line {i:05}\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn cursors_count_every_byte_across_rotations_and_say_what_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let limits = Limits {
+            max_bytes: 1000,
+            keep: 1,
+        };
+        // 100 lines of 11 bytes: one rotation, nothing lost yet.
+        sink(&lines(0, 100)[..], &log, limits).unwrap();
+        let end = end_cursor(&log).unwrap();
+        assert_eq!(end.offset, 1100);
+        let start = Cursor {
+            log: end.log.clone(),
+            offset: 0,
+        };
+        let at = locate(&log, &start).unwrap();
+        assert_eq!(at.missed, 0);
+        // A second sink (the next run) goes on counting.
+        sink(&lines(100, 300)[..], &log, limits).unwrap();
+        assert_eq!(end_cursor(&log).unwrap().offset, 3300);
+        // The first 2000 bytes rotated away: reading from 0 says so.
+        let at = locate(&log, &start).unwrap();
+        assert_eq!(at.missed, 2000);
+        let mut follower = Follower::new(&log, at.position, false);
+        // Byte 2000 is the last digit of line 181 (11 bytes a line).
+        assert_eq!(follower.read_new().unwrap()[..2], ["1", "line 00182"]);
+        // Every cursor in between reads from exactly its byte.
+        let mid = Cursor {
+            log: end.log.clone(),
+            offset: 11 * 250,
+        };
+        let at = locate(&log, &mid).unwrap();
+        assert_eq!(at.missed, 0);
+        let mut follower = Follower::new(&log, at.position, false);
+        assert_eq!(follower.read_new().unwrap()[0], "line 00250");
+        assert_eq!(cursor_at(&log, &at.position).unwrap(), mid);
+        // Past the end, or of another log: refused.
+        let past = Cursor {
+            log: end.log.clone(),
+            offset: 4000,
+        };
+        assert!(locate(&log, &past).is_err());
+        let other: Cursor = "00000000:5".parse().unwrap();
+        assert!(locate(&log, &other)
+            .unwrap_err()
+            .to_string()
+            .contains("another log"));
+    }
+
+    #[test]
+    fn cursors_read_back() {
+        let c: Cursor = "9f3a1c2e:10234".parse().unwrap();
+        assert_eq!(c.to_string(), "9f3a1c2e:10234");
+        for bad in ["", "10234", "x:1", ":1", "ab:", "ab:-1"] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
+        }
+    }
+}

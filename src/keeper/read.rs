@@ -1,0 +1,236 @@
+//! Reading a process's output by cursor (`poll`, `run`) and by page
+//! (`logs --offset --limit`).
+
+use super::inventory::{ProcessInfo, State};
+use super::log::{self, Cursor};
+use super::wait::LOG_SETTLE;
+use super::{validate_name, Keeper, KeeperError};
+use crate::server;
+use crate::watch::ExitStatus;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long a read of an ended process waits at most for its log to settle.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+/// How many bytes one read returns at most; the cursor says where to go on.
+pub const READ_AT_MOST: usize = 4 << 20;
+
+/// Where a read of output starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The start of the current run.
+    RunStart,
+    /// A cursor an earlier read returned.
+    Cursor(Cursor),
+}
+
+/// What a read by cursor gives.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    /// The process.
+    pub name: String,
+    /// `running` until it has ended, then `exited` (see `exit`).
+    pub state: &'static str,
+    /// Its state in full when the read began.
+    #[serde(skip)]
+    pub process: State,
+    /// How it ended, once it has.
+    pub exit: Option<ExitStatus>,
+    /// Its exit code (a signal's is 128 + the signal), once it has ended.
+    pub code: Option<i32>,
+    /// The lines printed after the start, as a person reads them (escape
+    /// sequences applied). Only whole lines while the process runs, so
+    /// that what successive reads return joins up exactly; once it has
+    /// ended, its last line too.
+    pub lines: Vec<String>,
+    /// The line being written now (a prompt, say), not ended yet: shown
+    /// here, and read again, whole, by the next read.
+    pub partial: Option<String>,
+    /// Where the next read starts: just after what `lines` hold.
+    pub cursor: String,
+    /// Bytes after the start that were rotated out of the log before this
+    /// read: gone, and not in `lines`.
+    pub missed_bytes: u64,
+    /// Whether there is more after `cursor` already (a read returns at
+    /// most 4 MiB).
+    pub more: bool,
+}
+
+/// A page of the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// The lines.
+    pub lines: Vec<String>,
+    /// The number of the first, counting from 0 at the oldest line kept.
+    pub offset: usize,
+    /// How many lines the log holds in all.
+    pub total: usize,
+}
+
+impl Keeper {
+    /// The output of `name` from `from` on, with a cursor for the next
+    /// read and, once the process has ended, its status. The status is
+    /// taken before the output is read, and for an ended process the log
+    /// is let settle first, so a read that reports the end holds all the
+    /// output before it.
+    pub async fn read_output(
+        &self,
+        name: &str,
+        from: &ReadFrom,
+        raw: bool,
+    ) -> Result<Output, KeeperError> {
+        let info = self.status(name).await?;
+        let path = self.kept_log(&info)?;
+        let exit = exit_of(&info.state);
+        if exit.is_some() {
+            let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
+            log::settle(&path, LOG_SETTLE, deadline).await;
+        }
+        let io = |source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        };
+        let start = match from {
+            ReadFrom::RunStart => {
+                let run = info.run_start.ok_or_else(|| {
+                    KeeperError::BadCommand(format!("{name} has no run recorded"))
+                })?;
+                log::cursor_at(&path, &run).map_err(io)?
+            }
+            ReadFrom::Cursor(cursor) => cursor.clone(),
+        };
+        let locate = |cursor: &Cursor| {
+            log::locate(&path, cursor).map_err(|source| KeeperError::BadCursor {
+                cursor: cursor.to_string(),
+                reason: source.to_string(),
+            })
+        };
+        let located = locate(&start)?;
+        let (position, mut missed) = (located.position, located.missed);
+        let mut follower = log::Follower::new(&path, position, raw);
+        let mut bytes = Vec::new();
+        let mut more = false;
+        loop {
+            bytes.extend(follower.read_bytes().map_err(io)?);
+            if follower.caught_up() {
+                break;
+            }
+            if bytes.len() >= READ_AT_MOST {
+                more = true;
+                break;
+            }
+        }
+        if follower.missed() {
+            // Its file rotated away between finding it and reading it.
+            missed = locate(&start)?.missed;
+        }
+        // What was read starts `missed` bytes after the start, and the log's
+        // files follow one another without a gap.
+        let first = start.offset + missed;
+        // Whole lines are taken; a line not ended yet is shown apart and
+        // read again next time, unless the process has ended (then it is
+        // all there will be).
+        let whole = if exit.is_some() && !more {
+            bytes.len()
+        } else {
+            memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1)
+        };
+        let lines = log::render_lines(&bytes[..whole], raw);
+        let partial =
+            (whole < bytes.len()).then(|| log::render_lines(&bytes[whole..], raw).concat());
+        let cursor = Cursor {
+            log: start.log.clone(),
+            offset: first + whole as u64,
+        };
+        Ok(Output {
+            name: name.to_string(),
+            code: exit.map(ExitStatus::code),
+            exit,
+            state: if exit.is_some() { "exited" } else { "running" },
+            process: info.state,
+            lines,
+            partial,
+            cursor: cursor.to_string(),
+            missed_bytes: missed,
+            more,
+        })
+    }
+
+    /// Lines `offset..offset + limit` of `name`'s log (all of it that is
+    /// kept, across rotations), and the count of all its lines. Without an
+    /// offset, the last `limit` lines.
+    pub fn log_page(
+        &self,
+        name: &str,
+        offset: Option<usize>,
+        limit: usize,
+        raw: bool,
+    ) -> Result<Page, KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            server::check_private_dir(dir)?;
+        }
+        let io = |source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        };
+        let offset = match offset {
+            Some(offset) => offset,
+            None => log::page(&path, 0, 0, raw)
+                .map_err(io)?
+                .1
+                .saturating_sub(limit),
+        };
+        let (lines, total) = log::page(&path, offset, limit, raw).map_err(io)?;
+        Ok(Page {
+            lines,
+            offset,
+            total,
+        })
+    }
+
+    /// Where `cursor` is in `name`'s log now (for a wait that starts
+    /// there: [`super::WaitFrom::At`]).
+    pub fn position_of(&self, name: &str, cursor: &Cursor) -> Result<log::Position, KeeperError> {
+        validate_name(name)?;
+        let located =
+            log::locate(&self.log_path(name), cursor).map_err(|source| KeeperError::BadCursor {
+                cursor: cursor.to_string(),
+                reason: source.to_string(),
+            })?;
+        Ok(located.position)
+    }
+
+    /// The cursor of a position in `name`'s log.
+    pub fn cursor_of(&self, name: &str, position: &log::Position) -> Result<Cursor, KeeperError> {
+        let path = self.log_path(name);
+        log::cursor_at(&path, position).map_err(|source| KeeperError::Io {
+            what: format!("reading {}", log::index_path(&path).display()),
+            source,
+        })
+    }
+
+    /// The log of a process the keeper started (in a private directory).
+    fn kept_log(&self, info: &ProcessInfo) -> Result<std::path::PathBuf, KeeperError> {
+        let path = self.log_path(&info.name);
+        if info.log.is_none() || !path.exists() {
+            return Err(KeeperError::NoLog {
+                name: info.name.clone(),
+            });
+        }
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            server::check_private_dir(dir)?;
+        }
+        Ok(path)
+    }
+}
+
+/// How a process in `state` ended, if it has.
+fn exit_of(state: &State) -> Option<ExitStatus> {
+    match state {
+        State::Exited { code } => Some(ExitStatus::Exited(*code)),
+        State::Killed { signal } => Some(ExitStatus::Signaled(*signal)),
+        _ => None,
+    }
+}

@@ -1,0 +1,544 @@
+//! The agent's process contract through the real binary, each test on its
+//! own private socket: run with a yield, cursors across log rotation,
+//! paged logs, input from stdin, exec in a shell, kill-after, housekeeping.
+
+mod common;
+
+use common::cli::Socket;
+use serde_json::Value;
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// No wait in these tests lasts longer: a hang is a failure.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Run plain tmux on the socket (not tmux-wire); stdout.
+fn tmux(s: &Socket, args: &[&str]) -> String {
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Until `check` holds (it looks at the thing itself), at most LIMIT.
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < LIMIT,
+            "{what} did not happen within {LIMIT:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn run_answers_within_the_yield_or_gives_a_cursor() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // Beaten: the output, and the process's own status.
+    let out = s.run(&[
+        "run",
+        "quick",
+        "--",
+        "sh",
+        "-c",
+        "echo one; echo two; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\n");
+    let out = s.run(&[
+        "--json",
+        "run",
+        "quick",
+        "--",
+        "sh",
+        "-c",
+        "echo again; kill -TERM $$",
+    ]);
+    assert_eq!(out.status.code(), Some(143));
+    let doc = json_of(&out);
+    assert_eq!(doc["state"], "exited");
+    assert_eq!(
+        doc["exit"],
+        serde_json::json!({"how": "signaled", "value": 15})
+    );
+    assert_eq!(doc["output"], serde_json::json!(["again"]));
+
+    // Not beaten: a tail, a cursor, and exit 75; the cursor goes on exactly
+    // after the tail.
+    let out = s.run(&[
+        "--json",
+        "run",
+        "slow",
+        "--yield",
+        "300ms",
+        "--",
+        "sh",
+        "-c",
+        "echo first; read x; echo second; read y; exit 4",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["state"], "running");
+    assert_eq!(doc["tail"], serde_json::json!(["first"]));
+    assert!(doc["exit"].is_null() && doc["output"].is_null());
+    let cursor = doc["cursor"].as_str().unwrap().to_string();
+    // Nothing new yet.
+    let poll = s.json(&["poll", "slow", "--cursor", &cursor]);
+    assert_eq!(poll["lines"], serde_json::json!([]));
+    assert_eq!(poll["state"], "running");
+    s.ok(&["send", "slow", "--enter", "go"]);
+    s.ok(&["wait", "slow", "--ready", "^second$"]);
+    let poll = s.json(&["poll", "slow", "--cursor", &cursor]);
+    // The echo of what was typed, then the new line; never "first" again.
+    assert_eq!(poll["lines"], serde_json::json!(["go", "second"]));
+    let cursor = poll["cursor"].as_str().unwrap().to_string();
+    s.ok(&["send", "slow", "--enter", "end"]);
+    let out = s.run(&["wait", "slow", "--exit", "--exit-code"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "wait --exit-code gives the process's own code"
+    );
+    let poll = s.json(&["poll", "slow", "--cursor", &cursor]);
+    assert_eq!(poll["lines"], serde_json::json!(["end"]));
+    assert_eq!(poll["state"], "exited");
+    assert_eq!(poll["code"], 4);
+    // A cursor of another log, or garbage, is refused with the reason.
+    let out = s.run(&["poll", "slow", "--cursor", "00000000:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another log"));
+    let out = s.run(&["poll", "slow", "--cursor", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn polls_see_every_line_once_across_log_rotations() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // 4 KiB files, 200 kept: rotating every ~400 lines, nothing lost.
+    let env = [
+        ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+        ("TMUX_WIRE_LOG_KEEP", "200"),
+    ];
+    // Four batches of 1000 lines, each let out by a line typed in (not
+    // echoed), so the polls see the log grow and rotate between them.
+    let start = s
+        .cmd(&[
+            "start",
+            "counter",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; for b in 0 1 2 3; do i=0; while [ $i -lt 1000 ]; do echo line-$b-$i; i=$((i+1)); done; read x; done; printf 'no newline'; sleep 300",
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut polls = 0;
+    let mut batch = 0;
+    let started = Instant::now();
+    let partial = loop {
+        let mut args = vec!["poll", "counter"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let doc = s.json(&args);
+        assert_eq!(doc["missed_bytes"], 0);
+        seen.extend(
+            doc["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_string()),
+        );
+        cursor = Some(doc["cursor"].as_str().unwrap().to_string());
+        polls += 1;
+        if batch < 4
+            && seen
+                .last()
+                .is_some_and(|l| *l == format!("line-{batch}-999"))
+        {
+            batch += 1;
+            s.ok(&["send", "counter", "--enter", "next"]);
+        }
+        if batch == 4 {
+            if let Some(p) = doc["partial"].as_str() {
+                break p.to_string();
+            }
+        }
+        assert!(started.elapsed() < LIMIT, "polling did not finish");
+    };
+    assert!(polls >= 4);
+    // Every line once, in order.
+    let expected: Vec<String> = (0..4)
+        .flat_map(|b| (0..1000).map(move |i| format!("line-{b}-{i}")))
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(partial, "no newline");
+    let rotated = std::fs::read_dir(s.path.with_extension("logs"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("counter.log.")
+        })
+        .count();
+    assert!(rotated > 5, "the log rotated {rotated} times only");
+
+    // With few files kept, an old cursor says how much is gone, never
+    // pretending: what it reads starts where the kept log starts.
+    let first = s.json(&["poll", "counter"]);
+    let env_small = [
+        ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+        ("TMUX_WIRE_LOG_KEEP", "1"),
+    ];
+    let start = s
+        .cmd(&[
+            "start",
+            "small",
+            "--",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 4000 ]; do echo line-$i; i=$((i+1)); done; echo END; sleep 300",
+        ])
+        .envs(env_small)
+        .output()
+        .unwrap();
+    assert!(start.status.success());
+    s.ok(&["wait", "small", "--ready", "^END$", "--from", "start"]);
+    let doc = s.json(&["poll", "small"]);
+    let missed = doc["missed_bytes"].as_u64().unwrap();
+    let lines = doc["lines"].as_array().unwrap();
+    assert!(missed > 30_000, "missed {missed}");
+    // What was read plus what was missed is the whole output.
+    let read: u64 = lines
+        .iter()
+        .map(|l| l.as_str().unwrap().len() as u64 + 1)
+        .sum();
+    let header = s.run(&["logs", "small", "--offset", "0", "--limit", "1"]);
+    assert!(header.status.success());
+    assert!(read + missed >= 4000 * 9, "read {read} + missed {missed}");
+    assert_eq!(lines.last().unwrap(), "END");
+    assert!(first["cursor"].is_string());
+}
+
+#[test]
+fn logs_page_by_line_with_the_total_and_a_hint() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "pages",
+        "--",
+        "sh",
+        "-c",
+        "i=1; while [ $i -le 500 ]; do echo row-$i; i=$((i+1)); done; echo DONE; sleep 300",
+    ]);
+    s.ok(&["wait", "pages", "--ready", "^DONE$", "--from", "start"]);
+    // Line 0 is the run's header.
+    let page = s.json(&["logs", "pages", "--offset", "1", "--limit", "100"]);
+    assert_eq!(page["offset"], 1);
+    assert_eq!(page["total"], 502);
+    let lines = page["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 100);
+    assert_eq!(
+        (lines[0].as_str(), lines[99].as_str()),
+        (Some("row-1"), Some("row-100"))
+    );
+    // Default: the last page, and a hint how to get the one before.
+    let out = s.run(&["logs", "pages", "--limit", "200"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 200);
+    assert_eq!(text.lines().last(), Some("DONE"));
+    let hint = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        hint.contains("lines 303-502 of 502") && hint.contains("--offset 102 --limit 200"),
+        "{hint}"
+    );
+    // Past the end: nothing, and still the total.
+    let page = s.json(&["logs", "pages", "--offset", "9999", "--limit", "10"]);
+    assert_eq!(page["lines"], serde_json::json!([]));
+    assert_eq!(page["total"], 502);
+    // Every read can give a cursor.
+    let tail = s.json(&["logs", "pages", "-n", "1"]);
+    assert!(tail["cursor"].as_str().unwrap().contains(':'));
+}
+
+#[test]
+fn a_megabyte_of_invalid_utf8_from_stdin_arrives_byte_exact() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let out_file = s.dir.path().join("received");
+    // Every byte value, most of them not UTF-8, in a pseudo-random order.
+    let mut x: u32 = 12345;
+    let data: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 7) as u8
+        })
+        .collect();
+    let script = format!(
+        "stty raw -echo && echo RAW-READY && head -c {} > '{}' && echo GOT-ALL; sleep 300",
+        data.len(),
+        out_file.display()
+    );
+    s.ok(&["start", "sink", "--", "sh", "-c", &script]);
+    s.ok(&["wait", "sink", "--ready", "RAW-READY", "--from", "start"]);
+    let mut send = s
+        .cmd(&["--json", "send", "sink", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    send.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = send.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["sent"], data.len());
+    s.ok(&["wait", "sink", "--ready", "GOT-ALL", "--timeout", "120s"]);
+    let got = std::fs::read(&out_file).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the bytes differ");
+
+    // --file, and --eof: the reader sees the end of its input (a line
+    // without a newline takes two Ctrl-D, as at a terminal).
+    let copy = s.dir.path().join("copy");
+    let script = format!("cat > '{}'; echo GOT-EOF; sleep 300", copy.display());
+    s.ok(&["start", "cat", "--", "sh", "-c", &script]);
+    let input = s.dir.path().join("input");
+    std::fs::write(&input, "first line\nno newline").unwrap();
+    s.ok(&["send", "cat", "--file", input.to_str().unwrap(), "--eof"]);
+    // (The echo of "no newline" and GOT-EOF share a line, which a wait
+    // from the input takes for the echo: read the whole run.)
+    s.ok(&["wait", "cat", "--ready", "GOT-EOF$", "--from", "start"]);
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "first line\nno newline"
+    );
+}
+
+#[test]
+fn exec_runs_a_line_in_bash_and_dash() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in [&["bash", "--norc", "--noprofile"][..], &["dash"][..]] {
+        if std::process::Command::new("which")
+            .arg(shell[0])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!("SKIPPED exec in {}: not installed", shell[0]);
+            continue;
+        }
+        let s = Socket::new();
+        let mut start = vec!["start", "sh1", "--"];
+        start.extend_from_slice(shell);
+        s.ok(&start);
+        // `false`: its status, no output.
+        let out = s.run(&["exec", "sh1", "--", "false"]);
+        assert_eq!(out.status.code(), Some(1), "{}: false", shell[0]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+        // Output, with the shell's state kept between execs.
+        let out = s.run(&["exec", "sh1", "--", "cd /tmp && echo 'it''s' here"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "its here\n");
+        let doc = s.json(&["exec", "sh1", "--", "pwd"]);
+        assert_eq!(doc["lines"], serde_json::json!(["/tmp"]));
+        assert_eq!(doc["code"], 0);
+        // A command that prints marker-like text itself does not end it.
+        let out = s.run(&[
+            "exec",
+            "sh1",
+            "--",
+            r"printf '\033]7717;tw;0123456789abcdef;e;0\007'; echo after; (exit 5)",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("after"));
+        // Nothing of it shows on the screen: no marker, no nonce.
+        let screen = tmux(&s, &["capture-pane", "-p", "-t", "=sh1:"]);
+        assert!(
+            !screen.contains("7717;tw;") || screen.contains("printf"),
+            "{screen}"
+        );
+        // A program that is not a shell at its prompt is refused, untouched.
+        s.ok(&["send", "sh1", "--enter", "sleep 300"]);
+        until("sleep in the foreground", || {
+            tmux(
+                &s,
+                &["display", "-p", "-t", "=sh1:", "#{pane_current_command}"],
+            )
+            .trim()
+                == "sleep"
+        });
+        let out = s.run(&["exec", "sh1", "--", "echo nope"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a shell at its prompt"));
+        s.ok(&["keys", "sh1", "C-c"]);
+        until("the shell back", || {
+            tmux(
+                &s,
+                &["display", "-p", "-t", "=sh1:", "#{pane_current_command}"],
+            )
+            .trim()
+                == shell[0]
+        });
+        // `exit 7`: the shell itself ends, with that status.
+        let out = s.run(&["exec", "sh1", "--", "exit 7"]);
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn kill_after_is_carried_out_by_tmux_alone() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "limited",
+        "--kill-after",
+        "1s",
+        "--kill-grace",
+        "1s",
+        "--",
+        "sh",
+        "-c",
+        "trap '' INT; echo up; sleep 300",
+    ]);
+    // No tmux-wire runs now but the log writer: tmux's timer does the rest.
+    let others = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let argv: Vec<String> = cmdline
+                    .split(|&b| b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                argv[0].ends_with("/tmux-wire")
+                    && argv.iter().any(|a| a == s.path.to_str().unwrap())
+                    && !argv.iter().any(|a| a == "log-sink")
+            })
+            .count()
+    };
+    assert_eq!(others(), 0, "a tmux-wire process is still running");
+    until("the process to be stopped", || {
+        tmux(&s, &["display", "-p", "-t", "=limited:", "#{pane_dead}"]).trim() == "1"
+    });
+    let status = s.json(&["status", "limited"]);
+    assert_eq!(status["killed_after"], 1);
+    // It ignored C-c, so the signals ended it.
+    assert_eq!(status["state"], "killed", "{status}");
+    let text = s.ok(&["status", "limited"]);
+    assert!(text.contains("ran longer than 1s"), "{text}");
+    // A later run of the name is not touched by the earlier timer.
+    s.ok(&[
+        "start",
+        "quick",
+        "--kill-after",
+        "300s",
+        "--",
+        "sleep",
+        "300",
+    ]);
+    assert!(s.json(&["status", "quick"])["killed_after"].is_null());
+}
+
+#[test]
+fn kill_all_shutdown_and_prune() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    for name in ["a", "b", "c"] {
+        s.ok(&["start", name, "--", "sh", "-c", "trap '' INT; sleep 300"]);
+    }
+    // Every one ignores C-c: each is killed after its grace, all at once.
+    let doc = s.json(&["kill-all", "--grace", "1s"]);
+    let stopped = doc["stopped"].as_array().unwrap();
+    assert_eq!(stopped.len(), 3);
+    assert!(
+        stopped.iter().all(|x| x["stopped"]["how"] == "killed"),
+        "{doc}"
+    );
+    // Their logs stay until pruned; a running name's log is kept.
+    s.ok(&["start", "keep", "--", "sleep", "300"]);
+    let logs = s.path.with_extension("logs");
+    assert!(logs.join("a.log").exists());
+    let doc = s.json(&["prune"]);
+    assert_eq!(doc["pruned"], serde_json::json!(["a", "b", "c"]));
+    assert!(!logs.join("a.log").exists() && !logs.join("a.log.index").exists());
+    assert!(logs.join("keep.log").exists());
+    // Past the configured age, a start prunes by itself.
+    s.ok(&["stop", "keep", "--grace", "1s"]);
+    let old = std::process::Command::new("touch")
+        .args(["-d", "3 days ago"])
+        .arg(logs.join("keep.log"))
+        .arg(logs.join("keep.log.index"))
+        .arg(logs.join("keep.stopped"))
+        .arg(logs.join("keep.stop"))
+        .status()
+        .unwrap();
+    assert!(old.success());
+    let start = s
+        .cmd(&["start", "next", "--", "sleep", "300"])
+        .env("TMUX_WIRE_LOG_MAX_AGE", "2d")
+        .output()
+        .unwrap();
+    assert!(start.status.success());
+    assert!(!logs.join("keep.log").exists(), "an old log was not pruned");
+    assert!(logs.join("next.log").exists());
+    // shutdown: everything stopped, the server gone, the socket removed.
+    let doc = s.json(&["shutdown", "--grace", "1s"]);
+    assert_eq!(doc["stopped"].as_array().unwrap().len(), 1);
+    assert!(!s.path.exists());
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server is still there");
+}
