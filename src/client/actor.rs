@@ -57,6 +57,10 @@ impl Actor {
         // Dropped once our side is closed: for a pipe (the process
         // transport) only closing the fd is an end of file.
         let mut writer = Some(writer);
+        // Every handle is gone: nothing more will come.
+        let mut requests_open = true;
+        // The engine's clock is tokio's (a paused test clock included).
+        let now = || tokio::time::Instant::now().into_std();
         while !self.engine.is_closed() {
             let deadline = self.engine.poll_timeout();
             let sleep = async {
@@ -87,15 +91,23 @@ impl Actor {
                 written = write_some(&mut writer, to_write), if !to_write.is_empty() => match written {
                     Ok(n) if n > 0 => self.engine.wrote(n),
                     // The server stopped reading; the read side will tell why.
-                    _ => self.engine.write_failed(),
+                    _ => self.engine.write_failed(now()),
                 },
-                request = requests.recv(), if self.engine.takes_commands() => match request {
+                // Once our input is closed, requests are still taken, so
+                // that the engine answers them at once instead of leaving
+                // them queued until the stream ends.
+                request = requests.recv(), if requests_open
+                    && (self.engine.takes_commands() || self.engine.input_closed()) => match request {
                     Some(Request::Command { lines, replies }) => self.engine.command(&lines, replies),
                     Some(Request::Subscribe { pane, subscriber }) => {
                         self.panes.entry(pane).or_default().push(subscriber);
                     }
                     // Every handle is gone, or one asked: tmux detaches us.
-                    Some(Request::Detach) | None => self.engine.detach(),
+                    Some(Request::Detach) => self.engine.detach(now()),
+                    None => {
+                        requests_open = false;
+                        self.engine.detach(now());
+                    }
                 },
                 Some(pane) = drained.recv() => {
                     let behind = self.behind(pane);
@@ -104,9 +116,9 @@ impl Actor {
                 end = &mut ending, if !transport_ended => {
                     transport_ended = true;
                     let end = end.unwrap_or(Ending::ServerGone);
-                    self.engine.transport_ended(end.to_string(), std::time::Instant::now());
+                    self.engine.transport_ended(end.to_string(), now());
                 }
-                () = sleep => self.engine.handle_timeout(std::time::Instant::now()),
+                () = sleep => self.engine.handle_timeout(now()),
             }
             if self.engine.should_shut_down() {
                 if let Some(mut writer) = writer.take() {

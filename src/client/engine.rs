@@ -217,25 +217,39 @@ impl<W> Engine<W> {
 
     /// Close our input (every handle is gone, or one asked to detach):
     /// tmux detaches the client and ends the stream.
-    pub(crate) fn detach(&mut self) {
-        self.close_input("detached before attaching");
+    pub(crate) fn detach(&mut self, now: Instant) {
+        self.close_input("detached before attaching", now);
     }
 
     /// Writing to tmux failed: nothing more can be sent; the read side
     /// tells why.
-    pub(crate) fn write_failed(&mut self) {
+    pub(crate) fn write_failed(&mut self, now: Instant) {
         self.out.clear();
-        self.close_input("writing to tmux failed");
+        self.close_input("writing to tmux failed", now);
+        // Nothing more can reach tmux: the connection is over once what it
+        // wrote is read, or after the drain if its side stays open.
+        if matches!(self.phase, Phase::Detaching) {
+            self.phase = Phase::Draining {
+                reason: "writing to tmux failed".into(),
+                until: now + DRAIN_AFTER_END,
+                attaching: None,
+            };
+        }
     }
 
-    fn close_input(&mut self, reason: &str) {
+    /// Whether our input is closed: requests are then answered at once.
+    pub(crate) fn input_closed(&self) -> bool {
+        !self.input_open()
+    }
+
+    fn close_input(&mut self, reason: &str, now: Instant) {
         match std::mem::replace(&mut self.phase, Phase::Closed) {
             // Nobody waits for the initial reply without a live handle, but
             // answer it all the same.
             Phase::Attaching(attaching) => {
                 self.phase = Phase::Draining {
                     reason: reason.to_string(),
-                    until: Instant::now() + DRAIN_AFTER_END,
+                    until: now + DRAIN_AFTER_END,
                     attaching: Some(attaching),
                 }
             }
@@ -252,11 +266,14 @@ impl<W> Engine<W> {
     }
 
     /// The transport says the session is over (the server sent its exit,
-    /// the child exited). Nothing more will be answered: the waiters learn
-    /// it now, and what tmux wrote before is read until the stream closes
-    /// or [`DRAIN_AFTER_END`] has passed.
+    /// the child exited). No new command is taken; what tmux wrote before
+    /// is read until the stream closes or [`DRAIN_AFTER_END`] has passed,
+    /// and then the waiters whose replies did not come learn it.
     pub(crate) fn transport_ended(&mut self, reason: String, now: Instant) {
-        // Replies read before the end still answer their commands.
+        // Replies read before the end still answer their commands, and so
+        // do those tmux wrote before it that are not read yet: waiters are
+        // answered when the stream is drained (`close`), at most
+        // DRAIN_AFTER_END from now.
         self.pump();
         let attaching = match std::mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Attaching(attaching) => Some(attaching),
@@ -264,7 +281,6 @@ impl<W> Engine<W> {
             Phase::Draining { attaching, .. } => attaching,
             Phase::Closed => return,
         };
-        self.fail_pending(&reason);
         self.phase = Phase::Draining {
             reason,
             until: now + DRAIN_AFTER_END,
@@ -564,16 +580,16 @@ mod tests {
     }
 
     #[test]
-    fn the_end_answers_waiters_at_once_and_closes_after_the_drain() {
+    fn after_the_end_replies_still_read_answer_and_the_rest_fail_after_the_drain() {
         let mut e = open();
-        e.command("x\n", [7]);
+        e.command("x\ny\n", [6, 7]);
         written(&mut e);
         let t0 = Instant::now();
         e.transport_ended("detached".into(), t0);
-        assert_eq!(
-            resolved(&actions(&mut e)),
-            [(7, Err("connection closed: detached".into()))]
-        );
+        assert_eq!(resolved(&actions(&mut e)), []);
+        // A reply tmux wrote before the end, read after it, still answers.
+        feed(&mut e, "%begin 1 5 1\nsix\n%end 1 5 1\n");
+        assert_eq!(resolved(&actions(&mut e)), [(6, Ok("six".into()))]);
         // Output written before the end is still delivered.
         feed(&mut e, "%output %1 hi\n");
         assert!(
@@ -593,7 +609,12 @@ mod tests {
         e.handle_timeout(t0 + DRAIN_AFTER_END / 2);
         assert!(!e.is_closed());
         e.handle_timeout(t0 + DRAIN_AFTER_END);
-        assert!(matches!(&actions(&mut e)[..], [Action::Closed(r)] if r == "detached"));
+        let got = actions(&mut e);
+        assert_eq!(
+            resolved(&got),
+            [(7, Err("connection closed: detached".into()))]
+        );
+        assert!(matches!(got.last(), Some(Action::Closed(r)) if r == "detached"));
     }
 
     #[test]
@@ -651,7 +672,7 @@ mod tests {
     fn detaching_closes_input_after_what_is_queued() {
         let mut e = open();
         e.command("last\n", [1]);
-        e.detach();
+        e.detach(Instant::now());
         assert!(!e.takes_commands() && !e.should_shut_down());
         assert_eq!(written(&mut e), "last\n");
         assert!(e.should_shut_down());
@@ -666,7 +687,7 @@ mod tests {
     fn a_failed_write_sends_nothing_more() {
         let mut e = open();
         e.command("a\n", [1]);
-        e.write_failed();
+        e.write_failed(Instant::now());
         assert!(e.to_write().is_empty() && !e.takes_commands() && e.should_shut_down());
         e.command("b\n", [2]);
         e.readers(PaneId(1), true);

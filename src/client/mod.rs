@@ -11,8 +11,10 @@
 //! [`Client`] handle talks to the actor over a bounded queue.
 //!
 //! When the session ends for any reason (detach, `kill-server`, the server
-//! killed, the socket closed) every pending command resolves at once with
-//! [`ClientError::Closed`] carrying the reason, and the event stream ends
+//! killed, the socket closed) the replies tmux wrote before the end still
+//! answer their commands, and every other pending command resolves with
+//! [`ClientError::Closed`] carrying the reason as soon as the stream is
+//! drained (at most 2 s after the end), and the event stream ends
 //! with [`ClientEvent::Closed`]. Dropping the last handle closes the control
 //! stream, which makes tmux detach the client cleanly.
 //!

@@ -207,8 +207,11 @@ impl ExitReporting {
         // The wait may have learnt of the exit from the kernel before tmux
         // has reaped the process; let tmux catch up before deciding.
         if status.is_none() {
-            if let Some(local) = LocalPane::find(client, self.pane).await {
-                if !local.running() {
+            // Not a pidfd (`LocalPane`): a process tmux
+            // has reaped since the look above has none (then the status
+            // is there to read).
+            if let Some((_, pid)) = local_pids(client, self.pane).await {
+                if !local::process_running(pid) {
                     match wait_exit(client, self.pane, Duration::from_secs(5)).await {
                         Ok(exited) => status = Some(exited),
                         Err(WatchError::PaneGone(_)) => return Ok(()),

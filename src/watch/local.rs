@@ -36,16 +36,17 @@ pub(crate) struct LocalPane {
 }
 
 impl LocalPane {
-    /// The pane's process, if this side can watch it: the server is local
-    /// and a pidfd could be opened (Linux 5.3 and later, the process not
-    /// yet reaped).
-    pub(crate) async fn find(client: &Client, pane: PaneId) -> Option<LocalPane> {
-        let (server, process) = local_pids(client, pane).await?;
-        LocalPane::open(server, process)
-    }
-
-    /// [`LocalPane::find`] with the pids known (from [`local_pids`]).
+    /// The pane's process, if this side can watch it: a pidfd could be
+    /// opened (Linux 5.3 and later, the process not yet reaped); the pids
+    /// from [`local_pids`].
     pub(crate) fn open(server: Pid, process: i32) -> Option<LocalPane> {
+        // The pane's process is the server's child: a pid that only looks
+        // local (a server in another namespace whose pid a local tmux
+        // happens to have) is not watched here.
+        let parent = proc_stat(process)?.get(1)?.parse::<i32>().ok()?;
+        if parent != server.as_raw() {
+            return None;
+        }
         let exit = ProcessExit::open(Some(process));
         exit.is_open().then_some(LocalPane {
             server,
@@ -57,11 +58,6 @@ impl LocalPane {
     /// Resolves once the process has exited.
     pub(crate) async fn exited(&self) {
         self.exit.exited().await
-    }
-
-    /// Whether it is still running (a zombie is not).
-    pub(crate) fn running(&self) -> bool {
-        proc_stat(self.process).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
     }
 
     /// Its exit status while it is a zombie of the server; `None` once
@@ -122,6 +118,11 @@ pub(crate) fn proc_stat(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether process `pid` exists and has not exited (a zombie has).
+pub(crate) fn process_running(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
 }
 
 /// The exit status of a zombie child of `parent`, from `/proc/PID/stat`
