@@ -525,7 +525,8 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("3d").is_err());
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86400)));
+        assert!(parse_duration("3w").is_err());
         assert!(parse_duration("9000h").is_err());
     }
 }
