@@ -108,7 +108,19 @@ fn run_answers_within_the_yield_or_gives_a_cursor() {
     assert_eq!(poll["lines"], serde_json::json!([]));
     assert_eq!(poll["state"], "running");
     s.ok(&["send", "slow", "--enter", "go"]);
-    s.ok(&["wait", "slow", "--ready", "^second$"]);
+    // A wait can start at a cursor: "first", before it, does not count.
+    let out = s.run(&[
+        "wait",
+        "slow",
+        "--ready",
+        "^first$",
+        "--from",
+        &cursor,
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(out.status.code(), Some(124));
+    s.ok(&["wait", "slow", "--ready", "^second$", "--from", &cursor]);
     let poll = s.json(&["poll", "slow", "--cursor", &cursor]);
     // The echo of what was typed, then the new line; never "first" again.
     assert_eq!(poll["lines"], serde_json::json!(["go", "second"]));

@@ -16,13 +16,19 @@ Examples:
   tmux-wire keys web C-c
   tmux-wire wait build --exit --timeout 10m
   tmux-wire stop web --grace 5s
+  # Agents: run with a yield, then poll by cursor; one line in a kept shell
+  tmux-wire --json run tests --yield 10s -- cargo test
+  tmux-wire --json poll tests --cursor CURSOR
+  tmux-wire exec sh1 -- 'cd src && make'
 
 The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
 ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
 error, ...); 2 usage error; 124 a wait timed out; 126/127 `start` of a
-command that is not executable / not found.
+command that is not executable / not found. `run` and `exec` exit with the
+process's own status (128 + N for signal N), `run` with 75 while the
+process still runs after --yield; so does `wait --exit --exit-code`.
 With --json every command prints one JSON document on stdout (an error
 prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
 
