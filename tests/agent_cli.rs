@@ -554,3 +554,125 @@ fn kill_all_shutdown_and_prune() {
         .unwrap();
     assert!(!out.status.success(), "the server is still there");
 }
+
+#[test]
+fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // Each run prints when it began (ns) and fails.
+    s.ok(&[
+        "start",
+        "flaky",
+        "--restart",
+        "on-failure",
+        "--max-restarts",
+        "3",
+        "--restart-delay",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "echo began-$(date +%s%N); exit 3",
+    ]);
+    // From here only tmux acts: wait with plain tmux until the last exit
+    // is recorded (3 restarts, 4 exits).
+    until("three restarts and four exits", || {
+        let exits = tmux(
+            &s,
+            &["show-options", "-v", "-t", "=flaky:", "@tmux-wire-exits"],
+        );
+        exits.trim().split(';').filter(|e| !e.is_empty()).count() == 4
+    });
+    let status = s.json(&["status", "flaky"]);
+    assert_eq!(status["restarts"], 3);
+    assert_eq!(status["state"], "exited");
+    assert_eq!(status["exits"].as_array().unwrap().len(), 4);
+    assert!(status["exits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| *e == serde_json::json!({"how": "exited", "value": 3})));
+    // The delays grew: at least 200, 400, 800 ms between the runs.
+    let page = s.json(&["logs", "flaky", "--offset", "0", "--limit", "100"]);
+    let began: Vec<u128> = page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str()?.strip_prefix("began-")?.parse().ok())
+        .collect();
+    assert_eq!(began.len(), 4, "{page}");
+    for (i, want_ms) in [200u128, 400, 800].into_iter().enumerate() {
+        let gap_ms = (began[i + 1] - began[i]) / 1_000_000;
+        assert!(
+            gap_ms >= want_ms,
+            "restart {} came after {gap_ms} ms",
+            i + 1
+        );
+    }
+    assert!(
+        (began[3] - began[2]) > (began[1] - began[0]),
+        "the delay did not grow"
+    );
+    // A clean exit is not a failure; and `stop` is final.
+    s.ok(&[
+        "start",
+        "clean",
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "100ms",
+        "--",
+        "true",
+    ]);
+    until("the clean exit recorded", || {
+        !tmux(
+            &s,
+            &["show-options", "-v", "-t", "=clean:", "@tmux-wire-exits"],
+        )
+        .trim()
+        .is_empty()
+    });
+    assert_eq!(s.json(&["status", "clean"])["restarts"], 0);
+    s.ok(&[
+        "start",
+        "always",
+        "--restart",
+        "always",
+        "--restart-delay",
+        "100ms",
+        "--",
+        "sh",
+        "-c",
+        "echo up; sleep 300",
+    ]);
+    s.ok(&["stop", "always", "--grace", "2s"]);
+    assert!(!s.names().contains(&"always".to_string()));
+}
+
+#[test]
+fn wait_input_sees_a_program_reading_its_terminal() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "py", "--", "python3", "-i"]);
+    s.ok(&[
+        "start",
+        "reader",
+        "--",
+        "sh",
+        "-c",
+        "echo asking; read x; echo got-$x; sleep 300",
+    ]);
+    s.ok(&["start", "sleeper", "--", "sleep", "300"]);
+    s.ok(&["wait", "py", "--input", "--timeout", "20s"]);
+    s.ok(&["wait", "reader", "--input", "--timeout", "20s"]);
+    assert_eq!(s.json(&["status", "py"])["waiting_for_input"], true);
+    assert_eq!(s.json(&["status", "reader"])["waiting_for_input"], true);
+    // A process that only sleeps never waits for input.
+    let out = s.run(&["wait", "sleeper", "--input", "--timeout", "1500ms"]);
+    assert_eq!(out.status.code(), Some(124));
+    assert_eq!(s.json(&["status", "sleeper"])["waiting_for_input"], false);
+    // Once it has its input, it no longer waits.
+    s.ok(&["send", "reader", "--enter", "yes"]);
+    s.ok(&["wait", "reader", "--ready", "^got-yes$"]);
+    assert_eq!(s.json(&["status", "reader"])["waiting_for_input"], false);
+}

@@ -87,6 +87,18 @@ pub struct ProcessInfo {
     /// this many seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub killed_after: Option<u64>,
+    /// How often a restart policy started it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<u32>,
+    /// How its last runs ended (at most ten, oldest first), for processes
+    /// with a restart policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<ExitStatus>,
+    /// Whether its program is blocked reading its terminal (waiting for
+    /// input); `status` only, and only where that can be seen (Linux, the
+    /// server in this pid namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_input: Option<bool>,
     /// Where its run begins in the log (the keeper's own processes).
     #[serde(skip)]
     pub run_start: Option<super::log::Position>,
@@ -143,6 +155,8 @@ pane_record! {
     pane_start_command: "pane_start_command",
     kept_run: OPT_RUN,
     kept_expired: OPT_EXPIRED,
+    kept_restarts: super::restart::OPT_RESTARTS,
+    kept_exits: super::restart::OPT_EXITS,
 }
 
 /// The `list-panes` query of [`FIELDS`].
@@ -253,12 +267,31 @@ impl Keeper {
         validate_name(name)?;
         let all = self.list().await?;
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
-        all.into_iter()
+        let mut info = all
+            .into_iter()
             .find(|p| p.name == name)
             .ok_or(KeeperError::NotFound {
                 name: name.to_string(),
                 known,
-            })
+            })?;
+        if matches!(info.state, State::Running | State::Idle) {
+            info.waiting_for_input = self.reading_terminal(&info).await;
+        }
+        Ok(info)
+    }
+
+    /// Whether `info`'s program waits for input, if that can be seen: its
+    /// pid must be a child of a tmux server of this system.
+    async fn reading_terminal(&self, info: &ProcessInfo) -> Option<bool> {
+        let pid = i32::try_from(info.pid?).ok()?;
+        let (_, server) = self.list_once().await.ok()?;
+        let server = server?;
+        let parent: i32 = watch::proc_stat(pid)?.get(1)?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", server.as_raw())).ok()?;
+        if parent != server.as_raw() || !comm.starts_with("tmux") {
+            return None;
+        }
+        watch::waiting_for_input(pid).ok()
     }
 }
 
@@ -288,6 +321,9 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
             .or_else(|| pane.session_created.parse().ok()),
         log: nonempty(&pane.kept_log).map(PathBuf::from),
         killed_after: pane.kept_expired.parse().ok(),
+        restarts: pane.kept_restarts.parse().ok(),
+        exits: super::restart::recorded_exits(&pane.kept_exits),
+        waiting_for_input: None,
         run_start: pane.kept_run.parse().ok(),
     };
     (info, pane.server_pid.parse().ok())
@@ -317,6 +353,8 @@ mod tests {
             "sleep 1",
             "5.0:10",
             "30",
+            "2",
+            "5.0:1 exited 1;5.0:9 signaled 9",
         ]
         .join("\x1f");
         let record = PaneRecord::parse(line.as_bytes()).unwrap();
@@ -332,6 +370,8 @@ mod tests {
         );
         assert_eq!(p.log, Some(PathBuf::from("/l/web.log")));
         assert_eq!(p.killed_after, Some(30));
+        assert_eq!(p.restarts, Some(2));
+        assert_eq!(p.exits, [ExitStatus::Exited(1), ExitStatus::Signaled(9)]);
         assert_eq!(p.run_start.map(|r| r.offset), Some(10));
     }
 

@@ -44,6 +44,8 @@ pub struct StartSpec {
     pub kill_after: Option<Duration>,
     /// Between the interrupt and the signals of `kill_after` (default 5 s).
     pub kill_grace: Option<Duration>,
+    /// Start it again when it ends, as this says (see `keeper/restart.rs`).
+    pub restart: Option<super::RestartPolicy>,
 }
 
 impl StartSpec {
@@ -281,6 +283,15 @@ impl Keeper {
         .map(|(option, value)| commands::set_option(&session, option, value));
         for reply in client.enqueue_together(settings).await? {
             reply.await?;
+        }
+        if let Some(policy) = spec.restart {
+            let again = super::restart::Spec {
+                cwd: cwd.to_string(),
+                argv: argv.to_vec(),
+                env: environment(&spec.env)?,
+            };
+            self.set_restart_policy(&client, name, policy, &again)
+                .await?;
         }
         client.command(respawn).await?;
         if let Some(after) = spec.kill_after {

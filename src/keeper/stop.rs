@@ -237,6 +237,8 @@ impl Keeper {
         // waits to be sent to a control client (docs/tmux-versions.md).
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         let target = session_target(name);
+        // A stopped process is not started again by its restart policy.
+        self.restart_off_if_set(&client, name).await?;
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },
             None => {

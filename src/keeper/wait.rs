@@ -151,6 +151,43 @@ impl Keeper {
         self.leaving_as_found(client, name, pane, wait).await
     }
 
+    /// Wait until `name`'s program waits for input (blocked reading its
+    /// terminal; see [`crate::watch::input`]), unless it exits first. The
+    /// check runs when its output goes quiet: for a process the keeper
+    /// started, its log's changes say so; for one started elsewhere, the
+    /// pane's output (on a connection of its own, the session left as it
+    /// was found).
+    pub async fn wait_input_on(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        timeout: Duration,
+    ) -> Result<(), KeeperError> {
+        let Some((_, pid)) = watch::local_pids(client, pane).await else {
+            return Err(WatchError::Unsupported(
+                "cannot see whether the program reads its terminal: the tmux server is not a process of this system (another pid namespace?)".into(),
+            )
+            .into());
+        };
+        if self.kept(client, name).await?.is_some() {
+            let mut changes = log::LogWatch::new(&self.log_path(name));
+            let waiting =
+                async { Ok(watch::until_waiting_for_input(pid, &mut changes, timeout).await?) };
+            return self
+                .unless_ended(client, name, pane, timeout, waiting)
+                .await;
+        }
+        let watching = client
+            .connect_again(self.attach_command(name, ATTACH_FLAGS))
+            .await?;
+        let mut output = watching.pane_output(pane).await?;
+        let waiting =
+            async { Ok(watch::until_waiting_for_input(pid, &mut output, timeout).await?) };
+        let wait = self.unless_ended(client, name, pane, timeout, waiting);
+        self.leaving_as_found(client, name, pane, wait).await
+    }
+
     /// The rest of a pane idle wait (a session without a log): idle, or how
     /// the process ended first.
     pub(super) async fn idle_or_exit(

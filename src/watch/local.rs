@@ -177,3 +177,129 @@ pub(crate) fn nudge(server: Option<Pid>) {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCHLD);
     }
 }
+
+/// System call numbers that wait for input on a file descriptor: those
+/// whose first argument is the fd, and those whose first argument is a
+/// count of fds (the select family: fds 0 to count - 1).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod syscalls {
+    pub(super) const READ_FD: &[i64] = &[0, 17, 19]; // read, pread64, readv
+    pub(super) const SELECT: &[i64] = &[23, 270]; // select, pselect6
+    pub(super) const POLL: &[i64] = &[7, 271]; // poll, ppoll
+}
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod syscalls {
+    pub(super) const READ_FD: &[i64] = &[63, 65, 67]; // read, readv, pread64
+    pub(super) const SELECT: &[i64] = &[72]; // pselect6
+    pub(super) const POLL: &[i64] = &[73]; // ppoll
+}
+
+/// Whether the foreground program of the terminal that process `pid` (a
+/// pane's process) runs on is blocked waiting to read that terminal:
+/// some process of the terminal's foreground process group sleeps in a
+/// `read` of the terminal, or in a `select`/`poll` that includes it
+/// (`/proc/PID/stat`, `/proc/PID/syscall`, `/proc/PID/fd`). `None` where
+/// this cannot be seen: not Linux on x86_64 or aarch64, another pid
+/// namespace, or `/proc/PID/syscall` not readable (ptrace restrictions).
+pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        let fields = proc_stat(pid)?;
+        // After the state: ppid, pgrp, session, tty_nr, tpgid.
+        let tty: u64 = fields.get(4)?.parse().ok()?;
+        let foreground: i32 = fields.get(5)?.parse().ok()?;
+        if tty == 0 || foreground <= 0 {
+            return Some(false);
+        }
+        let (major, minor) = ((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
+        let mut unknown = false;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(other) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Some(stat) = proc_stat(other) else {
+                continue;
+            };
+            if stat.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(foreground) {
+                continue;
+            }
+            match blocked_on_terminal(other, major, minor) {
+                Some(true) => return Some(true),
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        if unknown {
+            None
+        } else {
+            Some(false)
+        }
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Whether `pid` sleeps waiting to read the terminal `major:minor`.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn blocked_on_terminal(pid: i32, major: u64, minor: u64) -> Option<bool> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let is_terminal = |fd: i64| {
+        std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|m| {
+            let dev = m.rdev();
+            m.file_type().is_char_device()
+                && nix::sys::stat::major(dev) == major
+                && nix::sys::stat::minor(dev) == minor
+        })
+    };
+    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    let mut words = text.split_whitespace();
+    let number: i64 = match words.next()?.parse() {
+        Ok(n) => n,
+        // "running", or -1 (not in a system call): not waiting.
+        Err(_) => return Some(false),
+    };
+    let arg =
+        |w: Option<&str>| w.and_then(|a| i64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+    let first = arg(words.next());
+    let second = arg(words.next());
+    if syscalls::READ_FD.contains(&number) {
+        return Some(first.is_some_and(is_terminal));
+    }
+    if syscalls::SELECT.contains(&number) {
+        // The fds asked about are among 0 .. count - 1.
+        let count = first?.clamp(0, 1024);
+        return Some((0..count).any(is_terminal));
+    }
+    if syscalls::POLL.contains(&number) {
+        let (array, count) = (first?, second?.clamp(0, 1024));
+        // The pollfd array: { int fd; short events; short revents; }.
+        let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+        use std::io::{Read, Seek, SeekFrom};
+        mem.seek(SeekFrom::Start(array as u64)).ok()?;
+        let mut buf = vec![0u8; count as usize * 8];
+        mem.read_exact(&mut buf).ok()?;
+        return Some(buf.chunks(8).any(|p| {
+            let fd = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+            let events = i16::from_ne_bytes([p[4], p[5]]);
+            // POLLIN or POLLPRI on the terminal.
+            fd >= 0 && events & 0x3 != 0 && is_terminal(i64::from(fd))
+        }));
+    }
+    Some(false)
+}

@@ -24,6 +24,7 @@
 
 pub mod exit;
 mod idle;
+pub mod input;
 mod local;
 pub mod pattern;
 
@@ -33,6 +34,7 @@ pub use exit::{
 };
 pub(crate) use exit::{dead_signal_on_screen, reports_dead_signal};
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
+pub use input::{until_waiting_for_input, waiting_for_input};
 pub(crate) use local::{local_pids, nudge, proc_stat, ProcessExit};
 pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, wait_for, ArmedReady, Found, LineMatch, Since};
@@ -62,6 +64,10 @@ pub enum WatchError {
     /// Reading or watching a log failed.
     #[error("{0}")]
     Log(String),
+    /// What was asked cannot be seen from here (another system, another
+    /// pid namespace).
+    #[error("{0}")]
+    Unsupported(String),
     /// tmux answered a query with something other than what was asked.
     #[error(transparent)]
     Answer(#[from] FormatError),

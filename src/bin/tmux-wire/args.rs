@@ -161,6 +161,22 @@ pub enum Command {
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         older_than: Option<Duration>,
     },
+    /// (internal) Record an exit and schedule a restart; tmux's pane-died
+    /// hook runs it for `start --restart`.
+    #[command(hide = true)]
+    RestartDue {
+        /// The process's name.
+        name: String,
+    },
+    /// (internal) Start a run again; tmux's timer runs it.
+    #[command(hide = true)]
+    Restart {
+        /// The process's name.
+        name: String,
+        /// The run that ended (its log position).
+        #[arg(long, value_name = "POSITION")]
+        run: String,
+    },
     /// (internal) End a run for running too long; tmux runs it when
     /// `start --kill-after` is due.
     #[command(hide = true)]
@@ -248,9 +264,37 @@ pub struct StartArgs {
     pub timeout: Duration,
     #[command(flatten)]
     pub limit: LimitArgs,
+    #[command(flatten)]
+    pub restart: RestartArgs,
     /// The command and its arguments (after --).
     #[arg(last = true, required = true, value_name = "CMD")]
     pub argv: Vec<OsString>,
+}
+
+// The restart policy of `start`.
+#[derive(Args)]
+pub struct RestartArgs {
+    /// Start it again when it ends: after a failure (non-zero exit or a
+    /// signal) or always. tmux's own hooks and timers do it, so it works
+    /// while no tmux-wire runs; `stop` ends it for good.
+    #[arg(long, value_name = "WHEN")]
+    pub restart: Option<tmux_wire::keeper::RestartWhen>,
+    /// At most this many restarts (then it stays ended).
+    #[arg(long, value_name = "N", default_value = "5", requires = "restart")]
+    pub max_restarts: u32,
+    /// Before the first restart; doubles with each one (at most 5m).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s", requires = "restart")]
+    pub restart_delay: Duration,
+}
+
+impl RestartArgs {
+    pub fn policy(&self) -> Option<tmux_wire::keeper::RestartPolicy> {
+        self.restart.map(|when| tmux_wire::keeper::RestartPolicy {
+            when,
+            max: self.max_restarts,
+            delay: self.restart_delay,
+        })
+    }
 }
 
 // The time limit of `start` and `run`.
@@ -389,6 +433,11 @@ pub struct WaitArgs {
     /// Until the process exits; prints its status.
     #[arg(long, group = "until")]
     pub exit: bool,
+    /// Until its program waits for input: blocked reading its terminal
+    /// (Linux; checked when its output goes quiet, and after each second
+    /// of silence).
+    #[arg(long, group = "until")]
+    pub input: bool,
     /// With --exit: exit with the process's own code (128 + N for signal N).
     #[arg(long, requires = "exit")]
     pub exit_code: bool,

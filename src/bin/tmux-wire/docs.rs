@@ -172,6 +172,8 @@ pub enum Waited {
     Idle { idle: bool, current_command: String },
     /// `{"exit": EXIT, "code": N}`
     Exit { exit: ExitStatus, code: i32 },
+    /// `{"input": true}`
+    Input { input: bool },
 }
 
 impl Waited {

@@ -27,6 +27,7 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
         ready,
         timeout,
         limit,
+        restart,
         argv,
     } = args;
     let what = format!("starting {name}");
@@ -42,6 +43,7 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
                 timeout: Some(timeout),
                 kill_after: limit.kill_after,
                 kill_grace: Some(limit.kill_grace),
+                restart: restart.policy(),
             },
         )
         .await;
@@ -118,6 +120,21 @@ pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failu
             p.started.map(ago).unwrap_or_default(),
             show_path(&p.log)
         );
+        if let Some(waiting) = p.waiting_for_input {
+            let says = if waiting {
+                "waiting for input (blocked reading its terminal)"
+            } else {
+                "not waiting for input"
+            };
+            out!("input:   {says}");
+        }
+        if let Some(n) = p.restarts {
+            let exits: Vec<String> = p.exits.iter().map(|e| e.to_string()).collect();
+            out!(
+                "restarts: {n} (last exits, oldest first: {})",
+                exits.join("; ")
+            );
+        }
         if let Some(limit) = p.killed_after {
             out!("limit:   stopped because it ran longer than {limit}s (start --kill-after)");
         }
@@ -345,6 +362,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         idle,
         exit,
         exit_code,
+        input,
         from,
         timeout,
     } = args;
@@ -400,8 +418,19 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
                 (docs::Waited::exit(s), format!("{name} {s}"))
             })
             .map_err(Failure::from)
+    } else if input {
+        keeper
+            .wait_input_on(&client, &name, pane, timeout)
+            .await
+            .map(|()| {
+                (
+                    docs::Waited::Input { input: true },
+                    format!("{name} is waiting for input"),
+                )
+            })
+            .map_err(Failure::from)
     } else {
-        unreachable!("clap requires one of --ready, --idle, --exit");
+        unreachable!("clap requires one of --ready, --idle, --exit, --input");
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -514,7 +543,7 @@ pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
 /// `log-sink`: the log writer tmux pipes a pane's output into.
 pub fn log_sink(max_bytes: u64, keep: u32, path: &Path) -> Result<ExitCode, Failure> {
     keeper::log::sink(
-        io::stdin().lock(),
+        keeper::log::NudgingStdin::new(),
         path,
         keeper::log::Limits { max_bytes, keep },
     )

@@ -150,6 +150,12 @@ async fn run(
         Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
         Command::Expire { name, run, grace } => keeper::expire(&k, &name, &run, grace).await?,
+        Command::RestartDue { name } => {
+            k.restart_due(&name).await?;
+        }
+        Command::Restart { name, run } => {
+            k.restart_now(&name, &run).await?;
+        }
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
         Command::Status { name } => keeper::status(&k, json, &name).await?,

@@ -236,6 +236,61 @@ pub fn utc_time(unix_time: u64) -> String {
     )
 }
 
+/// Standard input for [`sink`], reminding the tmux server that started the
+/// sink to reap its children after each second without input.
+///
+/// tmux packages built with libutempter lose the SIGCHLD of a pane's
+/// process now and then (see `watch::local::nudge`): the pane then reads
+/// dead with no status, and its `pane-died` hook (a restart policy's) does
+/// not fire until the server gets another SIGCHLD. With no tmux-wire client
+/// alive, nobody would send one; the sink, a child of the server that
+/// lives as long as the pane, does. A SIGCHLD's only effect on tmux is a
+/// `waitpid` for what has exited.
+pub struct NudgingStdin {
+    stdin: io::Stdin,
+    server: Option<nix::unistd::Pid>,
+}
+
+impl NudgingStdin {
+    /// Standard input; the parent is reminded only if it is a tmux process.
+    pub fn new() -> NudgingStdin {
+        let parent = nix::unistd::getppid();
+        let is_tmux = std::fs::read_to_string(format!("/proc/{}/comm", parent.as_raw()))
+            .is_ok_and(|comm| comm.starts_with("tmux"));
+        NudgingStdin {
+            stdin: io::stdin(),
+            server: is_tmux.then_some(parent),
+        }
+    }
+}
+
+impl Default for NudgingStdin {
+    fn default() -> Self {
+        NudgingStdin::new()
+    }
+}
+
+impl Read for NudgingStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        if let Some(server) = self.server {
+            loop {
+                let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(1000u16)) {
+                    Ok(0) => {
+                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
+                    }
+                    Ok(_) => break,
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.stdin.read(buf)
+    }
+}
+
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
 pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
     let max = limits.max_bytes.max(1);
@@ -763,6 +818,14 @@ impl LogWatch {
                 }
             },
         }
+    }
+}
+
+impl crate::watch::input::Activity for LogWatch {
+    async fn printed(&mut self) -> Result<(), crate::watch::WatchError> {
+        self.changed()
+            .await
+            .map_err(|e| crate::watch::WatchError::Log(format!("watching the log: {e}")))
     }
 }
 
