@@ -388,6 +388,21 @@ fn exec_runs_a_line_in_bash_and_dash() {
         let out = s.run(&["exec", "sh1", "--", "cd /tmp && echo 'it''s' here"]);
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "its here\n");
+        // Long lines and tabs reach the shell as written: the command is
+        // read from a file, not typed.
+        let long = format!("echo {}", "A".repeat(5000));
+        let out = s.run(&["exec", "sh1", "--", &long]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            "A".repeat(5000)
+        );
+        let out = s.run(&["exec", "sh1", "--", "printf '%s' 'a\tb' | od -c | head -1"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(r"a  \t   b"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let doc = s.json(&["exec", "sh1", "--", "pwd"]);
         assert_eq!(doc["lines"], serde_json::json!(["/tmp"]));
         assert_eq!(doc["code"], 0);
@@ -675,4 +690,104 @@ fn wait_input_sees_a_program_reading_its_terminal() {
     s.ok(&["send", "reader", "--enter", "yes"]);
     s.ok(&["wait", "reader", "--ready", "^got-yes$"]);
     assert_eq!(s.json(&["status", "reader"])["waiting_for_input"], false);
+}
+
+#[test]
+fn big_output_is_never_cut_short_and_cursors_join_lines() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // More than one read holds (4 MiB): `run` still prints all of it.
+    let out = s.run(&[
+        "--json",
+        "run",
+        "big",
+        "--yield",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        "seq 1 600000; echo LAST",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json_of(&out);
+    let lines = doc["output"].as_array().unwrap();
+    assert_eq!(lines.len(), 600_001);
+    assert_eq!(lines[0], "1");
+    assert_eq!(lines[600_000], "LAST");
+
+    // A line longer than a read: polls go on through it, cut but whole
+    // when joined.
+    s.ok(&[
+        "start",
+        "wide",
+        "--",
+        "sh",
+        "-c",
+        "head -c 5000000 /dev/zero | tr '\\0' x; echo; echo END; sleep 300",
+    ]);
+    s.ok(&[
+        "wait",
+        "wide",
+        "--ready",
+        "^END$",
+        "--from",
+        "start",
+        "--timeout",
+        "60s",
+    ]);
+    let mut joined = String::new();
+    let mut cursor: Option<String> = None;
+    let mut rest = Vec::new();
+    for _ in 0..10 {
+        let mut args = vec!["poll", "wide"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let doc = s.json(&args);
+        let lines: Vec<String> = doc["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        let next = doc["cursor"].as_str().unwrap().to_string();
+        assert_ne!(Some(&next), cursor.as_ref(), "a poll made no progress");
+        cursor = Some(next);
+        if doc["cut"] == true {
+            joined.push_str(&lines.concat());
+        } else {
+            let mut lines = lines.into_iter();
+            if let Some(first) = lines.next() {
+                joined.push_str(&first);
+            }
+            rest.extend(lines);
+            break;
+        }
+    }
+    assert_eq!(joined.len(), 5_000_000);
+    assert!(joined.bytes().all(|b| b == b'x'));
+    assert_eq!(rest, ["END"]);
+
+    // The cursor `logs` gives sits before a line not ended yet, so a poll
+    // from it gives that line whole.
+    let release = s.dir.path().join("release");
+    let script = format!(
+        "printf 'hello wor'; while [ ! -e '{}' ]; do sleep 0.05; done; echo ld; echo next; sleep 300",
+        release.display()
+    );
+    s.ok(&["start", "half", "--", "sh", "-c", &script]);
+    let mut logs = Value::Null;
+    until("the half line in the log", || {
+        logs = s.json(&["logs", "half", "-n", "5"]);
+        logs["lines"]
+            .as_array()
+            .unwrap()
+            .last()
+            .is_some_and(|l| l == "hello wor")
+    });
+    let cursor = logs["cursor"].as_str().unwrap().to_string();
+    std::fs::write(&release, "").unwrap();
+    s.ok(&["wait", "half", "--ready", "^next$", "--from", "start"]);
+    let poll = s.json(&["poll", "half", "--cursor", &cursor]);
+    assert_eq!(poll["lines"], serde_json::json!(["hello world", "next"]));
 }

@@ -73,16 +73,29 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The line to type for `command`, and the two markers to look for.
-fn exec_line(command: &str, nonce: &str) -> (String, Vec<u8>, Vec<u8>) {
+/// The line to type to run the command in `file`, and the two markers to
+/// look for. Only this short, printable line is typed: the command itself
+/// is read from the file, so no tab, control character, newline or length
+/// of it meets the terminal's line discipline or the shell's line editor.
+fn exec_line(file: &str, nonce: &str) -> (String, Vec<u8>, Vec<u8>) {
     let (a, b) = nonce.split_at(nonce.len() / 2);
+    let file = quote(file);
     let line = format!(
-        r#" printf '\033]7717;tw;%s%s;b\007' {a} {b}; eval {}; printf '\033]7717;tw;%s%s;e;%d\007' {a} {b} "$?""#,
-        quote(command)
+        r#" printf '\033]7717;tw;%s%s;b\007' {a} {b}; eval "$(cat {file})"; printf '\033]7717;tw;%s%s;e;%d\007' {a} {b} "$?"; rm -f {file}"#
     );
     let begin = format!("\x1b]7717;tw;{nonce};b\x07").into_bytes();
     let end = format!("\x1b]7717;tw;{nonce};e;").into_bytes();
     (line, begin, end)
+}
+
+/// Removes the command file when the exec is over, however it ends (the
+/// line's own `rm -f` does it too, unless the shell exits first).
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The answer, with `output` rendered as a person reads it.
@@ -145,12 +158,23 @@ impl Keeper {
             });
         }
         let nonce = nonce();
-        let (line, begin, end) = exec_line(command, &nonce);
+        // The command goes in a file beside the log (private like it).
+        let file = path.with_file_name(format!("{name}.exec.{nonce}"));
+        super::log::open_append(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, command.as_bytes()))
+            .map_err(|source| KeeperError::Io {
+                what: format!("writing {}", file.display()),
+                source,
+            })?;
+        let _remove = RemoveOnDrop(file.clone());
+        let (line, begin, end) = exec_line(&file.to_string_lossy(), &nonce);
         // Watch, then note where the log ends, then type: the markers come
-        // after that point.
+        // after that point. Ctrl-U first clears what may be on the line.
         let mut changes = LogWatch::new(&path);
         let from = self.log_end(name)?;
-        self.send_text(name, line.as_bytes(), true).await?;
+        let mut typed = vec![0x15];
+        typed.extend_from_slice(line.as_bytes());
+        self.send_text(name, &typed, true).await?;
         let mut follower = Follower::new(&path, from, true);
         let io = |source| KeeperError::Io {
             what: format!("reading {}", path.display()),
@@ -171,6 +195,8 @@ impl Keeper {
                 return Ok(executed(name, &output, code));
             }
             tokio::select! {
+                // The deadline first: the exit wait shares it.
+                biased;
                 changed = changes.changed() => changed.map_err(io)?,
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(KeeperError::ExecTimeout {
@@ -211,9 +237,10 @@ mod tests {
     #[test]
     fn the_echo_never_reads_as_a_marker() {
         let nonce = "0123456789abcdef";
-        let (line, begin, end) = exec_line("echo 'it''s'; false", nonce);
+        let (line, begin, end) = exec_line("/l/sh1.exec.x", nonce);
         assert!(line.starts_with(' '));
-        assert!(line.contains(r"eval 'echo '\''it'\'''\''s'\''; false'"));
+        assert!(line.contains(r#"eval "$(cat '/l/sh1.exec.x')""#));
+        assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)));
         // The typed line holds the nonce only in halves.
         assert!(!line.contains(nonce));
         // Echo, output, status: only the real markers count.

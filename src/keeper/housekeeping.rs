@@ -25,7 +25,15 @@ impl Keeper {
         let mut done = Vec::new();
         let mut first_error = None;
         while let Some(joined) = stops.join_next().await {
-            let (i, name, result) = joined.map_err(|e| KeeperError::BadCommand(e.to_string()))?;
+            let (i, name, result) = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    // Keep draining: dropping the set would abort the
+                    // other stops halfway.
+                    first_error.get_or_insert(KeeperError::BadCommand(e.to_string()));
+                    continue;
+                }
+            };
             match result {
                 Ok(how) => done.push((i, name, how)),
                 // Gone meanwhile (it exited and its session closed).
@@ -118,6 +126,20 @@ impl Keeper {
                 (Some(_), None) => false,
             };
             if !old_enough {
+                continue;
+            }
+            // Look again just before removing: a start of the name may have
+            // begun meanwhile (it writes the log before anything else).
+            let running_now = match server::socket_state(&self.socket)? {
+                SocketState::Alive => self.list().await?.iter().any(|p| p.name == name),
+                _ => false,
+            };
+            let written_since = files.iter().any(|p| {
+                std::fs::symlink_metadata(p)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| Some(t) > newest)
+            });
+            if running_now || written_since {
                 continue;
             }
             for p in files {

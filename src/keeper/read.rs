@@ -46,6 +46,9 @@ pub struct Output {
     /// The line being written now (a prompt, say), not ended yet: shown
     /// here, and read again, whole, by the next read.
     pub partial: Option<String>,
+    /// The last of `lines` is a piece of a line longer than a read (4 MiB):
+    /// the next read goes on with the rest of it.
+    pub cut: bool,
     /// Where the next read starts: just after what `lines` hold.
     pub cursor: String,
     /// Bytes after the start that were rotated out of the log before this
@@ -106,8 +109,7 @@ impl Keeper {
             })
         };
         let located = locate(&start)?;
-        let (position, mut missed) = (located.position, located.missed);
-        let mut follower = log::Follower::new(&path, position, raw);
+        let mut follower = log::Follower::new(&path, located.position, raw);
         let mut bytes = Vec::new();
         let mut more = false;
         loop {
@@ -120,20 +122,29 @@ impl Keeper {
                 break;
             }
         }
-        if follower.missed() {
-            // Its file rotated away between finding it and reading it.
-            missed = locate(&start)?.missed;
-        }
-        // What was read starts `missed` bytes after the start, and the log's
-        // files follow one another without a gap.
-        let first = start.offset + missed;
+        // Where reading stopped, in the whole output; the bytes read end
+        // there, so they began `bytes.len()` before it, and what lies
+        // between the start and that was rotated away before it was read.
+        let end =
+            log::cursor_at(&path, &follower.position().unwrap_or(located.position)).map_err(io)?;
+        let first = end.offset.saturating_sub(bytes.len() as u64);
+        let missed = first.saturating_sub(start.offset);
         // Whole lines are taken; a line not ended yet is shown apart and
         // read again next time, unless the process has ended (then it is
-        // all there will be).
+        // all there will be), or it alone fills a read (then it is cut,
+        // and says so, rather than never being passed).
+        let mut cut = false;
         let whole = if exit.is_some() && !more {
             bytes.len()
         } else {
-            memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1)
+            match memchr::memrchr(b'\n', &bytes) {
+                Some(i) => i + 1,
+                None if more => {
+                    cut = true;
+                    bytes.len()
+                }
+                None => 0,
+            }
         };
         let lines = log::render_lines(&bytes[..whole], raw);
         let partial =
@@ -150,6 +161,7 @@ impl Keeper {
             process: info.state,
             lines,
             partial,
+            cut,
             cursor: cursor.to_string(),
             missed_bytes: missed,
             more,
@@ -170,6 +182,11 @@ impl Keeper {
         let path = self.log_path(name);
         if let Some(dir) = path.parent().filter(|d| d.exists()) {
             server::check_private_dir(dir)?;
+        }
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(KeeperError::NoLog {
+                name: name.to_string(),
+            });
         }
         let io = |source| KeeperError::Io {
             what: format!("reading {}", path.display()),
@@ -192,14 +209,14 @@ impl Keeper {
 
     /// Where `cursor` is in `name`'s log now (for a wait that starts
     /// there: [`super::WaitFrom::At`]).
-    pub fn position_of(&self, name: &str, cursor: &Cursor) -> Result<log::Position, KeeperError> {
+    /// Bytes after the cursor that were rotated away come with it
+    /// ([`log::Located::missed`]).
+    pub fn position_of(&self, name: &str, cursor: &Cursor) -> Result<log::Located, KeeperError> {
         validate_name(name)?;
-        let located =
-            log::locate(&self.log_path(name), cursor).map_err(|source| KeeperError::BadCursor {
-                cursor: cursor.to_string(),
-                reason: source.to_string(),
-            })?;
-        Ok(located.position)
+        log::locate(&self.log_path(name), cursor).map_err(|source| KeeperError::BadCursor {
+            cursor: cursor.to_string(),
+            reason: source.to_string(),
+        })
     }
 
     /// The cursor of a position in `name`'s log.

@@ -27,8 +27,9 @@ ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
 error, ...); 2 usage error; 124 a wait timed out; 126/127 `start` of a
 command that is not executable / not found. `run` and `exec` exit with the
-process's own status (128 + N for signal N), `run` with 75 while the
-process still runs after --yield; so does `wait --exit --exit-code`.
+process's own status (128 + N for signal N), and so does `wait --exit
+--exit-code`; `run` exits 75 while the process still runs after --yield.
+(A process's own 1, 75 or 124 reads the same: use --json to tell.)
 With --json every command prints one JSON document on stdout (an error
 prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
 

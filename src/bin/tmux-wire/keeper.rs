@@ -51,6 +51,11 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
         bar.finish_and_clear();
     }
     let started = started?;
+    if started.already_running && (limit.kill_after.is_some() || restart.restart.is_some()) {
+        eprintln!(
+            "tmux-wire: {name} already runs: --kill-after and --restart apply to a new run and were not set (stop it first)"
+        );
+    }
     if json {
         print_doc(&started);
     } else if let (true, Some(asked)) = (started.already_running, &started.requested_command) {
@@ -189,10 +194,18 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     if !follow {
         let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
         if json {
-            let cursor = end
-                .map(|end| keeper.cursor_of(&name, &end))
-                .transpose()?
-                .map(|c| c.to_string());
+            // The cursor is where `poll` goes on: before a line not ended
+            // yet (shown here, and by `poll` again, whole).
+            let cursor = match end {
+                Some(_) => {
+                    let (_, whole) = keeper.logs_or_history(&name, 0, raw, true).await?;
+                    whole
+                        .map(|end| keeper.cursor_of(&name, &end))
+                        .transpose()?
+                        .map(|c| c.to_string())
+                }
+                None => None,
+            };
             print_doc(&docs::Lines {
                 lines: &last,
                 cursor,
@@ -368,7 +381,16 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     } = args;
     let from = match from {
         From::Mode(from) => from,
-        From::Cursor(cursor) => WaitFrom::At(keeper.position_of(&name, &cursor)?),
+        From::Cursor(cursor) => {
+            let located = keeper.position_of(&name, &cursor)?;
+            if located.missed > 0 {
+                eprintln!(
+                    "tmux-wire: {} bytes after cursor {cursor} were rotated out of the log; the wait starts at the oldest kept",
+                    located.missed
+                );
+            }
+            WaitFrom::At(located.position)
+        }
     };
     let bar = spinner(json, &format!("waiting for {name}"));
     // Output only where it is needed (the spinner's last line; idle

@@ -57,9 +57,29 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         Err(e) => return Err(e.into()),
     };
     drop(client);
-    let read = keeper
+    // All of the run's output (a read returns at most 4 MiB; go on while
+    // there is more), keeping all of it only if it is to be printed.
+    let mut read = keeper
         .read_output(&name, &ReadFrom::RunStart, false)
         .await?;
+    let keep_all = read.exit.is_some() || ended.is_some();
+    while read.more {
+        let cursor = read.cursor.parse().map_err(Failure::Error)?;
+        let next = keeper
+            .read_output(&name, &ReadFrom::Cursor(cursor), false)
+            .await?;
+        let mut lines = std::mem::take(&mut read.lines);
+        lines.extend(next.lines.iter().cloned());
+        if !keep_all {
+            let skip = lines.len().saturating_sub(tail);
+            lines.drain(..skip);
+        }
+        read = tmux_wire::keeper::Output {
+            lines,
+            missed_bytes: read.missed_bytes + next.missed_bytes,
+            ..next
+        };
+    }
     // The status read with the output is the one to report (it may have
     // ended just after the yield).
     let ended = read.exit.or(ended);

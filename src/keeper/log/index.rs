@@ -102,9 +102,37 @@ impl Index {
         }))
     }
 
-    /// Where `file` begins, if the index knows it.
+    /// Where `file` begins, if the index knows it (the latest line for it:
+    /// an inode number can come back for a later file).
     pub(crate) fn start_of(&self, file: &FileId) -> Option<u64> {
-        self.files.iter().find(|(f, _)| f.is(file)).map(|&(_, s)| s)
+        self.files
+            .iter()
+            .rev()
+            .find(|(f, _)| f.is(file))
+            .map(|&(_, s)| s)
+    }
+
+    /// The index of `log` as readers see it: what the file says, plus the
+    /// current file if the writer has not written its line yet (it follows
+    /// the last file the index knows). Readers never write the index.
+    pub(crate) fn for_reading(log: &Path) -> io::Result<Index> {
+        let mut index = Index::read(log)?.ok_or_else(|| {
+            io::Error::other(
+                "the log has no index (its writer is from an older tmux-wire); cursors start with the next run",
+            )
+        })?;
+        let current = FileId::of(&open_read(log)?.metadata()?);
+        if index.start_of(&current).is_none() {
+            let (last, start) = *index
+                .files
+                .last()
+                .ok_or_else(|| io::Error::other("the log's index lists no file"))?;
+            let size = existing_size(log, &last).ok_or_else(|| {
+                io::Error::other("the log rotated past what its index knows; read it again")
+            })?;
+            index.files.push((current, start + size));
+        }
+        Ok(index)
     }
 }
 
@@ -163,9 +191,15 @@ pub(crate) fn register_current(log: &Path) -> io::Result<u64> {
         }
         begins += size;
     }
+    // Made whole beside it, then renamed over: a reader or writer never
+    // sees half of it.
     let path = index_path(log);
-    let _ = std::fs::remove_file(&path);
-    append(log, &text)?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".new{}", std::process::id()));
+    let partial = PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    open_append(&partial)?.write_all(text.as_bytes())?;
+    std::fs::rename(&partial, &path)?;
     Ok(current_start)
 }
 
@@ -209,19 +243,20 @@ pub struct Located {
 
 /// The cursor at the end of the log now.
 pub fn end_cursor(log: &Path) -> io::Result<Cursor> {
-    let start = register_current(log)?;
-    let len = open_read(log)?.metadata()?.len();
-    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    let meta = open_read(log)?.metadata()?;
+    let index = Index::for_reading(log)?;
+    let start = index
+        .start_of(&FileId::of(&meta))
+        .ok_or_else(|| io::Error::other("the log rotated meanwhile; read it again"))?;
     Ok(Cursor {
         log: index.log,
-        offset: start + len,
+        offset: start + meta.len(),
     })
 }
 
 /// The cursor of a [`Position`] in the log.
 pub fn cursor_at(log: &Path, position: &Position) -> io::Result<Cursor> {
-    register_current(log)?;
-    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    let index = Index::for_reading(log)?;
     let start = index.start_of(&position.file).ok_or_else(|| {
         io::Error::other(format!(
             "the log's index does not know the file of position {position}"
@@ -237,8 +272,7 @@ pub fn cursor_at(log: &Path, position: &Position) -> io::Result<Cursor> {
 /// the bytes after the cursor were rotated away. A cursor of another log,
 /// or past the end, is an error.
 pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
-    register_current(log)?;
-    let index = Index::read(log)?.ok_or_else(|| io::Error::other("the log has no index"))?;
+    let index = Index::for_reading(log)?;
     if index.log != cursor.log {
         return Err(io::Error::other(format!(
             "cursor {cursor} belongs to another log (this one is {}; the name was removed and started anew)",

@@ -297,7 +297,11 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
     let mut file = open_append(path)?;
     let mut size = file.metadata()?.len();
     // Where the current file begins in the whole output (see `index`).
-    let mut begins = index::register_current(path)?;
+    // An index that cannot be kept costs cursors, never the log itself.
+    let mut begins = index::register_current(path).unwrap_or_else(|e| {
+        ::log::warn!("log index of {}: {e}", path.display());
+        0
+    });
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match input.read(&mut buf) {
@@ -309,11 +313,17 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
         let mut data = &buf[..n];
         while !data.is_empty() {
             if size >= max {
+                // What the file holds, also what others appended (the run
+                // marker, a sink of an earlier run still draining).
+                let ended = file.metadata().map_or(size, |m| m.len());
                 drop(file);
                 rotate(path, limits.keep)?;
                 file = open_append(path)?;
-                begins += size;
-                index::register_rotated(path, FileId::of(&file.metadata()?), begins)?;
+                begins += ended;
+                if let Err(e) = index::register_rotated(path, FileId::of(&file.metadata()?), begins)
+                {
+                    ::log::warn!("log index of {}: {e}", path.display());
+                }
                 size = 0;
             }
             let room = usize::try_from(max - size).unwrap_or(usize::MAX);
