@@ -610,6 +610,27 @@ pub async fn probe_version(
 }
 
 async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
+    let (output, retval, message) =
+        plain_command(path, &crate::protocol::Command::version_query()).await?;
+    let text = String::from_utf8_lossy(&output).trim().to_string();
+    if retval != 0 || text.is_empty() {
+        return Err(ProbeError::Protocol {
+            path: path.to_path_buf(),
+            reason: format!("the version query failed (status {retval}) {message}"),
+        });
+    }
+    Ok(text)
+}
+
+/// Run one tmux command as a plain (not control-mode) client without any
+/// fd, as `tmux COMMAND` does, and return what it wrote on its stdout, its
+/// exit status, and the server's message. It lasts as long as the command:
+/// `wait-for CHANNEL` returns once the channel is signalled (or at once if
+/// it was signalled while nobody waited).
+pub async fn plain_command(
+    path: &Path,
+    command: &crate::protocol::Command,
+) -> Result<(Vec<u8>, i32, String), ProbeError> {
     use crate::protocol::{Decoder, HeaderLayout, Message, CLIENT_UTF8};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -635,16 +656,15 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
     {
         out.extend(m.encode(layout).map_err(|e| bad(e.to_string()))?);
     }
-    let argv = crate::protocol::Command::version_query().argv().to_vec();
     out.extend(
-        Message::Command(argv)
+        Message::Command(command.argv().to_vec())
             .encode(layout)
             .map_err(|e| bad(e.to_string()))?,
     );
     sock.write_all(&out).await.map_err(io_err)?;
 
     let mut decoder = Decoder::new(layout);
-    let mut version = Vec::new();
+    let mut output = Vec::new();
     let mut buf = vec![0u8; 16384];
     loop {
         while let Some(frame) = decoder.next_frame() {
@@ -663,20 +683,19 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
                     error: nix::libc::EBADF,
                 }),
                 Message::Write { stream: 1, data } => {
-                    version.extend_from_slice(&data);
+                    output.extend_from_slice(&data);
                     None
                 }
                 Message::Exit { retval, message } => {
-                    let text = String::from_utf8_lossy(&version).trim().to_string();
-                    if retval.unwrap_or(0) != 0 || text.is_empty() {
-                        let why = message
-                            .map(|m| String::from_utf8_lossy(&m).into_owned())
-                            .unwrap_or_default();
-                        return Err(bad(format!(
-                            "the version query failed (status {retval:?}) {why}"
-                        )));
-                    }
-                    return Ok(text);
+                    let message = message
+                        .map(|m| String::from_utf8_lossy(&m).into_owned())
+                        .unwrap_or_default();
+                    return Ok((output, retval.unwrap_or(0), message));
+                }
+                // kill-server: the server waits for its clients to leave
+                // before it exits, so leave.
+                Message::Shutdown | Message::Exited => {
+                    return Err(bad("the server is shutting down".into()));
                 }
                 Message::Other { typ, .. }
                     if (crate::protocol::msg::OLDSTDERR..=crate::protocol::msg::OLDSTDOUT)

@@ -99,6 +99,9 @@ pub struct ProcessInfo {
     /// server in this pid namespace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for_input: Option<bool>,
+    /// What its readiness pattern matched, once it did (`start --ready`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
     /// Where its run begins in the log (the keeper's own processes).
     #[serde(skip)]
     pub run_start: Option<super::log::Position>,
@@ -157,6 +160,7 @@ pane_record! {
     kept_expired: OPT_EXPIRED,
     kept_restarts: super::restart::OPT_RESTARTS,
     kept_exits: super::restart::OPT_EXITS,
+    kept_ready: super::OPT_READY,
 }
 
 /// The `list-panes` query of [`FIELDS`].
@@ -324,6 +328,7 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         restarts: pane.kept_restarts.parse().ok(),
         exits: super::restart::recorded_exits(&pane.kept_exits),
         waiting_for_input: None,
+        ready: nonempty(&pane.kept_ready),
         run_start: pane.kept_run.parse().ok(),
     };
     (info, pane.server_pid.parse().ok())
@@ -355,6 +360,7 @@ mod tests {
             "30",
             "2",
             "5.0:1 exited 1;5.0:9 signaled 9",
+            "",
         ]
         .join("\x1f");
         let record = PaneRecord::parse(line.as_bytes()).unwrap();

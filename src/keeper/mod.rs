@@ -27,6 +27,7 @@
 // it records on its sessions.
 mod command;
 mod error;
+mod events;
 mod exec;
 mod follow;
 mod housekeeping;
@@ -44,6 +45,7 @@ mod stop;
 mod wait;
 
 pub use error::KeeperError;
+pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::Executed;
 pub use follow::{Followed, LogFollow};
 pub use housekeeping::LOG_MAX_AGE;
@@ -83,6 +85,8 @@ const OPT_INPUT: &str = "@tmux-wire-input";
 const OPT_ECHO: &str = "@tmux-wire-echo";
 /// The run's time limit in seconds (`start --kill-after`).
 const OPT_KILL_AFTER: &str = "@tmux-wire-kill-after";
+/// What the run's readiness pattern matched (`start --ready`).
+const OPT_READY: &str = "@tmux-wire-ready";
 /// Set (to the limit) when the run was stopped for running longer.
 const OPT_EXPIRED: &str = "@tmux-wire-expired";
 

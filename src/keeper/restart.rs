@@ -210,12 +210,18 @@ impl Keeper {
                 .arg(&session)
                 .arg("pane-died[0]")
                 .arg(hook.trim_end()),
-            // A session's hook hides the global one: keep the exit waits'.
+            // A session's hook hides the global one: keep the exit waits'
+            // and the event stream's.
             Command::new("set-hook")
                 .arg("-t")
                 .arg(&session)
                 .arg(format!("pane-died[{}]", crate::watch::EXIT_HOOK_INDEX))
                 .arg(format!("wait-for -S {EXIT_CHANNEL}")),
+            Command::new("set-hook")
+                .arg("-t")
+                .arg(&session)
+                .arg(format!("pane-died[{}]", super::EVENTS_HOOK_INDEX))
+                .arg(format!("wait-for -S {}", super::EVENTS_CHANNEL)),
         ];
         for reply in client.enqueue_together(batch).await? {
             reply.await?;
@@ -368,6 +374,7 @@ impl Keeper {
             commands::set_option(&session, super::OPT_ECHO, ""),
             commands::set_option(&session, super::OPT_STARTED, &now.to_string()),
             commands::set_option(&session, OPT_RESTARTS, &(done + 1).to_string()),
+            commands::set_option(&session, super::OPT_READY, ""),
         ];
         for reply in client.enqueue_together(batch).await? {
             reply.await?;
@@ -385,8 +392,9 @@ impl Keeper {
             &spec.argv,
         ))
         .await?;
+        let (client, _) = self.pane_without_output(name).await?.into_parts();
+        self.signal_events(&client).await;
         if let Ok(secs) = fields[2].parse::<u64>() {
-            let (client, _) = self.pane_without_output(name).await?.into_parts();
             self.schedule_expiry(
                 &client,
                 name,

@@ -299,14 +299,23 @@ impl Keeper {
             self.schedule_expiry(&client, name, &run, after, grace)
                 .await?;
         }
+        self.signal_events(&client).await;
         let ready = match &spec.ready {
             None => None,
             Some(pattern) => {
                 let timeout = spec.ready_timeout();
-                Some(
-                    self.wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
-                        .await?,
-                )
+                let matched = self
+                    .wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
+                    .await?;
+                client
+                    .command(commands::set_option(
+                        commands::session(name),
+                        super::OPT_READY,
+                        &matched,
+                    ))
+                    .await?;
+                self.signal_events(&client).await;
+                Some(matched)
             }
         };
         drop(client);

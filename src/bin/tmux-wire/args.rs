@@ -101,6 +101,17 @@ pub enum Command {
         after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Markers\nprinted as invisible escape sequences around the command, with a random\nnonce that the echo of the typed line never spells, delimit the output;\nthe shell's own state (cd, export) carries over. On --timeout (exit 124)\nthe command goes on running."
     )]
     Exec(ExecArgs),
+    /// Print a JSON line per lifecycle event of every process on the
+    /// socket, as it happens, until the server goes away.
+    #[command(
+        after_help = "Events (one JSON object per line, with \"time\" in Unix seconds):\n  {\"event\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"event\":\"ready\",\"name\",\"matched\"}\n  {\"event\":\"exited\",\"name\",\"exit\":{\"how\",\"value\"},\"code\"}\n  {\"event\":\"restarted\",\"name\",\"restarts\"}\n  {\"event\":\"killed_after\",\"name\",\"after\"}\n  {\"event\":\"waiting_for_input\",\"name\"}\n  {\"event\":\"gone\",\"name\"}\n  {\"event\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"event\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
+    )]
+    Events {
+        /// When the server goes away, wait for one to come back on the
+        /// socket and go on (ends only with Ctrl-C).
+        #[arg(long)]
+        follow_server: bool,
+    },
     /// List processes: name, state, pid, command, cwd, started, log.
     #[command(alias = "list")]
     Ls,

@@ -124,6 +124,14 @@ pub struct Shutdown<'a> {
     pub socket: &'a Path,
 }
 
+/// `events`: one per line, the event and when it was seen.
+#[derive(Serialize)]
+pub struct TimedEvent {
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: tmux_wire::keeper::LifecycleEvent,
+}
+
 /// `prune`: `{"pruned": [NAME...]}`.
 #[derive(Serialize)]
 pub struct Pruned<'a> {

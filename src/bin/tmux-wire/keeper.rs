@@ -497,6 +497,23 @@ pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
     Ok(())
 }
 
+/// `events`: JSON lines on stdout as they happen; Ctrl-C ends.
+pub async fn events(keeper: &Keeper, follow_server: bool) -> Result<(), Failure> {
+    let print = |event: keeper::LifecycleEvent| {
+        print_doc(&docs::TimedEvent {
+            time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            event,
+        });
+    };
+    tokio::select! {
+        done = keeper.events(follow_server, print) => done?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
 pub async fn shutdown(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
     let all = keeper.shutdown(grace).await?;
     if json {

@@ -147,6 +147,7 @@ async fn run(
         Command::Poll(args) => return run::poll(&k, json, args).await,
         Command::Exec(args) => return run::exec(&k, json, args).await,
         Command::Wait(args) => return keeper::wait(&k, json, args).await,
+        Command::Events { follow_server } => keeper::events(&k, follow_server).await?,
         Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
         Command::Expire { name, run, grace } => keeper::expire(&k, &name, &run, grace).await?,

@@ -237,7 +237,7 @@ pub fn utc_time(unix_time: u64) -> String {
 }
 
 /// Standard input for [`sink`], reminding the tmux server that started the
-/// sink to reap its children after each second without input.
+/// sink to reap its children after each half second without input.
 ///
 /// tmux packages built with libutempter lose the SIGCHLD of a pane's
 /// process now and then (see `watch::local::nudge`): the pane then reads
@@ -277,7 +277,7 @@ impl Read for NudgingStdin {
         if let Some(server) = self.server {
             loop {
                 let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::from(1000u16)) {
+                match poll(&mut fds, PollTimeout::from(500u16)) {
                     Ok(0) => {
                         let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
                     }

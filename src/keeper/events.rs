@@ -1,0 +1,364 @@
+//! The lifecycle events of every process on the socket, as they happen:
+//! started, ready, exited, restarted, stopped for running too long,
+//! waiting for input; and the end of the server.
+//!
+//! Nothing is polled. tmux itself says when to look: global hook entries
+//! (index [`EVENTS_HOOK_INDEX`]) on `session-created`, `session-closed`
+//! and `pane-died` signal the wait channel [`EVENTS_CHANNEL`], and so do
+//! the keeper's own steps that change a process without such a hook (a
+//! start's respawn and readiness, a restart, an expiry). The stream waits
+//! on the channel as a plain tmux client (`wait-for`, no control
+//! connection and no session needed), and on each wake-up compares the
+//! list of processes with the last one. A signal that comes while it is
+//! comparing is kept by tmux for the next `wait-for`, so none is lost.
+//! Waiting for input is seen per running process when its log goes quiet
+//! ([`crate::watch::input`]).
+
+use super::inventory::{ProcessInfo, State};
+use super::{log, Keeper, KeeperError};
+use crate::client::commands;
+use crate::protocol::Command;
+use crate::server::{self, SocketState};
+use crate::watch::{self, ExitStatus};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The wait channel that says "look again".
+pub const EVENTS_CHANNEL: &str = "tmux-wire-events";
+/// How long a live server takes at most to list its processes.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// The index of tmux-wire's entries in the global hooks it sets.
+pub const EVENTS_HOOK_INDEX: u32 = 4243;
+
+/// One lifecycle event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+#[non_exhaustive]
+pub enum LifecycleEvent {
+    /// A process started (or a session appeared on the socket).
+    Started {
+        /// Its name.
+        name: String,
+        /// Its pid.
+        pid: Option<u32>,
+        /// Its command line.
+        command: String,
+    },
+    /// Its readiness pattern (`start --ready`) matched.
+    Ready {
+        /// Its name.
+        name: String,
+        /// What matched.
+        matched: String,
+    },
+    /// It ended.
+    Exited {
+        /// Its name.
+        name: String,
+        /// How.
+        exit: ExitStatus,
+        /// The shell's view of it (128 + N for signal N).
+        code: i32,
+    },
+    /// Its restart policy started it again.
+    Restarted {
+        /// Its name.
+        name: String,
+        /// How many restarts so far.
+        restarts: u32,
+    },
+    /// `--kill-after` stopped it for running longer than this many seconds.
+    KilledAfter {
+        /// Its name.
+        name: String,
+        /// The limit, in seconds.
+        after: u64,
+    },
+    /// Its program is blocked reading its terminal.
+    WaitingForInput {
+        /// Its name.
+        name: String,
+    },
+    /// Its session is gone (stopped, killed).
+    Gone {
+        /// Its name.
+        name: String,
+    },
+    /// The server went away; nothing follows (unless following a new one).
+    ServerGone {
+        /// Why.
+        reason: String,
+    },
+    /// A server answers on the socket again (with `follow_server`).
+    ServerBack,
+}
+
+/// What the stream remembers of a process.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    run: Option<String>,
+    pid: Option<u32>,
+    ended: bool,
+    restarts: u32,
+    killed_after: Option<u64>,
+    ready: Option<String>,
+}
+
+impl Seen {
+    fn of(p: &ProcessInfo) -> Seen {
+        Seen {
+            run: p.run_start.map(|r| r.to_string()),
+            pid: p.pid,
+            ended: matches!(p.state, State::Exited { .. } | State::Killed { .. }),
+            restarts: p.restarts.unwrap_or(0),
+            killed_after: p.killed_after,
+            ready: p.ready.clone(),
+        }
+    }
+}
+
+/// The events between two looks at a process.
+fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleEvent> {
+    let now = Seen::of(p);
+    let name = name.to_string();
+    let mut out = Vec::new();
+    // A run not seen before: the first look, a restart, a start anew.
+    let new_run = before.is_none_or(|b| b.run != now.run || (b.ended && !now.ended));
+    if new_run {
+        if now.restarts > before.map_or(now.restarts, |b| b.restarts) {
+            out.push(LifecycleEvent::Restarted {
+                name: name.clone(),
+                restarts: now.restarts,
+            });
+        }
+        out.push(LifecycleEvent::Started {
+            name: name.clone(),
+            pid: p.pid,
+            command: p.command.clone(),
+        });
+    }
+    if let Some(matched) = &now.ready {
+        if new_run || before.is_some_and(|b| b.ready.as_ref() != Some(matched)) {
+            out.push(LifecycleEvent::Ready {
+                name: name.clone(),
+                matched: matched.clone(),
+            });
+        }
+    }
+    if now.ended && (new_run || before.is_some_and(|b| !b.ended)) {
+        let exit = match p.state {
+            State::Exited { code } => ExitStatus::Exited(code),
+            State::Killed { signal } => ExitStatus::Signaled(signal),
+            _ => unreachable!("ended"),
+        };
+        if let Some(after) = now.killed_after {
+            out.push(LifecycleEvent::KilledAfter {
+                name: name.clone(),
+                after,
+            });
+        }
+        out.push(LifecycleEvent::Exited {
+            name,
+            exit,
+            code: exit.code(),
+        });
+    }
+    out
+}
+
+impl Keeper {
+    /// Tell a running event stream to look again (a step that no tmux hook
+    /// reports); harmless without one.
+    pub(super) async fn signal_events(&self, client: &crate::client::Client) {
+        let _ = client
+            .command(Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]))
+            .await;
+    }
+
+    /// The hooks that make tmux signal [`EVENTS_CHANNEL`].
+    fn event_hooks() -> Vec<Command> {
+        ["session-created", "session-closed", "pane-died"]
+            .into_iter()
+            .map(|hook| {
+                commands::set_global_hook(
+                    &format!("{hook}[{EVENTS_HOOK_INDEX}]"),
+                    &format!("wait-for -S {EVENTS_CHANNEL}"),
+                )
+            })
+            .collect()
+    }
+
+    /// Pass every lifecycle event on the socket to `emit`, from now on,
+    /// until the server goes away ([`LifecycleEvent::ServerGone`], then
+    /// `Ok`), or, with `follow_server`, for ever: then a server that comes
+    /// back on the socket is followed too ([`LifecycleEvent::ServerBack`]).
+    /// Processes that run when it begins are not reported as started.
+    pub async fn events(
+        &self,
+        follow_server: bool,
+        mut emit: impl FnMut(LifecycleEvent),
+    ) -> Result<(), KeeperError> {
+        let mut first = true;
+        loop {
+            match server::socket_state(&self.socket)? {
+                SocketState::Alive => {
+                    if !first {
+                        emit(LifecycleEvent::ServerBack);
+                    }
+                    let reason = self.events_of_one_server(first, &mut emit).await?;
+                    emit(LifecycleEvent::ServerGone { reason });
+                }
+                _ if first && !follow_server => {
+                    self.require_server()?;
+                }
+                _ => {}
+            }
+            first = false;
+            if !follow_server {
+                return Ok(());
+            }
+            // Wait for a server to come back: the socket's directory says
+            // when something changes there.
+            let mut changes = log::LogWatch::new(&self.socket);
+            while server::socket_state(&self.socket)? != SocketState::Alive {
+                let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
+            }
+        }
+    }
+
+    /// The events of the server on the socket now, until it goes; returns
+    /// why it went.
+    async fn events_of_one_server(
+        &self,
+        quiet_start: bool,
+        emit: &mut impl FnMut(LifecycleEvent),
+    ) -> Result<String, KeeperError> {
+        for hook in Self::event_hooks() {
+            if let Err(e) = self.once(hook).await {
+                return Ok(e.to_string());
+            }
+        }
+        let (input_tx, mut input_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
+            HashMap::new();
+        let mut seen: HashMap<String, Seen> = HashMap::new();
+        let mut first = true;
+        let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
+        loop {
+            // A server that is shutting down (kill-server wakes every
+            // `wait-for`) holds a new client without answering until the
+            // clients it has are gone: a live one answers in milliseconds.
+            let list = match tokio::time::timeout(ANSWER_WITHIN, self.list()).await {
+                Ok(Ok(list)) => list,
+                Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
+                    abort_all(&mut watchers);
+                    return Ok(e.to_string());
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    abort_all(&mut watchers);
+                    return Ok("the server stopped answering (it is shutting down)".into());
+                }
+            };
+            for p in &list {
+                // A start still setting up (its placeholder runs) is not a
+                // process yet.
+                if matches!(p.state, State::Starting | State::Abandoned) {
+                    continue;
+                }
+                if !(first && quiet_start) {
+                    for event in changes(&p.name, seen.get(&p.name), p) {
+                        emit(event);
+                    }
+                }
+                seen.insert(p.name.clone(), Seen::of(p));
+                self.watch_input(p, &mut watchers, &input_tx);
+            }
+            let names: Vec<String> = seen.keys().cloned().collect();
+            for name in names {
+                if !list.iter().any(|p| p.name == name) {
+                    seen.remove(&name);
+                    if let Some((_, task)) = watchers.remove(&name) {
+                        task.abort();
+                    }
+                    emit(LifecycleEvent::Gone { name });
+                }
+            }
+            first = false;
+            // Until tmux says to look again, pass on input waits.
+            let woke = server::plain_command(&self.socket, &wait);
+            tokio::pin!(woke);
+            loop {
+                tokio::select! {
+                    woke = &mut woke => {
+                        if let Err(e) = woke {
+                            abort_all(&mut watchers);
+                            return Ok(e.to_string());
+                        }
+                        break;
+                    }
+                    Some(name) = input_rx.recv() => {
+                        if seen.get(&name).is_some_and(|s| !s.ended) {
+                            emit(LifecycleEvent::WaitingForInput { name });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keep one input watcher per running process with a log (a new one
+    /// for a new pid); none for ended ones.
+    fn watch_input(
+        &self,
+        p: &ProcessInfo,
+        watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>,
+        tx: &tokio::sync::mpsc::UnboundedSender<String>,
+    ) {
+        let running = matches!(p.state, State::Running | State::Idle);
+        let current = watchers.get(&p.name).map(|(pid, _)| *pid);
+        if running && p.log.is_some() && current == Some(p.pid) {
+            return;
+        }
+        if let Some((_, task)) = watchers.remove(&p.name) {
+            task.abort();
+        }
+        let (true, Some(pid), Some(_)) = (running, p.pid, &p.log) else {
+            return;
+        };
+        let Ok(pid) = i32::try_from(pid) else {
+            return;
+        };
+        let path = self.log_path(&p.name);
+        let name = p.name.clone();
+        let tx = tx.clone();
+        let task = tokio::spawn(async move {
+            let mut changes = log::LogWatch::new(&path);
+            let forever = Duration::from_secs(366 * 24 * 3600);
+            loop {
+                match watch::until_waiting_for_input(pid, &mut changes, forever).await {
+                    Ok(()) => {
+                        if tx.send(name.clone()).is_err() {
+                            return;
+                        }
+                        // Again only after it printed something.
+                        if watch::input::Activity::printed(&mut changes).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Not to be seen here (another system, ptrace rules).
+                    Err(_) => return,
+                }
+            }
+        });
+        watchers.insert(p.name.clone(), (p.pid, task));
+    }
+}
+
+fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
+    for (_, (_, task)) in watchers.drain() {
+        task.abort();
+    }
+}
