@@ -574,7 +574,9 @@ fn kill_all_shutdown_and_prune() {
 fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
-    // Each run prints when it began (ns) and fails.
+    // Each run notes when it began (ns) in a file, and fails.
+    let began_file = s.dir.path().join("began");
+    let script = format!("date +%s%N >> '{}'; exit 3", began_file.display());
     s.ok(&[
         "start",
         "flaky",
@@ -587,7 +589,7 @@ fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
         "--",
         "sh",
         "-c",
-        "echo began-$(date +%s%N); exit 3",
+        &script,
     ]);
     // From here only tmux acts: wait with plain tmux until the last exit
     // is recorded (3 restarts, 4 exits).
@@ -608,14 +610,21 @@ fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
         .iter()
         .all(|e| *e == serde_json::json!({"how": "exited", "value": 3})));
     // The delays grew: at least 200, 400, 800 ms between the runs.
+    let began: Vec<u128> = std::fs::read_to_string(&began_file)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(began.len(), 4, "{began:?}");
+    // Each run is marked in the log.
     let page = s.json(&["logs", "flaky", "--offset", "0", "--limit", "100"]);
-    let began: Vec<u128> = page["lines"]
+    let marks = page["lines"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|l| l.as_str()?.strip_prefix("began-")?.parse().ok())
-        .collect();
-    assert_eq!(began.len(), 4, "{page}");
+        .filter(|l| l.as_str().unwrap().starts_with("--- tmux-wire: run of"))
+        .count();
+    assert_eq!(marks, 4, "{page}");
     for (i, want_ms) in [200u128, 400, 800].into_iter().enumerate() {
         let gap_ms = (began[i + 1] - began[i]) / 1_000_000;
         assert!(
@@ -678,6 +687,25 @@ fn wait_input_sees_a_program_reading_its_terminal() {
     s.ok(&["wait", "reader", "--input", "--timeout", "20s"]);
     assert_eq!(s.json(&["status", "py"])["waiting_for_input"], true);
     assert_eq!(s.json(&["status", "reader"])["waiting_for_input"], true);
+    // A server waiting in select() on its socket (fds 0-2 are the
+    // terminal, but not in its read set) is not waiting for input either.
+    s.ok(&[
+        "start",
+        "server",
+        "--",
+        "python3",
+        "-c",
+        "import socket, select\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nprint('LISTENING', flush=True)\nselect.select([s], [], [])",
+    ]);
+    s.ok(&["wait", "server", "--ready", "LISTENING", "--from", "start"]);
+    let out = s.run(&["wait", "server", "--input", "--timeout", "1500ms"]);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.json(&["status", "server"])["waiting_for_input"], false);
     // A process that only sleeps never waits for input.
     let out = s.run(&["wait", "sleeper", "--input", "--timeout", "1500ms"]);
     assert_eq!(out.status.code(), Some(124));

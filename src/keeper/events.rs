@@ -228,6 +228,41 @@ impl Keeper {
         }
     }
 
+    /// [`Keeper::events`] as a stream: a task of its own sends each event,
+    /// then ends the channel (after an `Err` if the stream failed). Drop
+    /// the receiver to stop it.
+    ///
+    /// ```no_run
+    /// # async fn demo(keeper: tmux_wire::keeper::Keeper) {
+    /// let mut events = keeper.event_stream(false);
+    /// while let Some(Ok(event)) = events.recv().await {
+    ///     println!("{event:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn event_stream(
+        &self,
+        follow_server: bool,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<Result<LifecycleEvent, KeeperError>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let keeper = self.clone();
+        tokio::spawn(async move {
+            let sent = tx.clone();
+            let emit = move |event| {
+                let _ = sent.send(Ok(event));
+            };
+            tokio::select! {
+                done = keeper.events(follow_server, emit) => {
+                    if let Err(e) = done {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+                () = tx.closed() => {}
+            }
+        });
+        rx
+    }
+
     /// The events of the server on the socket now, until it goes; returns
     /// why it went.
     async fn events_of_one_server(

@@ -177,6 +177,7 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
         dir.join(format!("{name}.log.index")),
+        dir.join(format!("{name}.spec")),
         dir.join(format!("{name}.stop")),
         dir.join(format!("{name}.stopped")),
     ];

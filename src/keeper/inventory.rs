@@ -102,6 +102,9 @@ pub struct ProcessInfo {
     /// What its readiness pattern matched, once it did (`start --ready`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<String>,
+    /// The last failure of a restart or a time limit that tmux ran for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Where its run begins in the log (the keeper's own processes).
     #[serde(skip)]
     pub run_start: Option<super::log::Position>,
@@ -161,6 +164,7 @@ pane_record! {
     kept_restarts: super::restart::OPT_RESTARTS,
     kept_exits: super::restart::OPT_EXITS,
     kept_ready: super::OPT_READY,
+    kept_error: super::restart::OPT_HELPER_ERROR,
 }
 
 /// The `list-panes` query of [`FIELDS`].
@@ -329,6 +333,7 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         exits: super::restart::recorded_exits(&pane.kept_exits),
         waiting_for_input: None,
         ready: nonempty(&pane.kept_ready),
+        error: nonempty(&pane.kept_error),
         run_start: pane.kept_run.parse().ok(),
     };
     (info, pane.server_pid.parse().ok())
@@ -360,6 +365,7 @@ mod tests {
             "30",
             "2",
             "5.0:1 exited 1;5.0:9 signaled 9",
+            "",
             "",
         ]
         .join("\x1f");

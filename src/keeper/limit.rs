@@ -29,9 +29,9 @@ impl Keeper {
     ) -> Result<(), KeeperError> {
         let program = self.log_sink_program()?;
         let line = format!(
-            "exec {} -S {} expire {} --run {} --grace {}ms >/dev/null 2>&1",
+            "{} -S {} expire {} --run {} --grace {}ms >/dev/null 2>&1 || :",
             sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.socket().to_string_lossy()),
+            sh_quote(&self.helper_socket().to_string_lossy()),
             sh_quote(name),
             sh_quote(run),
             grace.as_millis()

@@ -121,6 +121,12 @@ impl Keeper {
         self
     }
 
+    /// The socket as an absolute path, for the helpers tmux runs (in the
+    /// session's directory, not ours).
+    pub(super) fn helper_socket(&self) -> PathBuf {
+        std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone())
+    }
+
     /// The program that writes logs (run as `PROGRAM log-sink ...` by tmux):
     /// the `tmux-wire` binary. Default: this executable if it is
     /// `tmux-wire`, else `tmux-wire` on `PATH`.

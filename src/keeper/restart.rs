@@ -35,6 +35,8 @@ pub(super) const OPT_RESTART: &str = "@tmux-wire-restart";
 pub(super) const OPT_RESTARTS: &str = "@tmux-wire-restarts";
 /// The last exits, newest last: `exited N` / `signaled N`, `;`-separated.
 pub(super) const OPT_EXITS: &str = "@tmux-wire-exits";
+/// The last failure of a helper tmux ran (restart-due, restart, expire).
+pub(super) const OPT_HELPER_ERROR: &str = "@tmux-wire-error";
 /// How many exits are kept.
 const EXITS_KEPT: usize = 10;
 /// The longest delay between restarts.
@@ -163,7 +165,7 @@ impl Spec {
 }
 
 impl Keeper {
-    fn spec_path(&self, name: &str) -> PathBuf {
+    pub(super) fn spec_path(&self, name: &str) -> PathBuf {
         self.log_path(name).with_extension("spec")
     }
 
@@ -190,9 +192,9 @@ impl Keeper {
             .map_err(io)?;
         let program = self.log_sink_program()?;
         let due = format!(
-            "exec {} -S {} restart-due {} >/dev/null 2>&1",
+            "{} -S {} restart-due {} >/dev/null 2>&1 || :",
             sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.socket().to_string_lossy()),
+            sh_quote(&self.helper_socket().to_string_lossy()),
             sh_quote(name),
         );
         let hook = Command::new("run-shell")
@@ -227,6 +229,21 @@ impl Keeper {
             reply.await?;
         }
         Ok(())
+    }
+
+    /// Note on `name`'s session that a helper tmux ran for it failed
+    /// (`status` shows it); best effort: the session may be gone.
+    pub async fn record_helper_error(&self, name: &str, what: &str) {
+        if let Ok(pane) = self.pane_without_output(name).await {
+            let _ = pane
+                .client()
+                .command(commands::set_option(
+                    commands::session(name),
+                    OPT_HELPER_ERROR,
+                    &what.replace(['\n', '\r'], " "),
+                ))
+                .await;
+        }
     }
 
     /// Turn `name`'s restart policy off (before a stop), if it has one
@@ -298,9 +315,9 @@ impl Keeper {
         let delay = policy.delay_before(done);
         let program = self.log_sink_program()?;
         let line = format!(
-            "exec {} -S {} restart {} --run {} >/dev/null 2>&1",
+            "{} -S {} restart {} --run {} >/dev/null 2>&1 || :",
             sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.socket().to_string_lossy()),
+            sh_quote(&self.helper_socket().to_string_lossy()),
             sh_quote(name),
             sh_quote(&run.to_string()),
         );
@@ -320,6 +337,15 @@ impl Keeper {
     /// in the same pane, unless it was stopped, started anew or its policy
     /// turned off meanwhile. Returns whether it restarted.
     pub async fn restart_now(&self, name: &str, run: &str) -> Result<bool, KeeperError> {
+        // Stops and restarts of a name take turns (the stop's lock): a stop
+        // that turned the policy off is seen below, and a stop that comes
+        // later finds the new run.
+        let dir = self
+            .spec_path(name)
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let _lock = self.stop_lock(&dir, name).await?;
         let info = match self.status(name).await {
             Ok(info) => info,
             Err(KeeperError::NotFound { .. }) => return Ok(false),

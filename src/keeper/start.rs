@@ -284,6 +284,10 @@ impl Keeper {
         for reply in client.enqueue_together(settings).await? {
             reply.await?;
         }
+        if spec.restart.is_none() {
+            // An earlier run's, with its environment: not needed now.
+            let _ = std::fs::remove_file(self.spec_path(name));
+        }
         if let Some(policy) = spec.restart {
             let again = super::restart::Spec {
                 cwd: cwd.to_string(),

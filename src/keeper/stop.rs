@@ -191,7 +191,7 @@ impl Keeper {
 
     /// The lock that makes stops of `name` take turns (a file in the log
     /// directory `dir`), held until dropped.
-    async fn stop_lock(
+    pub(super) async fn stop_lock(
         &self,
         dir: &Path,
         name: &str,
@@ -275,6 +275,8 @@ impl Keeper {
         if let (Some(pid), true) = (survivor, process.is_open()) {
             terminate(pid, &process).await;
         }
+        // What a restart would have needed (the caller's environment, too).
+        let _ = std::fs::remove_file(self.spec_path(name));
         Ok(how)
     }
 

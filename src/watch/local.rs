@@ -215,7 +215,9 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
             return Some(false);
         }
         let (major, minor) = ((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
-        let mut unknown = false;
+        // Processes this side cannot look into (another user's, `sudo`):
+        // the answer is unknown only if no process could be looked at.
+        let (mut unknown, mut seen) = (false, false);
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {
             let Some(other) = entry
                 .file_name()
@@ -230,13 +232,16 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
             if stat.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(foreground) {
                 continue;
             }
-            match blocked_on_terminal(other, major, minor) {
+            // `/dev/tty` (5:0) is the terminal of a process whose own
+            // terminal is this one (getpass, ssh and gpg prompts read it).
+            let own_tty = stat.get(4).and_then(|t| t.parse::<u64>().ok()) == Some(tty);
+            match blocked_on_terminal(other, major, minor, own_tty) {
                 Some(true) => return Some(true),
-                Some(false) => {}
+                Some(false) => seen = true,
                 None => unknown = true,
             }
         }
-        if unknown {
+        if unknown && !seen {
             None
         } else {
             Some(false)
@@ -257,17 +262,22 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-fn blocked_on_terminal(pid: i32, major: u64, minor: u64) -> Option<bool> {
+fn blocked_on_terminal(pid: i32, major: u64, minor: u64, own_tty: bool) -> Option<bool> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let is_terminal = |fd: i64| {
         std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|m| {
             let dev = m.rdev();
+            let (ma, mi) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
             m.file_type().is_char_device()
-                && nix::sys::stat::major(dev) == major
-                && nix::sys::stat::minor(dev) == minor
+                && ((ma == major && mi == minor) || (own_tty && ma == 5 && mi == 0))
         })
     };
-    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    let text = match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        Ok(text) => text,
+        // It exited meanwhile: not waiting.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+        Err(_) => return None,
+    };
     let mut words = text.split_whitespace();
     let number: i64 = match words.next()?.parse() {
         Ok(n) => n,
@@ -282,9 +292,19 @@ fn blocked_on_terminal(pid: i32, major: u64, minor: u64) -> Option<bool> {
         return Some(first.is_some_and(is_terminal));
     }
     if syscalls::SELECT.contains(&number) {
-        // The fds asked about are among 0 .. count - 1.
-        let count = first?.clamp(0, 1024);
-        return Some((0..count).any(is_terminal));
+        // The read set: `count` bits at the second argument (NULL: none).
+        let (count, set) = (first?.clamp(0, 1024), second?);
+        if set == 0 || count == 0 {
+            return Some(false);
+        }
+        let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+        use std::io::{Read, Seek, SeekFrom};
+        mem.seek(SeekFrom::Start(set as u64)).ok()?;
+        let mut bits = vec![0u8; (count as usize).div_ceil(64) * 8];
+        mem.read_exact(&mut bits).ok()?;
+        return Some(
+            (0..count).any(|fd| bits[fd as usize / 8] & (1 << (fd % 8)) != 0 && is_terminal(fd)),
+        );
     }
     if syscalls::POLL.contains(&number) {
         let (array, count) = (first?, second?.clamp(0, 1024));

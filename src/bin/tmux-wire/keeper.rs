@@ -140,6 +140,9 @@ pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failu
                 exits.join("; ")
             );
         }
+        if let Some(error) = &p.error {
+            out!("error:   {error}");
+        }
         if let Some(limit) = p.killed_after {
             out!("limit:   stopped because it ran longer than {limit}s (start --kill-after)");
         }
@@ -549,18 +552,6 @@ pub async fn prune(
             out!("removed the logs of {name}");
         }
     }
-    Ok(())
-}
-
-/// `expire`, run by tmux's timer for `start --kill-after`: quiet, it has
-/// nobody to talk to.
-pub async fn expire(
-    keeper: &Keeper,
-    name: &str,
-    run: &str,
-    grace: Duration,
-) -> Result<(), Failure> {
-    keeper.expire(name, run, grace).await?;
     Ok(())
 }
 

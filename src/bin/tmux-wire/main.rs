@@ -150,12 +150,22 @@ async fn run(
         Command::Events { follow_server } => keeper::events(&k, follow_server).await?,
         Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
-        Command::Expire { name, run, grace } => keeper::expire(&k, &name, &run, grace).await?,
+        // Run by tmux, with nobody to read an error: it goes on the session.
+        Command::Expire { name, run, grace } => {
+            if let Err(e) = k.expire(&name, &run, grace).await {
+                k.record_helper_error(&name, &format!("--kill-after: {e}"))
+                    .await;
+            }
+        }
         Command::RestartDue { name } => {
-            k.restart_due(&name).await?;
+            if let Err(e) = k.restart_due(&name).await {
+                k.record_helper_error(&name, &format!("restart: {e}")).await;
+            }
         }
         Command::Restart { name, run } => {
-            k.restart_now(&name, &run).await?;
+            if let Err(e) = k.restart_now(&name, &run).await {
+                k.record_helper_error(&name, &format!("restart: {e}")).await;
+            }
         }
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
