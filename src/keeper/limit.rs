@@ -38,11 +38,12 @@ impl Keeper {
         );
         let secs = format!("{:.3}", after.as_secs_f64());
         let session = commands::session(name);
+        // Kept exactly, for the runs a restart policy starts again.
         client
             .command(commands::set_option(
                 &session,
                 OPT_KILL_AFTER,
-                &after.as_secs().to_string(),
+                &format!("{}:{}", after.as_millis(), grace.as_millis()),
             ))
             .await?;
         // tmux expands formats in the shell command.
@@ -76,19 +77,21 @@ impl Keeper {
         if watch::exit_status(&client, pane).await?.is_some() {
             return Ok(false);
         }
-        // The limit, as recorded at the start.
-        let limit = client
+        // The limit, as recorded at the start, in whole seconds (up).
+        let recorded = client
             .command(commands::display(
                 commands::session(name),
                 &format!("#{{{OPT_KILL_AFTER}}}"),
             ))
             .await?
             .text();
+        let limit =
+            parse_limit(&recorded).map_or(0, |(after, _)| after.as_secs_f64().ceil() as u64);
         client
             .command(commands::set_option(
                 commands::session(name),
                 OPT_EXPIRED,
-                &limit,
+                &limit.to_string(),
             ))
             .await?;
         self.interrupt_then_kill(&client, name, pane, grace).await?;
@@ -122,5 +125,27 @@ impl Keeper {
             }
         }
         Ok(())
+    }
+}
+
+/// The limit and grace of `@tmux-wire-kill-after` (`AFTER_MS:GRACE_MS`).
+pub(super) fn parse_limit(recorded: &str) -> Option<(Duration, Duration)> {
+    let (after, grace) = recorded.trim().split_once(':')?;
+    Some((
+        Duration::from_millis(after.parse().ok()?),
+        Duration::from_millis(grace.parse().ok()?),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_read_back() {
+        use std::time::Duration;
+        assert_eq!(
+            super::parse_limit("1500:300"),
+            Some((Duration::from_millis(1500), Duration::from_millis(300)))
+        );
+        assert_eq!(super::parse_limit("90"), None);
     }
 }

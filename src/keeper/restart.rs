@@ -420,15 +420,9 @@ impl Keeper {
         .await?;
         let (client, _) = self.pane_without_output(name).await?.into_parts();
         self.signal_events(&client).await;
-        if let Ok(secs) = fields[2].parse::<u64>() {
-            self.schedule_expiry(
-                &client,
-                name,
-                &new_run,
-                Duration::from_secs(secs),
-                Duration::from_secs(5),
-            )
-            .await?;
+        if let Some((after, grace)) = super::limit::parse_limit(&fields[2]) {
+            self.schedule_expiry(&client, name, &new_run, after, grace)
+                .await?;
         }
         Ok(true)
     }
