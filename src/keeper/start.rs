@@ -9,7 +9,7 @@ use super::{
     State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED,
     PANE_ID,
 };
-use crate::client::{commands, ErrorKind};
+use crate::client::{commands, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::protocol::PaneId;
 use crate::server::{self, ServerError, StartOptions};
 use crate::watch;
@@ -234,7 +234,10 @@ impl Keeper {
         spec: &StartSpec,
     ) -> Result<Started, KeeperError> {
         let program = self.log_sink_program()?;
-        let client = self.attach(name).await?;
+        // No pane output on this connection: the readiness wait reads the
+        // log, and tmux 3.2a crashes when a pane dies (a command that
+        // exits at once) while output for a control client is pending.
+        let client = self.attach_with(name, QUIET_ATTACH_FLAGS).await?;
         let log_path = self.log_path(name);
         // Beside the socket, so as private as the socket's directory must
         // be: nobody else may plant a file or a link there.
