@@ -126,6 +126,21 @@ fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleE
     let mut out = Vec::new();
     // A run not seen before: the first look, a restart, a start anew.
     let new_run = before.is_none_or(|b| b.run != now.run || (b.ended && !now.ended));
+    // The run before ended and another began between two looks: its end
+    // is in the record of exits.
+    if let Some(b) = before.filter(|b| new_run && !b.ended && b.run != now.run) {
+        if let Some((_, exit)) = p
+            .exit_runs
+            .iter()
+            .find(|(run, _)| Some(run) == b.run.as_ref())
+        {
+            out.push(LifecycleEvent::Exited {
+                name: name.clone(),
+                exit: *exit,
+                code: exit.code(),
+            });
+        }
+    }
     if new_run {
         if now.restarts > before.map_or(now.restarts, |b| b.restarts) {
             out.push(LifecycleEvent::Restarted {
@@ -395,5 +410,62 @@ impl Keeper {
 fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
     for (_, (_, task)) in watchers.drain() {
         task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(run: &str, state: State, restarts: u32, exits: &str) -> ProcessInfo {
+        ProcessInfo {
+            name: "p".into(),
+            state,
+            pane: "%1".into(),
+            pid: Some(42),
+            command: "cmd".into(),
+            cwd: "/".into(),
+            started: None,
+            log: None,
+            killed_after: None,
+            run_start: run.parse().ok(),
+            restarts: Some(restarts),
+            exits: super::super::restart::recorded_exits(exits),
+            exit_runs: super::super::restart::recorded_runs(exits),
+            waiting_for_input: None,
+            ready: None,
+            error: None,
+        }
+    }
+
+    fn kinds(events: &[LifecycleEvent]) -> Vec<&'static str> {
+        events
+            .iter()
+            .map(|e| match e {
+                LifecycleEvent::Started { .. } => "started",
+                LifecycleEvent::Exited { .. } => "exited",
+                LifecycleEvent::Restarted { .. } => "restarted",
+                LifecycleEvent::Ready { .. } => "ready",
+                _ => "other",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_run_starts_and_ends_once_even_between_two_looks() {
+        let running = process("1.0:10", State::Running, 0, "");
+        assert_eq!(kinds(&changes("p", None, &running)), ["started"]);
+        let seen = Seen::of(&running);
+        assert!(changes("p", Some(&seen), &running).is_empty());
+        // Ended, then restarted, before the next look: all three, in order.
+        let again = process("1.0:20", State::Running, 1, "1.0:10 exited 3");
+        assert_eq!(
+            kinds(&changes("p", Some(&seen), &again)),
+            ["exited", "restarted", "started"]
+        );
+        // First seen already ended: it started and it ended.
+        let ended = process("1.0:10", State::Exited { code: 1 }, 0, "");
+        assert_eq!(kinds(&changes("p", None, &ended)), ["started", "exited"]);
+        assert!(changes("p", Some(&Seen::of(&ended)), &ended).is_empty());
     }
 }

@@ -94,6 +94,9 @@ pub struct ProcessInfo {
     /// with a restart policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exits: Vec<ExitStatus>,
+    /// The same, each with the run it ended (a log position).
+    #[serde(skip)]
+    pub exit_runs: Vec<(String, ExitStatus)>,
     /// Whether its program is blocked reading its terminal (waiting for
     /// input); `status` only, and only where that can be seen (Linux, the
     /// server in this pid namespace).
@@ -331,6 +334,7 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         killed_after: pane.kept_expired.parse().ok(),
         restarts: pane.kept_restarts.parse().ok(),
         exits: super::restart::recorded_exits(&pane.kept_exits),
+        exit_runs: super::restart::recorded_runs(&pane.kept_exits),
         waiting_for_input: None,
         ready: nonempty(&pane.kept_ready),
         error: nonempty(&pane.kept_error),

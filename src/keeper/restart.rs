@@ -454,15 +454,21 @@ fn exit_word(status: ExitStatus) -> String {
 
 /// The exits recorded in `@tmux-wire-exits`, oldest first.
 pub(super) fn recorded_exits(option: &str) -> Vec<ExitStatus> {
+    recorded_runs(option).into_iter().map(|(_, e)| e).collect()
+}
+
+/// The same, with the run (its log position) each exit ended.
+pub(super) fn recorded_runs(option: &str) -> Vec<(String, ExitStatus)> {
     option
         .split(';')
         .filter_map(|e| {
-            let mut words = e.split_whitespace().skip(1);
+            let mut words = e.split_whitespace();
+            let run = words.next()?.to_string();
             let how = words.next()?;
             let n = words.next()?.parse().ok()?;
             match how {
-                "exited" => Some(ExitStatus::Exited(n)),
-                "signaled" => Some(ExitStatus::Signaled(n)),
+                "exited" => Some((run, ExitStatus::Exited(n))),
+                "signaled" => Some((run, ExitStatus::Signaled(n))),
                 _ => None,
             }
         })
