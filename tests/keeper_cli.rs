@@ -375,8 +375,9 @@ fn waiting_spawns_no_process() {
         "-c",
         "read x; echo READY-OK; read y; exit 5",
     ]);
+    // Once the wait is under way (its connection attached), type.
     let release = |s: &Socket| {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        s.until_attached("waiter");
         s.ok(&["send", "waiter", "--enter", "go"]);
     };
     let (out, execs) = execs_of(
