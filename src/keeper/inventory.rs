@@ -185,18 +185,25 @@ impl Keeper {
     /// Every session on the socket, as processes (the first pane of each).
     /// No server means an empty list.
     pub async fn list(&self) -> Result<Vec<ProcessInfo>, KeeperError> {
+        Ok(self.list_with_server().await?.0)
+    }
+
+    /// [`Keeper::list`], and the server's pid if it is a local process.
+    async fn list_with_server(
+        &self,
+    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
         // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
         // the server and look again, a few times at most.
         for _ in 0..20 {
             let (list, server) = self.list_once().await?;
             if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
-                return Ok(list);
+                return Ok((list, server));
             }
             watch::nudge(server);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok(self.list_once().await?.0)
+        self.list_once().await
     }
 
     async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
@@ -276,7 +283,7 @@ impl Keeper {
     /// One process.
     pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
         validate_name(name)?;
-        let all = self.list().await?;
+        let (all, server) = self.list_with_server().await?;
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
         let mut info = all
             .into_iter()
@@ -286,24 +293,23 @@ impl Keeper {
                 known,
             })?;
         if matches!(info.state, State::Running | State::Idle) {
-            info.waiting_for_input = self.reading_terminal(&info).await;
+            info.waiting_for_input = reading_terminal(&info, server);
         }
         Ok(info)
     }
+}
 
-    /// Whether `info`'s program waits for input, if that can be seen: its
-    /// pid must be a child of a tmux server of this system.
-    async fn reading_terminal(&self, info: &ProcessInfo) -> Option<bool> {
-        let pid = i32::try_from(info.pid?).ok()?;
-        let (_, server) = self.list_once().await.ok()?;
-        let server = server?;
-        let parent: i32 = watch::proc_stat(pid)?.get(1)?.parse().ok()?;
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", server.as_raw())).ok()?;
-        if parent != server.as_raw() || !comm.starts_with("tmux") {
-            return None;
-        }
-        watch::waiting_for_input(pid).ok()
+/// Whether `info`'s program waits for input, if that can be seen: its
+/// pid must be a child of a tmux server of this system.
+fn reading_terminal(info: &ProcessInfo, server: Option<nix::unistd::Pid>) -> Option<bool> {
+    let pid = i32::try_from(info.pid?).ok()?;
+    let server = server?;
+    let parent: i32 = watch::proc_stat(pid)?.get(1)?.parse().ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", server.as_raw())).ok()?;
+    if parent != server.as_raw() || !comm.starts_with("tmux") {
+        return None;
     }
+    watch::waiting_for_input(pid).ok()
 }
 
 /// One pane of a `list-panes` answer: the process, and the server's pid.
