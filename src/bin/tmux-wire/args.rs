@@ -120,9 +120,10 @@ pub enum Command {
         /// The process's name (as `ls` shows it).
         name: String,
     },
-    /// Print the last lines of a process's log.
+    /// Print the last lines of a process's log, a page of it, or follow it.
     Logs(LogsArgs),
-    /// Type TEXT into the process exactly (any characters, any length).
+    /// Type TEXT, a file or standard input into the process exactly (any
+    /// bytes, any length).
     #[command(
         after_help = "Examples:\n  tmux-wire send repl --enter 'print(\"a; b\")'\n  tmux-wire send sh1 --enter 'make test; echo EXIT=$?' --then-ready '^EXIT=\\d+$' --timeout 10m\n  tmux-wire send repl --enter 'load()' --then-idle 2s\n\nWith --then-ready the wait is armed before the text is typed, and only what\nthe process prints after it counts: neither older output nor the terminal's\necho of the typed text can match. A process that has exited is an error."
     )]
@@ -137,7 +138,8 @@ pub enum Command {
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
     },
-    /// Wait until the process is ready, idle, or has exited.
+    /// Wait until the process is ready, idle, waiting for input, or has
+    /// exited.
     #[command(
         after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. Sessions tmux-wire did not start have no log: there what the pane\nshows counts (--from now: only new output)."
     )]
