@@ -99,7 +99,6 @@ pub enum LifecycleEvent {
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
     run: Option<String>,
-    pid: Option<u32>,
     ended: bool,
     restarts: u32,
     killed_after: Option<u64>,
@@ -110,7 +109,6 @@ impl Seen {
     fn of(p: &ProcessInfo) -> Seen {
         Seen {
             run: p.run_start.map(|r| r.to_string()),
-            pid: p.pid,
             ended: matches!(p.state, State::Exited { .. } | State::Killed { .. }),
             restarts: p.restarts.unwrap_or(0),
             killed_after: p.killed_after,

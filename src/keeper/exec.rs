@@ -42,30 +42,10 @@ pub struct Executed {
 
 /// Shells `exec` types into.
 fn is_posix_shell(command: &str) -> bool {
-    let name = command
-        .rsplit('/')
-        .next()
-        .unwrap_or(command)
-        .trim_start_matches('-');
     matches!(
-        name,
+        crate::watch::program_name(command),
         "sh" | "bash" | "zsh" | "dash" | "ksh" | "mksh" | "ash" | "yash"
     )
-}
-
-/// 16 hex digits, different for every call.
-fn nonce() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut x = t ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
-    // splitmix64
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    format!("{:016x}", x ^ (x >> 31))
 }
 
 /// `s` single-quoted for a POSIX shell.
@@ -157,7 +137,7 @@ impl Keeper {
                 command: current,
             });
         }
-        let nonce = nonce();
+        let nonce = super::unique_hex();
         // The command goes in a file beside the log (private like it).
         let file = path.with_file_name(format!("{name}.exec.{nonce}"));
         super::log::open_append(&file)
@@ -255,7 +235,7 @@ mod tests {
         assert_eq!(output, b"out\r\n\x1b]7717;tw;ffff;e;0\x07more\r\n");
         // Not yet finished: nothing.
         assert!(parse(&seen[..seen.len() - 4], &begin, &end).is_none());
-        assert_ne!(super::nonce(), super::nonce());
+        assert_ne!(crate::keeper::unique_hex(), crate::keeper::unique_hex());
     }
 
     #[test]

@@ -280,22 +280,33 @@ impl Keeper {
         Ok((out, server))
     }
 
-    /// One process.
+    /// One process, with whether it waits for input.
     pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
+        let (mut info, server) = self.find(name).await?;
+        if matches!(info.state, State::Running | State::Idle) {
+            info.waiting_for_input = reading_terminal(&info, server);
+        }
+        Ok(info)
+    }
+
+    /// One process as `list` sees it (no look into `/proc`), and the
+    /// server's pid: for the keeper's own steps, which need its state and
+    /// run, not whether it waits for input.
+    pub(super) async fn find(
+        &self,
+        name: &str,
+    ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
         validate_name(name)?;
         let (all, server) = self.list_with_server().await?;
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
-        let mut info = all
+        let info = all
             .into_iter()
             .find(|p| p.name == name)
             .ok_or(KeeperError::NotFound {
                 name: name.to_string(),
                 known,
             })?;
-        if matches!(info.state, State::Running | State::Idle) {
-            info.waiting_for_input = reading_terminal(&info, server);
-        }
-        Ok(info)
+        Ok((info, server))
     }
 }
 
@@ -303,10 +314,7 @@ impl Keeper {
 /// pid must be a child of a tmux server of this system.
 fn reading_terminal(info: &ProcessInfo, server: Option<nix::unistd::Pid>) -> Option<bool> {
     let pid = i32::try_from(info.pid?).ok()?;
-    let server = server?;
-    let parent: i32 = watch::proc_stat(pid)?.get(1)?.parse().ok()?;
-    let comm = std::fs::read_to_string(format!("/proc/{}/comm", server.as_raw())).ok()?;
-    if parent != server.as_raw() || !comm.starts_with("tmux") {
+    if !watch::local_child(server?, pid) {
         return None;
     }
     watch::waiting_for_input(pid).ok()

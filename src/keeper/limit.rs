@@ -9,10 +9,9 @@
 //! then SIGKILL). The session stays, with the process's status, until it
 //! is stopped or started again.
 
-use super::command::{format_escape, sh_quote};
 use super::{session_target, Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
 use crate::client::{commands, Client};
-use crate::protocol::{Command, PaneId};
+use crate::protocol::PaneId;
 use crate::watch::{self, WatchError};
 use std::time::Duration;
 
@@ -27,16 +26,11 @@ impl Keeper {
         after: Duration,
         grace: Duration,
     ) -> Result<(), KeeperError> {
-        let program = self.log_sink_program()?;
-        let line = format!(
-            "{} -S {} expire {} --run {} --grace {}ms >/dev/null 2>&1 || :",
-            sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.helper_socket().to_string_lossy()),
-            sh_quote(name),
-            sh_quote(run),
-            grace.as_millis()
-        );
-        let secs = format!("{:.3}", after.as_secs_f64());
+        let grace_ms = format!("{}ms", grace.as_millis());
+        let run_shell = self.helper_command(
+            Some(after),
+            &["expire", name, "--run", run, "--grace", &grace_ms],
+        )?;
         let session = commands::session(name);
         // Kept exactly, for the runs a restart policy starts again.
         client
@@ -46,12 +40,6 @@ impl Keeper {
                 &format!("{}:{}", after.as_millis(), grace.as_millis()),
             ))
             .await?;
-        // tmux expands formats in the shell command.
-        let run_shell = Command::new("run-shell")
-            .arg("-b")
-            .arg("-d")
-            .arg(secs)
-            .arg(format_escape(&line));
         client.command(run_shell).await?;
         Ok(())
     }
@@ -65,8 +53,8 @@ impl Keeper {
         run: &str,
         grace: Duration,
     ) -> Result<bool, KeeperError> {
-        let info = match self.status(name).await {
-            Ok(info) => info,
+        let info = match self.find(name).await {
+            Ok((info, _)) => info,
             Err(KeeperError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
@@ -78,15 +66,11 @@ impl Keeper {
             return Ok(false);
         }
         // The limit, as recorded at the start, in whole seconds (up).
-        let recorded = client
-            .command(commands::display(
-                commands::session(name),
-                &format!("#{{{OPT_KILL_AFTER}}}"),
-            ))
-            .await?
-            .text();
+        let recorded = self
+            .session_fields(&client, name, &[OPT_KILL_AFTER])
+            .await?;
         let limit =
-            parse_limit(&recorded).map_or(0, |(after, _)| after.as_secs_f64().ceil() as u64);
+            parse_limit(&recorded[0]).map_or(0, |(after, _)| after.as_secs_f64().ceil() as u64);
         client
             .command(commands::set_option(
                 commands::session(name),

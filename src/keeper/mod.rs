@@ -121,10 +121,38 @@ impl Keeper {
         self
     }
 
-    /// The socket as an absolute path, for the helpers tmux runs (in the
-    /// session's directory, not ours).
-    pub(super) fn helper_socket(&self) -> PathBuf {
-        std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone())
+    /// `run-shell -b [-d DELAY] 'tmux-wire -S SOCKET ARGS...'`: a helper
+    /// tmux runs for this socket (`restart-due`, `restart`, `expire`),
+    /// after `delay` if given. The socket is absolute (tmux runs it in the
+    /// session's directory, not ours), its output goes nowhere, and it
+    /// always exits 0: tmux shows a failed `run-shell` in the current pane,
+    /// in view mode, which then takes typed keys as copy-mode keys. The
+    /// helpers leave their errors on the session instead.
+    pub(super) fn helper_command(
+        &self,
+        delay: Option<Duration>,
+        args: &[&str],
+    ) -> Result<Command, KeeperError> {
+        let program = self.log_sink_program()?;
+        let socket = std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone());
+        let mut line = format!(
+            "{} -S {}",
+            command::sh_quote(&program.to_string_lossy()),
+            command::sh_quote(&socket.to_string_lossy())
+        );
+        for arg in args {
+            line.push(' ');
+            line.push_str(&command::sh_quote(arg));
+        }
+        line.push_str(" >/dev/null 2>&1 || :");
+        let mut run_shell = Command::new("run-shell").arg("-b");
+        if let Some(delay) = delay {
+            run_shell = run_shell
+                .arg("-d")
+                .arg(format!("{:.3}", delay.as_secs_f64()));
+        }
+        // tmux expands formats in the shell command.
+        Ok(run_shell.arg(command::format_escape(&line)))
     }
 
     /// The program that writes logs (run as `PROGRAM log-sink ...` by tmux):
@@ -379,6 +407,22 @@ fn parse_pane_id(reply: &Reply) -> Result<PaneId, KeeperError> {
 /// The exact-match target of session `name`.
 fn session_target(name: &str) -> String {
     format!("={name}")
+}
+
+/// 16 hex digits, different for every call in any process (the time, the
+/// pid and a counter, mixed by splitmix64). Not a secret: it only has to
+/// differ (an exec's nonce, a log's id).
+pub(crate) fn unique_hex() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = t ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", x ^ (x >> 31))
 }
 
 /// Seconds since the Unix epoch, now.

@@ -82,7 +82,7 @@ impl Keeper {
         from: &ReadFrom,
         raw: bool,
     ) -> Result<Output, KeeperError> {
-        let info = self.status(name).await?;
+        let (info, _) = self.find(name).await?;
         let path = self.kept_log(&info)?;
         let exit = exit_of(&info.state);
         if exit.is_some() {
@@ -192,14 +192,7 @@ impl Keeper {
             what: format!("reading {}", path.display()),
             source,
         };
-        let offset = match offset {
-            Some(offset) => offset,
-            None => log::page(&path, 0, 0, raw)
-                .map_err(io)?
-                .1
-                .saturating_sub(limit),
-        };
-        let (lines, total) = log::page(&path, offset, limit, raw).map_err(io)?;
+        let (lines, offset, total) = log::page(&path, offset, limit, raw).map_err(io)?;
         Ok(Page {
             lines,
             offset,

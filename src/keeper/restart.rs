@@ -20,7 +20,7 @@
 //! `stop` turns the policy off first; a run ended by `--kill-after` is not
 //! restarted.
 
-use super::command::{format_escape, sh_quote};
+use super::command::format_escape;
 use super::{log, Keeper, KeeperError, OPT_KILL_AFTER};
 use crate::client::{commands, Client};
 use crate::protocol::Command;
@@ -190,16 +190,8 @@ impl Keeper {
         log::open_append(&path)
             .and_then(|mut f| f.write_all(&spec.encode()))
             .map_err(io)?;
-        let program = self.log_sink_program()?;
-        let due = format!(
-            "{} -S {} restart-due {} >/dev/null 2>&1 || :",
-            sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.helper_socket().to_string_lossy()),
-            sh_quote(name),
-        );
-        let hook = Command::new("run-shell")
-            .arg("-b")
-            .arg(format_escape(&due))
+        let hook = self
+            .helper_command(None, &["restart-due", name])?
             .to_line()
             .map_err(crate::client::ClientError::from)?;
         let session = commands::session(name);
@@ -281,7 +273,7 @@ impl Keeper {
             Err(crate::watch::WatchError::PaneGone(_)) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
-        let info = self.status(name).await?;
+        let (info, _) = self.find(name).await?;
         let Some(run) = info.run_start else {
             return Ok(false);
         };
@@ -313,22 +305,9 @@ impl Keeper {
             return Ok(false);
         }
         let delay = policy.delay_before(done);
-        let program = self.log_sink_program()?;
-        let line = format!(
-            "{} -S {} restart {} --run {} >/dev/null 2>&1 || :",
-            sh_quote(&program.to_string_lossy()),
-            sh_quote(&self.helper_socket().to_string_lossy()),
-            sh_quote(name),
-            sh_quote(&run.to_string()),
-        );
+        let run = run.to_string();
         client
-            .command(
-                Command::new("run-shell")
-                    .arg("-b")
-                    .arg("-d")
-                    .arg(format!("{:.3}", delay.as_secs_f64()))
-                    .arg(format_escape(&line)),
-            )
+            .command(self.helper_command(Some(delay), &["restart", name, "--run", &run])?)
             .await?;
         Ok(true)
     }
@@ -346,8 +325,8 @@ impl Keeper {
             .map(PathBuf::from)
             .unwrap_or_default();
         let _lock = self.stop_lock(&dir, name).await?;
-        let info = match self.status(name).await {
-            Ok(info) => info,
+        let info = match self.find(name).await {
+            Ok((info, _)) => info,
             Err(KeeperError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
@@ -428,7 +407,7 @@ impl Keeper {
     }
 
     /// Session options of `name`, in order (empty when unset).
-    async fn session_fields(
+    pub(super) async fn session_fields(
         &self,
         client: &Client,
         name: &str,

@@ -101,15 +101,20 @@ pub async fn wait_idle(
         .await
 }
 
-/// Whether a `#{pane_current_command}` is an interactive shell.
-pub fn is_shell(command: &str) -> bool {
-    let name = command
+/// The program's name in a `#{pane_current_command}`: no directory, and
+/// no `-` of a login shell.
+pub(crate) fn program_name(command: &str) -> &str {
+    command
         .rsplit('/')
         .next()
         .unwrap_or(command)
-        .trim_start_matches('-');
+        .trim_start_matches('-')
+}
+
+/// Whether a `#{pane_current_command}` is an interactive shell.
+pub fn is_shell(command: &str) -> bool {
     matches!(
-        name,
+        program_name(command),
         "sh" | "bash"
             | "zsh"
             | "fish"

@@ -22,9 +22,24 @@ pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(Pid, i3
         .ok()?;
     let fields = query.parse_one(&reply.content()).ok()?;
     let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    let comm = std::fs::read_to_string(format!("/proc/{server}/comm")).ok()?;
-    comm.starts_with("tmux")
-        .then_some((Pid::from_raw(server), process))
+    let server = Pid::from_raw(server);
+    is_tmux(server).then_some((server, process))
+}
+
+/// Whether `pid` is a tmux process of this system.
+fn is_tmux(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("tmux"))
+}
+
+/// Whether `process` is a child of `server` and `server` a tmux process of
+/// this system: a pane's process this side can look at. A pid that only
+/// looks local (a server in another namespace whose pid a local process
+/// happens to have) is not.
+pub(crate) fn local_child(server: Pid, process: i32) -> bool {
+    proc_stat(process)
+        .and_then(|f| f.get(1)?.parse::<i32>().ok())
+        .is_some_and(|parent| parent == server.as_raw())
+        && is_tmux(server)
 }
 
 /// A pane's process seen from here, with a pidfd open on it.
@@ -40,11 +55,7 @@ impl LocalPane {
     /// opened (Linux 5.3 and later, the process not yet reaped); the pids
     /// from [`local_pids`].
     pub(crate) fn open(server: Pid, process: i32) -> Option<LocalPane> {
-        // The pane's process is the server's child: a pid that only looks
-        // local (a server in another namespace whose pid a local tmux
-        // happens to have) is not watched here.
-        let parent = proc_stat(process)?.get(1)?.parse::<i32>().ok()?;
-        if parent != server.as_raw() {
+        if !local_child(server, process) {
             return None;
         }
         let exit = ProcessExit::open(Some(process));

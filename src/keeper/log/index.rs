@@ -141,17 +141,9 @@ fn append(log: &Path, line: &str) -> io::Result<()> {
     open_append(&index_path(log))?.write_all(line.as_bytes())
 }
 
+/// A log's id: 8 hex digits that tell two logs of one name apart.
 fn new_log_id() -> String {
-    let mut bytes = [0u8; 4];
-    // Unpredictability is not needed, only that two logs of one name
-    // differ: the time and pid do.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-        ^ (u128::from(std::process::id()) << 64);
-    let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-    bytes.copy_from_slice(&(mixed >> 64).to_le_bytes()[..4]);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::keeper::unique_hex()[..8].to_string()
 }
 
 /// Make sure the current log file is in the index, and return where it

@@ -421,14 +421,16 @@ pub fn tail(
 }
 
 /// Lines `offset..offset + limit` of everything the log at `path` still
-/// holds (its rotated files, oldest first, then the current one), and how
-/// many lines that is in all. A last line without its newline yet counts.
+/// holds (its rotated files, oldest first, then the current one), or
+/// without an offset the last `limit`, in one pass; with the offset of the
+/// first line and how many lines that is in all. A last line without its
+/// newline yet counts.
 pub fn page(
     path: &Path,
-    offset: usize,
+    offset: Option<usize>,
     limit: usize,
     raw: bool,
-) -> io::Result<(Vec<String>, usize)> {
+) -> io::Result<(Vec<String>, usize, usize)> {
     let mut files: Vec<PathBuf> = (1..64)
         .map(|i| rotated(path, i))
         .take_while(|p| std::fs::symlink_metadata(p).is_ok())
@@ -437,11 +439,20 @@ pub fn page(
     files.push(path.to_path_buf());
     let mut render = Render::new(raw);
     let mut total = 0;
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     let mut take = |lines: Vec<String>, total: &mut usize| {
         for line in lines {
-            if *total >= offset && out.len() < limit {
-                out.push(line);
+            match offset {
+                Some(offset) if *total >= offset && out.len() < limit => out.push_back(line),
+                Some(_) => {}
+                // The last `limit`: keep a window that slides to the end.
+                None if limit > 0 => {
+                    if out.len() == limit {
+                        out.pop_front();
+                    }
+                    out.push_back(line);
+                }
+                None => {}
             }
             *total += 1;
         }
@@ -463,7 +474,8 @@ pub fn page(
         }
     }
     take(render.finish().into_iter().collect(), &mut total);
-    Ok((out, total))
+    let first = offset.unwrap_or(total - out.len());
+    Ok((out.into(), first, total))
 }
 
 /// `bytes` of a log as lines, as a person reads them, or `raw`; a last
