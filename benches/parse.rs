@@ -20,14 +20,32 @@
 //! - `long-line/N`: one `%output` line of N MiB, to show the cost per byte
 //!   does not grow with the line length.
 //!
-//! Run: `cargo bench --bench parse`
+//! Beside the peers (groups `peers-*`): three workloads of about 2 MiB
+//! each, parsed by us and by the two Rust control-mode crates, in one run:
+//! - `peers-plain`: `%output` lines of 200 printable bytes.
+//! - `peers-escaped`: a coloured build log with CRLF line ends, one to three
+//!   log lines per `%output`, escaped as tmux escapes them.
+//! - `peers-mix`: reply blocks (`%begin`, three lines, `%end`) among
+//!   `%output`, `%layout-change`, `%window-renamed` and `%session-changed`.
+//!
+//! Per workload: `parse_line` (our per-line parser, every line, already
+//! split), `Assembler` (our stream assembler as the transport drives it,
+//! 64 KiB reads copied into a reused buffer, every event taken), and with
+//! the peers compiled in: libtmux 0.1.2's per-line parser (`Line::parse`,
+//! reachable only as `__fuzz_parse_control_line`; it unescapes `%output`)
+//! on the same split lines, and tmuxctl 0.1.0's `Engine::feed` on the same
+//! 64 KiB chunks.
+//!
+//! Run: `cargo bench --bench parse` (ours only), or with the peers:
+//! `cargo bench --manifest-path benches/peers/Cargo.toml --ignore-rust-version`
+//! and then `python3 benches/peer_ratios.py` for the ratios.
 
 use bytes::BytesMut;
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
 };
 use std::time::Duration;
-use tmux_wire::protocol::{escape, Assembler};
+use tmux_wire::protocol::{escape, parse_line, Assembler};
 
 const READ_SIZE: usize = 64 * 1024;
 const TARGET_SIZE: usize = 8 * 1024 * 1024;
@@ -94,10 +112,13 @@ fn output_escaped() -> Vec<u8> {
 }
 
 fn capture_mix() -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    // Named relative to this file, which the peers' crate compiles too.
+    let captures: [&[u8]; 2] = [
+        include_bytes!("../tests/fixtures/control-samples-3.3a.bin"),
+        include_bytes!("../tests/fixtures/control-samples-master.bin"),
+    ];
     let mut one = Vec::new();
-    for file in ["control-samples-3.3a.bin", "control-samples-master.bin"] {
-        let capture = std::fs::read(format!("{dir}{file}")).expect("fixture");
+    for capture in captures {
         for line in capture.split_inclusive(|&b| b == b'\n') {
             // Keep the observer's control stream: drop the prefix and imsg notes.
             if let Some(rest) = line.strip_prefix(b"obs| ") {
@@ -191,6 +212,149 @@ fn split_lines(input: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', black_box(input)).count()
 }
 
+const PEER_SIZE: usize = 2 * 1024 * 1024;
+
+/// `%output` lines of 200 printable bytes (no backslash).
+fn peers_plain() -> Vec<u8> {
+    let mut rng = Lcg(4);
+    let mut out = Vec::with_capacity(PEER_SIZE + 256);
+    while out.len() < PEER_SIZE {
+        out.extend_from_slice(format!("%output %{} ", rng.range(0, 8)).as_bytes());
+        out.extend((0..200).map(|_| match b' ' + (rng.next() % 94) as u8 {
+            b'\\' => b'/',
+            b => b,
+        }));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A coloured build log, CRLF line ends, one to three log lines per
+/// `%output`, escaped as tmux escapes them.
+fn peers_escaped() -> Vec<u8> {
+    let mut rng = Lcg(5);
+    let mut out = Vec::with_capacity(PEER_SIZE + 1024);
+    let mut n = 0;
+    while out.len() < PEER_SIZE {
+        let mut pane = Vec::new();
+        for _ in 0..rng.range(1, 4) {
+            n += 1;
+            let log = match rng.range(0, 4) {
+                0 => format!("\x1b[1m\x1b[32m   Compiling\x1b[0m crate-{n} v0.{}.{} (/home/dev/src/crate-{n})\r\n", n % 7, n % 13),
+                1 => format!("\x1b[1m\x1b[33mwarning\x1b[0m\x1b[1m: unused variable: `item_{n}`\x1b[0m\r\n"),
+                2 => format!("\x1b[1m\x1b[94m  --> \x1b[0msrc/module_{n}.rs:{}:{}\r\n", n % 400, n % 80),
+                _ => format!("\x1b[1m\x1b[92m    Finished\x1b[0m `dev` profile [unoptimized + debuginfo] target(s) in {}.{}s\r\n", n % 60, n % 100),
+            };
+            pane.extend_from_slice(log.as_bytes());
+        }
+        out.extend_from_slice(format!("%output %{} ", rng.range(0, 8)).as_bytes());
+        out.extend(escape(&pane));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Reply blocks among notifications, as a client that lists windows while
+/// panes print and windows change sees them.
+fn peers_mix() -> Vec<u8> {
+    let mut rng = Lcg(6);
+    let mut out = Vec::with_capacity(PEER_SIZE + 1024);
+    let mut number = 100;
+    while out.len() < PEER_SIZE {
+        number += 1;
+        let t = 1_700_000_000 + number / 50;
+        let w = rng.range(0, 9);
+        out.extend_from_slice(format!("%begin {t} {number} 1\n").as_bytes());
+        for i in 0..3 {
+            out.extend_from_slice(
+                format!(
+                    "{i}: win{i}{} ({} panes) [120x30] [layout b25d,120x30,0,0,{i}] @{i}\n",
+                    if i == 0 { "*" } else { "-" },
+                    i + 1
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend_from_slice(format!("%end {t} {number} 1\n").as_bytes());
+        out.extend_from_slice(
+            format!(
+                "%output %{w} $ cargo test -q --lib{}\\015\\012\n",
+                " ".repeat(rng.range(0, 40))
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(format!("%layout-change @{w} c6e5,120x30,0,0{{60x30,0,0,{w},59x30,61,0,{}}} c6e5,120x30,0,0{{60x30,0,0,{w},59x30,61,0,{}}} *\n", w + 1, w + 1).as_bytes());
+        out.extend_from_slice(
+            format!("%output %{w} running 12 tests from tests/suite_{number}.rs\n").as_bytes(),
+        );
+        out.extend_from_slice(format!("%window-renamed @{w} build-{number}\n").as_bytes());
+        out.extend_from_slice(format!("%session-changed ${} work-{}\n", w % 3, w % 3).as_bytes());
+    }
+    out
+}
+
+/// The lines of `input` without their `\n`.
+fn split(input: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', input) {
+        lines.push(&input[start..end]);
+        start = end + 1;
+    }
+    lines
+}
+
+/// Our per-line parser on every line (block content comes out as errors,
+/// as it would for any per-line parser outside a block).
+fn ours_per_line(lines: &[&[u8]]) -> usize {
+    lines
+        .iter()
+        .map(|line| black_box(parse_line(black_box(line))).is_ok() as usize)
+        .sum()
+}
+
+#[cfg(peers)]
+fn libtmux_per_line(lines: &[&[u8]]) -> usize {
+    for line in lines {
+        libtmux::control::__fuzz_parse_control_line(black_box(line));
+    }
+    lines.len()
+}
+
+#[cfg(peers)]
+fn tmuxctl_feed(input: &[u8]) -> usize {
+    let mut engine = tmuxctl::Engine::new();
+    input
+        .chunks(READ_SIZE)
+        .map(|read| black_box(engine.feed(read)).len())
+        .sum()
+}
+
+fn bench_peers(c: &mut Criterion) {
+    for (name, input) in [
+        ("peers-plain", peers_plain()),
+        ("peers-escaped", peers_escaped()),
+        ("peers-mix", peers_mix()),
+    ] {
+        let lines = split(&input);
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function("tmux-wire parse_line", |b| b.iter(|| ours_per_line(&lines)));
+        g.bench_function("tmux-wire Assembler", |b| {
+            b.iter(|| assemble(black_box(&input)))
+        });
+        #[cfg(peers)]
+        g.bench_function("libtmux Line::parse", |b| {
+            b.iter(|| libtmux_per_line(&lines))
+        });
+        #[cfg(peers)]
+        g.bench_function("tmuxctl Engine::feed", |b| {
+            b.iter(|| tmuxctl_feed(black_box(&input)))
+        });
+        g.finish();
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let inputs = [
         ("output-plain", output_plain()),
@@ -235,6 +399,6 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4)).sample_size(30);
-    targets = bench
+    targets = bench_peers, bench
 }
 criterion_main!(benches);

@@ -36,7 +36,9 @@
 //! print untrusted data.
 
 use super::error::{display_line, ProtocolError};
-use super::line::{parse_line_bytes, parse_line_owned, Guard, Line, Notification};
+use super::escape::unescape_to_bytes;
+use super::line::{data_line, parse_line, Guard, Line, Notification};
+use bytes::Buf;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -169,7 +171,7 @@ struct OpenBlock {
     guard: Guard,
     /// `TIME NUMBER FLAGS` exactly as the `%begin` line had them; tmux
     /// repeats them after `%end ` or `%error `.
-    fields: Bytes,
+    fields: Vec<u8>,
     lines: Vec<Bytes>,
     surfaced: Vec<usize>,
 }
@@ -293,8 +295,8 @@ impl Assembler {
     /// The next complete event, or `None` until more bytes are fed.
     pub fn next_event(&mut self) -> Option<Event> {
         loop {
-            let (line, backslash) = self.take_line()?;
-            if let Some(event) = self.on_line(line, backslash) {
+            let (span, backslash) = self.next_line()?;
+            if let Some(event) = self.on_line(span, backslash) {
                 return Some(event);
             }
         }
@@ -386,8 +388,11 @@ impl Assembler {
         }
     }
 
-    /// The next line without its `\n`, and whether it may hold a backslash.
-    fn take_line(&mut self) -> Option<(Bytes, bool)> {
+    /// The next line's place in `buf` (framing removed), and whether it
+    /// may hold a backslash. The line stays in `buf` until [`Self::take`]
+    /// or [`Self::skip`]: a line that becomes only ids and names is parsed
+    /// where it lies, without the reference count a [`Bytes`] view costs.
+    fn next_line(&mut self) -> Option<(Span, bool)> {
         let end = loop {
             if let Some(end) = self.find_line_end() {
                 break end;
@@ -414,33 +419,49 @@ impl Assembler {
         };
         self.scanned = 0;
         let backslash = std::mem::take(&mut self.backslash_seen);
-        let mut line = self.buf.split_to(end + 1).freeze();
-        line.truncate(end);
+        let mut span = Span {
+            start: 0,
+            end,
+            next: end + 1,
+        };
         if self.at_start {
             self.at_start = false;
-            if let Some(rest) = line.strip_prefix(DCS_INTRO) {
+            if self.buf[..end].starts_with(DCS_INTRO) {
                 self.dcs = true;
-                line = line.slice_ref(rest);
+                span.start = DCS_INTRO.len();
             }
-            self.crlf = line.ends_with(b"\r");
+            self.crlf = self.buf[span.start..end].ends_with(b"\r");
         }
         if self.crlf {
-            line = strip_cr(line);
+            span.strip_cr(&self.buf);
         }
         // The -CC terminator of one client session followed by more data
         // (a capture of several sessions): framing, never block content.
-        if self.dcs && self.open.is_none() {
-            if let Some(rest) = line.strip_prefix(DCS_END) {
-                line = line.slice_ref(rest);
-            }
+        if self.dcs && self.open.is_none() && self.buf[span.start..span.end].starts_with(DCS_END) {
+            span.start += DCS_END.len();
         }
-        Some((line, backslash))
+        Some((span, backslash))
     }
 
-    fn on_line(&mut self, line: Bytes, backslash: bool) -> Option<Event> {
+    /// The line at `span` as [`Bytes`], removed from `buf`.
+    fn take(&mut self, span: Span) -> Bytes {
+        let mut line = self.buf.split_to(span.next).freeze();
+        line.truncate(span.end);
+        line.advance(span.start);
+        line
+    }
+
+    /// Drop the line at `span` from `buf`.
+    fn skip(&mut self, span: Span) {
+        self.buf.advance(span.next);
+    }
+
+    fn on_line(&mut self, mut span: Span, backslash: bool) -> Option<Event> {
         if let Some(block) = self.open.as_mut() {
-            if let Some(ok) = closes(&line, &block.fields) {
+            let line = &self.buf[span.start..span.end];
+            if let Some(ok) = closes(line, &block.fields) {
                 let b = self.open.take().expect("checked above");
+                self.skip(span);
                 return Some(Event::Reply(Reply {
                     time: b.guard.time,
                     number: b.guard.number,
@@ -451,46 +472,86 @@ impl Assembler {
                 }));
             }
             let surfaced = if self.surface_in_block {
-                in_block_notification(&line)
+                in_block_notification(line)
             } else {
                 None
             };
             if surfaced.is_some() {
                 block.surfaced.push(block.lines.len());
             }
-            block.lines.push(line);
+            let line = self.take(span);
+            if let Some(block) = self.open.as_mut() {
+                block.lines.push(line);
+            }
             return surfaced.map(Event::Notification);
         }
-        let line = strip_cr(line);
-        if is_guard_end(&line) {
+        span.strip_cr(&self.buf);
+        let line = &self.buf[span.start..span.end];
+        if let Some((header, at)) = data_line(line) {
+            // Escaped data is decoded straight out of the buffer into its
+            // own; data without escapes is handed out as a view.
+            let data = if backslash {
+                let data = unescape_to_bytes(&line[at..]);
+                self.skip(span);
+                data
+            } else {
+                span.start += at;
+                self.take(span)
+            };
+            return Some(Event::Notification(header.with(data)));
+        }
+        if is_guard_end(line) {
             let error = ProtocolError::MalformedLine {
                 reason: "block end without an open %begin".into(),
-                line: display_line(&line),
+                line: display_line(line),
             };
+            let line = self.take(span);
             return Some(Event::Invalid { line, error });
         }
-        let fields = line.strip_prefix(b"%begin ").map(|f| line.slice_ref(f));
-        match parse_line_owned(line, backslash) {
+        // Other lines become ids and names (copied out as `String`s), so
+        // they are parsed in place; the few byte fields are copied.
+        match parse_line(line) {
             Ok(Line::Begin(guard)) => {
+                let fields = line.strip_prefix(b"%begin ").unwrap_or_default();
                 self.open = Some(OpenBlock {
                     guard,
-                    fields: fields.unwrap_or_default(),
-                    lines: Vec::new(),
+                    fields: fields.to_vec(),
+                    lines: Vec::with_capacity(4),
                     surfaced: Vec::new(),
                 });
+                self.skip(span);
                 None
             }
-            Ok(Line::Notification(n)) => Some(Event::Notification(n)),
+            Ok(Line::Notification(n)) => {
+                self.skip(span);
+                Some(Event::Notification(n))
+            }
             Ok(Line::End(_) | Line::Error(_)) => unreachable!("is_guard_end caught it"),
-            Err((error, line)) => Some(Event::Invalid { line, error }),
+            Err(error) => {
+                let line = self.take(span);
+                Some(Event::Invalid { line, error })
+            }
         }
     }
 }
 
-fn strip_cr(line: Bytes) -> Bytes {
-    match line.strip_suffix(b"\r") {
-        Some(rest) => line.slice_ref(rest),
-        None => line,
+/// Where a line lies in the assembler's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The first byte of the line (after any framing).
+    start: usize,
+    /// One past the last byte of the line (before `\n` and any `\r` removed).
+    end: usize,
+    /// One past the line's `\n`.
+    next: usize,
+}
+
+impl Span {
+    /// Leave out one trailing `\r`.
+    fn strip_cr(&mut self, buf: &[u8]) {
+        if self.end > self.start && buf[self.end - 1] == b'\r' {
+            self.end -= 1;
+        }
     }
 }
 
@@ -519,12 +580,12 @@ fn closes(line: &[u8], fields: &[u8]) -> Option<bool> {
 }
 
 /// The notifications tmux 3.2-3.7 may write inside a block.
-fn in_block_notification(line: &Bytes) -> Option<Notification> {
+fn in_block_notification(line: &[u8]) -> Option<Notification> {
     const LIFTED: [&[u8]; 4] = [b"%pause ", b"%continue ", b"%message ", b"%config-error "];
     if !LIFTED.iter().any(|p| line.starts_with(p)) {
         return None;
     }
-    match parse_line_bytes(line) {
+    match parse_line(line) {
         Ok(Line::Notification(n)) => Some(n),
         _ => None,
     }

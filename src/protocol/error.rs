@@ -82,7 +82,10 @@ pub enum ProtocolError {
 pub(crate) fn display_line(line: &[u8]) -> String {
     const MAX: usize = 120;
     let shown = &line[..line.len().min(MAX)];
-    let mut s = String::from_utf8_lossy(shown).into_owned();
+    let mut s = match std::str::from_utf8(shown) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(shown).into_owned(),
+    };
     if line.len() > MAX {
         s.push_str(&format!("... ({} bytes)", line.len()));
     }

@@ -8,7 +8,7 @@
 //! itself sent invalid UTF-8 in a name. Pane data is never decoded as text.
 
 use super::error::{display_line, ProtocolError};
-use super::escape::{unescape, unescape_owned};
+use super::escape::{unescape_owned, unescape_to_bytes};
 use super::ids::{PaneId, SessionId, WindowId};
 use bytes::{Buf, Bytes};
 use nom::branch::alt;
@@ -187,16 +187,21 @@ fn dash_or<'a, T: Clone>(
     alt((value(None, tag(&b"-"[..])), map(p, Some)))
 }
 
-fn guard(i: &[u8]) -> Res<'_, Guard> {
-    map(
-        (digits_u64, sp, digits_u64, sp, digits_u32, eof),
-        |(time, _, number, _, flags, _)| Guard {
-            time,
-            number,
-            flags,
-        },
-    )
-    .parse(i)
+/// ` TIME NUMBER FLAGS` and nothing else, the arguments of `%begin`,
+/// `%end` and `%error`: a third of the lines of a command-heavy stream, so
+/// read by hand.
+fn guard(args: &[u8]) -> Option<Guard> {
+    fn field(i: &[u8]) -> Option<(u64, &[u8])> {
+        super::ids::parse_u64(i.strip_prefix(b" ")?)
+    }
+    let (time, rest) = field(args)?;
+    let (number, rest) = field(rest)?;
+    let (flags, rest) = field(rest)?;
+    rest.is_empty().then_some(Guard {
+        time,
+        number,
+        flags: u32::try_from(flags).ok()?,
+    })
 }
 
 /// Skip `[reserved...] :` up to and including the first field that is a lone
@@ -268,12 +273,20 @@ fn opt_text(i: &[u8]) -> Res<'_, &[u8]> {
     alt((preceded(sp, rest), map(eof, |e: &[u8]| e))).parse(i)
 }
 
+/// Text tmux sent (a name, a layout): valid UTF-8 is copied as is; the
+/// lossy decoding is only the fallback (it is several times slower).
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// Parse one control-mode line (without the trailing `\n`; a trailing `\r`
 /// is kept and becomes part of the last field).
+///
+/// Only the parts of the line the result holds are copied (for `%output`,
+/// the data, unescaped in the same pass).
 ///
 /// ```
 /// use tmux_wire::protocol::{parse_line, Line, Notification, PaneId};
@@ -284,7 +297,11 @@ fn text(b: &[u8]) -> String {
 /// );
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<Line, ProtocolError> {
-    parse_line_bytes(&Bytes::copy_from_slice(line))
+    if let Some((header, at)) = data_line(line) {
+        let data = unescape_to_bytes(&line[at..]);
+        return Ok(Line::Notification(header.with(data)));
+    }
+    parse_general(line, Source::Copied)
 }
 
 /// [`parse_line`] for a line held in [`Bytes`]: `%output` data without
@@ -302,23 +319,95 @@ pub(crate) fn parse_line_owned(
     mut line: Bytes,
     maybe_escaped: bool,
 ) -> Result<Line, (ProtocolError, Bytes)> {
-    if line.starts_with(b"%output ") {
-        let fast = (pane, opt_text).parse(&line[b"%output ".len()..]);
-        if let Ok((_, (pane, data))) = fast {
-            let offset = line.len() - data.len();
-            line.advance(offset);
-            let data = if maybe_escaped {
-                unescape_owned(line)
-            } else {
-                line
-            };
-            return Ok(Line::Notification(Notification::Output { pane, data }));
-        }
+    if let Some((header, at)) = data_line(&line) {
+        line.advance(at);
+        let data = if maybe_escaped {
+            unescape_owned(line)
+        } else {
+            line
+        };
+        return Ok(Line::Notification(header.with(data)));
     }
-    parse_general(&line).map_err(|e| (e, line))
+    parse_general(&line, Source::Shared(&line)).map_err(|e| (e, line))
 }
 
-fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
+/// What comes before the data of a line carrying pane output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DataHeader {
+    /// `%output %P`
+    Output(PaneId),
+    /// `%extended-output %P AGE [reserved...] :`
+    Extended(PaneId, u64),
+}
+
+impl DataHeader {
+    /// The notification, given the data (already unescaped).
+    pub(crate) fn with(self, data: Bytes) -> Notification {
+        match self {
+            DataHeader::Output(pane) => Notification::Output { pane, data },
+            DataHeader::Extended(pane, age_ms) => {
+                Notification::ExtendedOutput { pane, age_ms, data }
+            }
+        }
+    }
+}
+
+/// A well-formed `%output` or `%extended-output` line: its header and the
+/// offset where its (still escaped) data begins. These are the hot lines,
+/// so `%output`'s header is read by hand; anything else, a malformed one
+/// included, is `None` and left to [`parse_general`].
+#[inline]
+pub(crate) fn data_line(line: &[u8]) -> Option<(DataHeader, usize)> {
+    if let Some(args) = line.strip_prefix(b"%output ") {
+        let (pane, rest) = PaneId::parse_prefix(args)?;
+        return match rest.first() {
+            None => Some((DataHeader::Output(pane), line.len())),
+            Some(b' ') => Some((DataHeader::Output(pane), line.len() - rest.len() + 1)),
+            Some(_) => None,
+        };
+    }
+    let args = line.strip_prefix(b"%extended-output")?;
+    let (_, (pane, age_ms, data)) = extended_output(args).ok()?;
+    Some((DataHeader::Extended(pane, age_ms), line.len() - data.len()))
+}
+
+/// ` %P AGE [reserved...] : DATA`, the arguments of `%extended-output`.
+fn extended_output(args: &[u8]) -> Res<'_, (PaneId, u64, &[u8])> {
+    (
+        preceded(sp, pane),
+        preceded(sp, digits_u64),
+        after_lone_colon,
+    )
+        .parse(args)
+}
+
+/// Where the byte fields of a parsed line come from: views into a line
+/// held in [`Bytes`], or copies of a borrowed line.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Shared(&'a Bytes),
+    Copied,
+}
+
+impl Source<'_> {
+    /// `part` (a slice of the line) as [`Bytes`].
+    fn bytes(self, part: &[u8]) -> Bytes {
+        match self {
+            Source::Shared(line) => line.slice_ref(part),
+            Source::Copied => Bytes::copy_from_slice(part),
+        }
+    }
+
+    /// `part`, pane data, unescaped.
+    fn data(self, part: &[u8]) -> Bytes {
+        match self {
+            Source::Shared(line) => unescape_owned(line.slice_ref(part)),
+            Source::Copied => unescape_to_bytes(part),
+        }
+    }
+}
+
+fn parse_general(line: &[u8], source: Source<'_>) -> Result<Line, ProtocolError> {
     let bad = |reason: &'static str| ProtocolError::MalformedLine {
         reason: reason.into(),
         line: display_line(line),
@@ -336,27 +425,24 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
         return Err(bad("missing notification name after %"));
     }
     let fail = |_: nom::Err<nom::error::Error<&[u8]>>| bad(expected_shape(name));
-    let data = |slice: &[u8]| unescape(&line.slice_ref(slice));
+    let data = |slice: &[u8]| source.data(slice);
 
     use Notification as N;
     let n = match name {
         b"begin" => {
-            return all_consuming(preceded(sp, guard))
-                .parse(args)
-                .map(|(_, g)| Line::Begin(g))
-                .map_err(fail)
+            return guard(args)
+                .map(Line::Begin)
+                .ok_or_else(|| bad(expected_shape(name)))
         }
         b"end" => {
-            return all_consuming(preceded(sp, guard))
-                .parse(args)
-                .map(|(_, g)| Line::End(g))
-                .map_err(fail)
+            return guard(args)
+                .map(Line::End)
+                .ok_or_else(|| bad(expected_shape(name)))
         }
         b"error" => {
-            return all_consuming(preceded(sp, guard))
-                .parse(args)
-                .map(|(_, g)| Line::Error(g))
-                .map_err(fail)
+            return guard(args)
+                .map(Line::Error)
+                .ok_or_else(|| bad(expected_shape(name)))
         }
         b"output" => {
             let (_, (pane, d)) = (preceded(sp, pane), opt_text).parse(args).map_err(fail)?;
@@ -366,13 +452,7 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
             }
         }
         b"extended-output" => {
-            let (_, (pane, age_ms, d)) = (
-                preceded(sp, pane),
-                preceded(sp, digits_u64),
-                after_lone_colon,
-            )
-                .parse(args)
-                .map_err(fail)?;
+            let (_, (pane, age_ms, d)) = extended_output(args).map_err(fail)?;
             N::ExtendedOutput {
                 pane,
                 age_ms,
@@ -472,7 +552,7 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
                 window,
                 window_index,
                 pane,
-                value: line.slice_ref(v),
+                value: source.bytes(v),
             }
         }
         b"paste-buffer-changed" => N::PasteBufferChanged {
@@ -482,10 +562,10 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
             name: text(opt_text(args).map_err(fail)?.1),
         },
         b"config-error" => N::ConfigError {
-            message: line.slice_ref(opt_text(args).map_err(fail)?.1),
+            message: source.bytes(opt_text(args).map_err(fail)?.1),
         },
         b"message" => N::Message {
-            text: line.slice_ref(opt_text(args).map_err(fail)?.1),
+            text: source.bytes(opt_text(args).map_err(fail)?.1),
         },
         b"exit" => {
             let reason = opt_text(args).map_err(fail)?.1;
@@ -497,7 +577,7 @@ fn parse_general(line: &Bytes) -> Result<Line, ProtocolError> {
             name: text(name),
             rest: args
                 .strip_prefix(b" ")
-                .map(|r| line.slice_ref(r))
+                .map(|r| source.bytes(r))
                 .unwrap_or_default(),
         },
     };

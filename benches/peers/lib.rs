@@ -1,0 +1,2 @@
+//! Nothing: this crate only holds the parser benchmark with its peers
+//! (`benches/parse.rs`, compiled with `cfg(peers)`).
