@@ -196,9 +196,15 @@ pub fn wire_default_path() -> Result<PathBuf, ServerError> {
     if let Some(path) = std::env::var_os("TMUX_WIRE_SOCKET").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(path));
     }
+    Ok(wire_dir()?.join("default"))
+}
+
+/// tmux-wire's own per-user directory, `${TMUX_TMPDIR:-/tmp}/tmux-wire-UID`
+/// (created and checked as [`ensure_private_dir`] does).
+pub fn wire_dir() -> Result<PathBuf, ServerError> {
     let dir = tmpdir()?.join(format!("tmux-wire-{}", uid()));
     ensure_private_dir(&dir)?;
-    Ok(dir.join("default"))
+    Ok(dir)
 }
 
 /// Create `dir` with mode 0700 if it is missing, then refuse it unless it is

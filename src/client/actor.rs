@@ -11,7 +11,7 @@ use crate::transport::{ControlPipe, Ending};
 use bytes::BytesMut;
 use std::collections::HashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) type ReplySender = oneshot::Sender<Result<Reply, ClientError>>;
 
@@ -34,7 +34,7 @@ const READ_CHUNK: usize = 64 * 1024;
 
 pub(crate) struct Actor {
     pub(crate) engine: Engine<ReplySender>,
-    pub(crate) events: broadcast::Sender<ClientEvent>,
+    pub(crate) events: super::Events,
     pub(crate) panes: HashMap<PaneId, Vec<Subscriber>>,
     pub(crate) closed: watch::Sender<Option<String>>,
 }
@@ -143,7 +143,7 @@ impl Actor {
                     let _ = reply.send(result);
                 }
                 Action::Event(event) => {
-                    let _ = self.events.send(event);
+                    self.events.send(event);
                 }
                 Action::Output(pane, data) => self.offer(pane, &data),
                 Action::Paused(pane) => {
@@ -161,7 +161,7 @@ impl Actor {
                         reader.close(&reason);
                     }
                     let _ = self.closed.send(Some(reason.clone()));
-                    let _ = self.events.send(ClientEvent::Closed(reason));
+                    self.events.send(ClientEvent::Closed(reason));
                 }
             }
         }

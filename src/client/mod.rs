@@ -151,7 +151,7 @@ pub const QUIET_ATTACH_FLAGS: &str = "ignore-size,no-output";
 pub struct Client {
     requests: mpsc::Sender<Request>,
     drained: mpsc::UnboundedSender<PaneId>,
-    events: broadcast::Sender<ClientEvent>,
+    events: Events,
     closed: watch::Receiver<Option<String>>,
     info: Arc<TransportInfo>,
     /// How this connection was made (with the socket resolved), so a
@@ -165,6 +165,28 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("info", &self.info)
             .finish_non_exhaustive()
+    }
+}
+
+/// The event channel of a connection, made when the first receiver asks
+/// for it: tokio's broadcast channel fills all its [`EVENT_QUEUE`] slots at
+/// once (half a megabyte), which a one-shot connection nobody listens to
+/// should not pay for. An event sent while nobody listens reaches nobody
+/// either way.
+#[derive(Clone, Default)]
+pub(crate) struct Events(Arc<std::sync::OnceLock<broadcast::Sender<ClientEvent>>>);
+
+impl Events {
+    pub(crate) fn send(&self, event: ClientEvent) {
+        if let Some(events) = self.0.get() {
+            let _ = events.send(event);
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
+        self.0
+            .get_or_init(|| broadcast::channel(EVENT_QUEUE).0)
+            .subscribe()
     }
 }
 
@@ -276,7 +298,7 @@ impl Client {
 
     async fn from_pipe_with_reply(pipe: ControlPipe) -> Result<(Client, Reply), ClientError> {
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
-        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let events = Events::default();
         let (closed_tx, closed) = watch::channel(None);
         let (initial_tx, initial_rx) = oneshot::channel();
         let info = Arc::new(pipe.info.clone());

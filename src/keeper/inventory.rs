@@ -7,7 +7,7 @@ use super::{
     unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_EXPIRED, OPT_LOG,
     OPT_RUN, OPT_STARTED,
 };
-use crate::client::{commands, ErrorKind};
+use crate::client::{commands, ClientError, ErrorKind, TransportChoice};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::server::{self, SocketState};
 use crate::watch::{self, ExitStatus};
@@ -207,19 +207,11 @@ impl Keeper {
     }
 
     async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
-        match server::socket_state(&self.socket)? {
-            // No server: nothing runs; unless the socket's very directory
-            // is missing, which says the path is wrong.
-            SocketState::Missing
-                if self
-                    .socket
-                    .parent()
-                    .is_none_or(|d| d.as_os_str().is_empty() || d.exists()) =>
-            {
-                return Ok((Vec::new(), None))
-            }
-            SocketState::Alive => {}
-            state => return Err(self.unavailable(state)),
+        // A `tmux -C` child would only say that it failed: look first. The
+        // direct transport tells why it could not connect, so it is asked
+        // after a failure only (one connection less for a one-shot `ls`).
+        if self.transport == TransportChoice::Process && !self.socket_alive()? {
+            return Ok((Vec::new(), None));
         }
         let (reply, info) = match self
             .once_with_info(commands::list_all_panes(PANES.format()))
@@ -229,6 +221,12 @@ impl Keeper {
             // A server with no session has nothing to list.
             Err(KeeperError::Client(e)) if e.is(ErrorKind::NoSessions) => {
                 return Ok((Vec::new(), None))
+            }
+            Err(KeeperError::Client(e)) if is_unreachable(&e) => {
+                return match self.socket_alive()? {
+                    false => Ok((Vec::new(), None)),
+                    true => Err(e.into()),
+                }
             }
             Err(e) => return Err(e),
         };
@@ -280,6 +278,26 @@ impl Keeper {
         Ok((out, server))
     }
 
+    /// Whether a server listens on the socket; `false` when none runs and
+    /// nothing does (the socket file is missing, its directory is not);
+    /// an error for anything else (a stale socket, a path that is wrong).
+    fn socket_alive(&self) -> Result<bool, KeeperError> {
+        match server::socket_state(&self.socket)? {
+            // No server: nothing runs; unless the socket's very directory
+            // is missing, which says the path is wrong.
+            SocketState::Missing
+                if self
+                    .socket
+                    .parent()
+                    .is_none_or(|d| d.as_os_str().is_empty() || d.exists()) =>
+            {
+                Ok(false)
+            }
+            SocketState::Alive => Ok(true),
+            state => Err(self.unavailable(state)),
+        }
+    }
+
     /// One process, with whether it waits for input.
     pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
         let (mut info, server) = self.find(name).await?;
@@ -308,6 +326,17 @@ impl Keeper {
             })?;
         Ok((info, server))
     }
+}
+
+/// Whether connecting failed because no server could be reached (rather
+/// than the server refusing).
+fn is_unreachable(error: &ClientError) -> bool {
+    use crate::server::ProbeError;
+    use crate::transport::TransportError;
+    matches!(error, ClientError::Transport(e) if matches!(
+        **e,
+        TransportError::Server(_) | TransportError::Probe(ProbeError::Server(_))
+    ))
 }
 
 /// Whether `info`'s program waits for input, if that can be seen: its

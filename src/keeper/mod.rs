@@ -320,7 +320,7 @@ impl Keeper {
     /// What the keeper recorded on `name`'s session, if it started it.
     async fn kept(&self, client: &Client, name: &str) -> Result<Option<Kept>, KeeperError> {
         static KEPT: LazyLock<FormatQuery> =
-            LazyLock::new(|| FormatQuery::new(&[OPT_LOG, OPT_RUN, OPT_INPUT, OPT_ECHO]));
+            LazyLock::new(|| FormatQuery::new(&[OPT_LOG, OPT_RUN, OPT_INPUT, OPT_ECHO, "pid"]));
         let reply = client
             .command(commands::display(commands::session(name), KEPT.format()))
             .await?;
@@ -332,6 +332,7 @@ impl Keeper {
             run,
             input: fields[2].parse().unwrap_or(run),
             echo: fields[3].clone(),
+            server: fields[4].parse().ok().map(nix::unistd::Pid::from_raw),
         }))
     }
 }
@@ -344,6 +345,8 @@ struct Kept {
     input: log::Position,
     /// How that input's echo reads (`send::echo_record`).
     echo: String,
+    /// The tmux server's pid (in its own pid namespace).
+    server: Option<nix::unistd::Pid>,
 }
 
 /// Check that `name` can be a session name: tmux reads `.` and `:` in a

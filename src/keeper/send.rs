@@ -9,9 +9,10 @@ use crate::watch;
 use regex::Regex;
 use std::time::Duration;
 
-/// Before input is typed, the log is taken as up to date once it stayed
-/// unchanged this long, or after [`INPUT_SETTLE_AT_MOST`] (a process that
-/// prints all the time).
+/// Before input is typed, the log is up to date at once if its writer is
+/// seen to have written all it was given ([`log::writers_caught_up`]);
+/// otherwise it is taken as up to date once it stayed unchanged this long,
+/// or after [`INPUT_SETTLE_AT_MOST`] (a process that prints all the time).
 const INPUT_SETTLE: Duration = Duration::from_millis(20);
 const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
 
@@ -160,14 +161,23 @@ impl Keeper {
         name: &str,
         text: &[u8],
     ) -> Result<Option<log::Position>, KeeperError> {
-        if self.kept(client, name).await?.is_none() {
+        let Some(kept) = self.kept(client, name).await? else {
             return Ok(None);
-        }
+        };
         // What the process printed before this input may still be on its
         // way to the log (the writer is a process of its own): let it land
-        // first, briefly, so that it is not taken for output after it.
-        let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
-        log::settle(&self.log_path(name), INPUT_SETTLE, deadline).await;
+        // first, so that it is not taken for output after it. tmux has
+        // passed it on to the writer by now (the answer to `kept` came
+        // after it); if the writer is seen to have written all it got, it
+        // has landed; if not, wait briefly for the log to stay unchanged.
+        let path = self.log_path(name);
+        let caught_up = kept
+            .server
+            .is_some_and(|server| log::writers_caught_up(&path, server));
+        if !caught_up {
+            let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
+            log::settle(&path, INPUT_SETTLE, deadline).await;
+        }
         let at = self.log_end(name)?;
         let echo = echo_record(text);
         let session = commands::session(name);

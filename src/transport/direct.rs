@@ -2,6 +2,10 @@
 //!
 //! 1. Probe the server version with an fd-free plain client
 //!    ([`crate::server::probe_version`]); it decides the imsg header layout.
+//!    The answer is remembered per server process (its pid and start
+//!    time, and the socket), in this process and in a private file that
+//!    later tmux-wire processes check against the same key before they
+//!    trust it (`probe_cache.rs`), so one-shot calls skip the probe.
 //! 2. Connect again and identify as a control client (`CONTROL|UTF8` only)
 //!    with the full mandatory set: TERM, FEATURES, TTYNAME "", CWD,
 //!    CLIENTPID, STDIN and STDOUT (each in its own `sendmsg` carrying one end
@@ -43,8 +47,9 @@ pub struct DirectOptions {
     pub cwd: Option<std::path::PathBuf>,
     /// Send our environment (`IDENTIFY_ENVIRON`) as the tmux client does.
     pub send_environment: bool,
-    /// Reuse the version an earlier probe of the same socket file found
-    /// (the same server process) instead of probing again.
+    /// Reuse the version an earlier probe of the same server process found
+    /// (in this process, or in another tmux-wire process: see the module
+    /// docs) instead of probing again.
     pub reuse_probe: bool,
 }
 
@@ -105,25 +110,38 @@ async fn version_of(
     sock: &StdUnixStream,
     opts: &DirectOptions,
 ) -> Result<(String, bool), TransportError> {
-    let server = server_identity(socket, sock);
-    let cached = match (&server, opts.reuse_probe) {
-        (Some(key), true) => probed_version(key),
-        _ => None,
-    };
-    if let Some(version) = cached {
-        return Ok((version, false));
+    let pid = peer_pid(sock);
+    let key = pid.map(|pid| (socket.to_path_buf(), pid));
+    if let (Some(key), true) = (&key, opts.reuse_probe) {
+        if let Some(version) = probed_version(key) {
+            return Ok((version, false));
+        }
+    }
+    // Another tmux-wire process may have probed this server process.
+    let process = pid.and_then(|pid| super::probe_cache::ServerProcess::of(socket, pid));
+    if let (Some(process), true) = (&process, opts.reuse_probe) {
+        if let Some(version) = super::probe_cache::recall(process) {
+            if let Some(key) = key {
+                remember_version(key, &version);
+            }
+            return Ok((version, false));
+        }
     }
     let version = probe_version(socket, opts.probe_timeout).await?;
-    if let Some(key) = server {
+    if let Some(key) = key {
         remember_version(key, &version);
+    }
+    if let Some(process) = &process {
+        super::probe_cache::remember(process, &version);
     }
     Ok((version, true))
 }
 
-/// Versions already probed, per server: the socket path and the pid of the
-/// process listening on it (`SO_PEERCRED`). A restarted server is a new
-/// process and is probed again, even when its socket file reuses the old
-/// inode (it does, on tmpfs).
+/// Versions already probed by this process, per server: the socket path
+/// and the pid of the process listening on it (`SO_PEERCRED`). A restarted
+/// server is a new process and is probed again, even when its socket file
+/// reuses the old inode (it does, on tmpfs). Other processes find the
+/// answer in [`super::probe_cache`].
 type ServerKey = (std::path::PathBuf, i32);
 type ProbeCache = std::sync::Mutex<std::collections::HashMap<ServerKey, String>>;
 
@@ -132,10 +150,11 @@ fn probe_cache() -> &'static ProbeCache {
     CACHE.get_or_init(Default::default)
 }
 
-fn server_identity(socket: &Path, sock: &StdUnixStream) -> Option<ServerKey> {
+/// The pid of the process listening on the socket `sock` is connected to.
+fn peer_pid(sock: &StdUnixStream) -> Option<i32> {
     let cred =
         nix::sys::socket::getsockopt(sock, nix::sys::socket::sockopt::PeerCredentials).ok()?;
-    Some((socket.to_path_buf(), cred.pid()))
+    Some(cred.pid())
 }
 
 fn probed_version(key: &ServerKey) -> Option<String> {

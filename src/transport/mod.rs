@@ -9,6 +9,7 @@
 //! in both directions, and a channel that says how the session ended.
 
 pub mod direct;
+mod probe_cache;
 pub mod process;
 
 use crate::protocol::{HeaderLayout, ProtocolError};

@@ -126,7 +126,13 @@ impl ProcessExit {
 /// command name before them is in parentheses and may hold anything.
 /// `None` where there is no such file (another system, the pid gone).
 pub(crate) fn proc_stat(pid: i32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read where the line fits (`status` reads every process's): a
+    // file in /proc has no size, so `fs::read_to_string` would ask for it
+    // and then grow its buffer from 32 bytes, one read each time.
+    let file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut stat = String::with_capacity(1024);
+    file.take(64 * 1024).read_to_string(&mut stat).ok()?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
 }

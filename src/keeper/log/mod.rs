@@ -303,8 +303,13 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
         0
     });
     let mut buf = vec![0u8; 64 * 1024];
+    let mut shown = Shown::new();
     loop {
-        let n = match input.read(&mut buf) {
+        // Named idle while it waits: everything read so far is written.
+        shown.idle(true);
+        let read = input.read(&mut buf);
+        shown.idle(false);
+        let n = match read {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -333,6 +338,108 @@ pub fn sink(mut input: impl Read, path: &Path, limits: Limits) -> io::Result<()>
             data = later;
         }
     }
+}
+
+/// The name a log writer has while it waits for input with everything it
+/// read written (`/proc/PID/comm`); [`writers_caught_up`] looks for it.
+const IDLE_NAME: &str = "tmux-wire-idle";
+
+/// What the writer shows of its state in its process name (Linux).
+struct Shown {
+    /// The name it had, shown while it writes.
+    #[cfg(target_os = "linux")]
+    busy: Option<std::ffi::CString>,
+}
+
+impl Shown {
+    fn new() -> Shown {
+        Shown {
+            #[cfg(target_os = "linux")]
+            busy: nix::sys::prctl::get_name().ok(),
+        }
+    }
+
+    fn idle(&mut self, idle: bool) {
+        #[cfg(target_os = "linux")]
+        {
+            let idle_name = c"tmux-wire-idle";
+            debug_assert_eq!(idle_name.to_bytes(), IDLE_NAME.as_bytes());
+            if let Some(busy) = &self.busy {
+                let _ = nix::sys::prctl::set_name(if idle { idle_name } else { busy });
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = idle;
+    }
+}
+
+/// Whether every log writer of `path` (a child of the tmux server
+/// `server` running `log-sink ... PATH`) has written all the output tmux
+/// gave it: it sleeps waiting for more ([`writer_idle`]). False where that
+/// cannot be seen (not Linux, a server in another pid namespace, no writer
+/// found, a writer started by a tmux-wire that did not name itself).
+///
+/// tmux writes what it read from a pane into the writer's socket in the
+/// event-loop iteration after the read, so once a command sent after some
+/// output was answered, that output is in the socket or beyond; with the
+/// writer asleep in its read, it is in the log.
+pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let children = format!("/proc/{server}/task/{server}/children");
+        let Ok(children) = std::fs::read_to_string(children) else {
+            return false;
+        };
+        let mut writers = 0;
+        for child in children.split_ascii_whitespace() {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{child}/cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline
+                .strip_suffix(b"\0")
+                .unwrap_or(&cmdline)
+                .split(|&b| b == 0)
+                .collect();
+            use std::os::unix::ffi::OsStrExt;
+            let writes_this_log = args.get(1) == Some(&&b"log-sink"[..])
+                && args.last() == Some(&path.as_os_str().as_bytes());
+            if !writes_this_log {
+                continue;
+            }
+            if !writer_idle(child) {
+                return false;
+            }
+            writers += 1;
+        }
+        writers > 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (path, server);
+        false
+    }
+}
+
+/// Whether the log writer `pid` waits for input with nothing in its pipe.
+/// Its name says it is in the read that waits for input (named idle just
+/// before it, named busy as soon as the read returns), and its state says
+/// it sleeps there: it found nothing to read, and nothing came since (the
+/// output tmux writes into its socket wakes it, and a woken process is
+/// runnable, `R`, at once). A writer woken by anything else (its nudge
+/// every 500 ms) only makes this false for a moment.
+#[cfg(target_os = "linux")]
+fn writer_idle(pid: &str) -> bool {
+    let named_idle = std::fs::read(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.strip_suffix(b"\n") == Some(IDLE_NAME.as_bytes()));
+    named_idle
+        && std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the command name, which ends at the last ')'.
+            let state = stat
+                .iter()
+                .rposition(|&b| b == b')')
+                .and_then(|i| stat.get(i + 2));
+            state == Some(&b'S')
+        })
 }
 
 fn rotate(path: &Path, keep: u32) -> io::Result<()> {
