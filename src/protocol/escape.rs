@@ -67,7 +67,7 @@ fn unescape_from(data: &[u8], first: usize) -> Vec<u8> {
     // were read (an escape of four bytes becomes one), so the capacity
     // reserved above is never exceeded.
     while read < data.len() {
-        let (byte, used) = match octal_at(data, read + 1) {
+        let (byte, used) = match escape_at(data, read) {
             Some(byte) => (byte, 4),
             None => (b'\\', 1),
         };
@@ -119,9 +119,27 @@ fn backslashes(word: [u8; 8]) -> u64 {
     zeroed.wrapping_sub(ONES) & !zeroed & HIGHS
 }
 
-/// The byte written as three octal digits at `at`; the first digit is at
-/// most 3 so the value fits a byte.
+/// The byte of the escape `\ooo` at `at` (where `data` holds a
+/// backslash), tested and decoded as one 32-bit word: the first digit is
+/// `0..=3` (so the value fits a byte), the others `0..=7`.
 #[inline]
+fn escape_at(data: &[u8], at: usize) -> Option<u8> {
+    let word = data.get(at..at + 4)?;
+    let word = u32::from_le_bytes(<[u8; 4]>::try_from(word).ok()?);
+    // Byte by byte from the lowest: the backslash, then 0011_00xx,
+    // 0011_0xxx, 0011_0xxx.
+    const MASK: u32 = u32::from_le_bytes([0xff, 0xfc, 0xf8, 0xf8]);
+    const WANT: u32 = u32::from_le_bytes([b'\\', b'0', b'0', b'0']);
+    if word & MASK != WANT {
+        return None;
+    }
+    let [_, a, b, c] = word.to_le_bytes();
+    Some(((a & 3) << 6) | ((b & 7) << 3) | (c & 7))
+}
+
+/// The byte written as three octal digits at `at` (the simple decoder the
+/// tests hold [`escape_at`] to).
+#[cfg(test)]
 fn octal_at(data: &[u8], at: usize) -> Option<u8> {
     match data.get(at..at + 3)? {
         &[a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7'] => {
