@@ -611,6 +611,28 @@ impl Follower {
             .map_or_else(|| self.open(0), Ok)
     }
 
+    /// The file that follows `id`, a file that was renamed (it is final):
+    /// the next newer one, or if `id` was rotated away altogether, the
+    /// oldest there is. `None` while the file to go on with is not there
+    /// yet (the current file was just renamed; its successor is made next).
+    fn next_after(&self, id: &FileId) -> io::Result<Option<(File, FileId)>> {
+        loop {
+            let index = self.index_of(id);
+            let next = match index {
+                Some(index) if index > 0 => self.open(index - 1),
+                _ => self.oldest(),
+            };
+            match next {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+                // Unless the log rotated again in between (the name opened
+                // may hold a newer file than the one after `id`): look again.
+                Ok(next) if self.index_of(id) == index => return Ok(Some(next)),
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// The lines completed by what was appended since the last call; reads
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]).
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
@@ -665,11 +687,13 @@ impl Follower {
                 self.caught_up = false;
                 break;
             }
-            let next = match self.index_of(&id) {
-                Some(0) | None => 0,
-                Some(index) => index - 1,
+            let Some(opened) = self.next_after(&id)? else {
+                // The writer is between renaming the current file and
+                // making the next: the new file's creation wakes the
+                // reader, which goes on from here.
+                self.caught_up = true;
+                break;
             };
-            let opened = self.open(next)?;
             if opened.1.is(&id) {
                 self.caught_up = true;
                 break;
