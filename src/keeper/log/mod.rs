@@ -561,6 +561,10 @@ pub struct Follower {
     /// The file being read, and which it is.
     file: Option<(File, FileId)>,
     offset: u64,
+    /// What the last read got: `buf[..filled]` (made on the first read,
+    /// [`READ_CHUNK`] long, and reused).
+    buf: Vec<u8>,
+    filled: usize,
     render: Render,
     caught_up: bool,
     missed: bool,
@@ -574,6 +578,8 @@ impl Follower {
             from,
             file: None,
             offset: from.offset,
+            buf: Vec::new(),
+            filled: 0,
             render: Render::new(raw),
             caught_up: false,
             missed: false,
@@ -636,14 +642,20 @@ impl Follower {
     /// The lines completed by what was appended since the last call; reads
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]).
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
-        let data = self.read_bytes()?;
-        Ok(self.render.push(&data))
+        self.read()?;
+        Ok(self.render.push(&self.buf[..self.filled]))
     }
 
     /// The bytes appended since the last call, as the process wrote them
     /// (escape sequences and all); at most [`READ_CHUNK`]. Not rendered:
     /// use it instead of [`Follower::read_new`], not with it.
     pub fn read_bytes(&mut self) -> io::Result<Vec<u8>> {
+        self.read()?;
+        Ok(self.buf[..self.filled].to_vec())
+    }
+
+    /// Read what was appended since the last call into `buf[..filled]`.
+    fn read(&mut self) -> io::Result<()> {
         if self.file.is_none() {
             let opened = match self.index_of(&self.from.file) {
                 Some(index) => self.open(index)?,
@@ -656,15 +668,13 @@ impl Follower {
             };
             self.file = Some(opened);
         }
-        let mut data = Vec::new();
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_CHUNK];
+        }
+        self.filled = 0;
         loop {
-            let (file, id) = self.file.as_mut().expect("opened above");
-            let id = *id;
-            file.seek(SeekFrom::Start(self.offset))?;
-            let want = (READ_CHUNK - data.len()) as u64;
-            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
-            self.offset += got as u64;
-            if data.len() >= READ_CHUNK {
+            let id = self.file.as_ref().expect("opened above").1;
+            if self.read_file()? {
                 self.caught_up = false;
                 break;
             }
@@ -678,12 +688,7 @@ impl Follower {
             }
             // Renamed, so final now; but the writer may have appended to it
             // between the read above and the rename. Take that first.
-            let (file, _) = self.file.as_mut().expect("opened above");
-            file.seek(SeekFrom::Start(self.offset))?;
-            let want = (READ_CHUNK - data.len()) as u64;
-            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
-            self.offset += got as u64;
-            if data.len() >= READ_CHUNK {
+            if self.read_file()? {
                 self.caught_up = false;
                 break;
             }
@@ -701,7 +706,26 @@ impl Follower {
             self.file = Some(opened);
             self.offset = 0;
         }
-        Ok(data)
+        Ok(())
+    }
+
+    /// Read the open file from `offset` on into the rest of `buf`, until
+    /// its end or until `buf` is full; returns whether it is full.
+    fn read_file(&mut self) -> io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let (file, _) = self.file.as_ref().expect("a file is open");
+        while self.filled < self.buf.len() {
+            match file.read_at(&mut self.buf[self.filled..], self.offset) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.filled += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 
     /// Whether the last [`Follower::read_new`] reached the end of the log.
