@@ -85,7 +85,9 @@ impl Cells {
 
     fn text(&self) -> String {
         match self {
-            Cells::Ascii(b) => String::from_utf8_lossy(b).into_owned(),
+            // Always valid (ASCII); `from_utf8` checks it fast.
+            Cells::Ascii(b) => String::from_utf8(b.clone())
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             Cells::Chars(c) => c.iter().collect(),
         }
     }

@@ -38,7 +38,7 @@ impl Keeper {
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        let changes = log::LogWatch::new(&self.log_path(name));
+        let changes = log::LogWatch::new(&self.log_path(name)).paced(log::FLOOD_PACE);
         let (last, end) = self.logs_or_history(name, n, raw, true).await?;
         let Some(end) = end else {
             return Err(KeeperError::NoLog {

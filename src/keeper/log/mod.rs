@@ -767,7 +767,15 @@ impl Follower {
 /// be had (another OS, the per-user limit used up), it wakes every 100 ms.
 pub struct LogWatch {
     inner: Watching,
+    /// See [`LogWatch::paced`]: the least time between two wake-ups, and
+    /// when the last one was.
+    pace: Option<(std::time::Duration, Option<tokio::time::Instant>)>,
 }
+
+/// How often a reader of a log that keeps growing wakes at most
+/// ([`LogWatch::paced`]): each wake-up then reads what a flood wrote in
+/// this time (hundreds of KiB) instead of each of the writer's writes.
+pub const FLOOD_PACE: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Watching {
     #[cfg(target_os = "linux")]
@@ -803,7 +811,7 @@ impl LogWatch {
     pub fn new(path: &Path) -> LogWatch {
         #[cfg(target_os = "linux")]
         if let Some(inner) = Self::inotify(path) {
-            return LogWatch { inner };
+            return LogWatch { inner, pace: None };
         }
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -813,7 +821,20 @@ impl LogWatch {
                 seen: Self::look(path),
                 path: path.to_path_buf(),
             },
+            pace: None,
         }
+    }
+
+    /// Wake at most once per `every` while the log keeps changing: a
+    /// change after a quiet spell wakes at once, and while changes follow
+    /// each other faster, [`LogWatch::changed`] returns `every` after its
+    /// last return, counting all that came meanwhile. For readers that
+    /// read all there is at each wake-up (a flood then costs a wake-up per
+    /// `every`, not one per write); not for measuring quiet shorter than
+    /// `every`.
+    pub fn paced(mut self, every: std::time::Duration) -> LogWatch {
+        self.pace = Some((every, None));
+        self
     }
 
     /// The log's file and size, and its first rotation's, for polling.
@@ -854,6 +875,38 @@ impl LogWatch {
     /// Wait until the log changed since the last call (all changes that
     /// came meanwhile count as one).
     pub async fn changed(&mut self) -> io::Result<()> {
+        self.next_change().await?;
+        if let Some((every, last)) = &mut self.pace {
+            if let Some(due) = last.map(|last| last + *every) {
+                if tokio::time::Instant::now() < due {
+                    tokio::time::sleep_until(due).await;
+                    // What changed meanwhile is read after this return.
+                    self.discard_changes()?;
+                }
+            }
+            if let Some((_, last)) = &mut self.pace {
+                *last = Some(tokio::time::Instant::now());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget the changes reported so far (inotify's queue).
+    fn discard_changes(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Watching::Inotify { fd, .. } = &self.inner {
+            loop {
+                match fd.get_ref().0.read_events() {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn next_change(&mut self) -> io::Result<()> {
         match &mut self.inner {
             #[cfg(target_os = "linux")]
             Watching::Inotify { fd, name } => loop {
