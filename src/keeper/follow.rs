@@ -38,7 +38,7 @@ impl Keeper {
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        let changes = log::LogWatch::new(&self.log_path(name));
+        let changes = log::LogWatch::new(&self.log_path(name)).paced(log::FLOOD_PACE);
         let (last, end) = self.logs_or_history(name, n, raw, true).await?;
         let Some(end) = end else {
             return Err(KeeperError::NoLog {
@@ -58,15 +58,20 @@ impl Keeper {
 }
 
 impl LogFollow {
-    /// Pass each line the process adds to its log to `on_line` until it
-    /// exits, then say how it ended. The log is the source, so nothing is
+    /// Pass the lines the process adds to its log to `on_lines` until it
+    /// exits, then say how it ended. Each call has the lines of one read
+    /// (at most [`log::READ_CHUNK`] bytes), in order; a caller that
+    /// buffers its output writes it out at the end of each call. The log is the source, so nothing is
     /// passed twice or lost (tmux 3.3a can drop the last `%output` of a
     /// pane that is dying), and the log directory's changes (inotify, or
     /// polling where there is none) say when to read: the log writer is a
     /// process of its own and can lag far behind tmux's output under a
     /// flood. Reads are bounded, so memory stays flat however far behind
     /// the reader is. Dropping the future stops following.
-    pub async fn run(mut self, mut on_line: impl FnMut(&str)) -> Result<Followed, KeeperError> {
+    pub async fn run(
+        mut self,
+        mut on_lines: impl FnMut(&[String]),
+    ) -> Result<Followed, KeeperError> {
         // After the exit, tmux has read all the process wrote; the writer is
         // done once the log stops changing for this long.
         const QUIET: Duration = Duration::from_millis(500);
@@ -80,12 +85,12 @@ impl LogFollow {
         let mut end = None;
         loop {
             loop {
-                for line in &self
+                let lines = self
                     .follower
                     .read_new()
-                    .map_err(|e| io("reading the log", e))?
-                {
-                    on_line(line);
+                    .map_err(|e| io("reading the log", e))?;
+                if !lines.is_empty() {
+                    on_lines(&lines);
                 }
                 if self.follower.caught_up() {
                     break;
@@ -108,7 +113,7 @@ impl LogFollow {
             changed.map_err(|e| io("watching the log", e))?;
         }
         if let Some(rest) = self.follower.rest() {
-            on_line(&rest);
+            on_lines(&[rest]);
         }
         let gone = |reason: String| KeeperError::ServerGone {
             name: self.name.clone(),

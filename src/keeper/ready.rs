@@ -8,7 +8,7 @@
 //! printed before it counts, nor its echo), or now; none of these depends
 //! on what is still on tmux's screen.
 
-use super::log::{Follower, LogWatch, Position};
+use super::log::{Follower, LogWatch, Position, FLOOD_PACE};
 use crate::watch::{ExitStatus, LineMatch, WatchError};
 use std::future::Future;
 use std::path::Path;
@@ -58,7 +58,7 @@ pub(crate) async fn wait_in_log(
     let io =
         |what: &str, e: std::io::Error| WatchError::Log(format!("{what} {}: {e}", path.display()));
     // Watch first, then read: a change after the read still wakes us.
-    let mut changes = LogWatch::new(path);
+    let mut changes = LogWatch::new(path).paced(FLOOD_PACE);
     let mut follower = Follower::new(path, from, false);
     let mut exited = std::pin::pin!(exited);
     let mut end: Option<ExitStatus> = None;

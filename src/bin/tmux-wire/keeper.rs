@@ -9,7 +9,7 @@
 use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
-use crate::Failure;
+use crate::{output, Failure};
 use indicatif::ProgressBar;
 use std::io;
 use std::path::Path;
@@ -237,9 +237,9 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     for line in &last {
         print_line(json, line);
     }
-    // Ctrl-C ends the follow; stdout is written line by line.
+    // Ctrl-C ends the follow; stdout is written a read's lines at a time.
     let ended = tokio::select! {
-        ended = following.run(|line| print_line(json, line)) => Some(ended?),
+        ended = following.run(|lines| print_lines(json, lines)) => Some(ended?),
         _ = tokio::signal::ctrl_c() => None,
     };
     {
@@ -271,10 +271,19 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
 
 /// One line of a log: the line, or with `--json` `{"line": ...}`.
 fn print_line(json: bool, line: &str) {
+    print_lines(json, &[line]);
+}
+
+/// Lines in one write: as they are, or a `{"line": ...}` document each.
+fn print_lines(json: bool, lines: &[impl AsRef<str>]) {
     if json {
-        print_doc(&docs::LogLine { line });
+        output::emit_all(lines.iter().map(|line| {
+            output::doc_line(&docs::LogLine {
+                line: line.as_ref(),
+            })
+        }));
     } else {
-        out!("{line}");
+        output::emit_all(lines);
     }
 }
 

@@ -18,8 +18,18 @@ pub(crate) use out;
 
 /// Print one line on stdout; a closed stdout ends the program (exit 0).
 pub fn emit(line: &str) {
-    let mut stdout = io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{line}") {
+    emit_all([line]);
+}
+
+/// Print lines on stdout in one write (a batch of a log being followed:
+/// one system call for all, not one per line); see [`emit`].
+pub fn emit_all(lines: impl IntoIterator<Item = impl AsRef<str>>) {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line.as_ref());
+        text.push('\n');
+    }
+    if let Err(e) = io::stdout().lock().write_all(text.as_bytes()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -31,8 +41,12 @@ pub fn emit(line: &str) {
 /// Print one `--json` document (see `docs`) on a line of its own. Keys come
 /// out in sorted order, as they always have.
 pub fn print_doc<T: Serialize + ?Sized>(doc: &T) {
-    let value = serde_json::to_value(doc).unwrap_or_default();
-    out!("{value}");
+    emit(&doc_line(doc));
+}
+
+/// A `--json` document as [`print_doc`] prints it, without the newline.
+pub fn doc_line<T: Serialize + ?Sized>(doc: &T) -> String {
+    serde_json::to_value(doc).unwrap_or_default().to_string()
 }
 
 /// A spinner on a terminal (elapsed time and a message), nothing otherwise.

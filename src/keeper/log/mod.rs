@@ -668,6 +668,10 @@ pub struct Follower {
     /// The file being read, and which it is.
     file: Option<(File, FileId)>,
     offset: u64,
+    /// What the last read got: `buf[..filled]` (made on the first read,
+    /// [`READ_CHUNK`] long, and reused).
+    buf: Vec<u8>,
+    filled: usize,
     render: Render,
     caught_up: bool,
     missed: bool,
@@ -681,6 +685,8 @@ impl Follower {
             from,
             file: None,
             offset: from.offset,
+            buf: Vec::new(),
+            filled: 0,
             render: Render::new(raw),
             caught_up: false,
             missed: false,
@@ -718,17 +724,45 @@ impl Follower {
             .map_or_else(|| self.open(0), Ok)
     }
 
+    /// The file that follows `id`, a file that was renamed (it is final):
+    /// the next newer one, or if `id` was rotated away altogether, the
+    /// oldest there is. `None` while the file to go on with is not there
+    /// yet (the current file was just renamed; its successor is made next).
+    fn next_after(&self, id: &FileId) -> io::Result<Option<(File, FileId)>> {
+        loop {
+            let index = self.index_of(id);
+            let next = match index {
+                Some(index) if index > 0 => self.open(index - 1),
+                _ => self.oldest(),
+            };
+            match next {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+                // Unless the log rotated again in between (the name opened
+                // may hold a newer file than the one after `id`): look again.
+                Ok(next) if self.index_of(id) == index => return Ok(Some(next)),
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// The lines completed by what was appended since the last call; reads
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]).
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
-        let data = self.read_bytes()?;
-        Ok(self.render.push(&data))
+        self.read()?;
+        Ok(self.render.push(&self.buf[..self.filled]))
     }
 
     /// The bytes appended since the last call, as the process wrote them
     /// (escape sequences and all); at most [`READ_CHUNK`]. Not rendered:
     /// use it instead of [`Follower::read_new`], not with it.
     pub fn read_bytes(&mut self) -> io::Result<Vec<u8>> {
+        self.read()?;
+        Ok(self.buf[..self.filled].to_vec())
+    }
+
+    /// Read what was appended since the last call into `buf[..filled]`.
+    fn read(&mut self) -> io::Result<()> {
         if self.file.is_none() {
             let opened = match self.index_of(&self.from.file) {
                 Some(index) => self.open(index)?,
@@ -741,15 +775,13 @@ impl Follower {
             };
             self.file = Some(opened);
         }
-        let mut data = Vec::new();
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_CHUNK];
+        }
+        self.filled = 0;
         loop {
-            let (file, id) = self.file.as_mut().expect("opened above");
-            let id = *id;
-            file.seek(SeekFrom::Start(self.offset))?;
-            let want = (READ_CHUNK - data.len()) as u64;
-            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
-            self.offset += got as u64;
-            if data.len() >= READ_CHUNK {
+            let id = self.file.as_ref().expect("opened above").1;
+            if self.read_file()? {
                 self.caught_up = false;
                 break;
             }
@@ -763,20 +795,17 @@ impl Follower {
             }
             // Renamed, so final now; but the writer may have appended to it
             // between the read above and the rename. Take that first.
-            let (file, _) = self.file.as_mut().expect("opened above");
-            file.seek(SeekFrom::Start(self.offset))?;
-            let want = (READ_CHUNK - data.len()) as u64;
-            let got = Read::by_ref(file).take(want).read_to_end(&mut data)?;
-            self.offset += got as u64;
-            if data.len() >= READ_CHUNK {
+            if self.read_file()? {
                 self.caught_up = false;
                 break;
             }
-            let next = match self.index_of(&id) {
-                Some(0) | None => 0,
-                Some(index) => index - 1,
+            let Some(opened) = self.next_after(&id)? else {
+                // The writer is between renaming the current file and
+                // making the next: the new file's creation wakes the
+                // reader, which goes on from here.
+                self.caught_up = true;
+                break;
             };
-            let opened = self.open(next)?;
             if opened.1.is(&id) {
                 self.caught_up = true;
                 break;
@@ -784,7 +813,26 @@ impl Follower {
             self.file = Some(opened);
             self.offset = 0;
         }
-        Ok(data)
+        Ok(())
+    }
+
+    /// Read the open file from `offset` on into the rest of `buf`, until
+    /// its end or until `buf` is full; returns whether it is full.
+    fn read_file(&mut self) -> io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let (file, _) = self.file.as_ref().expect("a file is open");
+        while self.filled < self.buf.len() {
+            match file.read_at(&mut self.buf[self.filled..], self.offset) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.filled += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 
     /// Whether the last [`Follower::read_new`] reached the end of the log.
@@ -826,7 +874,15 @@ impl Follower {
 /// be had (another OS, the per-user limit used up), it wakes every 100 ms.
 pub struct LogWatch {
     inner: Watching,
+    /// See [`LogWatch::paced`]: the least time between two wake-ups, and
+    /// when the last one was.
+    pace: Option<(std::time::Duration, Option<tokio::time::Instant>)>,
 }
+
+/// How often a reader of a log that keeps growing wakes at most
+/// ([`LogWatch::paced`]): each wake-up then reads what a flood wrote in
+/// this time (hundreds of KiB) instead of each of the writer's writes.
+pub const FLOOD_PACE: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Watching {
     #[cfg(target_os = "linux")]
@@ -862,7 +918,7 @@ impl LogWatch {
     pub fn new(path: &Path) -> LogWatch {
         #[cfg(target_os = "linux")]
         if let Some(inner) = Self::inotify(path) {
-            return LogWatch { inner };
+            return LogWatch { inner, pace: None };
         }
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -872,7 +928,20 @@ impl LogWatch {
                 seen: Self::look(path),
                 path: path.to_path_buf(),
             },
+            pace: None,
         }
+    }
+
+    /// Wake at most once per `every` while the log keeps changing: a
+    /// change after a quiet spell wakes at once, and while changes follow
+    /// each other faster, [`LogWatch::changed`] returns `every` after its
+    /// last return, counting all that came meanwhile. For readers that
+    /// read all there is at each wake-up (a flood then costs a wake-up per
+    /// `every`, not one per write); not for measuring quiet shorter than
+    /// `every`.
+    pub fn paced(mut self, every: std::time::Duration) -> LogWatch {
+        self.pace = Some((every, None));
+        self
     }
 
     /// The log's file and size, and its first rotation's, for polling.
@@ -913,6 +982,38 @@ impl LogWatch {
     /// Wait until the log changed since the last call (all changes that
     /// came meanwhile count as one).
     pub async fn changed(&mut self) -> io::Result<()> {
+        self.next_change().await?;
+        if let Some((every, last)) = &mut self.pace {
+            if let Some(due) = last.map(|last| last + *every) {
+                if tokio::time::Instant::now() < due {
+                    tokio::time::sleep_until(due).await;
+                    // What changed meanwhile is read after this return.
+                    self.discard_changes()?;
+                }
+            }
+            if let Some((_, last)) = &mut self.pace {
+                *last = Some(tokio::time::Instant::now());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget the changes reported so far (inotify's queue).
+    fn discard_changes(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Watching::Inotify { fd, .. } = &self.inner {
+            loop {
+                match fd.get_ref().0.read_events() {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn next_change(&mut self) -> io::Result<()> {
         match &mut self.inner {
             #[cfg(target_os = "linux")]
             Watching::Inotify { fd, name } => loop {
