@@ -606,6 +606,27 @@ pub async fn probe_version(
     path: &Path,
     timeout: std::time::Duration,
 ) -> Result<String, ProbeError> {
+    Ok(probe_server(path, timeout).await?.version)
+}
+
+/// What [`probe_server`] learns of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerIdentity {
+    /// `#{version}`.
+    pub version: String,
+    /// `#{pid}`: the tmux server process that answered (`None` where the
+    /// server did not say). It can differ from the process listening on the
+    /// socket: with systemd socket activation, systemd listens, and a new
+    /// tmux server (perhaps another version) answers after a restart.
+    pub pid: Option<i32>,
+}
+
+/// [`probe_version`], also asking for the server's pid.
+pub async fn probe_server(
+    path: &Path,
+    timeout: std::time::Duration,
+) -> Result<ServerIdentity, ProbeError> {
     match tokio::time::timeout(timeout, probe_inner(path)).await {
         Ok(result) => result,
         Err(_) => Err(ProbeError::Timeout {
@@ -615,9 +636,14 @@ pub async fn probe_version(
     }
 }
 
-async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
-    let (output, retval, message) =
-        plain_command(path, &crate::protocol::Command::version_query()).await?;
+async fn probe_inner(path: &Path) -> Result<ServerIdentity, ProbeError> {
+    let query = crate::protocol::Command::from_argv([
+        "list-commands",
+        "-F",
+        "#{version} #{pid}",
+        "list-commands",
+    ]);
+    let (output, retval, message) = plain_command(path, &query).await?;
     let text = String::from_utf8_lossy(&output).trim().to_string();
     if retval != 0 || text.is_empty() {
         return Err(ProbeError::Protocol {
@@ -625,7 +651,18 @@ async fn probe_inner(path: &Path) -> Result<String, ProbeError> {
             reason: format!("the version query failed (status {retval}) {message}"),
         });
     }
-    Ok(text)
+    // A version has no space; a server that cannot expand #{pid} leaves
+    // the version alone.
+    Ok(match text.rsplit_once(' ') {
+        Some((version, pid)) => ServerIdentity {
+            version: version.trim().to_string(),
+            pid: pid.parse().ok().filter(|&pid: &i32| pid > 0),
+        },
+        None => ServerIdentity {
+            version: text,
+            pid: None,
+        },
+    })
 }
 
 /// Run one tmux command as a plain (not control-mode) client without any

@@ -231,6 +231,20 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
         .await
         .unwrap();
     assert_eq!(version, common::tmux::version());
+    // The pid is the tmux server's own, which is what decides whether the
+    // answer may be remembered (the listener may be systemd).
+    let identity = tmux_wire::server::probe_server(&sock, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(identity.version, version);
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(&sock)
+        .args(["display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    let server_pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(identity.pid, Some(server_pid));
     let layout = if tmux_wire::protocol::version_at_least(&version, 3, 6) {
         tmux_wire::protocol::HeaderLayout::B
     } else {

@@ -27,7 +27,7 @@ use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
 use crate::protocol::{
     Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
 };
-use crate::server::{check_path_len, connect_failure, identify_messages, probe_version};
+use crate::server::{check_path_len, connect_failure, identify_messages, probe_server};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use std::io::{IoSlice, Write};
 use std::os::fd::AsRawFd;
@@ -127,14 +127,22 @@ async fn version_of(
             return Ok((version, false));
         }
     }
-    let version = probe_version(socket, opts.probe_timeout).await?;
-    if let Some(key) = key {
-        remember_version(key, &version);
+    let answer = probe_server(socket, opts.probe_timeout).await?;
+    // Remembered only when the process that answered is the one listening
+    // on the socket: with systemd socket activation systemd listens, the
+    // key would outlive the tmux server, and a restarted server of another
+    // version would be taken for the old one (a wrong header layout can
+    // crash tmux up to 3.5). The probe's own connection is a new one, so
+    // this also catches a server replaced between the two.
+    if answer.pid.is_some() && answer.pid == pid {
+        if let Some(key) = key {
+            remember_version(key, &answer.version);
+        }
+        if let Some(process) = &process {
+            super::probe_cache::remember(process, &answer.version);
+        }
     }
-    if let Some(process) = &process {
-        super::probe_cache::remember(process, &version);
-    }
-    Ok((version, true))
+    Ok((answer.version, true))
 }
 
 /// Versions already probed by this process, per server: the socket path
