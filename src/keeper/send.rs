@@ -161,19 +161,26 @@ impl Keeper {
         name: &str,
         text: &[u8],
     ) -> Result<Option<log::Position>, KeeperError> {
+        // Where the log ends before the round trip of `kept`, to tell a
+        // quiet log from one still being written.
+        let before = self.log_end(name).ok();
         let Some(kept) = self.kept(client, name).await? else {
             return Ok(None);
         };
         // What the process printed before this input may still be on its
         // way to the log (the writer is a process of its own): let it land
         // first, so that it is not taken for output after it. tmux has
-        // passed it on to the writer by now (the answer to `kept` came
-        // after it); if the writer is seen to have written all it got, it
-        // has landed; if not, wait briefly for the log to stay unchanged.
+        // passed what it read on to the writer by now (the answer to `kept`
+        // came after it). If the log did not grow during that round trip
+        // and the writer is seen to have written all it got, nothing is on
+        // its way; otherwise (a process still printing, whose output tmux
+        // reads a piece per loop), wait for the log to stay unchanged.
         let path = self.log_path(name);
-        let caught_up = kept
-            .server
-            .is_some_and(|server| log::writers_caught_up(&path, server));
+        let quiet = before.is_some() && before == self.log_end(name).ok();
+        let caught_up = quiet
+            && kept
+                .server
+                .is_some_and(|server| log::writers_caught_up(&path, server));
         if !caught_up {
             let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
             log::settle(&path, INPUT_SETTLE, deadline).await;

@@ -27,7 +27,7 @@ pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(Pid, i3
 }
 
 /// Whether `pid` is a tmux process of this system.
-fn is_tmux(pid: Pid) -> bool {
+pub(crate) fn is_tmux(pid: Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("tmux"))
 }
 

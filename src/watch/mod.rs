@@ -25,7 +25,7 @@
 pub mod exit;
 mod idle;
 pub mod input;
-mod local;
+pub(crate) mod local;
 pub mod pattern;
 
 pub use exit::{

@@ -386,6 +386,11 @@ impl Shown {
 pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
     #[cfg(target_os = "linux")]
     {
+        // A pid that only looks local (a server in another pid namespace
+        // whose pid a local process happens to have) says nothing.
+        if !crate::watch::local::is_tmux(server) {
+            return false;
+        }
         let children = format!("/proc/{server}/task/{server}/children");
         let Ok(children) = std::fs::read_to_string(children) else {
             return false;
@@ -429,17 +434,20 @@ pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
 /// every 500 ms) only makes this false for a moment.
 #[cfg(target_os = "linux")]
 fn writer_idle(pid: &str) -> bool {
-    let named_idle = std::fs::read(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.strip_suffix(b"\n") == Some(IDLE_NAME.as_bytes()));
-    named_idle
-        && std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            // The state follows the command name, which ends at the last ')'.
-            let state = stat
-                .iter()
-                .rposition(|&b| b == b')')
-                .and_then(|i| stat.get(i + 2));
-            state == Some(&b'S')
-        })
+    // One read of `stat` gives the name and the state together, as they
+    // were at one moment (the name is between the first '(' and the last
+    // ')', the state follows).
+    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let (Some(open), Some(close)) = (
+            stat.iter().position(|&b| b == b'('),
+            stat.iter().rposition(|&b| b == b')'),
+        ) else {
+            return false;
+        };
+        open < close
+            && &stat[open + 1..close] == IDLE_NAME.as_bytes()
+            && stat.get(close + 2) == Some(&b'S')
+    })
 }
 
 fn rotate(path: &Path, keep: u32) -> io::Result<()> {
