@@ -300,6 +300,19 @@ fn nothing_the_user_owns_is_harmed() {
     }
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
 
+    // A symbolic link to a live server's socket is not followed.
+    if common::tmux::supports(3, 2, "the keeper's start") {
+        s.ok(&["start", "live", "--", "sleep", "300"]);
+        let link = s.dir.path().join("link");
+        std::os::unix::fs::symlink(&s.path, &link).unwrap();
+        for args in [&["ls"][..], &["status", "live"]] {
+            let out = at(&link, args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("symbolic link"), "{args:?}: {err}");
+        }
+    }
+
     // A socket directory that does not exist: start makes it private, the
     // others say it is missing.
     let missing = s.dir.path().join("new/dir/sock");

@@ -209,8 +209,12 @@ impl Keeper {
     async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A `tmux -C` child would only say that it failed: look first. The
         // direct transport tells why it could not connect, so it is asked
-        // after a failure only (one connection less for a one-shot `ls`).
-        if self.transport == TransportChoice::Process && !self.socket_alive()? {
+        // after a failure only (one connection less for a one-shot `ls`),
+        // or first when the path is a symbolic link, which connecting would
+        // follow and the look refuses (only a socket is ever used there).
+        let link =
+            std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_symlink());
+        if (self.transport == TransportChoice::Process || link) && !self.socket_alive()? {
             return Ok((Vec::new(), None));
         }
         let (reply, info) = match self
