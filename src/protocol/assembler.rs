@@ -897,5 +897,38 @@ mod tests {
             }
             proptest::prop_assert!(got.next().is_none());
         }
+
+        /// A line outside a block comes out as `parse_line` reads it (its
+        /// trailing `\r` removed): the assembler parses most lines in place
+        /// and pane data from its buffer, and must not differ.
+        #[test]
+        fn a_line_outside_blocks_is_what_parse_line_makes(
+            name in proptest::sample::select(vec![
+                "%output", "%extended-output", "%pause", "%window-renamed", "%layout-change",
+                "%session-changed", "%subscription-changed", "%message", "%exit", "%sessions-changed",
+                "%future", "%", "x",
+            ]),
+            tail in "[ %@$:0-9a-z\\\\-]{0,30}",
+            cr in proptest::prelude::any::<bool>(),
+        ) {
+            let line = format!("{name}{tail}");
+            // A first line in \r would turn CRLF mode on; start with another.
+            let mut stream = b"%sessions-changed\n".to_vec();
+            stream.extend_from_slice(line.as_bytes());
+            if cr { stream.push(b'\r'); }
+            stream.push(b'\n');
+            let mut asm = Assembler::new();
+            asm.feed(&stream);
+            let events: Vec<Event> = asm.events().collect();
+            proptest::prop_assert_eq!(events.len(), 2);
+            match (parse_line(line.as_bytes()), &events[1]) {
+                (Ok(Line::Notification(n)), Event::Notification(got)) => proptest::prop_assert_eq!(&n, got),
+                (Err(e), Event::Invalid { line: got, error }) => {
+                    proptest::prop_assert_eq!(got.as_ref(), line.as_bytes());
+                    proptest::prop_assert_eq!(&e, error);
+                }
+                (expected, got) => proptest::prop_assert!(false, "{line:?}: {expected:?} but {got:?}"),
+            }
+        }
     }
 }
