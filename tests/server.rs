@@ -240,10 +240,15 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
     let out = common::tmux::command()
         .arg("-S")
         .arg(&sock)
-        .args(["display-message", "-p", "#{pid}"])
+        .args(["list-commands", "-F", "#{pid}", "list-commands"])
         .output()
         .unwrap();
-    let server_pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let server_pid: i32 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(identity.pid, Some(server_pid));
     let layout = if tmux_wire::protocol::version_at_least(&version, 3, 6) {
         tmux_wire::protocol::HeaderLayout::B

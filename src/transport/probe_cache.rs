@@ -213,7 +213,23 @@ fn forget_gone(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some((pid, start)) = name.to_str().and_then(|n| n.split_once('-')) else {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        // A temporary file (`.PID-START.WRITER.NANOS.tmp`) left by a
+        // writer that died before renaming it.
+        if let Some(writer) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.split('.').nth(1))
+            .and_then(|w| w.parse::<i32>().ok())
+        {
+            if !Path::new(&format!("/proc/{writer}")).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            continue;
+        }
+        let Some((pid, start)) = name.split_once('-') else {
             continue;
         };
         let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
@@ -231,6 +247,20 @@ mod tests {
 
     fn this_process(socket: &Path) -> ServerProcess {
         ServerProcess::of(socket, std::process::id() as i32).expect("a Linux /proc")
+    }
+
+    #[test]
+    fn temporary_files_of_dead_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".1-2.999999999.5.tmp");
+        let alive = dir
+            .path()
+            .join(format!(".1-2.{}.5.tmp", std::process::id()));
+        std::fs::write(&dead, "x").unwrap();
+        std::fs::write(&alive, "x").unwrap();
+        forget_gone(dir.path());
+        assert!(!dead.exists());
+        assert!(alive.exists());
     }
 
     #[test]
