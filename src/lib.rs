@@ -37,6 +37,7 @@
 
 pub mod client;
 pub mod keeper;
+mod procfs;
 pub mod protocol;
 pub mod server;
 pub mod text;

@@ -369,12 +369,9 @@ fn starter_token() -> String {
     format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
 }
 
-/// The start time of process `pid` (field 22 of `/proc/PID/stat`).
+/// The start time of process `pid` ([`crate::procfs::start_time`]).
 fn process_start_time(pid: u32) -> Option<u64> {
-    watch::proc_stat(i32::try_from(pid).ok()?)?
-        .get(19)?
-        .parse()
-        .ok()
+    crate::procfs::start_time(i32::try_from(pid).ok()?)
 }
 
 /// The starter token in a placeholder's command line, if it is one.

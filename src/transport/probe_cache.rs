@@ -65,7 +65,7 @@ impl ServerProcess {
         if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             return None;
         }
-        let start = start_time(pid)?;
+        let start = crate::procfs::start_time(pid)?;
         let meta = std::fs::symlink_metadata(socket).ok()?;
         Some(ServerProcess {
             boot: boot.to_string(),
@@ -93,15 +93,6 @@ impl ServerProcess {
         key.extend_from_slice(b"\nversion ");
         key
     }
-}
-
-/// The start time of process `pid` (clock ticks after boot), from
-/// `/proc/PID/stat` field 22.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = read_small(Path::new(&format!("/proc/{pid}/stat")))?;
-    // The command name (field 2) may hold anything but ends at the last ')'.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
 /// A small file, whole, in one read where it fits (files in `/proc` have
@@ -235,7 +226,7 @@ fn forget_gone(dir: &Path) {
         let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
             continue;
         };
-        if start_time(pid) != Some(start) {
+        if crate::procfs::start_time(pid) != Some(start) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -261,14 +252,6 @@ mod tests {
         forget_gone(dir.path());
         assert!(!dead.exists());
         assert!(alive.exists());
-    }
-
-    #[test]
-    fn start_time_of_this_process() {
-        let start = start_time(std::process::id() as i32).unwrap();
-        assert!(start > 0);
-        assert_eq!(start_time(std::process::id() as i32), Some(start));
-        assert_eq!(start_time(-1), None);
     }
 
     #[test]

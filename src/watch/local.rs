@@ -122,19 +122,10 @@ impl ProcessExit {
     }
 }
 
-/// The fields of `/proc/PID/stat` from the third (the state) on: the
-/// command name before them is in parentheses and may hold anything.
-/// `None` where there is no such file (another system, the pid gone).
-pub(crate) fn proc_stat(pid: i32) -> Option<Vec<String>> {
-    use std::io::Read;
-    // One read where the line fits (`status` reads every process's): a
-    // file in /proc has no size, so `fs::read_to_string` would ask for it
-    // and then grow its buffer from 32 bytes, one read each time.
-    let file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-    let mut stat = String::with_capacity(1024);
-    file.take(64 * 1024).read_to_string(&mut stat).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    Some(rest.split_whitespace().map(str::to_string).collect())
+/// The fields of `/proc/PID/stat` from the third (the state) on
+/// ([`crate::procfs::stat`]).
+fn proc_stat(pid: i32) -> Option<Vec<String>> {
+    crate::procfs::stat(pid).map(|stat| stat.fields)
 }
 
 /// Whether process `pid` exists and has not exited (a zombie has).

@@ -255,11 +255,9 @@ impl NudgingStdin {
     /// Standard input; the parent is reminded only if it is a tmux process.
     pub fn new() -> NudgingStdin {
         let parent = nix::unistd::getppid();
-        let is_tmux = std::fs::read_to_string(format!("/proc/{}/comm", parent.as_raw()))
-            .is_ok_and(|comm| comm.starts_with("tmux"));
         NudgingStdin {
             stdin: io::stdin(),
-            server: is_tmux.then_some(parent),
+            server: crate::watch::local::is_tmux(parent).then_some(parent),
         }
     }
 }
@@ -434,20 +432,11 @@ pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
 /// every 500 ms) only makes this false for a moment.
 #[cfg(target_os = "linux")]
 fn writer_idle(pid: &str) -> bool {
-    // One read of `stat` gives the name and the state together, as they
-    // were at one moment (the name is between the first '(' and the last
-    // ')', the state follows).
-    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let (Some(open), Some(close)) = (
-            stat.iter().position(|&b| b == b'('),
-            stat.iter().rposition(|&b| b == b')'),
-        ) else {
-            return false;
-        };
-        open < close
-            && &stat[open + 1..close] == IDLE_NAME.as_bytes()
-            && stat.get(close + 2) == Some(&b'S')
-    })
+    // Name and state from one read of `stat`, as they were at one moment.
+    pid.parse()
+        .ok()
+        .and_then(crate::procfs::stat)
+        .is_some_and(|stat| stat.name == IDLE_NAME && stat.fields.first().is_some_and(|s| s == "S"))
 }
 
 fn rotate(path: &Path, keep: u32) -> io::Result<()> {
