@@ -36,7 +36,7 @@
 //! print untrusted data.
 
 use super::error::{display_line, ProtocolError};
-use super::escape::unescape_to_bytes;
+use super::escape::unescape_slice;
 use super::line::{data_line, parse_line, Guard, Line, Notification};
 use bytes::Buf;
 use bytes::{Bytes, BytesMut};
@@ -389,8 +389,8 @@ impl Assembler {
     }
 
     /// The next line's place in `buf` (framing removed), and whether it
-    /// may hold a backslash. The line stays in `buf` until [`Self::take`]
-    /// or [`Self::skip`]: a line that becomes only ids and names is parsed
+    /// may hold a backslash. The line stays in `buf` until [`Span::take`]
+    /// or [`Span::skip`]: a line that becomes only ids and names is parsed
     /// where it lies, without the reference count a [`Bytes`] view costs.
     fn next_line(&mut self) -> Option<(Span, bool)> {
         let end = loop {
@@ -443,25 +443,12 @@ impl Assembler {
         Some((span, backslash))
     }
 
-    /// The line at `span` as [`Bytes`], removed from `buf`.
-    fn take(&mut self, span: Span) -> Bytes {
-        let mut line = self.buf.split_to(span.next).freeze();
-        line.truncate(span.end);
-        line.advance(span.start);
-        line
-    }
-
-    /// Drop the line at `span` from `buf`.
-    fn skip(&mut self, span: Span) {
-        self.buf.advance(span.next);
-    }
-
     fn on_line(&mut self, mut span: Span, backslash: bool) -> Option<Event> {
         if let Some(block) = self.open.as_mut() {
             let line = &self.buf[span.start..span.end];
             if let Some(ok) = closes(line, &block.fields) {
+                span.skip(&mut self.buf);
                 let b = self.open.take().expect("checked above");
-                self.skip(span);
                 return Some(Event::Reply(Reply {
                     time: b.guard.time,
                     number: b.guard.number,
@@ -479,10 +466,7 @@ impl Assembler {
             if surfaced.is_some() {
                 block.surfaced.push(block.lines.len());
             }
-            let line = self.take(span);
-            if let Some(block) = self.open.as_mut() {
-                block.lines.push(line);
-            }
+            block.lines.push(span.take(&mut self.buf));
             return surfaced.map(Event::Notification);
         }
         span.strip_cr(&self.buf);
@@ -491,12 +475,12 @@ impl Assembler {
             // Escaped data is decoded straight out of the buffer into its
             // own; data without escapes is handed out as a view.
             let data = if backslash {
-                let data = unescape_to_bytes(&line[at..]);
-                self.skip(span);
+                let data = Bytes::from(unescape_slice(&line[at..]));
+                span.skip(&mut self.buf);
                 data
             } else {
                 span.start += at;
-                self.take(span)
+                span.take(&mut self.buf)
             };
             return Some(Event::Notification(header.with(data)));
         }
@@ -505,7 +489,7 @@ impl Assembler {
                 reason: "block end without an open %begin".into(),
                 line: display_line(line),
             };
-            let line = self.take(span);
+            let line = span.take(&mut self.buf);
             return Some(Event::Invalid { line, error });
         }
         // Other lines become ids and names (copied out as `String`s), so
@@ -519,16 +503,16 @@ impl Assembler {
                     lines: Vec::with_capacity(4),
                     surfaced: Vec::new(),
                 });
-                self.skip(span);
+                span.skip(&mut self.buf);
                 None
             }
             Ok(Line::Notification(n)) => {
-                self.skip(span);
+                span.skip(&mut self.buf);
                 Some(Event::Notification(n))
             }
             Ok(Line::End(_) | Line::Error(_)) => unreachable!("is_guard_end caught it"),
             Err(error) => {
-                let line = self.take(span);
+                let line = span.take(&mut self.buf);
                 Some(Event::Invalid { line, error })
             }
         }
@@ -547,6 +531,19 @@ struct Span {
 }
 
 impl Span {
+    /// The line as [`Bytes`], removed from `buf`.
+    fn take(self, buf: &mut BytesMut) -> Bytes {
+        let mut line = buf.split_to(self.next).freeze();
+        line.truncate(self.end);
+        line.advance(self.start);
+        line
+    }
+
+    /// Drop the line from `buf`.
+    fn skip(self, buf: &mut BytesMut) {
+        buf.advance(self.next);
+    }
+
     /// Leave out one trailing `\r`.
     fn strip_cr(&mut self, buf: &[u8]) {
         if self.end > self.start && buf[self.end - 1] == b'\r' {

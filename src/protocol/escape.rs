@@ -33,14 +33,6 @@ pub fn unescape_owned(data: Bytes) -> Bytes {
     }
 }
 
-/// [`unescape`] for data in a slice, into a new buffer.
-pub(crate) fn unescape_to_bytes(data: &[u8]) -> Bytes {
-    match memchr::memchr(b'\\', data) {
-        None => Bytes::copy_from_slice(data),
-        Some(first) => Bytes::from(unescape_from(data, first)),
-    }
-}
-
 /// Decode into a fresh vector; convenience for callers holding a slice.
 pub fn unescape_slice(data: &[u8]) -> Vec<u8> {
     match memchr::memchr(b'\\', data) {

@@ -8,9 +8,9 @@
 //! itself sent invalid UTF-8 in a name. Pane data is never decoded as text.
 
 use super::error::{display_line, ProtocolError};
-use super::escape::{unescape_owned, unescape_to_bytes};
+use super::escape::{unescape_owned, unescape_slice};
 use super::ids::{PaneId, SessionId, WindowId};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
 use nom::combinator::{all_consuming, eof, map, map_opt, opt, rest, value};
@@ -298,37 +298,21 @@ fn text(b: &[u8]) -> String {
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<Line, ProtocolError> {
     if let Some((header, at)) = data_line(line) {
-        let data = unescape_to_bytes(&line[at..]);
+        let data = Bytes::from(unescape_slice(&line[at..]));
         return Ok(Line::Notification(header.with(data)));
     }
     parse_general(line, Source::Copied)
 }
 
 /// [`parse_line`] for a line held in [`Bytes`]: `%output` data without
-/// escapes is returned as a view into `line`, without copying.
+/// escapes and the other byte fields are returned as views into `line`,
+/// without copying.
 pub fn parse_line_bytes(line: &Bytes) -> Result<Line, ProtocolError> {
-    parse_line_owned(line.clone(), true).map_err(|(e, _)| e)
-}
-
-/// [`parse_line_bytes`] taking the line by value: the hot `%output` path
-/// then hands out the line's own buffer, moved, not shared again.
-/// On failure the line is handed back beside the error. `maybe_escaped`
-/// false promises the line holds no backslash, so `%output` data needs no
-/// scan for escapes.
-pub(crate) fn parse_line_owned(
-    mut line: Bytes,
-    maybe_escaped: bool,
-) -> Result<Line, (ProtocolError, Bytes)> {
-    if let Some((header, at)) = data_line(&line) {
-        line.advance(at);
-        let data = if maybe_escaped {
-            unescape_owned(line)
-        } else {
-            line
-        };
+    if let Some((header, at)) = data_line(line) {
+        let data = unescape_owned(line.slice(at..));
         return Ok(Line::Notification(header.with(data)));
     }
-    parse_general(&line, Source::Shared(&line)).map_err(|e| (e, line))
+    parse_general(line, Source::Shared(line))
 }
 
 /// What comes before the data of a line carrying pane output.
@@ -382,7 +366,8 @@ fn extended_output(args: &[u8]) -> Res<'_, (PaneId, u64, &[u8])> {
 }
 
 /// Where the byte fields of a parsed line come from: views into a line
-/// held in [`Bytes`], or copies of a borrowed line.
+/// held in [`Bytes`], or copies of a borrowed line. (Pane data is not
+/// among them: [`data_line`] takes every well-formed data line first.)
 #[derive(Clone, Copy)]
 enum Source<'a> {
     Shared(&'a Bytes),
@@ -395,14 +380,6 @@ impl Source<'_> {
         match self {
             Source::Shared(line) => line.slice_ref(part),
             Source::Copied => Bytes::copy_from_slice(part),
-        }
-    }
-
-    /// `part`, pane data, unescaped.
-    fn data(self, part: &[u8]) -> Bytes {
-        match self {
-            Source::Shared(line) => unescape_owned(line.slice_ref(part)),
-            Source::Copied => unescape_to_bytes(part),
         }
     }
 }
@@ -425,7 +402,6 @@ fn parse_general(line: &[u8], source: Source<'_>) -> Result<Line, ProtocolError>
         return Err(bad("missing notification name after %"));
     }
     let fail = |_: nom::Err<nom::error::Error<&[u8]>>| bad(expected_shape(name));
-    let data = |slice: &[u8]| source.data(slice);
 
     use Notification as N;
     let n = match name {
@@ -444,21 +420,8 @@ fn parse_general(line: &[u8], source: Source<'_>) -> Result<Line, ProtocolError>
                 .map(Line::Error)
                 .ok_or_else(|| bad(expected_shape(name)))
         }
-        b"output" => {
-            let (_, (pane, d)) = (preceded(sp, pane), opt_text).parse(args).map_err(fail)?;
-            N::Output {
-                pane,
-                data: data(d),
-            }
-        }
-        b"extended-output" => {
-            let (_, (pane, age_ms, d)) = extended_output(args).map_err(fail)?;
-            N::ExtendedOutput {
-                pane,
-                age_ms,
-                data: data(d),
-            }
-        }
+        // Every well-formed one was taken by `data_line` before this.
+        b"output" | b"extended-output" => return Err(bad(expected_shape(name))),
         b"pause" => N::Pause {
             pane: one(args, pane).map_err(fail)?,
         },
