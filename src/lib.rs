@@ -42,6 +42,7 @@ pub mod protocol;
 pub mod server;
 pub mod text;
 pub mod transport;
+pub mod tty;
 pub mod watch;
 
 /// The README's examples, compiled and run as doctests.

@@ -674,3 +674,46 @@ fn neighbours_newlines_and_endings() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"));
 }
+
+#[test]
+fn a_line_longer_than_a_canonical_terminal_keeps_is_refused_not_cut() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // `cat` reads its terminal line by line: the kernel keeps 4095 bytes
+    // of a line and drops the rest without a word.
+    s.ok(&["start", "cat", "--", "cat"]);
+    let long = "x".repeat(5000);
+    let out = s.run(&["send", "cat", "--enter", &long]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("5000 bytes") && err.contains("4095"), "{err}");
+    // Nothing of it was typed.
+    s.ok(&["send", "cat", "--enter", "after"]);
+    s.ok(&["wait", "cat", "--ready", "^after$"]);
+    let lines = output_lines(&s, "cat");
+    assert!(lines.iter().all(|l| !l.contains("xxx")), "{lines:?}");
+
+    // A line that fits arrives whole (the echo, then cat's copy).
+    let fits = "y".repeat(4095);
+    s.ok(&["send", "cat", "--enter", &fits]);
+    s.ok(&["wait", "cat", "--ready", "^after$", "--from", "start"]);
+    s.ok(&["send", "cat", "--enter", "end"]);
+    s.ok(&["wait", "cat", "--ready", "^end$"]);
+    let lines = output_lines(&s, "cat");
+    assert_eq!(lines.iter().filter(|l| **l == fits).count(), 2, "{lines:?}");
+
+    // A program that reads raw input takes any length.
+    s.ok(&[
+        "start",
+        "raw",
+        "--ready",
+        "^READY$",
+        "--",
+        "sh",
+        "-c",
+        "stty raw -echo; echo READY; head -c 5000 | wc -c",
+    ]);
+    s.ok(&["send", "raw", &long]);
+    let found = s.json(&["wait", "raw", "--ready", r"^\s*5000\s*$"]);
+    assert!(found["ready"].as_str().unwrap().contains("5000"), "{found}");
+}

@@ -139,6 +139,23 @@ pub enum KeeperError {
         /// How it ended.
         status: ExitStatus,
     },
+    /// A line of the input is longer than the terminal of a program that
+    /// reads it line by line keeps: the kernel would drop the rest of it.
+    #[error(
+        "{name}: a line of {length} bytes cannot be typed whole: the program reads its \
+         terminal line by line (canonical mode), where the kernel keeps at most {limit} \
+         bytes of a line and silently drops the rest; nothing was typed. Send shorter \
+         lines, or have the program read raw input (`stty raw -echo`, as a program \
+         reading binary from a terminal does)"
+    )]
+    LineTooLong {
+        /// The name.
+        name: String,
+        /// The longest line, in bytes.
+        length: usize,
+        /// What the terminal keeps of a line.
+        limit: usize,
+    },
     /// The server is older than the keeper supports.
     #[error(
         "tmux {version} is too old for tmux-wire's keeper: it needs tmux 3.2 or newer \

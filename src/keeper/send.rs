@@ -27,6 +27,7 @@ impl Keeper {
     pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
+        self.require_whole_lines(&client, name, pane, text).await?;
         self.record_input(&client, name, text).await?;
         self.type_text(&client, pane, text, enter).await
     }
@@ -44,6 +45,7 @@ impl Keeper {
     ) -> Result<String, KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
+        self.require_whole_lines(&client, name, pane, text).await?;
         let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(text);
         match self.record_input(&client, name, text).await? {
@@ -81,6 +83,7 @@ impl Keeper {
     ) -> Result<watch::Idle, KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
+        self.require_whole_lines(&client, name, pane, text).await?;
         if self.record_input(&client, name, text).await?.is_some() {
             // Armed before typing: the echo and the output count.
             let changes = log::LogWatch::new(&self.log_path(name));
@@ -117,6 +120,35 @@ impl Keeper {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Refuse input with a line longer than the pane's terminal keeps when
+    /// its program reads line by line ([`crate::tty`]): the kernel would
+    /// drop the rest of the line, and the program would read it cut short.
+    /// The terminal's mode is read only when a line is that long; where it
+    /// cannot be read (a server in another namespace), the text is typed.
+    async fn require_whole_lines(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        text: &[u8],
+    ) -> Result<(), KeeperError> {
+        if !crate::tty::may_overflow(text) {
+            return Ok(());
+        }
+        let Some(rules) = watch::pane_line_rules(client, pane).await else {
+            return Ok(());
+        };
+        let length = rules.longest_line(text);
+        if length > crate::tty::CANONICAL_LINE_MAX {
+            return Err(KeeperError::LineTooLong {
+                name: name.to_string(),
+                length,
+                limit: crate::tty::CANONICAL_LINE_MAX,
+            });
+        }
+        Ok(())
     }
 
     async fn type_text(

@@ -26,6 +26,30 @@ pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(Pid, i3
     is_tmux(server).then_some((server, process))
 }
 
+/// How the terminal of `pane` splits typed input into lines, if its
+/// program reads it line by line and this side can see it: the server is
+/// a local tmux process and the pane's process its child (then the
+/// pane's `/dev/pts` path names the same terminal here). `None` in raw
+/// mode, and where it cannot be seen.
+pub(crate) async fn pane_line_rules(
+    client: &Client,
+    pane: PaneId,
+) -> Option<crate::tty::LineRules> {
+    let query = FormatQuery::new(&["pid", "pane_pid", "pane_tty"]);
+    let reply = client
+        .command(commands::display(pane, query.format()))
+        .await
+        .ok()?;
+    let fields = query.parse_one(&reply.content()).ok()?;
+    let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
+    if !local_child(Pid::from_raw(server), process) {
+        return None;
+    }
+    crate::tty::line_rules(std::path::Path::new(&fields[2]))
+        .ok()
+        .flatten()
+}
+
 /// Whether `pid` is a tmux process of this system.
 pub(crate) fn is_tmux(pid: Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("tmux"))
