@@ -717,3 +717,43 @@ fn a_line_longer_than_a_canonical_terminal_keeps_is_refused_not_cut() {
     let found = s.json(&["wait", "raw", "--ready", r"^\s*5000\s*$"]);
     assert!(found["ready"].as_str().unwrap().contains("5000"), "{found}");
 }
+
+#[test]
+fn usage_errors_under_json_are_documents_and_env_names_are_checked() {
+    let s = Socket::new();
+    // A name with a space is a quoting slip: refused before anything runs.
+    for bad in ["A B=1", "=1", "A\tB=1", "NOEQUALS"] {
+        let out = s.run(&["--json", "start", "x", "--env", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{bad:?}: no JSON document on stdout ({e}): {out:?}"));
+        assert_eq!(doc["exit_code"], 2, "{doc}");
+        assert!(doc["error"].as_str().unwrap().contains("--env"), "{doc}");
+    }
+    assert!(!s.path.exists(), "nothing was started");
+    // Any usage error, with --json anywhere before `--`.
+    let out = s.run(&["wait", "x", "--json", "--ready"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["error"].as_str().unwrap().contains("--ready"), "{doc}");
+    // Without --json, stdout stays empty; --help is no error.
+    let out = s.run(&["no-such-command"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let out = s.run(&["--json", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
+    // Names others use stay possible.
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let out = s.run(&[
+        "start",
+        "x",
+        "--env",
+        "spring.profiles.active=dev",
+        "--env",
+        "V=a b=c",
+        "--",
+        "true",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+}

@@ -63,6 +63,29 @@ pub(super) fn check_runnable(
     })
 }
 
+/// Whether `name=value` can be set in a process's environment: a name
+/// that is not empty and holds no `=`, whitespace, control character or
+/// NUL (a name with a space, say, is a quoting slip that no shell could
+/// read back), and a value without NUL (newlines are fine). The reason
+/// where it cannot.
+pub fn check_env(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '=' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "the name holds {c:?}: a name holds no '=', whitespace or control characters"
+        ));
+    }
+    if value.contains('\0') {
+        return Err("the value holds a NUL byte, which no environment can carry".into());
+    }
+    Ok(())
+}
+
 /// The caller's environment, without the variables that describe the
 /// caller's own tmux, plus `overrides`. Every value tmux can carry goes
 /// (newlines too: the command line writes them as `\n`); a caller's
@@ -72,11 +95,7 @@ pub(super) fn environment(
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>, KeeperError> {
     for (k, v) in overrides {
-        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
-            return Err(KeeperError::BadCommand(format!(
-                "--env {k:?}: a name must be non-empty without '=' or NUL, a value without NUL"
-            )));
-        }
+        check_env(k, v).map_err(|e| KeeperError::BadCommand(format!("--env {k:?}: {e}")))?;
     }
     let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

@@ -44,6 +44,7 @@ mod start;
 mod stop;
 mod wait;
 
+pub use command::check_env;
 pub use error::KeeperError;
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::Executed;

@@ -475,10 +475,11 @@ pub struct DecodeArgs {
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected K=V, got {s:?}")),
-    }
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected K=V, got {s:?}"))?;
+    tmux_wire::keeper::check_env(k, v)?;
+    Ok((k.to_string(), v.to_string()))
 }
 
 /// Where `wait --ready` starts.

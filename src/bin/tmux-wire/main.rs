@@ -65,7 +65,10 @@ fn main() -> ExitCode {
         json,
         transport,
         command,
-    } = Cli::parse();
+    } = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     // The commands that need no server (and no runtime) first.
     let result = match command {
         Command::LogSink {
@@ -93,6 +96,31 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(failure) => report(json, failure),
     }
+}
+
+/// A command line clap refused, or `--help`/`--version`: clap prints it
+/// as usual (exit 2 for an error). An error under `--json` also gets its
+/// error document on stdout, so that a program reading stdout learns what
+/// was wrong instead of finding nothing.
+fn usage_error(e: clap::Error) -> ExitCode {
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if json && e.use_stderr() {
+        let text = e.render().to_string();
+        let message = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        print_doc(&docs::Error {
+            error: message,
+            exit_code: 2,
+        });
+    }
+    e.print().ok();
+    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
 }
 
 /// `$TMUX_WIRE_LOG_MAX_AGE`: how long the logs of names gone are kept
