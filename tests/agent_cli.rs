@@ -930,3 +930,50 @@ fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
         "an event after server_gone"
     );
 }
+
+#[test]
+fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "a", "--restart", "always", "--", "sleep", "300"]);
+    let mut stream = s.cmd(&["events"]).stdout(Stdio::piped()).spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = stream.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The stream is live once it reports a start (one made before its
+    // first look is not news to it).
+    let started = (0..20).any(|i| {
+        s.ok(&["start", &format!("probe{i}"), "--", "sleep", "300"]);
+        rx.recv_timeout(Duration::from_secs(1))
+            .is_ok_and(|e| e["event"] == "started")
+    });
+    assert!(started, "the stream reported no start");
+    let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    // The stream is held still while the process is interrupted and its
+    // session removed: its next look finds the name gone.
+    let pid = nix::unistd::Pid::from_raw(stream.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let stopped = s.json(&["stop", "a"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+    let (first, second) = (next(), next());
+    assert_eq!(
+        (&first["event"], &first["name"], &first["code"]),
+        (&Value::from("exited"), &Value::from("a"), &Value::from(130)),
+        "{first}"
+    );
+    assert_eq!(
+        (&second["event"], &second["name"]),
+        (&Value::from("gone"), &Value::from("a"))
+    );
+    stream.kill().unwrap();
+    stream.wait().unwrap();
+}

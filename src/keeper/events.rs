@@ -15,7 +15,7 @@
 //! ([`crate::watch::input`]).
 
 use super::inventory::{ProcessInfo, State};
-use super::{log, Keeper, KeeperError};
+use super::{log, Keeper, KeeperError, Stopped};
 use crate::client::commands;
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
@@ -26,6 +26,21 @@ use std::time::Duration;
 
 /// The wait channel that says "look again".
 pub const EVENTS_CHANNEL: &str = "tmux-wire-events";
+/// The global option that counts the times it was said: tmux forgets a
+/// signal of [`EVENTS_CHANNEL`] when a second one follows while nobody
+/// waits (`wait-for -S` without a waiter toggles the channel), so the
+/// stream also compares this count, every [`BACKSTOP`].
+const EVENTS_COUNT: &str = "@tmux-wire-events";
+/// How often the stream compares [`EVENTS_COUNT`] while it waits.
+const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// What the hooks and the keeper's own steps run to say "look again":
+/// count, then signal.
+pub(super) fn events_signal() -> String {
+    format!(
+        "set-option -gF {EVENTS_COUNT} '#{{e|+:#{{{EVENTS_COUNT}}},1}}' ; wait-for -S {EVENTS_CHANNEL}"
+    )
+}
 /// How long a live server takes at most to list its processes.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
@@ -103,6 +118,8 @@ struct Seen {
     restarts: u32,
     killed_after: Option<u64>,
     ready: Option<String>,
+    /// When the stream looked: a stop recorded after it is about this run.
+    looked: std::time::SystemTime,
 }
 
 impl Seen {
@@ -113,6 +130,7 @@ impl Seen {
             restarts: p.restarts.unwrap_or(0),
             killed_after: p.killed_after,
             ready: p.ready.clone(),
+            looked: std::time::SystemTime::now(),
         }
     }
 }
@@ -185,9 +203,33 @@ impl Keeper {
     /// Tell a running event stream to look again (a step that no tmux hook
     /// reports); harmless without one.
     pub(super) async fn signal_events(&self, client: &crate::client::Client) {
-        let _ = client
-            .command(Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]))
-            .await;
+        let count = Command::from_argv([
+            "set-option",
+            "-gF",
+            EVENTS_COUNT,
+            &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
+        ]);
+        let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
+        if let Ok(replies) = client.enqueue_together(vec![count, signal]).await {
+            for reply in replies {
+                let _ = reply.await;
+            }
+        }
+    }
+
+    /// How often "look again" was said on this server ([`EVENTS_COUNT`]);
+    /// `None` where it cannot be read.
+    async fn events_count(&self) -> Option<u64> {
+        let show = Command::from_argv(["show-options", "-gqv", EVENTS_COUNT]);
+        let (out, status, _) = server::plain_command(&self.socket, &show).await.ok()?;
+        if status != 0 {
+            return None;
+        }
+        let text = String::from_utf8(out).ok()?;
+        match text.trim() {
+            "" => Some(0),
+            n => n.parse().ok(),
+        }
     }
 
     /// The hooks that make tmux signal [`EVENTS_CHANNEL`].
@@ -195,10 +237,7 @@ impl Keeper {
         ["session-created", "session-closed", "pane-died"]
             .into_iter()
             .map(|hook| {
-                commands::set_global_hook(
-                    &format!("{hook}[{EVENTS_HOOK_INDEX}]"),
-                    &format!("wait-for -S {EVENTS_CHANNEL}"),
-                )
+                commands::set_global_hook(&format!("{hook}[{EVENTS_HOOK_INDEX}]"), &events_signal())
             })
             .collect()
     }
@@ -298,6 +337,8 @@ impl Keeper {
             // A server that is shutting down (kill-server wakes every
             // `wait-for`) holds a new client without answering until the
             // clients it has are gone: a live one answers in milliseconds.
+            // Read before the list: whatever is said after it changes it.
+            let count = self.events_count().await;
             let list = match tokio::time::timeout(ANSWER_WITHIN, self.list()).await {
                 Ok(Ok(list)) => list,
                 Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
@@ -327,9 +368,20 @@ impl Keeper {
             let names: Vec<String> = seen.keys().cloned().collect();
             for name in names {
                 if !list.iter().any(|p| p.name == name) {
-                    seen.remove(&name);
+                    let before = seen.remove(&name);
                     if let Some((_, task)) = watchers.remove(&name) {
                         task.abort();
+                    }
+                    // Its end fell between two looks, and its session went
+                    // with it: a stop that kept the status recorded it.
+                    if let Some(before) = before.filter(|b| !b.ended) {
+                        if let Some(exit) = self.stopped_since(&name, before.looked).await {
+                            emit(LifecycleEvent::Exited {
+                                name: name.clone(),
+                                exit,
+                                code: exit.code(),
+                            });
+                        }
                     }
                     emit(LifecycleEvent::Gone { name });
                 }
@@ -338,6 +390,8 @@ impl Keeper {
             // Until tmux says to look again, pass on input waits.
             let woke = server::plain_command(&self.socket, &wait);
             tokio::pin!(woke);
+            let mut backstop = tokio::time::interval(BACKSTOP);
+            backstop.tick().await;
             loop {
                 tokio::select! {
                     woke = &mut woke => {
@@ -347,6 +401,12 @@ impl Keeper {
                         }
                         break;
                     }
+                    _ = backstop.tick() => {
+                        // A signal tmux forgot (see EVENTS_COUNT).
+                        if count.is_none() || self.events_count().await != count {
+                            break;
+                        }
+                    }
                     Some(name) = input_rx.recv() => {
                         if seen.get(&name).is_some_and(|s| !s.ended) {
                             emit(LifecycleEvent::WaitingForInput { name });
@@ -354,6 +414,18 @@ impl Keeper {
                     }
                 }
             }
+        }
+    }
+
+    /// How `name`'s process ended, if a stop recorded after `since` saw it
+    /// end (it interrupted the process, or found it exited); `None` for a
+    /// stop that killed it, and where no stop ended it.
+    async fn stopped_since(&self, name: &str, since: std::time::SystemTime) -> Option<ExitStatus> {
+        let (written, how) = self.settled_stop_record(name).await.ok()??;
+        match how {
+            _ if written < since => None,
+            Stopped::Interrupted { status } | Stopped::AlreadyExited { status } => Some(status),
+            _ => None,
         }
     }
 

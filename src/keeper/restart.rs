@@ -215,7 +215,7 @@ impl Keeper {
                 .arg("-t")
                 .arg(&session)
                 .arg(format!("pane-died[{}]", super::EVENTS_HOOK_INDEX))
-                .arg(format!("wait-for -S {}", super::EVENTS_CHANNEL)),
+                .arg(super::events::events_signal()),
         ];
         for reply in client.enqueue_together(batch).await? {
             reply.await?;

@@ -175,8 +175,21 @@ impl Keeper {
 
     /// A stop that finds no session: if another stop ended it a moment ago
     /// (a caller retrying, or the last of several at once), its outcome.
-    /// It may be finishing: the record is written under the lock.
     async fn stopped_just_now(&self, name: &str) -> Result<Option<Stopped>, KeeperError> {
+        Ok(self
+            .settled_stop_record(name)
+            .await?
+            .filter(|(written, _)| written.elapsed().is_ok_and(|age| age <= RECENT_STOP))
+            .map(|(_, how)| how))
+    }
+
+    /// The record of the last stop of `name` that ended a session (when it
+    /// was written, and how the stop went), once a stop under way has
+    /// finished: it is written under the lock.
+    pub(super) async fn settled_stop_record(
+        &self,
+        name: &str,
+    ) -> Result<Option<(std::time::SystemTime, Stopped)>, KeeperError> {
         let path = self.log_path(name);
         // Only a directory of ours holds records to trust.
         let Some(dir) = path
@@ -186,7 +199,7 @@ impl Keeper {
             return Ok(None);
         };
         drop(self.stop_lock(dir, name).await?);
-        Ok(self.recent_stop(name))
+        Ok(self.stop_record(name))
     }
 
     /// The lock that makes stops of `name` take turns (a file in the log
@@ -211,24 +224,16 @@ impl Keeper {
         .map_err(|e| io("taking the stop lock", e))
     }
 
-    /// How the last stop of `name` went, if it ended a session within the
-    /// last [`RECENT_STOP`].
-    fn recent_stop(&self, name: &str) -> Option<Stopped> {
+    /// When the last stop of `name` that ended a session was recorded, and
+    /// how it went.
+    fn stop_record(&self, name: &str) -> Option<(std::time::SystemTime, Stopped)> {
         let record = self
             .log_path(name)
             .with_file_name(format!("{name}.stopped"));
-        let age = std::fs::symlink_metadata(&record)
-            .ok()?
-            .modified()
-            .ok()?
-            .elapsed()
-            .ok()?;
-        if age > RECENT_STOP {
-            return None;
-        }
+        let written = std::fs::symlink_metadata(&record).ok()?.modified().ok()?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut log::open_read(&record).ok()?, &mut text).ok()?;
-        Stopped::from_record(text.split_once('\n')?.1)
+        Some((written, Stopped::from_record(text.split_once('\n')?.1)?))
     }
 
     /// The stop itself, with the lock held.
