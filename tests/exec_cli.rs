@@ -136,6 +136,35 @@ fn parallel_execs_on_one_shell_take_turns() {
 }
 
 #[test]
+fn the_turn_passes_on_when_an_exec_is_killed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        exec_ok(&s, "echo ready", "ready\n");
+        let mut first = spawn(
+            &s,
+            &["exec", "sh1", "--timeout", "25s", "--", "sleep 1; echo a"],
+        );
+        until("sleep in the foreground", || current(&s) == "sleep");
+        // The second waits for its turn; SIGKILL gives the first no chance
+        // to release anything itself.
+        let second = spawn(&s, &["exec", "sh1", "--timeout", "25s", "--", "echo b"]);
+        first.kill().unwrap();
+        first.wait().unwrap();
+        let started = Instant::now();
+        let out = second.wait_with_output().unwrap();
+        assert_eq!(
+            (out.status.code(), text(&out.stdout)),
+            (Some(0), "b\n".to_string()),
+            "{}: {}",
+            shell[0],
+            text(&out.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", shell[0]);
+    }
+}
+
+#[test]
 fn an_interrupt_during_exec_is_seen_at_once() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     for shell in shells() {

@@ -433,7 +433,7 @@ impl Keeper {
                     // What the shell printed before it went back may still
                     // be on its way to the log.
                     let settle = (Instant::now() + Duration::from_secs(2)).min(deadline);
-                    super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
+                    let settled = super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
                     loop {
                         seen.extend(follower.read_bytes().map_err(read_io)?);
                         if follower.caught_up() {
@@ -443,7 +443,8 @@ impl Keeper {
                     if let Some((output, code)) = parse(&seen, &begin, &end) {
                         return Ok(executed(name, &output, code, Outcome::Finished));
                     }
-                    if back_at_prompt(pid) {
+                    // Still being written (a flood catching up): look again.
+                    if settled && back_at_prompt(pid) {
                         return self
                             .back_without_end(&client, name, pane, pid, &seen, &begin, &end)
                             .await;
