@@ -71,6 +71,26 @@ pub enum KeeperError {
         /// How long was waited.
         timeout: Duration,
     },
+    /// `exec` waited its whole timeout for its turn: other execs of the
+    /// same shell held it. Nothing was typed.
+    #[error(
+        "{name}: other execs kept the shell busy for all of {timeout:?}; nothing was typed (execs of one shell take turns)"
+    )]
+    ExecBusy {
+        /// The name.
+        name: String,
+        /// How long was waited.
+        timeout: Duration,
+    },
+    /// `exec` found the shell in a state it cannot run a line in, or the
+    /// line did not run; `reason` says which and what was done about it.
+    #[error("{name}: {reason}")]
+    ExecRefused {
+        /// The name.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
     /// A cursor that cannot be read from.
     #[error("cannot read from cursor {cursor}: {reason}")]
     BadCursor {
@@ -206,6 +226,7 @@ impl KeeperError {
             KeeperError::Watch(WatchError::Timeout(_))
                 | KeeperError::NotReady { .. }
                 | KeeperError::ExecTimeout { .. }
+                | KeeperError::ExecBusy { .. }
         )
     }
 

@@ -1,10 +1,10 @@
 //! `exec`: run one command line in a kept interactive shell and return its
 //! output and exit status.
 //!
-//! The line typed is
+//! The line typed is (bash's own part first, see below)
 //!
 //! ```text
-//!  printf '\033]7717;tw;%s%s;b\007' NONCE1 NONCE2; eval 'LINE'; printf '\033]7717;tw;%s%s;e;%d\007' NONCE1 NONCE2 "$?"
+//!  printf '\033]7717;tw;%s%s;b\007' NONCE1 NONCE2; eval "$(cat 'FILE'; rm -f 'FILE')"; printf '\033]7717;tw;%s%s;e;%d\007' NONCE1 NONCE2 "$?"
 //! ```
 //!
 //! The two `printf`s print OSC sequences, which tmux swallows (nothing shows
@@ -14,20 +14,49 @@
 //! (`... NONCE1 NONCE2 ...`) never reads as a marker (`...NONCE1NONCE2...`),
 //! nor does a command that prints marker-like text. `eval` runs the line in
 //! the shell itself (a `cd` or `export` stays), and a line with a syntax
-//! error still ends with its status (2). The leading space keeps the line
-//! out of the history of shells that ignore such lines.
+//! error still ends with its status (2). The command is read from FILE, a
+//! private file beside the log, which the line removes once read.
 //!
-//! Only POSIX shells (sh, bash, zsh, dash, ksh, ash) are typed into: a
-//! session whose foreground program is anything else (a REPL, an editor,
-//! `fish`, or a shell that is running a command) is refused before
-//! anything is typed.
+//! What makes it safe to do in a shell someone else uses too:
+//! - One exec at a time per shell: an `flock` on `NAME.exec.lock` beside
+//!   the log, which the kernel releases when the exec ends in any way
+//!   (killed too). The others wait for their turn within their own
+//!   timeout, woken by the holder's close of the file (inotify).
+//! - The shell must be at its prompt: its foreground program a POSIX shell
+//!   (sh, bash, zsh, dash, ksh, ash), and, where `/proc` shows it (Linux),
+//!   the shell itself asleep reading its terminal. A shell finishing its
+//!   prompt (`PROMPT_COMMAND`) gets a moment; a program in the foreground,
+//!   or a shell busy with a loop of its own, is refused untyped.
+//! - The line being edited is cleared first: `End C-u a BSpace` in bash
+//!   (whatever readline's mode: emacs, vi insert, or vi command mode with
+//!   the cursor anywhere, it leaves an empty line in insert mode, as a new
+//!   prompt would), `C-u` elsewhere (the terminal's kill character).
+//! - bash's history does not keep the line: its first part deletes the
+//!   history's last entry if that is this very line (`history 1` shows
+//!   the nonce), so a `HISTCONTROL` without `ignorespace`, `histappend`
+//!   and `PROMPT_COMMAND='history -a'` see nothing of it, and an entry of
+//!   the user's is never removed. The leading space keeps it out of zsh's
+//!   history with `histignorespace`; dash has none.
+//! - A shell that is back at its prompt before the end marker came (Linux:
+//!   asleep reading its terminal, nothing typed left unread, the log
+//!   settled) is not waited on until the timeout: after the begin marker,
+//!   the command was interrupted (Ctrl-C); before it, the line did not
+//!   run: the shell was not at its primary prompt (a continuation prompt,
+//!   an open quote) or it was interrupted first. Then the line typed sits
+//!   in the shell's unfinished command; if a Ctrl-C there reaches the
+//!   shell alone (its foreground process group holds nothing else), exec
+//!   clears it with one and says so, else it says how to.
 
 use super::log::{Follower, LogWatch};
 use super::{validate_name, Keeper, KeeperError};
+use crate::client::{commands, Client};
+use crate::protocol::PaneId;
 use crate::text::Lines;
-use crate::watch::{self, ExitStatus};
+use crate::watch::{self, local, ExitStatus};
 use serde::Serialize;
+use std::path::Path;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// What an exec gave.
 #[derive(Debug, Clone, Serialize)]
@@ -36,8 +65,29 @@ pub struct Executed {
     pub name: String,
     /// The command's output, as a person reads it.
     pub lines: Vec<String>,
-    /// Its exit status, as the shell's `$?`.
+    /// Its exit status, as the shell's `$?` (130 when interrupted).
     pub code: i32,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The command's output as it wrote it: every byte, only the carriage
+    /// return the terminal adds before each newline removed.
+    #[serde(skip)]
+    pub output: Vec<u8>,
+}
+
+/// How an exec's command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It finished; `code` is its status.
+    Finished,
+    /// The shell went back to its prompt before the command finished (a
+    /// Ctrl-C); `code` is 130, what the shell's `$?` then says.
+    Interrupted,
+    /// The shell itself ended (the command ran `exit`); `code` is its
+    /// status.
+    ShellExited,
 }
 
 /// Shells `exec` types into.
@@ -57,15 +107,31 @@ fn quote(s: &str) -> String {
 /// look for. Only this short, printable line is typed: the command itself
 /// is read from the file, so no tab, control character, newline or length
 /// of it meets the terminal's line discipline or the shell's line editor.
-fn exec_line(file: &str, nonce: &str) -> (String, Vec<u8>, Vec<u8>) {
+/// For bash, it begins by taking itself out of the history.
+fn exec_line(file: &str, nonce: &str, bash: bool) -> (String, Vec<u8>, Vec<u8>) {
     let (a, b) = nonce.split_at(nonce.len() / 2);
     let file = quote(file);
+    let history = if bash {
+        format!(" case $(history 1 2>/dev/null) in *'{a} {b}'*) history -d -1 2>/dev/null;; esac;")
+    } else {
+        String::new()
+    };
     let line = format!(
-        r#" printf '\033]7717;tw;%s%s;b\007' {a} {b}; eval "$(cat {file})"; printf '\033]7717;tw;%s%s;e;%d\007' {a} {b} "$?"; rm -f {file}"#
+        r#"{history} printf '\033]7717;tw;%s%s;b\007' {a} {b}; eval "$(cat {file}; rm -f {file})"; printf '\033]7717;tw;%s%s;e;%d\007' {a} {b} "$?""#
     );
     let begin = format!("\x1b]7717;tw;{nonce};b\x07").into_bytes();
     let end = format!("\x1b]7717;tw;{nonce};e;").into_bytes();
     (line, begin, end)
+}
+
+/// The keys that clear the line being edited before the line is typed
+/// (see the module docs).
+fn clearing_keys(shell: &str) -> &'static [&'static str] {
+    if crate::watch::program_name(shell) == "bash" {
+        &["End", "C-u", "a", "BSpace"]
+    } else {
+        &["C-u"]
+    }
 }
 
 /// Removes the command file when the exec is over, however it ends (the
@@ -79,7 +145,7 @@ impl Drop for RemoveOnDrop {
 }
 
 /// The answer, with `output` rendered as a person reads it.
-fn executed(name: &str, output: &[u8], code: i32) -> Executed {
+fn executed(name: &str, output: &[u8], code: i32, outcome: Outcome) -> Executed {
     let mut lines = Lines::new();
     let mut out = lines.push(output);
     out.extend(lines.finish());
@@ -87,7 +153,22 @@ fn executed(name: &str, output: &[u8], code: i32) -> Executed {
         name: name.to_string(),
         lines: out,
         code,
+        outcome,
+        output: without_terminal_cr(output),
     }
+}
+
+/// `bytes` without the carriage return the terminal puts before each
+/// newline (`onlcr`): what the program wrote.
+fn without_terminal_cr(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// The output between the markers and the status, once the end marker
@@ -101,10 +182,121 @@ fn parse(seen: &[u8], begin: &[u8], end: &[u8]) -> Option<(Vec<u8>, i32)> {
     Some((seen[start..stop].to_vec(), code))
 }
 
+/// After output, the shell is looked at once it has been quiet this long.
+const QUIET: Duration = Duration::from_millis(50);
+/// Without output, the shell is looked at this often.
+const BACKSTOP: Duration = Duration::from_millis(250);
+/// How long a shell may take to come back to its prompt (an exec before
+/// this one ending, a `PROMPT_COMMAND`) before it counts as busy.
+const PROMPT_GRACE: Duration = Duration::from_secs(2);
+/// A shell back at its prompt without a trace of the typed line in the
+/// log counts as having read it after this long.
+const NO_ECHO_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether the shell `pid` is back at its prompt (or in a `read` of its
+/// own): asleep reading its terminal with nothing typed left unread.
+/// False where that cannot be seen.
+fn back_at_prompt(pid: i32) -> bool {
+    local::itself_reading_terminal(pid) == Some(true)
+        && local::terminal_input_pending(pid).is_none_or(|n| n == 0)
+}
+
+/// The exclusive lock that makes execs of one shell take turns, held
+/// while it lives; the kernel drops it with the process, however that
+/// ends.
+struct Turn(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+/// Take the exec lock at `path`, waiting until `deadline` for the exec
+/// that holds it; `None` if it was not free by then.
+async fn take_turn(path: &Path, deadline: Instant) -> std::io::Result<Option<Turn>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let mut file = super::log::open_append(path)?;
+    // Watched before the first try: a release in between still wakes.
+    let mut released = Releases::new(path);
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(Turn(lock))),
+            Err((again, nix::errno::Errno::EWOULDBLOCK)) => file = again,
+            Err((_, e)) => return Err(e.into()),
+        }
+        if tokio::time::timeout_at(deadline, released.next())
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+    }
+}
+
+/// Wakes when the lock file may have been released: it was closed by
+/// someone (inotify), or every 50 ms without inotify.
+enum Releases {
+    #[cfg(target_os = "linux")]
+    Inotify(tokio::io::unix::AsyncFd<InotifyFd>),
+    Poll(tokio::time::Interval),
+}
+
+#[cfg(target_os = "linux")]
+struct InotifyFd(nix::sys::inotify::Inotify);
+
+#[cfg(target_os = "linux")]
+impl std::os::fd::AsRawFd for InotifyFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl Releases {
+    fn new(path: &Path) -> Releases {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+            let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+                .ok()
+                .filter(|i| {
+                    i.add_watch(
+                        path,
+                        AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CLOSE_NOWRITE,
+                    )
+                    .is_ok()
+                });
+            // Deprecated because a borrowed raw fd could be closed while
+            // registered; the `AsyncFd` owns the `Inotify`, which owns the fd.
+            #[allow(deprecated)]
+            if let Some(fd) = watch.and_then(|i| tokio::io::unix::AsyncFd::new(InotifyFd(i)).ok()) {
+                return Releases::Inotify(fd);
+            }
+        }
+        let _ = path;
+        Releases::Poll(tokio::time::interval(Duration::from_millis(50)))
+    }
+
+    async fn next(&mut self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Releases::Inotify(fd) => loop {
+                let Ok(mut guard) = fd.readable().await else {
+                    return;
+                };
+                match guard.get_inner().0.read_events() {
+                    Ok(_) => return,
+                    Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                    Err(_) => return,
+                }
+            },
+            Releases::Poll(tick) => {
+                tick.tick().await;
+            }
+        }
+    }
+}
+
 impl Keeper {
     /// Run `command` (a shell command line) in `name`'s shell and wait up
-    /// to `timeout` for it to finish; see the module docs. A timeout leaves
-    /// the command running.
+    /// to `timeout` for it to finish; see the module docs. The timeout
+    /// counts from the call: waiting for the turn is part of it. A timeout
+    /// leaves the command running.
     pub async fn exec(
         &self,
         name: &str,
@@ -117,6 +309,7 @@ impl Keeper {
                 "a command line cannot hold NUL".into(),
             ));
         }
+        let deadline = Instant::now() + timeout;
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         if let Some(status) = watch::exit_status(&client, pane).await? {
             return Err(KeeperError::NotRunning {
@@ -130,13 +323,29 @@ impl Keeper {
                 name: name.to_string(),
             });
         }
-        let current = watch::current_command(&client, pane).await?;
-        if !is_posix_shell(&current) {
-            return Err(KeeperError::NotAShell {
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} {}", path.display()),
+            source,
+        };
+        // One at a time: the lock file beside the log (private like it).
+        let lock = path.with_file_name(format!("{name}.exec.lock"));
+        let Some(_turn) = take_turn(&lock, deadline)
+            .await
+            .map_err(|e| io("taking the exec lock beside", e))?
+        else {
+            return Err(KeeperError::ExecBusy {
                 name: name.to_string(),
-                command: current,
+                timeout,
             });
-        }
+        };
+        // The shell's own process, where /proc shows it.
+        let shell = match watch::local_pids(&client, pane).await {
+            Some((server, pid)) if watch::local_child(server, pid) => Some(pid),
+            _ => None,
+        };
+        let current = self
+            .until_at_prompt(&client, name, pane, shell, deadline)
+            .await?;
         let nonce = super::unique_hex();
         // The command goes in a file beside the log (private like it).
         let file = path.with_file_name(format!("{name}.exec.{nonce}"));
@@ -147,37 +356,43 @@ impl Keeper {
                 source,
             })?;
         let _remove = RemoveOnDrop(file.clone());
-        let (line, begin, end) = exec_line(&file.to_string_lossy(), &nonce);
+        let bash = watch::program_name(&current) == "bash";
+        let (line, begin, end) = exec_line(&file.to_string_lossy(), &nonce, bash);
+        let first_half = nonce.as_bytes()[..nonce.len() / 2].to_vec();
         // Watch, then note where the log ends, then type: the markers come
-        // after that point. Ctrl-U first clears what may be on the line.
+        // after that point. The line being edited is cleared first.
         let mut changes = LogWatch::new(&path);
         let from = self.log_end(name)?;
-        let mut typed = vec![0x15];
-        typed.extend_from_slice(line.as_bytes());
-        self.send_text(name, &typed, true).await?;
+        client
+            .command(commands::send_keys(pane, clearing_keys(&current)))
+            .await?;
+        self.send_text(name, line.as_bytes(), true).await?;
+        let typed = Instant::now();
         let mut follower = Follower::new(&path, from, true);
-        let io = |source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        };
-        let deadline = tokio::time::Instant::now() + timeout;
-        let exited = watch::wait_exit(&client, pane, timeout);
+        let read_io = |source| io("reading", source);
+        let timeout_left = deadline.saturating_duration_since(Instant::now());
+        let exited = watch::wait_exit(&client, pane, timeout_left);
         let mut exited = std::pin::pin!(exited);
         let mut seen = Vec::new();
+        // When to look whether the shell is back at its prompt.
+        let mut look_at = typed + QUIET;
         loop {
             loop {
-                seen.extend(follower.read_bytes().map_err(io)?);
+                seen.extend(follower.read_bytes().map_err(read_io)?);
                 if follower.caught_up() {
                     break;
                 }
             }
             if let Some((output, code)) = parse(&seen, &begin, &end) {
-                return Ok(executed(name, &output, code));
+                return Ok(executed(name, &output, code, Outcome::Finished));
             }
             tokio::select! {
                 // The deadline first: the exit wait shares it.
                 biased;
-                changed = changes.changed() => changed.map_err(io)?,
+                changed = changes.changed() => {
+                    changed.map_err(read_io)?;
+                    look_at = Instant::now() + QUIET;
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(KeeperError::ExecTimeout {
                         name: name.to_string(),
@@ -189,10 +404,10 @@ impl Keeper {
                     // its status is the command's, and its output is what
                     // the log holds after the first marker once it settles.
                     let status: ExitStatus = status?;
-                    let settle = tokio::time::Instant::now() + Duration::from_secs(5);
+                    let settle = Instant::now() + Duration::from_secs(5);
                     super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
                     loop {
-                        seen.extend(follower.read_bytes().map_err(io)?);
+                        seen.extend(follower.read_bytes().map_err(read_io)?);
                         if follower.caught_up() {
                             break;
                         }
@@ -203,10 +418,127 @@ impl Keeper {
                             status,
                         });
                     };
-                    return Ok(executed(name, &seen[at + begin.len()..], status.code()));
+                    return Ok(executed(name, &seen[at + begin.len()..], status.code(), Outcome::ShellExited));
+                }
+                () = tokio::time::sleep_until(look_at), if shell.is_some() => {
+                    look_at = Instant::now() + BACKSTOP;
+                    let Some(pid) = shell else { continue };
+                    // The typed line has reached the terminal (its echo,
+                    // or a marker, is in the log), or long enough ago.
+                    let delivered = memchr::memmem::find(&seen, &first_half).is_some()
+                        || typed.elapsed() >= NO_ECHO_GRACE;
+                    if !delivered || !back_at_prompt(pid) {
+                        continue;
+                    }
+                    // What the shell printed before it went back may still
+                    // be on its way to the log.
+                    let settle = (Instant::now() + Duration::from_secs(2)).min(deadline);
+                    let settled = super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
+                    loop {
+                        seen.extend(follower.read_bytes().map_err(read_io)?);
+                        if follower.caught_up() {
+                            break;
+                        }
+                    }
+                    if let Some((output, code)) = parse(&seen, &begin, &end) {
+                        return Ok(executed(name, &output, code, Outcome::Finished));
+                    }
+                    // Still being written (a flood catching up): look again.
+                    if settled && back_at_prompt(pid) {
+                        return self
+                            .back_without_end(&client, name, pane, pid, &seen, &begin, &end)
+                            .await;
+                    }
                 }
             }
         }
+    }
+
+    /// Wait (at most [`PROMPT_GRACE`]) until `name`'s foreground program is
+    /// a POSIX shell and, where that can be seen, the shell waits at its
+    /// prompt; refuse otherwise. Returns the shell's name.
+    async fn until_at_prompt(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        shell: Option<i32>,
+        deadline: Instant,
+    ) -> Result<String, KeeperError> {
+        let give_up = (Instant::now() + PROMPT_GRACE).min(deadline);
+        loop {
+            let current = watch::current_command(client, pane).await?;
+            let posix = is_posix_shell(&current);
+            let waiting = shell.and_then(local::itself_reading_terminal);
+            if posix && waiting != Some(false) {
+                return Ok(current);
+            }
+            if Instant::now() >= give_up {
+                return Err(if posix {
+                    KeeperError::ExecRefused {
+                        name: name.to_string(),
+                        reason: format!(
+                            "its shell ({current}) is busy, not waiting at its prompt (a loop or a builtin of its own still runs); nothing was typed"
+                        ),
+                    }
+                } else {
+                    KeeperError::NotAShell {
+                        name: name.to_string(),
+                        command: current,
+                    }
+                });
+            }
+            tokio::time::sleep(QUIET.min(give_up.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// The shell went back to its prompt without the end marker: say what
+    /// happened (see the module docs).
+    #[allow(clippy::too_many_arguments)]
+    async fn back_without_end(
+        &self,
+        client: &Client,
+        name: &str,
+        pane: PaneId,
+        pid: i32,
+        seen: &[u8],
+        begin: &[u8],
+        end: &[u8],
+    ) -> Result<Executed, KeeperError> {
+        if let Some(at) = memchr::memmem::find(seen, begin) {
+            // Interrupted: its output up to the prompt the shell printed
+            // (the last line, not ended).
+            let output = &seen[at + begin.len()..];
+            let cut = memchr::memrchr(b'\n', output).map_or(0, |i| i + 1);
+            return Ok(executed(name, &output[..cut], 130, Outcome::Interrupted));
+        }
+        if memchr::memmem::find(seen, end).is_some() {
+            return Err(KeeperError::ExecRefused {
+                name: name.to_string(),
+                reason: "the shell was not at its prompt: exec's line was joined to an unfinished command line typed before, and may have run in part; its output cannot be told".into(),
+            });
+        }
+        // The line sits in an unfinished command (or was flushed by a
+        // Ctrl-C): clear it, if a Ctrl-C reaches the shell alone.
+        let cleared = local::alone_in_foreground(pid) == Some(true)
+            && client
+                .command(commands::send_keys(pane, ["C-c"]))
+                .await
+                .is_ok();
+        let after = if cleared {
+            "exec cleared that line with a Ctrl-C, so the shell is at its prompt again (what was typed before it is gone); run exec again"
+                .to_string()
+        } else {
+            format!(
+                "exec's line waits in the shell's unfinished command; clear it with `tmux-wire keys {name} C-c` (check first what runs in the foreground)"
+            )
+        };
+        Err(KeeperError::ExecRefused {
+            name: name.to_string(),
+            reason: format!(
+                "exec's line did not run: the shell was not at its prompt (it waited for the rest of an unfinished command line: a continuation `>` prompt, an open quote or here-document), or it was interrupted before the line ran; {after}"
+            ),
+        })
     }
 }
 
@@ -217,12 +549,18 @@ mod tests {
     #[test]
     fn the_echo_never_reads_as_a_marker() {
         let nonce = "0123456789abcdef";
-        let (line, begin, end) = exec_line("/l/sh1.exec.x", nonce);
-        assert!(line.starts_with(' '));
-        assert!(line.contains(r#"eval "$(cat '/l/sh1.exec.x')""#));
-        assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)));
-        // The typed line holds the nonce only in halves.
-        assert!(!line.contains(nonce));
+        for bash in [false, true] {
+            let (line, ..) = exec_line("/l/sh1.exec.x", nonce, bash);
+            assert!(line.starts_with(' '));
+            assert!(line.contains(r#"eval "$(cat '/l/sh1.exec.x'; rm -f '/l/sh1.exec.x')""#));
+            assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)));
+            // The typed line holds the nonce only in halves.
+            assert!(!line.contains(nonce));
+            // Nothing follows the end marker's printf.
+            assert!(line.ends_with(r#""$?""#));
+            assert_eq!(line.contains("history -d -1"), bash);
+        }
+        let (line, begin, end) = exec_line("/l/sh1.exec.x", nonce, true);
         // Echo, output, status: only the real markers count.
         let mut seen = line.clone().into_bytes();
         seen.extend_from_slice(b"\r\n");
@@ -236,6 +574,11 @@ mod tests {
         // Not yet finished: nothing.
         assert!(parse(&seen[..seen.len() - 4], &begin, &end).is_none());
         assert_ne!(crate::keeper::unique_hex(), crate::keeper::unique_hex());
+    }
+
+    #[test]
+    fn the_terminal_carriage_returns_go() {
+        assert_eq!(without_terminal_cr(b"a\r\n\r\r\nb\r"), b"a\n\r\nb\r");
     }
 
     #[test]

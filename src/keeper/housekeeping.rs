@@ -172,7 +172,7 @@ impl Keeper {
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
-/// and the stop's lock and record.
+/// the stop's lock and record, and the exec lock.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -180,6 +180,7 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.spec")),
         dir.join(format!("{name}.stop")),
         dir.join(format!("{name}.stopped")),
+        dir.join(format!("{name}.exec.lock")),
     ];
     files.extend(
         (1..64)

@@ -47,7 +47,7 @@ mod wait;
 pub use command::check_env;
 pub use error::KeeperError;
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
-pub use exec::Executed;
+pub use exec::{Executed, Outcome as ExecOutcome};
 pub use follow::{Followed, LogFollow};
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};

@@ -355,3 +355,113 @@ fn blocked_on_terminal(pid: i32, major: u64, minor: u64, own_tty: bool) -> Optio
     }
     Some(false)
 }
+
+/// The terminal (`major`, `minor`) and foreground process group of
+/// process `pid`'s terminal, and `pid`'s own process group; `None` where
+/// `/proc` cannot say or it has no terminal.
+#[cfg(target_os = "linux")]
+fn terminal_of(pid: i32) -> Option<((u64, u64), i32, i32)> {
+    let fields = proc_stat(pid)?;
+    // After the state: ppid, pgrp, session, tty_nr, tpgid.
+    let group: i32 = fields.get(2)?.parse().ok()?;
+    let tty: u64 = fields.get(4)?.parse().ok()?;
+    let foreground: i32 = fields.get(5)?.parse().ok()?;
+    if tty == 0 || foreground <= 0 {
+        return None;
+    }
+    let (major, minor) = ((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
+    Some(((major, minor), foreground, group))
+}
+
+/// Whether process `pid` itself (a pane's shell, not a program it runs)
+/// is in the foreground of its terminal and sleeps reading it: a shell at
+/// a prompt (or in a `read` of its own). `None` where this cannot be seen
+/// (see [`reading_terminal`]).
+pub(crate) fn itself_reading_terminal(pid: i32) -> Option<bool> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        let Some(((major, minor), foreground, group)) = terminal_of(pid) else {
+            return process_running(pid).then_some(false);
+        };
+        if foreground != group {
+            return Some(false);
+        }
+        blocked_on_terminal(pid, major, minor, true)
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Whether process `pid` is alone in the foreground of its terminal: the
+/// foreground process group is its own and holds no other process, so a
+/// Ctrl-C typed there reaches it and nothing else. `None` where `/proc`
+/// cannot say.
+pub(crate) fn alone_in_foreground(pid: i32) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let (_, foreground, group) = terminal_of(pid)?;
+        if foreground != group {
+            return Some(false);
+        }
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(other) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if other == pid {
+                continue;
+            }
+            let in_group = proc_stat(other)
+                .and_then(|f| f.get(2)?.parse::<i32>().ok())
+                .is_some_and(|g| g == group);
+            if in_group {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// How many bytes typed into the terminal of process `pid` (through its
+/// standard input) wait to be read: complete lines in the terminal's
+/// ordinary mode, any bytes in raw mode (`FIONREAD`). `None` where this
+/// cannot be seen.
+pub(crate) fn terminal_input_pending(pid: i32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opened anew through /proc: the pane's terminal, not made our
+        // controlling terminal, and a read never blocks.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .open(format!("/proc/{pid}/fd/0"))
+            .ok()?;
+        if !rustix::termios::isatty(&file) {
+            return None;
+        }
+        rustix::io::ioctl_fionread(&file).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}

@@ -98,7 +98,7 @@ pub enum Command {
     /// Run a command line in a kept shell session; print its output and
     /// exit with its status.
     #[command(
-        after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Markers\nprinted as invisible escape sequences around the command, with a random\nnonce that the echo of the typed line never spells, delimit the output;\nthe shell's own state (cd, export) carries over. On --timeout (exit 124)\nthe command goes on running."
+        after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Execs of\none shell take turns (the wait counts in --timeout). Markers printed as\ninvisible escape sequences around the command, with a random nonce that\nthe echo of the typed line never spells, delimit the output; the shell's\nown state (cd, export) carries over, and bash's history keeps nothing of\nit. A shell back at its prompt without the end marker is said at once:\ninterrupted (exit 130), or the line did not run (a continuation prompt;\nexit 1). Lines are as the screen shows them; --raw keeps every byte. On\n--timeout (exit 124) the command goes on running."
     )]
     Exec(ExecArgs),
     /// Print a JSON line per lifecycle event of every process on the
@@ -371,6 +371,10 @@ pub struct ExecArgs {
     /// Give up waiting after this long (exit 124; the command goes on).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
+    /// Print the output as the command wrote it, every byte (with --json:
+    /// an "output" field, a string or {"bytes": BASE64}).
+    #[arg(long)]
+    pub raw: bool,
     /// The command line, as you would type it (after --; several
     /// arguments are joined with spaces).
     #[arg(last = true, required = true, value_name = "COMMAND-LINE")]

@@ -108,6 +108,17 @@ pub struct Ran<'a> {
     pub missed_bytes: u64,
 }
 
+/// `exec`: `{"name", "lines": [STR...], "code": N, "outcome":
+/// "finished"|"interrupted"|"shell_exited"}`, with `--raw` also `"output"`:
+/// every byte the command wrote, a string or `{"bytes": BASE64}`.
+#[derive(Serialize)]
+pub struct Exec<'a> {
+    #[serde(flatten)]
+    pub executed: &'a tmux_wire::keeper::Executed,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputLine>,
+}
+
 /// `logs --offset/--limit`: a page.
 #[derive(Serialize)]
 pub struct LogPage<'a> {

@@ -38,6 +38,19 @@ pub fn emit_all(lines: impl IntoIterator<Item = impl AsRef<str>>) {
     }
 }
 
+/// Print bytes on stdout as they are; a closed stdout ends the program
+/// (exit 0), see [`emit`].
+pub fn emit_bytes(bytes: &[u8]) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("tmux-wire: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Print one `--json` document (see `docs`) on a line of its own. Keys come
 /// out in sorted order, as they always have.
 pub fn print_doc<T: Serialize + ?Sized>(doc: &T) {

@@ -7,7 +7,7 @@ use crate::docs;
 use crate::output::{out, print_doc};
 use crate::Failure;
 use std::process::ExitCode;
-use tmux_wire::keeper::{Keeper, KeeperError, ReadFrom, StartSpec};
+use tmux_wire::keeper::{ExecOutcome, Keeper, KeeperError, ReadFrom, StartSpec};
 use tmux_wire::watch::{ExitStatus, WatchError};
 
 /// `run`'s exit status while the process goes on: EX_TEMPFAIL, "try again
@@ -181,11 +181,24 @@ pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCod
     let line = args.line.join(" ");
     let done = keeper.exec(&args.name, &line, args.timeout).await?;
     if json {
-        print_doc(&done);
+        print_doc(&docs::Exec {
+            executed: &done,
+            output: args
+                .raw
+                .then(|| docs::OutputLine(docs::Data::new(&done.output))),
+        });
+    } else if args.raw {
+        crate::output::emit_bytes(&done.output);
     } else {
         for line in &done.lines {
             out!("{line}");
         }
+    }
+    if done.outcome == ExecOutcome::Interrupted && !json {
+        eprintln!(
+            "tmux-wire: {}: interrupted: the shell returned to its prompt without finishing the command",
+            args.name
+        );
     }
     Ok(exit_code(done.code))
 }

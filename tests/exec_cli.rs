@@ -1,0 +1,349 @@
+//! `exec` in a kept shell through the real binary, each test on its own
+//! private socket, in bash and dash: parallel execs take turns, an
+//! interrupt or a shell that is not at its prompt is seen and said, the
+//! wrappers stay out of the history, and the raw form keeps every byte.
+
+mod common;
+
+use common::cli::Socket;
+use serde_json::Value;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// No wait in these tests lasts longer: a hang is a failure.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The shells to run each test in (those installed).
+fn shells() -> Vec<&'static [&'static str]> {
+    let mut found = Vec::new();
+    for shell in [&["bash", "--norc", "--noprofile"][..], &["dash"][..]] {
+        let there = std::process::Command::new("which")
+            .arg(shell[0])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if there {
+            found.push(shell);
+        } else {
+            eprintln!("SKIPPED exec in {}: not installed", shell[0]);
+        }
+    }
+    found
+}
+
+/// A socket with `sh1` running `shell` (extra `--env`s first).
+fn shell_session(shell: &[&str], env: &[&str]) -> Socket {
+    let s = Socket::new();
+    let mut start = vec!["start", "sh1"];
+    for e in env {
+        start.extend_from_slice(&["--env", e]);
+    }
+    start.push("--");
+    start.extend_from_slice(shell);
+    s.ok(&start);
+    s
+}
+
+/// Run plain tmux on the socket (not tmux-wire); stdout.
+fn tmux(s: &Socket, args: &[&str]) -> String {
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pane's foreground program.
+fn current(s: &Socket) -> String {
+    tmux(
+        s,
+        &["display", "-p", "-t", "=sh1:", "#{pane_current_command}"],
+    )
+    .trim()
+    .to_string()
+}
+
+/// Until `check` holds (it looks at the thing itself), at most LIMIT.
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < LIMIT,
+            "{what} did not happen within {LIMIT:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn spawn(s: &Socket, args: &[&str]) -> Child {
+    s.cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// An exec that must succeed with exactly `expected` on stdout.
+fn exec_ok(s: &Socket, line: &str, expected: &str) {
+    let out = s.run(&["exec", "sh1", "--timeout", "20s", "--", line]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), expected),
+        "exec {line:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn parallel_execs_on_one_shell_take_turns() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        for n in [2, 4, 4] {
+            let started = Instant::now();
+            let children: Vec<(usize, Child)> = (0..n)
+                .map(|i| {
+                    let line = format!("echo one-{i}; sleep 0.2; echo two-{i}");
+                    let child = spawn(&s, &["exec", "sh1", "--timeout", "25s", "--", &line]);
+                    (i, child)
+                })
+                .collect();
+            for (i, child) in children {
+                let out: Output = child.wait_with_output().unwrap();
+                assert_eq!(
+                    (out.status.code(), text(&out.stdout)),
+                    (Some(0), format!("one-{i}\ntwo-{i}\n")),
+                    "{}: exec {i} of {n}: {}",
+                    shell[0],
+                    text(&out.stderr)
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{}: {n} execs took {:?}",
+                shell[0],
+                started.elapsed()
+            );
+        }
+        // Taking turns left the shell as it was: one more works.
+        exec_ok(&s, "echo after", "after\n");
+    }
+}
+
+#[test]
+fn the_turn_passes_on_when_an_exec_is_killed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        exec_ok(&s, "echo ready", "ready\n");
+        let mut first = spawn(
+            &s,
+            &["exec", "sh1", "--timeout", "25s", "--", "sleep 1; echo a"],
+        );
+        until("sleep in the foreground", || current(&s) == "sleep");
+        // The second waits for its turn; SIGKILL gives the first no chance
+        // to release anything itself.
+        let second = spawn(&s, &["exec", "sh1", "--timeout", "25s", "--", "echo b"]);
+        first.kill().unwrap();
+        first.wait().unwrap();
+        let started = Instant::now();
+        let out = second.wait_with_output().unwrap();
+        assert_eq!(
+            (out.status.code(), text(&out.stdout)),
+            (Some(0), "b\n".to_string()),
+            "{}: {}",
+            shell[0],
+            text(&out.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", shell[0]);
+    }
+}
+
+#[test]
+fn an_interrupt_during_exec_is_seen_at_once() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        exec_ok(&s, "echo ready", "ready\n");
+        let child = spawn(
+            &s,
+            &[
+                "--json",
+                "exec",
+                "sh1",
+                "--timeout",
+                "25s",
+                "--",
+                "echo before; sleep 5; echo NOPE",
+            ],
+        );
+        until("sleep in the foreground", || current(&s) == "sleep");
+        s.ok(&["keys", "sh1", "C-c"]);
+        let interrupted = Instant::now();
+        let out = child.wait_with_output().unwrap();
+        let took = interrupted.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "{}: exec took {took:?} after the interrupt",
+            shell[0]
+        );
+        assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["outcome"], "interrupted", "{doc}");
+        assert_eq!(doc["code"], 130, "{doc}");
+        assert_eq!(doc["lines"][0], "before", "{doc}");
+        assert!(!doc.to_string().contains("NOPE"), "{doc}");
+        // The shell is back and usable.
+        exec_ok(&s, "echo again", "again\n");
+    }
+}
+
+#[test]
+fn a_continuation_prompt_is_said_and_does_not_break_later_execs() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        exec_ok(&s, "echo ready", "ready\n");
+        // An unfinished command line: the shell waits for its rest.
+        s.ok(&["send", "sh1", "--enter", "echo \"unfinished"]);
+        let started = Instant::now();
+        let out = s.run(&["exec", "sh1", "--timeout", "20s", "--", "echo HIDDEN"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}: took {:?}",
+            shell[0],
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains("not at its prompt"), "{}: {err}", shell[0]);
+        assert!(!text(&out.stdout).contains("HIDDEN"));
+        // Later execs work.
+        exec_ok(&s, "echo fine", "fine\n");
+        exec_ok(&s, "echo fine2", "fine2\n");
+    }
+}
+
+#[test]
+fn vi_command_mode_and_a_half_typed_line_are_cleared_first() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let shell = &["bash", "--norc", "--noprofile"][..];
+    if !shells().contains(&shell) {
+        return;
+    }
+    let s = shell_session(shell, &[]);
+    exec_ok(&s, "set -o vi", "");
+    // Half a line, then command mode with the cursor inside it.
+    s.ok(&["send", "sh1", "echo LEFTOVER *"]);
+    s.ok(&["keys", "sh1", "Escape", "h", "h", "h"]);
+    exec_ok(&s, "echo in-vi", "in-vi\n");
+    s.ok(&["keys", "sh1", "Escape"]);
+    exec_ok(&s, "echo in-vi-2", "in-vi-2\n");
+    // Still in vi mode.
+    exec_ok(&s, "set -o | grep '^vi ' | tr -s ' \t' ' '", "vi on\n");
+    // An emacs line with the cursor at its start.
+    exec_ok(&s, "set -o emacs", "");
+    s.ok(&["send", "sh1", "echo LEFTOVER *"]);
+    s.ok(&["keys", "sh1", "C-a"]);
+    exec_ok(&s, "echo in-emacs", "in-emacs\n");
+}
+
+#[test]
+fn wrappers_stay_out_of_the_history() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let shell = &["bash", "--norc", "--noprofile"][..];
+    if !shells().contains(&shell) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hist = dir.path().join("history");
+    let s = shell_session(shell, &[&format!("HISTFILE={}", hist.display())]);
+    let has = |what: &str| std::fs::read_to_string(&hist).is_ok_and(|h| h.contains(what));
+    s.ok(&[
+        "send",
+        "sh1",
+        "--enter",
+        "unset HISTCONTROL HISTIGNORE; set -o history; shopt -s histappend; PROMPT_COMMAND='history -a'; true MARK1",
+    ]);
+    until("the history file", || has("MARK1"));
+    exec_ok(&s, "echo one", "one\n");
+    exec_ok(&s, "cd /tmp", "");
+    // What the shell's own history holds during an exec.
+    let out = s.run(&["exec", "sh1", "--", "history 3"]);
+    assert!(text(&out.stdout).contains("MARK1"), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("7717"), "{}", text(&out.stdout));
+    s.ok(&["send", "sh1", "--enter", "true MARK2"]);
+    until("the second mark", || has("MARK2"));
+    // With ignorespace, nothing is saved, and nothing else is removed.
+    s.ok(&[
+        "send",
+        "sh1",
+        "--enter",
+        "HISTCONTROL=ignorespace; true MARK3",
+    ]);
+    until("the third mark", || has("MARK3"));
+    exec_ok(&s, "echo two", "two\n");
+    let out = s.run(&["exec", "sh1", "--", "history 2"]);
+    assert!(text(&out.stdout).contains("MARK3"), "{}", text(&out.stdout));
+    s.ok(&["send", "sh1", "--enter", "true MARK4"]);
+    until("the fourth mark", || has("MARK4"));
+    let history = std::fs::read_to_string(&hist).unwrap();
+    for line in history.lines() {
+        assert!(
+            !line.contains("7717") && !line.contains("exec."),
+            "a wrapper in the history: {line}\n{history}"
+        );
+    }
+    assert!(history.lines().count() <= 6, "{history}");
+}
+
+#[test]
+fn the_raw_form_keeps_every_byte() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        let line = r"printf 'a\001b\377c\033[31mred\tx\r\n'; printf 'end'";
+        let want = b"a\x01b\xffc\x1b[31mred\tx\r\nend";
+        let out = s.run(&["exec", "sh1", "--raw", "--", line]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, want, "{}: {:?}", shell[0], text(&out.stdout));
+        let doc = s.json(&["exec", "sh1", "--raw", "--", line]);
+        let b64 = doc["output"]["bytes"].as_str().unwrap_or_default();
+        assert_eq!(b64, base64(want), "{doc}");
+        let doc = s.json(&["exec", "sh1", "--raw", "--", "printf 'h\\303\\251\\n'"]);
+        assert_eq!(doc["output"], "hé\n", "{doc}");
+        // The text form: lines as the screen shows them (control bytes and
+        // escape sequences gone, a tab to the next tab stop, invalid UTF-8
+        // as U+FFFD).
+        let doc = s.json(&["exec", "sh1", "--", line]);
+        assert_eq!(
+            doc["lines"],
+            serde_json::json!(["ab\u{fffd}cred x", "end"]),
+            "{doc}"
+        );
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
