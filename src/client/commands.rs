@@ -1,6 +1,6 @@
 //! tmux commands as typed values: the one place the layers above build the
 //! argv of a tmux command. Each function returns a
-//! [`Command`](crate::protocol::Command) for [`Client::command`](super::Client::command)
+//! [`Command`] for [`Client::command`](super::Client::command)
 //! (or a batch for [`Client::enqueue_together`](super::Client::enqueue_together));
 //! answers are read with [`Reply::text`](crate::protocol::Reply::text),
 //! [`Reply::parse`](crate::protocol::Reply::parse) or a

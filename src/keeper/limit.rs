@@ -45,7 +45,7 @@ impl Keeper {
     }
 
     /// End `name`'s run that began at `run` for running too long (what the
-    /// timer of [`Keeper::schedule_expiry`] runs): nothing if that run is
+    /// timer of `Keeper::schedule_expiry` runs): nothing if that run is
     /// over or another has begun. Returns whether it acted.
     pub async fn expire(
         &self,
