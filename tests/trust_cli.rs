@@ -674,3 +674,167 @@ fn neighbours_newlines_and_endings() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"));
 }
+
+/// A session's own `remain-on-exit` (empty when it has none).
+fn own_remain(s: &Socket, name: &str) -> String {
+    s.ok(&[
+        "cmd",
+        "show-options",
+        "-p",
+        "-v",
+        "-t",
+        &format!("={name}:"),
+        "remain-on-exit",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// How many tmux-wire waits count themselves in on `name`'s pane.
+fn waits_on(s: &Socket, name: &str) -> String {
+    s.ok(&[
+        "cmd",
+        "show-options",
+        "-p",
+        "-v",
+        "-q",
+        "-t",
+        &format!("={name}:"),
+        "@tmux-wire-waits",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// Poll (bounded) until `done` holds; panic with `what` after 20 s.
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let began = std::time::Instant::now();
+    while !done() {
+        assert!(began.elapsed().as_secs() < 20, "{what} (within 20 s)");
+        std::thread::yield_now();
+    }
+}
+
+/// A `wait NAME --exit` in the background, once it counts itself in
+/// (`n` waits on the pane then).
+fn armed_exit_wait(s: &Socket, name: &str, n: u32) -> std::process::Child {
+    let wait = s
+        .cmd(&["wait", name, "--exit"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("the wait never armed", || {
+        own_remain(s, name) == "on" && waits_on(s, name) == n.to_string()
+    });
+    wait
+}
+
+/// Whether plain tmux still has a session `name`.
+fn has_session(s: &Socket, name: &str) -> bool {
+    common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args(["has-session", "-t", &format!("={name}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// What tmux-wire left of itself on a pane (its `@tmux-wire-*` options
+/// other than the input record) and among the global hooks.
+fn leftovers(s: &Socket, name: &str) -> Vec<String> {
+    let pane = s.ok(&["cmd", "show-options", "-p", "-t", &format!("={name}:")]);
+    let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
+    pane.lines()
+        .filter(|l| l.starts_with("@tmux-wire-") && !l.starts_with("@tmux-wire-input"))
+        .chain(hooks.lines().filter(|l| l.starts_with("client-detached[")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A wait killed with SIGKILL cannot put anything back itself: tmux does,
+/// when its connection ends, so the pane ends as tmux would have ended it.
+#[test]
+fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("keep", &["sleep 300"]);
+
+    // One wait, killed while the process runs; then the process ends.
+    s.recipe("one", &["sh -c 'read x; exit 3'"]);
+    let mut wait = armed_exit_wait(&s, "one", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("remain-on-exit was not put back", || {
+        own_remain(&s, "one").is_empty()
+    });
+    assert_eq!(leftovers(&s, "one"), Vec::<String>::new());
+    s.ok(&["cmd", "send-keys", "-t", "=one:", "x", "Enter"]);
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "one")
+    });
+
+    // A value of its own ("off", not unset) is put back as it was.
+    s.recipe("off", &["sleep 300"]);
+    s.ok(&[
+        "cmd",
+        "set-option",
+        "-p",
+        "-t",
+        "=off:",
+        "remain-on-exit",
+        "off",
+    ]);
+    let mut wait = armed_exit_wait(&s, "off", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("remain-on-exit was not put back to off", || {
+        own_remain(&s, "off") == "off"
+    });
+
+    // Two waits that overlap: one killed, the other sees the end, and the
+    // last one out puts it back.
+    s.recipe("both", &["sh -c 'read x; exit 4'"]);
+    let mut first = armed_exit_wait(&s, "both", 1);
+    let second = armed_exit_wait(&s, "both", 2);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    until("the killed wait was not counted out", || {
+        waits_on(&s, "both") == "1"
+    });
+    assert_eq!(
+        own_remain(&s, "both"),
+        "on",
+        "the other wait still needs it"
+    );
+    s.ok(&["cmd", "send-keys", "-t", "=both:", "x", "Enter"]);
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exited with code 4"),
+        "{out:?}"
+    );
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "both")
+    });
+
+    // Both killed: the last one's end puts it back.
+    s.recipe("two", &["sh -c 'read x; exit 5'"]);
+    let mut first = armed_exit_wait(&s, "two", 1);
+    let mut second = armed_exit_wait(&s, "two", 2);
+    first.kill().unwrap();
+    second.kill().unwrap();
+    first.wait().unwrap();
+    second.wait().unwrap();
+    until("remain-on-exit was not put back", || {
+        own_remain(&s, "two").is_empty()
+    });
+    assert_eq!(leftovers(&s, "two"), Vec::<String>::new());
+    s.ok(&["cmd", "send-keys", "-t", "=two:", "x", "Enter"]);
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "two")
+    });
+    assert!(has_session(&s, "keep"));
+    let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
+    assert!(!hooks.contains("client-detached["), "{hooks}");
+}

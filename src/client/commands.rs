@@ -216,6 +216,31 @@ pub fn set_global_hook(hook: &str, command: &str) -> Command {
     Command::new("set-hook").arg("-g").arg(hook).arg(command)
 }
 
+/// `set-hook -g -u HOOK`: remove a global hook (one entry with an index,
+/// `client-detached[42]`).
+pub fn unset_global_hook(hook: &str) -> Command {
+    Command::new("set-hook").arg("-g").arg("-u").arg(hook)
+}
+
+/// `set-option -g -F NAME FORMAT`: a global (server-wide session) option,
+/// the value `format` expanded.
+pub fn set_global_option_format(name: &str, format: &str) -> Command {
+    Command::new("set-option")
+        .arg("-g")
+        .arg("-F")
+        .arg(name)
+        .arg(format)
+}
+
+/// `show-options -g -v -q NAME`: a global option's value (empty if unset).
+pub fn show_global_option(name: &str) -> Command {
+    Command::new("show-options")
+        .arg("-g")
+        .arg("-v")
+        .arg("-q")
+        .arg(name)
+}
+
 /// `wait-for CHANNEL`: block this connection's queue until the channel is
 /// signalled.
 pub fn wait_for(channel: &str) -> Command {
