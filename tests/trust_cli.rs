@@ -838,3 +838,101 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
     assert!(!hooks.contains("client-detached["), "{hooks}");
 }
+
+/// `--from now` starts at the next whole line: the rest of the line being
+/// written when the wait began is not a line of its own.
+#[test]
+fn from_now_starts_at_the_next_whole_line() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "sh1", "--", "sh"]);
+    s.ok(&["wait", "sh1", "--ready", r"[#$] $", "--from", "start"]);
+    // The log ends in the prompt: nothing after it is an empty line.
+    let out = s.run(&[
+        "wait",
+        "sh1",
+        "--ready",
+        "^$",
+        "--from",
+        "now",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+
+    s.recipe("f", &["sh"]);
+    for name in ["sh1", "f"] {
+        // The typed command goes on the prompt's line: it is no line
+        // that begins with it.
+        let wait = s
+            .cmd(&[
+                "wait",
+                name,
+                "--ready",
+                "^echo hi",
+                "--from",
+                "now",
+                "--timeout",
+                "2s",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        s.until_attached(name);
+        s.ok(&[
+            "cmd",
+            "send-keys",
+            "-t",
+            &format!("={name}:"),
+            "echo hi",
+            "Enter",
+        ]);
+        let out = wait.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(124), "{name}: {out:?}");
+        // A whole line after now does count.
+        let wait = s
+            .cmd(&[
+                "--json", "wait", name, "--ready", "^LATER$", "--from", "now",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        s.until_attached(name);
+        s.ok(&[
+            "cmd",
+            "send-keys",
+            "-t",
+            &format!("={name}:"),
+            "sleep 0.5; echo LATER",
+            "Enter",
+        ]);
+        let out = wait.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+    }
+}
+
+/// On a session tmux-wire did not start, `--from input` (the default)
+/// means what it means for a kept process: after the last `send`, its
+/// echo skipped; and the cursor's empty row is no line.
+#[test]
+fn waits_on_sessions_started_elsewhere_read_as_on_kept_ones() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("f", &["sh"]);
+    s.ok(&["wait", "f", "--ready", r"[#$] $"]);
+    s.ok(&["send", "f", "--enter", "sleep 1; echo RESULT-$((6*7))"]);
+    let found = s.json(&["wait", "f", "--ready", r"RESULT-\S+"]);
+    assert_eq!(found["ready"], "RESULT-42", "{found}");
+    // Output from before the send no longer counts.
+    s.ok(&["send", "f", "--enter", "echo second"]);
+    let out = s.run(&["wait", "f", "--ready", "^RESULT-42$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    // --from start still reads the screen.
+    s.ok(&["wait", "f", "--ready", "^RESULT-42$", "--from", "start"]);
+
+    // The cursor below the last line, on an empty row: no line is blank.
+    s.recipe("g", &["sh -c 'echo hello; read x'"]);
+    s.ok(&["wait", "g", "--ready", "^hello$"]);
+    let out = s.run(&["wait", "g", "--ready", "^$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+}

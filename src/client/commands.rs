@@ -62,6 +62,19 @@ pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
         .arg(pane.to_string())
 }
 
+/// `capture-pane -p -J -S START -t PANE`: from row `start` of the screen
+/// (negative: of the history above it, -1 the newest) to the end of the
+/// screen, wrapped lines joined.
+pub fn capture_joined_from(pane: PaneId, start: i64) -> Command {
+    Command::new("capture-pane")
+        .arg("-p")
+        .arg("-J")
+        .arg("-S")
+        .arg(start.to_string())
+        .arg("-t")
+        .arg(pane.to_string())
+}
+
 /// `send-keys -t PANE KEY...`: press keys by tmux name (`Enter`, `C-c`).
 pub fn send_keys<K: AsRef<[u8]>>(pane: PaneId, keys: impl IntoIterator<Item = K>) -> Command {
     targeted("send-keys", pane).args(keys)
