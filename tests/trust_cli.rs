@@ -929,6 +929,16 @@ fn waits_on_sessions_started_elsewhere_read_as_on_kept_ones() {
     assert_eq!(out.status.code(), Some(124), "{out:?}");
     // --from start still reads the screen.
     s.ok(&["wait", "f", "--ready", "^RESULT-42$", "--from", "start"]);
+    // The screen and its history cleared after the send: what follows
+    // still counts (the prompt), what was cleared does not.
+    s.ok(&[
+        "send",
+        "f",
+        "--enter",
+        r"printf '\033[H\033[2J\033[3J'; echo CLEARED",
+    ]);
+    s.ok(&["wait", "f", "--ready", "^CLEARED$", "--timeout", "5s"]);
+    s.ok(&["wait", "f", "--ready", r"[#$] $", "--timeout", "5s"]);
 
     // The cursor below the last line, on an empty row: no line is blank.
     s.recipe("g", &["sh -c 'echo hello; read x'"]);

@@ -254,15 +254,25 @@ impl ArmedReady<'_> {
         // from the top of the screen: the history's size, taken in the same
         // write, says whether the row asked for was the one meant (the
         // first try learns it; output in between scrolls it). A few tries,
-        // then a start that may be late.
-        let mut history: u64 = 0;
+        // then a start that may be late. A row below the cursor is no
+        // longer there (the history was cleared since, as `clear` does,
+        // and the screen with it): the top of the screen is where the wait
+        // starts then.
+        let start_of = |history: u64, y: u64| -> i64 {
+            let Since::Row(row) = self.since else {
+                return -200;
+            };
+            let [row, history, y] = [row, history, y].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            match row.saturating_sub(history) {
+                start if start > y => 0,
+                start => start,
+            }
+        };
+        let mut start = start_of(0, u64::MAX);
         let mut tries = 0;
-        let (screen, cursor, visible) = loop {
+        let (screen, cursor, visible, history) = loop {
             let capture = match self.since {
-                Since::Row(row) => commands::capture_joined_from(
-                    self.pane,
-                    i64::try_from(row).unwrap_or(i64::MAX) - i64::try_from(history).unwrap_or(0),
-                ),
+                Since::Row(_) => commands::capture_joined_from(self.pane, start),
                 _ => commands::capture_joined(self.pane, 200),
             };
             // One write: the joined screen and history, the cursor, and
@@ -283,13 +293,13 @@ impl ArmedReady<'_> {
             if cursor[0] != target {
                 return Err(WatchError::PaneGone(self.pane));
             }
-            let size: u64 = cursor[3].parse().unwrap_or(0);
+            let history: u64 = cursor[3].parse().unwrap_or(0);
+            let meant = start_of(history, cursor[2].parse().unwrap_or(0));
             tries += 1;
-            if !matches!(self.since, Since::Row(_)) || size == history || tries == 5 {
-                history = size;
-                break (screen, cursor, visible);
+            if !matches!(self.since, Since::Row(_)) || meant == start || tries == 5 {
+                break (screen, cursor, visible, history);
             }
-            history = size;
+            start = meant;
         };
         let (x, y): (usize, usize) = (
             cursor[1].parse().unwrap_or(0),
@@ -317,9 +327,9 @@ impl ArmedReady<'_> {
             }
         }
         if let Since::Row(row) = self.since {
-            // The cursor has left the typed text's row and its echo is not
-            // there: it will not come.
-            if history + y as u64 > row {
+            // The cursor has left the typed text's row (or the row is gone)
+            // and its echo is not there: it will not come.
+            if history + y as u64 != row {
                 self.matcher.forget_echo();
             }
         }
