@@ -793,6 +793,60 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
         own_remain(&s, "off") == "off"
     });
 
+    // A window's value is the window's: the pane has none of its own
+    // again.
+    s.recipe("win", &["sleep 300"]);
+    s.ok(&[
+        "cmd",
+        "set-option",
+        "-w",
+        "-t",
+        "=win:",
+        "remain-on-exit",
+        "on",
+    ]);
+    let mut wait = armed_exit_wait(&s, "win", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("the killed wait was not counted out", || {
+        waits_on(&s, "win").is_empty()
+    });
+    assert_eq!(own_remain(&s, "win"), "");
+    let window = s.ok(&[
+        "cmd",
+        "show-options",
+        "-w",
+        "-v",
+        "-t",
+        "=win:",
+        "remain-on-exit",
+    ]);
+    assert_eq!(window.trim(), "on");
+
+    // Killed after the process ended (stopped until then, so it could not
+    // put anything back itself): the dead pane is closed, as tmux would
+    // have closed it.
+    s.recipe("ended", &["sh -c 'read x; exit 0'"]);
+    let mut wait = armed_exit_wait(&s, "ended", 1);
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["cmd", "send-keys", "-t", "=ended:", "x", "Enter"]);
+    until("the process did not end", || {
+        s.ok(&[
+            "cmd",
+            "display-message",
+            "-p",
+            "-t",
+            "=ended:",
+            "#{pane_dead}",
+        ])
+        .trim()
+            == "1"
+    });
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("the dead pane stayed", || !has_session(&s, "ended"));
+
     // Two waits that overlap: one killed, the other sees the end, and the
     // last one out puts it back.
     s.recipe("both", &["sh -c 'read x; exit 4'"]);
