@@ -183,13 +183,16 @@ fn undo_when_gone(hook: &str, client: &str, pane: PaneId) -> String {
         " }",
         "}",
     ]
-    .concat();
-    text.replace("GONE", &gone.replace("CLIENT", client))
-        .replace("CLOSES", &closes.split_whitespace().collect::<String>())
+    .map(str::trim)
+    .join(" ");
+    // The client's name last: nothing replaces a word in it.
+    text.replace("GONE", gone)
+        .replace("CLOSES", closes)
         .replace("HOOK", hook)
         .replace("PANE", &pane.to_string())
         .replace("WAITS", WAITS)
         .replace("SAVED", SAVED_REMAIN)
+        .replace("CLIENT", client)
 }
 
 /// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
@@ -722,5 +725,26 @@ mod tests {
         );
         assert!(reports_dead_signal(Some("3.3a")));
         assert!(!reports_dead_signal(Some("3.2a")) && !reports_dead_signal(None));
+    }
+
+    #[test]
+    fn the_undo_tmux_runs_for_a_killed_wait() {
+        let hook = "client-detached[1000007]";
+        let text = undo_when_gone(hook, "client-4321", PaneId(5));
+        assert!(text.starts_with(
+            "if-shell -F '#{?#{m:*#,client-4321#,*,#,#{S:#{session_attached_list}#,}},,1}' { set-hook -gu 'client-detached[1000007]' ;"
+        ), "{text}");
+        assert!(
+            text.contains("set-option -p -u -t %5 remain-on-exit"),
+            "{text}"
+        );
+        assert!(text.contains("{ kill-pane -t %5 }"), "{text}");
+        for placeholder in ["GONE", "CLOSES", "HOOK", "PANE", "WAITS", "SAVED", "CLIENT"] {
+            assert!(!text.contains(placeholder), "{placeholder} in {text}");
+        }
+        assert!(!text.contains('\n') && !text.contains("  "), "{text}");
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+        assert!(plain_client_name("client-4321") && plain_client_name("/dev/pts/3"));
+        assert!(!plain_client_name("") && !plain_client_name("a,b") && !plain_client_name("x*"));
     }
 }
