@@ -757,3 +757,329 @@ fn usage_errors_under_json_are_documents_and_env_names_are_checked() {
     ]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A session's own `remain-on-exit` (empty when it has none).
+fn own_remain(s: &Socket, name: &str) -> String {
+    s.ok(&[
+        "cmd",
+        "show-options",
+        "-p",
+        "-v",
+        "-t",
+        &format!("={name}:"),
+        "remain-on-exit",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// How many tmux-wire waits count themselves in on `name`'s pane.
+fn waits_on(s: &Socket, name: &str) -> String {
+    s.ok(&[
+        "cmd",
+        "show-options",
+        "-p",
+        "-v",
+        "-q",
+        "-t",
+        &format!("={name}:"),
+        "@tmux-wire-waits",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// Poll (bounded) until `done` holds; panic with `what` after 20 s.
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let began = std::time::Instant::now();
+    while !done() {
+        assert!(began.elapsed().as_secs() < 20, "{what} (within 20 s)");
+        std::thread::yield_now();
+    }
+}
+
+/// A `wait NAME --exit` in the background, once it counts itself in
+/// (`n` waits on the pane then).
+fn armed_exit_wait(s: &Socket, name: &str, n: u32) -> std::process::Child {
+    let wait = s
+        .cmd(&["wait", name, "--exit"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until("the wait never armed", || {
+        own_remain(s, name) == "on" && waits_on(s, name) == n.to_string()
+    });
+    wait
+}
+
+/// Whether plain tmux still has a session `name`.
+fn has_session(s: &Socket, name: &str) -> bool {
+    common::tmux::command()
+        .arg("-S")
+        .arg(&s.path)
+        .args(["has-session", "-t", &format!("={name}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// What tmux-wire left of itself on a pane (its `@tmux-wire-*` options
+/// other than the input record) and among the global hooks.
+fn leftovers(s: &Socket, name: &str) -> Vec<String> {
+    let pane = s.ok(&["cmd", "show-options", "-p", "-t", &format!("={name}:")]);
+    let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
+    pane.lines()
+        .filter(|l| l.starts_with("@tmux-wire-") && !l.starts_with("@tmux-wire-input"))
+        .chain(hooks.lines().filter(|l| l.starts_with("client-detached[")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A wait killed with SIGKILL cannot put anything back itself: tmux does,
+/// when its connection ends, so the pane ends as tmux would have ended it.
+#[test]
+fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("keep", &["sleep 300"]);
+
+    // One wait, killed while the process runs; then the process ends.
+    s.recipe("one", &["sh -c 'read x; exit 3'"]);
+    let mut wait = armed_exit_wait(&s, "one", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("remain-on-exit was not put back", || {
+        own_remain(&s, "one").is_empty()
+    });
+    assert_eq!(leftovers(&s, "one"), Vec::<String>::new());
+    s.ok(&["cmd", "send-keys", "-t", "=one:", "x", "Enter"]);
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "one")
+    });
+
+    // A value of its own ("off", not unset) is put back as it was.
+    s.recipe("off", &["sleep 300"]);
+    s.ok(&[
+        "cmd",
+        "set-option",
+        "-p",
+        "-t",
+        "=off:",
+        "remain-on-exit",
+        "off",
+    ]);
+    let mut wait = armed_exit_wait(&s, "off", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("remain-on-exit was not put back to off", || {
+        own_remain(&s, "off") == "off"
+    });
+
+    // A window's value is the window's: the pane has none of its own
+    // again.
+    s.recipe("win", &["sleep 300"]);
+    s.ok(&[
+        "cmd",
+        "set-option",
+        "-w",
+        "-t",
+        "=win:",
+        "remain-on-exit",
+        "on",
+    ]);
+    let mut wait = armed_exit_wait(&s, "win", 1);
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("the killed wait was not counted out", || {
+        waits_on(&s, "win").is_empty()
+    });
+    assert_eq!(own_remain(&s, "win"), "");
+    let window = s.ok(&[
+        "cmd",
+        "show-options",
+        "-w",
+        "-v",
+        "-t",
+        "=win:",
+        "remain-on-exit",
+    ]);
+    assert_eq!(window.trim(), "on");
+
+    // Killed after the process ended (stopped until then, so it could not
+    // put anything back itself): the dead pane is closed, as tmux would
+    // have closed it.
+    s.recipe("ended", &["sh -c 'read x; exit 0'"]);
+    let mut wait = armed_exit_wait(&s, "ended", 1);
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["cmd", "send-keys", "-t", "=ended:", "x", "Enter"]);
+    until("the process did not end", || {
+        s.ok(&[
+            "cmd",
+            "display-message",
+            "-p",
+            "-t",
+            "=ended:",
+            "#{pane_dead}",
+        ])
+        .trim()
+            == "1"
+    });
+    wait.kill().unwrap();
+    wait.wait().unwrap();
+    until("the dead pane stayed", || !has_session(&s, "ended"));
+
+    // Two waits that overlap: one killed, the other sees the end, and the
+    // last one out puts it back.
+    s.recipe("both", &["sh -c 'read x; exit 4'"]);
+    let mut first = armed_exit_wait(&s, "both", 1);
+    let second = armed_exit_wait(&s, "both", 2);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    until("the killed wait was not counted out", || {
+        waits_on(&s, "both") == "1"
+    });
+    assert_eq!(
+        own_remain(&s, "both"),
+        "on",
+        "the other wait still needs it"
+    );
+    s.ok(&["cmd", "send-keys", "-t", "=both:", "x", "Enter"]);
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exited with code 4"),
+        "{out:?}"
+    );
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "both")
+    });
+
+    // Both killed: the last one's end puts it back.
+    s.recipe("two", &["sh -c 'read x; exit 5'"]);
+    let mut first = armed_exit_wait(&s, "two", 1);
+    let mut second = armed_exit_wait(&s, "two", 2);
+    first.kill().unwrap();
+    second.kill().unwrap();
+    first.wait().unwrap();
+    second.wait().unwrap();
+    until("remain-on-exit was not put back", || {
+        own_remain(&s, "two").is_empty()
+    });
+    assert_eq!(leftovers(&s, "two"), Vec::<String>::new());
+    s.ok(&["cmd", "send-keys", "-t", "=two:", "x", "Enter"]);
+    until("the session stayed after its process ended", || {
+        !has_session(&s, "two")
+    });
+    assert!(has_session(&s, "keep"));
+    let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
+    assert!(!hooks.contains("client-detached["), "{hooks}");
+}
+
+/// `--from now` starts at the next whole line: the rest of the line being
+/// written when the wait began is not a line of its own.
+#[test]
+fn from_now_starts_at_the_next_whole_line() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "sh1", "--", "sh"]);
+    s.ok(&["wait", "sh1", "--ready", r"[#$] $", "--from", "start"]);
+    // The log ends in the prompt: nothing after it is an empty line.
+    let out = s.run(&[
+        "wait",
+        "sh1",
+        "--ready",
+        "^$",
+        "--from",
+        "now",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+
+    s.recipe("f", &["sh"]);
+    for name in ["sh1", "f"] {
+        // The typed command goes on the prompt's line: it is no line
+        // that begins with it.
+        let wait = s
+            .cmd(&[
+                "wait",
+                name,
+                "--ready",
+                "^echo hi",
+                "--from",
+                "now",
+                "--timeout",
+                "2s",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        s.until_attached(name);
+        s.ok(&[
+            "cmd",
+            "send-keys",
+            "-t",
+            &format!("={name}:"),
+            "echo hi",
+            "Enter",
+        ]);
+        let out = wait.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(124), "{name}: {out:?}");
+        // A whole line after now does count.
+        let wait = s
+            .cmd(&[
+                "--json", "wait", name, "--ready", "^LATER$", "--from", "now",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        s.until_attached(name);
+        s.ok(&[
+            "cmd",
+            "send-keys",
+            "-t",
+            &format!("={name}:"),
+            "sleep 0.5; echo LATER",
+            "Enter",
+        ]);
+        let out = wait.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+    }
+}
+
+/// On a session tmux-wire did not start, `--from input` (the default)
+/// means what it means for a kept process: after the last `send`, its
+/// echo skipped; and the cursor's empty row is no line.
+#[test]
+fn waits_on_sessions_started_elsewhere_read_as_on_kept_ones() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("f", &["sh"]);
+    s.ok(&["wait", "f", "--ready", r"[#$] $"]);
+    s.ok(&["send", "f", "--enter", "sleep 1; echo RESULT-$((6*7))"]);
+    let found = s.json(&["wait", "f", "--ready", r"RESULT-\S+"]);
+    assert_eq!(found["ready"], "RESULT-42", "{found}");
+    // Output from before the send no longer counts.
+    s.ok(&["send", "f", "--enter", "echo second"]);
+    let out = s.run(&["wait", "f", "--ready", "^RESULT-42$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    // --from start still reads the screen.
+    s.ok(&["wait", "f", "--ready", "^RESULT-42$", "--from", "start"]);
+    // The screen and its history cleared after the send: what follows
+    // still counts (the prompt), what was cleared does not.
+    s.ok(&[
+        "send",
+        "f",
+        "--enter",
+        r"printf '\033[H\033[2J\033[3J'; echo CLEARED",
+    ]);
+    s.ok(&["wait", "f", "--ready", "^CLEARED$", "--timeout", "5s"]);
+    s.ok(&["wait", "f", "--ready", r"[#$] $", "--timeout", "5s"]);
+
+    // The cursor below the last line, on an empty row: no line is blank.
+    s.recipe("g", &["sh -c 'echo hello; read x'"]);
+    s.ok(&["wait", "g", "--ready", "^hello$"]);
+    let out = s.run(&["wait", "g", "--ready", "^$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+}

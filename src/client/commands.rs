@@ -62,6 +62,19 @@ pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
         .arg(pane.to_string())
 }
 
+/// `capture-pane -p -J -S START -t PANE`: from row `start` of the screen
+/// (negative: of the history above it, -1 the newest) to the end of the
+/// screen, wrapped lines joined.
+pub fn capture_joined_from(pane: PaneId, start: i64) -> Command {
+    Command::new("capture-pane")
+        .arg("-p")
+        .arg("-J")
+        .arg("-S")
+        .arg(start.to_string())
+        .arg("-t")
+        .arg(pane.to_string())
+}
+
 /// `send-keys -t PANE KEY...`: press keys by tmux name (`Enter`, `C-c`).
 pub fn send_keys<K: AsRef<[u8]>>(pane: PaneId, keys: impl IntoIterator<Item = K>) -> Command {
     targeted("send-keys", pane).args(keys)
@@ -214,6 +227,31 @@ pub fn show_pane_option(pane: PaneId, name: &str, which: OptionValue) -> Command
 /// adds to the hook's other entries).
 pub fn set_global_hook(hook: &str, command: &str) -> Command {
     Command::new("set-hook").arg("-g").arg(hook).arg(command)
+}
+
+/// `set-hook -g -u HOOK`: remove a global hook (one entry with an index,
+/// `client-detached[42]`).
+pub fn unset_global_hook(hook: &str) -> Command {
+    Command::new("set-hook").arg("-g").arg("-u").arg(hook)
+}
+
+/// `set-option -g -F NAME FORMAT`: a global (server-wide session) option,
+/// the value `format` expanded.
+pub fn set_global_option_format(name: &str, format: &str) -> Command {
+    Command::new("set-option")
+        .arg("-g")
+        .arg("-F")
+        .arg(name)
+        .arg(format)
+}
+
+/// `show-options -g -v -q NAME`: a global option's value (empty if unset).
+pub fn show_global_option(name: &str) -> Command {
+    Command::new("show-options")
+        .arg("-g")
+        .arg("-v")
+        .arg("-q")
+        .arg(name)
 }
 
 /// `wait-for CHANNEL`: block this connection's queue until the channel is

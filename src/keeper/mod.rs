@@ -84,6 +84,12 @@ const OPT_INPUT: &str = "@tmux-wire-input";
 /// That text's lines as its echo is recognised (whitespace removed, lines
 /// separated by spaces).
 const OPT_ECHO: &str = "@tmux-wire-echo";
+/// On a session the keeper did not start (pane options): the row of the
+/// pane's history and screen where the last text tmux-wire typed begins
+/// ([`crate::watch::input_row`]), and how its echo reads (as
+/// [`OPT_ECHO`]). Where a wait from the input starts reading the screen.
+const OPT_INPUT_ROW: &str = "@tmux-wire-input-row";
+const OPT_INPUT_ECHO: &str = "@tmux-wire-input-echo";
 /// The run's time limit in seconds (`start --kill-after`).
 const OPT_KILL_AFTER: &str = "@tmux-wire-kill-after";
 /// What the run's readiness pattern matched (`start --ready`).

@@ -16,6 +16,15 @@ impl Keeper {
         })
     }
 
+    /// [`Keeper::log_end`], and whether it is in the middle of a line.
+    pub(super) fn log_end_in_line(&self, name: &str) -> Result<(log::Position, bool), KeeperError> {
+        let path = self.log_path(name);
+        log::end_position_in_line(&path).map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })
+    }
+
     /// The last `n` lines of `name`'s log, as a person reads them
     /// ([`crate::text::Lines`]) or with `raw` as the process wrote them, and
     /// the end of the log as read (where a [`log::Follower`] goes on).

@@ -26,7 +26,9 @@ pub enum WaitFrom {
     /// echo of what was typed, never count.
     #[default]
     LastInput,
-    /// Only what it prints from now on.
+    /// Only what it prints from now on, from the next whole line: a line
+    /// it is in the middle of (after a prompt) began before and does not
+    /// count, not even its rest.
     Now,
     /// A position in its log, from an earlier answer.
     At(Position),

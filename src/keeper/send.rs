@@ -2,7 +2,7 @@
 //! a process, recording where the text begins in its log, and typing then
 //! waiting for an answer.
 
-use super::{keys, log, Keeper, KeeperError, OPT_ECHO, OPT_INPUT};
+use super::{keys, log, Keeper, KeeperError, OPT_ECHO, OPT_INPUT, OPT_INPUT_ECHO, OPT_INPUT_ROW};
 use crate::client::{commands, Client, ATTACH_FLAGS};
 use crate::protocol::{Command, PaneId};
 use crate::watch;
@@ -28,7 +28,7 @@ impl Keeper {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         self.require_whole_lines(&client, name, pane, text).await?;
-        self.record_input(&client, name, text).await?;
+        self.record_input(&client, name, pane, text).await?;
         self.type_text(&client, pane, text, enter).await
     }
 
@@ -48,7 +48,7 @@ impl Keeper {
         self.require_whole_lines(&client, name, pane, text).await?;
         let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(text);
-        match self.record_input(&client, name, text).await? {
+        match self.record_input(&client, name, pane, text).await? {
             Some(start) => {
                 self.type_text(&client, pane, text, enter).await?;
                 self.await_log(&client, name, pane, start, matcher, timeout)
@@ -84,7 +84,11 @@ impl Keeper {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         self.require_whole_lines(&client, name, pane, text).await?;
-        if self.record_input(&client, name, text).await?.is_some() {
+        if self
+            .record_input(&client, name, pane, text)
+            .await?
+            .is_some()
+        {
             // Armed before typing: the echo and the output count.
             let changes = log::LogWatch::new(&self.log_path(name));
             self.type_text(&client, pane, text, enter).await?;
@@ -191,12 +195,14 @@ impl Keeper {
         &self,
         client: &Client,
         name: &str,
+        pane: PaneId,
         text: &[u8],
     ) -> Result<Option<log::Position>, KeeperError> {
         // Where the log ends before the round trip of `kept`, to tell a
         // quiet log from one still being written.
         let before = self.log_end(name).ok();
         let Some(kept) = self.kept(client, name).await? else {
+            self.record_input_on_screen(client, pane, text).await?;
             return Ok(None);
         };
         // What the process printed before this input may still be on its
@@ -230,6 +236,32 @@ impl Keeper {
             reply.await?;
         }
         Ok(Some(at))
+    }
+}
+
+impl Keeper {
+    /// For a session the keeper did not start (no log): record where the
+    /// text about to be typed begins on its pane (the cursor's row of the
+    /// history and screen) and how its echo reads, as two user options of
+    /// the pane, so that a wait from the input reads the screen from there
+    /// (see [`Keeper::wait_ready_on`]).
+    async fn record_input_on_screen(
+        &self,
+        client: &Client,
+        pane: PaneId,
+        text: &[u8],
+    ) -> Result<(), KeeperError> {
+        let row = watch::input_row(client, pane).await?;
+        let pending = client
+            .enqueue_together([
+                commands::set_pane_option(pane, OPT_INPUT_ROW, &row.to_string()),
+                commands::set_pane_option(pane, OPT_INPUT_ECHO, &echo_record(text)),
+            ])
+            .await?;
+        for reply in pending {
+            reply.await?;
+        }
+        Ok(())
     }
 }
 

@@ -2,11 +2,12 @@
 //! quiet (idle); in its log for a process the keeper started, in its pane
 //! for a session started elsewhere (left as it was found afterwards).
 
-use super::{log, ready, Keeper, KeeperError, WaitFrom};
-use crate::client::{Client, ATTACH_FLAGS};
-use crate::protocol::PaneId;
+use super::{log, ready, Keeper, KeeperError, WaitFrom, OPT_INPUT_ECHO, OPT_INPUT_ROW};
+use crate::client::{commands, Client, ATTACH_FLAGS};
+use crate::protocol::{FormatQuery, PaneId};
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// After a process exits, its log is complete once it stayed unchanged
@@ -35,8 +36,11 @@ impl Keeper {
     /// [`Keeper::wait_ready`] on a connection the caller already has to
     /// `name`'s session (from [`Keeper::pane`]). A process the keeper
     /// started is matched in its log; a session started elsewhere has no
-    /// log and no record of input, so there what the pane shows counts
-    /// (for [`WaitFrom::Now`], only what it prints from now on).
+    /// log, so there what the pane shows counts: from the row where the
+    /// last text tmux-wire typed began ([`WaitFrom::LastInput`], its echo
+    /// skipped; the whole screen if nothing was typed), or only the next
+    /// lines it prints ([`WaitFrom::Now`]). Either way `--from now` starts
+    /// at the next whole line: a line already begun is not read.
     pub async fn wait_ready_on(
         &self,
         client: &Client,
@@ -47,29 +51,61 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<String, KeeperError> {
         let kept = self.kept(client, name).await?;
+        let mut matcher = watch::LineMatch::new(pattern.clone());
         let Some(kept) = kept else {
             let since = match from {
                 WaitFrom::Now => watch::Since::Now,
+                WaitFrom::LastInput => match self.input_on_screen(client, pane).await? {
+                    Some((row, echo)) => {
+                        matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
+                        watch::Since::Row(row)
+                    }
+                    None => watch::Since::Screen,
+                },
                 _ => watch::Since::Screen,
             };
             // The pane's output is needed here: a connection that has it.
             let watching = client
                 .connect_again(self.attach_command(name, ATTACH_FLAGS))
                 .await?;
-            let armed = watch::arm_for(&watching, pane, pattern, since).await?;
+            let armed = watch::arm_with(&watching, pane, matcher, since).await?;
             let wait = self.await_pane(&watching, name, pane, armed, timeout);
             return self.leaving_as_found(client, name, pane, wait).await;
         };
         let (start, echo) = match from {
             WaitFrom::RunStart => (kept.run, String::new()),
             WaitFrom::LastInput => (kept.input, kept.echo),
-            WaitFrom::Now => (self.log_end(name)?, String::new()),
+            WaitFrom::Now => {
+                let (end, mid_line) = self.log_end_in_line(name)?;
+                if mid_line {
+                    matcher.skip_line_in_progress();
+                }
+                (end, String::new())
+            }
             WaitFrom::At(position) => (position, String::new()),
         };
-        let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
         self.await_log(client, name, pane, start, matcher, timeout)
             .await
+    }
+
+    /// Where the last text tmux-wire typed into a session it did not start
+    /// begins on the pane (a row of its history and screen), and how its
+    /// echo reads; `None` if it typed nothing there.
+    async fn input_on_screen(
+        &self,
+        client: &Client,
+        pane: PaneId,
+    ) -> Result<Option<(u64, String)>, KeeperError> {
+        static INPUT: LazyLock<FormatQuery> =
+            LazyLock::new(|| FormatQuery::new(&[OPT_INPUT_ROW, OPT_INPUT_ECHO]));
+        let reply = client
+            .command(commands::display(pane, INPUT.format()))
+            .await?;
+        let fields = INPUT
+            .parse_one(&reply.content())
+            .map_err(WatchError::from)?;
+        Ok(fields[0].parse().ok().map(|row| (row, fields[1].clone())))
     }
 
     /// Run `wait` on `name`'s pane (a wait that may watch for the exit and

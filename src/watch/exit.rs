@@ -109,10 +109,13 @@ pub fn exit_reporting(pane: PaneId) -> [Command; 2] {
 }
 
 /// A pane whose `remain-on-exit` [`report_exits`] turned on, to put back
-/// with [`ExitReporting::restore`].
+/// with [`ExitReporting::restore`] (or by tmux, if this process is gone
+/// before it can: see [`report_exits`]).
 #[derive(Debug)]
 pub struct ExitReporting {
     pane: PaneId,
+    /// This wait's entry in the global `client-detached` hook.
+    hook: String,
 }
 
 /// The pane option that keeps a pane's own `remain-on-exit` from before any
@@ -122,6 +125,12 @@ const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
 /// The pane option that counts the tmux-wire waits on a pane; the last to
 /// end puts `remain-on-exit` back.
 const WAITS: &str = "@tmux-wire-waits";
+/// The global option that numbers the waits, so that each gets an entry of
+/// its own in the `client-detached` hook.
+const WAIT_SEQ: &str = "@tmux-wire-wait-seq";
+/// Where the indexes of those entries begin (clear of a user's own, which
+/// are numbered from 0).
+const DETACHED_HOOK_BASE: u64 = 1_000_000;
 
 /// A pane option's value as `show-options -p -v` gives it.
 async fn pane_option(
@@ -137,34 +146,121 @@ async fn pane_option(
     Ok(reply.text())
 }
 
+/// Whether tmux's name for a client can stand in a match pattern as it is
+/// (`client-PID`, or a tty's path).
+fn plain_client_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+}
+
+/// The command list of a wait's `client-detached` entry (`hook`): when no
+/// client named `client` is attached to any session any more (the wait's
+/// connection ended without [`ExitReporting::restore`]: its process was
+/// killed), count the wait out of `pane`, and if it was the last, do what
+/// `restore` does: put `remain-on-exit` back as it was (unset or a value of
+/// the pane's own), and close the pane if its process has ended and tmux
+/// would have closed it with that setting. The entry removes itself first.
+/// tmux runs it whenever any client detaches; while the wait's client is
+/// there it does nothing. Pure tmux commands (3.2 and later), so it needs
+/// nothing of ours to run.
+fn undo_when_gone(hook: &str, client: &str, pane: PaneId) -> String {
+    let gone = "#{?#{m:*#,CLIENT#,*,#,#{S:#{session_attached_list}#,}},,1}";
+    let closes = "#{&&:#{pane_dead},#{||:#{==:#{remain-on-exit},off},\
+                  #{&&:#{==:#{remain-on-exit},failed},#{==:#{pane_dead_status},0}}}}";
+    let text = [
+        "if-shell -F 'GONE' {",
+        " set-hook -gu 'HOOK' ;",
+        " set-option -p -F -t PANE WAITS '#{e|-:#{WAITS},1}' ;",
+        " if-shell -F -t PANE '#{e|<:#{WAITS},1}' {",
+        "  if-shell -F -t PANE '#{==:#{SAVED},-}' { set-option -p -u -t PANE remain-on-exit } ;",
+        "  if-shell -F -t PANE '#{&&:#{SAVED},#{!=:#{SAVED},-}}'",
+        "   { set-option -p -F -t PANE remain-on-exit '#{SAVED}' } ;",
+        "  set-option -p -u -t PANE SAVED ;",
+        "  set-option -p -u -t PANE WAITS ;",
+        "  if-shell -F -t PANE 'CLOSES' { kill-pane -t PANE }",
+        " }",
+        "}",
+    ]
+    .map(str::trim)
+    .join(" ");
+    // The client's name last: nothing replaces a word in it.
+    text.replace("GONE", gone)
+        .replace("CLOSES", closes)
+        .replace("HOOK", hook)
+        .replace("PANE", &pane.to_string())
+        .replace("WAITS", WAITS)
+        .replace("SAVED", SAVED_REMAIN)
+        .replace("CLIENT", client)
+}
+
 /// [`exit_reporting`] on `pane`, keeping its `remain-on-exit` first, for a
 /// pane that is not ours to change for good (a session someone else
 /// started: a shell recipe's `has-session || new` must still see its
 /// session go when its process ends).
+///
+/// What it changes is undone by [`ExitReporting::restore`], and by tmux
+/// itself if this process ends first, however it ends (SIGKILL too): an
+/// entry of the global `client-detached` hook, which tmux runs when a
+/// client's connection ends, counts the wait out once `client` is no longer
+/// attached (see `undo_when_gone`). So `client` must be attached to a
+/// session ([`WatchError::Unsupported`] otherwise), and be the connection
+/// that lives as long as the wait. Overlapping waits on a pane are counted;
+/// the last one out, whichever way it goes, puts the setting back.
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
-    let own = pane_option(client, pane, "remain-on-exit", OptionValue::Own).await?;
-    let own = if own.is_empty() { "-".to_string() } else { own };
-    let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
-    let [hook, remain] = exit_reporting(pane);
-    // One write, so tmux runs them back to back. Only the first of
-    // overlapping waits saves the value (`-o`: "already set" for the
-    // others, which is fine); each counts itself in.
+    let next = format!("#{{e|+:#{{?{WAIT_SEQ},#{{{WAIT_SEQ}}},0}},1}}");
     let pending = client
         .enqueue_together([
-            commands::set_pane_option_once(pane, SAVED_REMAIN, &own),
+            commands::show_pane_option(pane, "remain-on-exit", OptionValue::Own),
+            commands::display(pane, "#{client_name}"),
+            commands::display(pane, "#{client_session}"),
+            commands::set_global_option_format(WAIT_SEQ, &next),
+            commands::show_global_option(WAIT_SEQ),
+        ])
+        .await?;
+    let mut answers = Vec::new();
+    for reply in pending {
+        answers.push(reply.await.map_err(|e| gone(e, pane))?.text());
+    }
+    let [own, name, session, _, seq] = &answers[..] else {
+        unreachable!("five commands");
+    };
+    if session.is_empty() || !plain_client_name(name) {
+        return Err(WatchError::Unsupported(format!(
+            "cannot leave {pane} as it was found if this process is killed: the connection ({name}) is not attached to a session"
+        )));
+    }
+    let Ok(seq) = seq.trim().parse::<u64>() else {
+        return Err(WatchError::Unsupported(format!(
+            "tmux numbered this wait {seq:?}, not a number"
+        )));
+    };
+    let hook = format!("client-detached[{}]", DETACHED_HOOK_BASE + seq);
+    let own = if own.is_empty() { "-" } else { own.as_str() };
+    let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
+    let [died, remain] = exit_reporting(pane);
+    // One write, so tmux runs them back to back: the entry that undoes it
+    // is there before anything changes. Only the first of overlapping
+    // waits saves the value (`-o`: "already set" for the others, which is
+    // fine); each counts itself in.
+    let pending = client
+        .enqueue_together([
+            commands::set_global_hook(&hook, &undo_when_gone(&hook, name, pane)),
+            commands::set_pane_option_once(pane, SAVED_REMAIN, own),
             commands::set_pane_option_format(pane, WAITS, &count),
-            hook,
+            died,
             remain,
         ])
         .await?;
     for (i, reply) in pending.into_iter().enumerate() {
         match reply.await {
             Ok(_) => {}
-            Err(e) if i == 0 && e.is(ErrorKind::AlreadySet) => {}
+            Err(e) if i == 1 && e.is(ErrorKind::AlreadySet) => {}
             Err(e) => return Err(gone(e, pane)),
         }
     }
-    Ok(ExitReporting { pane })
+    Ok(ExitReporting { pane, hook })
 }
 
 impl ExitReporting {
@@ -176,14 +272,18 @@ impl ExitReporting {
     pub async fn restore(self, client: &Client) -> Result<(), WatchError> {
         let pane = self.pane;
         let less = format!("#{{e|-:#{{{WAITS}}},1}}");
+        // Its hook entry goes in the same write: the wait is counted out
+        // once, here or by tmux.
         let mut pending = client
             .enqueue_together([
+                commands::unset_global_hook(&self.hook),
                 commands::set_pane_option_format(pane, WAITS, &less),
                 commands::show_pane_option(pane, WAITS, OptionValue::Own),
             ])
             .await?;
-        let left = pending.pop().expect("two commands").await;
-        let counted = pending.pop().expect("two commands").await;
+        let left = pending.pop().expect("three commands").await;
+        let counted = pending.pop().expect("three commands").await;
+        pending.pop().expect("three commands").await?;
         match (counted, left) {
             (Ok(_), Ok(left)) => {
                 let left: i64 = left.parse().unwrap_or(0);
@@ -625,5 +725,26 @@ mod tests {
         );
         assert!(reports_dead_signal(Some("3.3a")));
         assert!(!reports_dead_signal(Some("3.2a")) && !reports_dead_signal(None));
+    }
+
+    #[test]
+    fn the_undo_tmux_runs_for_a_killed_wait() {
+        let hook = "client-detached[1000007]";
+        let text = undo_when_gone(hook, "client-4321", PaneId(5));
+        assert!(text.starts_with(
+            "if-shell -F '#{?#{m:*#,client-4321#,*,#,#{S:#{session_attached_list}#,}},,1}' { set-hook -gu 'client-detached[1000007]' ;"
+        ), "{text}");
+        assert!(
+            text.contains("set-option -p -u -t %5 remain-on-exit"),
+            "{text}"
+        );
+        assert!(text.contains("{ kill-pane -t %5 }"), "{text}");
+        for placeholder in ["GONE", "CLOSES", "HOOK", "PANE", "WAITS", "SAVED", "CLIENT"] {
+            assert!(!text.contains(placeholder), "{placeholder} in {text}");
+        }
+        assert!(!text.contains('\n') && !text.contains("  "), "{text}");
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+        assert!(plain_client_name("client-4321") && plain_client_name("/dev/pts/3"));
+        assert!(!plain_client_name("") && !plain_client_name("a,b") && !plain_client_name("x*"));
     }
 }

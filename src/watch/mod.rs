@@ -38,7 +38,7 @@ pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
 pub(crate) use local::{local_child, local_pids, nudge, pane_line_rules, ProcessExit};
 pub(crate) use pattern::screen_rows;
-pub use pattern::{arm_for, wait_for, ArmedReady, Found, LineMatch, Since};
+pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
 
 use crate::client::{ClientError, ErrorKind};
 use crate::protocol::{FormatError, PaneId};

@@ -38,8 +38,36 @@ pub enum Since {
     /// What the pane shows when the wait is armed (screen and the last 200
     /// lines of history) counts; new output continues its last line.
     Screen,
-    /// Only what the pane prints after the wait is armed.
+    /// Only what the pane prints after the wait is armed: the next line
+    /// that begins after it (a line the cursor is in the middle of began
+    /// before, and does not count; see [`LineMatch::skip_line_in_progress`]).
     Now,
+    /// What the pane shows from this row of its history and screen on
+    /// (from [`input_row`], taken before text was typed): the typed text's
+    /// row and what follows. If the echo expected
+    /// ([`ArmedReady::skip_echo`], or the matcher given to [`arm_with`]) is
+    /// not there and the cursor has left that row, it is not expected any
+    /// more. A history that is full (`history-limit`) drops rows from its
+    /// top, and the rows of the screen then begin later than they did
+    /// (the start is found late, never early).
+    Row(u64),
+}
+
+/// Where the cursor of `pane` is, as a row of its history and screen
+/// counted from the oldest (`history_size + cursor_y`): where text typed
+/// now begins, for [`Since::Row`].
+pub async fn input_row(client: &Client, pane: PaneId) -> Result<u64, WatchError> {
+    static ROW: LazyLock<FormatQuery> =
+        LazyLock::new(|| FormatQuery::new(&["pane_id", "history_size", "cursor_y"]));
+    let reply = client
+        .command(commands::display(pane, ROW.format()))
+        .await
+        .map_err(|e| super::gone(e, pane))?;
+    let fields = ROW.parse_one(&reply.content())?;
+    if fields[0] != pane.to_string() {
+        return Err(WatchError::PaneGone(pane));
+    }
+    Ok(fields[1].parse::<u64>().unwrap_or(0) + fields[2].parse::<u64>().unwrap_or(0))
 }
 
 /// A pattern matched line by line, skipping the echo of typed text; the
@@ -49,6 +77,9 @@ pub struct LineMatch {
     pattern: Regex,
     /// The typed lines whose echo has not been seen yet, squashed.
     echo: VecDeque<String>,
+    /// The line being written began before the wait did: what ends it is
+    /// not a line of its own (see [`LineMatch::skip_line_in_progress`]).
+    in_progress: bool,
 }
 
 /// A line without its whitespace: how a typed line is recognised in its
@@ -63,7 +94,24 @@ impl LineMatch {
         LineMatch {
             pattern,
             echo: VecDeque::new(),
+            in_progress: false,
         }
+    }
+
+    /// The wait begins in the middle of a line (after a prompt, or a
+    /// progress line redrawn with `\r`): that line began before the wait
+    /// and is not one it reads, so the next line that ends is skipped (as
+    /// the echo, if it is) and the line being written is not matched until
+    /// then. The rest of a line is not a line: `^` would match where the
+    /// wait happened to begin, `^$` at once.
+    pub fn skip_line_in_progress(&mut self) {
+        self.in_progress = true;
+    }
+
+    /// Expect no more echo: the typed text was not echoed where it was
+    /// looked for (a program that does not echo, or output since then).
+    pub fn forget_echo(&mut self) {
+        self.echo.clear();
     }
 
     /// Expect the echo of `typed`: each of its non-blank lines ends one
@@ -88,18 +136,24 @@ impl LineMatch {
     /// A line that ended: what the pattern matched in it, unless it is the
     /// echo.
     pub fn line(&mut self, line: &str) -> Option<String> {
+        let began_before = std::mem::take(&mut self.in_progress);
         if let Some(echo) = self.echo.front() {
             if squash(line).contains(echo.as_str()) {
                 self.echo.pop_front();
                 return None;
             }
         }
+        if began_before {
+            return None;
+        }
         self.find(line)
     }
 
     /// The line still being written: what the pattern matches in it now.
+    /// An empty one is no line yet (the cursor on a row of its own after a
+    /// newline): `^$` matches only an empty line that ended.
     pub fn current(&self, line: &str) -> Option<String> {
-        if self.echo_pending() {
+        if self.echo_pending() || self.in_progress || line.is_empty() {
             return None;
         }
         self.find(line)
@@ -117,6 +171,8 @@ pub struct ArmedReady<'c> {
     pane: PaneId,
     output: PaneOutput,
     lines: Lines,
+    /// The matcher as the wait began, for reading the screen again.
+    first: LineMatch,
     matcher: LineMatch,
     since: Since,
     /// Found in what the screen showed when armed.
@@ -132,17 +188,46 @@ pub async fn arm_for<'c>(
     pattern: &Regex,
     since: Since,
 ) -> Result<ArmedReady<'c>, WatchError> {
+    arm_with(client, pane, LineMatch::new(pattern.clone()), since).await
+}
+
+/// [`arm_for`] with a matcher set up already (an echo expected): what the
+/// pane shows is read through it.
+pub async fn arm_with(
+    client: &Client,
+    pane: PaneId,
+    mut matcher: LineMatch,
+    since: Since,
+) -> Result<ArmedReady<'_>, WatchError> {
     let output = client.pane_output(pane).await?;
+    if since == Since::Now {
+        // Subscribed first: a line the cursor is in the middle of now
+        // began before the wait.
+        static CURSOR_X: LazyLock<FormatQuery> =
+            LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x"]));
+        let reply = client
+            .command(commands::display(pane, CURSOR_X.format()))
+            .await
+            .map_err(|e| super::gone(e, pane))?;
+        let fields = CURSOR_X.parse_one(&reply.content())?;
+        if fields[0] != pane.to_string() {
+            return Err(WatchError::PaneGone(pane));
+        }
+        if fields[1] != "0" {
+            matcher.skip_line_in_progress();
+        }
+    }
     let mut armed = ArmedReady {
         client,
         pane,
         output,
         lines: Lines::new(),
-        matcher: LineMatch::new(pattern.clone()),
+        first: matcher.clone(),
+        matcher,
         since,
         on_screen: None,
     };
-    if since == Since::Screen {
+    if since != Since::Now {
         armed.read_screen().await?;
     }
     Ok(armed)
@@ -153,31 +238,69 @@ impl ArmedReady<'_> {
     /// satisfy the pattern; see [`LineMatch::expect_echo`].
     pub fn skip_echo(&mut self, typed: &[u8]) {
         self.matcher.expect_echo(typed);
+        self.first.expect_echo(typed);
     }
 
     /// Match what the pane shows now; its last line is continued by what
     /// the pane prints next.
     async fn read_screen(&mut self) -> Result<(), WatchError> {
-        static CURSOR: LazyLock<FormatQuery> =
-            LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x", "cursor_y"]));
+        static CURSOR: LazyLock<FormatQuery> = LazyLock::new(|| {
+            FormatQuery::new(&["pane_id", "cursor_x", "cursor_y", "history_size"])
+        });
         let target = self.pane.to_string();
-        // One write: the joined screen and history, the cursor, and the
-        // visible rows as they are (one per row), all of the same moment.
-        let mut pending = self
-            .client
-            .enqueue_together([
-                commands::capture_joined(self.pane, 200),
-                commands::display(self.pane, CURSOR.format()),
-                commands::capture(self.pane),
-            ])
-            .await?;
-        let visible = pending.pop().expect("three commands").await?;
-        let cursor = pending.pop().expect("three commands").await?;
-        let screen = pending.pop().expect("three commands").await?;
-        let cursor = CURSOR.parse_one(&cursor.content())?;
-        if cursor[0] != target {
-            return Err(WatchError::PaneGone(self.pane));
-        }
+        // What was read before is read again from the start.
+        self.matcher = self.first.clone();
+        // A row is counted from the top of the history; the capture counts
+        // from the top of the screen: the history's size, taken in the same
+        // write, says whether the row asked for was the one meant (the
+        // first try learns it; output in between scrolls it). A few tries,
+        // then a start that may be late. A row below the cursor is no
+        // longer there (the history was cleared since, as `clear` does,
+        // and the screen with it): the top of the screen is where the wait
+        // starts then.
+        let start_of = |history: u64, y: u64| -> i64 {
+            let Since::Row(row) = self.since else {
+                return -200;
+            };
+            let [row, history, y] = [row, history, y].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            match row.saturating_sub(history) {
+                start if start > y => 0,
+                start => start,
+            }
+        };
+        let mut start = start_of(0, u64::MAX);
+        let mut tries = 0;
+        let (screen, cursor, visible, history) = loop {
+            let capture = match self.since {
+                Since::Row(_) => commands::capture_joined_from(self.pane, start),
+                _ => commands::capture_joined(self.pane, 200),
+            };
+            // One write: the joined screen and history, the cursor, and
+            // the visible rows as they are (one per row), all of the same
+            // moment.
+            let mut pending = self
+                .client
+                .enqueue_together([
+                    capture,
+                    commands::display(self.pane, CURSOR.format()),
+                    commands::capture(self.pane),
+                ])
+                .await?;
+            let visible = pending.pop().expect("three commands").await?;
+            let cursor = pending.pop().expect("three commands").await?;
+            let screen = pending.pop().expect("three commands").await?;
+            let cursor = CURSOR.parse_one(&cursor.content())?;
+            if cursor[0] != target {
+                return Err(WatchError::PaneGone(self.pane));
+            }
+            let history: u64 = cursor[3].parse().unwrap_or(0);
+            let meant = start_of(history, cursor[2].parse().unwrap_or(0));
+            tries += 1;
+            if !matches!(self.since, Since::Row(_)) || meant == start || tries == 5 {
+                break (screen, cursor, visible, history);
+            }
+            start = meant;
+        };
         let (x, y): (usize, usize) = (
             cursor[1].parse().unwrap_or(0),
             cursor[2].parse().unwrap_or(0),
@@ -201,6 +324,13 @@ impl ArmedReady<'_> {
         for row in &rows {
             if let Some(found) = self.matcher.line(row) {
                 self.on_screen.get_or_insert(found);
+            }
+        }
+        if let Since::Row(row) = self.since {
+            // The cursor has left the typed text's row (or the row is gone)
+            // and its echo is not there: it will not come.
+            if history + y as u64 != row {
+                self.matcher.forget_echo();
             }
         }
         self.lines = Lines::continuing(&current);
@@ -249,7 +379,7 @@ impl ArmedReady<'_> {
                 // Output in the gap was not delivered. From the screen's
                 // point of view what it left there still counts; a wait
                 // for new output only cannot tell it from older lines.
-                PaneEvent::Resumed if self.since == Since::Screen => {
+                PaneEvent::Resumed if self.since != Since::Now => {
                     self.read_screen().await?;
                     if let Some(matched) = self.on_screen.take() {
                         return Ok(Found {
@@ -343,5 +473,30 @@ mod tests {
         assert_eq!(m.line("x").as_deref(), Some("x"));
         assert_eq!(m.line(">>> print( 1 )"), None);
         assert!(!m.echo_pending());
+    }
+
+    #[test]
+    fn a_line_begun_before_the_wait_is_not_read() {
+        // The wait began after a prompt: what ends that line is not a
+        // line of its own, and the empty line being written is no line.
+        let mut m = matcher("^$");
+        m.skip_line_in_progress();
+        assert_eq!(m.current(""), None);
+        let mut m = matcher("^echo hi");
+        m.skip_line_in_progress();
+        assert_eq!(m.current("echo hi"), None);
+        assert_eq!(m.line("echo hi"), None);
+        assert_eq!(m.line("echo hi!").as_deref(), Some("echo hi"));
+        // That line may be the echo of what was typed: both are done.
+        let mut m = matcher(">>> $");
+        m.expect_echo(b"print(1)\n");
+        m.skip_line_in_progress();
+        assert_eq!(m.line("print(1)"), None);
+        assert!(!m.echo_pending());
+        assert_eq!(m.current(">>> ").as_deref(), Some(">>> "));
+        // An empty line counts once it ended.
+        let mut m = matcher("^$");
+        assert_eq!(m.current(""), None);
+        assert_eq!(m.line("").as_deref(), Some(""));
     }
 }

@@ -459,8 +459,9 @@ pub struct WaitArgs {
     /// With --exit: exit with the process's own code (128 + N for signal N).
     #[arg(long, requires = "exit")]
     pub exit_code: bool,
-    /// Where --ready starts reading: input (default), start, now, or a
-    /// cursor from `poll`, `run` or `logs`.
+    /// Where --ready starts reading: input (default: after the last `send`,
+    /// its echo skipped), start, now (the next whole line), or a cursor
+    /// from `poll`, `run` or `logs`.
     #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
     pub from: From,
     /// Give up after this long (exit 124).

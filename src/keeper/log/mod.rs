@@ -186,6 +186,25 @@ pub fn end_position(path: &Path) -> io::Result<Position> {
     })
 }
 
+/// [`end_position`], and whether the log ends in the middle of a line (its
+/// last byte is not a newline): what is written next continues a line
+/// that began before.
+pub fn end_position_in_line(path: &Path) -> io::Result<(Position, bool)> {
+    use std::os::unix::fs::FileExt;
+    let file = open_read(path)?;
+    let meta = file.metadata()?;
+    let position = Position {
+        file: FileId::of(&meta),
+        offset: meta.len(),
+    };
+    if meta.len() == 0 {
+        return Ok((position, false));
+    }
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, meta.len() - 1)?;
+    Ok((position, last[0] != b'\n'))
+}
+
 /// Append the line that marks where a run begins (`--- tmux-wire: run of
 /// COMMAND started at TIME ---`), on a line of its own, and return where
 /// the run's own output will begin.
