@@ -86,6 +86,15 @@ pub enum LifecycleEvent {
         /// Its name.
         name: String,
     },
+    /// Its log writer's state changed: it cannot write (`failing`), it is
+    /// gone (`stopped`), it was started again (`restarted`), or it writes
+    /// again (`writing`).
+    LogWriter {
+        /// Its name.
+        name: String,
+        /// What the writer does now.
+        log_writer: super::LogWriter,
+    },
     /// The server went away; nothing follows (unless following a new one).
     ServerGone {
         /// Why.
@@ -103,6 +112,8 @@ struct Seen {
     restarts: u32,
     killed_after: Option<u64>,
     ready: Option<String>,
+    /// The log writer's state, by kind (a restarted writer writes).
+    writer: Option<&'static str>,
 }
 
 impl Seen {
@@ -113,6 +124,11 @@ impl Seen {
             restarts: p.restarts.unwrap_or(0),
             killed_after: p.killed_after,
             ready: p.ready.clone(),
+            writer: p.log_writer.as_ref().map(|w| match w {
+                super::LogWriter::Failing { .. } => "failing",
+                super::LogWriter::Stopped { .. } => "stopped",
+                _ => "writing",
+            }),
         }
     }
 }
@@ -157,6 +173,19 @@ fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleE
             out.push(LifecycleEvent::Ready {
                 name: name.clone(),
                 matched: matched.clone(),
+            });
+        }
+    }
+    if let Some(writer) = &p.log_writer {
+        // Said when it changes, and for a new run when it does not write.
+        let changed = match before {
+            Some(b) if !new_run => b.writer != now.writer,
+            _ => !writer.is_writing(),
+        };
+        if changed && now.writer.is_some() {
+            out.push(LifecycleEvent::LogWriter {
+                name: name.clone(),
+                log_writer: writer.clone(),
             });
         }
     }
@@ -292,13 +321,17 @@ impl Keeper {
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
             HashMap::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
+        // A task per log writer process, telling when it ends.
+        let (writer_tx, mut writer_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let mut writer_watches = WriterWatches::default();
         let mut first = true;
         let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
         loop {
             // A server that is shutting down (kill-server wakes every
             // `wait-for`) holds a new client without answering until the
             // clients it has are gone: a live one answers in milliseconds.
-            let list = match tokio::time::timeout(ANSWER_WITHIN, self.list()).await {
+            let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
+            let (mut list, server_pid) = match listed {
                 Ok(Ok(list)) => list,
                 Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
                     abort_all(&mut watchers);
@@ -324,6 +357,20 @@ impl Keeper {
                 seen.insert(p.name.clone(), Seen::of(p));
                 self.watch_input(p, &mut watchers, &input_tx);
             }
+            // A writer that is gone comes back; its next state is told by
+            // the look that follows.
+            for p in list.iter_mut() {
+                if matches!(p.log_writer, Some(super::LogWriter::Stopped { .. })) {
+                    self.revive_log_writer(p).await;
+                    if let Some(writer @ super::LogWriter::Restarted { .. }) = &p.log_writer {
+                        emit(LifecycleEvent::LogWriter {
+                            name: p.name.clone(),
+                            log_writer: writer.clone(),
+                        });
+                    }
+                }
+            }
+            watch_writers(server_pid, &mut writer_watches.0, &writer_tx);
             let names: Vec<String> = seen.keys().cloned().collect();
             for name in names {
                 if !list.iter().any(|p| p.name == name) {
@@ -352,6 +399,8 @@ impl Keeper {
                             emit(LifecycleEvent::WaitingForInput { name });
                         }
                     }
+                    // A log writer ended: look again.
+                    Some(()) = writer_rx.recv() => break,
                 }
             }
         }
@@ -405,6 +454,52 @@ impl Keeper {
     }
 }
 
+/// The tasks of [`watch_writers`], ended when this is dropped.
+#[derive(Default)]
+struct WriterWatches(HashMap<i32, tokio::task::JoinHandle<()>>);
+
+impl Drop for WriterWatches {
+    fn drop(&mut self) {
+        for (_, task) in self.0.drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Keep one task per log writer process of the server `server` (where
+/// they can be seen) that sends on `tx` when it ends.
+fn watch_writers(
+    server: Option<nix::unistd::Pid>,
+    watches: &mut HashMap<i32, tokio::task::JoinHandle<()>>,
+    tx: &tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    let pids: Vec<i32> = server
+        .and_then(super::writer::writers_of)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, pid)| pid)
+        .collect();
+    watches.retain(|pid, task| {
+        let keep = pids.contains(pid) && !task.is_finished();
+        if !keep {
+            task.abort();
+        }
+        keep
+    });
+    for pid in pids {
+        watches.entry(pid).or_insert_with(|| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let exit = watch::ProcessExit::open(Some(pid));
+                if exit.is_open() {
+                    exit.exited().await;
+                    let _ = tx.send(());
+                }
+            })
+        });
+    }
+}
+
 fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
     for (_, (_, task)) in watchers.drain() {
         task.abort();
@@ -427,6 +522,7 @@ mod tests {
             log: None,
             killed_after: None,
             run_start: run.parse().ok(),
+            log_writer: None,
             restarts: Some(restarts),
             exits: super::super::restart::recorded_exits(exits),
             exit_runs: super::super::restart::recorded_runs(exits),

@@ -254,6 +254,10 @@ pub enum Command {
         /// How many rotated files to keep.
         #[arg(long, value_name = "N")]
         keep: u32,
+        /// The pane whose output this is: where a failure to write is
+        /// recorded (through the server on the socket given with -S).
+        #[arg(long, value_name = "PANE")]
+        pane: Option<String>,
         /// The log file.
         path: PathBuf,
     },
