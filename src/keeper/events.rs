@@ -324,6 +324,7 @@ impl Keeper {
         // A task per log writer process, telling when it ends.
         let (writer_tx, mut writer_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let mut writer_watches = WriterWatches::default();
+        let mut revived = std::collections::HashSet::new();
         let mut first = true;
         let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
         loop {
@@ -358,10 +359,16 @@ impl Keeper {
                 self.watch_input(p, &mut watchers, &input_tx);
             }
             // A writer that is gone comes back; its next state is told by
-            // the look that follows.
+            // the look that follows, at once.
+            // Once per loss: a writer that cannot be started at all is
+            // told as stopped, not started again and again.
+            let mut look_again = false;
             for p in list.iter_mut() {
-                if matches!(p.log_writer, Some(super::LogWriter::Stopped { .. })) {
+                if !matches!(p.log_writer, Some(super::LogWriter::Stopped { .. })) {
+                    revived.remove(&p.name);
+                } else if revived.insert(p.name.clone()) {
                     self.revive_log_writer(p).await;
+                    look_again = true;
                     if let Some(writer @ super::LogWriter::Restarted { .. }) = &p.log_writer {
                         emit(LifecycleEvent::LogWriter {
                             name: p.name.clone(),
@@ -382,6 +389,9 @@ impl Keeper {
                 }
             }
             first = false;
+            if look_again {
+                continue;
+            }
             // Until tmux says to look again, pass on input waits.
             let woke = server::plain_command(&self.socket, &wait);
             tokio::pin!(woke);
