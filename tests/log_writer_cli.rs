@@ -29,7 +29,7 @@ fn writer_pid(s: &Socket, log: &str) -> Option<i32> {
     children.split_whitespace().find_map(|child| {
         let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).ok()?;
         let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        (args.iter().any(|a| *a == b"log-sink") && args.iter().any(|a| *a == log.as_bytes()))
+        (args.contains(&&b"log-sink"[..]) && args.contains(&log.as_bytes()))
             .then(|| child.parse().unwrap())
     })
 }
@@ -85,6 +85,25 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
     );
     s.ok(&["send", "web", "--enter", "three"]);
     s.ok(&["wait", "web", "--ready", "got three", "--timeout", "20s"]);
+    // Gone again: a log that gets nothing is no sign of idle.
+    let pid = writer_pid(&s, &log).expect("the log writer runs again");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let since = Instant::now();
+    while writer_pid(&s, &log) == Some(pid) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "writer still there"
+        );
+        std::thread::yield_now();
+    }
+    let idle = s.run(&["wait", "web", "--idle", "300ms", "--timeout", "15s"]);
+    let stderr = String::from_utf8_lossy(&idle.stderr);
+    assert_eq!(code(&idle), 74, "{stderr}");
+    assert!(stderr.contains("log writer"), "{stderr}");
 }
 
 /// A tmpfs of `size` mounted on a new directory, unmounted on drop.
@@ -204,7 +223,10 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
     let all = s.run(&["shutdown"]);
     let stderr = String::from_utf8_lossy(&all.stderr);
     assert_eq!(code(&all), 0, "{stderr}");
-    assert!(stderr.contains("web2: recording how the stop went"), "{stderr}");
+    assert!(
+        stderr.contains("web2: recording how the stop went"),
+        "{stderr}"
+    );
     assert!(!s.path.exists());
 }
 

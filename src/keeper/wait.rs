@@ -234,9 +234,22 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // A log that does not get the output is quiet whatever the process
+        // does: that is no idle.
+        let not_logged = |writer| KeeperError::LogWriter {
+            name: name.to_string(),
+            what: "its log does not show whether it is idle".into(),
+            writer,
+        };
+        if let Some(writer) = self.log_writer_problem(name).await? {
+            return Err(not_logged(writer));
+        }
         let idle = async {
             if !changes.quiet_for(quiet, deadline).await {
                 return Err(WatchError::Timeout(timeout).into());
+            }
+            if let Some(writer) = self.log_writer_problem(name).await? {
+                return Err(not_logged(writer));
             }
             Ok(watch::Idle {
                 current_command: watch::current_command(client, pane).await?,

@@ -643,9 +643,7 @@ pub(crate) fn sink_path<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     if args.len() == 3 && args[1] == b"-c" {
         // The shell: its command ends with the quoted path.
         let command = last;
-        if memchr::memmem::find(command, b" log-sink ").is_none() {
-            return None;
-        }
+        memchr::memmem::find(command, b" log-sink ")?;
         let quoted = command.strip_suffix(b"'")?;
         let open = memchr::memrchr(b'\'', quoted)?;
         return Some(&quoted[open + 1..]);
