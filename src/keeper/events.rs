@@ -325,6 +325,8 @@ impl Keeper {
         let (writer_tx, mut writer_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let mut writer_watches = WriterWatches::default();
         let mut revived = std::collections::HashSet::new();
+        // Whether the next look is one of ours, not tmux's.
+        let mut own = false;
         let mut first = true;
         let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
         loop {
@@ -332,8 +334,19 @@ impl Keeper {
             // `wait-for`) holds a new client without answering until the
             // clients it has are gone: a live one answers in milliseconds.
             let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
+            let own_look = std::mem::take(&mut own);
             let (mut list, server_pid) = match listed {
                 Ok(Ok(list)) => list,
+                // A look of our own (a log writer ended, or was started
+                // again) may meet a server going away, which ends its
+                // writers first: tmux's own wake-up says when it is gone.
+                Ok(Err(_)) | Err(_) if own_look => {
+                    if let Err(e) = server::plain_command(&self.socket, &wait).await {
+                        abort_all(&mut watchers);
+                        return Ok(e.to_string());
+                    }
+                    continue;
+                }
                 Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
                     abort_all(&mut watchers);
                     return Ok(e.to_string());
@@ -369,12 +382,16 @@ impl Keeper {
                 } else if revived.insert(p.name.clone()) {
                     self.revive_log_writer(p).await;
                     look_again = true;
-                    if let Some(writer @ super::LogWriter::Restarted { .. }) = &p.log_writer {
-                        emit(LifecycleEvent::LogWriter {
-                            name: p.name.clone(),
-                            log_writer: writer.clone(),
-                        });
-                    }
+                    let Some(writer @ super::LogWriter::Restarted { .. }) = &p.log_writer else {
+                        // The server may be going away (its writers end
+                        // with it): the next look tells, without waiting
+                        // on it for the others.
+                        break;
+                    };
+                    emit(LifecycleEvent::LogWriter {
+                        name: p.name.clone(),
+                        log_writer: writer.clone(),
+                    });
                 }
             }
             watch_writers(server_pid, &mut writer_watches.0, &writer_tx);
@@ -390,6 +407,7 @@ impl Keeper {
             }
             first = false;
             if look_again {
+                own = true;
                 continue;
             }
             // Until tmux says to look again, pass on input waits.
@@ -410,7 +428,10 @@ impl Keeper {
                         }
                     }
                     // A log writer ended: look again.
-                    Some(()) = writer_rx.recv() => break,
+                    Some(()) = writer_rx.recv() => {
+                        own = true;
+                        break;
+                    }
                 }
             }
         }

@@ -275,6 +275,7 @@ impl Keeper {
                     writers
                         .iter()
                         .any(|(path, _)| path.as_os_str() == record.kept_log.as_str())
+                        || super::writer::writer_running(record.kept_log.as_ref())
                 });
                 info.log_writer = super::writer::state_of(
                     &info.state,

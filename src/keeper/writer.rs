@@ -23,6 +23,9 @@ use std::path::Path;
 /// `UNIX-TIME REASON`; unset while it writes.
 pub(super) const OPT_LOG_ERROR: &str = "@tmux-wire-log-error";
 
+/// How long starting a log writer again may take at most.
+const REVIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the log writer of a kept process is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
@@ -162,6 +165,41 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
     }
 }
 
+/// Whether a log writer of `log` runs on this system (a look at every
+/// process, not only the server's children): `/proc/PID/task/PID/children`
+/// can miss a child while others come and go, so a writer it did not list
+/// is looked for here before it counts as gone. A zombie has no command
+/// line, so a writer that was killed does not count.
+pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            if !name.as_bytes().iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline
+                .strip_suffix(b"\0")
+                .unwrap_or(&cmdline)
+                .split(|&b| b == 0)
+                .collect();
+            log::sink_path(&args) == Some(log.as_bytes())
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = log;
+        false
+    }
+}
+
 impl Keeper {
     /// The `pipe-pane` shell command that runs the log writer of `pane`
     /// into `log_path` (escaped for tmux, which expands formats in it).
@@ -217,10 +255,18 @@ impl Keeper {
                 .await;
             Ok::<(), KeeperError>(())
         };
-        info.log_writer = Some(match revived.await {
-            Ok(()) => LogWriter::Restarted { reason },
-            Err(e) => LogWriter::Stopped {
+        // Bounded: a server that is shutting down holds a new client
+        // without answering.
+        let revived = tokio::time::timeout(REVIVE_WITHIN, revived).await;
+        info.log_writer = Some(match revived {
+            Ok(Ok(())) => LogWriter::Restarted { reason },
+            Ok(Err(e)) => LogWriter::Stopped {
                 reason: format!("{reason}; starting it again failed: {e}"),
+            },
+            Err(_) => LogWriter::Stopped {
+                reason: format!(
+                    "{reason}; starting it again failed: the server did not answer within {REVIVE_WITHIN:?}"
+                ),
             },
         });
     }

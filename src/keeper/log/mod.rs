@@ -504,10 +504,12 @@ impl LogFile {
         if self.file.is_none() {
             let file = open_append(&self.path)?;
             let size = file.metadata()?.len();
-            // An index that cannot be kept costs cursors, never the log.
+            // An index that cannot be kept costs cursors, never the log
+            // (where the file begins is then what was known before).
+            let known = self.begins;
             self.begins = index::register_current(&self.path).unwrap_or_else(|e| {
                 ::log::warn!("log index of {}: {e}", self.path.display());
-                0
+                known
             });
             self.file = Some((file, size));
         }
