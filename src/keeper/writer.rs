@@ -139,6 +139,7 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
         }
         let children =
             std::fs::read_to_string(format!("/proc/{server}/task/{server}/children")).ok()?;
+        let own = std::fs::read(format!("/proc/{server}/cmdline")).ok()?;
         let mut out = Vec::new();
         for child in children.split_ascii_whitespace() {
             let Ok(pid) = child.parse::<i32>() else {
@@ -147,6 +148,11 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 continue;
             };
+            if cmdline == own {
+                // Forked, not yet the program it runs: it may be a writer
+                // being started, so whether one runs cannot be told now.
+                return None;
+            }
             let args: Vec<&[u8]> = cmdline
                 .strip_suffix(b"\0")
                 .unwrap_or(&cmdline)

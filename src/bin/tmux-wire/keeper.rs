@@ -162,9 +162,10 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         offset,
         limit,
     } = args;
-    // Whether what the log holds is all the process printed.
+    // Whether what the log holds is all the process printed (in the
+    // document with --json, except for a follow, which says it on stderr).
     let writer = keeper.log_writer_problem(&name).await.ok().flatten();
-    if let (false, Some(writer)) = (json, &writer) {
+    if let (true, Some(writer)) = (!json || follow, &writer) {
         eprintln!("tmux-wire: {name}'s log writer is {writer}");
     }
     if offset.is_some() || limit.is_some() {
