@@ -148,9 +148,14 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 continue;
             };
-            if cmdline == own {
-                // Forked, not yet the program it runs: it may be a writer
-                // being started, so whether one runs cannot be told now.
+            // Forked and not yet the program it runs, or in the middle of
+            // an exec (no command line, and no zombie): it may be a writer
+            // being started, so whether one runs cannot be told now.
+            let zombie = || {
+                crate::procfs::stat(pid)
+                    .is_none_or(|stat| stat.fields.first().is_some_and(|s| s == "Z"))
+            };
+            if cmdline == own || (cmdline.is_empty() && !zombie()) {
                 return None;
             }
             let args: Vec<&[u8]> = cmdline
