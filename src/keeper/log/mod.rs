@@ -1416,6 +1416,50 @@ mod tests {
     }
 
     #[test]
+    fn log_writers_are_told_by_their_arguments() {
+        let path = |args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            sink_path(&args).map(|p| String::from_utf8_lossy(p).into_owned())
+        };
+        let log = "/t/s.logs/web.log";
+        assert_eq!(
+            path(&[
+                "/b/tmux-wire",
+                "log-sink",
+                "--max-bytes",
+                "1",
+                "--keep",
+                "2",
+                log
+            ])
+            .as_deref(),
+            Some(log)
+        );
+        assert_eq!(
+            path(&["tmux-wire", "-S", "/t/s", "log-sink", "--pane", "%1", log]).as_deref(),
+            Some(log)
+        );
+        // The shell that is about to become one.
+        assert_eq!(
+            path(&[
+                "sh",
+                "-c",
+                "exec '/b/tmux-wire' -S '/t/s' log-sink --pane %1 --max-bytes 1 --keep 2 '/t/s.logs/web.log'"
+            ])
+            .as_deref(),
+            Some(log)
+        );
+        for other in [
+            &["sh", "-c", "sleep 300"][..],
+            &["python3", "x.py", "log-sink"],
+            &["tmux-wire", "log-sink"],
+            &[],
+        ] {
+            assert_eq!(path(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn a_sink_that_cannot_write_reads_all_its_input_and_says_so_once() {
         let dir = tempfile::tempdir().unwrap();
         // A log it cannot open: its directory is missing.
