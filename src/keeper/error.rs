@@ -198,6 +198,17 @@ pub enum KeeperError {
     /// The command line to start is empty or cannot be passed to tmux.
     #[error("bad command: {0}")]
     BadCommand(String),
+    /// A wait in the log cannot see what the process prints: its log
+    /// writer does not write it (exit 74, as EX_IOERR).
+    #[error("{name}: {what}; its log writer is {writer}")]
+    LogWriter {
+        /// The name.
+        name: String,
+        /// What could not be done.
+        what: String,
+        /// What the writer does.
+        writer: super::LogWriter,
+    },
 }
 
 fn close_keys(close: &[String]) -> String {
@@ -232,10 +243,12 @@ impl KeeperError {
 
     /// The exit status the CLI gives for this error: 124 for a timeout,
     /// 127 or 126 for a command that cannot be run, 128 + the signal for
-    /// an interrupted wait, else 1.
+    /// an interrupted wait, 74 for a wait the log writer cannot serve,
+    /// else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
             KeeperError::CannotRun { code, .. } => *code,
+            KeeperError::LogWriter { .. } => 74,
             KeeperError::Interrupted("SIGINT") => 130,
             KeeperError::Interrupted("SIGTERM") => 143,
             e if e.is_timeout() => 124,

@@ -101,6 +101,15 @@ pub enum LifecycleEvent {
         /// Its name.
         name: String,
     },
+    /// Its log writer's state changed: it cannot write (`failing`), it is
+    /// gone (`stopped`), it was started again (`restarted`), or it writes
+    /// again (`writing`).
+    LogWriter {
+        /// Its name.
+        name: String,
+        /// What the writer does now.
+        log_writer: super::LogWriter,
+    },
     /// The server went away; nothing follows (unless following a new one).
     ServerGone {
         /// Why.
@@ -120,6 +129,8 @@ struct Seen {
     ready: Option<String>,
     /// When the stream looked: a stop recorded after it is about this run.
     looked: std::time::SystemTime,
+    /// The log writer's state, by kind (a restarted writer writes).
+    writer: Option<&'static str>,
 }
 
 impl Seen {
@@ -131,6 +142,11 @@ impl Seen {
             killed_after: p.killed_after,
             ready: p.ready.clone(),
             looked: std::time::SystemTime::now(),
+            writer: p.log_writer.as_ref().map(|w| match w {
+                super::LogWriter::Failing { .. } => "failing",
+                super::LogWriter::Stopped { .. } => "stopped",
+                _ => "writing",
+            }),
         }
     }
 }
@@ -175,6 +191,19 @@ fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleE
             out.push(LifecycleEvent::Ready {
                 name: name.clone(),
                 matched: matched.clone(),
+            });
+        }
+    }
+    if let Some(writer) = &p.log_writer {
+        // Said when it changes, and for a new run when it does not write.
+        let changed = match before {
+            Some(b) if !new_run => b.writer != now.writer,
+            _ => !writer.is_writing(),
+        };
+        if changed && now.writer.is_some() {
+            out.push(LifecycleEvent::LogWriter {
+                name: name.clone(),
+                log_writer: writer.clone(),
             });
         }
     }
@@ -331,6 +360,12 @@ impl Keeper {
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
             HashMap::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
+        // A task per log writer process, telling when it ends.
+        let (writer_tx, mut writer_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let mut writer_watches = WriterWatches::default();
+        let mut revived = std::collections::HashSet::new();
+        // Whether the next look is one of ours, not tmux's.
+        let mut own = false;
         let mut first = true;
         let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
         loop {
@@ -339,8 +374,20 @@ impl Keeper {
             // clients it has are gone: a live one answers in milliseconds.
             // Read before the list: whatever is said after it changes it.
             let count = self.events_count().await;
-            let list = match tokio::time::timeout(ANSWER_WITHIN, self.list()).await {
+            let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
+            let own_look = std::mem::take(&mut own);
+            let (mut list, server_pid) = match listed {
                 Ok(Ok(list)) => list,
+                // A look of our own (a log writer ended, or was started
+                // again) may meet a server going away, which ends its
+                // writers first: tmux's own wake-up says when it is gone.
+                Ok(Err(_)) | Err(_) if own_look => {
+                    if let Err(e) = server::plain_command(&self.socket, &wait).await {
+                        abort_all(&mut watchers);
+                        return Ok(e.to_string());
+                    }
+                    continue;
+                }
                 Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
                     abort_all(&mut watchers);
                     return Ok(e.to_string());
@@ -365,6 +412,30 @@ impl Keeper {
                 seen.insert(p.name.clone(), Seen::of(p));
                 self.watch_input(p, &mut watchers, &input_tx);
             }
+            // A writer that is gone comes back; its next state is told by
+            // the look that follows, at once.
+            // Once per loss: a writer that cannot be started at all is
+            // told as stopped, not started again and again.
+            let mut look_again = false;
+            for p in list.iter_mut() {
+                if !matches!(p.log_writer, Some(super::LogWriter::Stopped { .. })) {
+                    revived.remove(&p.name);
+                } else if revived.insert(p.name.clone()) {
+                    self.revive_log_writer(p).await;
+                    look_again = true;
+                    let Some(writer @ super::LogWriter::Restarted { .. }) = &p.log_writer else {
+                        // The server may be going away (its writers end
+                        // with it): the next look tells, without waiting
+                        // on it for the others.
+                        break;
+                    };
+                    emit(LifecycleEvent::LogWriter {
+                        name: p.name.clone(),
+                        log_writer: writer.clone(),
+                    });
+                }
+            }
+            watch_writers(server_pid, &mut writer_watches.0, &writer_tx);
             let names: Vec<String> = seen.keys().cloned().collect();
             for name in names {
                 if !list.iter().any(|p| p.name == name) {
@@ -387,6 +458,10 @@ impl Keeper {
                 }
             }
             first = false;
+            if look_again {
+                own = true;
+                continue;
+            }
             // Until tmux says to look again, pass on input waits.
             let woke = server::plain_command(&self.socket, &wait);
             tokio::pin!(woke);
@@ -411,6 +486,11 @@ impl Keeper {
                         if seen.get(&name).is_some_and(|s| !s.ended) {
                             emit(LifecycleEvent::WaitingForInput { name });
                         }
+                    }
+                    // A log writer ended: look again.
+                    Some(()) = writer_rx.recv() => {
+                        own = true;
+                        break;
                     }
                 }
             }
@@ -477,6 +557,52 @@ impl Keeper {
     }
 }
 
+/// The tasks of [`watch_writers`], ended when this is dropped.
+#[derive(Default)]
+struct WriterWatches(HashMap<i32, tokio::task::JoinHandle<()>>);
+
+impl Drop for WriterWatches {
+    fn drop(&mut self) {
+        for (_, task) in self.0.drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Keep one task per log writer process of the server `server` (where
+/// they can be seen) that sends on `tx` when it ends.
+fn watch_writers(
+    server: Option<nix::unistd::Pid>,
+    watches: &mut HashMap<i32, tokio::task::JoinHandle<()>>,
+    tx: &tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    let pids: Vec<i32> = server
+        .and_then(super::writer::writers_of)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, pid)| pid)
+        .collect();
+    watches.retain(|pid, task| {
+        let keep = pids.contains(pid) && !task.is_finished();
+        if !keep {
+            task.abort();
+        }
+        keep
+    });
+    for pid in pids {
+        watches.entry(pid).or_insert_with(|| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let exit = watch::ProcessExit::open(Some(pid));
+                if exit.is_open() {
+                    exit.exited().await;
+                    let _ = tx.send(());
+                }
+            })
+        });
+    }
+}
+
 fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
     for (_, (_, task)) in watchers.drain() {
         task.abort();
@@ -499,6 +625,7 @@ mod tests {
             log: None,
             killed_after: None,
             run_start: run.parse().ok(),
+            log_writer: None,
             restarts: Some(restarts),
             exits: super::super::restart::recorded_exits(exits),
             exit_runs: super::super::restart::recorded_runs(exits),

@@ -1,7 +1,7 @@
 //! Stopping everything, shutting the server down, and pruning the logs of
 //! names that are gone.
 
-use super::stop::Stopped;
+use super::stop::StopReport;
 use super::{Keeper, KeeperError};
 use crate::client::{commands, ClientError, ErrorKind};
 use crate::server::{self, SocketState};
@@ -14,7 +14,10 @@ pub const LOG_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 impl Keeper {
     /// Stop every session on the socket, all at once (each with its own
     /// `grace`); in the order `list` gives them.
-    pub async fn stop_all(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
+    pub async fn stop_all(
+        &self,
+        grace: Duration,
+    ) -> Result<Vec<(String, StopReport)>, KeeperError> {
         let names: Vec<String> = self.list().await?.into_iter().map(|p| p.name).collect();
         let mut stops = tokio::task::JoinSet::new();
         for (i, name) in names.iter().enumerate() {
@@ -51,10 +54,11 @@ impl Keeper {
     }
 
     /// Stop every process ([`Keeper::stop_all`]), end the server and remove
-    /// its socket. Returns what was stopped. A socket nobody answers on is
-    /// removed too; no socket at all is fine.
-    pub async fn shutdown(&self, grace: Duration) -> Result<Vec<(String, Stopped)>, KeeperError> {
-        let stopped = match server::socket_state(&self.socket)? {
+    /// its socket. Returns what was stopped, and what was found: a socket
+    /// nobody answers on is removed too; no socket at all is fine.
+    pub async fn shutdown(&self, grace: Duration) -> Result<ShutDown, KeeperError> {
+        let state = server::socket_state(&self.socket)?;
+        let stopped = match state {
             SocketState::Alive => {
                 let stopped = self.stop_all(grace).await?;
                 match self.once(commands::kill_server()).await {
@@ -69,14 +73,21 @@ impl Keeper {
             }
             _ => Vec::new(),
         };
-        match std::fs::remove_file(&self.socket) {
-            Ok(()) => Ok(stopped),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
-            Err(source) => Err(KeeperError::Io {
-                what: format!("removing {}", self.socket.display()),
-                source,
-            }),
-        }
+        let removed = match std::fs::remove_file(&self.socket) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(KeeperError::Io {
+                    what: format!("removing {}", self.socket.display()),
+                    source,
+                })
+            }
+        };
+        Ok(ShutDown {
+            stopped,
+            server_ended: state == SocketState::Alive,
+            socket_removed: removed,
+        })
     }
 
     /// Remove the logs (and their rotated files, index and stop records) of
@@ -169,6 +180,18 @@ impl Keeper {
             }
         }
     }
+}
+
+/// What [`Keeper::shutdown`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutDown {
+    /// The processes it stopped, and how.
+    pub stopped: Vec<(String, StopReport)>,
+    /// Whether a server answered on the socket (it was ended).
+    pub server_ended: bool,
+    /// Whether a socket file was there to remove (the server's own, which
+    /// it may have removed first, does not count).
+    pub socket_removed: bool,
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,

@@ -111,6 +111,10 @@ pub struct ProcessInfo {
     /// Where its run begins in the log (the keeper's own processes).
     #[serde(skip)]
     pub run_start: Option<super::log::Position>,
+    /// What its log writer does: for the keeper's own processes while they
+    /// run, and after that only if the writer failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_writer: Option<super::LogWriter>,
 }
 
 /// Declares [`PaneRecord`] and [`FIELDS`] from one list of
@@ -168,6 +172,8 @@ pane_record! {
     kept_exits: super::restart::OPT_EXITS,
     kept_ready: super::OPT_READY,
     kept_error: super::restart::OPT_HELPER_ERROR,
+    pane_pipe: "pane_pipe",
+    kept_log_error: super::writer::OPT_LOG_ERROR,
 }
 
 /// The `list-panes` query of [`FIELDS`].
@@ -189,7 +195,7 @@ impl Keeper {
     }
 
     /// [`Keeper::list`], and the server's pid if it is a local process.
-    async fn list_with_server(
+    pub(super) async fn list_with_server(
         &self,
     ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
@@ -235,6 +241,8 @@ impl Keeper {
             Err(e) => return Err(e),
         };
         let mut server = None;
+        // The log writers the server runs, looked for once.
+        let mut writers: Option<Option<Vec<(std::ffi::OsString, i32)>>> = None;
         let now = unix_now();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -260,6 +268,22 @@ impl Keeper {
                 }
             }
             server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
+            if !record.kept_log.is_empty() {
+                let writers =
+                    writers.get_or_insert_with(|| server.and_then(super::writer::writers_of));
+                let seen = writers.as_ref().map(|writers| {
+                    writers
+                        .iter()
+                        .any(|(path, _)| path.as_os_str() == record.kept_log.as_str())
+                        || super::writer::writer_running(record.kept_log.as_ref())
+                });
+                info.log_writer = super::writer::state_of(
+                    &info.state,
+                    &record.pane_pipe,
+                    &record.kept_log_error,
+                    seen,
+                );
+            }
             if seen.insert(info.name.clone()) {
                 out.push(info);
             }
@@ -321,13 +345,15 @@ impl Keeper {
         validate_name(name)?;
         let (all, server) = self.list_with_server().await?;
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
-        let info = all
+        let mut info = all
             .into_iter()
             .find(|p| p.name == name)
             .ok_or(KeeperError::NotFound {
                 name: name.to_string(),
                 known,
             })?;
+        // A log writer that is gone comes back (and says it did).
+        self.revive_log_writer(&mut info).await;
         Ok((info, server))
     }
 }
@@ -386,6 +412,7 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         ready: nonempty(&pane.kept_ready),
         error: nonempty(&pane.kept_error),
         run_start: pane.kept_run.parse().ok(),
+        log_writer: None,
     };
     (info, pane.server_pid.parse().ok())
 }
@@ -417,6 +444,8 @@ mod tests {
             "2",
             "5.0:1 exited 1;5.0:9 signaled 9",
             "",
+            "",
+            "1",
             "",
         ]
         .join("\x1f");

@@ -43,12 +43,14 @@ mod send;
 mod start;
 mod stop;
 mod wait;
+mod writer;
 
 pub use command::check_env;
 pub use error::KeeperError;
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::{Executed, Outcome as ExecOutcome};
 pub use follow::{Followed, LogFollow};
+pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
 pub use read::{Output, Page, ReadFrom};
@@ -56,8 +58,9 @@ pub use ready::WaitFrom;
 pub use restart::{RestartPolicy, RestartWhen};
 pub use send::send_text_commands;
 pub use start::{StartSpec, Started};
-pub use stop::Stopped;
+pub use stop::{StopReport, Stopped};
 pub use wait::LOG_SETTLE;
+pub use writer::{report_log_writer, LogWriter};
 
 use crate::client::{
     commands, Client, ClientError, ConnectOptions, ErrorKind, Pane, TransportChoice, ATTACH_FLAGS,
@@ -345,7 +348,7 @@ impl Keeper {
 }
 
 /// What the keeper recorded on a session it started.
-struct Kept {
+pub(super) struct Kept {
     /// Where the current run begins in the log.
     run: log::Position,
     /// Where the last input begins (the run's start if none since).

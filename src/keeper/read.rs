@@ -57,6 +57,10 @@ pub struct Output {
     /// Whether there is more after `cursor` already (a read returns at
     /// most 4 MiB).
     pub more: bool,
+    /// What its log writer does, when it does not write all the process
+    /// prints (then what follows is missing from the log, and from reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_writer: Option<super::LogWriter>,
 }
 
 /// A page of the log.
@@ -158,13 +162,14 @@ impl Keeper {
             code: exit.map(ExitStatus::code),
             exit,
             state: if exit.is_some() { "exited" } else { "running" },
-            process: info.state,
+            process: info.state.clone(),
             lines,
             partial,
             cut,
             cursor: cursor.to_string(),
             missed_bytes: missed,
             more,
+            log_writer: info.log_writer.filter(|w| !w.is_writing()),
         })
     }
 

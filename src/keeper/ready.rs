@@ -8,7 +8,8 @@
 //! printed before it counts, nor its echo), or now; none of these depends
 //! on what is still on tmux's screen.
 
-use super::log::{Follower, LogWatch, Position, FLOOD_PACE};
+use super::log::{Follower, LogWatch, Position, FLOOD_PACE, GAP_MARK};
+use super::LogWriter;
 use crate::watch::{ExitStatus, LineMatch, WatchError};
 use std::future::Future;
 use std::path::Path;
@@ -40,6 +41,16 @@ pub(crate) enum LogWait {
     Matched(String),
     /// The process exited first (and did not print it before it did).
     Exited(ExitStatus),
+    /// The log writer does not write what the process prints (and the
+    /// log holds no match).
+    Writer(LogWriter),
+    /// The time ran out; with the last gap line read, if the log has one
+    /// where the match could have been, and the writer's state then if it
+    /// does not write.
+    TimedOut {
+        gap: Option<String>,
+        writer: Option<LogWriter>,
+    },
 }
 
 /// After the process exits, tmux has read all it wrote; the log writer is
@@ -48,13 +59,19 @@ const SETTLE: Duration = Duration::from_millis(300);
 
 /// Match `matcher` against the log at `path` from `from`, until it matches,
 /// `exited` resolves (then what the writer still adds is read first), or
-/// `timeout` runs out.
+/// `timeout` runs out. Unless the log holds a match already, the log
+/// writer is looked at (`writer`: its state if it does not write) at once,
+/// when `writer_gone` resolves, and whenever the log changed without
+/// anything new to read (a failing writer touches the log when it starts
+/// failing): a wait does not go on for output that cannot reach the log.
 pub(crate) async fn wait_in_log(
     path: &Path,
     from: Position,
     mut matcher: LineMatch,
     exited: impl Future<Output = Result<ExitStatus, WatchError>>,
     timeout: Duration,
+    mut writer: impl AsyncFnMut() -> Option<LogWriter>,
+    writer_gone: impl Future<Output = ()>,
 ) -> Result<LogWait, WatchError> {
     let deadline = Instant::now() + timeout;
     let io =
@@ -63,13 +80,21 @@ pub(crate) async fn wait_in_log(
     let mut changes = LogWatch::new(path).paced(FLOOD_PACE);
     let mut follower = Follower::new(path, from, false);
     let mut exited = std::pin::pin!(exited);
+    let mut writer_gone = std::pin::pin!(writer_gone);
+    let mut writer_looked_at = false;
+    let mut gone = false;
     let mut end: Option<ExitStatus> = None;
+    let mut gap: Option<String> = None;
     loop {
+        let before = follower.position();
         loop {
             let lines = follower.read_new().map_err(|e| io("reading the log", e))?;
             for line in &lines {
                 if let Some(found) = matcher.line(line) {
                     return Ok(LogWait::Matched(found));
+                }
+                if line.starts_with(GAP_MARK) {
+                    gap = Some(line.clone());
                 }
             }
             if follower.caught_up() {
@@ -96,10 +121,22 @@ pub(crate) async fn wait_in_log(
             }
             continue;
         }
+        if !writer_looked_at || follower.position() == before {
+            writer_looked_at = true;
+            if let Some(state) = writer().await {
+                return Ok(LogWait::Writer(state));
+            }
+        }
         tokio::select! {
             changed = changes.changed() => changed.map_err(|e| io("watching the log", e))?,
             status = &mut exited => end = Some(status?),
-            () = tokio::time::sleep_until(deadline) => return Err(WatchError::Timeout(timeout)),
+            () = &mut writer_gone, if !gone => {
+                gone = true;
+                writer_looked_at = false;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Ok(LogWait::TimedOut { gap, writer: writer().await });
+            }
         }
     }
 }

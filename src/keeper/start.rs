@@ -3,7 +3,7 @@
 //! of [`crate::keeper`]); and telling a start still under way from one whose
 //! starter died.
 
-use super::command::{check_runnable, environment, format_escape, sh_quote, shell_words};
+use super::command::{check_runnable, environment, format_escape, shell_words};
 use super::{
     log, parse_pane_id, session_target, unix_now, validate_name, Keeper, KeeperError, ProcessInfo,
     State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED,
@@ -233,7 +233,6 @@ impl Keeper {
         cwd: &str,
         spec: &StartSpec,
     ) -> Result<Started, KeeperError> {
-        let program = self.log_sink_program()?;
         // No pane output on this connection: the readiness wait reads the
         // log, and tmux 3.2a crashes when a pane dies (a command that
         // exits at once) while output for a control client is pending.
@@ -245,13 +244,7 @@ impl Keeper {
         let now = unix_now();
         let started = now.to_string();
         let display = shell_words(argv);
-        let sink = format!(
-            "exec {} log-sink --max-bytes {} --keep {} {}",
-            sh_quote(&program.to_string_lossy()),
-            self.log_limits.max_bytes,
-            self.log_limits.keep,
-            sh_quote(&log_path.to_string_lossy())
-        );
+        let sink = self.sink_command(pane, &log_path)?;
         // Where this run begins, marked in the log (restarts of a name go
         // on in the same log); the sink appends from there.
         let run = log::mark_run(&log_path, &display, now)
@@ -263,8 +256,6 @@ impl Keeper {
         for command in watch::exit_reporting(pane) {
             client.command(command).await?;
         }
-        // tmux expands formats and strftime escapes in the pipe command.
-        let sink = format_escape(&sink).replace('%', "%%");
         client.command(commands::pipe_output(pane, &sink)).await?;
         let respawn =
             commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);

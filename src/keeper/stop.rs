@@ -39,6 +39,27 @@ pub enum Stopped {
     Ended,
 }
 
+/// What [`Keeper::stop`] did: how the process ended, and what went wrong
+/// on the side without stopping it (the stop's record beside the log could
+/// not be written on a full disk, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StopReport {
+    /// How it ended.
+    pub stopped: Stopped,
+    /// What could not be done besides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl From<Stopped> for StopReport {
+    fn from(stopped: Stopped) -> StopReport {
+        StopReport {
+            stopped,
+            warning: None,
+        }
+    }
+}
+
 impl Stopped {
     /// One line for the stop's record beside the logs: `killed`, `ended`,
     /// or `already_exited|interrupted exited|signaled N`.
@@ -86,8 +107,10 @@ impl Keeper {
     ///
     /// Stops of one name run one at a time (a lock file beside its log):
     /// one does the work and records how it went; a stop that was waiting
-    /// for that same session then reports the same outcome.
-    pub async fn stop(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+    /// for that same session then reports the same outcome. Files beside
+    /// the log that cannot be written (a full disk) do not keep it from
+    /// stopping the process: the report says what could not be done.
+    pub async fn stop(&self, name: &str, grace: Duration) -> Result<StopReport, KeeperError> {
         validate_name(name)?;
         self.require_server()?;
         // Which session this stop is about, before waiting for the lock.
@@ -95,7 +118,7 @@ impl Keeper {
             Ok(Some(id)) => id,
             Ok(None) => {
                 return match self.stopped_just_now(name).await? {
-                    Some(how) => Ok(how),
+                    Some(how) => Ok(how.into()),
                     None => Err(self.not_found(name).await),
                 }
             }
@@ -104,7 +127,7 @@ impl Keeper {
                 // caller retrying, or the last of several at once) gets
                 // that outcome; later, the name is simply not there.
                 return match self.stopped_just_now(name).await? {
-                    Some(how) => Ok(how),
+                    Some(how) => Ok(how.into()),
                     None => Err(self.not_found(name).await),
                 };
             }
@@ -119,13 +142,26 @@ impl Keeper {
         // directory cannot be ours (a socket in someone else's directory),
         // the stop goes on alone.
         if server::ensure_private_dir(&dir).is_err() {
-            return self.stop_now(name, grace).await;
+            return Ok(self.stop_now(name, grace).await?.into());
         }
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} in {}", dir.display()),
             source,
         };
-        let _lock = self.stop_lock(&dir, name).await?;
+        let _lock = match self.stop_lock(&dir, name).await {
+            Ok(lock) => lock,
+            // No lock (a full disk may refuse even an empty file): the stop
+            // goes on alone rather than leave the process running.
+            Err(e) => {
+                let how = self.stop_now(name, grace).await?;
+                return Ok(StopReport {
+                    stopped: how,
+                    warning: Some(format!(
+                        "stopped without taking turns with other stops: {e}"
+                    )),
+                });
+            }
+        };
         let record = dir.join(format!("{name}.stopped"));
         let still_there = match self.session_id(name).await {
             Ok(now) => now.as_ref() == Some(&id),
@@ -141,7 +177,7 @@ impl Keeper {
                 (who == id).then(|| Stopped::from_record(how))?
             });
             return match recorded {
-                Some(how) => Ok(how),
+                Some(how) => Ok(how.into()),
                 None => Err(self.not_found(name).await),
             };
         }
@@ -150,11 +186,19 @@ impl Keeper {
         // Written whole, then renamed: a reader sees all of it or nothing.
         let partial = dir.join(format!("{name}.stopped.new"));
         let _ = std::fs::remove_file(&partial);
-        log::open_append(&partial)
+        let recorded = log::open_append(&partial)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-            .and_then(|()| std::fs::rename(&partial, &record))
-            .map_err(|e| io("recording how the stop went", e))?;
-        Ok(how)
+            .and_then(|()| std::fs::rename(&partial, &record));
+        // The process is stopped either way: only stops that come a moment
+        // later miss the record (they say the name is not there).
+        let warning = recorded.err().map(|e| {
+            let _ = std::fs::remove_file(&partial);
+            io("recording how the stop went", e).to_string()
+        });
+        Ok(StopReport {
+            stopped: how,
+            warning,
+        })
     }
 
     /// Which session `name` is now (server pid and session id), or `None`.

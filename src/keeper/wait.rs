@@ -270,9 +270,22 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // A log that does not get the output is quiet whatever the process
+        // does: that is no idle.
+        let not_logged = |writer| KeeperError::LogWriter {
+            name: name.to_string(),
+            what: "its log does not show whether it is idle".into(),
+            writer,
+        };
+        if let Some(writer) = self.log_writer_problem(name).await? {
+            return Err(not_logged(writer));
+        }
         let idle = async {
             if !changes.quiet_for(quiet, deadline).await {
                 return Err(WatchError::Timeout(timeout).into());
+            }
+            if let Some(writer) = self.log_writer_problem(name).await? {
+                return Err(not_logged(writer));
             }
             Ok(watch::Idle {
                 current_command: watch::current_command(client, pane).await?,
@@ -281,7 +294,8 @@ impl Keeper {
         self.unless_ended(client, name, pane, timeout, idle).await
     }
 
-    /// The rest of a log wait: the match, or how the process ended first.
+    /// The rest of a log wait: the match, or how the process ended first,
+    /// or why the log cannot show it (its writer does not write).
     pub(super) async fn await_log(
         &self,
         client: &Client,
@@ -292,9 +306,63 @@ impl Keeper {
         timeout: Duration,
     ) -> Result<String, KeeperError> {
         let exited = watch::wait_exit(client, pane, timeout);
-        match ready::wait_in_log(&self.log_path(name), start, matcher, exited, timeout).await? {
+        let path = self.log_path(name);
+        // The writer's process, where it can be seen: its end is seen at once.
+        let writer_pid = match self.kept(client, name).await? {
+            Some(super::Kept {
+                server: Some(server),
+                ..
+            }) => super::writer::writers_of(server).and_then(|writers| {
+                writers
+                    .into_iter()
+                    .find(|(p, _)| p.as_os_str() == path.as_os_str())
+                    .map(|(_, pid)| pid)
+            }),
+            _ => None,
+        };
+        let writer_exit = watch::ProcessExit::open(writer_pid);
+        let writer = async || self.log_writer_problem(name).await.ok().flatten();
+        let waited = ready::wait_in_log(
+            &path,
+            start,
+            matcher,
+            exited,
+            timeout,
+            writer,
+            writer_exit.exited(),
+        )
+        .await?;
+        match waited {
             ready::LogWait::Matched(found) => Ok(found),
             ready::LogWait::Exited(status) => Err(self.exited_before_ready(name, status)),
+            ready::LogWait::Writer(writer) => Err(KeeperError::LogWriter {
+                name: name.to_string(),
+                what: "the wait cannot see what the process prints (no line in its log matches)"
+                    .into(),
+                writer,
+            }),
+            ready::LogWait::TimedOut {
+                writer: Some(writer),
+                ..
+            } => Err(KeeperError::LogWriter {
+                name: name.to_string(),
+                what: format!("no line matched within {timeout:?}"),
+                writer,
+            }),
+            ready::LogWait::TimedOut {
+                gap: Some(gap),
+                writer: None,
+            } => Err(KeeperError::LogWriter {
+                name: name.to_string(),
+                what: format!(
+                    "no line matched within {timeout:?}, and the log has a gap where it may have been: {gap}"
+                ),
+                writer: super::LogWriter::Writing,
+            }),
+            ready::LogWait::TimedOut {
+                gap: None,
+                writer: None,
+            } => Err(WatchError::Timeout(timeout).into()),
         }
     }
 

@@ -25,8 +25,9 @@ The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
 ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
-error, ...); 2 usage error; 124 a wait timed out; 126/127 `start` of a
-command that is not executable / not found. `run` and `exec` exit with the
+error, ...); 2 usage error; 74 a wait that the log cannot serve (its log
+writer does not write: a full disk, a writer that was gone); 124 a wait
+timed out; 126/127 `start` of a command that is not executable / not found. `run` and `exec` exit with the
 process's own status (128 + N for signal N), and so does `wait --exit
 --exit-code`; `run` exits 75 while the process still runs after --yield.
 (A process's own 1, 75 or 124 reads the same: use --json to tell.)
@@ -104,7 +105,7 @@ pub enum Command {
     /// Print a JSON line per lifecycle event of every process on the
     /// socket, as it happens, until the server goes away.
     #[command(
-        after_help = "Events (one JSON object per line, with \"time\" in Unix seconds):\n  {\"event\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"event\":\"ready\",\"name\",\"matched\"}\n  {\"event\":\"exited\",\"name\",\"exit\":{\"how\",\"value\"},\"code\"}\n  {\"event\":\"restarted\",\"name\",\"restarts\"}\n  {\"event\":\"killed_after\",\"name\",\"after\"}\n  {\"event\":\"waiting_for_input\",\"name\"}\n  {\"event\":\"gone\",\"name\"}\n  {\"event\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"event\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
+        after_help = "Events (one JSON object per line, with \"time\" in Unix seconds):\n  {\"event\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"event\":\"ready\",\"name\",\"matched\"}\n  {\"event\":\"exited\",\"name\",\"exit\":{\"how\",\"value\"},\"code\"}\n  {\"event\":\"restarted\",\"name\",\"restarts\"}\n  {\"event\":\"killed_after\",\"name\",\"after\"}\n  {\"event\":\"waiting_for_input\",\"name\"}\n  {\"event\":\"gone\",\"name\"}\n  {\"event\":\"log_writer\",\"name\",\"log_writer\":{\"state\",\"reason\"?}}\n  {\"event\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"event\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
     )]
     Events {
         /// When the server goes away, wait for one to come back on the
@@ -141,7 +142,7 @@ pub enum Command {
     /// Wait until the process is ready, idle, waiting for input, or has
     /// exited.
     #[command(
-        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. Sessions tmux-wire did not start have no log: there what the pane\nshows counts (--from now: only new output)."
+        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why.\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output)."
     )]
     Wait(WaitArgs),
     /// Interrupt (C-c), wait up to --grace, then kill the session.
@@ -254,6 +255,10 @@ pub enum Command {
         /// How many rotated files to keep.
         #[arg(long, value_name = "N")]
         keep: u32,
+        /// The pane whose output this is: where a failure to write is
+        /// recorded (through the server on the socket given with -S).
+        #[arg(long, value_name = "PANE")]
+        pane: Option<String>,
         /// The log file.
         path: PathBuf,
     },

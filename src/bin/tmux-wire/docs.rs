@@ -7,7 +7,7 @@
 
 use serde::{Serialize, Serializer};
 use std::path::Path;
-use tmux_wire::keeper::{ProcessInfo, Stopped};
+use tmux_wire::keeper::{LogWriter, ProcessInfo, StopReport, Stopped};
 use tmux_wire::protocol::{Event, Guard, Notification};
 use tmux_wire::watch::ExitStatus;
 
@@ -81,12 +81,15 @@ pub struct Processes<'a> {
 }
 
 /// `logs`: `{"lines": [STR...], "cursor": CURSOR}` (the cursor, where a
-/// `poll` goes on, for processes with a log).
+/// `poll` goes on, for processes with a log), and `"log_writer"` when the
+/// log writer does not write all the process prints.
 #[derive(Serialize)]
 pub struct Lines<'a> {
     pub lines: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_writer: Option<LogWriter>,
 }
 
 /// `run`: how it went within the yield.
@@ -106,6 +109,9 @@ pub struct Ran<'a> {
     /// Where `poll` goes on.
     pub cursor: &'a str,
     pub missed_bytes: u64,
+    /// What the log writer does, when it does not write all it prints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_writer: Option<&'a LogWriter>,
 }
 
 /// `exec`: `{"name", "lines": [STR...], "code": N, "outcome":
@@ -126,13 +132,19 @@ pub struct LogPage<'a> {
     pub offset: usize,
     pub limit: usize,
     pub total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_writer: Option<LogWriter>,
 }
 
-/// `shutdown`: `{"stopped": [STOP...], "socket": PATH}`.
+/// `shutdown`: `{"stopped": [STOP...], "socket": PATH, "server_ended":
+/// BOOL, "socket_removed": BOOL}` (whether a server answered and was
+/// ended; whether a socket file was there to remove).
 #[derive(Serialize)]
 pub struct Shutdown<'a> {
     pub stopped: Vec<Stop<'a>>,
     pub socket: &'a Path,
+    pub server_ended: bool,
+    pub socket_removed: bool,
 }
 
 /// `events`: one per line, the event and when it was seen.
@@ -225,11 +237,25 @@ pub struct KeysSent<'a> {
     pub sent: &'a [String],
 }
 
-/// `stop`, and each entry of `kill-all`: `{"name": STR, "stopped": HOW}`.
+/// `stop`, and each entry of `kill-all`: `{"name": STR, "stopped": HOW}`,
+/// and `"warning"` when something besides could not be done (the stop's
+/// record not written on a full disk).
 #[derive(Serialize)]
 pub struct Stop<'a> {
     pub name: &'a str,
     pub stopped: &'a Stopped,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'a str>,
+}
+
+impl<'a> Stop<'a> {
+    pub fn of(name: &'a str, report: &'a StopReport) -> Stop<'a> {
+        Stop {
+            name,
+            stopped: &report.stopped,
+            warning: report.warning.as_deref(),
+        }
+    }
 }
 
 /// `kill-all`: `{"stopped": [STOP...]}`.

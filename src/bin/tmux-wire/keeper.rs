@@ -146,6 +146,9 @@ pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failu
         if let Some(limit) = p.killed_after {
             out!("limit:   stopped because it ran longer than {limit}s (start --kill-after)");
         }
+        if let Some(writer) = &p.log_writer {
+            out!("writer:  {writer}");
+        }
     }
     Ok(())
 }
@@ -159,6 +162,12 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         offset,
         limit,
     } = args;
+    // Whether what the log holds is all the process printed (in the
+    // document with --json, except for a follow, which says it on stderr).
+    let writer = keeper.log_writer_problem(&name).await.ok().flatten();
+    if let (true, Some(writer)) = (!json || follow, &writer) {
+        eprintln!("tmux-wire: {name}'s log writer is {writer}");
+    }
     if offset.is_some() || limit.is_some() {
         let limit = limit.unwrap_or(200);
         let page = keeper.log_page(&name, offset, limit, raw)?;
@@ -168,6 +177,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
                 offset: page.offset,
                 limit,
                 total: page.total,
+                log_writer: writer,
             });
             return Ok(());
         }
@@ -212,6 +222,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             print_doc(&docs::Lines {
                 lines: &last,
                 cursor,
+                log_writer: writer,
             });
         } else {
             for line in &last {
@@ -479,16 +490,21 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
 }
 
 pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {
-    let how = keeper.stop(name, grace).await?;
+    let report = keeper.stop(name, grace).await?;
     if json {
-        print_doc(&docs::Stop {
-            name,
-            stopped: &how,
-        });
+        print_doc(&docs::Stop::of(name, &report));
     } else {
-        out!("{name}: {}", describe_stop(&how));
+        print_stop(name, &report);
     }
     Ok(())
+}
+
+/// A stop in text: how it ended on stdout, a warning on stderr.
+fn print_stop(name: &str, report: &keeper::StopReport) {
+    out!("{name}: {}", describe_stop(&report.stopped));
+    if let Some(warning) = &report.warning {
+        eprintln!("tmux-wire: {name}: {warning}");
+    }
 }
 
 pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
@@ -496,14 +512,14 @@ pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
     if json {
         let stopped = all
             .iter()
-            .map(|(name, how)| docs::Stop { name, stopped: how })
+            .map(|(name, report)| docs::Stop::of(name, report))
             .collect();
         print_doc(&docs::StopAll { stopped });
     } else if all.is_empty() {
         out!("nothing to stop");
     } else {
-        for (name, how) in all {
-            out!("{name}: {}", describe_stop(&how));
+        for (name, report) in &all {
+            print_stop(name, report);
         }
     }
     Ok(())
@@ -527,21 +543,33 @@ pub async fn events(keeper: &Keeper, follow_server: bool) -> Result<(), Failure>
 }
 
 pub async fn shutdown(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
-    let all = keeper.shutdown(grace).await?;
+    let done = keeper.shutdown(grace).await?;
+    let socket = keeper.socket();
     if json {
-        let stopped = all
+        let stopped = done
+            .stopped
             .iter()
-            .map(|(name, how)| docs::Stop { name, stopped: how })
+            .map(|(name, report)| docs::Stop::of(name, report))
             .collect();
         print_doc(&docs::Shutdown {
             stopped,
-            socket: keeper.socket(),
+            socket,
+            server_ended: done.server_ended,
+            socket_removed: done.socket_removed,
         });
     } else {
-        for (name, how) in &all {
-            out!("{name}: {}", describe_stop(how));
+        for (name, report) in &done.stopped {
+            print_stop(name, report);
         }
-        out!("server ended; removed {}", keeper.socket().display());
+        match (done.server_ended, done.socket_removed) {
+            (true, true) => out!("server ended; removed {}", socket.display()),
+            (true, false) => out!("server ended; its socket {} is gone", socket.display()),
+            (false, true) => out!(
+                "no server answered on {}; removed the stale socket",
+                socket.display()
+            ),
+            (false, false) => out!("no server on {}; nothing to shut down", socket.display()),
+        }
     }
     Ok(())
 }
@@ -579,12 +607,24 @@ pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `log-sink`: the log writer tmux pipes a pane's output into.
-pub fn log_sink(max_bytes: u64, keep: u32, path: &Path) -> Result<ExitCode, Failure> {
-    keeper::log::sink(
+/// `log-sink`: the log writer tmux pipes a pane's output into. With the
+/// socket and its pane, it records there when it cannot write.
+pub fn log_sink(
+    socket: Option<&Path>,
+    pane: Option<&str>,
+    max_bytes: u64,
+    keep: u32,
+    path: &Path,
+) -> Result<ExitCode, Failure> {
+    keeper::log::sink_reporting(
         keeper::log::NudgingStdin::new(),
         path,
         keeper::log::Limits { max_bytes, keep },
+        |failure| {
+            if let (Some(socket), Some(pane)) = (socket, pane) {
+                keeper::report_log_writer(socket, pane, failure);
+            }
+        },
     )
     .map(|()| ExitCode::SUCCESS)
     .map_err(|e| Failure::Error(format!("log {}: {e}", path.display())))

@@ -74,8 +74,9 @@ fn main() -> ExitCode {
         Command::LogSink {
             max_bytes,
             keep,
+            pane,
             path,
-        } => keeper::log_sink(max_bytes, keep, &path),
+        } => keeper::log_sink(socket.as_deref(), pane.as_deref(), max_bytes, keep, &path),
         Command::Decode(args) => decode::decode(json, &args),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man { command, dir } => manual::man(command.as_deref(), dir.as_deref()),

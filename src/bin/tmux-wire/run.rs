@@ -83,6 +83,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
     // The status read with the output is the one to report (it may have
     // ended just after the yield).
     let ended = read.exit.or(ended);
+    if let (false, Some(writer)) = (json, &read.log_writer) {
+        eprintln!("tmux-wire: {name}'s log writer is {writer}");
+    }
     match ended {
         Some(status) => {
             if json {
@@ -95,6 +98,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     tail: None,
                     cursor: &read.cursor,
                     missed_bytes: read.missed_bytes,
+                    log_writer: read.log_writer.as_ref(),
                 });
             } else {
                 warn_missed(read.missed_bytes);
@@ -122,6 +126,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     tail: Some(last),
                     cursor: &read.cursor,
                     missed_bytes: read.missed_bytes,
+                    log_writer: read.log_writer.as_ref(),
                 });
             } else {
                 for line in last {
@@ -152,6 +157,9 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
         out!("{line}");
     }
     let name = &args.name;
+    if let Some(writer) = &read.log_writer {
+        eprintln!("tmux-wire: {name}'s log writer is {writer}");
+    }
     if let Some(partial) = &read.partial {
         eprintln!("tmux-wire: the line not ended yet (read again next time): {partial}");
     }

@@ -1,0 +1,378 @@
+//! The log writer of a kept process (`tmux-wire log-sink`, run by tmux's
+//! `pipe-pane`): whether it writes, what it reported when it could not,
+//! and starting it again when it is gone.
+//!
+//! The writer never stops reading (see [`log::sink_reporting`]): a write
+//! that fails (a full disk, an I/O error) is counted, the failure is
+//! recorded on the pane ([`OPT_LOG_ERROR`], set through the server by the
+//! writer itself), and once a write works again a gap line marks what is
+//! missing. A writer that is gone (killed, or its pipe closed) is seen by
+//! tmux's `#{pane_pipe}` (0 once tmux found the pipe closed, which it does
+//! at the next output) and, where the server is a local process, by its
+//! children; the keeper's next look at the process ([`Keeper::find`])
+//! starts it again, after a gap line in the log.
+
+use super::command::{format_escape, sh_quote};
+use super::{log, unix_now, Keeper, KeeperError, ProcessInfo, State};
+use crate::client::commands;
+use crate::protocol::{Command, PaneId};
+use serde::Serialize;
+use std::path::Path;
+
+/// The pane option where a log writer that cannot write says why:
+/// `UNIX-TIME REASON`; unset while it writes.
+pub(super) const OPT_LOG_ERROR: &str = "@tmux-wire-log-error";
+
+/// How long starting a log writer again may take at most.
+const REVIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the log writer of a kept process is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+#[non_exhaustive]
+pub enum LogWriter {
+    /// It writes what the process prints.
+    Writing,
+    /// It cannot write (a full disk, an I/O error): it reads on, so the
+    /// process is not held up, and counts what it drops; once it can write
+    /// again it marks the gap in the log and goes on.
+    Failing {
+        /// Why, as the system said it.
+        reason: String,
+        /// Since when, seconds since the Unix epoch.
+        since: Option<u64>,
+    },
+    /// It is gone (killed, or its pipe was closed), and could not be
+    /// started again.
+    Stopped {
+        /// What is known of why.
+        reason: String,
+    },
+    /// It was gone and was started again just now; what the process
+    /// printed in between is missing (a gap line in the log says where).
+    Restarted {
+        /// What had happened.
+        reason: String,
+    },
+}
+
+impl LogWriter {
+    /// Whether all the process prints reaches its log.
+    pub fn is_writing(&self) -> bool {
+        matches!(self, LogWriter::Writing)
+    }
+}
+
+impl std::fmt::Display for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogWriter::Writing => write!(f, "writing"),
+            LogWriter::Failing { reason, since } => {
+                write!(f, "failing")?;
+                if let Some(since) = since {
+                    write!(f, " since {}", log::utc_time(*since))?;
+                }
+                write!(
+                    f,
+                    ": {reason}; what the process prints meanwhile is not kept (the process is not held up; the gap is marked in the log once writing works again)"
+                )
+            }
+            LogWriter::Stopped { reason } => write!(f, "stopped: {reason}"),
+            LogWriter::Restarted { reason } => write!(
+                f,
+                "restarted: {reason}; started again now, what the process printed in between is missing (marked in the log)"
+            ),
+        }
+    }
+}
+
+/// The writer's state from what a `list-panes` answer says of a kept
+/// process: `pipe` is `#{pane_pipe}`, `error` the [`OPT_LOG_ERROR`]
+/// option, `seen` whether a writer process of its log runs (`None` where
+/// that cannot be seen). Only a process that runs needs a writer; one that
+/// ended has a state only if its writer failed.
+pub(super) fn state_of(
+    state: &State,
+    pipe: &str,
+    error: &str,
+    seen: Option<bool>,
+) -> Option<LogWriter> {
+    let runs = matches!(state, State::Running | State::Idle);
+    if runs && (pipe == "0" || seen == Some(false)) {
+        let reason = if error.is_empty() {
+            "the log writer is gone (it was killed, or its pipe was closed)".to_string()
+        } else {
+            format!(
+                "the log writer is gone, after it failed ({})",
+                parse_error(error).0
+            )
+        };
+        return Some(LogWriter::Stopped { reason });
+    }
+    if !error.is_empty() {
+        let (reason, since) = parse_error(error);
+        return Some(LogWriter::Failing { reason, since });
+    }
+    runs.then_some(LogWriter::Writing)
+}
+
+/// The reason and time of an [`OPT_LOG_ERROR`] value.
+fn parse_error(value: &str) -> (String, Option<u64>) {
+    match value.split_once(' ') {
+        Some((time, reason)) if time.parse::<u64>().is_ok() => {
+            (reason.to_string(), time.parse().ok())
+        }
+        _ => (value.to_string(), None),
+    }
+}
+
+/// The log files written by children of the tmux server `server` (its
+/// `log-sink` processes, or the shell about to become one), with their
+/// pids; `None` where that cannot be seen (not Linux, a server in another
+/// pid namespace).
+pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsString, i32)>> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        if !crate::watch::local::is_tmux(server) {
+            return None;
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{server}/task/{server}/children")).ok()?;
+        let own = std::fs::read(format!("/proc/{server}/cmdline")).ok()?;
+        let mut out = Vec::new();
+        for child in children.split_ascii_whitespace() {
+            let Ok(pid) = child.parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            // Forked and not yet the program it runs, or in the middle of
+            // an exec (no command line, and no zombie): it may be a writer
+            // being started, so whether one runs cannot be told now.
+            let zombie = || {
+                crate::procfs::stat(pid)
+                    .is_none_or(|stat| stat.fields.first().is_some_and(|s| s == "Z"))
+            };
+            if cmdline == own || (cmdline.is_empty() && !zombie()) {
+                return None;
+            }
+            let args: Vec<&[u8]> = cmdline
+                .strip_suffix(b"\0")
+                .unwrap_or(&cmdline)
+                .split(|&b| b == 0)
+                .collect();
+            if let Some(path) = log::sink_path(&args) {
+                out.push((std::ffi::OsStr::from_bytes(path).to_os_string(), pid));
+            }
+        }
+        Some(out)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = server;
+        None
+    }
+}
+
+/// Whether a log writer of `log` runs on this system (a look at every
+/// process, not only the server's children): `/proc/PID/task/PID/children`
+/// can miss a child while others come and go, so a writer it did not list
+/// is looked for here before it counts as gone. A zombie has no command
+/// line, so a writer that was killed does not count.
+pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            if !name.as_bytes().iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline
+                .strip_suffix(b"\0")
+                .unwrap_or(&cmdline)
+                .split(|&b| b == 0)
+                .collect();
+            log::sink_path(&args) == Some(log.as_bytes())
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = log;
+        false
+    }
+}
+
+impl Keeper {
+    /// The `pipe-pane` shell command that runs the log writer of `pane`
+    /// into `log_path` (escaped for tmux, which expands formats in it).
+    pub(super) fn sink_command(
+        &self,
+        pane: PaneId,
+        log_path: &Path,
+    ) -> Result<String, KeeperError> {
+        let program = self.log_sink_program()?;
+        let socket = std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone());
+        let sink = format!(
+            "exec {} -S {} log-sink --pane {pane} --max-bytes {} --keep {} {}",
+            sh_quote(&program.to_string_lossy()),
+            sh_quote(&socket.to_string_lossy()),
+            self.log_limits.max_bytes,
+            self.log_limits.keep,
+            sh_quote(&log_path.to_string_lossy())
+        );
+        // tmux expands formats and strftime escapes in the pipe command.
+        Ok(format_escape(&sink).replace('%', "%%"))
+    }
+
+    /// Start the log writer of `info` again if it is gone: a gap line in
+    /// the log, the failure record cleared, a new `pipe-pane`. Its state
+    /// then says so ([`LogWriter::Restarted`]), or why that failed.
+    pub(super) async fn revive_log_writer(&self, info: &mut ProcessInfo) {
+        let Some(LogWriter::Stopped { reason }) = info.log_writer.clone() else {
+            return;
+        };
+        let Ok(pane) = info.pane.parse::<PaneId>() else {
+            return;
+        };
+        let path = self.log_path(&info.name);
+        let revived = async {
+            let sink = self.sink_command(pane, &path)?;
+            // The gap first, so that it comes before what the new writer
+            // writes; a log that cannot take it gets the new writer's own.
+            let gap = log::gap_line(&format!(
+                "{reason}; what the process printed until {} is missing",
+                log::utc_time(unix_now())
+            ));
+            if let Err(e) = log::append_line(&path, &gap) {
+                ::log::warn!("marking the gap in {}: {e}", path.display());
+            }
+            let _ = self.once(unset_log_error(pane)).await;
+            self.once(commands::pipe_output(pane, &sink)).await?;
+            let _ = self
+                .once(Command::from_argv([
+                    "wait-for",
+                    "-S",
+                    super::EVENTS_CHANNEL,
+                ]))
+                .await;
+            Ok::<(), KeeperError>(())
+        };
+        // Bounded: a server that is shutting down holds a new client
+        // without answering.
+        let revived = tokio::time::timeout(REVIVE_WITHIN, revived).await;
+        info.log_writer = Some(match revived {
+            Ok(Ok(())) => LogWriter::Restarted { reason },
+            Ok(Err(e)) => LogWriter::Stopped {
+                reason: format!("{reason}; starting it again failed: {e}"),
+            },
+            Err(_) => LogWriter::Stopped {
+                reason: format!(
+                    "{reason}; starting it again failed: the server did not answer within {REVIVE_WITHIN:?}"
+                ),
+            },
+        });
+    }
+
+    /// Why what `name` prints does not all reach its log now, if it does
+    /// not (a writer that was gone is started again first).
+    pub async fn log_writer_problem(&self, name: &str) -> Result<Option<LogWriter>, KeeperError> {
+        let (info, _) = self.find(name).await?;
+        Ok(info.log_writer.filter(|w| !w.is_writing()))
+    }
+}
+
+/// `set-option -p -u -t PANE @tmux-wire-log-error`.
+fn unset_log_error(pane: PaneId) -> Command {
+    Command::new("set-option")
+        .arg("-p")
+        .arg("-u")
+        .arg("-t")
+        .arg(pane.to_string())
+        .arg(OPT_LOG_ERROR)
+}
+
+/// For the log writer (`log-sink --pane PANE`): record on its pane, through
+/// the server on `socket`, that it cannot write (`Some(reason)`) or that it
+/// writes again (`None`), and wake an event stream. Bounded (5 s) and
+/// quiet: a writer that cannot say it still writes what it can.
+pub fn report_log_writer(socket: &Path, pane: &str, failure: Option<&str>) {
+    let Ok(pane) = pane.parse::<PaneId>() else {
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let keeper = match Keeper::new(&crate::server::SocketSpec::Path(socket.to_path_buf())) {
+        Ok(keeper) => keeper,
+        Err(_) => return,
+    };
+    let command = match failure {
+        Some(reason) => {
+            commands::set_pane_option(pane, OPT_LOG_ERROR, &format!("{} {reason}", unix_now()))
+        }
+        None => unset_log_error(pane),
+    };
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            if let Err(e) = keeper.once(command).await {
+                ::log::warn!("recording the log writer's state: {e}");
+            }
+            let _ = keeper
+                .once(Command::from_argv([
+                    "wait-for",
+                    "-S",
+                    super::EVENTS_CHANNEL,
+                ]))
+                .await;
+        })
+        .await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states() {
+        let running = State::Running;
+        assert_eq!(
+            state_of(&running, "1", "", Some(true)),
+            Some(LogWriter::Writing)
+        );
+        assert_eq!(state_of(&running, "1", "", None), Some(LogWriter::Writing));
+        assert!(matches!(
+            state_of(&running, "0", "", None),
+            Some(LogWriter::Stopped { .. })
+        ));
+        assert!(matches!(
+            state_of(&running, "1", "", Some(false)),
+            Some(LogWriter::Stopped { .. })
+        ));
+        assert_eq!(
+            state_of(&running, "1", "100 No space left on device", Some(true)),
+            Some(LogWriter::Failing {
+                reason: "No space left on device".into(),
+                since: Some(100)
+            })
+        );
+        let ended = State::Exited { code: 0 };
+        assert_eq!(state_of(&ended, "0", "", Some(false)), None);
+        assert!(matches!(
+            state_of(&ended, "1", "5 Input/output error", None),
+            Some(LogWriter::Failing { .. })
+        ));
+    }
+}
