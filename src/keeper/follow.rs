@@ -59,7 +59,11 @@ impl Keeper {
 
 impl LogFollow {
     /// Pass the lines the process adds to its log to `on_lines` until it
-    /// exits, then say how it ended. Each call has the lines of one read
+    /// exits, then say how it ended. A reader that fell so far behind that
+    /// the log rotated away what it had not read yet is told so: what it
+    /// missed goes to `on_missed`, between the lines before it and the
+    /// lines after it, which begin at the start of a line
+    /// ([`log::Missed`]). Each call has the lines of one read
     /// (at most [`log::READ_CHUNK`] bytes), in order; a caller that
     /// buffers its output writes it out at the end of each call. The log is the source, so nothing is
     /// passed twice or lost (tmux 3.3a can drop the last `%output` of a
@@ -71,6 +75,7 @@ impl LogFollow {
     pub async fn run(
         mut self,
         mut on_lines: impl FnMut(&[String]),
+        mut on_missed: impl FnMut(&log::Missed),
     ) -> Result<Followed, KeeperError> {
         // After the exit, tmux has read all the process wrote; the writer is
         // done once the log stops changing for this long.
@@ -89,6 +94,9 @@ impl LogFollow {
                     .follower
                     .read_new()
                     .map_err(|e| io("reading the log", e))?;
+                if let Some(missed) = self.follower.take_missed() {
+                    on_missed(&missed);
+                }
                 if !lines.is_empty() {
                     on_lines(&lines);
                 }
@@ -111,6 +119,10 @@ impl LogFollow {
                 }
             };
             changed.map_err(|e| io("watching the log", e))?;
+        }
+        // The log ended inside the line a gap cut: the rest is missed.
+        if let Some(missed) = self.follower.missed_at_end() {
+            on_missed(&missed);
         }
         if let Some(rest) = self.follower.rest() {
             on_lines(&[rest]);

@@ -64,11 +64,12 @@ impl Keeper {
             WaitFrom::RunStart => (kept.run, String::new()),
             WaitFrom::LastInput => (kept.input, kept.echo),
             WaitFrom::Now => (self.log_end(name)?, String::new()),
-            WaitFrom::At(position) => (position, String::new()),
+            WaitFrom::At(position) | WaitFrom::LineAfter(position) => (position, String::new()),
         };
         let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-        self.await_log(client, name, pane, start, matcher, timeout)
+        let skip_line = matches!(from, WaitFrom::LineAfter(_));
+        self.await_log(client, name, pane, (start, skip_line), matcher, timeout)
             .await
     }
 
@@ -251,12 +252,13 @@ impl Keeper {
         client: &Client,
         name: &str,
         pane: PaneId,
-        start: log::Position,
+        (start, skip_line): (log::Position, bool),
         matcher: watch::LineMatch,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
         let exited = watch::wait_exit(client, pane, timeout);
-        match ready::wait_in_log(&self.log_path(name), start, matcher, exited, timeout).await? {
+        let path = self.log_path(name);
+        match ready::wait_in_log(&path, start, skip_line, matcher, exited, timeout).await? {
             ready::LogWait::Matched(found) => Ok(found),
             ready::LogWait::Exited(status) => Err(self.exited_before_ready(name, status)),
         }

@@ -489,6 +489,24 @@ async fn look_again(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>,
     }
 }
 
+/// Whether the server is still there, asked of the server itself: a pane's
+/// process also dies when the server does (a server killed with SIGKILL
+/// closes the pane's terminal, and the process gets SIGHUP), and the
+/// kernel may report that death before the connection's end. An exit the
+/// server outlives is the process's own; one it does not is the server's
+/// death, reported as the connection closing. A server killed cannot
+/// answer, and its end closes the connection, so this never waits long.
+async fn server_still_there(client: &Client, pane: PaneId) -> Result<(), WatchError> {
+    match client.command(status_query(pane)).await {
+        Err(ClientError::Closed(reason)) => Err(WatchError::Closed(reason)),
+        // Any answer, an error too (the pane is gone), is the server's.
+        _ => match client.closed_reason() {
+            Some(reason) => Err(WatchError::Closed(reason)),
+            None => Ok(()),
+        },
+    }
+}
+
 /// The local strategy: tmux's answer if it has one, else the kernel's word
 /// through the pidfd and the zombie's status. `None` when the process was
 /// reaped before its status could be read.
@@ -509,6 +527,7 @@ async fn exit_seen_locally(
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
                 local::spawn_nudges(local.server);
+                server_still_there(client, pane).await?;
                 return Ok(status);
             }
             event = events.recv() => {
