@@ -694,6 +694,26 @@ mod tests {
             json!({"exit": {"how": "signaled", "value": 15}, "code": 143})
         );
         assert_eq!(
+            v(&MissedLine {
+                missed: Missed {
+                    bytes: Some(2013),
+                    lines_at_least: 1,
+                    cursor: Some("9f3a1c2e:3003".into()),
+                }
+            }),
+            json!({"missed": {"bytes": 2013, "lines_at_least": 1, "cursor": "9f3a1c2e:3003"}})
+        );
+        let waited = |missed_bytes| WaitedFrom {
+            waited: Waited::Ready { ready: "up".into() },
+            missed_bytes,
+            missed_lines_at_least: u64::from(missed_bytes > 0),
+        };
+        assert_eq!(v(&waited(0)), json!({"ready": "up"}));
+        assert_eq!(
+            v(&waited(7)),
+            json!({"ready": "up", "missed_bytes": 7, "missed_lines_at_least": 1})
+        );
+        assert_eq!(
             v(&End {
                 end: Ending::Gone { gone: "why" }
             }),

@@ -658,10 +658,10 @@ fn raw_line(line: &[u8]) -> String {
 /// lines: the piece of a line before it and the piece after it are
 /// dropped with it, and reading goes on at the start of the first line
 /// that begins after the gap, never inside one. `bytes` counts all of
-/// that. Lines: each missed byte belongs to a line, and the lines of
-/// bytes rotated away were never counted (the log keeps bytes, not
-/// lines), so the count is a range: at least `lines_at_least`, at most
-/// `lines_at_most` where the index knows enough to bound it.
+/// that, exactly. Lines only as a lower bound: the log and its index keep
+/// bytes, not lines, so the lines the bytes rotated away held were never
+/// counted; each missed byte belongs to a line, and the piece dropped
+/// after the gap ends one, so a gap is at least one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missed {
     /// The bytes missed, exactly; `None` when the log's index cannot say
@@ -669,8 +669,6 @@ pub struct Missed {
     pub bytes: Option<u64>,
     /// At least this many lines were missed, wholly or in part.
     pub lines_at_least: u64,
-    /// At most this many; `None` when unknown.
-    pub lines_at_most: Option<u64>,
     /// Where reading goes on: the start of the first line after the gap.
     pub resume: Position,
     /// The same as a cursor (`None` when the index cannot say).
@@ -973,7 +971,6 @@ impl Follower {
                     bytes: skipped.map(|s| s + dropped as u64),
                     // The line the newline ends, at least.
                     lines_at_least: 1,
-                    lines_at_most: None,
                     resume,
                     cursor: cursor_at(&self.path, &resume).ok(),
                 });
@@ -1042,7 +1039,6 @@ impl Follower {
         Some(Missed {
             bytes: skipped,
             lines_at_least: 1,
-            lines_at_most: None,
             resume,
             cursor: cursor_at(&self.path, &resume).ok(),
         })
@@ -1447,8 +1443,33 @@ mod tests {
         let gap = &missed[0];
         assert_eq!(gap.bytes, Some(183 * 11));
         assert!(gap.lines_at_least >= 1);
-        assert!(gap.lines_at_most.is_none_or(|most| most >= 183));
         assert_eq!(cursor_at(&path, &gap.resume).unwrap().offset, 273 * 11);
+        assert!(f.missed());
+    }
+
+    #[test]
+    fn a_follower_whose_start_was_rotated_away_begins_at_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.log");
+        let limits = Limits {
+            max_bytes: 1000,
+            keep: 1,
+        };
+        sink(&numbered(0, 50)[..], &path, limits).unwrap();
+        let at_10 = Position {
+            offset: 110,
+            ..start_of(&path)
+        };
+        // Files 0..1000 and 1000..2000 rotate away; 2000.. is kept.
+        sink(&numbered(50, 300)[..], &path, limits).unwrap();
+        let mut f = Follower::new(&path, at_10, false);
+        let lines = f.read_new().unwrap();
+        // Byte 2000 is inside line 181 (1991..2002): line 182 is the first
+        // whole one, and 110..2002 is missed.
+        assert_eq!(lines[0], "line 00182");
+        let missed = f.take_missed().unwrap();
+        assert_eq!(missed.bytes, Some(2002 - 110));
+        assert_eq!(missed.cursor.unwrap().offset, 2002);
         assert!(f.missed());
     }
 
