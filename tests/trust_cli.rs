@@ -306,6 +306,41 @@ fn logs_follow_fails_when_the_server_goes_away() {
     }
 }
 
+/// A session killed while the server lives on is the process's end (its
+/// SIGHUP, or its pane gone with the session), not the server's: the
+/// follower says so and exits 0.
+#[test]
+fn logs_follow_reports_a_killed_session_as_the_process_end() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for round in 0..6 {
+        let s = Socket::new();
+        s.ok(&["start", "quiet", "--", "sleep", "300"]);
+        let mut follower = s
+            .cmd(&["--json", "logs", "quiet", "--follow"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("run of sleep 300"), "{first}");
+        let armed = std::time::Instant::now();
+        while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
+        s.ok(&["cmd", "kill-session", "-t", "quiet"]);
+        let status = follower.wait().unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(status.success(), "round {round}: {rest}");
+        let end: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
+        assert!(
+            end["end"]["code"] == 129 || end["end"]["gone"].is_string(),
+            "round {round}: {rest}"
+        );
+    }
+}
+
 #[test]
 fn nothing_the_user_owns_is_harmed() {
     use std::os::unix::fs::PermissionsExt;

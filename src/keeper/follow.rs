@@ -1,7 +1,7 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
 use super::{log, Keeper, KeeperError};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub struct LogFollow {
     follower: log::Follower,
     changes: log::LogWatch,
     socket: std::path::PathBuf,
+    /// The tmux server's pid, where it is a process of this system.
+    server: Option<nix::unistd::Pid>,
 }
 
 impl Keeper {
@@ -38,6 +40,9 @@ impl Keeper {
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let server = watch::local_pids(&client, pane)
+            .await
+            .map(|(server, _)| server);
         let changes = log::LogWatch::new(&self.log_path(name)).paced(log::FLOOD_PACE);
         let (last, end) = self.logs_or_history(name, n, raw, true).await?;
         let Some(end) = end else {
@@ -52,6 +57,7 @@ impl Keeper {
             follower: log::Follower::new(&self.log_path(name), end, raw),
             changes,
             socket: self.socket().to_path_buf(),
+            server,
         };
         Ok((last, follow))
     }
@@ -131,9 +137,26 @@ impl LogFollow {
             name: self.name.clone(),
             reason,
         };
+        // The connection also closes when the session is killed: then the
+        // server lives on, and the pane went with its session.
+        let server_lives = || {
+            server_alive(&self.socket)
+                && !self
+                    .server
+                    .is_some_and(|pid| watch::process_ending(pid.as_raw()))
+        };
         match end.expect("the loop ends after the end") {
             Ok(status) => Ok(Followed::Exited(status)),
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
+            Err(WatchError::Closed(_) | WatchError::Client(ClientError::Closed(_)))
+                if server_lives() =>
+            {
+                Ok(Followed::Gone)
+            }
+            // Its session was the last: the server has none left.
+            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives() => {
+                Ok(Followed::Gone)
+            }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
                 Err(gone(reason))
             }
