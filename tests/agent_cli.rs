@@ -139,7 +139,7 @@ fn run_answers_within_the_yield_or_gives_a_cursor() {
     // A cursor of another log, or garbage, is refused with the reason.
     let out = s.run(&["poll", "slow", "--cursor", "00000000:0"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("another log"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a cursor of slow's log"));
     let out = s.run(&["poll", "slow", "--cursor", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }

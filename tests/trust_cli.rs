@@ -239,39 +239,106 @@ fn logs_follow_loses_nothing_under_a_flood() {
     assert!(err.contains("seqi exited with code 0"), "{err}");
 }
 
+/// Whether `pid` holds a pidfd (a wait watching a process's exit
+/// locally has armed).
+fn holds_a_pidfd(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target.to_string_lossy().contains("pidfd"))
+}
+
+/// A server killed with SIGKILL takes the pane's process with it (SIGHUP,
+/// when its terminal closes), and the kernel may report that death before
+/// the connection's end: the follower still reports the server's death,
+/// never the process's SIGHUP as its exit with status 0. Several rounds,
+/// each with the exit watch armed, so the race shows.
 #[test]
 fn logs_follow_fails_when_the_server_goes_away() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
-    let s = Socket::new();
-    s.ok(&["start", "quiet", "--", "sleep", "300"]);
-    let server: i32 = s
-        .ok(&["cmd", "display-message", "-p", "#{pid}"])
-        .trim()
-        .parse()
+    for round in 0..16 {
+        let s = Socket::new();
+        s.ok(&["start", "quiet", "--", "sleep", "300"]);
+        let server: i32 = s
+            .ok(&["cmd", "display-message", "-p", "#{pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        let mut follower = s
+            .cmd(&["--json", "logs", "quiet", "--follow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("run of sleep 300"), "{first}");
+        // The exit watch is armed once the follower holds the pidfd of the
+        // pane's process (where the local view is had at all).
+        let armed = std::time::Instant::now();
+        while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server),
+            nix::sys::signal::Signal::SIGKILL,
+        )
         .unwrap();
-    let mut follower = s
-        .cmd(&["--json", "logs", "quiet", "--follow"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    assert!(first.contains("run of sleep 300"), "{first}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let status = follower.wait().unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert_eq!(status.code(), Some(1), "{rest}");
-    let end: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
-    assert!(
-        end["error"].as_str().unwrap().contains("server went away"),
-        "{end}"
-    );
+        let status = follower.wait().unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let mut err = String::new();
+        follower
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "round {round}: {rest}{err}");
+        let end: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
+        assert!(
+            end["error"].as_str().unwrap().contains("server went away"),
+            "round {round}: {end}"
+        );
+        assert!(!rest.contains("SIGHUP"), "round {round}: {rest}");
+    }
+}
+
+/// A session killed while the server lives on is the process's end (its
+/// SIGHUP, or its pane gone with the session), not the server's: the
+/// follower says so and exits 0.
+#[test]
+fn logs_follow_reports_a_killed_session_as_the_process_end() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    for round in 0..6 {
+        let s = Socket::new();
+        s.ok(&["start", "quiet", "--", "sleep", "300"]);
+        let mut follower = s
+            .cmd(&["--json", "logs", "quiet", "--follow"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("run of sleep 300"), "{first}");
+        let armed = std::time::Instant::now();
+        while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
+        s.ok(&["cmd", "kill-session", "-t", "quiet"]);
+        let status = follower.wait().unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(status.success(), "round {round}: {rest}");
+        let end: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
+        assert!(
+            end["end"]["code"] == 129 || end["end"]["gone"].is_string(),
+            "round {round}: {rest}"
+        );
+    }
 }
 
 #[test]
@@ -1082,4 +1149,244 @@ fn waits_on_sessions_started_elsewhere_read_as_on_kept_ones() {
     s.ok(&["wait", "g", "--ready", "^hello$"]);
     let out = s.run(&["wait", "g", "--ready", "^$", "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(124), "{out:?}");
+}
+
+/// The bytes `seq` prints for the numbers `from..=to`, as the log holds
+/// them (the terminal ends each line with CR LF).
+fn seq_bytes(from: u64, to: u64) -> u64 {
+    (from..=to).map(|k| k.to_string().len() as u64 + 2).sum()
+}
+
+/// The one gap in what a follower printed of `seq 1 n`: the numbers it
+/// missed, `a..=b`; every other number once, in order.
+fn the_gap(numbers: &[u64], n: u64) -> (u64, u64) {
+    let mut gap = None;
+    let mut expected = 1;
+    for &k in numbers {
+        if k != expected {
+            assert!(k > expected, "{k} after {}: a line repeated", expected - 1);
+            assert!(gap.is_none(), "a second gap before {k}");
+            gap = Some((expected, k - 1));
+        }
+        expected = k + 1;
+    }
+    assert_eq!(expected, n + 1, "the follower stopped before the end");
+    gap.expect("the follower missed nothing: it did not fall behind")
+}
+
+/// A follower stopped while the log rotates away what it has not read is
+/// told exactly how many bytes it missed, where it goes on (the start of a
+/// line, never a piece of one), and exits 1; in text (stderr) and in
+/// `--json` (a `missed` document between the lines).
+#[test]
+fn logs_follow_says_what_a_reader_that_fell_behind_missed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    const N: u64 = 200_000;
+    let start = s
+        .cmd(&[
+            "start",
+            "seqb",
+            "--",
+            "sh",
+            "-c",
+            &format!("stty -echo; read go; seq 1 {N}; echo SEQ-END; read stop"),
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "65536"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    let follow = |json: bool| {
+        let mut args = vec!["logs", "seqb", "-n", "1", "--follow"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let mut child = s
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("tmux-wire: run of"), "{first}");
+        // Read as it comes (a full pipe would stop the follower).
+        let mut stderr = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut out = String::new();
+            stdout.read_to_string(&mut out).unwrap();
+            out
+        });
+        let err = std::thread::spawn(move || {
+            let mut err = String::new();
+            stderr.read_to_string(&mut err).unwrap();
+            err
+        });
+        (child, out, err)
+    };
+    let (mut text, text_out, text_err) = follow(false);
+    let (mut json, json_out, _) = follow(true);
+    let pids = [text.id(), json.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    for pid in pids {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    }
+    // 1.3 MB while the followers are stopped; 128 KiB of it kept.
+    s.ok(&["send", "seqb", "--enter", "go"]);
+    s.ok(&["wait", "seqb", "--ready", "^SEQ-END$", "--timeout", "120s"]);
+    for pid in pids {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    }
+    s.ok(&["send", "seqb", "--enter", "stop"]);
+
+    // Text: the numbers, whole, with one gap; on stderr what it was.
+    let status = text.wait().unwrap();
+    let out = text_out.join().unwrap();
+    let err = text_err.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last(), Some(&"SEQ-END"), "{err}");
+    let numbers: Vec<u64> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| {
+            l.parse()
+                .unwrap_or_else(|_| panic!("not a whole line: {l:?}"))
+        })
+        .collect();
+    let (a, b) = the_gap(&numbers, N);
+    let bytes = seq_bytes(a, b);
+    assert!(
+        err.contains(&format!(
+            "missed {bytes} bytes of seqb's output (at least 1 line"
+        )),
+        "lines {a}..={b} missed, {bytes} bytes:\n{err}"
+    );
+    assert!(err.contains("seqb exited with code 0"), "{err}");
+    assert!(err.contains("is not all seqb printed"), "{err}");
+
+    // JSON: the same, as documents in order.
+    let status = json.wait().unwrap();
+    let out = json_out.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{out}");
+    let docs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut numbers = Vec::new();
+    let mut missed = None;
+    for doc in &docs {
+        if let Some(line) = doc["line"].as_str() {
+            if line == "SEQ-END" {
+                break;
+            }
+            numbers.push(line.parse().unwrap_or_else(|_| panic!("{line:?}")));
+        } else if doc.get("missed").is_some() {
+            assert!(missed.is_none(), "two gaps: {out}");
+            missed = Some((numbers.len(), doc["missed"].clone()));
+        }
+    }
+    let (a, b) = the_gap(&numbers, N);
+    let (at, missed) = missed.expect("a missed document");
+    assert_eq!(numbers[at], b + 1, "the missed document comes at the gap");
+    assert_eq!(missed["bytes"], seq_bytes(a, b), "{missed}");
+    assert!(missed["lines_at_least"].as_u64().unwrap() >= 1, "{missed}");
+    // Reading from its cursor goes on with the line after the gap.
+    let cursor = missed["cursor"].as_str().unwrap();
+    let poll = s.json(&["poll", "seqb", "--cursor", cursor]);
+    assert_eq!(poll["missed_bytes"], 0);
+    assert_eq!(poll["lines"][0], (b + 1).to_string());
+    let n = docs.len();
+    assert!(docs[n - 2]["end"]["code"] == 0, "{out}");
+    assert_eq!(docs[n - 1]["exit_code"], 1, "{out}");
+}
+
+/// Reads by cursor that start before what the log keeps say exactly what
+/// is gone and begin at the start of a line; a cursor of another name is
+/// refused as that.
+#[test]
+fn reads_by_cursor_past_a_rotation_begin_at_a_line() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "small",
+            "--",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do printf 'line-%06d\\n' $i; i=$((i+1)); done; echo END; sleep 300",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    s.ok(&["wait", "small", "--ready", "^END$", "--from", "start"]);
+    let whole = regex::Regex::new(r"^line-(\d{6})$").unwrap();
+    let number = |line: &serde_json::Value| -> u64 {
+        let line = line.as_str().unwrap();
+        let m = whole
+            .captures(line)
+            .unwrap_or_else(|| panic!("not a whole line: {line:?}"));
+        m[1].parse().unwrap()
+    };
+    // From the start of the run: 13 bytes a line ("line-000000\r\n").
+    let poll = s.json(&["poll", "small"]);
+    let lines = poll["lines"].as_array().unwrap();
+    let first = number(&lines[0]);
+    assert!(first > 0);
+    assert_eq!(poll["missed_bytes"], first * 13, "{poll}");
+    assert_eq!(poll["missed_lines_at_least"], 1, "{poll}");
+    for (i, line) in lines[..lines.len() - 1].iter().enumerate() {
+        assert_eq!(number(line), first + i as u64);
+    }
+    assert_eq!(lines.last().unwrap(), "END");
+    // Text mode says so on stderr.
+    let out = s.run(&["poll", "small"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("missed {} bytes", first * 13)),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().next(),
+        Some(format!("line-{first:06}").as_str())
+    );
+    // A wait from a cursor before the kept log sees whole lines only.
+    let cursor = poll["cursor"].as_str().unwrap();
+    let (log, _) = cursor.split_once(':').unwrap();
+    let from = format!("{log}:0");
+    let out = s.run(&[
+        "--json", "wait", "small", "--ready", "^.*$", "--from", &from,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ready"], format!("line-{first:06}"), "{doc}");
+    assert!(doc["missed_bytes"].as_u64().unwrap() > first * 13, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+    let out = s.run(&["wait", "small", "--ready", "^.*$", "--from", &from]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missed"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("ready: line-{first:06}")
+    );
+    // Another name's cursor is refused as another name's.
+    s.ok(&["start", "other", "--", "sh", "-c", "echo hi; sleep 300"]);
+    let theirs = s.json(&["logs", "other"]);
+    let theirs = theirs["cursor"].as_str().unwrap();
+    let out = s.run(&["poll", "small", "--cursor", theirs]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a cursor of other's output, not of small's"),
+        "{err}"
+    );
+    assert!(!err.contains("started anew"), "{err}");
 }

@@ -1,7 +1,7 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
 use super::{log, Keeper, KeeperError};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub struct LogFollow {
     follower: log::Follower,
     changes: log::LogWatch,
     socket: std::path::PathBuf,
+    /// The tmux server's pid, where it is a process of this system.
+    server: Option<nix::unistd::Pid>,
 }
 
 impl Keeper {
@@ -38,6 +40,9 @@ impl Keeper {
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let server = watch::local_pids(&client, pane)
+            .await
+            .map(|(server, _)| server);
         let changes = log::LogWatch::new(&self.log_path(name)).paced(log::FLOOD_PACE);
         let (last, end) = self.logs_or_history(name, n, raw, true).await?;
         let Some(end) = end else {
@@ -52,6 +57,7 @@ impl Keeper {
             follower: log::Follower::new(&self.log_path(name), end, raw),
             changes,
             socket: self.socket().to_path_buf(),
+            server,
         };
         Ok((last, follow))
     }
@@ -59,7 +65,11 @@ impl Keeper {
 
 impl LogFollow {
     /// Pass the lines the process adds to its log to `on_lines` until it
-    /// exits, then say how it ended. Each call has the lines of one read
+    /// exits, then say how it ended. A reader that fell so far behind that
+    /// the log rotated away what it had not read yet is told so: what it
+    /// missed goes to `on_missed`, between the lines before it and the
+    /// lines after it, which begin at the start of a line
+    /// ([`log::Missed`]). Each call has the lines of one read
     /// (at most [`log::READ_CHUNK`] bytes), in order; a caller that
     /// buffers its output writes it out at the end of each call. The log is the source, so nothing is
     /// passed twice or lost (tmux 3.3a can drop the last `%output` of a
@@ -71,6 +81,7 @@ impl LogFollow {
     pub async fn run(
         mut self,
         mut on_lines: impl FnMut(&[String]),
+        mut on_missed: impl FnMut(&log::Missed),
     ) -> Result<Followed, KeeperError> {
         // After the exit, tmux has read all the process wrote; the writer is
         // done once the log stops changing for this long.
@@ -89,6 +100,9 @@ impl LogFollow {
                     .follower
                     .read_new()
                     .map_err(|e| io("reading the log", e))?;
+                if let Some(missed) = self.follower.take_missed() {
+                    on_missed(&missed);
+                }
                 if !lines.is_empty() {
                     on_lines(&lines);
                 }
@@ -112,6 +126,10 @@ impl LogFollow {
             };
             changed.map_err(|e| io("watching the log", e))?;
         }
+        // The log ended inside the line a gap cut: the rest is missed.
+        if let Some(missed) = self.follower.missed_at_end() {
+            on_missed(&missed);
+        }
         if let Some(rest) = self.follower.rest() {
             on_lines(&[rest]);
         }
@@ -119,9 +137,26 @@ impl LogFollow {
             name: self.name.clone(),
             reason,
         };
+        // The connection also closes when the session is killed: then the
+        // server lives on, and the pane went with its session.
+        let server_lives = || {
+            server_alive(&self.socket)
+                && !self
+                    .server
+                    .is_some_and(|pid| watch::process_ending(pid.as_raw()))
+        };
         match end.expect("the loop ends after the end") {
             Ok(status) => Ok(Followed::Exited(status)),
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
+            Err(WatchError::Closed(_) | WatchError::Client(ClientError::Closed(_)))
+                if server_lives() =>
+            {
+                Ok(Followed::Gone)
+            }
+            // Its session was the last: the server has none left.
+            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives() => {
+                Ok(Followed::Gone)
+            }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
                 Err(gone(reason))
             }

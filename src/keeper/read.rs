@@ -51,9 +51,14 @@ pub struct Output {
     pub cut: bool,
     /// Where the next read starts: just after what `lines` hold.
     pub cursor: String,
-    /// Bytes after the start that were rotated out of the log before this
-    /// read: gone, and not in `lines`.
+    /// Bytes after the start that this read cannot return: rotated out of
+    /// the log before it, and the rest of the line they cut (the lines
+    /// begin at the start of a line, never inside one). Counted exactly.
     pub missed_bytes: u64,
+    /// How many lines those bytes were, at least (some of them, or all, in
+    /// part or whole): 1 when any bytes were missed. The log keeps bytes,
+    /// not lines, so the lines of bytes rotated away cannot be counted.
+    pub missed_lines_at_least: u64,
     /// Whether there is more after `cursor` already (a read returns at
     /// most 4 MiB).
     pub more: bool,
@@ -113,11 +118,51 @@ impl Keeper {
             })
         };
         let located = locate(&start)?;
+        let state = if exit.is_some() { "exited" } else { "running" };
+        let nothing_yet = |cursor: &Cursor, missed_bytes| Output {
+            name: name.to_string(),
+            code: exit.map(ExitStatus::code),
+            exit,
+            state,
+            process: info.state.clone(),
+            lines: Vec::new(),
+            partial: None,
+            cut: false,
+            cursor: cursor.to_string(),
+            missed_bytes,
+            missed_lines_at_least: u64::from(missed_bytes > 0),
+            more: false,
+            log_writer: info.log_writer.clone().filter(|w| !w.is_writing()),
+        };
+        if located.mid_line {
+            // Rotated away, and no line has begun after it yet: nothing to
+            // return from the start of a line. Once the process has ended,
+            // all after the start is missed; while it runs, the next read
+            // from the same cursor says so, with the line after it.
+            return Ok(match exit {
+                Some(_) => {
+                    let end = log::cursor_at(&path, &located.position).map_err(io)?;
+                    nothing_yet(&end, located.missed)
+                }
+                None => nothing_yet(&start, 0),
+            });
+        }
         let mut follower = log::Follower::new(&path, located.position, raw);
         let mut bytes = Vec::new();
         let mut more = false;
         loop {
             bytes.extend(follower.read_bytes().map_err(io)?);
+            if follower.at_gap() {
+                // The log rotated past the reader while it read: what it
+                // read joins up to here; the next read from the cursor
+                // says what is gone.
+                more = true;
+                if follower.take_missed().is_none() && bytes.is_empty() {
+                    // Still skipping to a line after a gap at the start.
+                    return Ok(nothing_yet(&start, 0));
+                }
+                break;
+            }
             if follower.caught_up() {
                 break;
             }
@@ -161,13 +206,14 @@ impl Keeper {
             name: name.to_string(),
             code: exit.map(ExitStatus::code),
             exit,
-            state: if exit.is_some() { "exited" } else { "running" },
+            state,
             process: info.state.clone(),
             lines,
             partial,
             cut,
             cursor: cursor.to_string(),
             missed_bytes: missed,
+            missed_lines_at_least: u64::from(missed > 0),
             more,
             log_writer: info.log_writer.filter(|w| !w.is_writing()),
         })

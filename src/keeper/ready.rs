@@ -33,6 +33,10 @@ pub enum WaitFrom {
     Now,
     /// A position in its log, from an earlier answer.
     At(Position),
+    /// The start of the first line that begins after a position in its
+    /// log (one inside a line whose start was rotated away:
+    /// [`super::log::Located::mid_line`]).
+    LineAfter(Position),
 }
 
 /// How a wait in a log ended, short of an error.
@@ -57,7 +61,8 @@ pub(crate) enum LogWait {
 /// done once the log stopped changing for this long.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Match `matcher` against the log at `path` from `from`, until it matches,
+/// Match `matcher` against the log at `path` from `from` (or from the start
+/// of the first line after it, with `skip_line`), until it matches,
 /// `exited` resolves (then what the writer still adds is read first), or
 /// `timeout` runs out. Unless the log holds a match already, the log
 /// writer is looked at (`writer`: its state if it does not write) at once,
@@ -67,6 +72,7 @@ const SETTLE: Duration = Duration::from_millis(300);
 pub(crate) async fn wait_in_log(
     path: &Path,
     from: Position,
+    skip_line: bool,
     mut matcher: LineMatch,
     exited: impl Future<Output = Result<ExitStatus, WatchError>>,
     timeout: Duration,
@@ -79,6 +85,9 @@ pub(crate) async fn wait_in_log(
     // Watch first, then read: a change after the read still wakes us.
     let mut changes = LogWatch::new(path).paced(FLOOD_PACE);
     let mut follower = Follower::new(path, from, false);
+    if skip_line {
+        follower = follower.skipping_to_a_line(Some(0));
+    }
     let mut exited = std::pin::pin!(exited);
     let mut writer_gone = std::pin::pin!(writer_gone);
     let mut writer_looked_at = false;

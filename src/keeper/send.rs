@@ -51,7 +51,7 @@ impl Keeper {
         match self.record_input(&client, name, pane, text).await? {
             Some(start) => {
                 self.type_text(&client, pane, text, enter).await?;
-                self.await_log(&client, name, pane, start, matcher, timeout)
+                self.await_log(&client, name, pane, (start, false), matcher, timeout)
                     .await
             }
             None => {

@@ -82,10 +82,11 @@ impl Keeper {
                 }
                 (end, String::new())
             }
-            WaitFrom::At(position) => (position, String::new()),
+            WaitFrom::At(position) | WaitFrom::LineAfter(position) => (position, String::new()),
         };
         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-        self.await_log(client, name, pane, start, matcher, timeout)
+        let skip_line = matches!(from, WaitFrom::LineAfter(_));
+        self.await_log(client, name, pane, (start, skip_line), matcher, timeout)
             .await
     }
 
@@ -301,7 +302,7 @@ impl Keeper {
         client: &Client,
         name: &str,
         pane: PaneId,
-        start: log::Position,
+        (start, skip_line): (log::Position, bool),
         matcher: watch::LineMatch,
         timeout: Duration,
     ) -> Result<String, KeeperError> {
@@ -325,6 +326,7 @@ impl Keeper {
         let waited = ready::wait_in_log(
             &path,
             start,
+            skip_line,
             matcher,
             exited,
             timeout,

@@ -589,6 +589,41 @@ async fn look_again(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>,
     }
 }
 
+/// Whether the server outlived the exit the kernel just reported: a
+/// pane's process also dies when the server does (a server killed with
+/// SIGKILL closes the pane's terminal, and the process gets SIGHUP), and
+/// the kernel may report that death before the connection's end. So the
+/// server is asked: an answer, an error too (the pane is gone), means it is
+/// there and the exit is the process's own. A connection that closed
+/// instead is the server's death only if the server is dying or gone (it
+/// also closes when the pane's session is killed); a server killed cannot
+/// answer, and its end closes the connection, so this never waits long.
+async fn server_outlived_it(
+    client: &Client,
+    pane: PaneId,
+    server: nix::unistd::Pid,
+) -> Result<(), WatchError> {
+    match client.command(status_query(pane)).await {
+        Err(ClientError::Closed(reason)) if process_ending(server.as_raw()) => {
+            Err(WatchError::Closed(reason))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether process `pid` is gone, a zombie, or exiting (`PF_EXITING` in
+/// the flags of `/proc/PID/stat`, set as the kernel begins to end it, before
+/// it closes its files).
+pub(crate) fn process_ending(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Some(stat) = crate::procfs::stat(pid) else {
+        return true;
+    };
+    let state = stat.fields.first().map_or("", String::as_str);
+    let flags: u64 = stat.fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0
+}
+
 /// The local strategy: tmux's answer if it has one, else the kernel's word
 /// through the pidfd and the zombie's status. `None` when the process was
 /// reaped before its status could be read.
@@ -609,6 +644,7 @@ async fn exit_seen_locally(
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
                 local::spawn_nudges(local.server);
+                server_outlived_it(client, pane, local.server).await?;
                 return Ok(status);
             }
             event = events.recv() => {
@@ -699,6 +735,15 @@ async fn exit_via_server(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ending_process_is_told_from_a_live_one() {
+        assert!(!process_ending(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(process_ending(pid));
+    }
 
     #[test]
     fn the_signal_tmux_3_2_writes_on_a_dead_pane() {

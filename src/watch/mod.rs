@@ -28,6 +28,7 @@ pub mod input;
 pub(crate) mod local;
 pub mod pattern;
 
+pub(crate) use exit::process_ending;
 pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
     ExitStatus, ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,

@@ -93,7 +93,7 @@ pub enum Command {
     /// Print what a process printed since a cursor (or its run's start),
     /// a new cursor, and its exit status once it has ended.
     #[command(
-        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes), and never pretends. Text mode prints the lines on stdout and\nthe cursor and state on stderr."
+        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes, exact; missed_lines_at_least, as lines rotated away cannot be\ncounted) and begins at the start of the next line, never inside one. Text\nmode prints the lines on stdout and the cursor and state on stderr."
     )]
     Poll(PollArgs),
     /// Run a command line in a kept shell session; print its output and
@@ -395,6 +395,10 @@ pub struct LogsArgs {
     #[arg(short = 'n', default_value = "50", conflicts_with_all = ["offset", "limit"])]
     pub lines: usize,
     /// Keep printing new output until the process ends (Ctrl-C stops).
+    /// A follower that falls so far behind that the log rotates away what
+    /// it has not read says what it missed (bytes, at least how many
+    /// lines, the cursor it goes on at: the start of a line) where it
+    /// happened, and exits 1 at the end.
     #[arg(long, conflicts_with_all = ["offset", "limit"])]
     pub follow: bool,
     /// Page by line: start at line N of all the log keeps (0 is the

@@ -108,7 +108,10 @@ pub struct Ran<'a> {
     pub tail: Option<&'a [String]>,
     /// Where `poll` goes on.
     pub cursor: &'a str,
+    /// Bytes of the run rotated out of the log before they were read, and
+    /// the lines they were, at least (see [`Missed`]).
     pub missed_bytes: u64,
+    pub missed_lines_at_least: u64,
     /// What the log writer does, when it does not write all it prints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_writer: Option<&'a LogWriter>,
@@ -167,6 +170,25 @@ pub struct LogLine<'a> {
     pub line: &'a str,
 }
 
+/// `logs --follow`, where the reader fell behind the kept log:
+/// `{"missed": {"bytes": N|null, "lines_at_least": N, "cursor": CURSOR|null}}`,
+/// between the lines before the gap and those after it.
+#[derive(Serialize)]
+pub struct MissedLine {
+    pub missed: Missed,
+}
+
+/// Output a reader never got: `bytes` exactly (null when the log's index
+/// cannot say), the lines only as a lower bound (the lines of bytes
+/// rotated away were never counted), and the cursor where reading went on
+/// (the start of a line).
+#[derive(Serialize)]
+pub struct Missed {
+    pub bytes: Option<u64>,
+    pub lines_at_least: u64,
+    pub cursor: Option<String>,
+}
+
 /// `logs --follow`, last: `{"end": {"exit": EXIT, "code": N}}` or
 /// `{"end": {"gone": WHY}}`.
 #[derive(Serialize)]
@@ -190,6 +212,23 @@ impl Ending<'_> {
             code: status.code(),
         }
     }
+}
+
+/// `wait`'s document: how it ended, and with `--from CURSOR` when bytes
+/// after the cursor were rotated away, `missed_bytes` (exact) and
+/// `missed_lines_at_least`; see [`Missed`].
+#[derive(Serialize)]
+pub struct WaitedFrom {
+    #[serde(flatten)]
+    pub waited: Waited,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_lines_at_least: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How a wait ended: `wait`'s document, and what `send --then-*` adds to
@@ -690,6 +729,26 @@ mod tests {
         assert_eq!(
             v(&Waited::exit(ExitStatus::Signaled(15))),
             json!({"exit": {"how": "signaled", "value": 15}, "code": 143})
+        );
+        assert_eq!(
+            v(&MissedLine {
+                missed: Missed {
+                    bytes: Some(2013),
+                    lines_at_least: 1,
+                    cursor: Some("9f3a1c2e:3003".into()),
+                }
+            }),
+            json!({"missed": {"bytes": 2013, "lines_at_least": 1, "cursor": "9f3a1c2e:3003"}})
+        );
+        let waited = |missed_bytes| WaitedFrom {
+            waited: Waited::Ready { ready: "up".into() },
+            missed_bytes,
+            missed_lines_at_least: u64::from(missed_bytes > 0),
+        };
+        assert_eq!(v(&waited(0)), json!({"ready": "up"}));
+        assert_eq!(
+            v(&waited(7)),
+            json!({"ready": "up", "missed_bytes": 7, "missed_lines_at_least": 1})
         );
         assert_eq!(
             v(&End {

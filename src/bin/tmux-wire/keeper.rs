@@ -249,8 +249,35 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         print_line(json, line);
     }
     // Ctrl-C ends the follow; stdout is written a read's lines at a time.
+    // What the reader missed (it fell behind the kept log) is said where
+    // it happened, and makes the exit status 1 at the end.
+    let missed = std::cell::Cell::new(Tally::default());
+    let on_missed = |gap: &keeper::log::Missed| {
+        let mut tally = missed.get();
+        tally.add(gap);
+        missed.set(tally);
+        if json {
+            print_doc(&docs::MissedLine {
+                missed: docs::Missed {
+                    bytes: gap.bytes,
+                    lines_at_least: gap.lines_at_least,
+                    cursor: gap.cursor.as_ref().map(|c| c.to_string()),
+                },
+            });
+        } else {
+            let at = gap
+                .cursor
+                .as_ref()
+                .map_or(String::new(), |c| format!(" (cursor {c})"));
+            eprintln!(
+                "tmux-wire: missed {} of {name}'s output ({}): the log rotated it away before it was read; going on at the start of the next line{at}",
+                show_bytes(gap.bytes),
+                show_lines(gap.lines_at_least),
+            );
+        }
+    };
     let ended = tokio::select! {
-        ended = following.run(|lines| print_lines(json, lines)) => Some(ended?),
+        ended = following.run(|lines| print_lines(json, lines), on_missed) => Some(ended?),
         _ = tokio::signal::ctrl_c() => None,
     };
     {
@@ -277,7 +304,51 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             }
         }
     }
+    let missed = missed.get();
+    if missed.gaps > 0 {
+        return Err(Failure::Error(format!(
+            "the output above is not all {name} printed: {} ({}) missed in {} gap(s), rotated out of the log before they were read (a reader that falls behind by more than the kept log files loses what they held; see TMUX_WIRE_LOG_MAX_BYTES and TMUX_WIRE_LOG_KEEP)",
+            show_bytes(missed.bytes),
+            show_lines(missed.lines_at_least),
+            missed.gaps,
+        )));
+    }
     Ok(())
+}
+
+/// What a follower missed in all.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    /// Bytes, `None` once any gap's size was unknown.
+    bytes: Option<u64>,
+    lines_at_least: u64,
+    gaps: u64,
+}
+
+impl Tally {
+    fn add(&mut self, gap: &keeper::log::Missed) {
+        self.bytes = match self.gaps {
+            0 => gap.bytes,
+            _ => self.bytes.zip(gap.bytes).map(|(a, b)| a + b),
+        };
+        self.lines_at_least += gap.lines_at_least;
+        self.gaps += 1;
+    }
+}
+
+/// `N bytes`, or that the count is unknown.
+fn show_bytes(bytes: Option<u64>) -> String {
+    match bytes {
+        Some(1) => "1 byte".into(),
+        Some(n) => format!("{n} bytes"),
+        None => "an unknown number of bytes (the log's index does not say)".into(),
+    }
+}
+
+/// `at least N line(s)`: the lines of bytes rotated away are not counted.
+fn show_lines(lines: u64) -> String {
+    let s = if lines == 1 { "" } else { "s" };
+    format!("at least {lines} line{s}; the lines rotated away cannot be counted")
 }
 
 /// One line of a log: the line, or with `--json` `{"line": ...}`.
@@ -402,17 +473,24 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         from,
         timeout,
     } = args;
+    let mut missed = 0;
     let from = match from {
         From::Mode(from) => from,
         From::Cursor(cursor) => {
             let located = keeper.position_of(&name, &cursor)?;
-            if located.missed > 0 {
+            missed = located.missed;
+            if missed > 0 && !json {
                 eprintln!(
-                    "tmux-wire: {} bytes after cursor {cursor} were rotated out of the log; the wait starts at the oldest kept",
-                    located.missed
+                    "tmux-wire: missed {} after cursor {cursor} ({}): rotated out of the log before this wait; it starts at the start of the next line kept",
+                    show_bytes(Some(missed)),
+                    show_lines(1),
                 );
             }
-            WaitFrom::At(located.position)
+            if located.mid_line {
+                WaitFrom::LineAfter(located.position)
+            } else {
+                WaitFrom::At(located.position)
+            }
         }
     };
     let bar = spinner(json, &format!("waiting for {name}"));
@@ -482,7 +560,11 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     }
     let (doc, text) = result?;
     if json {
-        print_doc(&doc);
+        print_doc(&docs::WaitedFrom {
+            waited: doc,
+            missed_bytes: missed,
+            missed_lines_at_least: u64::from(missed > 0),
+        });
     } else {
         out!("{text}");
     }

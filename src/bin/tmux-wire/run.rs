@@ -77,6 +77,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         read = tmux_wire::keeper::Output {
             lines,
             missed_bytes: read.missed_bytes + next.missed_bytes,
+            missed_lines_at_least: read.missed_lines_at_least + next.missed_lines_at_least,
             ..next
         };
     }
@@ -98,6 +99,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     tail: None,
                     cursor: &read.cursor,
                     missed_bytes: read.missed_bytes,
+                    missed_lines_at_least: read.missed_lines_at_least,
                     log_writer: read.log_writer.as_ref(),
                 });
             } else {
@@ -126,9 +128,11 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     tail: Some(last),
                     cursor: &read.cursor,
                     missed_bytes: read.missed_bytes,
+                    missed_lines_at_least: read.missed_lines_at_least,
                     log_writer: read.log_writer.as_ref(),
                 });
             } else {
+                warn_missed(read.missed_bytes);
                 for line in last {
                     out!("{line}");
                 }
@@ -180,7 +184,7 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
 fn warn_missed(missed: u64) {
     if missed > 0 {
         eprintln!(
-            "tmux-wire: {missed} bytes after the cursor were rotated out of the log before this read; they are lost"
+            "tmux-wire: missed {missed} bytes after the cursor (at least 1 line; the lines rotated away cannot be counted): rotated out of the log before this read, they are lost; the lines below begin at the start of the next line kept"
         );
     }
 }

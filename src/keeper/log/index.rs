@@ -10,8 +10,10 @@
 //! where what is left begins, and how much of what it asked for is gone.
 //!
 //! A [`Cursor`] is `LOGID:OFFSET`, OFFSET counting bytes from the first the
-//! process printed. A cursor of another log (one removed and made again
-//! under the same name) is refused, never read as if it were this one's.
+//! process printed. A cursor of another log (another name's, or one
+//! removed and made again under the same name) is refused, never read as
+//! if it were this one's, and the refusal says whose it is when a log
+//! beside this one has its id.
 
 use super::{open_append, open_read, rotated, FileId, Position};
 use std::io::{self, Read, Write};
@@ -228,9 +230,15 @@ fn existing_size(log: &Path, file: &FileId) -> Option<u64> {
 pub struct Located {
     /// Where to read from.
     pub position: Position,
-    /// Bytes between the cursor and the oldest byte still kept: rotated
-    /// away, never to be read.
+    /// Bytes between the cursor and `position`, never to be read: those
+    /// rotated away, and the rest of the line they cut (reading goes on
+    /// at the start of a line, never inside one).
     pub missed: u64,
+    /// No line has begun after the bytes rotated away yet: `position` is
+    /// the end of the log, inside the line they cut, and a reader skips
+    /// to the start of the next line first
+    /// ([`super::Follower::skipping_to_a_line`]).
+    pub mid_line: bool,
 }
 
 /// The cursor at the end of the log now.
@@ -260,16 +268,75 @@ pub fn cursor_at(log: &Path, position: &Position) -> io::Result<Cursor> {
     })
 }
 
+/// Why `cursor` is not one of the log at `log` (whose id is `id`): it is
+/// another name's, if a log beside this one has its id; otherwise of a log
+/// no longer there.
+fn another_log(log: &Path, cursor: &Cursor, id: &str) -> String {
+    let name_of = |p: &Path| {
+        let file = p.file_name()?.to_str()?;
+        Some(file.strip_suffix(".log").unwrap_or(file).to_string())
+    };
+    let this = name_of(log).unwrap_or_else(|| log.display().to_string());
+    let dir = log.parent().filter(|d| !d.as_os_str().is_empty());
+    let owner = dir
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            let log = PathBuf::from(path.to_str()?.strip_suffix(".index")?);
+            let index = Index::read(&log).ok()??;
+            (index.log == cursor.log).then(|| name_of(&log)).flatten()
+        })
+        .next();
+    match owner {
+        Some(other) => format!(
+            "cursor {cursor} is a cursor of {other}'s output, not of {this}'s (each name's log has its own id; {this}'s is {id})"
+        ),
+        None => format!(
+            "cursor {cursor} is not a cursor of {this}'s log (its id is {id}): it is of a log no longer kept, another name's or an earlier log of {this} removed and started anew"
+        ),
+    }
+}
+
+/// Where reading goes on after `gone` bytes rotated away before the start
+/// of `oldest`: the start of the first line that begins in what is kept.
+fn after_gap(log: &Path, oldest: FileId, gone: u64) -> io::Result<Located> {
+    let start = Position {
+        file: oldest,
+        offset: 0,
+    };
+    let mut follower = super::Follower::new(log, start, true).skipping_to_a_line(Some(gone));
+    loop {
+        follower.advance()?;
+        if let Some(missed) = follower.take_missed() {
+            return Ok(Located {
+                position: missed.resume,
+                missed: missed.bytes.unwrap_or(gone),
+                mid_line: false,
+            });
+        }
+        if follower.caught_up() {
+            break;
+        }
+    }
+    let missed = follower.missed_at_end();
+    Ok(Located {
+        position: follower.position().unwrap_or(start),
+        missed: missed.and_then(|m| m.bytes).unwrap_or(gone),
+        mid_line: true,
+    })
+}
+
 /// Find `cursor` in the log: the position to read from, and how many of
-/// the bytes after the cursor were rotated away. A cursor of another log,
+/// the bytes after the cursor were rotated away (then the position is the
+/// start of the next line: see [`Located`]). A cursor of another log,
 /// or past the end, is an error.
 pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
     let index = Index::for_reading(log)?;
     if index.log != cursor.log {
-        return Err(io::Error::other(format!(
-            "cursor {cursor} belongs to another log (this one is {}; the name was removed and started anew)",
-            index.log
-        )));
+        return Err(io::Error::other(another_log(log, cursor, &index.log)));
     }
     // Oldest first, with where each begins.
     let mut files: Vec<(FileId, u64, u64)> = existing_files(log)
@@ -281,13 +348,7 @@ pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
         return Err(io::Error::other("the log has no files the index knows"));
     };
     if cursor.offset < oldest_start {
-        return Ok(Located {
-            position: Position {
-                file: oldest,
-                offset: 0,
-            },
-            missed: oldest_start - cursor.offset,
-        });
+        return after_gap(log, oldest, oldest_start - cursor.offset);
     }
     for (i, &(id, start, size)) in files.iter().enumerate() {
         let last = i + 1 == files.len();
@@ -298,6 +359,7 @@ pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
                     offset: cursor.offset - start,
                 },
                 missed: 0,
+                mid_line: false,
             });
         }
     }
@@ -340,12 +402,17 @@ mod tests {
         // A second sink (the next run) goes on counting.
         sink(&lines(100, 300)[..], &log, limits).unwrap();
         assert_eq!(end_cursor(&log).unwrap().offset, 3300);
-        // The first 2000 bytes rotated away: reading from 0 says so.
+        // The first 2000 bytes rotated away: reading from 0 says so, and
+        // goes on at the start of a line. Byte 2000 is the last digit of
+        // line 181 (11 bytes a line): its end is missed too.
         let at = locate(&log, &start).unwrap();
-        assert_eq!(at.missed, 2000);
+        assert_eq!(at.missed, 2002);
+        assert!(!at.mid_line);
         let mut follower = Follower::new(&log, at.position, false);
-        // Byte 2000 is the last digit of line 181 (11 bytes a line).
-        assert_eq!(follower.read_new().unwrap()[..2], ["1", "line 00182"]);
+        assert_eq!(
+            follower.read_new().unwrap()[..2],
+            ["line 00182", "line 00183"]
+        );
         // Every cursor in between reads from exactly its byte.
         let mid = Cursor {
             log: end.log.clone(),
@@ -362,11 +429,16 @@ mod tests {
             offset: 4000,
         };
         assert!(locate(&log, &past).is_err());
-        let other: Cursor = "00000000:5".parse().unwrap();
-        assert!(locate(&log, &other)
-            .unwrap_err()
-            .to_string()
-            .contains("another log"));
+        let unknown: Cursor = "00000000:5".parse().unwrap();
+        let why = locate(&log, &unknown).unwrap_err().to_string();
+        assert!(why.contains("not a cursor of p's log"), "{why}");
+        // Another name's cursor says whose it is.
+        let other = dir.path().join("q.log");
+        sink(&lines(0, 10)[..], &other, limits).unwrap();
+        let theirs = end_cursor(&other).unwrap();
+        let why = locate(&log, &theirs).unwrap_err().to_string();
+        assert!(why.contains("a cursor of q's output, not of p's"), "{why}");
+        assert!(!why.contains("started anew"), "{why}");
     }
 
     #[test]
