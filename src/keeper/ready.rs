@@ -71,8 +71,7 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// failing): a wait does not go on for output that cannot reach the log.
 pub(crate) async fn wait_in_log(
     path: &Path,
-    from: Position,
-    skip_line: bool,
+    (from, skip_line): (Position, bool),
     mut matcher: LineMatch,
     exited: impl Future<Output = Result<ExitStatus, WatchError>>,
     timeout: Duration,

@@ -325,8 +325,7 @@ impl Keeper {
         let writer = async || self.log_writer_problem(name).await.ok().flatten();
         let waited = ready::wait_in_log(
             &path,
-            start,
-            skip_line,
+            (start, skip_line),
             matcher,
             exited,
             timeout,
