@@ -248,9 +248,15 @@ impl Keeper {
 
     /// How often "look again" was said on this server ([`EVENTS_COUNT`]);
     /// `None` where it cannot be read.
+    /// A server that is shutting down holds a new client without
+    /// answering: no answer within [`ANSWER_WITHIN`] is `None` too.
     async fn events_count(&self) -> Option<u64> {
         let show = Command::from_argv(["show-options", "-gqv", EVENTS_COUNT]);
-        let (out, status, _) = server::plain_command(&self.socket, &show).await.ok()?;
+        let (out, status, _) =
+            tokio::time::timeout(ANSWER_WITHIN, server::plain_command(&self.socket, &show))
+                .await
+                .ok()?
+                .ok()?;
         if status != 0 {
             return None;
         }
