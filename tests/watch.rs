@@ -369,3 +369,57 @@ async fn a_prompt_on_the_screen_keeps_its_trailing_space() {
     assert_eq!(found.matched, "ask> ");
     assert!(found.on_screen);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_dropped_by_its_caller_puts_back_what_it_changed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    // Session `t` was made by plain tmux; this program keeps its
+    // connections, so tmux's own undo (when they all end) is not what
+    // puts it back here.
+    let server = TmuxServer::start();
+    let (client, pane) = setup(&server).await;
+    let keeper = tmux_wire::keeper::Keeper::new(&tmux_wire::server::SocketSpec::Path(
+        server.socket().to_path_buf(),
+    ))
+    .unwrap();
+    let own_remain = || {
+        let client = client.clone();
+        async move {
+            let show = tmux_wire::protocol::Command::from_argv([
+                "show-options",
+                "-p",
+                "-v",
+                "-t",
+                &pane.to_string(),
+                "remain-on-exit",
+            ]);
+            client
+                .command(show)
+                .await
+                .unwrap()
+                .text()
+                .trim()
+                .to_string()
+        }
+    };
+    assert_eq!(own_remain().await, "");
+    let waiting = {
+        let (keeper, client) = (keeper.clone(), client.clone());
+        tokio::spawn(async move { keeper.wait_exit_on(&client, "t", pane, LIMIT).await })
+    };
+    within("the wait keeps the pane", async {
+        while own_remain().await != "on" {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // The caller gives up: the wait is dropped mid-way.
+    waiting.abort();
+    assert!(waiting.await.unwrap_err().is_cancelled());
+    within("remain-on-exit put back", async {
+        while !own_remain().await.is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}

@@ -126,11 +126,15 @@ impl Keeper {
         // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
         // The handlers are in place before anything is changed.
         let signals = Signals::new();
-        let reporting = watch::report_exits(client, pane).await?;
+        let mut guard = RestoreOnDrop {
+            reporting: Some(watch::report_exits(client, pane).await?),
+            client: client.clone(),
+        };
         let outcome = tokio::select! {
             outcome = wait => outcome,
             why = signals.recv() => Err(KeeperError::Interrupted(why)),
         };
+        let reporting = guard.reporting.take().expect("put back only here");
         match reporting.restore(client).await {
             Err(e) if outcome.is_ok() => Err(e.into()),
             _ => outcome,
@@ -395,6 +399,32 @@ impl Keeper {
                 .map(|(lines, _)| lines)
                 .unwrap_or_default()
                 .join("\n"),
+        }
+    }
+}
+
+/// What a wait changed on a session tmux-wire did not start, put back by a
+/// task of its own when the wait is dropped before it could do so itself
+/// (a caller's timeout, a task aborted). tmux's own hook entry does it too,
+/// but only once every connection of this process has ended, which in a
+/// long-lived program may be never.
+struct RestoreOnDrop {
+    reporting: Option<watch::ExitReporting>,
+    client: Client,
+}
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        let Some(reporting) = self.reporting.take() else {
+            return;
+        };
+        let client = self.client.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = reporting.restore(&client).await {
+                    ::log::warn!("putting back what a dropped wait changed: {e}");
+                }
+            });
         }
     }
 }
