@@ -126,15 +126,24 @@ impl Keeper {
         // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
         // The handlers are in place before anything is changed.
         let signals = Signals::new();
+        // The change is made by a task of its own, so that a drop at any
+        // point, even while tmux makes it, still puts it back.
+        let changing = tokio::spawn({
+            let client = client.clone();
+            async move { watch::report_exits(&client, pane).await }
+        });
         let mut guard = RestoreOnDrop {
-            reporting: Some(watch::report_exits(client, pane).await?),
+            state: Undo::Changing(changing),
             client: client.clone(),
         };
+        guard.changed().await?;
         let outcome = tokio::select! {
             outcome = wait => outcome,
             why = signals.recv() => Err(KeeperError::Interrupted(why)),
         };
-        let reporting = guard.reporting.take().expect("put back only here");
+        let Undo::Changed(reporting) = std::mem::replace(&mut guard.state, Undo::Done) else {
+            unreachable!("changed above");
+        };
         match reporting.restore(client).await {
             Err(e) if outcome.is_ok() => Err(e.into()),
             _ => outcome,
@@ -409,23 +418,59 @@ impl Keeper {
 /// but only once every connection of this process has ended, which in a
 /// long-lived program may be never.
 struct RestoreOnDrop {
-    reporting: Option<watch::ExitReporting>,
+    state: Undo,
     client: Client,
+}
+
+/// Where the change a wait makes stands.
+enum Undo {
+    /// Being made (by this task).
+    Changing(tokio::task::JoinHandle<Result<watch::ExitReporting, watch::WatchError>>),
+    /// Made: to be put back.
+    Changed(watch::ExitReporting),
+    /// Put back, or never made.
+    Done,
+}
+
+impl RestoreOnDrop {
+    /// Wait until the change is made.
+    async fn changed(&mut self) -> Result<(), KeeperError> {
+        if let Undo::Changing(task) = &mut self.state {
+            let made = task.await;
+            self.state = Undo::Done;
+            let reporting = made.map_err(|e| KeeperError::Io {
+                what: "changing the pane for the wait".into(),
+                source: std::io::Error::other(e),
+            })??;
+            self.state = Undo::Changed(reporting);
+        }
+        Ok(())
+    }
 }
 
 impl Drop for RestoreOnDrop {
     fn drop(&mut self) {
-        let Some(reporting) = self.reporting.take() else {
+        let state = std::mem::replace(&mut self.state, Undo::Done);
+        if matches!(state, Undo::Done) {
+            return;
+        }
+        let client = self.client.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let client = self.client.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = reporting.restore(&client).await {
-                    ::log::warn!("putting back what a dropped wait changed: {e}");
-                }
-            });
-        }
+        runtime.spawn(async move {
+            let reporting = match state {
+                Undo::Changing(task) => match task.await {
+                    Ok(Ok(reporting)) => reporting,
+                    _ => return,
+                },
+                Undo::Changed(reporting) => reporting,
+                Undo::Done => return,
+            };
+            if let Err(e) = reporting.restore(&client).await {
+                ::log::warn!("putting back what a dropped wait changed: {e}");
+            }
+        });
     }
 }
 
