@@ -534,9 +534,17 @@ fn kill_all_shutdown_and_prune() {
     s.ok(&["start", "keep", "--", "sleep", "300"]);
     let logs = s.path.with_extension("logs");
     assert!(logs.join("a.log").exists());
+    // The command file an exec killed before typing leaves behind goes
+    // with its name; another name's stays.
+    let leftover = logs.join("a.exec.0123456789abcdef");
+    std::fs::write(&leftover, "echo x").unwrap();
+    std::fs::write(logs.join("keep.exec.0123456789abcdef"), "echo x").unwrap();
     let doc = s.json(&["prune"]);
     assert_eq!(doc["pruned"], serde_json::json!(["a", "b", "c"]));
     assert!(!logs.join("a.log").exists() && !logs.join("a.log.index").exists());
+    assert!(!leftover.exists(), "a leftover exec command file was kept");
+    std::fs::remove_file(logs.join("keep.exec.0123456789abcdef"))
+        .expect("another name's file kept");
     assert!(logs.join("keep.log").exists());
     // Past the configured age, a start prunes by itself.
     s.ok(&["stop", "keep", "--grace", "1s"]);

@@ -170,6 +170,7 @@ fn an_interrupt_during_exec_is_seen_at_once() {
     for shell in shells() {
         let s = shell_session(shell, &[]);
         exec_ok(&s, "echo ready", "ready\n");
+        let timeout = if shell[0] == "dash" { "3s" } else { "25s" };
         let child = spawn(
             &s,
             &[
@@ -177,7 +178,7 @@ fn an_interrupt_during_exec_is_seen_at_once() {
                 "exec",
                 "sh1",
                 "--timeout",
-                "25s",
+                timeout,
                 "--",
                 "echo before; sleep 5; echo NOPE",
             ],
@@ -187,6 +188,20 @@ fn an_interrupt_during_exec_is_seen_at_once() {
         let interrupted = Instant::now();
         let out = child.wait_with_output().unwrap();
         let took = interrupted.elapsed();
+        if shell[0] == "dash" {
+            // dash has no line editor: its prompt reads the terminal as a
+            // `read` does (canonical), so being back there says nothing and
+            // exec waits for its timeout, then says the command may still
+            // run.
+            assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains("did not finish"),
+                "{}",
+                text(&out.stderr)
+            );
+            exec_ok(&s, "echo again", "again\n");
+            continue;
+        }
         assert!(
             took < Duration::from_secs(3),
             "{}: exec took {took:?} after the interrupt",
@@ -211,6 +226,19 @@ fn a_continuation_prompt_is_said_and_does_not_break_later_execs() {
         exec_ok(&s, "echo ready", "ready\n");
         // An unfinished command line: the shell waits for its rest.
         s.ok(&["send", "sh1", "--enter", "echo \"unfinished"]);
+        if shell[0] == "dash" {
+            // dash's continuation prompt reads the terminal as a `read`
+            // does (canonical, no line editor): exec cannot tell, and waits
+            // for its timeout. The line sits in the unfinished command,
+            // which a Ctrl-C (the user's) clears.
+            let out = s.run(&["exec", "sh1", "--timeout", "3s", "--", "echo HIDDEN"]);
+            assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+            assert!(!text(&out.stdout).contains("HIDDEN"));
+            s.ok(&["keys", "sh1", "C-c"]);
+            exec_ok(&s, "echo fine", "fine\n");
+            exec_ok(&s, "echo fine2", "fine2\n");
+            continue;
+        }
         let started = Instant::now();
         let out = s.run(&["exec", "sh1", "--timeout", "20s", "--", "echo HIDDEN"]);
         assert!(
@@ -346,4 +374,71 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The pane's screen as plain text.
+fn screen(s: &Socket) -> String {
+    tmux(s, &["capture-pane", "-p", "-t", "=sh1:"])
+}
+
+#[test]
+fn a_read_of_the_terminal_is_not_taken_for_an_interrupt() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let bash = &["bash", "--norc", "--noprofile"][..];
+    for shell in shells() {
+        let s = shell_session(shell, &[]);
+        exec_ok(&s, "echo ready", "ready\n");
+        // bash's own reads that time out by themselves: plain (canonical,
+        // as dash's prompt), with readline (`-e`, as bash's prompt), one
+        // key without echo (cbreak). Each waits its 2 s, then the line
+        // goes on: exec waits for it, never says "interrupted".
+        if shell == bash {
+            for read in ["read -t 2 x", "read -e -t 2 x", "read -s -n 1 -t 2 x"] {
+                let started = Instant::now();
+                let line = format!("{read}; echo got:$?");
+                let out = s.run(&["--json", "exec", "sh1", "--timeout", "20s", "--", &line]);
+                let doc: Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|_| panic!("{read}: {}", text(&out.stderr)));
+                assert_eq!(doc["outcome"], "finished", "{read}: {doc}");
+                // Timed out: status above 128.
+                assert!(doc.to_string().contains("got:142"), "{read}: {doc}");
+                assert!(started.elapsed() >= Duration::from_secs(2), "{read}: {doc}");
+            }
+        }
+        // A read answered while exec waits: the answer reaches the read,
+        // the exec gets the line's output, and the next exec works.
+        let child = spawn(
+            &s,
+            &[
+                "--json",
+                "exec",
+                "sh1",
+                "--timeout",
+                "25s",
+                "--",
+                "printf 'ASK-''ME '; read x; echo got:$x",
+            ],
+        );
+        until("the read's question", || screen(&s).contains("ASK-ME"));
+        // Time for exec to look at the shell in its read (it looks 50 ms
+        // after the log goes quiet, then every 250 ms): a wrong "back at
+        // its prompt" would end it now.
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s.ok(&["send", "sh1", "--enter", "hello"]);
+        let out = child.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}: {}", shell[0], text(&out.stderr)));
+        assert_eq!(doc["outcome"], "finished", "{}: {doc}", shell[0]);
+        assert_eq!(doc["code"], 0, "{}: {doc}", shell[0]);
+        assert_eq!(
+            doc["lines"],
+            serde_json::json!(["ASK-ME hello", "got:hello"]),
+            "{}: {doc}",
+            shell[0]
+        );
+        exec_ok(&s, "echo after", "after\n");
+    }
 }

@@ -37,9 +37,21 @@
 //!   and `PROMPT_COMMAND='history -a'` see nothing of it, and an entry of
 //!   the user's is never removed. The leading space keeps it out of zsh's
 //!   history with `histignorespace`; dash has none.
-//! - A shell that is back at its prompt before the end marker came (Linux:
-//!   asleep reading its terminal, nothing typed left unread, the log
-//!   settled) is not waited on until the timeout: after the begin marker,
+//! - A shell that is back at its prompt before the end marker came is not
+//!   waited on until the timeout. Back at its prompt means (Linux): asleep
+//!   reading its terminal in the very wait it was in at the prompt just
+//!   before the line was typed (after the clearing keys): the same system
+//!   call at the same stack pointer and instruction, the terminal set the
+//!   same, and that setting not canonical (a line editor: bash's readline,
+//!   zsh's ZLE); nothing typed left unread; the log settled. A `read` of
+//!   the shell's own is not taken for it (seen in bash): a plain `read`, `select` and
+//!   `read -n` leave the terminal otherwise (canonical, or echoing), and
+//!   `read -e` (readline, set as at the prompt) waits at another depth of
+//!   the stack. Where the prompt is canonical (dash, sh, ksh without
+//!   editing, `bash --noediting`) it cannot be told from a `read`, so
+//!   nothing is concluded: exec waits for the end marker or its timeout,
+//!   as it does when the line changed the terminal's settings (`stty`),
+//!   which readline then starts from. When it is back: after the begin marker,
 //!   the command was interrupted (Ctrl-C); before it, the line did not
 //!   run: the shell was not at its primary prompt (a continuation prompt,
 //!   an open quote) or it was interrupted first. Then the line typed sits
@@ -193,11 +205,17 @@ const PROMPT_GRACE: Duration = Duration::from_secs(2);
 /// log counts as having read it after this long.
 const NO_ECHO_GRACE: Duration = Duration::from_secs(2);
 
-/// Whether the shell `pid` is back at its prompt (or in a `read` of its
-/// own): asleep reading its terminal with nothing typed left unread.
-/// False where that cannot be seen.
-fn back_at_prompt(pid: i32) -> bool {
-    local::itself_reading_terminal(pid) == Some(true)
+/// How long, at most, exec looks for the shell to settle at its prompt
+/// after the clearing keys, to note where it waits there.
+const PROMPT_NOTE: Duration = Duration::from_secs(1);
+
+/// Whether the shell `pid` is back at the prompt where it waited before
+/// the line was typed (`prompt`, see [`Keeper::prompt_place`]): asleep
+/// reading its terminal in the very same wait (the same system call at
+/// the same stack depth, the terminal set the same, by a line editor),
+/// with nothing typed left unread. False where that cannot be seen.
+fn back_at_prompt(pid: i32, prompt: &local::WaitPlace) -> bool {
+    local::waiting_place(pid).is_some_and(|now| now == *prompt)
         && local::terminal_input_pending(pid).is_none_or(|n| n == 0)
 }
 
@@ -366,6 +384,11 @@ impl Keeper {
         client
             .command(commands::send_keys(pane, clearing_keys(&current)))
             .await?;
+        // Where the shell waits at its prompt, if a line editor holds it.
+        let prompt = match shell {
+            Some(pid) => Self::prompt_place(&client, pane, pid, deadline).await?,
+            None => None,
+        };
         self.send_text(name, line.as_bytes(), true).await?;
         let typed = Instant::now();
         let mut follower = Follower::new(&path, from, true);
@@ -420,14 +443,14 @@ impl Keeper {
                     };
                     return Ok(executed(name, &seen[at + begin.len()..], status.code(), Outcome::ShellExited));
                 }
-                () = tokio::time::sleep_until(look_at), if shell.is_some() => {
+                () = tokio::time::sleep_until(look_at), if prompt.is_some() => {
                     look_at = Instant::now() + BACKSTOP;
-                    let Some(pid) = shell else { continue };
+                    let (Some(pid), Some(prompt)) = (shell, prompt.as_ref()) else { continue };
                     // The typed line has reached the terminal (its echo,
                     // or a marker, is in the log), or long enough ago.
                     let delivered = memchr::memmem::find(&seen, &first_half).is_some()
                         || typed.elapsed() >= NO_ECHO_GRACE;
-                    if !delivered || !back_at_prompt(pid) {
+                    if !delivered || !back_at_prompt(pid, prompt) {
                         continue;
                     }
                     // What the shell printed before it went back may still
@@ -444,7 +467,7 @@ impl Keeper {
                         return Ok(executed(name, &output, code, Outcome::Finished));
                     }
                     // Still being written (a flood catching up): look again.
-                    if settled && back_at_prompt(pid) {
+                    if settled && back_at_prompt(pid, prompt) {
                         return self
                             .back_without_end(&client, name, pane, pid, &seen, &begin, &end)
                             .await;
@@ -489,6 +512,38 @@ impl Keeper {
                 });
             }
             tokio::time::sleep(QUIET.min(give_up.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// Where the shell `pid` waits at its prompt once the keys sent before
+    /// have been read (bounded by [`PROMPT_NOTE`]): the same place seen
+    /// twice in a row, and only where a line editor holds the terminal
+    /// (not canonical). `None` otherwise: at a canonical prompt (dash, sh,
+    /// `bash --noediting`) a `read` of the shell's own waits just as the
+    /// prompt does, so nothing can be concluded from it.
+    async fn prompt_place(
+        client: &Client,
+        pane: PaneId,
+        pid: i32,
+        deadline: Instant,
+    ) -> Result<Option<local::WaitPlace>, KeeperError> {
+        // A round trip: tmux has passed the keys on to the terminal.
+        client.command(commands::display(pane, "")).await?;
+        let give_up = (Instant::now() + PROMPT_NOTE).min(deadline);
+        let mut last = None;
+        loop {
+            let now = local::waiting_place(pid)
+                .filter(|_| local::terminal_input_pending(pid).is_some_and(|n| n == 0));
+            if let (Some(a), Some(b)) = (&last, &now) {
+                if a == b {
+                    return Ok(now.filter(|p| !p.canonical));
+                }
+            }
+            if Instant::now() >= give_up {
+                return Ok(None);
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -195,7 +195,8 @@ pub struct ShutDown {
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
-/// the stop's lock and record, and the exec lock.
+/// the stop's lock and record, the exec lock and leftover exec command
+/// files.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -210,5 +211,16 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
             .map(|i| dir.join(format!("{name}.log.{i}")))
             .take_while(|p| p.exists()),
     );
+    // Command files an exec killed before it typed its line left behind
+    // (`NAME.exec.NONCE`, 16 hex digits; a name holds no '.', so no other
+    // name's files look like these).
+    let prefix = format!("{name}.exec.");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        files.extend(entries.flatten().map(|e| e.file_name()).filter_map(|f| {
+            let nonce = f.to_str()?.strip_prefix(&prefix)?;
+            (nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| dir.join(&f))
+        }));
+    }
     files
 }

@@ -401,6 +401,83 @@ pub(crate) fn itself_reading_terminal(pid: i32) -> Option<bool> {
     }
 }
 
+/// Where and how a shell waits for its terminal: the system call it
+/// sleeps in, at which stack pointer and instruction, and the terminal's
+/// settings then. Two equal ones mean the same wait: the same line editor
+/// at the same prompt (a `read` of the shell's own sleeps deeper or
+/// shallower in the stack, and most set the terminal otherwise). See
+/// [`waiting_place`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WaitPlace {
+    /// System call number, stack pointer, instruction pointer.
+    call: (i64, u64, u64),
+    /// The terminal's flags (input, output, control, local) and control
+    /// characters.
+    flags: (u64, u64, u64, u64),
+    chars: Vec<u8>,
+    /// Whether the terminal is in canonical mode (`ICANON`): the program
+    /// waiting has no line editor of its own.
+    pub canonical: bool,
+}
+
+/// Where process `pid` (a pane's shell) waits for its terminal: `None`
+/// unless it is itself asleep reading it (see [`itself_reading_terminal`])
+/// and that can be seen whole (Linux, `/proc`, its standard input the
+/// terminal).
+pub(crate) fn waiting_place(pid: i32) -> Option<WaitPlace> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        use std::os::unix::fs::OpenOptionsExt;
+        let call = || -> Option<(i64, u64, u64)> {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+            let words: Vec<&str> = text.split_whitespace().collect();
+            // "NR ARG1..ARG6 SP PC" while in a system call.
+            if words.len() != 9 {
+                return None;
+            }
+            let hex = |w: &str| u64::from_str_radix(w.trim_start_matches("0x"), 16).ok();
+            Some((words[0].parse().ok()?, hex(words[7])?, hex(words[8])?))
+        };
+        if itself_reading_terminal(pid) != Some(true) {
+            return None;
+        }
+        let before = call()?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .open(format!("/proc/{pid}/fd/0"))
+            .ok()?;
+        let settings = tcgetattr(&file).ok()?;
+        // Still in the same wait: the settings read are this wait's.
+        if itself_reading_terminal(pid) != Some(true) || call()? != before {
+            return None;
+        }
+        Some(WaitPlace {
+            call: before,
+            flags: (
+                u64::from(settings.input_flags.bits()),
+                u64::from(settings.output_flags.bits()),
+                u64::from(settings.control_flags.bits()),
+                u64::from(settings.local_flags.bits()),
+            ),
+            chars: settings.control_chars.to_vec(),
+            canonical: settings.local_flags.contains(LocalFlags::ICANON),
+        })
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Whether process `pid` is alone in the foreground of its terminal: the
 /// foreground process group is its own and holds no other process, so a
 /// Ctrl-C typed there reaches it and nothing else. `None` where `/proc`
