@@ -62,6 +62,18 @@ pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
         .arg(pane.to_string())
 }
 
+/// `capture-pane -p -J -S - -t PANE`: the whole history and the screen,
+/// wrapped lines joined.
+pub fn capture_joined_all(pane: PaneId) -> Command {
+    Command::new("capture-pane")
+        .arg("-p")
+        .arg("-J")
+        .arg("-S")
+        .arg("-")
+        .arg("-t")
+        .arg(pane.to_string())
+}
+
 /// `capture-pane -p -J -S START -t PANE`: from row `start` of the screen
 /// (negative: of the history above it, -1 the newest) to the end of the
 /// screen, wrapped lines joined.

@@ -58,7 +58,7 @@ impl Keeper {
                 WaitFrom::LastInput => match self.input_on_screen(client, pane).await? {
                     Some((row, echo)) => {
                         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-                        watch::Since::Row(row)
+                        watch::Since::Input(row)
                     }
                     None => watch::Since::Screen,
                 },
