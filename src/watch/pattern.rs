@@ -205,14 +205,14 @@ pub async fn arm_with(
     mut matcher: LineMatch,
     since: Since,
 ) -> Result<ArmedReady<'_>, WatchError> {
-    let output = client.pane_output(pane).await?;
-    if since == Since::Now {
-        // Subscribed first: a line the cursor is in the middle of now
-        // began before the wait.
+    let output = if since == Since::Now {
+        // The cursor as the output read begins (tmux runs the query, and
+        // the pane's output after its reply is what the wait reads): a
+        // line the cursor is in the middle of then began before the wait.
         static CURSOR_X: LazyLock<FormatQuery> =
             LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x"]));
-        let reply = client
-            .command(commands::display(pane, CURSOR_X.format()))
+        let (output, reply) = client
+            .pane_output_after(pane, commands::display(pane, CURSOR_X.format()))
             .await
             .map_err(|e| super::gone(e, pane))?;
         let fields = CURSOR_X.parse_one(&reply.content())?;
@@ -222,7 +222,10 @@ pub async fn arm_with(
         if fields[1] != "0" {
             matcher.skip_line_in_progress();
         }
-    }
+        output
+    } else {
+        client.pane_output(pane).await?
+    };
     let mut armed = ArmedReady {
         client,
         pane,
