@@ -1041,6 +1041,9 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     assert!(has_session(&s, "keep"));
     let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
     assert!(!hooks.contains("client-detached["), "{hooks}");
+    // Nor anything of its own among the server's options.
+    let global = s.ok(&["cmd", "show-options", "-g"]);
+    assert!(!global.contains("@tmux-wire-"), "{global}");
 }
 
 /// `--from now` starts at the next whole line: the rest of the line being

@@ -241,6 +241,12 @@ pub fn set_global_hook(hook: &str, command: &str) -> Command {
     Command::new("set-hook").arg("-g").arg(hook).arg(command)
 }
 
+/// `show-hooks -g HOOK`: a global hook's entries, one a line
+/// (`client-detached[42] display-message x`).
+pub fn show_global_hook(hook: &str) -> Command {
+    Command::new("show-hooks").arg("-g").arg(hook)
+}
+
 /// `set-hook -g -u HOOK`: remove a global hook (one entry with an index,
 /// `client-detached[42]`).
 pub fn unset_global_hook(hook: &str) -> Command {
