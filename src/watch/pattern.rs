@@ -55,7 +55,10 @@ pub enum Since {
     /// the cursor is still on it, the echo is still to come and only what
     /// follows counts; otherwise the echo is gone (the screen cleared, or
     /// scrolled out of the history, or a program that does not echo) and
-    /// what the screen shows counts (not the history above it).
+    /// what the screen shows counts (not the history above it). One case
+    /// is early: the same text typed again, its echo not drawn yet when
+    /// the wait reads the screen (a program that echoes late), is taken
+    /// for the earlier one's echo.
     Input(u64),
 }
 
