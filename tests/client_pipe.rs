@@ -92,3 +92,46 @@ async fn replies_written_before_the_end_still_answer() {
         .unwrap();
     assert!(!why.is_empty());
 }
+
+/// `pane_output_after` reads a pane's output from the moment tmux ran the
+/// command: what tmux sent before its reply is not read, what it sent
+/// after is, so the reply (a cursor, say) is the state the reader
+/// continues.
+#[tokio::test]
+async fn output_after_a_reply_is_exactly_what_followed_it() {
+    let (client, mut fake) = attached().await;
+    let pane = tmux_wire::protocol::PaneId(1);
+    let reading = {
+        let client = client.clone();
+        tokio::spawn(async move { client.pane_output_after(pane, ["display"]).await })
+    };
+    let mut from = fake.from_client.take().unwrap();
+    let mut written = Vec::new();
+    while !written.ends_with(b"display\n") {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(LIMIT, from.read(&mut buf))
+            .await
+            .expect("the command is written")
+            .unwrap();
+        assert!(n > 0, "the command is written");
+        written.extend_from_slice(&buf[..n]);
+    }
+    fake.to_client
+        .write_all(b"%output %1 before\\015\\012\n%begin 2 2 1\n3\n%end 2 2 1\n%output %1 after\n")
+        .await
+        .unwrap();
+    let (mut output, reply) = tokio::time::timeout(LIMIT, reading)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.content(), [bytes::Bytes::from_static(b"3")]);
+    let first = tokio::time::timeout(LIMIT, output.next()).await.unwrap();
+    assert_eq!(
+        first,
+        Some(tmux_wire::client::PaneEvent::Output(
+            bytes::Bytes::from_static(b"after")
+        ))
+    );
+    drop(fake);
+}

@@ -1041,6 +1041,9 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     assert!(has_session(&s, "keep"));
     let hooks = s.ok(&["cmd", "show-hooks", "-g"]);
     assert!(!hooks.contains("client-detached["), "{hooks}");
+    // Nor anything of its own among the server's options.
+    let global = s.ok(&["cmd", "show-options", "-g"]);
+    assert!(!global.contains("@tmux-wire-"), "{global}");
 }
 
 /// `--from now` starts at the next whole line: the rest of the line being
@@ -1389,4 +1392,57 @@ fn reads_by_cursor_past_a_rotation_begin_at_a_line() {
         "{err}"
     );
     assert!(!err.contains("started anew"), "{err}");
+}
+
+/// `--from input` on a session started elsewhere finds where the input
+/// began by its echo, not by a row number: a full history (tmux drops a
+/// tenth of `history-limit` at once) moves every row, and the wait still
+/// starts at the echo.
+#[test]
+fn from_input_on_a_session_started_elsewhere_follows_its_echo() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("keep", &["sleep 300"]);
+    s.ok(&["cmd", "set-option", "-g", "history-limit", "50"]);
+    s.recipe("u", &["sh"]);
+    s.ok(&["wait", "u", "--ready", r"[#$] $"]);
+    // A history that is full: its top goes as the command prints.
+    s.ok(&["cmd", "send-keys", "-t", "=u:", "seq 200", "Enter"]);
+    s.ok(&["wait", "u", "--ready", "^200$", "--from", "start"]);
+    s.ok(&["send", "u", "--enter", "echo hi-there2; seq 8"]);
+    let found = s.json(&["wait", "u", "--ready", "^hi-there2$", "--timeout", "5s"]);
+    assert_eq!(found["ready"], "hi-there2", "{found}");
+    // Lines from before the input never count.
+    let out = s.run(&["wait", "u", "--ready", "^199$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+}
+
+/// A resize that rewraps the lines above the input moves its row: the
+/// wait still starts at the echo, and an older line never counts.
+#[test]
+fn from_input_survives_a_resize_that_rewraps_the_lines_above() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // Long lines, then one that must not count, then the input; a
+    // narrower window wraps the long lines into more rows.
+    s.recipe("w", &["sh"]);
+    s.ok(&["cmd", "resize-window", "-t", "=w:", "-x", "80", "-y", "24"]);
+    s.ok(&["wait", "w", "--ready", r"[#$] $"]);
+    let long = "x".repeat(70);
+    s.ok(&[
+        "cmd",
+        "send-keys",
+        "-t",
+        "=w:",
+        &format!("for i in 1 2 3 4; do echo {long}; done; echo OLD-LINE"),
+        "Enter",
+    ]);
+    s.ok(&["wait", "w", "--ready", "^OLD-LINE$", "--from", "start"]);
+    s.ok(&["send", "w", "--enter", "echo sent"]);
+    s.ok(&["wait", "w", "--ready", "^sent$", "--timeout", "5s"]);
+    s.ok(&["cmd", "resize-window", "-t", "=w:", "-x", "20", "-y", "24"]);
+    let out = s.run(&["wait", "w", "--ready", "^OLD-LINE$", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let found = s.json(&["wait", "w", "--ready", "^sent$", "--timeout", "5s"]);
+    assert_eq!(found["ready"], "sent", "{found}");
 }

@@ -13,7 +13,31 @@ use std::collections::HashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) type ReplySender = oneshot::Sender<Result<Reply, ClientError>>;
+/// Where a command's reply goes; and, if a reader waits for it, who gets
+/// the pane's output from the moment the reply came on.
+pub(crate) struct ReplySender {
+    tx: oneshot::Sender<Result<Reply, ClientError>>,
+    then: Option<(PaneId, Subscriber)>,
+}
+
+impl ReplySender {
+    pub(crate) fn new(tx: oneshot::Sender<Result<Reply, ClientError>>) -> Self {
+        ReplySender { tx, then: None }
+    }
+
+    /// A reply after which `subscriber` reads `pane`'s output: what tmux
+    /// sent before it (before it ran the command) is not given to it.
+    pub(crate) fn then_reading(
+        tx: oneshot::Sender<Result<Reply, ClientError>>,
+        pane: PaneId,
+        subscriber: Subscriber,
+    ) -> Self {
+        ReplySender {
+            tx,
+            then: Some((pane, subscriber)),
+        }
+    }
+}
 
 pub(crate) enum Request {
     /// One or more command lines, written in one piece.
@@ -140,7 +164,12 @@ impl Actor {
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Resolve(reply, result) => {
-                    let _ = reply.send(result);
+                    // Output comes in stream order: a reader registered
+                    // here gets exactly what tmux sent after this reply.
+                    if let Some((pane, subscriber)) = reply.then {
+                        self.panes.entry(pane).or_default().push(subscriber);
+                    }
+                    let _ = reply.tx.send(result);
                 }
                 Action::Event(event) => {
                     self.events.send(event);

@@ -62,6 +62,18 @@ pub fn capture_joined(pane: PaneId, lines: u32) -> Command {
         .arg(pane.to_string())
 }
 
+/// `capture-pane -p -J -S - -t PANE`: the whole history and the screen,
+/// wrapped lines joined.
+pub fn capture_joined_all(pane: PaneId) -> Command {
+    Command::new("capture-pane")
+        .arg("-p")
+        .arg("-J")
+        .arg("-S")
+        .arg("-")
+        .arg("-t")
+        .arg(pane.to_string())
+}
+
 /// `capture-pane -p -J -S START -t PANE`: from row `start` of the screen
 /// (negative: of the history above it, -1 the newest) to the end of the
 /// screen, wrapped lines joined.
@@ -227,6 +239,12 @@ pub fn show_pane_option(pane: PaneId, name: &str, which: OptionValue) -> Command
 /// adds to the hook's other entries).
 pub fn set_global_hook(hook: &str, command: &str) -> Command {
     Command::new("set-hook").arg("-g").arg(hook).arg(command)
+}
+
+/// `show-hooks -g HOOK`: a global hook's entries, one a line
+/// (`client-detached[42] display-message x`).
+pub fn show_global_hook(hook: &str) -> Command {
+    Command::new("show-hooks").arg("-g").arg(hook)
 }
 
 /// `set-hook -g -u HOOK`: remove a global hook (one entry with an index,

@@ -36,7 +36,7 @@ pub use pane::{Pane, PaneEvent, PaneOutput};
 use crate::protocol::{Command, Notification, PaneId, Reply};
 use crate::server::SocketSpec;
 use crate::transport::{direct, process, ControlPipe, TransportError, TransportInfo};
-use actor::{Actor, Request};
+use actor::{Actor, ReplySender, Request};
 use engine::Engine;
 use pane::{Subscriber, PANE_QUEUE};
 use std::collections::HashMap;
@@ -304,7 +304,7 @@ impl Client {
         let info = Arc::new(pipe.info.clone());
         let (drained, drained_rx) = mpsc::unbounded_channel();
         let actor = Actor {
-            engine: Engine::new(initial_tx),
+            engine: Engine::new(ReplySender::new(initial_tx)),
             events: events.clone(),
             panes: HashMap::new(),
             closed: closed_tx,
@@ -369,7 +369,7 @@ impl Client {
         for command in commands {
             lines.push_str(&command.into_command().to_line()?);
             let (reply, rx) = oneshot::channel();
-            replies.push(reply);
+            replies.push(ReplySender::new(reply));
             receivers.push(rx);
         }
         self.request(Request::Command { lines, replies }).await?;
@@ -404,6 +404,36 @@ impl Client {
             client: self.clone(),
             id,
         }
+    }
+
+    /// Run `command` and read `pane`'s output from the moment tmux ran it:
+    /// what the reply tells (the cursor, say) is the state the first
+    /// output item continues, with nothing printed in between lost or
+    /// counted twice (output and replies come in one ordered stream).
+    pub async fn pane_output_after<C: IntoCommand>(
+        &self,
+        pane: PaneId,
+        command: C,
+    ) -> Result<(PaneOutput, Reply), ClientError> {
+        let (tx, rx) = mpsc::channel(PANE_QUEUE);
+        let shared = Arc::new(pane::Shared::default());
+        let subscriber = Subscriber::new(tx, shared.clone());
+        let (reply, reply_rx) = oneshot::channel();
+        self.request(Request::Command {
+            lines: command.into_command().to_line()?,
+            replies: vec![ReplySender::then_reading(reply, pane, subscriber)],
+        })
+        .await?;
+        let reply = reply_rx
+            .await
+            .unwrap_or_else(|_| Err(self.closed_error()))?;
+        let output = PaneOutput {
+            pane,
+            rx,
+            shared,
+            drained: self.drained.clone(),
+        };
+        Ok((output, reply))
     }
 
     /// The active pane of the attached session.

@@ -87,10 +87,13 @@ const OPT_INPUT: &str = "@tmux-wire-input";
 /// That text's lines as its echo is recognised (whitespace removed, lines
 /// separated by spaces).
 const OPT_ECHO: &str = "@tmux-wire-echo";
-/// On a session the keeper did not start (pane options): the row of the
-/// pane's history and screen where the last text tmux-wire typed begins
-/// ([`crate::watch::input_row`]), and how its echo reads (as
-/// [`OPT_ECHO`]). Where a wait from the input starts reading the screen.
+/// On a session the keeper did not start (pane options): how the echo of
+/// the last text tmux-wire typed reads (as [`OPT_ECHO`]), which a wait from
+/// the input looks for on the pane and starts at, and the row of the
+/// pane's history and screen where the cursor was before it was typed
+/// ([`crate::watch::input_row`]), a hint for when the echo is not there
+/// ([`crate::watch::Since::Input`]). They stay on the pane (tmux does
+/// nothing with them).
 const OPT_INPUT_ROW: &str = "@tmux-wire-input-row";
 const OPT_INPUT_ECHO: &str = "@tmux-wire-input-echo";
 /// The run's time limit in seconds (`start --kill-after`).

@@ -240,11 +240,12 @@ impl Keeper {
 }
 
 impl Keeper {
-    /// For a session the keeper did not start (no log): record where the
-    /// text about to be typed begins on its pane (the cursor's row of the
-    /// history and screen) and how its echo reads, as two user options of
-    /// the pane, so that a wait from the input reads the screen from there
-    /// (see [`Keeper::wait_ready_on`]).
+    /// For a session the keeper did not start (no log): record how the
+    /// echo of the text about to be typed reads, and the cursor's row of
+    /// the history and screen (a hint for when the echo is not found), as
+    /// two user options of the pane, so that a wait from the input reads
+    /// the screen from that echo on (see [`Keeper::wait_ready_on`] and
+    /// [`watch::Since::Input`]).
     async fn record_input_on_screen(
         &self,
         client: &Client,

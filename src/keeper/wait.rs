@@ -36,9 +36,9 @@ impl Keeper {
     /// [`Keeper::wait_ready`] on a connection the caller already has to
     /// `name`'s session (from [`Keeper::pane`]). A process the keeper
     /// started is matched in its log; a session started elsewhere has no
-    /// log, so there what the pane shows counts: from the row where the
-    /// last text tmux-wire typed began ([`WaitFrom::LastInput`], its echo
-    /// skipped; the whole screen if nothing was typed), or only the next
+    /// log, so there what the pane shows counts: from the echo of the last
+    /// text tmux-wire typed ([`WaitFrom::LastInput`], found by its content,
+    /// [`watch::Since::Input`]; the whole screen if nothing was typed), or only the next
     /// lines it prints ([`WaitFrom::Now`]). Either way `--from now` starts
     /// at the next whole line: a line already begun is not read.
     pub async fn wait_ready_on(
@@ -58,7 +58,7 @@ impl Keeper {
                 WaitFrom::LastInput => match self.input_on_screen(client, pane).await? {
                     Some((row, echo)) => {
                         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-                        watch::Since::Row(row)
+                        watch::Since::Input(row)
                     }
                     None => watch::Since::Screen,
                 },
@@ -90,9 +90,9 @@ impl Keeper {
             .await
     }
 
-    /// Where the last text tmux-wire typed into a session it did not start
-    /// begins on the pane (a row of its history and screen), and how its
-    /// echo reads; `None` if it typed nothing there.
+    /// Where the cursor was when tmux-wire last typed into a session it did
+    /// not start (a row of its history and screen: a hint), and how the
+    /// echo of that text reads; `None` if it typed nothing there.
     async fn input_on_screen(
         &self,
         client: &Client,

@@ -125,12 +125,32 @@ const SAVED_REMAIN: &str = "@tmux-wire-remain-on-exit";
 /// The pane option that counts the tmux-wire waits on a pane; the last to
 /// end puts `remain-on-exit` back.
 const WAITS: &str = "@tmux-wire-waits";
-/// The global option that numbers the waits, so that each gets an entry of
-/// its own in the `client-detached` hook.
-const WAIT_SEQ: &str = "@tmux-wire-wait-seq";
-/// Where the indexes of those entries begin (clear of a user's own, which
-/// are numbered from 0).
+/// Where the indexes of the waits' entries in the `client-detached` hook
+/// begin (clear of a user's own, which are numbered from 0).
 const DETACHED_HOOK_BASE: u64 = 1_000_000;
+
+/// The waits of this process, numbered (see [`hook_index`]).
+static WAITS_HERE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many indexes each client pid has (see [`hook_index`]).
+const PER_PID: u64 = 100;
+
+/// The index of a wait's own entry in the global `client-detached` hook,
+/// with nothing kept on the server to number the waits: from the pid tmux
+/// sees for the wait's connection (`client_pid`: no two live clients of a
+/// server share it, and pids stay below 21,460,000 on Linux) and this
+/// process's count of its waits (its connections share that pid), skipping
+/// indexes already in use (`hooks`: the hook's entries as `show-hooks`
+/// lists them). Below 2^31: tmux 3.3 and later refuse a larger index.
+fn hook_index(client_pid: u64, hooks: &str) -> Option<u64> {
+    let base = DETACHED_HOOK_BASE + (client_pid % 21_460_000) * PER_PID;
+    (0..PER_PID).find_map(|_| {
+        let here = WAITS_HERE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let index = base + here % PER_PID;
+        let entry = format!("client-detached[{index}] ");
+        (!hooks.lines().any(|l| l.starts_with(&entry))).then_some(index)
+    })
+}
 
 /// A pane option's value as `show-options -p -v` gives it.
 async fn pane_option(
@@ -209,21 +229,20 @@ fn undo_when_gone(hook: &str, client: &str, pane: PaneId) -> String {
 /// that lives as long as the wait. Overlapping waits on a pane are counted;
 /// the last one out, whichever way it goes, puts the setting back.
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
-    let next = format!("#{{e|+:#{{?{WAIT_SEQ},#{{{WAIT_SEQ}}},0}},1}}");
     let pending = client
         .enqueue_together([
             commands::show_pane_option(pane, "remain-on-exit", OptionValue::Own),
             commands::display(pane, "#{client_name}"),
             commands::display(pane, "#{client_session}"),
-            commands::set_global_option_format(WAIT_SEQ, &next),
-            commands::show_global_option(WAIT_SEQ),
+            commands::display(pane, "#{client_pid}"),
+            commands::show_global_hook("client-detached"),
         ])
         .await?;
     let mut answers = Vec::new();
     for reply in pending {
         answers.push(reply.await.map_err(|e| gone(e, pane))?.text());
     }
-    let [own, name, session, _, seq] = &answers[..] else {
+    let [own, name, session, pid, hooks] = &answers[..] else {
         unreachable!("five commands");
     };
     if session.is_empty() || !plain_client_name(name) {
@@ -231,12 +250,17 @@ pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting
             "cannot leave {pane} as it was found if this process is killed: the connection ({name}) is not attached to a session"
         )));
     }
-    let Ok(seq) = seq.trim().parse::<u64>() else {
+    let Ok(pid) = pid.trim().parse::<u64>() else {
         return Err(WatchError::Unsupported(format!(
-            "tmux numbered this wait {seq:?}, not a number"
+            "tmux gave the pid of this wait's connection as {pid:?}, not a number"
         )));
     };
-    let hook = format!("client-detached[{}]", DETACHED_HOOK_BASE + seq);
+    let Some(index) = hook_index(pid, hooks) else {
+        return Err(WatchError::Unsupported(format!(
+            "cannot leave {pane} as it was found if this process is killed: {PER_PID} waits of this connection's process are on the server already"
+        )));
+    };
+    let hook = format!("client-detached[{index}]");
     let own = if own.is_empty() { "-" } else { own.as_str() };
     let count = format!("#{{e|+:#{{?{WAITS},#{{{WAITS}}},0}},1}}");
     let [died, remain] = exit_reporting(pane);
@@ -735,6 +759,24 @@ async fn exit_via_server(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_indexes_are_the_pids_own_and_skip_entries_in_use() {
+        let first = hook_index(4_194_304, "client-detached\n").unwrap();
+        let range = DETACHED_HOOK_BASE + 4_194_304 * PER_PID;
+        assert!((range..range + PER_PID).contains(&first));
+        // The largest pid Linux gives stays below tmux's limit (2^31).
+        const { assert!(DETACHED_HOOK_BASE + 21_459_999 * PER_PID + PER_PID < 1 << 31) };
+        // Every index of the pid in use but one: that one.
+        let free = range + (first + 7 - range) % PER_PID;
+        let hooks: String = (range..range + PER_PID)
+            .filter(|&i| i != free)
+            .map(|i| format!("client-detached[{i}] display-message x\n"))
+            .collect();
+        assert_eq!(hook_index(4_194_304, &hooks), Some(free));
+        let all = format!("{hooks}client-detached[{free}] display-message x\n");
+        assert_eq!(hook_index(4_194_304, &all), None);
+    }
 
     #[test]
     fn an_ending_process_is_told_from_a_live_one() {

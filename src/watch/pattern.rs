@@ -42,20 +42,29 @@ pub enum Since {
     /// that begins after it (a line the cursor is in the middle of began
     /// before, and does not count; see [`LineMatch::skip_line_in_progress`]).
     Now,
-    /// What the pane shows from this row of its history and screen on
-    /// (from [`input_row`], taken before text was typed): the typed text's
-    /// row and what follows. If the echo expected
-    /// ([`ArmedReady::skip_echo`], or the matcher given to [`arm_with`]) is
-    /// not there and the cursor has left that row, it is not expected any
-    /// more. A history that is full (`history-limit`) drops rows from its
-    /// top, and the rows of the screen then begin later than they did
-    /// (the start is found late, never early).
-    Row(u64),
+    /// What the pane shows from the echo of the text typed last on: the
+    /// echo expected ([`ArmedReady::skip_echo`], or the matcher given to
+    /// [`arm_with`]) is looked for in the history and screen from the end
+    /// backwards, and the wait starts at its last occurrence. Searched
+    /// that way the start can only be late (a line the program printed
+    /// after it that holds the same text), never early: no line from
+    /// before the input counts, whatever tmux did to the rows in between
+    /// (a full history drops a tenth of `history-limit` at once; a resize
+    /// rewraps the lines). The row (from [`input_row`], taken before the
+    /// text was typed) is only a hint for when the echo is not there: if
+    /// the cursor is still on it, the echo is still to come and only what
+    /// follows counts; otherwise the echo is gone (the screen cleared, or
+    /// scrolled out of the history, or a program that does not echo) and
+    /// what the screen shows counts (not the history above it). One case
+    /// is early: the same text typed again, its echo not drawn yet when
+    /// the wait reads the screen (a program that echoes late), is taken
+    /// for the earlier one's echo.
+    Input(u64),
 }
 
 /// Where the cursor of `pane` is, as a row of its history and screen
 /// counted from the oldest (`history_size + cursor_y`): where text typed
-/// now begins, for [`Since::Row`].
+/// now begins, the hint of [`Since::Input`].
 pub async fn input_row(client: &Client, pane: PaneId) -> Result<u64, WatchError> {
     static ROW: LazyLock<FormatQuery> =
         LazyLock::new(|| FormatQuery::new(&["pane_id", "history_size", "cursor_y"]));
@@ -199,14 +208,14 @@ pub async fn arm_with(
     mut matcher: LineMatch,
     since: Since,
 ) -> Result<ArmedReady<'_>, WatchError> {
-    let output = client.pane_output(pane).await?;
-    if since == Since::Now {
-        // Subscribed first: a line the cursor is in the middle of now
-        // began before the wait.
+    let output = if since == Since::Now {
+        // The cursor as the output read begins (tmux runs the query, and
+        // the pane's output after its reply is what the wait reads): a
+        // line the cursor is in the middle of then began before the wait.
         static CURSOR_X: LazyLock<FormatQuery> =
             LazyLock::new(|| FormatQuery::new(&["pane_id", "cursor_x"]));
-        let reply = client
-            .command(commands::display(pane, CURSOR_X.format()))
+        let (output, reply) = client
+            .pane_output_after(pane, commands::display(pane, CURSOR_X.format()))
             .await
             .map_err(|e| super::gone(e, pane))?;
         let fields = CURSOR_X.parse_one(&reply.content())?;
@@ -216,7 +225,10 @@ pub async fn arm_with(
         if fields[1] != "0" {
             matcher.skip_line_in_progress();
         }
-    }
+        output
+    } else {
+        client.pane_output(pane).await?
+    };
     let mut armed = ArmedReady {
         client,
         pane,
@@ -247,64 +259,38 @@ impl ArmedReady<'_> {
         static CURSOR: LazyLock<FormatQuery> = LazyLock::new(|| {
             FormatQuery::new(&["pane_id", "cursor_x", "cursor_y", "history_size"])
         });
-        let target = self.pane.to_string();
+        let pane = self.pane;
         // What was read before is read again from the start.
         self.matcher = self.first.clone();
-        // A row is counted from the top of the history; the capture counts
-        // from the top of the screen: the history's size, taken in the same
-        // write, says whether the row asked for was the one meant (the
-        // first try learns it; output in between scrolls it). A few tries,
-        // then a start that may be late. A row below the cursor is no
-        // longer there (the history was cleared since, as `clear` does,
-        // and the screen with it): the top of the screen is where the wait
-        // starts then.
-        let start_of = |history: u64, y: u64| -> i64 {
-            let Since::Row(row) = self.since else {
-                return -200;
-            };
-            let [row, history, y] = [row, history, y].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-            match row.saturating_sub(history) {
-                start if start > y => 0,
-                start => start,
-            }
+        let whole = match self.since {
+            Since::Input(_) => commands::capture_joined_all(pane),
+            _ => commands::capture_joined(pane, 200),
         };
-        let mut start = start_of(0, u64::MAX);
-        let mut tries = 0;
-        let (screen, cursor, visible, history) = loop {
-            let capture = match self.since {
-                Since::Row(_) => commands::capture_joined_from(self.pane, start),
-                _ => commands::capture_joined(self.pane, 200),
-            };
-            // One write: the joined screen and history, the cursor, and
-            // the visible rows as they are (one per row), all of the same
-            // moment.
-            let mut pending = self
-                .client
-                .enqueue_together([
-                    capture,
-                    commands::display(self.pane, CURSOR.format()),
-                    commands::capture(self.pane),
-                ])
-                .await?;
-            let visible = pending.pop().expect("three commands").await?;
-            let cursor = pending.pop().expect("three commands").await?;
-            let screen = pending.pop().expect("three commands").await?;
-            let cursor = CURSOR.parse_one(&cursor.content())?;
-            if cursor[0] != target {
-                return Err(WatchError::PaneGone(self.pane));
-            }
-            let history: u64 = cursor[3].parse().unwrap_or(0);
-            let meant = start_of(history, cursor[2].parse().unwrap_or(0));
-            tries += 1;
-            if !matches!(self.since, Since::Row(_)) || meant == start || tries == 5 {
-                break (screen, cursor, visible, history);
-            }
-            start = meant;
-        };
+        // One write: the joined history and screen, the joined screen
+        // alone, the cursor, and the visible rows as they are (one per
+        // row), all of the same moment.
+        let mut pending = self
+            .client
+            .enqueue_together([
+                whole,
+                commands::capture_joined_from(pane, 0),
+                commands::display(pane, CURSOR.format()),
+                commands::capture(pane),
+            ])
+            .await?;
+        let visible = pending.pop().expect("four commands").await?;
+        let cursor = pending.pop().expect("four commands").await?;
+        let screen = pending.pop().expect("four commands").await?;
+        let whole = pending.pop().expect("four commands").await?;
+        let cursor = CURSOR.parse_one(&cursor.content())?;
+        if cursor[0] != pane.to_string() {
+            return Err(WatchError::PaneGone(pane));
+        }
         let (x, y): (usize, usize) = (
             cursor[1].parse().unwrap_or(0),
             cursor[2].parse().unwrap_or(0),
         );
+        let history: u64 = cursor[3].parse().unwrap_or(0);
         // capture-pane drops trailing spaces; the cursor's own row says how
         // far the line being written goes (a prompt's `>>> `).
         let cursor_row = visible
@@ -312,25 +298,26 @@ impl ArmedReady<'_> {
             .get(y)
             .map(|row| String::from_utf8_lossy(row).trim_end().to_string())
             .unwrap_or_default();
-        let mut rows = screen_rows(&screen);
-        // The line being written is the last one if the cursor is on it;
-        // after a newline the cursor is on an empty row below it.
-        let mut current = String::new();
-        if !cursor_row.is_empty() && rows.last().is_some_and(|l| l.ends_with(&cursor_row)) {
-            current = rows.pop().unwrap_or_default();
-            let shown = cursor_row.chars().count();
-            current.extend(std::iter::repeat_n(' ', x.saturating_sub(shown)));
+        let (mut rows, current) = lines_shown(&whole, &cursor_row, x);
+        if let Since::Input(hint) = self.since {
+            match echo_at(&rows, &current, &self.first.echo) {
+                Some((start, seen)) => {
+                    rows.drain(..start);
+                    // Echo lines older than the ones found scrolled out.
+                    self.matcher.echo.drain(..self.first.echo.len() - seen);
+                }
+                // Not echoed yet: only what follows counts.
+                None if history + y as u64 == hint => rows.clear(),
+                // Gone: what the screen shows counts.
+                None => {
+                    rows = lines_shown(&screen, &cursor_row, x).0;
+                    self.matcher.forget_echo();
+                }
+            }
         }
         for row in &rows {
             if let Some(found) = self.matcher.line(row) {
                 self.on_screen.get_or_insert(found);
-            }
-        }
-        if let Since::Row(row) = self.since {
-            // The cursor has left the typed text's row (or the row is gone)
-            // and its echo is not there: it will not come.
-            if history + y as u64 != row {
-                self.matcher.forget_echo();
             }
         }
         self.lines = Lines::continuing(&current);
@@ -408,6 +395,56 @@ pub(crate) fn screen_rows(capture: &crate::protocol::Reply) -> Vec<String> {
         rows.pop();
     }
     rows
+}
+
+/// The lines of a joined capture that ended, and the line being written
+/// (the last one if the cursor is on it, padded to the cursor's column
+/// `x`; empty after a newline, the cursor on an empty row below).
+fn lines_shown(
+    capture: &crate::protocol::Reply,
+    cursor_row: &str,
+    x: usize,
+) -> (Vec<String>, String) {
+    let mut rows = screen_rows(capture);
+    let mut current = String::new();
+    if !cursor_row.is_empty() && rows.last().is_some_and(|l| l.ends_with(cursor_row)) {
+        current = rows.pop().unwrap_or_default();
+        let shown = cursor_row.chars().count();
+        current.extend(std::iter::repeat_n(' ', x.saturating_sub(shown)));
+    }
+    (rows, current)
+}
+
+/// Where the echo of typed text is among `rows` and the line being written
+/// after them (`current`, index `rows.len()`), searched from the end
+/// backwards: the last line that holds the echo's last line, then before
+/// it the last one that holds the line typed before that, and so on.
+/// Returns the index where the echo begins and how many of its last
+/// lines were found (older ones may have scrolled out of the history);
+/// `None` if its last line is not there, or nothing is expected. Each
+/// line found is at or after the true echo of that line, so the start is
+/// never early.
+fn echo_at(rows: &[String], current: &str, echo: &VecDeque<String>) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = rows
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(current))
+        .collect();
+    let mut end = lines.len();
+    let mut start = None;
+    let mut seen = 0;
+    for typed in echo.iter().rev() {
+        let Some(at) = lines[..end]
+            .iter()
+            .rposition(|line| squash(line).contains(typed.as_str()))
+        else {
+            break;
+        };
+        start = Some(at);
+        seen += 1;
+        end = at;
+    }
+    start.map(|at| (at, seen))
 }
 
 /// Wait until `pattern` matches a line the pane shows when the wait begins
@@ -498,5 +535,30 @@ mod tests {
         let mut m = matcher("^$");
         assert_eq!(m.current(""), None);
         assert_eq!(m.line("").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn the_echo_is_found_from_the_end_backwards() {
+        let rows: Vec<String> = ["$ echo a", "a", "$ echo a", "$ print(1)", "1", "echo a"]
+            .map(String::from)
+            .to_vec();
+        let echo = |lines: &[&str]| lines.iter().map(|l| squash(l)).collect::<VecDeque<_>>();
+        // The last occurrence: late if the output repeats it, never early.
+        assert_eq!(echo_at(&rows, "$ ", &echo(&["echo a"])), Some((5, 1)));
+        // Each line typed before, before the one after it.
+        assert_eq!(
+            echo_at(&rows, "$ ", &echo(&["echo a", "print(1)"])),
+            Some((2, 2))
+        );
+        // An older line scrolled out: from the ones still there.
+        assert_eq!(
+            echo_at(&rows, "$ ", &echo(&["gone", "print(1)"])),
+            Some((3, 1))
+        );
+        // The line being written may hold it; nothing expected, or the
+        // last line missing, is not found.
+        assert_eq!(echo_at(&rows, "$ ls -l", &echo(&["ls -l"])), Some((6, 1)));
+        assert_eq!(echo_at(&rows, "$ ", &echo(&[])), None);
+        assert_eq!(echo_at(&rows, "$ ", &echo(&["print(1)", "gone"])), None);
     }
 }
