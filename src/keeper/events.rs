@@ -232,12 +232,10 @@ impl Keeper {
     /// Tell a running event stream to look again (a step that no tmux hook
     /// reports); harmless without one.
     pub(super) async fn signal_events(&self, client: &crate::client::Client) {
-        let count = Command::from_argv([
-            "set-option",
-            "-gF",
+        let count = commands::set_global_option_format(
             EVENTS_COUNT,
             &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
-        ]);
+        );
         let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
         if let Ok(replies) = client.enqueue_together(vec![count, signal]).await {
             for reply in replies {
@@ -251,7 +249,7 @@ impl Keeper {
     /// A server that is shutting down holds a new client without
     /// answering: no answer within [`ANSWER_WITHIN`] is `None` too.
     async fn events_count(&self) -> Option<u64> {
-        let show = Command::from_argv(["show-options", "-gqv", EVENTS_COUNT]);
+        let show = commands::show_global_option(EVENTS_COUNT);
         let (out, status, _) =
             tokio::time::timeout(ANSWER_WITHIN, server::plain_command(&self.socket, &show))
                 .await
