@@ -257,7 +257,9 @@ fn holds_a_pidfd(pid: u32) -> bool {
 #[test]
 fn logs_follow_fails_when_the_server_goes_away() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
-    for round in 0..16 {
+    // Killed (SIGKILL), ended (SIGTERM), and told to end (kill-server):
+    // each closes the pane's terminal, so its process dies of SIGHUP.
+    for round in 0..18 {
         let s = Socket::new();
         s.ok(&["start", "quiet", "--", "sleep", "300"]);
         let server: i32 = s
@@ -281,11 +283,19 @@ fn logs_follow_fails_when_the_server_goes_away() {
         while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
             std::thread::yield_now();
         }
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(server),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
+        let server = nix::unistd::Pid::from_raw(server);
+        match round % 3 {
+            0 => nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).unwrap(),
+            1 => nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGTERM).unwrap(),
+            _ => {
+                common::tmux::command()
+                    .arg("-S")
+                    .arg(&s.path)
+                    .arg("kill-server")
+                    .status()
+                    .unwrap();
+            }
+        }
         let status = follower.wait().unwrap();
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();

@@ -6,6 +6,9 @@ use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use std::time::Duration;
 
+/// The signal a process gets when its terminal closes.
+const SIGHUP: i32 = 1;
+
 /// How following a log ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Followed {
@@ -145,11 +148,21 @@ impl LogFollow {
                     .server
                     .is_some_and(|pid| watch::process_ending(pid.as_raw()))
         };
+        // A server told to end (kill-server, SIGTERM) closes its panes'
+        // terminals, reports their deaths by SIGHUP, then drops its
+        // clients: such a death followed by that goodbye is the server's end.
+        let server_ended = self
+            .client
+            .closed_reason()
+            .filter(|reason| watch::closed_by_server_end(reason));
         match end.expect("the loop ends after the end") {
+            Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
+                Err(gone(server_ended.unwrap_or_default()))
+            }
             Ok(status) => Ok(Followed::Exited(status)),
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
-            Err(WatchError::Closed(_) | WatchError::Client(ClientError::Closed(_)))
-                if server_lives() =>
+            Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
+                if server_lives() && !watch::closed_by_server_end(&reason) =>
             {
                 Ok(Followed::Gone)
             }

@@ -33,7 +33,7 @@ pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
     ExitStatus, ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
 };
-pub(crate) use exit::{dead_signal_on_screen, reports_dead_signal};
+pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal};
 pub(crate) use idle::program_name;
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
