@@ -246,3 +246,262 @@ fn a_second_shutdown_says_there_was_nothing_to_shut_down() {
     assert_eq!(doc["server_ended"], false, "{doc}");
     assert_eq!(doc["socket_removed"], false, "{doc}");
 }
+
+/// The log writers of `log` that run (children of the server).
+fn writer_count(s: &Socket, log: &str) -> usize {
+    let server = server_pid(s);
+    let children =
+        std::fs::read_to_string(format!("/proc/{server}/task/{server}/children")).unwrap();
+    children
+        .split_whitespace()
+        .filter(|child| {
+            std::fs::read(format!("/proc/{child}/cmdline")).is_ok_and(|cmdline| {
+                let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                args.contains(&&b"log-sink"[..]) && args.contains(&log.as_bytes())
+            })
+        })
+        .count()
+}
+
+/// Kill the log writer of `log` and wait until it is gone.
+fn kill_writer(s: &Socket, log: &str) {
+    let pid = writer_pid(s, log).expect("a log writer runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let since = Instant::now();
+    while writer_pid(s, log) == Some(pid) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "writer still there"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// The lines a stream gives, sent on as they come.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Lines from `rx` until one satisfies `done` (within `within`); all of
+/// them, that one last.
+fn until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    within: Duration,
+    what: &str,
+    seen: &mut Vec<String>,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = done(&line);
+                seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(e) => panic!("{what}: not within {within:?} ({e}); seen: {seen:#?}"),
+        }
+    }
+}
+
+/// `logs --follow` (with `--json` or not) while its log writer is killed:
+/// it says so at once, without anyone else looking, and goes on with the
+/// gap marked once, after the writer was started again.
+fn follow_through_a_killed_writer(json: bool) {
+    let s = Socket::new();
+    s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
+    s.ok(&["send", "web", "--enter", "one"]);
+    s.ok(&["wait", "web", "--ready", "got one", "--timeout", "20s"]);
+    let log = s.json(&["status", "web"])["log"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut args = vec!["logs", "web", "-n", "5", "--follow"];
+    if json {
+        args.insert(0, "--json");
+    }
+    let mut follower = s
+        .cmd(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(follower.stdout.take().unwrap());
+    let err = lines_of(follower.stderr.take().unwrap());
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    until(&out, Duration::from_secs(20), "got one", &mut stdout, |l| {
+        l.contains("got one")
+    });
+    kill_writer(&s, &log);
+    // Nobody else looks: the follower itself sees it, promptly.
+    if json {
+        until(
+            &out,
+            Duration::from_secs(5),
+            "a log_writer document",
+            &mut stdout,
+            |l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .is_ok_and(|d| d["log_writer"]["state"] == "restarted")
+            },
+        );
+    } else {
+        until(
+            &err,
+            Duration::from_secs(5),
+            "a log writer line on stderr",
+            &mut stderr,
+            |l| l.contains("log writer") && l.contains("restarted"),
+        );
+    }
+    // It goes on: the gap, then what the process prints now.
+    s.ok(&["send", "web", "--enter", "three"]);
+    until(
+        &out,
+        Duration::from_secs(20),
+        "got three",
+        &mut stdout,
+        |l| l.contains("got three"),
+    );
+    assert_eq!(
+        follower.try_wait().unwrap(),
+        None,
+        "the follow ended: {stdout:#?} {stderr:#?}"
+    );
+    let gaps = stdout
+        .iter()
+        .filter(|l| l.contains("--- tmux-wire: gap in the log: the log writer"))
+        .count();
+    assert_eq!(gaps, 1, "{stdout:#?}");
+    assert_eq!(writer_count(&s, &log), 1);
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+}
+
+#[test]
+fn logs_follow_sees_a_killed_log_writer_at_once_and_goes_on_after_the_gap() {
+    require_tmux!(3, 2, "the keeper");
+    follow_through_a_killed_writer(false);
+}
+
+#[test]
+fn logs_follow_json_says_the_log_writer_was_killed_and_goes_on_after_the_gap() {
+    require_tmux!(3, 2, "the keeper");
+    follow_through_a_killed_writer(true);
+}
+
+#[test]
+fn concurrent_looks_start_a_killed_log_writer_once() {
+    require_tmux!(3, 2, "the keeper");
+    let s = Socket::new();
+    s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
+    s.ok(&["send", "web", "--enter", "one"]);
+    s.ok(&["wait", "web", "--ready", "got one", "--timeout", "20s"]);
+    let log = s.json(&["status", "web"])["log"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for round in 0..3 {
+        kill_writer(&s, &log);
+        let lookers: Vec<_> = (0..2)
+            .map(|_| {
+                s.cmd(&["--json", "status", "web"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for looker in lookers {
+            let out = looker.wait_with_output().unwrap();
+            assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let word = format!("round{round}");
+        s.ok(&["send", "web", "--enter", &word]);
+        s.ok(&[
+            "wait",
+            "web",
+            "--ready",
+            &format!("got {word}"),
+            "--timeout",
+            "20s",
+        ]);
+        let logs = s.ok(&["logs", "web", "-n", "200"]);
+        let gaps = logs
+            .lines()
+            .filter(|l| l.contains("--- tmux-wire: gap in the log: the log writer"))
+            .count();
+        assert_eq!(gaps, round + 1, "round {round}: {logs}");
+        assert_eq!(writer_count(&s, &log), 1, "round {round}");
+        // What it prints arrives once, in order.
+        assert_eq!(
+            logs.lines().filter(|l| *l == format!("got {word}")).count(),
+            1,
+            "{logs}"
+        );
+    }
+}
+
+#[test]
+fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
+    require_tmux!(3, 2, "the keeper");
+    let s = Socket::new();
+    s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
+    s.ok(&["send", "web", "--enter", "one"]);
+    s.ok(&["wait", "web", "--ready", "got one", "--timeout", "20s"]);
+    let log = s.json(&["status", "web"])["log"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut follower = s
+        .cmd(&["--json", "logs", "web", "-n", "5", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(follower.stdout.take().unwrap());
+    let mut stdout = Vec::new();
+    until(&out, Duration::from_secs(20), "got one", &mut stdout, |l| {
+        l.contains("got one")
+    });
+    // No revival can take its turn: the lock cannot be opened.
+    let lock = std::path::Path::new(&log).with_file_name("web.writer.lock");
+    std::fs::create_dir(&lock).unwrap();
+    kill_writer(&s, &log);
+    let since = Instant::now();
+    let status = loop {
+        if let Some(status) = follower.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "the follow goes on: {stdout:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut follower.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(74), "{stderr}");
+    assert!(
+        stderr.contains("log writer") && stderr.contains("writer lock"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,6 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
-use super::{log, Keeper, KeeperError};
+use super::{log, Keeper, KeeperError, LogWriter, State};
 use crate::client::{Client, ClientError, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
@@ -29,7 +29,20 @@ pub struct LogFollow {
     socket: std::path::PathBuf,
     /// The tmux server's pid, where it is a process of this system.
     server: Option<nix::unistd::Pid>,
+    /// The keeper, to look at the log writer and start it again.
+    keeper: Keeper,
+    /// The end of the log writer's process (a pidfd), where it can be seen.
+    writer: watch::ProcessExit,
+    /// Whether the log writer is still to be watched (the process runs).
+    watch_writer: bool,
+    /// When to look at it next, where its end cannot be watched.
+    next_look: tokio::time::Instant,
 }
+
+/// How often the log writer is looked at where its process cannot be
+/// watched (no pidfd: a server of another system or pid namespace, or a
+/// writer not yet started); otherwise its end wakes the follower at once.
+const WRITER_LOOK: Duration = Duration::from_secs(1);
 
 impl Keeper {
     /// The last `n` lines of `name`'s log, and a follow of what comes after
@@ -53,6 +66,8 @@ impl Keeper {
                 name: name.to_string(),
             });
         };
+        let writer =
+            watch::ProcessExit::open(super::writer::writer_pid(server, &self.log_path(name)).await);
         let follow = LogFollow {
             client,
             pane,
@@ -61,6 +76,10 @@ impl Keeper {
             changes,
             socket: self.socket().to_path_buf(),
             server,
+            keeper: self.clone(),
+            writer,
+            watch_writer: true,
+            next_look: tokio::time::Instant::now() + WRITER_LOOK,
         };
         Ok((last, follow))
     }
@@ -81,16 +100,25 @@ impl LogFollow {
     /// process of its own and can lag far behind tmux's output under a
     /// flood. Reads are bounded, so memory stays flat however far behind
     /// the reader is. Dropping the future stops following.
+    ///
+    /// The log writer is watched too (its process's end, where it can be
+    /// seen, else a look every second): one that stops is started again
+    /// at once, with a gap line in the log, and `on_writer` is told
+    /// ([`LogWriter::Restarted`]) before the lines after it; one that
+    /// cannot be started again ends the follow with
+    /// [`KeeperError::LogWriter`], which says why.
     pub async fn run(
         mut self,
         mut on_lines: impl FnMut(&[String]),
         mut on_missed: impl FnMut(&log::Missed),
+        mut on_writer: impl FnMut(&LogWriter),
     ) -> Result<Followed, KeeperError> {
         // After the exit, tmux has read all the process wrote; the writer is
         // done once the log stops changing for this long.
         const QUIET: Duration = Duration::from_millis(500);
         let forever = Duration::from_secs(100 * 365 * 24 * 3600);
-        let exited = watch::wait_exit(&self.client, self.pane, forever);
+        let client = self.client.clone();
+        let exited = watch::wait_exit(&client, self.pane, forever);
         let mut exited = std::pin::pin!(exited);
         let io = |what: &str, source| KeeperError::Io {
             what: what.to_string(),
@@ -119,13 +147,25 @@ impl LogFollow {
                     Err(_) => break,
                 }
             } else {
-                tokio::select! {
-                    changed = self.changes.changed() => changed,
+                let look = self.watch_writer && !self.writer.is_open();
+                let writer_ended = tokio::select! {
+                    changed = self.changes.changed() => {
+                        changed.map_err(|e| io("watching the log", e))?;
+                        false
+                    }
                     status = &mut exited => {
                         end = Some(status);
-                        Ok(())
+                        false
+                    }
+                    () = self.writer.exited(), if self.watch_writer => true,
+                    () = tokio::time::sleep_until(self.next_look), if look => true,
+                };
+                if writer_ended {
+                    if let Some(writer) = self.look_at_writer().await? {
+                        on_writer(&writer);
                     }
                 }
+                Ok(())
             };
             changed.map_err(|e| io("watching the log", e))?;
         }
@@ -177,6 +217,71 @@ impl LogFollow {
             Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl LogFollow {
+    /// The log writer ended, or may have (no pidfd to say): look at it,
+    /// start it again if it is gone, and watch the one that runs now.
+    /// What the reader is to be told, if anything; an error if it cannot
+    /// be started again.
+    async fn look_at_writer(&mut self) -> Result<Option<LogWriter>, KeeperError> {
+        let ended = self.writer.is_open();
+        let info = match self.keeper.find(&self.name).await {
+            Ok((info, _)) => info,
+            // Its end (or the server's) is the exit watch's to tell.
+            Err(_) => {
+                self.stop_watching_writer();
+                return Ok(None);
+            }
+        };
+        if !matches!(info.state, State::Running | State::Idle) {
+            self.stop_watching_writer();
+            return Ok(None);
+        }
+        let told = match info.log_writer {
+            Some(stopped @ LogWriter::Stopped { .. }) => {
+                return Err(KeeperError::LogWriter {
+                    name: self.name.clone(),
+                    what: "the follow cannot go on (what the process prints no longer reaches its log)".into(),
+                    writer: stopped,
+                });
+            }
+            Some(restarted @ LogWriter::Restarted { .. }) => Some(restarted),
+            _ => None,
+        };
+        let pid = self.new_writer_pid().await;
+        self.writer = watch::ProcessExit::open(pid);
+        self.next_look = tokio::time::Instant::now() + WRITER_LOOK;
+        Ok(match told {
+            // Its process ended, and another caller started it again.
+            None if ended && pid.is_some() => Some(LogWriter::Restarted {
+                reason: "the log writer was gone (its process ended)".into(),
+            }),
+            told => told,
+        })
+    }
+
+    /// The pid of the log writer that runs, once it runs: one just
+    /// started may still be the shell that becomes it (a bounded wait).
+    async fn new_writer_pid(&self) -> Option<i32> {
+        self.server?;
+        let path = self.keeper.log_path(&self.name);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            if let Some(pid) = super::writer::writer_pid(self.server, &path).await {
+                return Some(pid);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn stop_watching_writer(&mut self) {
+        self.watch_writer = false;
+        self.writer = watch::ProcessExit::open(None);
     }
 }
 

@@ -195,8 +195,8 @@ pub struct ShutDown {
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
-/// the stop's lock and record, the exec lock and leftover exec command
-/// files.
+/// the stop's lock and record, the exec lock, leftover exec command files
+/// and the log writer's lock.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -205,6 +205,7 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.stop")),
         dir.join(format!("{name}.stopped")),
         dir.join(format!("{name}.exec.lock")),
+        dir.join(format!("{name}.writer.lock")),
     ];
     files.extend(
         (1..64)

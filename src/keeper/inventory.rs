@@ -241,9 +241,8 @@ impl Keeper {
             Err(e) => return Err(e),
         };
         let mut server = None;
-        // The log writers the server runs, looked for once.
-        let mut writers: Option<Option<Vec<(std::ffi::OsString, i32)>>> = None;
         let now = unix_now();
+        let mut records = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for line in reply.content() {
@@ -268,15 +267,29 @@ impl Keeper {
                 }
             }
             server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
+            records.push((record, info));
+        }
+        // Whether the log writers run, where only a look into /proc can
+        // tell (a running process whose pipe tmux still counts open):
+        // looked at once, off the async runtime.
+        let logs: Vec<String> = records
+            .iter()
+            .filter(|(record, info)| {
+                !record.kept_log.is_empty()
+                    && record.pane_pipe != "0"
+                    && matches!(info.state, State::Running | State::Idle)
+            })
+            .map(|(record, _)| record.kept_log.clone())
+            .collect();
+        let running = match (server, logs.is_empty()) {
+            (Some(server), false) => super::writer::writers_running(server, logs).await,
+            _ => None,
+        };
+        for (record, mut info) in records {
             if !record.kept_log.is_empty() {
-                let writers =
-                    writers.get_or_insert_with(|| server.and_then(super::writer::writers_of));
-                let seen = writers.as_ref().map(|writers| {
-                    writers
-                        .iter()
-                        .any(|(path, _)| path.as_os_str() == record.kept_log.as_str())
-                        || super::writer::writer_running(record.kept_log.as_ref())
-                });
+                let seen = running
+                    .as_ref()
+                    .map(|running| running.contains(&record.kept_log));
                 info.log_writer = super::writer::state_of(
                     &info.state,
                     &record.pane_pipe,

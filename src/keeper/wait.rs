@@ -322,18 +322,8 @@ impl Keeper {
         let exited = watch::wait_exit(client, pane, timeout);
         let path = self.log_path(name);
         // The writer's process, where it can be seen: its end is seen at once.
-        let writer_pid = match self.kept(client, name).await? {
-            Some(super::Kept {
-                server: Some(server),
-                ..
-            }) => super::writer::writers_of(server).and_then(|writers| {
-                writers
-                    .into_iter()
-                    .find(|(p, _)| p.as_os_str() == path.as_os_str())
-                    .map(|(_, pid)| pid)
-            }),
-            _ => None,
-        };
+        let server = self.kept(client, name).await?.and_then(|kept| kept.server);
+        let writer_pid = super::writer::writer_pid(server, &path).await;
         let writer_exit = watch::ProcessExit::open(writer_pid);
         let writer = async || self.log_writer_problem(name).await.ok().flatten();
         let waited = ready::wait_in_log(

@@ -211,6 +211,48 @@ pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
     }
 }
 
+/// Which of `logs` have a log writer that runs, for the tmux server
+/// `server`: its children first, then, for a log none of them writes,
+/// every process ([`writer_running`]); `None` where that cannot be seen.
+/// The looks into /proc run off the async runtime.
+pub(super) async fn writers_running(
+    server: nix::unistd::Pid,
+    logs: Vec<String>,
+) -> Option<std::collections::HashSet<String>> {
+    tokio::task::spawn_blocking(move || {
+        let writers = writers_of(server)?;
+        Some(
+            logs.into_iter()
+                .filter(|log| {
+                    writers
+                        .iter()
+                        .any(|(path, _)| path.as_os_str() == log.as_str())
+                        || writer_running(log.as_ref())
+                })
+                .collect(),
+        )
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The pid of the log writer of `log`, a child of the tmux server
+/// `server`, if one runs and that can be seen (off the async runtime).
+pub(super) async fn writer_pid(server: Option<nix::unistd::Pid>, log: &Path) -> Option<i32> {
+    let server = server?;
+    let log = log.as_os_str().to_os_string();
+    tokio::task::spawn_blocking(move || {
+        writers_of(server)?
+            .into_iter()
+            .find(|(path, _)| *path == log)
+            .map(|(_, pid)| pid)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 impl Keeper {
     /// The `pipe-pane` shell command that runs the log writer of `pane`
     /// into `log_path` (escaped for tmux, which expands formats in it).
@@ -236,6 +278,10 @@ impl Keeper {
     /// Start the log writer of `info` again if it is gone: a gap line in
     /// the log, the failure record cleared, a new `pipe-pane`. Its state
     /// then says so ([`LogWriter::Restarted`]), or why that failed.
+    /// Revivals of one process take turns (an flock on a file beside its
+    /// log, released by the kernel if the holder dies), and each looks
+    /// again under the lock: a writer that another caller started just
+    /// now is left alone (one gap line, one writer).
     pub(super) async fn revive_log_writer(&self, info: &mut ProcessInfo) {
         let Some(LogWriter::Stopped { reason }) = info.log_writer.clone() else {
             return;
@@ -244,7 +290,18 @@ impl Keeper {
             return;
         };
         let path = self.log_path(&info.name);
+        let mut fresh = None;
         let revived = async {
+            let _turn = self.writer_lock(&path, &info.name).await?;
+            let (all, _) = self.list_with_server().await?;
+            match all.into_iter().find(|p| p.name == info.name) {
+                Some(now) if matches!(now.log_writer, Some(LogWriter::Stopped { .. })) => {}
+                // Started again by another caller, or the process ended.
+                now => {
+                    fresh = Some(now);
+                    return Ok(());
+                }
+            }
             let sink = self.sink_command(pane, &path)?;
             // The gap first, so that it comes before what the new writer
             // writes; a log that cannot take it gets the new writer's own.
@@ -269,6 +326,13 @@ impl Keeper {
         // Bounded: a server that is shutting down holds a new client
         // without answering.
         let revived = tokio::time::timeout(REVIVE_WITHIN, revived).await;
+        if let (Ok(Ok(())), Some(fresh)) = (&revived, fresh) {
+            match fresh {
+                Some(now) => *info = now,
+                None => info.log_writer = None,
+            }
+            return;
+        }
         info.log_writer = Some(match revived {
             Ok(Ok(())) => LogWriter::Restarted { reason },
             Ok(Err(e)) => LogWriter::Stopped {
@@ -280,6 +344,28 @@ impl Keeper {
                 ),
             },
         });
+    }
+
+    /// The lock that makes revivals of `name`'s log writer take turns (a
+    /// file beside its log `log`), held until dropped.
+    async fn writer_lock(
+        &self,
+        log: &Path,
+        name: &str,
+    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+        let lock = log.with_file_name(format!("{name}.writer.lock"));
+        let io = |what: &str, source| KeeperError::Io {
+            what: format!("{what} {}", lock.display()),
+            source,
+        };
+        let file = log::open_append(&lock).map_err(|e| io("opening the writer lock", e))?;
+        tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
+        .map_err(|e| io("taking the writer lock", e))
     }
 
     /// Why what `name` prints does not all reach its log now, if it does

@@ -398,7 +398,9 @@ pub struct LogsArgs {
     /// A follower that falls so far behind that the log rotates away what
     /// it has not read says what it missed (bytes, at least how many
     /// lines, the cursor it goes on at: the start of a line) where it
-    /// happened, and exits 1 at the end.
+    /// happened, and exits 1 at the end. A log writer that stops is
+    /// started again at once and said where it happened (the log's gap
+    /// line follows); one that cannot be started again ends it, exit 74.
     #[arg(long, conflicts_with_all = ["offset", "limit"])]
     pub follow: bool,
     /// Page by line: start at line N of all the log keeps (0 is the

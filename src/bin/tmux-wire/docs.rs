@@ -178,6 +178,15 @@ pub struct MissedLine {
     pub missed: Missed,
 }
 
+/// `logs --follow`, where the log writer stopped and was started again:
+/// `{"log_writer": WRITER}` (`{"state": "restarted", "reason": STR}`),
+/// before the log's gap line and the lines after it. One that cannot be
+/// started again ends the follow with the error document (exit 74).
+#[derive(Serialize)]
+pub struct WriterLine<'a> {
+    pub log_writer: &'a LogWriter,
+}
+
 /// Output a reader never got: `bytes` exactly (null when the log's index
 /// cannot say), the lines only as a lower bound (the lines of bytes
 /// rotated away were never counted), and the cursor where reading went on
@@ -739,6 +748,14 @@ mod tests {
                 }
             }),
             json!({"missed": {"bytes": 2013, "lines_at_least": 1, "cursor": "9f3a1c2e:3003"}})
+        );
+        assert_eq!(
+            v(&WriterLine {
+                log_writer: &LogWriter::Restarted {
+                    reason: "the log writer is gone".into()
+                }
+            }),
+            json!({"log_writer": {"state": "restarted", "reason": "the log writer is gone"}})
         );
         let waited = |missed_bytes| WaitedFrom {
             waited: Waited::Ready { ready: "up".into() },

@@ -276,8 +276,17 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             );
         }
     };
+    // A log writer that stopped and was started again: said where it
+    // happened (the gap line follows in the log).
+    let on_writer = |writer: &keeper::LogWriter| {
+        if json {
+            print_doc(&docs::WriterLine { log_writer: writer });
+        } else {
+            eprintln!("tmux-wire: {name}'s log writer is {writer}");
+        }
+    };
     let ended = tokio::select! {
-        ended = following.run(|lines| print_lines(json, lines), on_missed) => Some(ended?),
+        ended = following.run(|lines| print_lines(json, lines), on_missed, on_writer) => Some(ended?),
         _ = tokio::signal::ctrl_c() => None,
     };
     {
