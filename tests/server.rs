@@ -114,8 +114,17 @@ fn racing_starts_end_with_one_server_and_no_error() {
     assert_eq!(socket_state(&sock).unwrap(), SocketState::Alive);
     // Exactly one tmux server process serves this socket.
     let pid = server_pid(&sock).to_string();
+    // tmux starts its server as a daemon: the child it forks forks the
+    // server and exits, and for a moment still shows the same command
+    // line. Wait for that to end (bounded), then exactly one is left.
+    let since = std::time::Instant::now();
+    let mut using = processes_using(&sock);
+    while using != [pid.clone()] && since.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::yield_now();
+        using = processes_using(&sock);
+    }
     assert_eq!(
-        processes_using(&sock),
+        using,
         vec![pid],
         "exactly one process, the server, serves the socket"
     );
