@@ -8,6 +8,8 @@ use std::time::Duration;
 
 /// The signal a process gets when its terminal closes.
 const SIGHUP: i32 = 1;
+/// How long after a death by SIGHUP a server that is ending says goodbye.
+const GOODBYE_WITHIN: Duration = Duration::from_secs(3);
 
 /// How following a log ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,12 +191,19 @@ impl LogFollow {
                     .is_some_and(|pid| watch::process_ending(pid.as_raw()))
         };
         // A server told to end (kill-server, SIGTERM) closes its panes'
-        // terminals, reports their deaths by SIGHUP, then drops its
-        // clients: such a death followed by that goodbye is the server's end.
-        let server_ended = self
-            .client
-            .closed_reason()
-            .filter(|reason| watch::closed_by_server_end(reason));
+        // terminals, may report their deaths by SIGHUP, then drops its
+        // clients: such a death followed by that goodbye is the server's
+        // end. The goodbye is waited for (a death by SIGHUP that is the
+        // process's own, its session kept, is said that much later).
+        let server_ended = match end {
+            Some(Ok(ExitStatus::Signaled(SIGHUP))) => {
+                tokio::time::timeout(GOODBYE_WITHIN, self.client.wait_closed())
+                    .await
+                    .ok()
+                    .filter(|reason| watch::closed_by_server_end(reason))
+            }
+            _ => None,
+        };
         match end.expect("the loop ends after the end") {
             Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
                 Err(gone(server_ended.unwrap_or_default()))
