@@ -1446,3 +1446,154 @@ fn from_input_survives_a_resize_that_rewraps_the_lines_above() {
     let found = s.json(&["wait", "w", "--ready", "^sent$", "--timeout", "5s"]);
     assert_eq!(found["ready"], "sent", "{found}");
 }
+
+/// A wait that falls behind while it waits (stopped while the log rotates
+/// away what it has not read) says exactly what it missed when it ends
+/// without a match: a field of the error document in `--json`, a line on
+/// stderr in text; and the bytes are those a read from the same start
+/// misses.
+#[test]
+fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    const N: u64 = 200_000;
+    let start = s
+        .cmd(&[
+            "start",
+            "seqw",
+            "--",
+            "sh",
+            "-c",
+            &format!("stty -echo; read go; seq 1 {N}; echo SEQ-END; read stop"),
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "65536"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    // From the start of the run: whenever the waits are stopped, what
+    // they have not read yet is all of it.
+    let wait = |json: bool| {
+        let mut args = vec![
+            "wait",
+            "seqw",
+            "--ready",
+            "^100000$",
+            "--from",
+            "start",
+            "--timeout",
+            "3s",
+        ];
+        if json {
+            args.insert(0, "--json");
+        }
+        s.cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let text = wait(false);
+    let json = wait(true);
+    let pids = [text.id(), json.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    for pid in pids {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    }
+    s.ok(&["send", "seqw", "--enter", "go"]);
+    s.ok(&["wait", "seqw", "--ready", "^SEQ-END$", "--timeout", "120s"]);
+    for pid in pids {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    }
+    // What a read from the start of the run misses: the same bytes.
+    let poll = s.json(&["poll", "seqw"]);
+    let first: u64 = poll["lines"][0].as_str().unwrap().parse().unwrap();
+    let missed = poll["missed_bytes"].as_u64().unwrap();
+    assert_eq!(missed, seq_bytes(1, first - 1), "{poll}");
+    assert!(first > 100_000, "{poll}");
+
+    let out = json.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 124, "{doc}");
+    assert_eq!(doc["missed_bytes"], missed, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+
+    let out = text.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("missed {missed} bytes of seqw's output")),
+        "{err}"
+    );
+}
+
+/// A wait from a cursor whose line was rotated away, while no line has
+/// begun since, counts all of that line it skips, the rest written after
+/// the wait began too; its error document says so.
+#[test]
+fn a_wait_from_a_cursor_counts_all_of_the_cut_line_it_skips() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "bar",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; read go; head -c 20000 /dev/zero | tr '\\0' x; printf DONE; \
+             read more; printf yyyy; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    let before = s.json(&["poll", "bar"]);
+    let cursor = before["cursor"].as_str().unwrap().to_string();
+    s.ok(&["send", "bar", "--enter", "go"]);
+    let ends_with = |tail: &str| {
+        for _ in 0..200 {
+            let page = s.json(&["logs", "bar", "-n", "1"]);
+            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the log never ended with {tail}");
+    };
+    ends_with("DONE");
+    // The wait begins inside the cut line; the rest of it comes while it
+    // waits.
+    let wait = s
+        .cmd(&[
+            "--json",
+            "wait",
+            "bar",
+            "--ready",
+            "^never$",
+            "--from",
+            &cursor,
+            "--timeout",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["send", "bar", "--enter", "more"]);
+    ends_with("DONEyyyy");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = wait.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // All the process printed after the cursor: 20000 x, DONE, yyyy.
+    assert_eq!(doc["missed_bytes"], 20008, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+}

@@ -226,7 +226,7 @@ fn existing_size(log: &Path, file: &FileId) -> Option<u64> {
 }
 
 /// Where a cursor is in the files there are now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Located {
     /// Where to read from.
     pub position: Position,
