@@ -160,6 +160,9 @@ fn log_limits() -> Result<tmux_wire::keeper::log::Limits, Failure> {
         limits.keep = v
             .parse()
             .map_err(|_| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {v:?} is not a number")))?;
+        limits
+            .check()
+            .map_err(|e| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {e}")))?;
     }
     Ok(limits)
 }

@@ -52,8 +52,10 @@ impl std::str::FromStr for Cursor {
         if log.is_empty() || !log.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
+        // Log ids are written in lowercase; one typed in uppercase is the
+        // same id.
         Ok(Cursor {
-            log: log.to_string(),
+            log: log.to_ascii_lowercase(),
             offset: offset.parse().map_err(|_| bad())?,
         })
     }
@@ -205,7 +207,7 @@ pub(crate) fn register_rotated(log: &Path, file: FileId, begins: u64) -> io::Res
 
 /// The log's files there are, newest first: (identity, size).
 fn existing_files(log: &Path) -> Vec<(FileId, u64)> {
-    (0..64)
+    (0..=super::MAX_KEEP)
         .map(|i| {
             if i == 0 {
                 log.to_path_buf()
@@ -448,5 +450,36 @@ mod tests {
         for bad in ["", "10234", "x:1", ":1", "ab:", "ab:-1"] {
             assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_cursor_typed_in_uppercase_is_the_same_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let limits = Limits {
+            max_bytes: 1000,
+            keep: 1,
+        };
+        sink(&lines(0, 10)[..], &log, limits).unwrap();
+        let end = end_cursor(&log).unwrap();
+        let upper: Cursor = format!("{}:{}", end.log.to_ascii_uppercase(), end.offset)
+            .parse()
+            .unwrap();
+        assert_eq!(upper, end);
+        assert_eq!(locate(&log, &upper).unwrap().missed, 0);
+    }
+
+    #[test]
+    fn limits_keep_at_most_63_rotated_files() {
+        let limits = |keep| Limits {
+            max_bytes: 1000,
+            keep,
+        };
+        assert!(limits(63).check().is_ok());
+        assert!(limits(64).check().unwrap_err().contains("at most 63"));
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let err = sink(&lines(0, 10)[..], &log, limits(64)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 }
