@@ -1597,3 +1597,80 @@ fn a_wait_from_a_cursor_counts_all_of_the_cut_line_it_skips() {
     assert_eq!(doc["missed_bytes"], 20008, "{doc}");
     assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
 }
+
+/// Polls from a cursor whose line was rotated away, while the process
+/// prints without a newline (a progress bar), say what they missed so
+/// far, every byte of it, and move on: the next poll goes on skipping the
+/// cut line, and the lines begin at the start of the next one.
+#[test]
+fn polls_inside_a_cut_line_say_what_they_missed_so_far() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "bar",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; read go; head -c 20000 /dev/zero | tr '\\0' x; printf DONE; \
+             read more; printf yyyy; read nl; printf 'zz\\nAFTER\\n'; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    let before = s.json(&["poll", "bar"]);
+    let c0 = before["cursor"].as_str().unwrap().to_string();
+    let offset = |c: &str| -> u64 {
+        let digits: String = c
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let ends_with = |tail: &str| {
+        for _ in 0..200 {
+            let page = s.json(&["logs", "bar", "-n", "1"]);
+            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the log never ended with {tail}");
+    };
+    s.ok(&["send", "bar", "--enter", "go"]);
+    ends_with("DONE");
+    let poll = s.json(&["poll", "bar", "--cursor", &c0]);
+    assert_eq!(poll["missed_bytes"], 20004, "{poll}");
+    assert_eq!(poll["missed_lines_at_least"], 1, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!([]), "{poll}");
+    assert!(poll["partial"].is_null(), "{poll}");
+    let c1 = poll["cursor"].as_str().unwrap().to_string();
+    assert_eq!(offset(&c1), offset(&c0) + 20004, "{poll}");
+    // The same again: nothing new, nothing missed twice.
+    let again = s.json(&["poll", "bar", "--cursor", &c1]);
+    assert_eq!(again["missed_bytes"], 0, "{again}");
+    assert_eq!(again["cursor"], c1.as_str(), "{again}");
+    // More of the cut line: missed too, never shown.
+    s.ok(&["send", "bar", "--enter", "more"]);
+    ends_with("DONEyyyy");
+    let poll = s.json(&["poll", "bar", "--cursor", &c1]);
+    assert_eq!(poll["missed_bytes"], 4, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!([]), "{poll}");
+    assert!(poll["partial"].is_null(), "{poll}");
+    let c2 = poll["cursor"].as_str().unwrap().to_string();
+    assert_eq!(offset(&c2), offset(&c0) + 20008, "{poll}");
+    // Its end: the rest of it missed ("zz\r\n"), then whole lines.
+    s.ok(&["send", "bar", "--enter", "nl"]);
+    ends_with("AFTER");
+    let poll = s.json(&["poll", "bar", "--cursor", &c2]);
+    assert_eq!(poll["missed_bytes"], 4, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!(["AFTER"]), "{poll}");
+}
