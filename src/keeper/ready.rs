@@ -233,26 +233,42 @@ async fn wait_counting(
                 return Ok(LogWait::Writer(state));
             }
         }
-        tokio::select! {
-            changed = changes.changed() => changed.map_err(|e| io("watching the log", e))?,
-            status = &mut exited => end = Some(status?),
+        let timed_out = tokio::select! {
+            changed = changes.changed() => {
+                changed.map_err(|e| io("watching the log", e))?;
+                false
+            }
+            status = &mut exited => match status {
+                Ok(status) => {
+                    end = Some(status);
+                    false
+                }
+                // The exit's watch has the same deadline.
+                Err(WatchError::Timeout(_)) => true,
+                Err(e) => return Err(e),
+            },
             () = &mut writer_gone, if !gone => {
                 gone = true;
                 writer_looked_at = false;
+                false
             }
-            () = tokio::time::sleep_until(deadline) => {
-                // What the log holds at the deadline is what the wait
-                // read past: a reader held up (stopped, slow) reads it
-                // now, to count what was rotated away before it could.
-                let last = read_all(&mut follower, missed)?;
-                for line in &last {
-                    if line.starts_with(GAP_MARK) {
-                        gap = Some(line.clone());
-                    }
+            () = tokio::time::sleep_until(deadline) => true,
+        };
+        if timed_out {
+            // What the log holds at the deadline is what the wait read
+            // past: a reader held up (stopped, slow) reads it now, to
+            // count what was rotated away before it could.
+            let last = read_all(&mut follower, missed)?;
+            for line in &last {
+                if line.starts_with(GAP_MARK) {
+                    gap = Some(line.clone());
                 }
-                at_end(&mut follower, missed);
-                return Ok(LogWait::TimedOut { gap, writer: writer().await });
             }
+            at_end(&mut follower, missed);
+            return Ok(LogWait::TimedOut {
+                gap,
+                writer: writer().await,
+            });
         }
     }
 }
