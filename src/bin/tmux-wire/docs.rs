@@ -221,9 +221,11 @@ impl Ending<'_> {
     }
 }
 
-/// `wait`'s document: how it ended, and with `--from CURSOR` when bytes
-/// after the cursor were rotated away, `missed_bytes` (exact) and
-/// `missed_lines_at_least`; see [`Missed`].
+/// `wait`'s document: how it ended, and when bytes after its start were
+/// rotated away before it read them (after a `--from CURSOR`, or while it
+/// waited), `missed_bytes` (exact, with the rest of the lines they cut)
+/// and `missed_lines_at_least`; see [`Missed`]. A wait that fails says
+/// the same in its [`Error`] document.
 #[derive(Serialize)]
 pub struct WaitedFrom {
     #[serde(flatten)]
