@@ -1497,7 +1497,24 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
     };
     let text = wait(false);
     let json = wait(true);
-    let pids = [text.id(), json.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    // One that matches after the gap says it with the match.
+    let found = s
+        .cmd(&[
+            "--json",
+            "wait",
+            "seqw",
+            "--ready",
+            "^SEQ-END$",
+            "--from",
+            "start",
+            "--timeout",
+            "120s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = [text.id(), json.id(), found.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
     for pid in pids {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     }
@@ -1512,6 +1529,13 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
     let missed = poll["missed_bytes"].as_u64().unwrap();
     assert_eq!(missed, seq_bytes(1, first - 1), "{poll}");
     assert!(first > 100_000, "{poll}");
+
+    let out = found.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ready"], "SEQ-END", "{doc}");
+    assert_eq!(doc["missed_bytes"], missed, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
 
     let out = json.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(124), "{out:?}");
