@@ -1447,9 +1447,42 @@ fn from_input_survives_a_resize_that_rewraps_the_lines_above() {
     assert_eq!(found["ready"], "sent", "{found}");
 }
 
-/// A wait that falls behind while it waits (stopped while the log rotates
-/// away what it has not read) says exactly what it missed when it ends
-/// without a match: a field of the error document in `--json`, a line on
+/// `tmux-wire ARGS`, stopped before it begins (a shell that stops itself,
+/// then becomes tmux-wire), with its output piped: returned once stopped.
+fn stopped_before_it_begins(s: &Socket, args: &[&str]) -> std::process::Child {
+    let cmd = s.cmd(args);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("kill -STOP $$; exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    let child = sh
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let stopped = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WUNTRACED));
+    assert!(
+        matches!(stopped, Ok(nix::sys::wait::WaitStatus::Stopped(..))),
+        "{stopped:?}"
+    );
+    child
+}
+
+/// A wait that falls behind the log (held up while the log rotates away
+/// what it has not read) says exactly what it missed, however it ends: a
+/// field of its document, or of the error document in `--json`, a line on
 /// stderr in text; and the bytes are those a read from the same start
 /// misses.
 #[test]
@@ -1473,51 +1506,29 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
         .output()
         .unwrap();
     assert!(start.status.success(), "{start:?}");
-    // From the start of the run: whenever the waits are stopped, what
-    // they have not read yet is all of it.
-    let wait = |json: bool| {
+    // From the start of the run: held up before they begin, what they
+    // read first was rotated away.
+    let wait = |json: bool, pattern: &str, timeout: &str| {
         let mut args = vec![
             "wait",
             "seqw",
             "--ready",
-            "^100000$",
+            pattern,
             "--from",
             "start",
             "--timeout",
-            "3s",
+            timeout,
         ];
         if json {
             args.insert(0, "--json");
         }
-        s.cmd(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        stopped_before_it_begins(&s, &args)
     };
-    let text = wait(false);
-    let json = wait(true);
+    let text = wait(false, "^100000$", "3s");
+    let json = wait(true, "^100000$", "3s");
     // One that matches after the gap says it with the match.
-    let found = s
-        .cmd(&[
-            "--json",
-            "wait",
-            "seqw",
-            "--ready",
-            "^SEQ-END$",
-            "--from",
-            "start",
-            "--timeout",
-            "120s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let found = wait(true, "^SEQ-END$", "120s");
     let pids = [text.id(), json.id(), found.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
-    for pid in pids {
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    }
     s.ok(&["send", "seqw", "--enter", "go"]);
     s.ok(&["wait", "seqw", "--ready", "^SEQ-END$", "--timeout", "120s"]);
     for pid in pids {
@@ -1550,6 +1561,80 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
     assert!(
         err.contains(&format!("missed {missed} bytes of seqw's output")),
         "{err}"
+    );
+}
+
+/// A wait stopped while it waits, while the log rotates away what it has
+/// not read, is told of the gap when it goes on: it ends (here at its
+/// timeout) with at least the bytes rotated away after what it read.
+#[test]
+fn a_wait_stopped_while_it_waits_says_what_it_missed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "seqs",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; echo READY; read go; seq 1 200000; echo SEQ-END; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "65536"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    s.ok(&["wait", "seqs", "--ready", "^READY$", "--from", "start"]);
+    // Waiting from now on, the wait holds the current file open; it is
+    // stopped then, before the output begins.
+    let wait = s
+        .cmd(&[
+            "--json",
+            "wait",
+            "seqs",
+            "--ready",
+            "^100000$",
+            "--from",
+            "now",
+            "--timeout",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    // It waits once it has the log open.
+    let log = s.path.with_extension("logs").join("seqs.log");
+    let fds = format!("/proc/{}/fd", wait.id());
+    let has_log_open = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|p| p == log)
+    };
+    let started = std::time::Instant::now();
+    while !has_log_open() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["send", "seqs", "--enter", "go"]);
+    s.ok(&["wait", "seqs", "--ready", "^SEQ-END$", "--timeout", "120s"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = wait.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 1.3 MB printed, 128 KiB kept, 64 KiB held open at most.
+    let missed = doc["missed_bytes"].as_u64().unwrap_or(0);
+    assert!(missed > 1_000_000, "{doc}");
+    assert!(
+        doc["missed_lines_at_least"].as_u64().unwrap_or(0) >= 1,
+        "{doc}"
     );
 }
 
