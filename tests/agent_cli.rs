@@ -148,10 +148,11 @@ fn run_answers_within_the_yield_or_gives_a_cursor() {
 fn polls_see_every_line_once_across_log_rotations() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
-    // 4 KiB files, 200 kept: rotating every ~400 lines, nothing lost.
+    // 4 KiB files, 63 kept (the most there can be): rotating every ~400
+    // lines, nothing lost.
     let env = [
         ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
-        ("TMUX_WIRE_LOG_KEEP", "200"),
+        ("TMUX_WIRE_LOG_KEEP", "63"),
     ];
     // Four batches of 1000 lines, each let out by a line typed in (not
     // echoed), so the polls see the log grow and rotate between them.

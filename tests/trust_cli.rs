@@ -1456,3 +1456,340 @@ fn from_input_survives_a_resize_that_rewraps_the_lines_above() {
     let found = s.json(&["wait", "w", "--ready", "^sent$", "--timeout", "5s"]);
     assert_eq!(found["ready"], "sent", "{found}");
 }
+
+/// `tmux-wire ARGS`, stopped before it begins (a shell that stops itself,
+/// then becomes tmux-wire), with its output piped: returned once stopped.
+fn stopped_before_it_begins(s: &Socket, args: &[&str]) -> std::process::Child {
+    let cmd = s.cmd(args);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("kill -STOP $$; exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    let child = sh
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let stopped = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WUNTRACED));
+    assert!(
+        matches!(stopped, Ok(nix::sys::wait::WaitStatus::Stopped(..))),
+        "{stopped:?}"
+    );
+    child
+}
+
+/// A wait that falls behind the log (held up while the log rotates away
+/// what it has not read) says exactly what it missed, however it ends: a
+/// field of its document, or of the error document in `--json`, a line on
+/// stderr in text; and the bytes are those a read from the same start
+/// misses.
+#[test]
+fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    const N: u64 = 200_000;
+    let start = s
+        .cmd(&[
+            "start",
+            "seqw",
+            "--",
+            "sh",
+            "-c",
+            &format!("stty -echo; read go; seq 1 {N}; echo SEQ-END; read stop"),
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "65536"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    // From the start of the run: held up before they begin, what they
+    // read first was rotated away.
+    let wait = |json: bool, pattern: &str, timeout: &str| {
+        let mut args = vec![
+            "wait",
+            "seqw",
+            "--ready",
+            pattern,
+            "--from",
+            "start",
+            "--timeout",
+            timeout,
+        ];
+        if json {
+            args.insert(0, "--json");
+        }
+        stopped_before_it_begins(&s, &args)
+    };
+    let text = wait(false, "^100000$", "3s");
+    let json = wait(true, "^100000$", "3s");
+    // One that matches after the gap says it with the match.
+    let found = wait(true, "^SEQ-END$", "120s");
+    let pids = [text.id(), json.id(), found.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    s.ok(&["send", "seqw", "--enter", "go"]);
+    s.ok(&["wait", "seqw", "--ready", "^SEQ-END$", "--timeout", "120s"]);
+    for pid in pids {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    }
+    // What a read from the start of the run misses: the same bytes.
+    let poll = s.json(&["poll", "seqw"]);
+    let first: u64 = poll["lines"][0].as_str().unwrap().parse().unwrap();
+    let missed = poll["missed_bytes"].as_u64().unwrap();
+    assert_eq!(missed, seq_bytes(1, first - 1), "{poll}");
+    assert!(first > 100_000, "{poll}");
+
+    let out = found.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ready"], "SEQ-END", "{doc}");
+    assert_eq!(doc["missed_bytes"], missed, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+
+    let out = json.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 124, "{doc}");
+    assert_eq!(doc["missed_bytes"], missed, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+
+    let out = text.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("missed {missed} bytes of seqw's output")),
+        "{err}"
+    );
+}
+
+/// A wait stopped while it waits, while the log rotates away what it has
+/// not read, is told of the gap when it goes on: it ends (here at its
+/// timeout) with at least the bytes rotated away after what it read.
+#[test]
+fn a_wait_stopped_while_it_waits_says_what_it_missed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "seqs",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; echo READY; read go; seq 1 200000; echo SEQ-END; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "65536"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    s.ok(&["wait", "seqs", "--ready", "^READY$", "--from", "start"]);
+    // Waiting from now on, the wait holds the current file open; it is
+    // stopped then, before the output begins.
+    let wait = s
+        .cmd(&[
+            "--json",
+            "wait",
+            "seqs",
+            "--ready",
+            "^100000$",
+            "--from",
+            "now",
+            "--timeout",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    // It waits once it has the log open.
+    let log = s.path.with_extension("logs").join("seqs.log");
+    let fds = format!("/proc/{}/fd", wait.id());
+    let has_log_open = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|p| p == log)
+    };
+    let started = std::time::Instant::now();
+    while !has_log_open() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["send", "seqs", "--enter", "go"]);
+    s.ok(&["wait", "seqs", "--ready", "^SEQ-END$", "--timeout", "120s"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = wait.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 1.3 MB printed, 128 KiB kept, 64 KiB held open at most.
+    let missed = doc["missed_bytes"].as_u64().unwrap_or(0);
+    assert!(missed > 1_000_000, "{doc}");
+    assert!(
+        doc["missed_lines_at_least"].as_u64().unwrap_or(0) >= 1,
+        "{doc}"
+    );
+}
+
+/// A wait from a cursor whose line was rotated away, while no line has
+/// begun since, counts all of that line it skips, the rest written after
+/// the wait began too; its error document says so.
+#[test]
+fn a_wait_from_a_cursor_counts_all_of_the_cut_line_it_skips() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "bar",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; read go; head -c 20000 /dev/zero | tr '\\0' x; printf DONE; \
+             read more; printf yyyy; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    let before = s.json(&["poll", "bar"]);
+    let cursor = before["cursor"].as_str().unwrap().to_string();
+    s.ok(&["send", "bar", "--enter", "go"]);
+    let ends_with = |tail: &str| {
+        for _ in 0..200 {
+            let page = s.json(&["logs", "bar", "-n", "1"]);
+            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the log never ended with {tail}");
+    };
+    ends_with("DONE");
+    // The wait begins inside the cut line; the rest of it comes while it
+    // waits.
+    let wait = s
+        .cmd(&[
+            "--json",
+            "wait",
+            "bar",
+            "--ready",
+            "^never$",
+            "--from",
+            &cursor,
+            "--timeout",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    s.ok(&["send", "bar", "--enter", "more"]);
+    ends_with("DONEyyyy");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = wait.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // All the process printed after the cursor: 20000 x, DONE, yyyy.
+    assert_eq!(doc["missed_bytes"], 20008, "{doc}");
+    assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
+}
+
+/// Polls from a cursor whose line was rotated away, while the process
+/// prints without a newline (a progress bar), say what they missed so
+/// far, every byte of it, and move on: the next poll goes on skipping the
+/// cut line, and the lines begin at the start of the next one.
+#[test]
+fn polls_inside_a_cut_line_say_what_they_missed_so_far() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = s
+        .cmd(&[
+            "start",
+            "bar",
+            "--",
+            "sh",
+            "-c",
+            "stty -echo; read go; head -c 20000 /dev/zero | tr '\\0' x; printf DONE; \
+             read more; printf yyyy; read nl; printf 'zz\\nAFTER\\n'; read stop",
+        ])
+        .envs([
+            ("TMUX_WIRE_LOG_MAX_BYTES", "4096"),
+            ("TMUX_WIRE_LOG_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{start:?}");
+    let before = s.json(&["poll", "bar"]);
+    let c0 = before["cursor"].as_str().unwrap().to_string();
+    let offset = |c: &str| -> u64 {
+        let digits: String = c
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let ends_with = |tail: &str| {
+        for _ in 0..200 {
+            let page = s.json(&["logs", "bar", "-n", "1"]);
+            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the log never ended with {tail}");
+    };
+    s.ok(&["send", "bar", "--enter", "go"]);
+    ends_with("DONE");
+    let poll = s.json(&["poll", "bar", "--cursor", &c0]);
+    assert_eq!(poll["missed_bytes"], 20004, "{poll}");
+    assert_eq!(poll["missed_lines_at_least"], 1, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!([]), "{poll}");
+    assert!(poll["partial"].is_null(), "{poll}");
+    let c1 = poll["cursor"].as_str().unwrap().to_string();
+    assert_eq!(offset(&c1), offset(&c0) + 20004, "{poll}");
+    // The same again: nothing new, nothing missed twice.
+    let again = s.json(&["poll", "bar", "--cursor", &c1]);
+    assert_eq!(again["missed_bytes"], 0, "{again}");
+    assert_eq!(again["cursor"], c1.as_str(), "{again}");
+    // More of the cut line: missed too, never shown.
+    s.ok(&["send", "bar", "--enter", "more"]);
+    ends_with("DONEyyyy");
+    let poll = s.json(&["poll", "bar", "--cursor", &c1]);
+    assert_eq!(poll["missed_bytes"], 4, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!([]), "{poll}");
+    assert!(poll["partial"].is_null(), "{poll}");
+    let c2 = poll["cursor"].as_str().unwrap().to_string();
+    assert_eq!(offset(&c2), offset(&c0) + 20008, "{poll}");
+    // Its end: the rest of it missed ("zz\r\n"), then whole lines.
+    s.ok(&["send", "bar", "--enter", "nl"]);
+    ends_with("AFTER");
+    let poll = s.json(&["poll", "bar", "--cursor", &c2]);
+    assert_eq!(poll["missed_bytes"], 4, "{poll}");
+    assert_eq!(poll["lines"], serde_json::json!(["AFTER"]), "{poll}");
+}

@@ -198,6 +198,16 @@ pub enum KeeperError {
     /// The command line to start is empty or cannot be passed to tmux.
     #[error("bad command: {0}")]
     BadCommand(String),
+    /// A wait in a log that fell behind it ended with `source`: what it
+    /// missed on the way (bytes rotated away before it read them) comes
+    /// with the error. The exit status is the one of `source`.
+    #[error("{source}")]
+    MissedThenFailed {
+        /// What the wait passed over.
+        missed: super::WaitMissed,
+        /// How the wait ended.
+        source: Box<KeeperError>,
+    },
     /// A wait in the log cannot see what the process prints: its log
     /// writer does not write it (exit 74, as EX_IOERR).
     #[error("{name}: {what}; its log writer is {writer}")]
@@ -232,6 +242,9 @@ fn known_names(known: &[String]) -> String {
 impl KeeperError {
     /// Whether this error is a wait running out of time.
     pub fn is_timeout(&self) -> bool {
+        if let KeeperError::MissedThenFailed { source, .. } = self {
+            return source.is_timeout();
+        }
         matches!(
             self,
             KeeperError::Watch(WatchError::Timeout(_))
@@ -248,6 +261,7 @@ impl KeeperError {
     pub fn exit_code(&self) -> u8 {
         match self {
             KeeperError::CannotRun { code, .. } => *code,
+            KeeperError::MissedThenFailed { source, .. } => source.exit_code(),
             KeeperError::LogWriter { .. } => 74,
             KeeperError::Interrupted("SIGINT") => 130,
             KeeperError::Interrupted("SIGTERM") => 143,

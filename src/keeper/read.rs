@@ -119,48 +119,37 @@ impl Keeper {
         };
         let located = locate(&start)?;
         let state = if exit.is_some() { "exited" } else { "running" };
-        let nothing_yet = |cursor: &Cursor, missed_bytes| Output {
-            name: name.to_string(),
-            code: exit.map(ExitStatus::code),
-            exit,
-            state,
-            process: info.state.clone(),
-            lines: Vec::new(),
-            partial: None,
-            cut: false,
-            cursor: cursor.to_string(),
-            missed_bytes,
-            missed_lines_at_least: u64::from(missed_bytes > 0),
-            more: false,
-            log_writer: info.log_writer.clone().filter(|w| !w.is_writing()),
-        };
-        if located.mid_line {
-            // Rotated away, and no line has begun after it yet: nothing to
-            // return from the start of a line. Once the process has ended,
-            // all after the start is missed; while it runs, the next read
-            // from the same cursor says so, with the line after it.
-            return Ok(match exit {
-                Some(_) => {
-                    let end = log::cursor_at(&path, &located.position).map_err(io)?;
-                    nothing_yet(&end, located.missed)
-                }
-                None => nothing_yet(&start, 0),
-            });
-        }
         let mut follower = log::Follower::new(&path, located.position, raw);
+        if located.mid_line {
+            // Rotated away, and no line had begun after it when it was
+            // located: skip to the start of the next line first.
+            follower = follower.skipping_to_a_line(Some(located.missed));
+        }
         let mut bytes = Vec::new();
         let mut more = false;
+        // Stopped at a gap with a piece of a line read before it.
+        let mut at_gap = false;
+        // Reached the end of the log still inside a line a gap cut.
+        let mut in_cut_line = false;
         loop {
             bytes.extend(follower.read_bytes().map_err(io)?);
             if follower.at_gap() {
+                if bytes.is_empty() {
+                    if follower.caught_up() {
+                        // No line has begun after the gap yet: all up to
+                        // here is missed, and the next read goes on
+                        // skipping from here.
+                        in_cut_line = true;
+                        break;
+                    }
+                    // A gap before anything was read: go on past it.
+                    continue;
+                }
                 // The log rotated past the reader while it read: what it
                 // read joins up to here; the next read from the cursor
                 // says what is gone.
                 more = true;
-                if follower.take_missed().is_none() && bytes.is_empty() {
-                    // Still skipping to a line after a gap at the start.
-                    return Ok(nothing_yet(&start, 0));
-                }
+                at_gap = true;
                 break;
             }
             if follower.caught_up() {
@@ -178,29 +167,17 @@ impl Keeper {
             log::cursor_at(&path, &follower.position().unwrap_or(located.position)).map_err(io)?;
         let first = end.offset.saturating_sub(bytes.len() as u64);
         let missed = first.saturating_sub(start.offset);
-        // Whole lines are taken; a line not ended yet is shown apart and
-        // read again next time, unless the process has ended (then it is
-        // all there will be), or it alone fills a read (then it is cut,
-        // and says so, rather than never being passed).
-        let mut cut = false;
-        let whole = if exit.is_some() && !more {
-            bytes.len()
-        } else {
-            match memchr::memrchr(b'\n', &bytes) {
-                Some(i) => i + 1,
-                None if more => {
-                    cut = true;
-                    bytes.len()
-                }
-                None => 0,
-            }
-        };
+        let Split {
+            whole,
+            cut,
+            partial,
+        } = split(&bytes, at_gap, exit.is_some(), more);
         let lines = log::render_lines(&bytes[..whole], raw);
-        let partial =
-            (whole < bytes.len()).then(|| log::render_lines(&bytes[whole..], raw).concat());
+        let partial = partial.then(|| log::render_lines(&bytes[whole..], raw).concat());
         let cursor = Cursor {
             log: start.log.clone(),
             offset: first + whole as u64,
+            mid_line: in_cut_line && exit.is_none(),
         };
         Ok(Output {
             name: name.to_string(),
@@ -287,11 +264,82 @@ impl Keeper {
     }
 }
 
+/// How a read's bytes are returned: `bytes[..whole]` as lines (the last
+/// one `cut`, a piece of a line that alone filled a read), the rest as
+/// `partial` or not at all.
+#[derive(Debug, PartialEq, Eq)]
+struct Split {
+    whole: usize,
+    cut: bool,
+    partial: bool,
+}
+
+/// Whole lines are taken; a line not ended yet is shown apart (`partial`)
+/// and read again next time, unless the process has `ended` (then it is
+/// all there will be), or it alone fills a read (then it is cut, and says
+/// so, rather than never being passed), or the read stopped `at_gap`: the
+/// piece of a line before a gap is never read whole, and the next read
+/// from the cursor counts it as missed, so it is not shown at all.
+fn split(bytes: &[u8], at_gap: bool, ended: bool, more: bool) -> Split {
+    let last_line = memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+    let (whole, cut) = match last_line {
+        _ if at_gap => (last_line.unwrap_or(0), false),
+        _ if ended && !more => (bytes.len(), false),
+        Some(whole) => (whole, false),
+        None if more => (bytes.len(), true),
+        None => (0, false),
+    };
+    Split {
+        whole,
+        cut,
+        partial: whole < bytes.len() && !at_gap,
+    }
+}
+
 /// How a process in `state` ended, if it has.
 fn exit_of(state: &State) -> Option<ExitStatus> {
     match state {
         State::Exited { code } => Some(ExitStatus::Exited(*code)),
         State::Killed { signal } => Some(ExitStatus::Signaled(*signal)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_piece_of_a_line_before_a_gap_is_not_shown_as_partial() {
+        let split_of = |bytes: &[u8], at_gap, ended, more| split(bytes, at_gap, ended, more);
+        // Running, caught up: the line not ended is partial.
+        assert_eq!(
+            split_of(b"a\nb\npro", false, false, false),
+            Split {
+                whole: 4,
+                cut: false,
+                partial: true
+            }
+        );
+        // Stopped at a gap: the piece before it is missed, not partial.
+        assert_eq!(
+            split_of(b"a\nb\npro", true, false, true),
+            Split {
+                whole: 4,
+                cut: false,
+                partial: false
+            }
+        );
+        assert_eq!(
+            split_of(b"pro", true, true, true),
+            Split {
+                whole: 0,
+                cut: false,
+                partial: false
+            }
+        );
+        // Ended: all of it; a line alone filling a read: cut.
+        assert_eq!(split_of(b"a\nb", false, true, false).whole, 3);
+        assert!(split_of(b"long", false, false, true).cut);
     }
 }

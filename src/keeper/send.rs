@@ -42,7 +42,7 @@ impl Keeper {
         enter: bool,
         pattern: &Regex,
         timeout: Duration,
-    ) -> Result<String, KeeperError> {
+    ) -> Result<super::Found, KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.require_running(&client, name, pane).await?;
         self.require_whole_lines(&client, name, pane, text).await?;
@@ -51,7 +51,7 @@ impl Keeper {
         match self.record_input(&client, name, pane, text).await? {
             Some(start) => {
                 self.type_text(&client, pane, text, enter).await?;
-                self.await_log(&client, name, pane, (start, false), matcher, timeout)
+                self.await_log(&client, name, pane, (start, false, 0), matcher, timeout)
                     .await
             }
             None => {

@@ -173,7 +173,8 @@ impl Keeper {
                                 let timeout = spec.ready_timeout();
                                 Some(
                                     self.wait_ready(name, pattern, WaitFrom::RunStart, timeout)
-                                        .await?,
+                                        .await?
+                                        .matched,
                                 )
                             }
                             None => None,
@@ -304,7 +305,8 @@ impl Keeper {
                 let timeout = spec.ready_timeout();
                 let matched = self
                     .wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
-                    .await?;
+                    .await?
+                    .matched;
                 client
                     .command(commands::set_option(
                         commands::session(name),

@@ -27,7 +27,7 @@ impl Keeper {
         pattern: &Regex,
         from: WaitFrom,
         timeout: Duration,
-    ) -> Result<String, KeeperError> {
+    ) -> Result<ready::Found, KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         self.wait_ready_on(&client, name, pane, pattern, from, timeout)
             .await
@@ -41,6 +41,11 @@ impl Keeper {
     /// [`watch::Since::Input`]; the whole screen if nothing was typed), or only the next
     /// lines it prints ([`WaitFrom::Now`]). Either way `--from now` starts
     /// at the next whole line: a line already begun is not read.
+    ///
+    /// A wait in a log that falls behind it (output rotated away before
+    /// the wait read it, or after a cursor it starts from) says what it
+    /// missed: with the match ([`ready::Found::missed`]), or around the
+    /// error it ends with ([`KeeperError::MissedThenFailed`]).
     pub async fn wait_ready_on(
         &self,
         client: &Client,
@@ -49,7 +54,7 @@ impl Keeper {
         pattern: &Regex,
         from: WaitFrom,
         timeout: Duration,
-    ) -> Result<String, KeeperError> {
+    ) -> Result<ready::Found, KeeperError> {
         let kept = self.kept(client, name).await?;
         let mut matcher = watch::LineMatch::new(pattern.clone());
         let Some(kept) = kept else {
@@ -72,6 +77,7 @@ impl Keeper {
             let wait = self.await_pane(&watching, name, pane, armed, timeout);
             return self.leaving_as_found(client, name, pane, wait).await;
         };
+        let mut missed_before = 0;
         let (start, echo) = match from {
             WaitFrom::RunStart => (kept.run, String::new()),
             WaitFrom::LastInput => (kept.input, kept.echo),
@@ -83,11 +89,26 @@ impl Keeper {
                 (end, String::new())
             }
             WaitFrom::At(position) | WaitFrom::LineAfter(position) => (position, String::new()),
+            WaitFrom::Located(located) => {
+                missed_before = located.missed;
+                (located.position, String::new())
+            }
         };
         matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-        let skip_line = matches!(from, WaitFrom::LineAfter(_));
-        self.await_log(client, name, pane, (start, skip_line), matcher, timeout)
-            .await
+        let skip_line = match from {
+            WaitFrom::LineAfter(_) => true,
+            WaitFrom::Located(located) => located.mid_line,
+            _ => false,
+        };
+        self.await_log(
+            client,
+            name,
+            pane,
+            (start, skip_line, missed_before),
+            matcher,
+            timeout,
+        )
+        .await
     }
 
     /// Where the cursor was when tmux-wire last typed into a session it did
@@ -309,16 +330,18 @@ impl Keeper {
     }
 
     /// The rest of a log wait: the match, or how the process ended first,
-    /// or why the log cannot show it (its writer does not write).
+    /// or why the log cannot show it (its writer does not write); with
+    /// what it missed on the way (an error then comes as
+    /// [`KeeperError::MissedThenFailed`]).
     pub(super) async fn await_log(
         &self,
         client: &Client,
         name: &str,
         pane: PaneId,
-        (start, skip_line): (log::Position, bool),
+        start: (log::Position, bool, u64),
         matcher: watch::LineMatch,
         timeout: Duration,
-    ) -> Result<String, KeeperError> {
+    ) -> Result<ready::Found, KeeperError> {
         let exited = watch::wait_exit(client, pane, timeout);
         let path = self.log_path(name);
         // The writer's process, where it can be seen: its end is seen at once.
@@ -326,9 +349,9 @@ impl Keeper {
         let writer_pid = super::writer::writer_pid(server, &path).await;
         let writer_exit = watch::ProcessExit::open(writer_pid);
         let writer = async || self.log_writer_problem(name).await.ok().flatten();
-        let waited = ready::wait_in_log(
+        let (waited, missed) = ready::wait_in_log(
             &path,
-            (start, skip_line),
+            start,
             matcher,
             exited,
             timeout,
@@ -336,8 +359,18 @@ impl Keeper {
             writer_exit.exited(),
         )
         .await?;
-        match waited {
-            ready::LogWait::Matched(found) => Ok(found),
+        let failed = |e: KeeperError| {
+            if missed.any() {
+                KeeperError::MissedThenFailed {
+                    missed,
+                    source: Box::new(e),
+                }
+            } else {
+                e
+            }
+        };
+        let ended = match waited {
+            ready::LogWait::Matched(matched) => return Ok(ready::Found { matched, missed }),
             ready::LogWait::Exited(status) => Err(self.exited_before_ready(name, status)),
             ready::LogWait::Writer(writer) => Err(KeeperError::LogWriter {
                 name: name.to_string(),
@@ -367,7 +400,8 @@ impl Keeper {
                 gap: None,
                 writer: None,
             } => Err(WatchError::Timeout(timeout).into()),
-        }
+        };
+        ended.map_err(failed)
     }
 
     /// The rest of a pane wait (a session without a log): the match, or
@@ -379,9 +413,9 @@ impl Keeper {
         pane: PaneId,
         armed: watch::ArmedReady<'_>,
         timeout: Duration,
-    ) -> Result<String, KeeperError> {
+    ) -> Result<ready::Found, KeeperError> {
         tokio::select! {
-            found = armed.wait(timeout) => Ok(found?.matched),
+            found = armed.wait(timeout) => Ok(ready::Found { matched: found?.matched, missed: Default::default() }),
             exited = watch::wait_exit(client, pane, timeout) => match exited {
                 Ok(status) => Err(self.exited_before_ready(name, status)),
                 Err(e) => Err(e.into()),

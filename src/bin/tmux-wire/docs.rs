@@ -67,11 +67,18 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Any failure: `{"error": MESSAGE, "exit_code": N}`.
+/// Any failure: `{"error": MESSAGE, "exit_code": N}`. A wait in a log
+/// (`wait --ready`, `send --then-ready`) that fell behind the log before
+/// it failed adds `missed_bytes` (exact) and `missed_lines_at_least`, as
+/// [`WaitedFrom`] does.
 #[derive(Serialize)]
 pub struct Error<'a> {
     pub error: &'a str,
     pub exit_code: u8,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_lines_at_least: u64,
 }
 
 /// `ls`: `{"processes": [PROCESS...]}`.
@@ -223,9 +230,11 @@ impl Ending<'_> {
     }
 }
 
-/// `wait`'s document: how it ended, and with `--from CURSOR` when bytes
-/// after the cursor were rotated away, `missed_bytes` (exact) and
-/// `missed_lines_at_least`; see [`Missed`].
+/// `wait`'s document: how it ended, and when bytes after its start were
+/// rotated away before it read them (after a `--from CURSOR`, or while it
+/// waited), `missed_bytes` (exact, with the rest of the lines they cut)
+/// and `missed_lines_at_least`; see [`Missed`]. A wait that fails says
+/// the same in its [`Error`] document.
 #[derive(Serialize)]
 pub struct WaitedFrom {
     #[serde(flatten)]
@@ -277,6 +286,11 @@ pub struct Sent {
     pub sent: usize,
     #[serde(flatten)]
     pub then: Option<Waited>,
+    /// What `--then-ready` missed (see [`WaitedFrom`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_lines_at_least: u64,
 }
 
 /// `keys`: `{"sent": [KEY...]}`.
@@ -724,16 +738,29 @@ mod tests {
         assert_eq!(
             v(&Sent {
                 sent: 3,
-                then: None
+                then: None,
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
             }),
             json!({"sent": 3})
         );
         assert_eq!(
             v(&Sent {
                 sent: 3,
-                then: Some(Waited::idle("bash".into()))
+                then: Some(Waited::idle("bash".into())),
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
             }),
             json!({"sent": 3, "idle": true, "current_command": "bash"})
+        );
+        assert_eq!(
+            v(&Sent {
+                sent: 3,
+                then: Some(Waited::Ready { ready: "up".into() }),
+                missed_bytes: 9,
+                missed_lines_at_least: 1,
+            }),
+            json!({"sent": 3, "ready": "up", "missed_bytes": 9, "missed_lines_at_least": 1})
         );
         assert_eq!(
             v(&Waited::exit(ExitStatus::Signaled(15))),
@@ -776,9 +803,20 @@ mod tests {
         assert_eq!(
             v(&Error {
                 error: "no",
-                exit_code: 124
+                exit_code: 124,
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
             }),
             json!({"error": "no", "exit_code": 124})
+        );
+        assert_eq!(
+            v(&Error {
+                error: "no",
+                exit_code: 124,
+                missed_bytes: 5,
+                missed_lines_at_least: 2,
+            }),
+            json!({"error": "no", "exit_code": 124, "missed_bytes": 5, "missed_lines_at_least": 2})
         );
     }
 }

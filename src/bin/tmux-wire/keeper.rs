@@ -416,14 +416,22 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     if let Some(pattern) = then_ready {
         let found = keeper
             .send_then_ready(&name, &text, enter, &pattern, timeout)
-            .await?;
+            .await
+            .map_err(|e| say_missed_then_failed(json, &name, e))?;
+        if !json {
+            say_missed_while_waiting(&name, &found.missed);
+        }
         if json {
             print_doc(&docs::Sent {
                 sent,
-                then: Some(docs::Waited::Ready { ready: found }),
+                then: Some(docs::Waited::Ready {
+                    ready: found.matched,
+                }),
+                missed_bytes: found.missed.bytes,
+                missed_lines_at_least: found.missed.lines_at_least,
             });
         } else {
-            out!("ready: {found}");
+            out!("ready: {}", found.matched);
         }
     } else if let Some(quiet) = then_idle {
         let idle = keeper
@@ -433,6 +441,8 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             print_doc(&docs::Sent {
                 sent,
                 then: Some(docs::Waited::idle(idle.current_command)),
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
             });
         } else {
             out!("{name} is idle");
@@ -440,7 +450,12 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     } else {
         keeper.send_text(&name, &text, enter).await?;
         if json {
-            print_doc(&docs::Sent { sent, then: None });
+            print_doc(&docs::Sent {
+                sent,
+                then: None,
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
+            });
         }
     }
     Ok(())
@@ -482,25 +497,11 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         from,
         timeout,
     } = args;
-    let mut missed = 0;
+    // What was rotated away after a cursor is counted by the wait, with
+    // all of the line it cut that the wait skips.
     let from = match from {
         From::Mode(from) => from,
-        From::Cursor(cursor) => {
-            let located = keeper.position_of(&name, &cursor)?;
-            missed = located.missed;
-            if missed > 0 && !json {
-                eprintln!(
-                    "tmux-wire: missed {} after cursor {cursor} ({}): rotated out of the log before this wait; it starts at the start of the next line kept",
-                    show_bytes(Some(missed)),
-                    show_lines(1),
-                );
-            }
-            if located.mid_line {
-                WaitFrom::LineAfter(located.position)
-            } else {
-                WaitFrom::At(located.position)
-            }
-        }
+        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor)?),
     };
     let bar = spinner(json, &format!("waiting for {name}"));
     // Output only where it is needed (the spinner's last line; idle
@@ -518,16 +519,23 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         None => None,
     };
     let mut code = ExitCode::SUCCESS;
+    let mut missed = keeper::WaitMissed::default();
     let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
         keeper
             .wait_ready_on(&client, &name, pane, &pattern, from, timeout)
             .await
-            .map(|m| {
-                let text = format!("ready: {m}");
-                (docs::Waited::Ready { ready: m }, text)
+            .map(|found| {
+                missed = found.missed;
+                let text = format!("ready: {}", found.matched);
+                (
+                    docs::Waited::Ready {
+                        ready: found.matched,
+                    },
+                    text,
+                )
             })
-            .map_err(Failure::from)
+            .map_err(|e| say_missed_then_failed(json, &name, e))
     } else if let Some(quiet) = idle {
         keeper
             .wait_idle_on(&client, &name, pane, quiet, timeout)
@@ -571,13 +579,36 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     if json {
         print_doc(&docs::WaitedFrom {
             waited: doc,
-            missed_bytes: missed,
-            missed_lines_at_least: u64::from(missed > 0),
+            missed_bytes: missed.bytes,
+            missed_lines_at_least: missed.lines_at_least,
         });
     } else {
+        say_missed_while_waiting(&name, &missed);
         out!("{text}");
     }
     Ok(code)
+}
+
+/// On stderr, what a wait in `name`'s log missed, if anything.
+fn say_missed_while_waiting(name: &str, missed: &keeper::WaitMissed) {
+    if missed.any() {
+        eprintln!(
+            "tmux-wire: missed {} of {name}'s output ({}): rotated out of the log before this wait read it; it read on at the start of the next line kept",
+            show_bytes(Some(missed.bytes)),
+            show_lines(missed.lines_at_least),
+        );
+    }
+}
+
+/// A failed wait in `name`'s log: what it missed first said on stderr
+/// (text), and kept for the error document (`--json`).
+fn say_missed_then_failed(json: bool, name: &str, e: keeper::KeeperError) -> Failure {
+    if let keeper::KeeperError::MissedThenFailed { missed, .. } = &e {
+        if !json {
+            say_missed_while_waiting(name, missed);
+        }
+    }
+    Failure::from(e)
 }
 
 pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {

@@ -34,10 +34,17 @@ pub enum Failure {
     Code(u8, String),
     /// Exit 124.
     Timeout(String),
+    /// This failure of a wait in a log, which missed this much of it on
+    /// the way (the command said so on stderr already; the error document
+    /// says it too).
+    Missed(tmux_wire::keeper::WaitMissed, Box<Failure>),
 }
 
 impl From<KeeperError> for Failure {
     fn from(e: KeeperError) -> Self {
+        if let KeeperError::MissedThenFailed { missed, source } = e {
+            return Failure::Missed(missed, Box::new(Failure::from(*source)));
+        }
         match e.exit_code() {
             124 => Failure::Timeout(e.to_string()),
             1 => Failure::Error(e.to_string()),
@@ -118,6 +125,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
         print_doc(&docs::Error {
             error: message,
             exit_code: 2,
+            missed_bytes: 0,
+            missed_lines_at_least: 0,
         });
     }
     e.print().ok();
@@ -151,6 +160,9 @@ fn log_limits() -> Result<tmux_wire::keeper::log::Limits, Failure> {
         limits.keep = v
             .parse()
             .map_err(|_| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {v:?} is not a number")))?;
+        limits
+            .check()
+            .map_err(|e| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {e}")))?;
     }
     Ok(limits)
 }
@@ -220,16 +232,24 @@ async fn run(
 /// Say what failed (stderr; with `--json` also the error document on
 /// stdout) and give the exit status.
 fn report(json: bool, failure: Failure) -> ExitCode {
+    let (missed, failure) = match failure {
+        Failure::Missed(missed, failure) => (missed, *failure),
+        failure => (Default::default(), failure),
+    };
     let (code, message, prefix) = match failure {
         Failure::Error(m) => (1, m, "tmux-wire: "),
         Failure::Tmux(m) => (1, m, ""),
         Failure::Code(code, m) => (code, m, "tmux-wire: "),
         Failure::Timeout(m) => (124, m, "tmux-wire: "),
+        // Not nested: `From<KeeperError>` makes one level.
+        Failure::Missed(_, failure) => return report(json, *failure),
     };
     if json {
         print_doc(&docs::Error {
             error: &message,
             exit_code: code,
+            missed_bytes: missed.bytes,
+            missed_lines_at_least: missed.lines_at_least,
         });
     }
     if prefix.is_empty() {

@@ -10,7 +10,9 @@
 //! where what is left begins, and how much of what it asked for is gone.
 //!
 //! A [`Cursor`] is `LOGID:OFFSET`, OFFSET counting bytes from the first the
-//! process printed. A cursor of another log (another name's, or one
+//! process printed; `LOGID:OFFSET~` is one inside a line whose start was
+//! rotated away (a read from it skips to the start of the next line, and
+//! counts what it skips as missed). A cursor of another log (another name's, or one
 //! removed and made again under the same name) is refused, never read as
 //! if it were this one's, and the refusal says whose it is when a log
 //! beside this one has its id.
@@ -36,11 +38,29 @@ pub struct Cursor {
     pub log: String,
     /// Bytes from the first byte the process printed.
     pub offset: u64,
+    /// The cursor is inside a line whose start was rotated away (a read
+    /// that found no line begun after a gap ends here): reading from it
+    /// skips to the start of the next line, counting what it skips as
+    /// missed. Written as a `~` after the offset.
+    pub mid_line: bool,
+}
+
+impl Cursor {
+    /// The cursor at `offset` of the log `log`, at the start of a line or
+    /// inside one whose start is kept.
+    pub fn new(log: String, offset: u64) -> Cursor {
+        Cursor {
+            log,
+            offset,
+            mid_line: false,
+        }
+    }
 }
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.log, self.offset)
+        let mark = if self.mid_line { "~" } else { "" };
+        write!(f, "{}:{}{mark}", self.log, self.offset)
     }
 }
 
@@ -49,12 +69,19 @@ impl std::str::FromStr for Cursor {
     fn from_str(s: &str) -> Result<Cursor, String> {
         let bad = || format!("bad cursor {s:?}: a cursor reads LOGID:OFFSET, as a read printed it");
         let (log, offset) = s.split_once(':').ok_or_else(bad)?;
+        let (offset, mid_line) = match offset.strip_suffix('~') {
+            Some(offset) => (offset, true),
+            None => (offset, false),
+        };
         if log.is_empty() || !log.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
+        // Log ids are written in lowercase; one typed in uppercase is the
+        // same id.
         Ok(Cursor {
-            log: log.to_string(),
+            log: log.to_ascii_lowercase(),
             offset: offset.parse().map_err(|_| bad())?,
+            mid_line,
         })
     }
 }
@@ -205,7 +232,7 @@ pub(crate) fn register_rotated(log: &Path, file: FileId, begins: u64) -> io::Res
 
 /// The log's files there are, newest first: (identity, size).
 fn existing_files(log: &Path) -> Vec<(FileId, u64)> {
-    (0..64)
+    (0..=super::MAX_KEEP)
         .map(|i| {
             if i == 0 {
                 log.to_path_buf()
@@ -226,7 +253,7 @@ fn existing_size(log: &Path, file: &FileId) -> Option<u64> {
 }
 
 /// Where a cursor is in the files there are now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Located {
     /// Where to read from.
     pub position: Position,
@@ -234,9 +261,10 @@ pub struct Located {
     /// rotated away, and the rest of the line they cut (reading goes on
     /// at the start of a line, never inside one).
     pub missed: u64,
-    /// No line has begun after the bytes rotated away yet: `position` is
-    /// the end of the log, inside the line they cut, and a reader skips
-    /// to the start of the next line first
+    /// No line had begun after the bytes rotated away (or the cursor is
+    /// marked so: [`Cursor::mid_line`]): `position` is inside the line
+    /// they cut (the end of the log when it was located), and a reader
+    /// skips to the start of the next line first
     /// ([`super::Follower::skipping_to_a_line`]).
     pub mid_line: bool,
 }
@@ -248,10 +276,7 @@ pub fn end_cursor(log: &Path) -> io::Result<Cursor> {
     let start = index
         .start_of(&FileId::of(&meta))
         .ok_or_else(|| io::Error::other("the log rotated meanwhile; read it again"))?;
-    Ok(Cursor {
-        log: index.log,
-        offset: start + meta.len(),
-    })
+    Ok(Cursor::new(index.log, start + meta.len()))
 }
 
 /// The cursor of a [`Position`] in the log.
@@ -262,10 +287,7 @@ pub fn cursor_at(log: &Path, position: &Position) -> io::Result<Cursor> {
             "the log's index does not know the file of position {position}"
         ))
     })?;
-    Ok(Cursor {
-        log: index.log,
-        offset: start + position.offset,
-    })
+    Ok(Cursor::new(index.log, start + position.offset))
 }
 
 /// Why `cursor` is not one of the log at `log` (whose id is `id`): it is
@@ -331,7 +353,9 @@ fn after_gap(log: &Path, oldest: FileId, gone: u64) -> io::Result<Located> {
 
 /// Find `cursor` in the log: the position to read from, and how many of
 /// the bytes after the cursor were rotated away (then the position is the
-/// start of the next line: see [`Located`]). A cursor of another log,
+/// start of the next line: see [`Located`]). A cursor inside a line whose
+/// start was rotated away ([`Cursor::mid_line`]) is located with
+/// `mid_line`: the reader goes on skipping that line. A cursor of another log,
 /// or past the end, is an error.
 pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
     let index = Index::for_reading(log)?;
@@ -359,7 +383,8 @@ pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
                     offset: cursor.offset - start,
                 },
                 missed: 0,
-                mid_line: false,
+                // Still inside the line the gap cut: go on skipping it.
+                mid_line: cursor.mid_line,
             });
         }
     }
@@ -393,10 +418,7 @@ mod tests {
         sink(&lines(0, 100)[..], &log, limits).unwrap();
         let end = end_cursor(&log).unwrap();
         assert_eq!(end.offset, 1100);
-        let start = Cursor {
-            log: end.log.clone(),
-            offset: 0,
-        };
+        let start = Cursor::new(end.log.clone(), 0);
         let at = locate(&log, &start).unwrap();
         assert_eq!(at.missed, 0);
         // A second sink (the next run) goes on counting.
@@ -414,20 +436,14 @@ mod tests {
             ["line 00182", "line 00183"]
         );
         // Every cursor in between reads from exactly its byte.
-        let mid = Cursor {
-            log: end.log.clone(),
-            offset: 11 * 250,
-        };
+        let mid = Cursor::new(end.log.clone(), 11 * 250);
         let at = locate(&log, &mid).unwrap();
         assert_eq!(at.missed, 0);
         let mut follower = Follower::new(&log, at.position, false);
         assert_eq!(follower.read_new().unwrap()[0], "line 00250");
         assert_eq!(cursor_at(&log, &at.position).unwrap(), mid);
         // Past the end, or of another log: refused.
-        let past = Cursor {
-            log: end.log.clone(),
-            offset: 4000,
-        };
+        let past = Cursor::new(end.log.clone(), 4000);
         assert!(locate(&log, &past).is_err());
         let unknown: Cursor = "00000000:5".parse().unwrap();
         let why = locate(&log, &unknown).unwrap_err().to_string();
@@ -445,8 +461,42 @@ mod tests {
     fn cursors_read_back() {
         let c: Cursor = "9f3a1c2e:10234".parse().unwrap();
         assert_eq!(c.to_string(), "9f3a1c2e:10234");
-        for bad in ["", "10234", "x:1", ":1", "ab:", "ab:-1"] {
+        let c: Cursor = "9f3a1c2e:10234~".parse().unwrap();
+        assert!(c.mid_line);
+        assert_eq!(c.to_string(), "9f3a1c2e:10234~");
+        for bad in ["", "10234", "x:1", ":1", "ab:", "ab:-1", "ab:~", "ab:1~~"] {
             assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_cursor_typed_in_uppercase_is_the_same_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let limits = Limits {
+            max_bytes: 1000,
+            keep: 1,
+        };
+        sink(&lines(0, 10)[..], &log, limits).unwrap();
+        let end = end_cursor(&log).unwrap();
+        let upper: Cursor = format!("{}:{}", end.log.to_ascii_uppercase(), end.offset)
+            .parse()
+            .unwrap();
+        assert_eq!(upper, end);
+        assert_eq!(locate(&log, &upper).unwrap().missed, 0);
+    }
+
+    #[test]
+    fn limits_keep_at_most_63_rotated_files() {
+        let limits = |keep| Limits {
+            max_bytes: 1000,
+            keep,
+        };
+        assert!(limits(63).check().is_ok());
+        assert!(limits(64).check().unwrap_err().contains("at most 63"));
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let err = sink(&lines(0, 10)[..], &log, limits(64)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 }

@@ -25,6 +25,27 @@ pub struct Limits {
     pub keep: u32,
 }
 
+/// The most rotated files a log keeps: readers look for `FILE.1` to
+/// `FILE.63`, no further.
+pub const MAX_KEEP: u32 = 63;
+
+impl Limits {
+    /// Whether these limits can be kept: at least one byte per file, at
+    /// most [`MAX_KEEP`] rotated files; else why not.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_bytes == 0 {
+            return Err("a log file must be allowed at least 1 byte".into());
+        }
+        if self.keep > MAX_KEEP {
+            return Err(format!(
+                "at most {MAX_KEEP} rotated log files can be kept, not {}",
+                self.keep
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     /// 8 MiB per file, 2 rotated files: at most 24 MiB per process.
     fn default() -> Self {
@@ -333,6 +354,9 @@ pub fn sink_reporting(
     limits: Limits,
     mut report: impl FnMut(Option<&str>),
 ) -> io::Result<()> {
+    limits
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let mut out = LogFile::new(path, limits);
     let mut gaps = Gaps::default();
     let mut buf = vec![0u8; 64 * 1024];
@@ -788,7 +812,7 @@ pub fn page(
     limit: usize,
     raw: bool,
 ) -> io::Result<(Vec<String>, usize, usize)> {
-    let mut files: Vec<PathBuf> = (1..64)
+    let mut files: Vec<PathBuf> = (1..=MAX_KEEP)
         .map(|i| rotated(path, i))
         .take_while(|p| std::fs::symlink_metadata(p).is_ok())
         .collect();
@@ -1010,7 +1034,7 @@ impl Follower {
     /// The name `file` has now, by age: 0 is the current file, 1 is
     /// FILE.1, ...
     fn index_of(&self, file: &FileId) -> Option<u32> {
-        (0..64).find(|&i| {
+        (0..=MAX_KEEP).find(|&i| {
             std::fs::symlink_metadata(self.name(i)).is_ok_and(|m| FileId::of(&m).is(file))
         })
     }
@@ -1030,9 +1054,27 @@ impl Follower {
         Ok((file, id))
     }
 
+    /// The file the start is in, if it is still there: found by its name
+    /// now, and opened; a rotation between the two (the name then holds a
+    /// newer file) is seen by the file's id, and it is looked for again.
+    fn open_start(&self) -> io::Result<Option<(File, FileId)>> {
+        loop {
+            let Some(index) = self.index_of(&self.from.file) else {
+                return Ok(None);
+            };
+            match self.open(index) {
+                Ok(opened) if opened.1.is(&self.from.file) => return Ok(Some(opened)),
+                // Renamed away in between: look again.
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The oldest file there is.
     fn oldest(&self) -> io::Result<(File, FileId)> {
-        (1..64)
+        (1..=MAX_KEEP)
             .rev()
             .find_map(|i| self.open(i).ok())
             .map_or_else(|| self.open(0), Ok)
@@ -1118,8 +1160,8 @@ impl Follower {
             self.offset = 0;
         }
         if self.file.is_none() {
-            let opened = match self.index_of(&self.from.file) {
-                Some(index) => self.open(index)?,
+            let opened = match self.open_start()? {
+                Some(opened) => opened,
                 // Rotated away: go on from the oldest file there is.
                 None => {
                     self.missed = true;
