@@ -252,7 +252,9 @@ impl Keeper {
     /// The log of a process the keeper started (in a private directory).
     fn kept_log(&self, info: &ProcessInfo) -> Result<std::path::PathBuf, KeeperError> {
         let path = self.log_path(&info.name);
-        if info.log.is_none() || !path.exists() {
+        // Between the rename of a rotation and the next file, only the
+        // index says the log is there.
+        if info.log.is_none() || !(path.exists() || log::index_path(&path).exists()) {
             return Err(KeeperError::NoLog {
                 name: info.name.clone(),
             });

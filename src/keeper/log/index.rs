@@ -156,9 +156,7 @@ impl Index {
                 .files
                 .last()
                 .ok_or_else(|| io::Error::other("the log's index lists no file"))?;
-            let size = existing_size(log, &last).ok_or_else(|| {
-                io::Error::other("the log rotated past what its index knows; read it again")
-            })?;
+            let size = existing_size(log, &last).ok_or_else(|| io::Error::other(ROTATED_PAST))?;
             index.files.push((current, start + size));
         }
         Ok(index)
@@ -358,6 +356,34 @@ fn after_gap(log: &Path, oldest: FileId, gone: u64) -> io::Result<Located> {
 /// `mid_line`: the reader goes on skipping that line. A cursor of another log,
 /// or past the end, is an error.
 pub fn locate(log: &Path, cursor: &Cursor) -> io::Result<Located> {
+    // The writer rotates by renaming the log, then making the next file
+    // and its index line: a look in between finds a file missing, or one
+    // the index does not know yet. That lasts microseconds: look again.
+    let since = std::time::Instant::now();
+    loop {
+        match locate_once(log, cursor) {
+            Err(e) if since.elapsed() < MID_ROTATION && mid_rotation(log, &e) => {
+                std::thread::yield_now();
+            }
+            located => return located,
+        }
+    }
+}
+
+/// How long a look that met a rotation half done is made again.
+const MID_ROTATION: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether `error` may come from a look at `log` while its writer was
+/// between renaming it and making the next file (its index is there).
+fn mid_rotation(log: &Path, error: &io::Error) -> bool {
+    (error.kind() == io::ErrorKind::NotFound || error.to_string().contains(ROTATED_PAST))
+        && index_path(log).exists()
+}
+
+/// The error of an index that does not know the current file yet.
+const ROTATED_PAST: &str = "the log rotated past what its index knows; read it again";
+
+fn locate_once(log: &Path, cursor: &Cursor) -> io::Result<Located> {
     let index = Index::for_reading(log)?;
     if index.log != cursor.log {
         return Err(io::Error::other(another_log(log, cursor, &index.log)));
@@ -404,6 +430,32 @@ mod tests {
         (from..to)
             .flat_map(|i| format!("line {i:05}\n").into_bytes())
             .collect()
+    }
+
+    #[test]
+    fn a_cursor_located_while_the_log_rotates_is_found_once_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("p.log");
+        let limits = Limits {
+            max_bytes: 1000,
+            keep: 1,
+        };
+        sink(&lines(0, 50)[..], &log, limits).unwrap();
+        let end = end_cursor(&log).unwrap();
+        // The first half of a rotation: the log renamed, no next file yet.
+        std::fs::rename(&log, dir.path().join("p.log.1")).unwrap();
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                sink(&lines(50, 60)[..], &log, limits).unwrap();
+            })
+        };
+        let at = locate(&log, &end).unwrap();
+        writer.join().unwrap();
+        assert_eq!(at.missed, 0);
+        let mut follower = Follower::new(&log, at.position, false);
+        assert_eq!(follower.read_new().unwrap()[0], "line 00050");
     }
 
     #[test]
