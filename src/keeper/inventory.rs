@@ -296,6 +296,14 @@ impl Keeper {
                     &record.kept_log_error,
                     seen,
                 );
+                // A process that just ended closed its terminal, and tmux
+                // the pipe with it, before tmux marked the pane dead: its
+                // writer is done, not gone.
+                if matches!(info.log_writer, Some(super::LogWriter::Stopped { .. }))
+                    && ended_here(server, info.pid)
+                {
+                    info.log_writer = Some(super::LogWriter::Writing);
+                }
             }
             if seen.insert(info.name.clone()) {
                 out.push(info);
@@ -428,6 +436,16 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         log_writer: None,
     };
     (info, pane.server_pid.parse().ok())
+}
+
+/// Whether the pane's process `pid` of the tmux server `server` is seen
+/// here to have ended (a zombie, or gone): only for a server in this pid
+/// namespace.
+fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
+    let (Some(server), Some(pid)) = (server, pid.and_then(|p| i32::try_from(p).ok())) else {
+        return false;
+    };
+    crate::watch::local::is_tmux(server) && !crate::watch::local::process_running(pid)
 }
 
 #[cfg(test)]
