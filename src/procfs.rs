@@ -57,3 +57,13 @@ mod tests {
         assert_eq!(start_time(me), start_time(me));
     }
 }
+
+/// The pids of the processes in `/proc`; `None` where it cannot be read.
+pub(crate) fn pids() -> Option<impl Iterator<Item = i32>> {
+    Some(
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse().ok()),
+    )
+}

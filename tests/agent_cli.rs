@@ -825,12 +825,8 @@ fn big_output_is_never_cut_short_and_cursors_join_lines() {
     assert_eq!(poll["lines"], serde_json::json!(["hello world", "next"]));
 }
 
-#[test]
-fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
-    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
-    let s = Socket::new();
-    // A server with one process before the stream begins.
-    s.ok(&["start", "before", "--", "sleep", "300"]);
+/// `events` on `s`, and its documents as they come.
+fn event_stream(s: &Socket) -> (std::process::Child, std::sync::mpsc::Receiver<Value>) {
     let mut stream = s.cmd(&["events"]).stdout(Stdio::piped()).spawn().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<Value>();
     let stdout = stream.stdout.take().unwrap();
@@ -843,6 +839,16 @@ fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
             }
         }
     });
+    (stream, rx)
+}
+
+#[test]
+fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // A server with one process before the stream begins.
+    s.ok(&["start", "before", "--", "sleep", "300"]);
+    let (mut stream, rx) = event_stream(&s);
     // The stream is under way once its hooks are set.
     until("the stream's hooks", || {
         tmux(&s, &["show-hooks", "-g", "session-created"]).contains("tmux-wire-events")
@@ -945,18 +951,7 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "a", "--restart", "always", "--", "sleep", "300"]);
-    let mut stream = s.cmd(&["events"]).stdout(Stdio::piped()).spawn().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Value>();
-    let stdout = stream.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut stream, rx) = event_stream(&s);
     // The stream is live once it reports a start (one made before its
     // first look is not news to it).
     let started = (0..20).any(|i| {

@@ -250,19 +250,8 @@ async fn take_turn(path: &Path, deadline: Instant) -> std::io::Result<Option<Tur
 /// someone (inotify), or every 50 ms without inotify.
 enum Releases {
     #[cfg(target_os = "linux")]
-    Inotify(tokio::io::unix::AsyncFd<InotifyFd>),
+    Inotify(tokio::io::unix::AsyncFd<super::log::InotifyFd>),
     Poll(tokio::time::Interval),
-}
-
-#[cfg(target_os = "linux")]
-struct InotifyFd(nix::sys::inotify::Inotify);
-
-#[cfg(target_os = "linux")]
-impl std::os::fd::AsRawFd for InotifyFd {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsFd;
-        self.0.as_fd().as_raw_fd()
-    }
 }
 
 impl Releases {
@@ -282,7 +271,9 @@ impl Releases {
             // Deprecated because a borrowed raw fd could be closed while
             // registered; the `AsyncFd` owns the `Inotify`, which owns the fd.
             #[allow(deprecated)]
-            if let Some(fd) = watch.and_then(|i| tokio::io::unix::AsyncFd::new(InotifyFd(i)).ok()) {
+            if let Some(fd) =
+                watch.and_then(|i| tokio::io::unix::AsyncFd::new(super::log::InotifyFd(i)).ok())
+            {
                 return Releases::Inotify(fd);
             }
         }

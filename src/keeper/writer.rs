@@ -185,15 +185,11 @@ pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
-        let Ok(entries) = std::fs::read_dir("/proc") else {
+        let Some(mut pids) = crate::procfs::pids() else {
             return false;
         };
-        entries.flatten().any(|entry| {
-            let name = entry.file_name();
-            if !name.as_bytes().iter().all(u8::is_ascii_digit) {
-                return false;
-            }
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        pids.any(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 return false;
             };
             let args: Vec<&[u8]> = cmdline

@@ -250,14 +250,7 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
         // Processes this side cannot look into (another user's, `sudo`):
         // the answer is unknown only if no process could be looked at.
         let (mut unknown, mut seen) = (false, false);
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(other) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
+        for other in crate::procfs::pids()? {
             let Some(stat) = proc_stat(other) else {
                 continue;
             };
@@ -489,14 +482,7 @@ pub(crate) fn alone_in_foreground(pid: i32) -> Option<bool> {
         if foreground != group {
             return Some(false);
         }
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(other) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
+        for other in crate::procfs::pids()? {
             if other == pid {
                 continue;
             }

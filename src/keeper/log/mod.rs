@@ -1392,8 +1392,9 @@ enum Watching {
     },
 }
 
+/// An inotify instance that tokio can wait on (it owns the fd it lends).
 #[cfg(target_os = "linux")]
-struct InotifyFd(nix::sys::inotify::Inotify);
+pub(crate) struct InotifyFd(pub(crate) nix::sys::inotify::Inotify);
 
 #[cfg(target_os = "linux")]
 impl std::os::fd::AsRawFd for InotifyFd {
