@@ -196,7 +196,8 @@ impl LogFollow {
         // end. The goodbye is waited for (a death by SIGHUP that is the
         // process's own, its session kept, is said that much later).
         let server_ended = match end {
-            Some(Ok(ExitStatus::Signaled(SIGHUP))) => {
+            // Or the pane went first: the server killed its sessions.
+            Some(Ok(ExitStatus::Signaled(SIGHUP)) | Err(WatchError::PaneGone(_))) => {
                 tokio::time::timeout(GOODBYE_WITHIN, self.client.wait_closed())
                     .await
                     .ok()
@@ -209,6 +210,9 @@ impl LogFollow {
                 Err(gone(server_ended.unwrap_or_default()))
             }
             Ok(status) => Ok(Followed::Exited(status)),
+            Err(WatchError::PaneGone(_)) if server_ended.is_some() => {
+                Err(gone(server_ended.unwrap_or_default()))
+            }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
                 if server_lives() && !watch::closed_by_server_end(&reason) =>
