@@ -194,6 +194,16 @@ fn parse(seen: &[u8], begin: &[u8], end: &[u8]) -> Option<(Vec<u8>, i32)> {
     Some((seen[start..stop].to_vec(), code))
 }
 
+/// Read what the log holds after `follower` into `seen`, to its end now.
+fn read_all(follower: &mut Follower, seen: &mut Vec<u8>) -> std::io::Result<()> {
+    loop {
+        seen.extend(follower.read_bytes()?);
+        if follower.caught_up() {
+            return Ok(());
+        }
+    }
+}
+
 /// After output, the shell is looked at once it has been quiet this long.
 const QUIET: Duration = Duration::from_millis(50);
 /// Without output, the shell is looked at this often.
@@ -391,12 +401,7 @@ impl Keeper {
         // When to look whether the shell is back at its prompt.
         let mut look_at = typed + QUIET;
         loop {
-            loop {
-                seen.extend(follower.read_bytes().map_err(read_io)?);
-                if follower.caught_up() {
-                    break;
-                }
-            }
+            read_all(&mut follower, &mut seen).map_err(read_io)?;
             if let Some((output, code)) = parse(&seen, &begin, &end) {
                 return Ok(executed(name, &output, code, Outcome::Finished));
             }
@@ -420,12 +425,7 @@ impl Keeper {
                     let status: ExitStatus = status?;
                     let settle = Instant::now() + Duration::from_secs(5);
                     super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
-                    loop {
-                        seen.extend(follower.read_bytes().map_err(read_io)?);
-                        if follower.caught_up() {
-                            break;
-                        }
-                    }
+                    read_all(&mut follower, &mut seen).map_err(read_io)?;
                     let Some(at) = memchr::memmem::find(&seen, &begin) else {
                         return Err(KeeperError::EndedWhileWaiting {
                             name: name.to_string(),
@@ -448,12 +448,7 @@ impl Keeper {
                     // be on its way to the log.
                     let settle = (Instant::now() + Duration::from_secs(2)).min(deadline);
                     let settled = super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
-                    loop {
-                        seen.extend(follower.read_bytes().map_err(read_io)?);
-                        if follower.caught_up() {
-                            break;
-                        }
-                    }
+                    read_all(&mut follower, &mut seen).map_err(read_io)?;
                     if let Some((output, code)) = parse(&seen, &begin, &end) {
                         return Ok(executed(name, &output, code, Outcome::Finished));
                     }

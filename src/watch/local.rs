@@ -15,15 +15,27 @@ use tokio::time::Instant;
 /// may signal: a tmux process visible in our `/proc` (the same pid
 /// namespace; then so is the pane's process).
 pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(Pid, i32)> {
-    let query = FormatQuery::new(&["pid", "pane_pid"]);
+    let (server, process, _) = pane_pids_and(client, pane, &[]).await?;
+    is_tmux(server).then_some((server, process))
+}
+
+/// The tmux server's pid, the pane's, and the values of the format
+/// variables `more`, in one query.
+async fn pane_pids_and(
+    client: &Client,
+    pane: PaneId,
+    more: &[&str],
+) -> Option<(Pid, i32, Vec<String>)> {
+    let mut variables = vec!["pid", "pane_pid"];
+    variables.extend_from_slice(more);
+    let query = FormatQuery::new(&variables);
     let reply = client
         .command(commands::display(pane, query.format()))
         .await
         .ok()?;
-    let fields = query.parse_one(&reply.content()).ok()?;
+    let mut fields = query.parse_one(&reply.content()).ok()?;
     let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    let server = Pid::from_raw(server);
-    is_tmux(server).then_some((server, process))
+    Some((Pid::from_raw(server), process, fields.split_off(2)))
 }
 
 /// How the terminal of `pane` splits typed input into lines, if its
@@ -35,17 +47,11 @@ pub(crate) async fn pane_line_rules(
     client: &Client,
     pane: PaneId,
 ) -> Option<crate::tty::LineRules> {
-    let query = FormatQuery::new(&["pid", "pane_pid", "pane_tty"]);
-    let reply = client
-        .command(commands::display(pane, query.format()))
-        .await
-        .ok()?;
-    let fields = query.parse_one(&reply.content()).ok()?;
-    let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    if !local_child(Pid::from_raw(server), process) {
+    let (server, process, tty) = pane_pids_and(client, pane, &["pane_tty"]).await?;
+    if !local_child(server, process) {
         return None;
     }
-    crate::tty::line_rules(std::path::Path::new(&fields[2]))
+    crate::tty::line_rules(std::path::Path::new(tty.first()?))
         .ok()
         .flatten()
 }
