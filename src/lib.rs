@@ -45,7 +45,13 @@ pub mod transport;
 pub mod tty;
 pub mod watch;
 
-/// The README's examples, compiled and run as doctests.
+/// The README's examples, compiled (and run, unless `no_run`) as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The library guide's examples (docs/library.md), compiled (and run,
+/// unless `no_run`) as doctests.
+#[doc = include_str!("../docs/library.md")]
+#[cfg(doctest)]
+pub struct LibraryGuideDoctests;

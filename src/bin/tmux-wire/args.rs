@@ -93,7 +93,7 @@ pub enum Command {
     /// Print what a process printed since a cursor (or its run's start),
     /// a new cursor, and its exit status once it has ended.
     #[command(
-        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes, exact; missed_lines_at_least, as lines rotated away cannot be\ncounted) and begins at the start of the next line, never inside one; while\nno line has begun after them, it gives the bytes missed so far and a cursor\nending in ~ (inside the cut line: the next poll goes on skipping it). Text\nmode prints the lines on stdout and the cursor and state on stderr."
+        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes, exact; missed_lines_at_least, as lines rotated away cannot be\ncounted) and begins at the start of the next line, never inside one; while\nno line has begun after them, it gives the bytes missed so far and a cursor\nending in ~ (inside the cut line: the next poll goes on skipping it). Text\nmode prints the lines on stdout and the cursor and state on stderr.\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
     )]
     Poll(PollArgs),
     /// Run a command line in a kept shell session; print its output and
@@ -122,6 +122,9 @@ pub enum Command {
         name: String,
     },
     /// Print the last lines of a process's log, a page of it, or follow it.
+    #[command(
+        after_help = "Cursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
+    )]
     Logs(LogsArgs),
     /// Type TEXT, a file or standard input into the process exactly (any
     /// bytes, any length).
@@ -142,7 +145,7 @@ pub enum Command {
     /// Wait until the process is ready, idle, waiting for input, or has
     /// exited.
     #[command(
-        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why. A wait that\nfalls behind its log (output rotated away before it read it) says how much\nit missed however it ends: on stderr, or missed_bytes with --json (in the\nerror document too).\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output)."
+        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why. A wait that\nfalls behind its log (output rotated away before it read it) says how much\nit missed however it ends: on stderr, or missed_bytes with --json (in the\nerror document too).\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output).\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
     )]
     Wait(WaitArgs),
     /// Interrupt (C-c), wait up to --grace, then kill the session.
