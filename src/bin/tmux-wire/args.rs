@@ -9,7 +9,7 @@ use tmux_wire::keeper::WaitFrom;
 const AFTER_HELP: &str = "\
 Examples:
   # Start a web server on the dedicated socket and wait until it listens
-  tmux-wire start web --ready 'Serving HTTP' --timeout 30s -- python3 -m http.server 8000
+  tmux-wire start web --ready 'Serving HTTP' --timeout 30s -- python3 -m http.server --bind 127.0.0.1 8000
   tmux-wire ls
   tmux-wire logs web -n 20
   tmux-wire send web --enter 'echo hello'
@@ -81,7 +81,7 @@ pub enum Transport {
 pub enum Command {
     /// Start NAME running CMD unless it already runs (then change nothing).
     #[command(
-        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
+        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server --bind 127.0.0.1 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
     )]
     Start(StartArgs),
     /// Start NAME running CMD, and if it ends within --yield print its
