@@ -195,8 +195,8 @@ pub struct ShutDown {
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
-/// the stop's lock and record, the exec lock, leftover exec command files
-/// and the log writer's lock.
+/// the stop's lock and record, the exec lock, leftover exec command files,
+/// the log writer's lock and the helpers' failures.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -206,6 +206,7 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.stopped")),
         dir.join(format!("{name}.exec.lock")),
         dir.join(format!("{name}.writer.lock")),
+        dir.join(format!("{name}.helper-errors")),
     ];
     files.extend(
         (1..64)

@@ -1,0 +1,213 @@
+//! The keeper embedded in a program that is not `tmux-wire` (this test
+//! binary, `harness = false`): its `main` calls `helper_main` first, as an
+//! application does, and the tmux server it starts has no `tmux-wire` on
+//! its PATH. The log writer, restarts and kill-after are this program
+//! running as its own helper.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tmux_wire::keeper::{Keeper, RestartPolicy, RestartWhen, StartSpec, State};
+use tmux_wire::server::SocketSpec;
+
+#[path = "common/tmux.rs"]
+#[allow(dead_code)]
+mod tmux;
+
+/// Where the tmux server finds programs: no `tmux-wire` there.
+const SERVER_PATH: &str = "/usr/bin:/bin";
+
+fn main() -> ExitCode {
+    if let Some(code) = tmux_wire::keeper::helper_main() {
+        return code;
+    }
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // The tmux under test, found before PATH changes; then a PATH with no
+    // tmux-wire in it, which the server (started by the keeper) inherits.
+    let program = tmux::program();
+    let tmux = if program.components().count() > 1 {
+        program
+    } else {
+        which(&program).expect("tmux on PATH")
+    };
+    for dir in SERVER_PATH.split(':') {
+        assert!(
+            !Path::new(dir).join("tmux-wire").exists(),
+            "{dir} holds a tmux-wire: the test needs a PATH without one"
+        );
+    }
+    std::env::set_var("PATH", SERVER_PATH);
+    std::env::set_var("TMUX_WIRE_TMUX", &tmux);
+    std::env::remove_var("TMUX");
+    if !tmux_wire::protocol::version_at_least(tmux::version(), 3, 2) {
+        eprintln!(
+            "SKIPPED embed on tmux {}: the keeper needs tmux 3.2",
+            tmux::version()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let cases: [(&str, fn(&Keeper) -> Result<(), String>); 3] = [
+        ("logs_are_written", logs_are_written),
+        ("a_restart_policy_restarts", a_restart_policy_restarts),
+        ("kill_after_ends_the_run", kill_after_ends_the_run),
+    ];
+    let mut failed = 0;
+    let mut ran = 0;
+    for (name, case) in cases {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        ran += 1;
+        let dir = tempfile::Builder::new()
+            .prefix("tmux-wire-embed")
+            .tempdir()
+            .unwrap();
+        let keeper = Keeper::new(&SocketSpec::Path(dir.path().join("s"))).unwrap();
+        let result = case(&keeper);
+        let _ = std::process::Command::new(&tmux)
+            .arg("-S")
+            .arg(dir.path().join("s"))
+            .arg("kill-server")
+            .stderr(std::process::Stdio::null())
+            .status();
+        match result {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(e) => {
+                failed += 1;
+                println!("test {name} ... FAILED\n  {e}");
+            }
+        }
+    }
+    println!("embed: {ran} run, {failed} failed");
+    if failed > 0 || ran == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn which(program: &Path) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn argv(words: &[&str]) -> Vec<OsString> {
+    words.iter().map(OsString::from).collect()
+}
+
+/// Look at `name`'s status until `done` says yes (20 s at most).
+async fn until(
+    keeper: &Keeper,
+    name: &str,
+    what: &str,
+    done: impl Fn(&tmux_wire::keeper::ProcessInfo) -> bool,
+) -> Result<tmux_wire::keeper::ProcessInfo, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = keeper.status(name).await.map_err(|e| e.to_string())?;
+        if done(&info) {
+            return Ok(info);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{what}: not within 20 s; status: {info:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The log writer is this program: what the process prints is in its log.
+fn logs_are_written(keeper: &Keeper) -> Result<(), String> {
+    block_on(async {
+        let spec = StartSpec {
+            ready: Some(regex::Regex::new("embedded-hello").unwrap()),
+            timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        };
+        let started = keeper
+            .start(
+                "logs",
+                &argv(&["sh", "-c", "echo embedded-hello; exec sleep 300"]),
+                &spec,
+            )
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        if started.ready.as_deref() != Some("embedded-hello") {
+            return Err(format!("ready: {:?}", started.ready));
+        }
+        let (lines, _) = keeper.logs("logs", 10, false).map_err(|e| e.to_string())?;
+        if !lines.iter().any(|l| l == "embedded-hello") {
+            return Err(format!("the log: {lines:?}"));
+        }
+        let info = keeper.status("logs").await.map_err(|e| e.to_string())?;
+        if !info.log_writer.as_ref().is_some_and(|w| w.is_writing()) || info.error.is_some() {
+            return Err(format!("status: {info:?}"));
+        }
+        Ok(())
+    })
+}
+
+/// `restart-due` and `restart` are this program: a failing run is started
+/// again as often as the policy says.
+fn a_restart_policy_restarts(keeper: &Keeper) -> Result<(), String> {
+    block_on(async {
+        let spec = StartSpec {
+            restart: Some(RestartPolicy {
+                when: RestartWhen::OnFailure,
+                max: 2,
+                delay: Duration::from_millis(50),
+            }),
+            ..Default::default()
+        };
+        keeper
+            .start("flaky", &argv(&["sh", "-c", "echo run; exit 3"]), &spec)
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        let info = until(keeper, "flaky", "two restarts and three exits", |p| {
+            p.restarts == Some(2) && p.exits.len() == 3
+        })
+        .await?;
+        if info.state != (State::Exited { code: 3 }) || info.error.is_some() {
+            return Err(format!("status: {info:?}"));
+        }
+        let (lines, _) = keeper.logs("flaky", 20, false).map_err(|e| e.to_string())?;
+        let runs = lines.iter().filter(|l| *l == "run").count();
+        if runs != 3 {
+            return Err(format!("3 runs in the log, not {runs}: {lines:?}"));
+        }
+        Ok(())
+    })
+}
+
+/// `expire` is this program: a run past its limit is ended, and status
+/// says why.
+fn kill_after_ends_the_run(keeper: &Keeper) -> Result<(), String> {
+    block_on(async {
+        let spec = StartSpec {
+            kill_after: Some(Duration::from_millis(500)),
+            kill_grace: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
+        keeper
+            .start("limited", &argv(&["sleep", "300"]), &spec)
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        let info = until(keeper, "limited", "the run ended by its limit", |p| {
+            matches!(p.state, State::Exited { .. } | State::Killed { .. })
+        })
+        .await?;
+        if info.killed_after != Some(1) || info.error.is_some() {
+            return Err(format!("status: {info:?}"));
+        }
+        Ok(())
+    })
+}
