@@ -12,8 +12,10 @@ use tmux_wire::keeper::{Keeper, RestartPolicy, RestartWhen, StartSpec, State};
 use tmux_wire::server::SocketSpec;
 
 #[path = "common/tmux.rs"]
-#[allow(dead_code)]
 mod tmux;
+
+/// One case: a name, and the case run on a keeper of its own socket.
+type Case = (&'static str, fn(&Keeper) -> Result<(), String>);
 
 /// Where the tmux server finds programs: no `tmux-wire` there.
 const SERVER_PATH: &str = "/usr/bin:/bin";
@@ -47,8 +49,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let cases: [(&str, fn(&Keeper) -> Result<(), String>); 3] = [
+    let cases: [Case; 4] = [
         ("logs_are_written", logs_are_written),
+        (
+            "a_program_that_is_no_helper_is_refused",
+            a_program_that_is_no_helper_is_refused,
+        ),
         ("a_restart_policy_restarts", a_restart_policy_restarts),
         ("kill_after_ends_the_run", kill_after_ends_the_run),
     ];
@@ -207,6 +213,61 @@ fn kill_after_ends_the_run(keeper: &Keeper) -> Result<(), String> {
         .await?;
         if info.killed_after != Some(1) || info.error.is_some() {
             return Err(format!("status: {info:?}"));
+        }
+        Ok(())
+    })
+}
+
+/// A keeper whose helper program is not one refuses to start anything,
+/// and says what to do.
+fn a_program_that_is_no_helper_is_refused(keeper: &Keeper) -> Result<(), String> {
+    block_on(async {
+        for program in ["/bin/true", "/nonexistent/helper", "no-such-helper-on-path"] {
+            let keeper = keeper.clone().helper_program(program);
+            let spec = StartSpec::default();
+            match keeper.start("web", &argv(&["sleep", "300"]), &spec).await {
+                Err(e @ tmux_wire::keeper::KeeperError::HelperUnusable { .. }) => {
+                    let message = e.to_string();
+                    if !message.contains("helper_main") || !message.contains("helper_program") {
+                        return Err(format!("{program}: the error says what to do? {message}"));
+                    }
+                }
+                other => return Err(format!("{program}: {other:?}")),
+            }
+            // Nothing was created: no server, so no session either.
+            if keeper.socket().exists() {
+                return Err(format!("{program}: a server runs on the socket"));
+            }
+            let listed = keeper.list().await.map_err(|e| e.to_string())?;
+            if !listed.is_empty() {
+                return Err(format!("{program}: {listed:?}"));
+            }
+        }
+        // On a server that runs, no session either.
+        keeper
+            .start("good", &argv(&["sleep", "300"]), &StartSpec::default())
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        let refused = keeper
+            .clone()
+            .helper_program("/bin/true")
+            .start("web", &argv(&["sleep", "300"]), &StartSpec::default())
+            .await;
+        if !matches!(
+            refused,
+            Err(tmux_wire::keeper::KeeperError::HelperUnusable { .. })
+        ) {
+            return Err(format!("/bin/true on a running server: {refused:?}"));
+        }
+        let names: Vec<String> = keeper
+            .list()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        if names != ["good"] {
+            return Err(format!("sessions: {names:?}"));
         }
         Ok(())
     })

@@ -184,7 +184,9 @@ fn parse(args: &[OsString]) -> Result<(Option<PathBuf>, Invocation), String> {
                 max_bytes: need("--max-bytes")?
                     .parse()
                     .map_err(|_| "--max-bytes: not a number")?,
-                keep: need("--keep")?.parse().map_err(|_| "--keep: not a number")?,
+                keep: need("--keep")?
+                    .parse()
+                    .map_err(|_| "--keep: not a number")?,
             },
             path: match positional.as_slice() {
                 [path] => PathBuf::from(path),
@@ -221,12 +223,7 @@ fn run(args: &[OsString]) -> ExitCode {
         }
     };
     let spec = socket.map_or(SocketSpec::WireDefault, SocketSpec::Path);
-    if let Invocation::LogSink {
-        pane,
-        limits,
-        path,
-    } = invocation
-    {
+    if let Invocation::LogSink { pane, limits, path } = invocation {
         let socket = spec.resolve().ok();
         let written = log::sink_reporting(log::NudgingStdin::new(), &path, limits, |failure| {
             if let (Some(socket), Some(pane)) = (&socket, &pane) {
@@ -276,9 +273,7 @@ fn run(args: &[OsString]) -> ExitCode {
     match failed {
         None => ExitCode::SUCCESS,
         // Recorded where `status` reads it: done, as far as tmux goes.
-        Some(line) if record_failure(&keeper.helper_errors_path(&name), &line) => {
-            ExitCode::SUCCESS
-        }
+        Some(line) if record_failure(&keeper.helper_errors_path(&name), &line) => ExitCode::SUCCESS,
         Some(line) => {
             eprintln!("{line}");
             ExitCode::FAILURE
@@ -504,13 +499,17 @@ impl Keeper {
         command: &str,
         args: &[&str],
     ) -> Result<Command, KeeperError> {
-        let all: Vec<&str> = [command, name].into_iter().chain(args.iter().copied()).collect();
+        let all: Vec<&str> = [command, name]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         let helper = self.helper_line(&all)?;
         let errors = sh_quote(&self.helper_errors_path(name).to_string_lossy());
         let line = format!(
-            "{{ e=$({helper} 2>&1 >/dev/null) || {{ c=$?; set -f; \
-             {{ printf 'helper %s failed (exit %s):' {command} \"$c\"; printf ' %s' $e; echo; }} >>{errors}; }}; \
-             }} >/dev/null 2>&1; :"
+            "{{ umask 077; e=$({helper} 2>&1 >/dev/null) || {{ c=$?; set -f; \
+             {{ printf 'helper %s failed (exit %s):' {} \"$c\"; printf ' %s' $e; echo; }} >>{errors}; }}; \
+             }} >/dev/null 2>&1; :",
+            sh_quote(command)
         );
         let mut run_shell = Command::new("run-shell").arg("-b");
         if let Some(delay) = delay {
@@ -526,7 +525,11 @@ impl Keeper {
     /// into `log_path` (escaped for tmux, which expands formats in it).
     /// What the shell or the writer says on the way out goes to the
     /// helper failures.
-    pub(super) fn sink_command(&self, pane: PaneId, log_path: &Path) -> Result<String, KeeperError> {
+    pub(super) fn sink_command(
+        &self,
+        pane: PaneId,
+        log_path: &Path,
+    ) -> Result<String, KeeperError> {
         let pane = pane.to_string();
         let max_bytes = self.log_limits.max_bytes.to_string();
         let keep = self.log_limits.keep.to_string();
@@ -541,7 +544,7 @@ impl Keeper {
             &log_path.to_string_lossy(),
         ])?;
         let sink = format!(
-            "exec 2>>{} {helper}",
+            "umask 077; exec 2>>{} {helper}",
             sh_quote(&errors_path(log_path).to_string_lossy())
         );
         // tmux expands formats and strftime escapes in the pipe command.
@@ -589,9 +592,11 @@ mod tests {
             (None, Invocation::RestartDue { name: "web".into() })
         );
         assert_eq!(
-            parse(&args(&["-S", "/s", "expire", "web", "--run", "1.2:3", "--grace", "250ms"]))
-                .unwrap()
-                .1,
+            parse(&args(&[
+                "-S", "/s", "expire", "web", "--run", "1.2:3", "--grace", "250ms"
+            ]))
+            .unwrap()
+            .1,
             Invocation::Expire {
                 name: "web".into(),
                 run: "1.2:3".into(),
@@ -619,7 +624,10 @@ mod tests {
         assert_eq!(last_failure(&path), None);
         assert!(record_failure(&path, "restart: one"));
         assert!(record_failure(&path, "kill-after: two\nlines"));
-        assert_eq!(last_failure(&path).as_deref(), Some("kill-after: two lines"));
+        assert_eq!(
+            last_failure(&path).as_deref(),
+            Some("kill-after: two lines")
+        );
     }
 
     #[test]

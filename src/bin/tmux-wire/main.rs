@@ -205,8 +205,7 @@ async fn run(
         Command::Clean => keeper::clean(&k, json)?,
         Command::Cmd { argv } => cmd::cmd(&k, json, argv).await?,
         Command::Version => cmd::version(&k, json).await?,
-        Command::Decode(_) | Command::Completions { .. }
-        | Command::Man { .. } => {
+        Command::Decode(_) | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
