@@ -69,6 +69,30 @@ fn a_helper_that_cannot_run_shows_in_status() {
     assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "0");
 }
 
+/// A helper that runs and fails (the restart finds no spec to run again)
+/// records why; `status` shows it, and the next `start` of the name starts
+/// with none.
+#[test]
+fn a_helper_that_fails_shows_in_status_until_the_next_start() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    let start = "start flaky --restart on-failure --restart-delay 100ms --";
+    let mut args: Vec<&str> = start.split(' ').collect();
+    args.extend(["sh", "-c", "read x; exit 1"]);
+    s.ok(&args);
+    std::fs::remove_file(s.dir.path().join("s.logs/flaky.spec")).unwrap();
+    s.ok(&["send", "flaky", "--enter", "go"]);
+    let status = until(&s, "flaky", |p| p["error"].is_string());
+    let error = status["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("restart: reading") && error.contains("flaky.spec"),
+        "{status}"
+    );
+    s.ok(&["start", "flaky", "--", "sleep", "300"]);
+    let status = s.json(&["status", "flaky"]);
+    assert!(status.get("error").is_none(), "{status}");
+}
+
 /// The log writer as an older tmux-wire's `pipe-pane` runs it
 /// (`tmux-wire [-S SOCKET] log-sink ...`), and as the helper format does.
 #[test]
