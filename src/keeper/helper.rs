@@ -20,7 +20,9 @@
 //! A helper's failure is kept in `NAME.helper-errors` beside the log, one
 //! line each, where `status` reads the last ([`ProcessInfo::error`]): the
 //! helper writes its own there; the shell line tmux runs writes there when
-//! the program could not run at all, or failed without saying why. Nothing
+//! the program could not run at all, or failed without saying why (the log
+//! writer's shell sends its standard error there, so the file is there,
+//! maybe empty, while a log writer runs). Nothing
 //! reaches tmux, which would show a failed `run-shell`'s output in a pane.
 //!
 //! [`ProcessInfo::error`]: super::ProcessInfo::error
