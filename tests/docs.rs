@@ -549,7 +549,7 @@ fn every_block_is_run_or_listed() {
                     .iter()
                     .any(|(f, first)| *f == b.file && b.first_line().starts_with(first));
                 assert!(listed, "{}: no_run but not in NO_RUN_BLOCKS", b.at());
-                no_run.insert(b.file.clone());
+                no_run.insert((b.file.clone(), b.first_line().to_string()));
             }
         }
         let known =

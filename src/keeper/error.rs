@@ -187,6 +187,23 @@ pub enum KeeperError {
         /// The server's version.
         version: String,
     },
+    /// The program the keeper's helpers run as ([`super::Keeper::helper_program`])
+    /// does not run them (it is missing, is not a helper, or runs helpers
+    /// of another format). Nothing was started.
+    #[error(
+        "{} cannot run the keeper's helpers (log writer, restarts, time limits): \
+         {reason}. Call tmux_wire::keeper::helper_main() first thing in the program's \
+         main, or point Keeper::helper_program at a tmux-wire binary of the same \
+         version (helper format {})",
+        program.display(),
+        super::HELPER_VERSION
+    )]
+    HelperUnusable {
+        /// The program (absolute where it was found).
+        program: std::path::PathBuf,
+        /// Why it cannot.
+        reason: String,
+    },
     /// A file of the keeper (log, directory).
     #[error("{what}: {source}")]
     Io {

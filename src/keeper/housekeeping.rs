@@ -125,10 +125,12 @@ impl Keeper {
             if running.iter().any(|r| r == name) || super::validate_name(name).is_err() {
                 continue;
             }
-            // Newest write of any of its files.
+            // Newest write of any of its files (the helpers' failures do not
+            // count: a log writer opens that file when it starts).
             let files = files_of(&dir, name);
-            let newest = files
-                .iter()
+            let errors = dir.join(format!("{name}.helper-errors"));
+            let dated = || files.iter().filter(|p| **p != errors);
+            let newest = dated()
                 .filter_map(|p| std::fs::symlink_metadata(p).ok()?.modified().ok())
                 .max();
             let old_enough = match (older_than, newest) {
@@ -145,7 +147,7 @@ impl Keeper {
                 SocketState::Alive => self.list().await?.iter().any(|p| p.name == name),
                 _ => false,
             };
-            let written_since = files.iter().any(|p| {
+            let written_since = dated().any(|p| {
                 std::fs::symlink_metadata(p)
                     .and_then(|m| m.modified())
                     .is_ok_and(|t| Some(t) > newest)
@@ -195,8 +197,8 @@ pub struct ShutDown {
 }
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
-/// the stop's lock and record, the exec lock, leftover exec command files
-/// and the log writer's lock.
+/// the stop's lock and record, the exec lock, leftover exec command files,
+/// the log writer's lock and the helpers' failures.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -206,6 +208,7 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.stopped")),
         dir.join(format!("{name}.exec.lock")),
         dir.join(format!("{name}.writer.lock")),
+        dir.join(format!("{name}.helper-errors")),
     ];
     files.extend(
         (1..64)

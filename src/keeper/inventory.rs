@@ -105,7 +105,9 @@ pub struct ProcessInfo {
     /// What its readiness pattern matched, once it did (`start --ready`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<String>,
-    /// The last failure of a restart or a time limit that tmux ran for it.
+    /// The last failure of a helper tmux ran for it (its log writer, a
+    /// restart, a time limit), including one that could not run at all;
+    /// for the keeper's own processes, since their last `start`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Where its run begins in the log (the keeper's own processes).
@@ -285,7 +287,20 @@ impl Keeper {
             (Some(server), false) => super::writer::writers_running(server, logs).await,
             _ => None,
         };
+        // What the helpers tmux ran for them could not do.
+        let kept: Vec<String> = records
+            .iter()
+            .filter(|(record, _)| !record.kept_log.is_empty())
+            .map(|(record, _)| record.kept_log.clone())
+            .collect();
+        let failures = match kept.is_empty() {
+            true => Vec::new(),
+            false => super::helper::last_failures(kept).await,
+        };
         for (record, mut info) in records {
+            if let Some((_, failure)) = failures.iter().find(|(log, _)| *log == record.kept_log) {
+                info.error = Some(failure.clone());
+            }
             if !record.kept_log.is_empty() {
                 let seen = running
                     .as_ref()

@@ -1,8 +1,9 @@
 //! `start --kill-after`: a run's time limit, kept by the tmux server.
 //!
-//! The start asks tmux for `run-shell -b -d SECONDS 'tmux-wire expire NAME
-//! --run RUN ...'`: tmux's own timer, so no process waits meanwhile (and
-//! none needs to be alive when the limit comes). Then `expire` runs as a
+//! The start asks tmux for `run-shell -b -d SECONDS 'PROGRAM ... expire
+//! NAME --run RUN ...'` (a helper, see `keeper/helper.rs`): tmux's own
+//! timer, so no process waits meanwhile (and none needs to be alive when
+//! the limit comes). Then `expire` runs as a
 //! child of the server: if the same run is still going, it marks the
 //! session (`@tmux-wire-expired`, which `status` shows), interrupts the
 //! process (C-c), waits the grace period, and then signals it (SIGTERM,
@@ -29,7 +30,9 @@ impl Keeper {
         let grace_ms = format!("{}ms", grace.as_millis());
         let run_shell = self.helper_command(
             Some(after),
-            &["expire", name, "--run", run, "--grace", &grace_ms],
+            name,
+            "expire",
+            &["--run", run, "--grace", &grace_ms],
         )?;
         let session = commands::session(name);
         // Kept exactly, for the runs a restart policy starts again.
@@ -47,7 +50,7 @@ impl Keeper {
     /// End `name`'s run that began at `run` for running too long (what the
     /// timer of `Keeper::schedule_expiry` runs): nothing if that run is
     /// over or another has begun. Returns whether it acted.
-    pub async fn expire(
+    pub(super) async fn expire(
         &self,
         name: &str,
         run: &str,

@@ -30,6 +30,7 @@ mod error;
 mod events;
 mod exec;
 mod follow;
+mod helper;
 mod housekeeping;
 mod inventory;
 pub mod keys;
@@ -50,6 +51,9 @@ pub use error::KeeperError;
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::{Executed, Outcome as ExecOutcome};
 pub use follow::{Followed, LogFollow};
+#[doc(hidden)]
+pub use helper::legacy_helper_main;
+pub use helper::{helper_main, HELPER_ARG, HELPER_VERSION};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
@@ -60,7 +64,7 @@ pub use send::send_text_commands;
 pub use start::{StartSpec, Started};
 pub use stop::{StopReport, Stopped};
 pub use wait::LOG_SETTLE;
-pub use writer::{report_log_writer, LogWriter};
+pub use writer::LogWriter;
 
 use crate::client::{
     commands, Client, ClientError, ConnectOptions, ErrorKind, Pane, TransportChoice, ATTACH_FLAGS,
@@ -109,7 +113,11 @@ pub struct Keeper {
     socket: PathBuf,
     transport: TransportChoice,
     tmux: Option<PathBuf>,
-    log_sink: Option<PathBuf>,
+    /// The program tmux runs as the helpers (`None`: this one).
+    helper_program: Option<PathBuf>,
+    /// Whether this process runs as a helper (its program need not be
+    /// asked whether it is one).
+    helper_known: bool,
     log_limits: log::Limits,
     log_max_age: Option<Duration>,
 }
@@ -122,7 +130,8 @@ impl Keeper {
             socket: socket.resolve()?,
             transport: TransportChoice::Auto,
             tmux: None,
-            log_sink: None,
+            helper_program: None,
+            helper_known: false,
             log_limits: log::Limits::default(),
             log_max_age: Some(housekeeping::LOG_MAX_AGE),
         })
@@ -131,48 +140,6 @@ impl Keeper {
     /// Use this transport.
     pub fn transport(mut self, transport: TransportChoice) -> Self {
         self.transport = transport;
-        self
-    }
-
-    /// `run-shell -b [-d DELAY] 'tmux-wire -S SOCKET ARGS...'`: a helper
-    /// tmux runs for this socket (`restart-due`, `restart`, `expire`),
-    /// after `delay` if given. The socket is absolute (tmux runs it in the
-    /// session's directory, not ours), its output goes nowhere, and it
-    /// always exits 0: tmux shows a failed `run-shell` in the current pane,
-    /// in view mode, which then takes typed keys as copy-mode keys. The
-    /// helpers leave their errors on the session instead.
-    pub(super) fn helper_command(
-        &self,
-        delay: Option<Duration>,
-        args: &[&str],
-    ) -> Result<Command, KeeperError> {
-        let program = self.log_sink_program()?;
-        let socket = std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone());
-        let mut line = format!(
-            "{} -S {}",
-            command::sh_quote(&program.to_string_lossy()),
-            command::sh_quote(&socket.to_string_lossy())
-        );
-        for arg in args {
-            line.push(' ');
-            line.push_str(&command::sh_quote(arg));
-        }
-        line.push_str(" >/dev/null 2>&1 || :");
-        let mut run_shell = Command::new("run-shell").arg("-b");
-        if let Some(delay) = delay {
-            run_shell = run_shell
-                .arg("-d")
-                .arg(format!("{:.3}", delay.as_secs_f64()));
-        }
-        // tmux expands formats in the shell command.
-        Ok(run_shell.arg(command::format_escape(&line)))
-    }
-
-    /// The program that writes logs (run as `PROGRAM log-sink ...` by tmux):
-    /// the `tmux-wire` binary. Default: this executable if it is
-    /// `tmux-wire`, else `tmux-wire` on `PATH`.
-    pub fn log_sink(mut self, program: impl Into<PathBuf>) -> Self {
-        self.log_sink = Some(program.into());
         self
     }
 

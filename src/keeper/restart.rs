@@ -6,14 +6,14 @@
 //! environment, NUL-separated, private like the log), and a session hook:
 //!
 //! ```text
-//! pane-died[0]    run-shell -b 'exec tmux-wire -S SOCK restart-due NAME'
+//! pane-died[0]    run-shell -b 'PROGRAM __tmux-wire-helper 1 -S SOCK restart-due NAME ...'
 //! pane-died[4242] wait-for -S tmux-wire-pane-died   (the exit waits')
 //! ```
 //!
 //! When the process dies, tmux runs `restart-due`, which records the exit
 //! (`@tmux-wire-exits`, the last ten), and, if the policy says so and fewer
 //! than MAX restarts were made, asks tmux for `run-shell -b -d DELAY
-//! 'tmux-wire ... restart NAME --run RUN'`, DELAY doubling with each
+//! 'PROGRAM ... restart NAME --run RUN'`, DELAY doubling with each
 //! restart (at most 5 minutes). No process waits meanwhile: tmux's timer
 //! runs `restart`, which respawns the pane (same pane, same log, a new run
 //! marked in it) unless the run was stopped or started anew in between. A
@@ -35,7 +35,9 @@ pub(super) const OPT_RESTART: &str = "@tmux-wire-restart";
 pub(super) const OPT_RESTARTS: &str = "@tmux-wire-restarts";
 /// The last exits, newest last: `exited N` / `signaled N`, `;`-separated.
 pub(super) const OPT_EXITS: &str = "@tmux-wire-exits";
-/// The last failure of a helper tmux ran (restart-due, restart, expire).
+/// The last failure of a helper tmux ran (restart-due, restart, expire),
+/// as a `tmux-wire` before the helpers' error file recorded it (`status`
+/// still reads it on sessions it started).
 pub(super) const OPT_HELPER_ERROR: &str = "@tmux-wire-error";
 /// How many exits are kept.
 const EXITS_KEPT: usize = 10;
@@ -191,7 +193,7 @@ impl Keeper {
             .and_then(|mut f| f.write_all(&spec.encode()))
             .map_err(io)?;
         let hook = self
-            .helper_command(None, &["restart-due", name])?
+            .helper_command(None, name, "restart-due", &[])?
             .to_line()
             .map_err(crate::client::ClientError::from)?;
         let session = commands::session(name);
@@ -223,21 +225,6 @@ impl Keeper {
         Ok(())
     }
 
-    /// Note on `name`'s session that a helper tmux ran for it failed
-    /// (`status` shows it); best effort: the session may be gone.
-    pub async fn record_helper_error(&self, name: &str, what: &str) {
-        if let Ok(pane) = self.pane_without_output(name).await {
-            let _ = pane
-                .client()
-                .command(commands::set_option(
-                    commands::session(name),
-                    OPT_HELPER_ERROR,
-                    &what.replace(['\n', '\r'], " "),
-                ))
-                .await;
-        }
-    }
-
     /// Turn `name`'s restart policy off (before a stop), if it has one
     /// (a session someone else started keeps its options untouched).
     pub(super) async fn restart_off_if_set(
@@ -260,7 +247,7 @@ impl Keeper {
 
     /// What tmux's `pane-died` hook runs: record the exit, and schedule a
     /// restart if the policy says so. Returns whether one was scheduled.
-    pub async fn restart_due(&self, name: &str) -> Result<bool, KeeperError> {
+    pub(super) async fn restart_due(&self, name: &str) -> Result<bool, KeeperError> {
         let (client, pane) = match self.pane_without_output(name).await {
             Ok(pane) => pane.into_parts(),
             Err(KeeperError::NotFound { .. }) => return Ok(false),
@@ -307,7 +294,7 @@ impl Keeper {
         let delay = policy.delay_before(done);
         let run = run.to_string();
         client
-            .command(self.helper_command(Some(delay), &["restart", name, "--run", &run])?)
+            .command(self.helper_command(Some(delay), name, "restart", &["--run", &run])?)
             .await?;
         Ok(true)
     }
@@ -315,7 +302,7 @@ impl Keeper {
     /// What the timer of [`Keeper::restart_due`] runs: start the run again
     /// in the same pane, unless it was stopped, started anew or its policy
     /// turned off meanwhile. Returns whether it restarted.
-    pub async fn restart_now(&self, name: &str, run: &str) -> Result<bool, KeeperError> {
+    pub(super) async fn restart_now(&self, name: &str, run: &str) -> Result<bool, KeeperError> {
         // Stops and restarts of a name take turns (the stop's lock): a stop
         // that turned the policy off is seen below, and a stop that comes
         // later finds the new run.

@@ -111,6 +111,8 @@ impl Keeper {
             )));
         }
         check_runnable(&argv, &cwd, &env)?;
+        // Its log writer, restarts and time limit need the helper program.
+        self.checked_helper().await?;
         let cwd = cwd.to_string_lossy().into_owned();
         // A socket directory that does not exist yet is made, as private as
         // the default one.
@@ -242,6 +244,8 @@ impl Keeper {
         // Beside the socket, so as private as the socket's directory must
         // be: nobody else may plant a file or a link there.
         server::ensure_private_dir(log_path.parent().unwrap_or(Path::new(".")))?;
+        // What an earlier run's helpers failed at is not this run's.
+        let _ = std::fs::remove_file(self.helper_errors_path(name));
         let now = unix_now();
         let started = now.to_string();
         let display = shell_words(argv);
@@ -339,18 +343,6 @@ impl Keeper {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.status(name).await
-    }
-
-    pub(super) fn log_sink_program(&self) -> Result<PathBuf, KeeperError> {
-        if let Some(p) = &self.log_sink {
-            return Ok(p.clone());
-        }
-        if let Ok(exe) = std::env::current_exe() {
-            if exe.file_name().is_some_and(|f| f == "tmux-wire") {
-                return Ok(exe);
-            }
-        }
-        Ok(PathBuf::from("tmux-wire"))
     }
 }
 

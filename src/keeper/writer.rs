@@ -12,7 +12,6 @@
 //! children; the keeper's next look at the process ([`Keeper::find`])
 //! starts it again, after a gap line in the log.
 
-use super::command::{format_escape, sh_quote};
 use super::{log, unix_now, Keeper, KeeperError, ProcessInfo, State};
 use crate::client::commands;
 use crate::protocol::{Command, PaneId};
@@ -250,27 +249,6 @@ pub(super) async fn writer_pid(server: Option<nix::unistd::Pid>, log: &Path) -> 
 }
 
 impl Keeper {
-    /// The `pipe-pane` shell command that runs the log writer of `pane`
-    /// into `log_path` (escaped for tmux, which expands formats in it).
-    pub(super) fn sink_command(
-        &self,
-        pane: PaneId,
-        log_path: &Path,
-    ) -> Result<String, KeeperError> {
-        let program = self.log_sink_program()?;
-        let socket = std::path::absolute(&self.socket).unwrap_or_else(|_| self.socket.clone());
-        let sink = format!(
-            "exec {} -S {} log-sink --pane {pane} --max-bytes {} --keep {} {}",
-            sh_quote(&program.to_string_lossy()),
-            sh_quote(&socket.to_string_lossy()),
-            self.log_limits.max_bytes,
-            self.log_limits.keep,
-            sh_quote(&log_path.to_string_lossy())
-        );
-        // tmux expands formats and strftime escapes in the pipe command.
-        Ok(format_escape(&sink).replace('%', "%%"))
-    }
-
     /// Start the log writer of `info` again if it is gone: a gap line in
     /// the log, the failure record cleared, a new `pipe-pane`. Its state
     /// then says so ([`LogWriter::Restarted`]), or why that failed.
@@ -298,6 +276,7 @@ impl Keeper {
                     return Ok(());
                 }
             }
+            self.checked_helper().await?;
             let sink = self.sink_command(pane, &path)?;
             // The gap first, so that it comes before what the new writer
             // writes; a log that cannot take it gets the new writer's own.
@@ -386,7 +365,7 @@ fn unset_log_error(pane: PaneId) -> Command {
 /// the server on `socket`, that it cannot write (`Some(reason)`) or that it
 /// writes again (`None`), and wake an event stream. Bounded (5 s) and
 /// quiet: a writer that cannot say it still writes what it can.
-pub fn report_log_writer(socket: &Path, pane: &str, failure: Option<&str>) {
+pub(super) fn report_log_writer(socket: &Path, pane: &str, failure: Option<&str>) {
     let Ok(pane) = pane.parse::<PaneId>() else {
         return;
     };

@@ -179,35 +179,6 @@ pub enum Command {
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         older_than: Option<Duration>,
     },
-    /// (internal) Record an exit and schedule a restart; tmux's pane-died
-    /// hook runs it for `start --restart`.
-    #[command(hide = true)]
-    RestartDue {
-        /// The process's name.
-        name: String,
-    },
-    /// (internal) Start a run again; tmux's timer runs it.
-    #[command(hide = true)]
-    Restart {
-        /// The process's name.
-        name: String,
-        /// The run that ended (its log position).
-        #[arg(long, value_name = "POSITION")]
-        run: String,
-    },
-    /// (internal) End a run for running too long; tmux runs it when
-    /// `start --kill-after` is due.
-    #[command(hide = true)]
-    Expire {
-        /// The process's name.
-        name: String,
-        /// The run it is meant for (its log position).
-        #[arg(long, value_name = "POSITION")]
-        run: String,
-        /// Between the interrupt and the signals.
-        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-        grace: Duration,
-    },
     /// Run one tmux command over a control connection and print its output.
     #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
     Cmd {
@@ -248,22 +219,6 @@ pub enum Command {
         /// (tmux-wire.1, tmux-wire-start.1, ...) instead of printing one.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-    },
-    /// (internal) The log writer tmux pipes a pane's output into.
-    #[command(hide = true)]
-    LogSink {
-        /// Rotate the log file when it reaches this size.
-        #[arg(long, value_name = "BYTES")]
-        max_bytes: u64,
-        /// How many rotated files to keep.
-        #[arg(long, value_name = "N")]
-        keep: u32,
-        /// The pane whose output this is: where a failure to write is
-        /// recorded (through the server on the socket given with -S).
-        #[arg(long, value_name = "PANE")]
-        pane: Option<String>,
-        /// The log file.
-        path: PathBuf,
     },
 }
 

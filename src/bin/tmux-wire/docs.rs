@@ -1,6 +1,8 @@
 //! The `--json` documents, one type each (README, "`--json`: the contract
 //! for programs"). `start` prints the keeper's [`Started`] and `status` its
-//! [`ProcessInfo`] as they are; everything else is built here.
+//! [`ProcessInfo`] as they are (with `"error"`, the last failure of a
+//! helper tmux ran for the process, when there is one); everything else is
+//! built here.
 //!
 //! Bytes that come from a pane or from tmux are [`Data`]: `{"text": STR}`
 //! when they are UTF-8, else `{"bytes": BASE64}`; nothing is replaced.
@@ -81,7 +83,8 @@ pub struct Error<'a> {
     pub missed_lines_at_least: u64,
 }
 
-/// `ls`: `{"processes": [PROCESS...]}`.
+/// `ls`: `{"processes": [PROCESS...]}` (each as `status` gives it, with
+/// `"error"` when a helper tmux ran for it failed).
 #[derive(Serialize)]
 pub struct Processes<'a> {
     pub processes: &'a [ProcessInfo],

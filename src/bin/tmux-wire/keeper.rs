@@ -1,5 +1,5 @@
 //! The named processes: `start`, `ls`, `status`, `logs`, `send`, `keys`,
-//! `wait`, `stop`, `kill-all`, `clean`, and the internal `log-sink`.
+//! `wait`, `stop`, `kill-all`, `clean`.
 //!
 //! Presentation first; below it, in functions of their own, two pieces of
 //! logic that belong to the keeper library and are due to move there: the
@@ -727,29 +727,6 @@ pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
         out!("nothing to clean at {}", keeper.socket().display());
     }
     Ok(())
-}
-
-/// `log-sink`: the log writer tmux pipes a pane's output into. With the
-/// socket and its pane, it records there when it cannot write.
-pub fn log_sink(
-    socket: Option<&Path>,
-    pane: Option<&str>,
-    max_bytes: u64,
-    keep: u32,
-    path: &Path,
-) -> Result<ExitCode, Failure> {
-    keeper::log::sink_reporting(
-        keeper::log::NudgingStdin::new(),
-        path,
-        keeper::log::Limits { max_bytes, keep },
-        |failure| {
-            if let (Some(socket), Some(pane)) = (socket, pane) {
-                keeper::report_log_writer(socket, pane, failure);
-            }
-        },
-    )
-    .map(|()| ExitCode::SUCCESS)
-    .map_err(|e| Failure::Error(format!("log {}: {e}", path.display())))
 }
 
 fn describe_stop(how: &keeper::Stopped) -> String {

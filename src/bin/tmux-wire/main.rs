@@ -66,6 +66,15 @@ impl From<tmux_wire::watch::WatchError> for Failure {
 }
 
 fn main() -> ExitCode {
+    // What tmux runs for the keeper (log writer, restarts, time limits):
+    // this binary is its own helper, in the library's spelling or in the
+    // one hooks set by an older tmux-wire still use.
+    if let Some(code) = tmux_wire::keeper::helper_main() {
+        return code;
+    }
+    if let Some(code) = tmux_wire::keeper::legacy_helper_main() {
+        return code;
+    }
     let Cli {
         socket,
         label,
@@ -78,12 +87,6 @@ fn main() -> ExitCode {
     };
     // The commands that need no server (and no runtime) first.
     let result = match command {
-        Command::LogSink {
-            max_bytes,
-            keep,
-            pane,
-            path,
-        } => keeper::log_sink(socket.as_deref(), pane.as_deref(), max_bytes, keep, &path),
         Command::Decode(args) => decode::decode(json, &args),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man { command, dir } => manual::man(command.as_deref(), dir.as_deref()),
@@ -191,23 +194,6 @@ async fn run(
         Command::Events { follow_server } => keeper::events(&k, follow_server).await?,
         Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
-        // Run by tmux, with nobody to read an error: it goes on the session.
-        Command::Expire { name, run, grace } => {
-            if let Err(e) = k.expire(&name, &run, grace).await {
-                k.record_helper_error(&name, &format!("--kill-after: {e}"))
-                    .await;
-            }
-        }
-        Command::RestartDue { name } => {
-            if let Err(e) = k.restart_due(&name).await {
-                k.record_helper_error(&name, &format!("restart: {e}")).await;
-            }
-        }
-        Command::Restart { name, run } => {
-            if let Err(e) = k.restart_now(&name, &run).await {
-                k.record_helper_error(&name, &format!("restart: {e}")).await;
-            }
-        }
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
         Command::Status { name } => keeper::status(&k, json, &name).await?,
@@ -219,10 +205,7 @@ async fn run(
         Command::Clean => keeper::clean(&k, json)?,
         Command::Cmd { argv } => cmd::cmd(&k, json, argv).await?,
         Command::Version => cmd::version(&k, json).await?,
-        Command::Decode(_)
-        | Command::LogSink { .. }
-        | Command::Completions { .. }
-        | Command::Man { .. } => {
+        Command::Decode(_) | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

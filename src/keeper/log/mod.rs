@@ -680,9 +680,9 @@ pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
 }
 
 /// The log a process with these arguments writes, if it is a log writer:
-/// `PROGRAM [-S SOCKET] log-sink ... FILE`, or the shell that is about to
-/// become one (`sh -c "exec PROGRAM ... log-sink ... 'FILE'"`, as
-/// `pipe-pane` runs it).
+/// `PROGRAM [__tmux-wire-helper VERSION] [-S SOCKET] log-sink ... FILE`, or
+/// the shell that is about to become one (`sh -c "exec ... PROGRAM ...
+/// log-sink ... 'FILE'"`, as `pipe-pane` runs it).
 pub(crate) fn sink_path<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     let last = *args.last()?;
     if args.len() == 3 && args[1] == b"-c" {
@@ -693,11 +693,18 @@ pub(crate) fn sink_path<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
         let open = memchr::memrchr(b'\'', quoted)?;
         return Some(&quoted[open + 1..]);
     }
-    let sub = match args.get(1) {
-        Some(&b"-S") => args.get(3),
-        _ => args.get(1),
+    // `PROGRAM __tmux-wire-helper VERSION [-S SOCKET] log-sink ...`, or as
+    // a tmux-wire before the helper format ran it.
+    let args = match args {
+        [_, helper, _, rest @ ..] if *helper == crate::keeper::HELPER_ARG.as_bytes() => rest,
+        [_, rest @ ..] => rest,
+        [] => return None,
     };
-    (sub == Some(&&b"log-sink"[..]) && args.len() > 2).then_some(last)
+    let sub = match args.first() {
+        Some(&b"-S") => args.get(2),
+        first => first,
+    };
+    (sub == Some(&&b"log-sink"[..]) && args.len() > 1).then_some(last)
 }
 
 /// Whether the log writer `pid` waits for input with nothing in its pipe.
@@ -1702,7 +1709,31 @@ mod tests {
             path(&["tmux-wire", "-S", "/t/s", "log-sink", "--pane", "%1", log]).as_deref(),
             Some(log)
         );
+        assert_eq!(
+            path(&[
+                "/b/app",
+                "__tmux-wire-helper",
+                "1",
+                "-S",
+                "/t/s",
+                "log-sink",
+                "--pane",
+                "%1",
+                log
+            ])
+            .as_deref(),
+            Some(log)
+        );
         // The shell that is about to become one.
+        assert_eq!(
+            path(&[
+                "sh",
+                "-c",
+                "exec 2>>'/t/s.logs/web.helper-errors' '/b/app' __tmux-wire-helper 1 -S '/t/s' log-sink --pane %1 --max-bytes 1 --keep 2 '/t/s.logs/web.log'"
+            ])
+            .as_deref(),
+            Some(log)
+        );
         assert_eq!(
             path(&[
                 "sh",
