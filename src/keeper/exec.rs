@@ -571,7 +571,7 @@ impl Keeper {
                 .to_string()
         } else {
             format!(
-                "exec's line waits in the shell's unfinished command; clear it with `tmux-wire keys {name} C-c` (check first what runs in the foreground)"
+                "exec's line waits in the shell's unfinished command; a C-c typed into the shell clears it (check first what runs in the foreground)"
             )
         };
         Err(KeeperError::ExecRefused {

@@ -46,7 +46,7 @@ mod wait;
 mod writer;
 
 pub use command::check_env;
-pub use error::KeeperError;
+pub use error::{FailureKind, KeeperError};
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::{Executed, Outcome as ExecOutcome};
 pub use follow::{Followed, LogFollow};
