@@ -53,7 +53,7 @@ pub use follow::{Followed, LogFollow};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
-pub use read::{Output, Page, ReadFrom};
+pub use read::{Output, Page, PageBytes, RawLines, ReadFrom};
 pub use ready::{Found, WaitFrom, WaitMissed};
 pub use restart::{RestartPolicy, RestartWhen};
 pub use send::send_text_commands;
