@@ -441,6 +441,30 @@ fn raw_output_keeps_every_byte() {
     );
     let doc = &check("logs_page_raw", "logs", &out, 0)[0];
     assert!(doc["lines"].as_array().unwrap().contains(&bytes), "{doc}");
+    // A follow of one that ended: its lines, then how it ended.
+    s.ok(&[
+        "start",
+        "bin2",
+        "--",
+        "sh",
+        "-c",
+        r"printf 'ok\n\351t\351\nend\n'",
+    ]);
+    s.ok(&["wait", "bin2", "--exit"]);
+    let out = json(&s, &["logs", "bin2", "--raw", "--follow"]);
+    let docs = check("logs_follow_raw", "logs", &out, 0);
+    assert!(docs.iter().any(|d| d["line"] == bytes), "{docs:?}");
+    // Without --json, the bytes as they are.
+    let out = s.run(&["logs", "bin", "--raw"]);
+    assert!(
+        out.stdout.windows(5).any(|w| w == b"\n\xe9t\xe9\n"),
+        "{out:?}"
+    );
+    let out = s.run(&["poll", "bin", "--raw"]);
+    assert!(
+        out.stdout.windows(5).any(|w| w == b"\n\xe9t\xe9\n"),
+        "{out:?}"
+    );
     // Not raw: text.
     let doc = &check("poll", "poll", &json(&s, &["poll", "bin"]), 0)[0];
     assert!(

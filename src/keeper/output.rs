@@ -86,6 +86,17 @@ impl Keeper {
         name: &str,
         n: usize,
     ) -> Result<(Vec<Vec<u8>>, Option<log::Position>), KeeperError> {
+        self.logs_or_history_bytes_in(name, n, false).await
+    }
+
+    /// [`Keeper::logs_or_history_bytes`], with `whole_lines` as
+    /// [`Keeper::logs_or_history`] has it.
+    pub(super) async fn logs_or_history_bytes_in(
+        &self,
+        name: &str,
+        n: usize,
+        whole_lines: bool,
+    ) -> Result<(Vec<Vec<u8>>, Option<log::Position>), KeeperError> {
         validate_name(name)?;
         let path = self.log_path(name);
         if std::fs::symlink_metadata(&path).is_ok() {
@@ -93,7 +104,7 @@ impl Keeper {
                 server::check_private_dir(dir)?;
             }
             let (lines, end) =
-                log::tail_bytes(&path, n, false).map_err(|source| KeeperError::Io {
+                log::tail_bytes(&path, n, whole_lines).map_err(|source| KeeperError::Io {
                     what: format!("reading {}", path.display()),
                     source,
                 })?;

@@ -173,29 +173,28 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     }
     if offset.is_some() || limit.is_some() {
         let limit = limit.unwrap_or(200);
+        // With --raw, the bytes as the process wrote them.
+        let page = if raw {
+            keeper.log_page_bytes(&name, offset, limit)?
+        } else {
+            let page = keeper.log_page(&name, offset, limit, raw)?;
+            keeper::PageBytes {
+                lines: page.lines.into_iter().map(String::into_bytes).collect(),
+                offset: page.offset,
+                total: page.total,
+            }
+        };
         if json {
-            // With --raw, the bytes as the process wrote them.
-            let (lines, offset, total) = if raw {
-                let page = keeper.log_page_bytes(&name, offset, limit)?;
-                let lines = page.lines.iter().map(|l| docs::Line::new(l)).collect();
-                (lines, page.offset, page.total)
-            } else {
-                let page = keeper.log_page(&name, offset, limit, raw)?;
-                (docs::text_lines(&page.lines), page.offset, page.total)
-            };
             print_doc(&docs::LogsDoc::LogPage {
-                lines,
-                offset,
+                lines: page.lines.iter().map(|l| docs::Line::new(l)).collect(),
+                offset: page.offset,
                 limit,
-                total,
+                total: page.total,
                 log_writer: writer.as_ref().map(docs::Writer::from),
             });
             return Ok(());
         }
-        let page = keeper.log_page(&name, offset, limit, raw)?;
-        for line in &page.lines {
-            out!("{line}");
-        }
+        print_lines(false, &page.lines);
         let shown_to = page.offset + page.lines.len();
         let mut hint = format!(
             "tmux-wire: lines {}-{shown_to} of {}",
@@ -217,15 +216,14 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         return Ok(());
     }
     if !follow {
+        // With --raw, the bytes as the process wrote them.
+        let (last, end) = if raw {
+            keeper.logs_or_history_bytes(&name, lines).await?
+        } else {
+            let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
+            (last.into_iter().map(String::into_bytes).collect(), end)
+        };
         if json {
-            // With --raw, the bytes as the process wrote them.
-            let (last, end) = if raw {
-                let (last, end) = keeper.logs_or_history_bytes(&name, lines).await?;
-                (last.iter().map(|l| docs::Line::new(l)).collect(), end)
-            } else {
-                let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
-                (docs::text_lines(&last), end)
-            };
             // The cursor is where `poll` goes on: before a line not ended
             // yet (shown here, and by `poll` again, whole).
             let cursor = match end {
@@ -239,26 +237,34 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
                 None => None,
             };
             print_doc(&docs::LogsDoc::Logs {
-                lines: last,
+                lines: last.iter().map(|l| docs::Line::new(l)).collect(),
                 cursor,
                 log_writer: writer.as_ref().map(docs::Writer::from),
             });
-            return Ok(());
-        }
-        let (last, _) = keeper.logs_or_history(&name, lines, raw, false).await?;
-        for line in &last {
-            print_line(json, line);
+        } else {
+            print_lines(false, &last);
         }
         return Ok(());
     }
-    let (last, following) = match keeper.follow_logs(&name, lines, raw).await {
+    let followed = if raw {
+        keeper.follow_logs_bytes(&name, lines).await
+    } else {
+        keeper
+            .follow_logs(&name, lines, raw)
+            .await
+            .map(|(last, f)| (last.into_iter().map(String::into_bytes).collect(), f))
+    };
+    let (last, following) = match followed {
         Ok(f) => f,
         Err(keeper::KeeperError::NoLog { .. }) => {
             // What tmux still holds, then why there is no more.
-            let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
-            for line in &last {
-                print_line(json, line);
-            }
+            let last: Vec<Vec<u8>> = if raw {
+                keeper.logs_or_history_bytes(&name, lines).await?.0
+            } else {
+                let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
+                last.into_iter().map(String::into_bytes).collect()
+            };
+            print_lines(json, &last);
             return Err(Failure::new(
                 Kind::NoLog,
                 format!(
@@ -268,9 +274,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         }
         Err(e) => return Err(e.into()),
     };
-    for line in &last {
-        print_line(json, line);
-    }
+    print_lines(json, &last);
     // Ctrl-C ends the follow; stdout is written a read's lines at a time.
     // What the reader missed (it fell behind the kept log) is said where
     // it happened, and makes the exit status 1 at the end.
@@ -308,8 +312,17 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             eprintln!("tmux-wire: {name}'s log writer is {writer}");
         }
     };
+    let run = async {
+        if raw {
+            let print = |lines: &[Vec<u8>]| print_lines(json, lines);
+            following.run_bytes(print, &on_missed, &on_writer).await
+        } else {
+            let print = |lines: &[String]| print_lines(json, lines);
+            following.run(print, &on_missed, &on_writer).await
+        }
+    };
     let ended = tokio::select! {
-        ended = following.run(|lines| print_lines(json, lines), on_missed, on_writer) => Some(ended?),
+        ended = run => Some(ended?),
         _ = tokio::signal::ctrl_c() => None,
     };
     {
@@ -381,21 +394,23 @@ fn show_lines(lines: u64) -> String {
     format!("at least {lines} line{s}; the lines rotated away cannot be counted")
 }
 
-/// One line of a log: the line, or with `--json` `{"line": ...}`.
-fn print_line(json: bool, line: &str) {
-    print_lines(json, &[line]);
-}
-
-/// Lines in one write: as they are, or a `{"line": ...}` document each.
-fn print_lines(json: bool, lines: &[impl AsRef<str>]) {
+/// Lines in one write: as they are (bytes exactly as they are), or a
+/// `{"type": "line", "line": LINE}` document each (LINE a string, or
+/// `{"bytes": BASE64}` when it is not UTF-8).
+fn print_lines(json: bool, lines: &[impl AsRef<[u8]>]) {
     if json {
         output::emit_all(lines.iter().map(|line| {
             output::doc_line(&docs::LogsDoc::Line {
-                line: docs::Line::text(line.as_ref()),
+                line: docs::Line::new(line.as_ref()),
             })
         }));
     } else {
-        output::emit_all(lines);
+        let mut bytes = Vec::new();
+        for line in lines {
+            bytes.extend_from_slice(line.as_ref());
+            bytes.push(b'\n');
+        }
+        output::emit_bytes(&bytes);
     }
 }
 

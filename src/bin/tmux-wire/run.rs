@@ -166,8 +166,21 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     warn_missed(read.missed_bytes);
-    for line in &read.lines {
-        out!("{line}");
+    match &read.raw_lines {
+        // --raw: the bytes as the process wrote them.
+        Some(raw) => {
+            let mut bytes = Vec::new();
+            for line in &raw.lines {
+                bytes.extend_from_slice(line);
+                bytes.push(b'\n');
+            }
+            crate::output::emit_bytes(&bytes);
+        }
+        None => {
+            for line in &read.lines {
+                out!("{line}");
+            }
+        }
     }
     let name = &args.name;
     if let Some(writer) = &read.log_writer {

@@ -919,7 +919,7 @@ pub fn raw_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
 /// A line as a reader gets it: text (raw lines that are not UTF-8 with
 /// their bad bytes replaced), or bytes (rendered lines as UTF-8, raw ones
 /// as they are).
-trait RenderedLine: Sized {
+pub(crate) trait RenderedLine: Sized {
     fn push(render: &mut Render, data: &[u8]) -> Vec<Self>;
     fn finish(render: &mut Render) -> Option<Self>;
 }
@@ -945,7 +945,7 @@ impl RenderedLine for Vec<u8> {
 }
 
 /// Bytes to lines, rendered or raw.
-enum Render {
+pub(crate) enum Render {
     Seen(Box<Lines>),
     Raw(Vec<u8>),
 }
@@ -1223,8 +1223,14 @@ impl Follower {
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]). Lines
     /// after a gap come after [`Follower::take_missed`] says so.
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
+        self.read_new_as()
+    }
+
+    /// [`Follower::read_new`] as text or as bytes (raw lines exactly as
+    /// written).
+    pub(crate) fn read_new_as<L: RenderedLine>(&mut self) -> io::Result<Vec<L>> {
         self.read()?;
-        Ok(self.render.push(&self.buf[..self.filled]))
+        Ok(L::push(&mut self.render, &self.buf[..self.filled]))
     }
 
     /// The bytes appended since the last call, as the process wrote them
@@ -1459,6 +1465,11 @@ impl Follower {
     /// A last line without its newline, if any.
     pub fn rest(&mut self) -> Option<String> {
         self.render.finish()
+    }
+
+    /// [`Follower::rest`] as text or as bytes.
+    pub(crate) fn rest_as<L: RenderedLine>(&mut self) -> Option<L> {
+        L::finish(&mut self.render)
     }
 }
 
