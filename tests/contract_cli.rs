@@ -576,6 +576,13 @@ fn wait_and_its_outcomes() {
     );
     let doc = &check("wait_timeout", "wait", &out, 124)[0];
     assert_eq!(doc["kind"], "timeout", "{doc}");
+    s.ok(&["start", "reader", "--", "sh", "-c", "read x"]);
+    check(
+        "wait_input",
+        "wait",
+        &json(&s, &["wait", "reader", "--input"]),
+        0,
+    );
     s.ok(&["start", "ends", "--", "sh", "-c", "exit 5"]);
     check(
         "wait_exit",
@@ -716,4 +723,39 @@ fn decode() {
     let code = out.status.code().unwrap();
     let docs = check("decode", "decode", &out, code);
     assert!(docs.len() > 10, "{docs:?}");
+}
+
+/// A wait on a session tmux-wire did not start, ended by SIGINT: the
+/// error document says `interrupted`, exit 130.
+#[test]
+fn wait_interrupted() {
+    needs_keeper!();
+    let s = Socket::new();
+    s.recipe("recipe", &["sleep", "60"]);
+    let child = s
+        .cmd(&["--json", "wait", "recipe", "--exit", "--timeout", "20s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    s.until_attached("recipe");
+    // Until it catches SIGINT (its handler is there: SigCgt, bit 2).
+    let catches = || {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & 2 != 0)
+    };
+    let deadline = Instant::now() + LIMIT;
+    while !catches() {
+        assert!(Instant::now() < deadline, "the wait never caught SIGINT");
+        std::thread::yield_now();
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let doc = &check("wait_interrupted", "wait", &out, 130)[0];
+    assert_eq!(doc["kind"], "interrupted", "{doc}");
 }
