@@ -79,7 +79,7 @@ pub enum ServerError {
         kind: &'static str,
     },
     /// The socket file exists but nothing listens on it.
-    #[error("stale socket {}: no server listens on it (remove it with `tmux-wire clean`)", path.display())]
+    #[error("stale socket {}: no server listens on it (it can be removed)", path.display())]
     Stale {
         /// The socket path.
         path: PathBuf,

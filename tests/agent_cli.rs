@@ -75,7 +75,7 @@ fn run_answers_within_the_yield_or_gives_a_cursor() {
     assert_eq!(doc["state"], "exited");
     assert_eq!(
         doc["exit"],
-        serde_json::json!({"how": "signaled", "value": 15})
+        serde_json::json!({"type": "signaled", "signal": 15})
     );
     assert_eq!(doc["output"], serde_json::json!(["again"]));
 
@@ -342,7 +342,7 @@ fn a_megabyte_of_invalid_utf8_from_stdin_arrives_byte_exact() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(json_of(&out)["sent"], data.len());
+    assert_eq!(json_of(&out)["bytes"], data.len());
     s.ok(&["wait", "sink", "--ready", "GOT-ALL", "--timeout", "120s"]);
     let got = std::fs::read(&out_file).unwrap();
     assert_eq!(got.len(), data.len());
@@ -528,7 +528,7 @@ fn kill_all_shutdown_and_prune() {
     let stopped = doc["stopped"].as_array().unwrap();
     assert_eq!(stopped.len(), 3);
     assert!(
-        stopped.iter().all(|x| x["stopped"]["how"] == "killed"),
+        stopped.iter().all(|x| x["stopped"]["type"] == "killed"),
         "{doc}"
     );
     // Their logs stay until pruned; a running name's log is kept.
@@ -617,7 +617,7 @@ fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|e| *e == serde_json::json!({"how": "exited", "value": 3})));
+        .all(|e| *e == serde_json::json!({"type": "exited", "code": 3})));
     // The delays grew: at least 200, 400, 800 ms between the runs.
     let began: Vec<u128> = std::fs::read_to_string(&began_file)
         .unwrap()
@@ -891,7 +891,7 @@ fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
     let mut seen: Vec<Value> = Vec::new();
     let wanted = |seen: &[Value], event: &str, name: &str| {
         seen.iter()
-            .filter(|e| e["event"] == event && e["name"] == name)
+            .filter(|e| e["type"] == event && e["name"] == name)
             .count()
     };
     let started = Instant::now();
@@ -909,30 +909,30 @@ fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
         assert!(wanted(&seen, "started", name) >= 1, "{name}: {seen:#?}");
     }
     assert_eq!(wanted(&seen, "started", "before"), 0, "{seen:#?}");
-    let ready = seen.iter().find(|e| e["event"] == "ready").unwrap();
+    let ready = seen.iter().find(|e| e["type"] == "ready").unwrap();
     assert_eq!(
         (ready["name"].as_str(), ready["matched"].as_str()),
         (Some("web"), Some("UP"))
     );
-    let restarted = seen.iter().find(|e| e["event"] == "restarted").unwrap();
+    let restarted = seen.iter().find(|e| e["type"] == "restarted").unwrap();
     assert_eq!(
         (restarted["name"].as_str(), restarted["restarts"].as_u64()),
         (Some("flaky"), Some(1))
     );
     let exit = seen
         .iter()
-        .find(|e| e["event"] == "exited" && e["name"] == "flaky")
+        .find(|e| e["type"] == "exited" && e["name"] == "flaky")
         .unwrap();
     assert_eq!(exit["code"], 2);
     assert_eq!(
-        seen.iter().find(|e| e["event"] == "killed_after").unwrap()["after"],
+        seen.iter().find(|e| e["type"] == "killed_after").unwrap()["after"],
         1
     );
     // The server is killed: the stream says so, last, and ends.
     tmux(&s, &["kill-server"]);
     let last = loop {
         match rx.recv_timeout(LIMIT) {
-            Ok(event) if event["event"] == "server_gone" => break event,
+            Ok(event) if event["type"] == "server_gone" => break event,
             Ok(_) => {}
             Err(_) => panic!("no server_gone"),
         }
@@ -957,7 +957,7 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
     let started = (0..20).any(|i| {
         s.ok(&["start", &format!("probe{i}"), "--", "sleep", "300"]);
         rx.recv_timeout(Duration::from_secs(1))
-            .is_ok_and(|e| e["event"] == "started")
+            .is_ok_and(|e| e["type"] == "started")
     });
     assert!(started, "the stream reported no start");
     let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
@@ -967,15 +967,15 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let stopped = s.json(&["stop", "a"]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
-    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+    assert_eq!(stopped["stopped"]["type"], "interrupted", "{stopped}");
     let (first, second) = (next(), next());
     assert_eq!(
-        (&first["event"], &first["name"], &first["code"]),
+        (&first["type"], &first["name"], &first["code"]),
         (&Value::from("exited"), &Value::from("a"), &Value::from(130)),
         "{first}"
     );
     assert_eq!(
-        (&second["event"], &second["name"]),
+        (&second["type"], &second["name"]),
         (&Value::from("gone"), &Value::from("a"))
     );
     stream.kill().unwrap();

@@ -56,7 +56,7 @@ fn json_output_is_one_document_per_event() {
         .lines()
         .next()
         .unwrap()
-        .starts_with("{\"type\":\"reply\",\"time\":1795311600,\"number\":319"));
+        .starts_with("{\"version\":1,\"type\":\"reply\",\"time\":1795311600,\"number\":319"));
 }
 
 fn tmux_wire_stdin(args: &[&str], input: &[u8]) -> Output {
@@ -93,12 +93,12 @@ fn json_documents_are_typed() {
     assert_eq!(
         docs,
         [
-            r#"{"type":"reply","time":1700000000,"number":5,"flags":1,"ok":true,"output":{"text":"0: bash* (1 panes)"}}"#,
-            r#"{"type":"output","pane":"%1","data":{"text":"hi\r\n"}}"#,
-            r#"{"type":"output","pane":"%1","data":{"bytes":"//4="}}"#,
-            r#"{"type":"layout-change","window":"@2","layout":"b25d,80x24,0,0,0","visible_layout":"b25d,80x24,0,0,0","flags":"*"}"#,
-            r#"{"type":"session-changed","session":"$3","name":"work"}"#,
-            r#"{"type":"reply","time":1700000001,"number":6,"flags":1,"ok":false,"output":{"text":"parse error"}}"#,
+            r#"{"version":1,"type":"reply","time":1700000000,"number":5,"flags":1,"ok":true,"output":{"text":"0: bash* (1 panes)"}}"#,
+            r#"{"version":1,"type":"output","pane":"%1","data":{"text":"hi\r\n"}}"#,
+            r#"{"version":1,"type":"output","pane":"%1","data":{"bytes":"//4="}}"#,
+            r#"{"version":1,"type":"layout-change","window":"@2","layout":"b25d,80x24,0,0,0","visible_layout":"b25d,80x24,0,0,0","flags":"*"}"#,
+            r#"{"version":1,"type":"session-changed","session":"$3","name":"work"}"#,
+            r#"{"version":1,"type":"reply","time":1700000001,"number":6,"flags":1,"ok":false,"output":{"text":"parse error"}}"#,
         ]
     );
     // A stream that ends inside a block says so, and exits 1.
@@ -106,7 +106,7 @@ fn json_documents_are_typed() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim_end(),
-        r#"{"type":"truncated","open_block":{"time":1,"number":2,"flags":0},"lines":[{"text":"half"}],"partial_line":{"text":"%out"}}"#
+        r#"{"version":1,"type":"truncated","open_block":{"time":1,"number":2,"flags":0},"lines":[{"text":"half"}],"partial_line":{"text":"%out"}}"#
     );
 }
 

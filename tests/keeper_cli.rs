@@ -76,7 +76,7 @@ fn a_dev_server_from_start_to_stop() {
     assert!(web["log"].as_str().unwrap().ends_with("s.logs/web.log"));
     // Stopped by C-c.
     let stopped = s.json(&["stop", "web", "--grace", "10s"]);
-    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+    assert_eq!(stopped["stopped"]["type"], "interrupted", "{stopped}");
     assert_eq!(s.json(&["ls"])["processes"].as_array().unwrap().len(), 0);
 }
 
@@ -179,7 +179,7 @@ fn exit_codes_and_signals() {
     let exit = s.json(&["wait", "seven", "--exit", "--timeout", "30s"]);
     assert_eq!(
         exit["exit"],
-        serde_json::json!({"how": "exited", "value": 7})
+        serde_json::json!({"type": "exited", "code": 7})
     );
     assert_eq!(exit["code"], 7);
     // Still queryable afterwards.
@@ -208,7 +208,7 @@ fn exit_codes_and_signals() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         doc["exit"],
-        serde_json::json!({"how": "signaled", "value": 15})
+        serde_json::json!({"type": "signaled", "signal": 15})
     );
     assert_eq!(s.json(&["status", "term"])["state"], "killed");
 }
@@ -440,8 +440,9 @@ fn logs_follow_prints_new_lines_until_the_process_exits() {
         .collect();
     // It ends with how the process ended.
     let end = docs.pop().unwrap();
-    assert_eq!(end["end"]["code"], 0, "{end}");
-    assert_eq!(end["end"]["exit"]["how"], "exited", "{end}");
+    assert_eq!(end["type"], "exited", "{end}");
+    assert_eq!(end["code"], 0, "{end}");
+    assert_eq!(end["exit"]["type"], "exited", "{end}");
     let lines: Vec<&str> = docs.iter().map(|d| d["line"].as_str().unwrap()).collect();
     assert!(
         lines[0].starts_with("--- tmux-wire: run of sh -c"),
@@ -494,7 +495,7 @@ fn environment_cwd_keys_kill_and_version() {
     let exit = s.json(&["wait", "cat", "--exit", "--timeout", "30s"]);
     assert_eq!(
         exit["exit"],
-        serde_json::json!({"how": "signaled", "value": 2})
+        serde_json::json!({"type": "signaled", "signal": 2})
     );
 
     // A process that ignores C-c (and the SIGHUP of its session's end) is
@@ -510,7 +511,7 @@ fn environment_cwd_keys_kill_and_version() {
     s.ok(&["wait", "stubborn", "--ready", "up", "--timeout", "30s"]);
     let pid = s.json(&["status", "stubborn"])["pid"].as_u64().unwrap();
     let stopped = s.json(&["stop", "stubborn", "--grace", "300ms"]);
-    assert_eq!(stopped["stopped"]["how"], "killed", "{stopped}");
+    assert_eq!(stopped["stopped"]["type"], "killed", "{stopped}");
     // Gone, or a zombie waiting for tmux to reap it.
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let state = state
@@ -645,7 +646,7 @@ fn sessions_a_shell_recipe_started_are_managed_too() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no log to follow"));
     let stopped = s.json(&["stop", "recipe", "--grace", "5s"]);
-    assert_eq!(stopped["stopped"]["how"], "interrupted", "{stopped}");
+    assert_eq!(stopped["stopped"]["type"], "interrupted", "{stopped}");
 }
 
 /// `cmd` reports tmux's refusals in tmux's own words, on every version
@@ -731,6 +732,10 @@ fn paths_and_commands_with_backslashes_read_back_exactly() {
         process["command"].as_str().unwrap().contains(r"x\037y"),
         "{started}"
     );
-    let status = s.json(&["status", "odd"]);
+    let mut status = s.json(&["status", "odd"]);
+    // The status document is the process with its version and type.
+    let doc = status.as_object_mut().unwrap();
+    assert_eq!(doc.remove("version"), Some(serde_json::json!(1)));
+    assert_eq!(doc.remove("type"), Some(serde_json::json!("status")));
     assert_eq!(status, *process);
 }

@@ -77,7 +77,7 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
     );
     // It was started again, and the gap is marked.
     let status = s.json(&["status", "web"]);
-    assert_eq!(status["log_writer"]["state"], "writing", "{status}");
+    assert_eq!(status["log_writer"]["type"], "writing", "{status}");
     let logs = s.ok(&["logs", "web", "-n", "20"]);
     assert!(
         logs.contains("--- tmux-wire: gap in the log: the log writer is gone"),
@@ -168,7 +168,7 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
     let since = Instant::now();
     let status = loop {
         let status = s.json(&["status", "web"]);
-        if status["log_writer"]["state"] == "failing" {
+        if status["log_writer"]["type"] == "failing" {
             break status;
         }
         assert!(
@@ -181,7 +181,7 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
     let reason = status["log_writer"]["reason"].as_str().unwrap();
     assert!(reason.contains("No space left"), "{status}");
     let poll = s.json(&["poll", "web"]);
-    assert_eq!(poll["log_writer"]["state"], "failing", "{poll}");
+    assert_eq!(poll["log_writer"]["type"], "failing", "{poll}");
     // The process is not held up: it answers what it reads.
     s.ok(&["send", "web", "--enter", "again"]);
     // A wait for what it printed fails at once, saying why.
@@ -200,7 +200,7 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
         logs.contains("bytes of output could not be written (No space left on device"),
         "{logs}"
     );
-    assert_eq!(s.json(&["status", "web"])["log_writer"]["state"], "writing");
+    assert_eq!(s.json(&["status", "web"])["log_writer"]["type"], "writing");
     // Full again: stop still stops it, and says what it could not record;
     // so does shutdown.
     s.ok(&["start", "web2", "--", "sh", "-c", PRINTER]);
@@ -360,7 +360,7 @@ fn follow_through_a_killed_writer(json: bool) {
             &mut stdout,
             |l| {
                 serde_json::from_str::<serde_json::Value>(l)
-                    .is_ok_and(|d| d["log_writer"]["state"] == "restarted")
+                    .is_ok_and(|d| d["log_writer"]["type"] == "restarted")
             },
         );
     } else {

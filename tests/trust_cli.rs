@@ -42,7 +42,7 @@ fn a_wait_after_send_is_not_satisfied_by_the_echo_or_older_output() {
     // The typed line holds DONE-2, and so will the output, 2 s later.
     s.ok(&["send", "sh1", "--enter", "sleep 2; echo DONE-2"]);
     let found = s.json(&["wait", "sh1", "--ready", "DONE-2"]);
-    assert_eq!(found["ready"], "DONE-2");
+    assert_eq!(found["matched"], "DONE-2");
     // It answered for the output: the output is there.
     let lines = output_lines(&s, "sh1");
     assert!(lines.iter().any(|l| l == "DONE-2"), "{lines:?}");
@@ -66,11 +66,11 @@ fn a_wait_after_send_is_not_satisfied_by_the_echo_or_older_output() {
         "--then-ready",
         r"RESULT-\S+",
     ]);
-    assert_eq!(found["ready"], "RESULT-42", "{found}");
+    assert_eq!(found["then"]["matched"], "RESULT-42", "{found}");
 
     // --from start reads the whole run; --from now only what comes next.
     let found = s.json(&["wait", "sh1", "--ready", "^v 1$", "--from", "start"]);
-    assert_eq!(found["ready"], "v 1");
+    assert_eq!(found["matched"], "v 1");
     let out = s.run(&[
         "wait",
         "sh1",
@@ -91,9 +91,9 @@ fn anchors_work_per_line_as_in_grep() {
     s.ok(&["start", "py", "--", "python3", "-i", "-q"]);
     // The idle prompt, with its trailing space and nothing after it.
     let found = s.json(&["wait", "py", "--ready", ">>> $", "--timeout", "20s"]);
-    assert_eq!(found["ready"], ">>> ");
+    assert_eq!(found["matched"], ">>> ");
     let found = s.json(&["wait", "py", "--ready", r">>>\s*$", "--timeout", "20s"]);
-    assert_eq!(found["ready"], ">>> ", "no blank rows below the prompt");
+    assert_eq!(found["matched"], ">>> ", "no blank rows below the prompt");
     let found = s.json(&[
         "send",
         "py",
@@ -102,7 +102,7 @@ fn anchors_work_per_line_as_in_grep() {
         "--then-ready",
         "done$",
     ]);
-    assert_eq!(found["ready"], "done");
+    assert_eq!(found["then"]["matched"], "done");
     let found = s.json(&[
         "send",
         "py",
@@ -111,7 +111,7 @@ fn anchors_work_per_line_as_in_grep() {
         "--then-ready",
         "^yyy",
     ]);
-    assert_eq!(found["ready"], "yyy");
+    assert_eq!(found["then"]["matched"], "yyy");
 }
 
 #[test]
@@ -345,7 +345,7 @@ fn logs_follow_reports_a_killed_session_as_the_process_end() {
         assert!(status.success(), "round {round}: {rest}");
         let end: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
         assert!(
-            end["end"]["code"] == 129 || end["end"]["gone"].is_string(),
+            end["code"] == 129 || end["type"] == "gone" && end["reason"].is_string(),
             "round {round}: {rest}"
         );
     }
@@ -745,8 +745,8 @@ fn neighbours_newlines_and_endings() {
         "--then-idle",
         "300ms",
     ]);
-    assert_eq!(idle["idle"], true, "{idle}");
-    assert_eq!(idle["current_command"], "sh", "{idle}");
+    assert_eq!(idle["then"]["type"], "idle", "{idle}");
+    assert_eq!(idle["then"]["current_command"], "sh", "{idle}");
     let out = s.run(&["send", "shell", "--enter", "exit 5", "--then-idle", "2s"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"));
@@ -792,7 +792,10 @@ fn a_line_longer_than_a_canonical_terminal_keeps_is_refused_not_cut() {
     ]);
     s.ok(&["send", "raw", &long]);
     let found = s.json(&["wait", "raw", "--ready", r"^\s*5000\s*$"]);
-    assert!(found["ready"].as_str().unwrap().contains("5000"), "{found}");
+    assert!(
+        found["matched"].as_str().unwrap().contains("5000"),
+        "{found}"
+    );
 }
 
 #[test]
@@ -1139,7 +1142,7 @@ fn waits_on_sessions_started_elsewhere_read_as_on_kept_ones() {
     s.ok(&["wait", "f", "--ready", r"[#$] $"]);
     s.ok(&["send", "f", "--enter", "sleep 1; echo RESULT-$((6*7))"]);
     let found = s.json(&["wait", "f", "--ready", r"RESULT-\S+"]);
-    assert_eq!(found["ready"], "RESULT-42", "{found}");
+    assert_eq!(found["matched"], "RESULT-42", "{found}");
     // Output from before the send no longer counts.
     s.ok(&["send", "f", "--enter", "echo second"]);
     let out = s.run(&["wait", "f", "--ready", "^RESULT-42$", "--timeout", "1s"]);
@@ -1296,9 +1299,9 @@ fn logs_follow_says_what_a_reader_that_fell_behind_missed() {
                 break;
             }
             numbers.push(line.parse().unwrap_or_else(|_| panic!("{line:?}")));
-        } else if doc.get("missed").is_some() {
+        } else if doc["type"] == "missed" {
             assert!(missed.is_none(), "two gaps: {out}");
-            missed = Some((numbers.len(), doc["missed"].clone()));
+            missed = Some((numbers.len(), doc.clone()));
         }
     }
     let (a, b) = the_gap(&numbers, N);
@@ -1312,7 +1315,10 @@ fn logs_follow_says_what_a_reader_that_fell_behind_missed() {
     assert_eq!(poll["missed_bytes"], 0);
     assert_eq!(poll["lines"][0], (b + 1).to_string());
     let n = docs.len();
-    assert!(docs[n - 2]["end"]["code"] == 0, "{out}");
+    assert!(
+        docs[n - 2]["type"] == "exited" && docs[n - 2]["code"] == 0,
+        "{out}"
+    );
     assert_eq!(docs[n - 1]["exit_code"], 1, "{out}");
 }
 
@@ -1380,7 +1386,7 @@ fn reads_by_cursor_past_a_rotation_begin_at_a_line() {
     ]);
     assert!(out.status.success(), "{out:?}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["ready"], format!("line-{first:06}"), "{doc}");
+    assert_eq!(doc["matched"], format!("line-{first:06}"), "{doc}");
     assert!(doc["missed_bytes"].as_u64().unwrap() > first * 13, "{doc}");
     assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
     let out = s.run(&["wait", "small", "--ready", "^.*$", "--from", &from]);
@@ -1421,7 +1427,7 @@ fn from_input_on_a_session_started_elsewhere_follows_its_echo() {
     s.ok(&["wait", "u", "--ready", "^200$", "--from", "start"]);
     s.ok(&["send", "u", "--enter", "echo hi-there2; seq 8"]);
     let found = s.json(&["wait", "u", "--ready", "^hi-there2$", "--timeout", "5s"]);
-    assert_eq!(found["ready"], "hi-there2", "{found}");
+    assert_eq!(found["matched"], "hi-there2", "{found}");
     // Lines from before the input never count.
     let out = s.run(&["wait", "u", "--ready", "^199$", "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(124), "{out:?}");
@@ -1454,7 +1460,7 @@ fn from_input_survives_a_resize_that_rewraps_the_lines_above() {
     let out = s.run(&["wait", "w", "--ready", "^OLD-LINE$", "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(124), "{out:?}");
     let found = s.json(&["wait", "w", "--ready", "^sent$", "--timeout", "5s"]);
-    assert_eq!(found["ready"], "sent", "{found}");
+    assert_eq!(found["matched"], "sent", "{found}");
 }
 
 /// `tmux-wire ARGS`, stopped before it begins (a shell that stops itself,
@@ -1554,7 +1560,7 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
     let out = found.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["ready"], "SEQ-END", "{doc}");
+    assert_eq!(doc["matched"], "SEQ-END", "{doc}");
     assert_eq!(doc["missed_bytes"], missed, "{doc}");
     assert_eq!(doc["missed_lines_at_least"], 1, "{doc}");
 

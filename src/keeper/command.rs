@@ -95,7 +95,8 @@ pub(super) fn environment(
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>, KeeperError> {
     for (k, v) in overrides {
-        check_env(k, v).map_err(|e| KeeperError::BadCommand(format!("--env {k:?}: {e}")))?;
+        check_env(k, v)
+            .map_err(|e| KeeperError::BadCommand(format!("environment variable {k:?}: {e}")))?;
     }
     let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

@@ -1,8 +1,13 @@
-//! [`KeeperError`], the keeper's one error type, and what the CLI makes of
-//! it (exit codes).
+//! [`KeeperError`], the keeper's one error type, its [`FailureKind`] (what
+//! a caller branches on), and the exit status a command line gives for it.
+//!
+//! The messages say what happened in the keeper's own terms; they name no
+//! command-line syntax (a program embedding the keeper has none). The CLI
+//! adds its hints (`tmux-wire stop NAME`, `--cwd`) beside them.
 
-use crate::client::ClientError;
-use crate::server::ServerError;
+use crate::client::{ClientError, ErrorKind};
+use crate::server::{ProbeError, ServerError};
+use crate::transport::TransportError;
 use crate::watch::{ExitStatus, WatchError};
 use std::time::Duration;
 use thiserror::Error;
@@ -63,7 +68,7 @@ pub enum KeeperError {
     },
     /// `exec`'s command did not finish in time; it goes on running.
     #[error(
-        "{name}: the command did not finish within {timeout:?}; it is still running (see `logs`)"
+        "{name}: the command did not finish within {timeout:?}; it is still running (its output goes on in the log)"
     )]
     ExecTimeout {
         /// The name.
@@ -118,11 +123,11 @@ pub enum KeeperError {
         /// How it ended.
         status: ExitStatus,
     },
-    /// `start --ready`: the process runs, but did not print the pattern in
-    /// time. It is left running.
+    /// A start with a readiness pattern: the process runs, but did not
+    /// print the pattern in time. It is left running.
     #[error(
-        "{name} did not print what --ready waits for within {timeout:?}; it is still \
-         running (end it with `tmux-wire stop {name}`); last output:\n{tail}"
+        "{name} did not print the readiness pattern within {timeout:?}; it is still \
+         running; last output:\n{tail}"
     )]
     NotReady {
         /// The name.
@@ -181,7 +186,7 @@ pub enum KeeperError {
         "tmux {version} is too old for tmux-wire's keeper: it needs tmux 3.2 or newer \
          (it attaches with `-f ignore-size,pause-after`, which 3.2 introduced, so that \
          watching never resizes windows and a slow reader is paused, never dropped); \
-         `tmux-wire cmd` still works with this server"
+         single tmux commands still work with this server"
     )]
     TooOld {
         /// The server's version.
@@ -284,6 +289,262 @@ impl KeeperError {
             KeeperError::Interrupted("SIGTERM") => 143,
             e if e.is_timeout() => 124,
             _ => 1,
+        }
+    }
+}
+
+/// What kind of failure a [`KeeperError`] is: a small, closed list for
+/// callers (and the CLI's error documents, `"kind"`) to branch on instead
+/// of reading the message. New kinds may be added; a kind is never
+/// renamed. [`FailureKind::as_str`] gives the name the CLI prints
+/// (snake_case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// No process (session) of that name, or no such pane or target.
+    NotFound,
+    /// The process has exited: there is nothing to type into.
+    NotRunning,
+    /// The name is taken: it already runs.
+    AlreadyRunning,
+    /// The process ended (or its pane went away) before what was waited
+    /// for happened.
+    Exited,
+    /// A wait ran out of time (the process goes on).
+    Timeout,
+    /// A signal ended the wait.
+    Interrupted,
+    /// No tmux server runs on the socket (no socket file, no directory,
+    /// or a stale socket nothing listens on).
+    NoServer,
+    /// The server went away, or the connection to it closed, while the
+    /// command was under way.
+    ServerGone,
+    /// The socket or its directory cannot be used: unsafe, not a socket,
+    /// someone else's.
+    Socket,
+    /// The tmux program cannot be run.
+    NoTmux,
+    /// The tmux server is too old, or speaks a protocol tmux-wire does
+    /// not.
+    Version,
+    /// An argument was refused: a name, a key, a command line, a line too
+    /// long for the terminal, an environment variable.
+    BadInput,
+    /// A cursor that cannot be read from (malformed, of another name or
+    /// log, past what the log knows).
+    BadCursor,
+    /// The command to start cannot be run (not found, not executable).
+    CannotRun,
+    /// `exec` into a session whose foreground program is not a shell.
+    NotAShell,
+    /// `exec` found the shell unable to run the line, or the line did not
+    /// run; the message says what was done about it.
+    Refused,
+    /// The process has no log (tmux-wire did not start it).
+    NoLog,
+    /// The log writer does not write what the process prints.
+    LogWriter,
+    /// What was asked cannot be seen from here (another system, another
+    /// pid namespace, ptrace rules).
+    Unsupported,
+    /// tmux refused a command; the message is tmux's.
+    Tmux,
+    /// A file of the keeper, or the system, failed.
+    Io,
+    /// tmux answered something tmux-wire did not expect.
+    Protocol,
+}
+
+impl FailureKind {
+    /// The kind's name, as the CLI's error documents give it
+    /// (`not_found`, `timeout`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::NotFound => "not_found",
+            FailureKind::NotRunning => "not_running",
+            FailureKind::AlreadyRunning => "already_running",
+            FailureKind::Exited => "exited",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::NoServer => "no_server",
+            FailureKind::ServerGone => "server_gone",
+            FailureKind::Socket => "socket",
+            FailureKind::NoTmux => "no_tmux",
+            FailureKind::Version => "version",
+            FailureKind::BadInput => "bad_input",
+            FailureKind::BadCursor => "bad_cursor",
+            FailureKind::CannotRun => "cannot_run",
+            FailureKind::NotAShell => "not_a_shell",
+            FailureKind::Refused => "refused",
+            FailureKind::NoLog => "no_log",
+            FailureKind::LogWriter => "log_writer",
+            FailureKind::Unsupported => "unsupported",
+            FailureKind::Tmux => "tmux",
+            FailureKind::Io => "io",
+            FailureKind::Protocol => "protocol",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl KeeperError {
+    /// What kind of failure this is.
+    ///
+    /// ```
+    /// # use tmux_wire::keeper::{FailureKind, KeeperError};
+    /// let e = KeeperError::NotFound { name: "web".into(), known: vec![] };
+    /// assert_eq!(e.kind(), FailureKind::NotFound);
+    /// ```
+    pub fn kind(&self) -> FailureKind {
+        use FailureKind as K;
+        match self {
+            KeeperError::BadName { .. }
+            | KeeperError::UnknownKey { .. }
+            | KeeperError::LineTooLong { .. }
+            | KeeperError::BadCommand(_) => K::BadInput,
+            KeeperError::NotFound { .. } => K::NotFound,
+            KeeperError::Server(e) => server_kind(e),
+            KeeperError::Client(e) => client_kind(e),
+            KeeperError::Watch(e) => watch_kind(e),
+            KeeperError::ExitedBeforeReady { .. } | KeeperError::EndedWhileWaiting { .. } => {
+                K::Exited
+            }
+            KeeperError::NoLog { .. } => K::NoLog,
+            KeeperError::NotAShell { .. } => K::NotAShell,
+            KeeperError::ExecTimeout { .. }
+            | KeeperError::ExecBusy { .. }
+            | KeeperError::NotReady { .. } => K::Timeout,
+            KeeperError::ExecRefused { .. } => K::Refused,
+            KeeperError::BadCursor { .. } => K::BadCursor,
+            KeeperError::ServerGone { .. } => K::ServerGone,
+            KeeperError::Interrupted(_) => K::Interrupted,
+            KeeperError::CannotRun { .. } => K::CannotRun,
+            KeeperError::NotRunning { .. } => K::NotRunning,
+            KeeperError::TooOld { .. } => K::Version,
+            KeeperError::Io { .. } => K::Io,
+            KeeperError::MissedThenFailed { source, .. } => source.kind(),
+            KeeperError::LogWriter { .. } => K::LogWriter,
+        }
+    }
+}
+
+fn server_kind(e: &ServerError) -> FailureKind {
+    use FailureKind as K;
+    match e {
+        ServerError::NotRunning { .. }
+        | ServerError::NoDirectory { .. }
+        | ServerError::Stale { .. } => K::NoServer,
+        ServerError::UnsafeDirectory { .. }
+        | ServerError::NotASocket { .. }
+        | ServerError::PermissionDenied { .. } => K::Socket,
+        ServerError::PathTooLong { .. } => K::BadInput,
+        ServerError::TmuxNotFound { .. } => K::NoTmux,
+        ServerError::StartFailed { .. } => K::Tmux,
+        _ => K::Io,
+    }
+}
+
+fn client_kind(e: &ClientError) -> FailureKind {
+    use FailureKind as K;
+    if let ClientError::Transport(t) = e {
+        return match &**t {
+            TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e)) => {
+                server_kind(e)
+            }
+            TransportError::Probe(ProbeError::TooOld { .. })
+            | TransportError::Probe(ProbeError::VersionMismatch { .. })
+            | TransportError::Unsupported { .. } => K::Version,
+            TransportError::Probe(ProbeError::Timeout { .. }) => K::Timeout,
+            TransportError::Probe(ProbeError::Protocol { .. }) => K::Protocol,
+            TransportError::Spawn { .. } => K::NoTmux,
+            TransportError::Encode(_) => K::BadInput,
+            _ => K::Io,
+        };
+    }
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::NoSessions => K::NotFound,
+        ErrorKind::Duplicate => K::AlreadyRunning,
+        ErrorKind::NoServer => K::NoServer,
+        ErrorKind::Closed => K::ServerGone,
+        ErrorKind::Invalid => K::BadInput,
+        ErrorKind::UnexpectedAnswer => K::Protocol,
+        ErrorKind::Unreachable => K::Socket,
+        _ => K::Tmux,
+    }
+}
+
+fn watch_kind(e: &WatchError) -> FailureKind {
+    use FailureKind as K;
+    match e {
+        WatchError::Timeout(_) => K::Timeout,
+        WatchError::Closed(_) => K::ServerGone,
+        WatchError::Client(e) => client_kind(e),
+        WatchError::PaneGone(_) => K::Exited,
+        WatchError::Log(_) => K::Io,
+        WatchError::Unsupported(_) => K::Unsupported,
+        WatchError::Answer(_) => K::Protocol,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_of_nested_errors() {
+        let timeout = KeeperError::Watch(WatchError::Timeout(Duration::from_secs(1)));
+        assert_eq!(timeout.kind(), FailureKind::Timeout);
+        let missed = KeeperError::MissedThenFailed {
+            missed: Default::default(),
+            source: Box::new(timeout),
+        };
+        assert_eq!(missed.kind(), FailureKind::Timeout);
+        let stale = KeeperError::Server(ServerError::Stale {
+            path: "/tmp/x".into(),
+        });
+        assert_eq!(stale.kind(), FailureKind::NoServer);
+        let refused = KeeperError::Client(ClientError::Rejected {
+            message: "can't find session: web".into(),
+        });
+        assert_eq!(refused.kind(), FailureKind::NotFound);
+        assert_eq!(FailureKind::BadInput.as_str(), "bad_input");
+        assert_eq!(
+            serde_json::to_value(FailureKind::NotAShell).unwrap(),
+            serde_json::json!("not_a_shell")
+        );
+    }
+
+    /// The messages name no command-line syntax: the CLI adds its hints.
+    #[test]
+    fn messages_free_of_cli_syntax() {
+        let name = "web".to_string();
+        for e in [
+            KeeperError::NotReady {
+                name: name.clone(),
+                timeout: Duration::from_secs(1),
+                tail: String::new(),
+            },
+            KeeperError::TooOld {
+                version: "3.1".into(),
+            },
+            KeeperError::ExecTimeout {
+                name: name.clone(),
+                timeout: Duration::from_secs(1),
+            },
+            KeeperError::Server(ServerError::Stale {
+                path: "/tmp/x".into(),
+            }),
+        ] {
+            let text = e.to_string();
+            assert!(!text.contains("tmux-wire "), "{text}");
+            assert!(!text.contains("--"), "{text}");
         }
     }
 }

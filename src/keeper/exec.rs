@@ -570,9 +570,8 @@ impl Keeper {
             "exec cleared that line with a Ctrl-C, so the shell is at its prompt again (what was typed before it is gone); run exec again"
                 .to_string()
         } else {
-            format!(
-                "exec's line waits in the shell's unfinished command; clear it with `tmux-wire keys {name} C-c` (check first what runs in the foreground)"
-            )
+            "exec's line waits in the shell's unfinished command; a C-c typed into the shell clears it (check first what runs in the foreground)"
+                .to_string()
         };
         Err(KeeperError::ExecRefused {
             name: name.to_string(),

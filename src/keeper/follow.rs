@@ -57,12 +57,31 @@ impl Keeper {
         n: usize,
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
+        self.follow_logs_as(name, n, raw).await
+    }
+
+    /// [`Keeper::follow_logs`] raw, each line the bytes as the process
+    /// wrote them: nothing replaced. Follow with [`LogFollow::run_bytes`].
+    pub async fn follow_logs_bytes(
+        &self,
+        name: &str,
+        n: usize,
+    ) -> Result<(Vec<Vec<u8>>, LogFollow), KeeperError> {
+        self.follow_logs_as(name, n, true).await
+    }
+
+    async fn follow_logs_as<L: log::RenderedLine + LastLines>(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<L>, LogFollow), KeeperError> {
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
         let server = watch::local_pids(&client, pane)
             .await
             .map(|(server, _)| server);
         let changes = log::LogWatch::new(&self.log_path(name)).paced(log::FLOOD_PACE);
-        let (last, end) = self.logs_or_history(name, n, raw, true).await?;
+        let (last, end) = L::last_lines(self, name, n, raw).await?;
         let Some(end) = end else {
             return Err(KeeperError::NoLog {
                 name: name.to_string(),
@@ -84,6 +103,38 @@ impl Keeper {
             next_look: tokio::time::Instant::now() + WRITER_LOOK,
         };
         Ok((last, follow))
+    }
+}
+
+/// The last lines before a follow, as text or as bytes.
+trait LastLines: Sized {
+    async fn last_lines(
+        keeper: &Keeper,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<Self>, Option<log::Position>), KeeperError>;
+}
+
+impl LastLines for String {
+    async fn last_lines(
+        keeper: &Keeper,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<Self>, Option<log::Position>), KeeperError> {
+        keeper.logs_or_history(name, n, raw, true).await
+    }
+}
+
+impl LastLines for Vec<u8> {
+    async fn last_lines(
+        keeper: &Keeper,
+        name: &str,
+        n: usize,
+        _raw: bool,
+    ) -> Result<(Vec<Self>, Option<log::Position>), KeeperError> {
+        keeper.logs_or_history_bytes_in(name, n, true).await
     }
 }
 
@@ -110,8 +161,28 @@ impl LogFollow {
     /// cannot be started again ends the follow with
     /// [`KeeperError::LogWriter`], which says why.
     pub async fn run(
+        self,
+        on_lines: impl FnMut(&[String]),
+        on_missed: impl FnMut(&log::Missed),
+        on_writer: impl FnMut(&LogWriter),
+    ) -> Result<Followed, KeeperError> {
+        self.run_as(on_lines, on_missed, on_writer).await
+    }
+
+    /// [`LogFollow::run`] with the lines as bytes, exactly as the process
+    /// wrote them (for a follow made raw: [`Keeper::follow_logs_bytes`]).
+    pub async fn run_bytes(
+        self,
+        on_lines: impl FnMut(&[Vec<u8>]),
+        on_missed: impl FnMut(&log::Missed),
+        on_writer: impl FnMut(&LogWriter),
+    ) -> Result<Followed, KeeperError> {
+        self.run_as(on_lines, on_missed, on_writer).await
+    }
+
+    async fn run_as<L: log::RenderedLine>(
         mut self,
-        mut on_lines: impl FnMut(&[String]),
+        mut on_lines: impl FnMut(&[L]),
         mut on_missed: impl FnMut(&log::Missed),
         mut on_writer: impl FnMut(&LogWriter),
     ) -> Result<Followed, KeeperError> {
@@ -129,9 +200,9 @@ impl LogFollow {
         let mut end = None;
         loop {
             loop {
-                let lines = self
+                let lines: Vec<L> = self
                     .follower
-                    .read_new()
+                    .read_new_as()
                     .map_err(|e| io("reading the log", e))?;
                 if let Some(missed) = self.follower.take_missed() {
                     on_missed(&missed);
@@ -175,7 +246,7 @@ impl LogFollow {
         if let Some(missed) = self.follower.missed_at_end() {
             on_missed(&missed);
         }
-        if let Some(rest) = self.follower.rest() {
+        if let Some(rest) = self.follower.rest_as() {
             on_lines(&[rest]);
         }
         let gone = |reason: String| KeeperError::ServerGone {

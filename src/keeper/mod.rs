@@ -47,7 +47,7 @@ mod wait;
 mod writer;
 
 pub use command::check_env;
-pub use error::KeeperError;
+pub use error::{FailureKind, KeeperError};
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::{Executed, Outcome as ExecOutcome};
 pub use follow::{Followed, LogFollow};
@@ -57,7 +57,7 @@ pub use helper::{helper_main, HELPER_ARG, HELPER_VERSION};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};
-pub use read::{Output, Page, ReadFrom};
+pub use read::{Output, Page, PageBytes, RawLines, ReadFrom};
 pub use ready::{Found, WaitFrom, WaitMissed};
 pub use restart::{RestartPolicy, RestartWhen};
 pub use send::send_text_commands;

@@ -77,4 +77,52 @@ impl Keeper {
         let skip = lines.len().saturating_sub(n);
         Ok((lines.split_off(skip), None))
     }
+
+    /// [`Keeper::logs_or_history`] raw, each line the bytes as the process
+    /// wrote them (from tmux's history: as tmux holds them, escape
+    /// sequences included, trailing blanks removed): nothing replaced.
+    pub async fn logs_or_history_bytes(
+        &self,
+        name: &str,
+        n: usize,
+    ) -> Result<(Vec<Vec<u8>>, Option<log::Position>), KeeperError> {
+        self.logs_or_history_bytes_in(name, n, false).await
+    }
+
+    /// [`Keeper::logs_or_history_bytes`], with `whole_lines` as
+    /// [`Keeper::logs_or_history`] has it.
+    pub(super) async fn logs_or_history_bytes_in(
+        &self,
+        name: &str,
+        n: usize,
+        whole_lines: bool,
+    ) -> Result<(Vec<Vec<u8>>, Option<log::Position>), KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            if let Some(dir) = path.parent() {
+                server::check_private_dir(dir)?;
+            }
+            let (lines, end) =
+                log::tail_bytes(&path, n, whole_lines).map_err(|source| KeeperError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
+            return Ok((lines, Some(end)));
+        }
+        let (client, pane) = self.pane(name).await?.into_parts();
+        let reply = client
+            .command(commands::capture_history(pane, true))
+            .await?;
+        let mut lines: Vec<Vec<u8>> = reply
+            .content()
+            .iter()
+            .map(|l| l.trim_ascii_end().to_vec())
+            .collect();
+        while lines.last().is_some_and(Vec::is_empty) {
+            lines.pop();
+        }
+        let skip = lines.len().saturating_sub(n);
+        Ok((lines.split_off(skip), None))
+    }
 }

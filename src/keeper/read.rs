@@ -66,6 +66,33 @@ pub struct Output {
     /// prints (then what follows is missing from the log, and from reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_writer: Option<super::LogWriter>,
+    /// A raw read's `lines` and `partial` as bytes, exactly as the process
+    /// wrote them (in `lines` and `partial`, bytes that are not UTF-8 are
+    /// replaced); `None` for a read that is not raw.
+    #[serde(skip)]
+    pub raw_lines: Option<RawLines>,
+}
+
+/// The lines of a raw read as bytes ([`Output::raw_lines`]).
+#[derive(Debug, Clone, Default)]
+pub struct RawLines {
+    /// `lines`, each the bytes as written (only the carriage returns
+    /// before its newline removed).
+    pub lines: Vec<Vec<u8>>,
+    /// `partial`, as written.
+    pub partial: Option<Vec<u8>>,
+}
+
+/// A page of the log with its lines as bytes
+/// ([`Keeper::log_page_bytes`]).
+#[derive(Debug, Clone)]
+pub struct PageBytes {
+    /// The lines, each the bytes as the process wrote them.
+    pub lines: Vec<Vec<u8>>,
+    /// The number of the first, counting from 0 at the oldest line kept.
+    pub offset: usize,
+    /// How many lines the log holds in all.
+    pub total: usize,
 }
 
 /// A page of the log.
@@ -173,6 +200,10 @@ impl Keeper {
             partial,
         } = split(&bytes, at_gap, exit.is_some(), more);
         let lines = log::render_lines(&bytes[..whole], raw);
+        let raw_lines = raw.then(|| RawLines {
+            lines: log::raw_lines(&bytes[..whole]),
+            partial: partial.then(|| log::raw_lines(&bytes[whole..]).concat()),
+        });
         let partial = partial.then(|| log::render_lines(&bytes[whole..], raw).concat());
         let cursor = Cursor {
             log: start.log.clone(),
@@ -193,6 +224,7 @@ impl Keeper {
             missed_lines_at_least: u64::from(missed > 0),
             more,
             log_writer: info.log_writer.filter(|w| !w.is_writing()),
+            raw_lines,
         })
     }
 
@@ -222,6 +254,36 @@ impl Keeper {
         };
         let (lines, offset, total) = log::page(&path, offset, limit, raw).map_err(io)?;
         Ok(Page {
+            lines,
+            offset,
+            total,
+        })
+    }
+
+    /// [`Keeper::log_page`] raw, each line the bytes as the process wrote
+    /// them: nothing replaced.
+    pub fn log_page_bytes(
+        &self,
+        name: &str,
+        offset: Option<usize>,
+        limit: usize,
+    ) -> Result<PageBytes, KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            server::check_private_dir(dir)?;
+        }
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(KeeperError::NoLog {
+                name: name.to_string(),
+            });
+        }
+        let (lines, offset, total) =
+            log::page_bytes(&path, offset, limit).map_err(|source| KeeperError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            })?;
+        Ok(PageBytes {
             lines,
             offset,
             total,

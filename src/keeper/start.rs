@@ -106,7 +106,7 @@ impl Keeper {
         };
         if !cwd.is_dir() {
             return Err(KeeperError::BadCommand(format!(
-                "--cwd {}: not a directory",
+                "the working directory {} is not a directory",
                 cwd.display()
             )));
         }

@@ -31,8 +31,10 @@ timed out; 126/127 `start` of a command that is not executable / not found. `run
 process's own status (128 + N for signal N), and so does `wait --exit
 --exit-code`; `run` exits 75 while the process still runs after --yield.
 (A process's own 1, 75 or 124 reads the same: use --json to tell.)
-With --json every command prints one JSON document on stdout (an error
-prints {\"error\": MESSAGE}); `logs --follow --json` prints JSON lines.";
+With --json every command prints one JSON document on stdout, with
+\"version\": 1 and a \"type\" (an error: {\"type\": \"error\", \"kind\", \"error\":
+MESSAGE, \"hint\", \"exit_code\"}; kinds in docs/json.md); `logs --follow
+--json` and `events` print JSON lines.";
 
 /// The heading the options every command takes are listed under.
 const GLOBAL: &str = "Global options";
@@ -87,7 +89,7 @@ pub enum Command {
     /// Start NAME running CMD, and if it ends within --yield print its
     /// output and exit with its status; else print a tail and a cursor.
     #[command(
-        after_help = "Examples:\n  tmux-wire run build --yield 30s -- make -j8\n  tmux-wire --json run tests --yield 10s -- cargo test\n\nThe process belongs to the tmux server: it goes on if the caller is killed.\nIf it ends within the yield: its whole output, then exit with its own code\n(128 + N for signal N). If not: the last lines and a cursor, and exit 75;\ngo on with `tmux-wire poll NAME --cursor CURSOR` or `wait NAME --exit`.\nWith --json: {\"name\", \"state\", \"exit\", \"code\", \"output\" | \"tail\", \"cursor\"}."
+        after_help = "Examples:\n  tmux-wire run build --yield 30s -- make -j8\n  tmux-wire --json run tests --yield 10s -- cargo test\n\nThe process belongs to the tmux server: it goes on if the caller is killed.\nIf it ends within the yield: its whole output, then exit with its own code\n(128 + N for signal N). If not: the last lines and a cursor, and exit 75;\ngo on with `tmux-wire poll NAME --cursor CURSOR` or `wait NAME --exit`.\nWith --json: {\"type\": \"run\", \"name\", \"state\", \"exit\", \"code\", \"output\" | \"tail\", \"cursor\"}."
     )]
     Run(RunArgs),
     /// Print what a process printed since a cursor (or its run's start),
@@ -105,7 +107,7 @@ pub enum Command {
     /// Print a JSON line per lifecycle event of every process on the
     /// socket, as it happens, until the server goes away.
     #[command(
-        after_help = "Events (one JSON object per line, with \"time\" in Unix seconds):\n  {\"event\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"event\":\"ready\",\"name\",\"matched\"}\n  {\"event\":\"exited\",\"name\",\"exit\":{\"how\",\"value\"},\"code\"}\n  {\"event\":\"restarted\",\"name\",\"restarts\"}\n  {\"event\":\"killed_after\",\"name\",\"after\"}\n  {\"event\":\"waiting_for_input\",\"name\"}\n  {\"event\":\"gone\",\"name\"}\n  {\"event\":\"log_writer\",\"name\",\"log_writer\":{\"state\",\"reason\"?}}\n  {\"event\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"event\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
+        after_help = "Events (one JSON object per line, with \"version\": 1 and \"time\" in Unix seconds):\n  {\"type\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"type\":\"ready\",\"name\",\"matched\"}\n  {\"type\":\"exited\",\"name\",\"exit\":{\"type\",\"code\"|\"signal\"},\"code\"}\n  {\"type\":\"restarted\",\"name\",\"restarts\"}\n  {\"type\":\"killed_after\",\"name\",\"after\"}\n  {\"type\":\"waiting_for_input\",\"name\"}\n  {\"type\":\"gone\",\"name\"}\n  {\"type\":\"log_writer\",\"name\",\"log_writer\":{\"type\",\"reason\"?}}\n  {\"type\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"type\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
     )]
     Events {
         /// When the server goes away, wait for one to come back on the

@@ -12,16 +12,16 @@ pub async fn cmd(keeper: &Keeper, json: bool, argv: Vec<String>) -> Result<(), F
         Client::run_once(&keeper.options(argv))
             .await
             .map_err(|e| match e.tmux_message() {
-                Some(message) => Failure::Tmux(message.to_string()),
+                Some(message) => Failure {
+                    tmux: true,
+                    ..Failure::new(docs::Kind::Tmux, message)
+                },
                 None => e.into(),
             })?;
     let lines = reply.content();
     if json {
-        let output = lines
-            .iter()
-            .map(|l| docs::OutputLine(docs::Data::new(l)))
-            .collect();
-        print_doc(&docs::Output { output });
+        let output = lines.iter().map(|l| docs::Line::new(l)).collect();
+        print_doc(&docs::CmdDoc::Cmd { output });
     } else {
         for line in lines {
             out!("{}", String::from_utf8_lossy(&line));
@@ -36,12 +36,12 @@ pub async fn version(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     let server = reply.text();
     let layout = info.layout.map(|l| format!("{l:?}"));
     if json {
-        print_doc(&docs::Version {
-            tmux_wire: env!("CARGO_PKG_VERSION"),
-            server: &server,
-            transport: info.kind.as_str(),
-            layout: layout.as_deref(),
-            socket: keeper.socket(),
+        print_doc(&docs::VersionDoc::Version {
+            tmux_wire: env!("CARGO_PKG_VERSION").into(),
+            server: server.clone(),
+            transport: info.kind.as_str().into(),
+            layout: layout.clone(),
+            socket: docs::path(keeper.socket()),
         });
     } else {
         out!(

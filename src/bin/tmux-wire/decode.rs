@@ -2,7 +2,7 @@
 //! per event.
 
 use crate::args::DecodeArgs;
-use crate::docs::Decoded;
+use crate::docs::{Decoded, Kind, Versioned};
 use crate::Failure;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -14,10 +14,10 @@ pub fn decode(json: bool, args: &DecodeArgs) -> Result<ExitCode, Failure> {
     match args.file.as_deref() {
         None | Some("-") => io::stdin()
             .read_to_end(&mut input)
-            .map_err(|e| Failure::Error(format!("reading standard input: {e}")))?,
+            .map_err(|e| Failure::new(Kind::Io, format!("reading standard input: {e}")))?,
         Some(path) => {
-            input =
-                std::fs::read(path).map_err(|e| Failure::Error(format!("reading {path}: {e}")))?;
+            input = std::fs::read(path)
+                .map_err(|e| Failure::new(Kind::Io, format!("reading {path}: {e}")))?;
             input.len()
         }
     };
@@ -34,7 +34,7 @@ pub fn decode(json: bool, args: &DecodeArgs) -> Result<ExitCode, Failure> {
     for event in &events {
         clean &= !matches!(event, Event::Invalid { .. } | Event::Truncated { .. });
         let written = if json {
-            serde_json::to_writer(&mut out, &Decoded::from(event))
+            serde_json::to_writer(&mut out, &Versioned::new(Decoded::from(event)))
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(out))
         } else {
@@ -44,7 +44,7 @@ pub fn decode(json: bool, args: &DecodeArgs) -> Result<ExitCode, Failure> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break;
             }
-            return Err(Failure::Error(format!("writing output: {e}")));
+            return Err(Failure::new(Kind::Io, format!("writing output: {e}")));
         }
     }
     Ok(if clean {

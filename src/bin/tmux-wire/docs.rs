@@ -1,21 +1,78 @@
-//! The `--json` documents, one type each (README, "`--json`: the contract
-//! for programs"). `start` prints the keeper's [`Started`] and `status` its
-//! [`ProcessInfo`] as they are (with `"error"`, the last failure of a
-//! helper tmux ran for the process, when there is one); everything else is
-//! built here.
+//! The `--json` documents: the CLI's own contract with programs (README,
+//! "`--json`: the contract for programs"; docs/json.md; one JSON Schema
+//! per document in docs/schemas/, generated from these types).
 //!
-//! Bytes that come from a pane or from tmux are [`Data`]: `{"text": STR}`
-//! when they are UTF-8, else `{"bytes": BASE64}`; nothing is replaced.
+//! These types are the contract, not the library's: library values are
+//! converted into them, so that a field renamed in the library cannot
+//! change what a program reads. The rules, the same for every document:
+//! - Every document is an object with `"version": 1` ([`VERSION`]) and
+//!   `"type"`, which names its shape (`"start"`, `"error"`, `"exited"`,
+//!   ...). Where a value inside takes one of several shapes (an exit
+//!   status, how a stop ended, what the log writer does), it carries
+//!   `"type"` the same way. A `state` is a plain value, never a key that
+//!   decides which other keys appear.
+//! - Every failure is the [`Failure`] document (`"type": "error"`) with a
+//!   `kind` from the closed list [`Kind`].
+//! - Lines that can carry any byte (`poll --raw`, `logs --raw`, `cmd`,
+//!   `exec --raw`) are [`Line`]s: a string when they are UTF-8, else
+//!   `{"bytes": BASE64}`; `decode`'s bytes are [`Data`]. Nothing is
+//!   replaced.
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::path::Path;
-use tmux_wire::keeper::{LogWriter, ProcessInfo, StopReport, Stopped};
+use tmux_wire::keeper::{self, FailureKind};
 use tmux_wire::protocol::{Event, Guard, Notification};
 use tmux_wire::watch::ExitStatus;
 
+/// The contract's version, in every document as `"version"`. It goes up
+/// when a document changes in a way a program could trip over (a field
+/// renamed or removed, a value of another type); fields are added
+/// without it.
+pub const VERSION: u32 = 1;
+
+/// `"version": 1` (the schema says exactly 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Version1;
+
+impl Serialize for Version1 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(VERSION)
+    }
+}
+
+impl JsonSchema for Version1 {
+    fn schema_name() -> Cow<'static, str> {
+        "ContractVersion".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({"type": "integer", "const": VERSION})
+    }
+}
+
+/// A document as it is printed: the version, then the document's own
+/// keys (its `"type"` among them).
+#[derive(Serialize, JsonSchema)]
+pub struct Versioned<T> {
+    pub version: Version1,
+    #[serde(flatten)]
+    pub doc: T,
+}
+
+impl<T> Versioned<T> {
+    pub fn new(doc: T) -> Self {
+        Versioned {
+            version: Version1,
+            doc,
+        }
+    }
+}
+
 /// Bytes as text when they are UTF-8, otherwise base64 (standard alphabet,
 /// padded): `{"text": "..."}` or `{"bytes": "..."}`.
-#[derive(Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Data {
     /// The bytes are this UTF-8 text.
@@ -33,18 +90,55 @@ impl Data {
     }
 }
 
-/// A line of `cmd`'s output: a plain string when it is UTF-8 (as it has
-/// always been), otherwise `{"bytes": BASE64}`.
+/// A line of output: a plain string when it is UTF-8, otherwise
+/// `{"bytes": BASE64}` (the bytes as they are).
 #[derive(Debug, PartialEq, Eq)]
-pub struct OutputLine(pub Data);
+pub struct Line(pub Data);
 
-impl Serialize for OutputLine {
+impl Line {
+    pub fn new(bytes: &[u8]) -> Line {
+        Line(Data::new(bytes))
+    }
+
+    /// A line that is text already.
+    pub fn text(text: impl Into<String>) -> Line {
+        Line(Data::Text(text.into()))
+    }
+}
+
+impl Serialize for Line {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Data::Text(text) => s.serialize_str(text),
             bytes => bytes.serialize(s),
         }
     }
+}
+
+impl JsonSchema for Line {
+    fn schema_name() -> Cow<'static, str> {
+        "Line".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A line: a string when it is UTF-8, else {\"bytes\": BASE64}.",
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"bytes": {"type": "string"}},
+                    "required": ["bytes"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+/// Lines that are text already.
+pub fn text_lines(lines: &[String]) -> Vec<Line> {
+    lines.iter().map(|l| Line::text(l.as_str())).collect()
 }
 
 /// Standard base64 with padding.
@@ -69,287 +163,797 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Any failure: `{"error": MESSAGE, "exit_code": N}`. A wait in a log
-/// (`wait --ready`, `send --then-ready`) that fell behind the log before
-/// it failed adds `missed_bytes` (exact) and `missed_lines_at_least`, as
-/// [`WaitedFrom`] does.
-#[derive(Serialize)]
-pub struct Error<'a> {
-    pub error: &'a str,
-    pub exit_code: u8,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_lines_at_least: u64,
-}
-
-/// `ls`: `{"processes": [PROCESS...]}` (each as `status` gives it, with
-/// `"error"` when a helper tmux ran for it failed).
-#[derive(Serialize)]
-pub struct Processes<'a> {
-    pub processes: &'a [ProcessInfo],
-}
-
-/// `logs`: `{"lines": [STR...], "cursor": CURSOR}` (the cursor, where a
-/// `poll` goes on, for processes with a log), and `"log_writer"` when the
-/// log writer does not write all the process prints.
-#[derive(Serialize)]
-pub struct Lines<'a> {
-    pub lines: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_writer: Option<LogWriter>,
-}
-
-/// `run`: how it went within the yield.
-#[derive(Serialize)]
-pub struct Ran<'a> {
-    pub name: &'a str,
-    /// `exited` or `running`.
-    pub state: &'static str,
-    pub exit: Option<ExitStatus>,
-    pub code: Option<i32>,
-    /// All it printed (when it exited within the yield).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<&'a [String]>,
-    /// Its last lines (when it still runs).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tail: Option<&'a [String]>,
-    /// Where `poll` goes on.
-    pub cursor: &'a str,
-    /// Bytes of the run rotated out of the log before they were read, and
-    /// the lines they were, at least (see [`Missed`]).
-    pub missed_bytes: u64,
-    pub missed_lines_at_least: u64,
-    /// What the log writer does, when it does not write all it prints.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_writer: Option<&'a LogWriter>,
-}
-
-/// `exec`: `{"name", "lines": [STR...], "code": N, "outcome":
-/// "finished"|"interrupted"|"shell_exited"}`, with `--raw` also `"output"`:
-/// every byte the command wrote, a string or `{"bytes": BASE64}`.
-#[derive(Serialize)]
-pub struct Exec<'a> {
-    #[serde(flatten)]
-    pub executed: &'a tmux_wire::keeper::Executed,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<OutputLine>,
-}
-
-/// `logs --offset/--limit`: a page.
-#[derive(Serialize)]
-pub struct LogPage<'a> {
-    pub lines: &'a [String],
-    pub offset: usize,
-    pub limit: usize,
-    pub total: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_writer: Option<LogWriter>,
-}
-
-/// `shutdown`: `{"stopped": [STOP...], "socket": PATH, "server_ended":
-/// BOOL, "socket_removed": BOOL}` (whether a server answered and was
-/// ended; whether a socket file was there to remove).
-#[derive(Serialize)]
-pub struct Shutdown<'a> {
-    pub stopped: Vec<Stop<'a>>,
-    pub socket: &'a Path,
-    pub server_ended: bool,
-    pub socket_removed: bool,
-}
-
-/// `events`: one per line, the event and when it was seen.
-#[derive(Serialize)]
-pub struct TimedEvent {
-    pub time: f64,
-    #[serde(flatten)]
-    pub event: tmux_wire::keeper::LifecycleEvent,
-}
-
-/// `prune`: `{"pruned": [NAME...]}`.
-#[derive(Serialize)]
-pub struct Pruned<'a> {
-    pub pruned: &'a [String],
-}
-
-/// `logs --follow`: one per line, `{"line": STR}`.
-#[derive(Serialize)]
-pub struct LogLine<'a> {
-    pub line: &'a str,
-}
-
-/// `logs --follow`, where the reader fell behind the kept log:
-/// `{"missed": {"bytes": N|null, "lines_at_least": N, "cursor": CURSOR|null}}`,
-/// between the lines before the gap and those after it.
-#[derive(Serialize)]
-pub struct MissedLine {
-    pub missed: Missed,
-}
-
-/// `logs --follow`, where the log writer stopped and was started again:
-/// `{"log_writer": WRITER}` (`{"state": "restarted", "reason": STR}`),
-/// before the log's gap line and the lines after it. One that cannot be
-/// started again ends the follow with the error document (exit 74).
-#[derive(Serialize)]
-pub struct WriterLine<'a> {
-    pub log_writer: &'a LogWriter,
-}
-
-/// Output a reader never got: `bytes` exactly (null when the log's index
-/// cannot say), the lines only as a lower bound (the lines of bytes
-/// rotated away were never counted), and the cursor where reading went on
-/// (the start of a line).
-#[derive(Serialize)]
-pub struct Missed {
-    pub bytes: Option<u64>,
-    pub lines_at_least: u64,
-    pub cursor: Option<String>,
-}
-
-/// `logs --follow`, last: `{"end": {"exit": EXIT, "code": N}}` or
-/// `{"end": {"gone": WHY}}`.
-#[derive(Serialize)]
-pub struct End<'a> {
-    pub end: Ending<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-pub enum Ending<'a> {
-    /// The process exited; `code` is the shell's view (128 + a signal).
-    Exit { exit: ExitStatus, code: i32 },
-    /// Its pane went away without a status.
-    Gone { gone: &'a str },
-}
-
-impl Ending<'_> {
-    pub fn exit(status: ExitStatus) -> Self {
-        Ending::Exit {
-            exit: status,
-            code: status.code(),
-        }
-    }
-}
-
-/// `wait`'s document: how it ended, and when bytes after its start were
-/// rotated away before it read them (after a `--from CURSOR`, or while it
-/// waited), `missed_bytes` (exact, with the rest of the lines they cut)
-/// and `missed_lines_at_least`; see [`Missed`]. A wait that fails says
-/// the same in its [`Error`] document.
-#[derive(Serialize)]
-pub struct WaitedFrom {
-    #[serde(flatten)]
-    pub waited: Waited,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_lines_at_least: u64,
-}
-
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// How a wait ended: `wait`'s document, and what `send --then-*` adds to
-/// its own.
-#[derive(Serialize)]
-#[serde(untagged)]
+// ---------------------------------------------------------------------------
+// Values inside documents.
+// ---------------------------------------------------------------------------
+
+/// How a process ended (EXIT): `{"type": "exited", "code": N}` or
+/// `{"type": "signaled", "signal": S}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Exit {
+    /// It exited with this code.
+    Exited { code: i32 },
+    /// A signal killed it (its number).
+    Signaled { signal: i32 },
+}
+
+impl From<ExitStatus> for Exit {
+    fn from(status: ExitStatus) -> Exit {
+        match status {
+            ExitStatus::Exited(code) => Exit::Exited { code },
+            ExitStatus::Signaled(signal) => Exit::Signaled { signal },
+        }
+    }
+}
+
+/// What the log writer does (WRITER).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Writer {
+    /// It writes all the process prints.
+    Writing,
+    /// It cannot write (a full disk), since `since` (Unix seconds).
+    Failing { reason: String, since: Option<u64> },
+    /// It is gone and could not be started again.
+    Stopped { reason: String },
+    /// It was gone and was started again; what was printed in between is
+    /// missing.
+    Restarted { reason: String },
+}
+
+impl From<&keeper::LogWriter> for Writer {
+    fn from(w: &keeper::LogWriter) -> Writer {
+        match w {
+            keeper::LogWriter::Writing => Writer::Writing,
+            keeper::LogWriter::Failing { reason, since } => Writer::Failing {
+                reason: reason.clone(),
+                since: *since,
+            },
+            keeper::LogWriter::Stopped { reason } => Writer::Stopped {
+                reason: reason.clone(),
+            },
+            keeper::LogWriter::Restarted { reason } => Writer::Restarted {
+                reason: reason.clone(),
+            },
+            other => Writer::Stopped {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+fn writer(w: Option<&keeper::LogWriter>) -> Option<Writer> {
+    w.map(Writer::from)
+}
+
+/// A process's state: a plain value (how it ended is its `exit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    Running,
+    Idle,
+    Exited,
+    Killed,
+    Exiting,
+    Starting,
+    Abandoned,
+    /// A state this version of the contract does not name.
+    Unknown,
+}
+
+/// One process (PROCESS), in `ls`, `start` and `status`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Process {
+    pub name: String,
+    pub state: ProcessState,
+    /// How it ended, once it has (`exited`, `killed`).
+    pub exit: Option<Exit>,
+    /// The shell's view of `exit`: the code, or 128 + the signal.
+    pub code: Option<i32>,
+    pub pane: String,
+    pub pid: Option<u32>,
+    pub command: String,
+    pub cwd: String,
+    /// Unix seconds.
+    pub started: Option<u64>,
+    pub log: Option<String>,
+    /// Stopped by `--kill-after` after this many seconds (rounded up).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub killed_after: Option<u64>,
+    /// Processes with a restart policy: restarts so far.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restarts: Option<u32>,
+    /// Processes with a restart policy: how the last runs ended, oldest
+    /// first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub exits: Vec<Exit>,
+    /// What `start --ready` matched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ready: Option<String>,
+    /// `status` only, where it can be seen.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub waiting_for_input: Option<bool>,
+    /// The last failure of a helper tmux ran for it (a restart, a time
+    /// limit, the log writer), or that one could not run at all.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_writer: Option<Writer>,
+}
+
+impl From<&keeper::ProcessInfo> for Process {
+    fn from(p: &keeper::ProcessInfo) -> Process {
+        use keeper::State as S;
+        let (state, exit) = match &p.state {
+            S::Running => (ProcessState::Running, None),
+            S::Idle => (ProcessState::Idle, None),
+            S::Exited { code } => (ProcessState::Exited, Some(ExitStatus::Exited(*code))),
+            S::Killed { signal } => (ProcessState::Killed, Some(ExitStatus::Signaled(*signal))),
+            S::Exiting => (ProcessState::Exiting, None),
+            S::Starting => (ProcessState::Starting, None),
+            S::Abandoned => (ProcessState::Abandoned, None),
+            _ => (ProcessState::Unknown, None),
+        };
+        Process {
+            name: p.name.clone(),
+            state,
+            exit: exit.map(Exit::from),
+            code: exit.map(ExitStatus::code),
+            pane: p.pane.clone(),
+            pid: p.pid,
+            command: p.command.clone(),
+            cwd: p.cwd.clone(),
+            started: p.started,
+            log: p.log.as_ref().map(|l| l.display().to_string()),
+            killed_after: p.killed_after,
+            restarts: p.restarts,
+            exits: p.exits.iter().map(|&e| Exit::from(e)).collect(),
+            ready: p.ready.clone(),
+            waiting_for_input: p.waiting_for_input,
+            error: p.error.clone(),
+            log_writer: writer(p.log_writer.as_ref()),
+        }
+    }
+}
+
+/// How a stop ended a process (STOPPED).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HowStopped {
+    /// It had already ended.
+    AlreadyExited { exit: Exit },
+    /// It ended after C-c.
+    Interrupted { exit: Exit },
+    /// It did not end within the grace period: the session was killed.
+    Killed,
+    /// It ended after C-c and took its pane along before tmux kept its
+    /// status.
+    Ended,
+}
+
+/// One stop: in `stop` (the document itself), `kill-all` and `shutdown`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StopEntry {
+    pub name: String,
+    pub stopped: HowStopped,
+    /// What could not be done besides (the stop's record on a full disk).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub warning: Option<String>,
+}
+
+impl StopEntry {
+    pub fn of(name: &str, report: &keeper::StopReport) -> StopEntry {
+        let stopped = match &report.stopped {
+            keeper::Stopped::AlreadyExited { status } => HowStopped::AlreadyExited {
+                exit: (*status).into(),
+            },
+            keeper::Stopped::Interrupted { status } => HowStopped::Interrupted {
+                exit: (*status).into(),
+            },
+            keeper::Stopped::Killed => HowStopped::Killed,
+            _ => HowStopped::Ended,
+        };
+        StopEntry {
+            name: name.to_string(),
+            stopped,
+            warning: report.warning.clone(),
+        }
+    }
+}
+
+/// How a wait ended (WAITED): `wait`'s document and `send --then-*`'s
+/// `then`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Waited {
-    /// `{"ready": MATCHED-TEXT}`
-    Ready { ready: String },
-    /// `{"idle": true, "current_command": STR}`
-    Idle { idle: bool, current_command: String },
-    /// `{"exit": EXIT, "code": N}`
-    Exit { exit: ExitStatus, code: i32 },
-    /// `{"input": true}`
-    Input { input: bool },
+    /// A line matched; `matched` is what it matched.
+    Ready { matched: String },
+    /// No output for the quiet time; what runs in the foreground.
+    Idle { current_command: String },
+    /// The process ended; `code` is the shell's view (128 + a signal).
+    Exited { exit: Exit, code: i32 },
+    /// The program is blocked reading its terminal.
+    Input,
 }
 
 impl Waited {
-    pub fn idle(current_command: String) -> Self {
-        Waited::Idle {
-            idle: true,
-            current_command,
-        }
-    }
-
     pub fn exit(status: ExitStatus) -> Self {
-        Waited::Exit {
-            exit: status,
+        Waited::Exited {
+            exit: status.into(),
             code: status.code(),
         }
     }
 }
 
-/// `send`: `{"sent": BYTES}`, plus the wait's fields with `--then-*`.
-#[derive(Serialize)]
-pub struct Sent {
-    pub sent: usize,
-    #[serde(flatten)]
-    pub then: Option<Waited>,
-    /// What `--then-ready` missed (see [`WaitedFrom`]).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub missed_lines_at_least: u64,
+// ---------------------------------------------------------------------------
+// The documents, one type per command (its shapes tagged by "type").
+// ---------------------------------------------------------------------------
+
+/// An error's kind: what a program branches on. A closed list (new kinds
+/// may come with a new version of the contract; none is renamed); each
+/// kind's exit status is in docs/json.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// No process of that name (or no such tmux target). Exit 1.
+    NotFound,
+    /// The process has exited: nothing reads input. Exit 1.
+    NotRunning,
+    /// The name runs already (`run`), or tmux has a session of that name.
+    /// Exit 1.
+    AlreadyRunning,
+    /// The process ended before what was waited for. Exit 1.
+    Exited,
+    /// A wait ran out of time; the process goes on. Exit 124.
+    Timeout,
+    /// A signal ended the wait. Exit 130 (SIGINT) or 143 (SIGTERM).
+    Interrupted,
+    /// No tmux server on the socket (none, or a stale socket). Exit 1.
+    NoServer,
+    /// The server went away while the command was under way. Exit 1.
+    ServerGone,
+    /// The socket or its directory cannot be used (unsafe, not a socket,
+    /// someone else's). Exit 1.
+    Socket,
+    /// tmux cannot be run (not installed). Exit 1.
+    NoTmux,
+    /// The server's version is not supported here. Exit 1.
+    Version,
+    /// An argument was refused: the command line (exit 2), or a value
+    /// checked later (a name, a key, a directory, a line too long; exit 1).
+    BadInput,
+    /// A cursor that cannot be read from. Exit 1.
+    BadCursor,
+    /// The command to start cannot be run: not found (127) or not
+    /// executable (126).
+    CannotRun,
+    /// `exec` into something that is not a shell at its prompt. Exit 1.
+    NotAShell,
+    /// `exec`'s line did not run; the message says what was done. Exit 1.
+    Refused,
+    /// The process has no log (tmux-wire did not start it). Exit 1.
+    NoLog,
+    /// The log writer does not write what the process prints. Exit 74.
+    LogWriter,
+    /// `logs --follow` fell behind the kept log and missed output (said
+    /// where, then this at the end). Exit 1.
+    Missed,
+    /// What was asked cannot be seen from here. Exit 1.
+    Unsupported,
+    /// tmux refused a command (the message is tmux's). Exit 1.
+    Tmux,
+    /// A file or the system failed. Exit 1.
+    Io,
+    /// tmux answered something unexpected. Exit 1.
+    Protocol,
 }
 
-/// `keys`: `{"sent": [KEY...]}`.
-#[derive(Serialize)]
-pub struct KeysSent<'a> {
-    pub sent: &'a [String],
-}
-
-/// `stop`, and each entry of `kill-all`: `{"name": STR, "stopped": HOW}`,
-/// and `"warning"` when something besides could not be done (the stop's
-/// record not written on a full disk).
-#[derive(Serialize)]
-pub struct Stop<'a> {
-    pub name: &'a str,
-    pub stopped: &'a Stopped,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warning: Option<&'a str>,
-}
-
-impl<'a> Stop<'a> {
-    pub fn of(name: &'a str, report: &'a StopReport) -> Stop<'a> {
-        Stop {
-            name,
-            stopped: &report.stopped,
-            warning: report.warning.as_deref(),
+impl From<FailureKind> for Kind {
+    fn from(kind: FailureKind) -> Kind {
+        use FailureKind as F;
+        match kind {
+            F::NotFound => Kind::NotFound,
+            F::NotRunning => Kind::NotRunning,
+            F::AlreadyRunning => Kind::AlreadyRunning,
+            F::Exited => Kind::Exited,
+            F::Timeout => Kind::Timeout,
+            F::Interrupted => Kind::Interrupted,
+            F::NoServer => Kind::NoServer,
+            F::ServerGone => Kind::ServerGone,
+            F::Socket => Kind::Socket,
+            F::NoTmux => Kind::NoTmux,
+            F::Version => Kind::Version,
+            F::BadInput => Kind::BadInput,
+            F::BadCursor => Kind::BadCursor,
+            F::CannotRun => Kind::CannotRun,
+            F::NotAShell => Kind::NotAShell,
+            F::Refused => Kind::Refused,
+            F::NoLog => Kind::NoLog,
+            F::LogWriter => Kind::LogWriter,
+            F::Unsupported => Kind::Unsupported,
+            F::Tmux => Kind::Tmux,
+            F::Io => Kind::Io,
+            _ => Kind::Protocol,
         }
     }
 }
 
-/// `kill-all`: `{"stopped": [STOP...]}`.
-#[derive(Serialize)]
-pub struct StopAll<'a> {
-    pub stopped: Vec<Stop<'a>>,
+/// Any failure of any command: `{"version", "type": "error", "kind",
+/// "error": MESSAGE, "hint": STR|null, "exit_code": N}`. A wait in a log
+/// (`wait --ready`, `send --then-ready`) that fell behind the log before
+/// it failed adds `missed_bytes` (exact) and `missed_lines_at_least`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ErrorDoc {
+    Error {
+        kind: Kind,
+        error: String,
+        /// What to do about it, in the CLI's terms (a command to run).
+        hint: Option<String>,
+        exit_code: u8,
+        #[serde(skip_serializing_if = "is_zero", default)]
+        missed_bytes: u64,
+        #[serde(skip_serializing_if = "is_zero", default)]
+        missed_lines_at_least: u64,
+    },
 }
 
-/// `clean`: `{"removed": BOOL, "socket": PATH}`.
-#[derive(Serialize)]
-pub struct Clean<'a> {
-    pub removed: bool,
-    pub socket: &'a Path,
+/// `start`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StartDoc {
+    Start {
+        /// The name ran already: nothing changed.
+        already_running: bool,
+        /// What `--ready` matched.
+        ready: Option<String>,
+        /// The name runs another command than this one asked for.
+        requested_command: Option<String>,
+        process: Process,
+    },
 }
 
-/// `cmd`: `{"output": [LINE...]}`.
-#[derive(Serialize)]
-pub struct Output {
-    pub output: Vec<OutputLine>,
+impl From<&keeper::Started> for StartDoc {
+    fn from(s: &keeper::Started) -> StartDoc {
+        StartDoc::Start {
+            already_running: s.already_running,
+            ready: s.ready.clone(),
+            requested_command: s.requested_command.clone(),
+            process: Process::from(&s.process),
+        }
+    }
+}
+
+/// `ls`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LsDoc {
+    Ls { processes: Vec<Process> },
+}
+
+/// `status`: the process's fields.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StatusDoc {
+    Status(Process),
+}
+
+/// Whether a process still runs (`run`, `poll`).
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Exited,
+}
+
+/// `run`: how it went within the yield.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunDoc {
+    Run {
+        name: String,
+        state: RunState,
+        exit: Option<Exit>,
+        code: Option<i32>,
+        /// All it printed (when it exited within the yield).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        output: Option<Vec<String>>,
+        /// Its last lines (when it still runs).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tail: Option<Vec<String>>,
+        /// Where `poll` goes on.
+        cursor: String,
+        missed_bytes: u64,
+        missed_lines_at_least: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        log_writer: Option<Writer>,
+    },
+}
+
+/// `poll`: what is new since a cursor.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PollDoc {
+    Poll {
+        name: String,
+        state: RunState,
+        exit: Option<Exit>,
+        code: Option<i32>,
+        lines: Vec<Line>,
+        /// The line not ended yet, read again next time.
+        partial: Option<Line>,
+        /// The last line is a piece of one longer than a read.
+        cut: bool,
+        cursor: String,
+        missed_bytes: u64,
+        missed_lines_at_least: u64,
+        /// More is there already after `cursor`.
+        more: bool,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        log_writer: Option<Writer>,
+    },
+}
+
+impl PollDoc {
+    /// A read by cursor; with `raw`, its lines are the bytes as the
+    /// process wrote them.
+    pub fn of(read: &keeper::Output, raw: bool) -> PollDoc {
+        let (lines, partial) = match (&read.raw_lines, raw) {
+            (Some(raw), true) => (
+                raw.lines.iter().map(|l| Line::new(l)).collect(),
+                raw.partial.as_deref().map(Line::new),
+            ),
+            _ => (
+                text_lines(&read.lines),
+                read.partial.as_deref().map(Line::text),
+            ),
+        };
+        PollDoc::Poll {
+            name: read.name.clone(),
+            state: if read.exit.is_some() {
+                RunState::Exited
+            } else {
+                RunState::Running
+            },
+            exit: read.exit.map(Exit::from),
+            code: read.code,
+            lines,
+            partial,
+            cut: read.cut,
+            cursor: read.cursor.clone(),
+            missed_bytes: read.missed_bytes,
+            missed_lines_at_least: read.missed_lines_at_least,
+            more: read.more,
+            log_writer: writer(read.log_writer.as_ref()),
+        }
+    }
+}
+
+/// How an exec's command ended.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecOutcome {
+    Finished,
+    Interrupted,
+    ShellExited,
+}
+
+/// `exec`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExecDoc {
+    Exec {
+        name: String,
+        lines: Vec<String>,
+        code: i32,
+        outcome: ExecOutcome,
+        /// `--raw`: every byte the command wrote.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        output: Option<Line>,
+    },
+}
+
+impl ExecDoc {
+    pub fn of(done: &keeper::Executed, raw: bool) -> ExecDoc {
+        ExecDoc::Exec {
+            name: done.name.clone(),
+            lines: done.lines.clone(),
+            code: done.code,
+            outcome: match done.outcome {
+                keeper::ExecOutcome::Finished => ExecOutcome::Finished,
+                keeper::ExecOutcome::Interrupted => ExecOutcome::Interrupted,
+                _ => ExecOutcome::ShellExited,
+            },
+            output: raw.then(|| Line::new(&done.output)),
+        }
+    }
+}
+
+/// `logs`: its lines (`logs`), a page (`--offset`/`--limit`), and what
+/// `--follow` prints, one document per line: `line`, `missed` (the reader
+/// fell behind the kept log), `log_writer` (the writer stopped and was
+/// started again), and last `exited` or `gone`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LogsDoc {
+    Logs {
+        lines: Vec<Line>,
+        /// Where a `poll` goes on (processes with a log).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cursor: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        log_writer: Option<Writer>,
+    },
+    LogPage {
+        lines: Vec<Line>,
+        offset: usize,
+        limit: usize,
+        total: usize,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        log_writer: Option<Writer>,
+    },
+    Line {
+        line: Line,
+    },
+    /// Output the follower never got: `bytes` exactly (null when the
+    /// log's index cannot say), the lines at least, and the cursor where
+    /// it went on.
+    Missed {
+        bytes: Option<u64>,
+        lines_at_least: u64,
+        cursor: Option<String>,
+    },
+    LogWriter {
+        log_writer: Writer,
+    },
+    /// The process ended; `code` is the shell's view.
+    Exited {
+        exit: Exit,
+        code: i32,
+    },
+    /// Its pane went away without a status.
+    Gone {
+        reason: String,
+    },
+}
+
+impl LogsDoc {
+    pub fn exited(status: ExitStatus) -> Self {
+        LogsDoc::Exited {
+            exit: status.into(),
+            code: status.code(),
+        }
+    }
+}
+
+/// `wait`: how it ended, and when bytes after its start were rotated away
+/// before it read them, `missed_bytes` and `missed_lines_at_least`.
+#[derive(Serialize, JsonSchema)]
+pub struct WaitDoc {
+    #[serde(flatten)]
+    pub waited: Waited,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub missed_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub missed_lines_at_least: u64,
+}
+
+/// `send`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SendDoc {
+    Send {
+        /// How many bytes of text were typed (Enter and Ctrl-D not
+        /// counted).
+        bytes: usize,
+        /// With `--then-ready`/`--then-idle`: how that wait ended.
+        then: Option<Waited>,
+        #[serde(skip_serializing_if = "is_zero", default)]
+        missed_bytes: u64,
+        #[serde(skip_serializing_if = "is_zero", default)]
+        missed_lines_at_least: u64,
+    },
+}
+
+/// `keys`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KeysDoc {
+    Keys { keys: Vec<String> },
+}
+
+/// `stop`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StopDoc {
+    Stop(StopEntry),
+}
+
+/// `kill-all`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KillAllDoc {
+    KillAll { stopped: Vec<StopEntry> },
+}
+
+/// `shutdown`: the stops, and whether a server answered and was ended,
+/// whether a socket file was there to remove.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ShutdownDoc {
+    Shutdown {
+        stopped: Vec<StopEntry>,
+        socket: String,
+        server_ended: bool,
+        socket_removed: bool,
+    },
+}
+
+/// `prune`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PruneDoc {
+    Prune { pruned: Vec<String> },
+}
+
+/// `clean`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CleanDoc {
+    Clean { removed: bool, socket: String },
+}
+
+/// `cmd`: tmux's output, a line each.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CmdDoc {
+    Cmd { output: Vec<Line> },
 }
 
 /// `version`.
-#[derive(Serialize)]
-pub struct Version<'a> {
-    pub tmux_wire: &'static str,
-    pub server: &'a str,
-    pub transport: &'static str,
-    pub layout: Option<&'a str>,
-    pub socket: &'a Path,
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VersionDoc {
+    Version {
+        tmux_wire: String,
+        server: String,
+        transport: String,
+        layout: Option<String>,
+        socket: String,
+    },
+}
+
+/// `events`: one document per event, with `time` (Unix seconds, when it
+/// was seen). The last is `server_gone`, unless `--follow-server`.
+#[derive(Serialize, JsonSchema)]
+pub struct EventDoc {
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: Lifecycle,
+}
+
+/// A lifecycle event, by `"type"`.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Lifecycle {
+    Started {
+        name: String,
+        pid: Option<u32>,
+        command: String,
+    },
+    Ready {
+        name: String,
+        matched: String,
+    },
+    Exited {
+        name: String,
+        exit: Exit,
+        code: i32,
+    },
+    Restarted {
+        name: String,
+        restarts: u32,
+    },
+    KilledAfter {
+        name: String,
+        after: u64,
+    },
+    WaitingForInput {
+        name: String,
+    },
+    Gone {
+        name: String,
+    },
+    LogWriter {
+        name: String,
+        log_writer: Writer,
+    },
+    ServerGone {
+        reason: String,
+    },
+    ServerBack,
+}
+
+impl From<keeper::LifecycleEvent> for Lifecycle {
+    fn from(e: keeper::LifecycleEvent) -> Lifecycle {
+        use keeper::LifecycleEvent as L;
+        match e {
+            L::Started { name, pid, command } => Lifecycle::Started { name, pid, command },
+            L::Ready { name, matched } => Lifecycle::Ready { name, matched },
+            L::Exited { name, exit, code } => Lifecycle::Exited {
+                name,
+                exit: exit.into(),
+                code,
+            },
+            L::Restarted { name, restarts } => Lifecycle::Restarted { name, restarts },
+            L::KilledAfter { name, after } => Lifecycle::KilledAfter { name, after },
+            L::WaitingForInput { name } => Lifecycle::WaitingForInput { name },
+            L::Gone { name } => Lifecycle::Gone { name },
+            L::LogWriter { name, log_writer } => Lifecycle::LogWriter {
+                name,
+                log_writer: Writer::from(&log_writer),
+            },
+            L::ServerGone { reason } => Lifecycle::ServerGone { reason },
+            L::ServerBack => Lifecycle::ServerBack,
+            other => Lifecycle::ServerGone {
+                reason: format!("an event this build cannot show: {other:?}"),
+            },
+        }
+    }
+}
+
+/// A path as a document gives it.
+pub fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Every document's schema, by the name of its file in docs/schemas/
+/// (`NAME.json`): one per command, and `error` for every failure. The
+/// test `committed_schemas_match_the_types` compares and writes them.
+#[cfg(test)]
+pub fn schemas() -> Vec<(&'static str, Schema)> {
+    fn of<T: JsonSchema>() -> Schema {
+        schemars::schema_for!(Versioned<T>)
+    }
+    let named = |name: &'static str, mut schema: Schema| {
+        let command = match name {
+            "error" => "any failure of any command".to_string(),
+            name => format!("`tmux-wire --json {name}`"),
+        };
+        schema.insert("title".into(), format!("tmux-wire: {name}").into());
+        schema.insert(
+            "description".into(),
+            format!("The document of {command} (docs/json.md).").into(),
+        );
+        (name, schema)
+    };
+    vec![
+        named("error", of::<ErrorDoc>()),
+        named("start", of::<StartDoc>()),
+        named("ls", of::<LsDoc>()),
+        named("status", of::<StatusDoc>()),
+        named("run", of::<RunDoc>()),
+        named("poll", of::<PollDoc>()),
+        named("exec", of::<ExecDoc>()),
+        named("logs", of::<LogsDoc>()),
+        named("send", of::<SendDoc>()),
+        named("keys", of::<KeysDoc>()),
+        named("wait", of::<WaitDoc>()),
+        named("stop", of::<StopDoc>()),
+        named("kill-all", of::<KillAllDoc>()),
+        named("shutdown", of::<ShutdownDoc>()),
+        named("prune", of::<PruneDoc>()),
+        named("clean", of::<CleanDoc>()),
+        named("cmd", of::<CmdDoc>()),
+        named("version", of::<VersionDoc>()),
+        named("events", of::<EventDoc>()),
+        named("decode", of::<Decoded>()),
+    ]
 }
 
 /// A session, window or pane id as tmux writes it (`$1`, `@2`, `%3`).
@@ -367,7 +971,7 @@ fn opt_id<T: std::fmt::Display, S: Serializer>(id: &Option<T>, s: S) -> Result<S
 /// `decode --json`: one document per event of the stream, `"type"` first.
 /// Notifications are named as tmux names them (`%layout-change` is
 /// `layout-change`); ids are tmux's strings; bytes are [`Data`].
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Decoded {
     /// A `%begin` ... `%end` or `%error` block.
@@ -382,62 +986,75 @@ pub enum Decoded {
         output: Data,
         /// The block's lines that were also reported as notifications
         /// (tmux 3.2 to 3.7 put some there); absent when none were.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
         surfaced: Vec<Data>,
     },
     Output {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
         data: Data,
     },
     ExtendedOutput {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
         age_ms: u64,
         data: Data,
     },
     Pause {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
     },
     Continue {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
     },
     WindowAdd {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
     },
     WindowClose {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
     },
     WindowRenamed {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
         name: String,
     },
     UnlinkedWindowAdd {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
     },
     UnlinkedWindowClose {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
     },
     UnlinkedWindowRenamed {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
         name: String,
     },
     WindowPaneChanged {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
     },
     LayoutChange {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
         layout: String,
         visible_layout: String,
@@ -445,24 +1062,29 @@ pub enum Decoded {
     },
     SessionChanged {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         session: tmux_wire::protocol::SessionId,
         name: String,
     },
     SessionRenamed {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         session: tmux_wire::protocol::SessionId,
         name: String,
     },
     SessionsChanged,
     SessionWindowChanged {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         session: tmux_wire::protocol::SessionId,
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         window: tmux_wire::protocol::WindowId,
     },
     ClientSessionChanged {
         client: String,
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         session: tmux_wire::protocol::SessionId,
         name: String,
     },
@@ -471,17 +1093,21 @@ pub enum Decoded {
     },
     PaneModeChanged {
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         pane: tmux_wire::protocol::PaneId,
     },
     /// Positions tmux leaves as `-` are `null`.
     SubscriptionChanged {
         name: String,
         #[serde(serialize_with = "id")]
+        #[schemars(with = "String")]
         session: tmux_wire::protocol::SessionId,
         #[serde(serialize_with = "opt_id")]
+        #[schemars(with = "Option<String>")]
         window: Option<tmux_wire::protocol::WindowId>,
         window_index: Option<u32>,
         #[serde(serialize_with = "opt_id")]
+        #[schemars(with = "Option<String>")]
         pane: Option<tmux_wire::protocol::PaneId>,
         value: Data,
     },
@@ -520,7 +1146,7 @@ pub enum Decoded {
 }
 
 /// The guard of a block: `{"time", "number", "flags"}`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Block {
     pub time: u64,
     pub number: u64,
@@ -669,6 +1295,10 @@ mod tests {
     use serde_json::json;
     use tmux_wire::protocol::{PaneId, Reply, WindowId};
 
+    fn v<T: Serialize>(doc: &T) -> serde_json::Value {
+        serde_json::to_value(Versioned::new(doc)).unwrap()
+    }
+
     #[test]
     fn base64_as_the_standard_says() {
         // RFC 4648, section 10.
@@ -688,10 +1318,10 @@ mod tests {
 
     #[test]
     fn data_is_text_or_bytes() {
-        let v = |d: &Data| serde_json::to_value(d).unwrap();
-        assert_eq!(v(&Data::new(b"hi\r\n")), json!({"text": "hi\r\n"}));
-        assert_eq!(v(&Data::new(b"\xff")), json!({"bytes": "/w=="}));
-        let line = |b: &[u8]| serde_json::to_value(OutputLine(Data::new(b))).unwrap();
+        let d = |d: &Data| serde_json::to_value(d).unwrap();
+        assert_eq!(d(&Data::new(b"hi\r\n")), json!({"text": "hi\r\n"}));
+        assert_eq!(d(&Data::new(b"\xff")), json!({"bytes": "/w=="}));
+        let line = |b: &[u8]| serde_json::to_value(Line::new(b)).unwrap();
         assert_eq!(line(b"0: bash"), json!("0: bash"));
         assert_eq!(line(b"\xe9t\xe9"), json!({"bytes": "6XTp"}));
     }
@@ -727,99 +1357,171 @@ mod tests {
             r#"{"type":"reply","time":1,"number":2,"flags":1,"ok":true,"output":{"text":"a\nb"}}"#
         );
         assert_eq!(
-            doc(&Event::Notification(Notification::SessionsChanged)),
-            r#"{"type":"sessions-changed"}"#
+            v(&Decoded::from(&Event::Notification(
+                Notification::SessionsChanged
+            ))),
+            json!({"version": 1, "type": "sessions-changed"})
         );
     }
 
-    /// The documents keep the shapes the README promises.
+    /// The documents keep the shapes docs/json.md promises: `version`,
+    /// then `type` at the top and in every value of several shapes.
     #[test]
     fn command_documents() {
-        fn v<T: Serialize>(doc: &T) -> serde_json::Value {
-            serde_json::to_value(doc).unwrap()
-        }
         assert_eq!(
-            v(&Sent {
-                sent: 3,
+            v(&SendDoc::Send {
+                bytes: 3,
                 then: None,
                 missed_bytes: 0,
                 missed_lines_at_least: 0,
             }),
-            json!({"sent": 3})
+            json!({"version": 1, "type": "send", "bytes": 3, "then": null})
         );
         assert_eq!(
-            v(&Sent {
-                sent: 3,
-                then: Some(Waited::idle("bash".into())),
-                missed_bytes: 0,
-                missed_lines_at_least: 0,
-            }),
-            json!({"sent": 3, "idle": true, "current_command": "bash"})
-        );
-        assert_eq!(
-            v(&Sent {
-                sent: 3,
-                then: Some(Waited::Ready { ready: "up".into() }),
+            v(&SendDoc::Send {
+                bytes: 3,
+                then: Some(Waited::Ready {
+                    matched: "up".into()
+                }),
                 missed_bytes: 9,
                 missed_lines_at_least: 1,
             }),
-            json!({"sent": 3, "ready": "up", "missed_bytes": 9, "missed_lines_at_least": 1})
+            json!({"version": 1, "type": "send", "bytes": 3,
+                   "then": {"type": "ready", "matched": "up"},
+                   "missed_bytes": 9, "missed_lines_at_least": 1})
         );
         assert_eq!(
-            v(&Waited::exit(ExitStatus::Signaled(15))),
-            json!({"exit": {"how": "signaled", "value": 15}, "code": 143})
-        );
-        assert_eq!(
-            v(&MissedLine {
-                missed: Missed {
-                    bytes: Some(2013),
-                    lines_at_least: 1,
-                    cursor: Some("9f3a1c2e:3003".into()),
-                }
+            v(&WaitDoc {
+                waited: Waited::exit(ExitStatus::Signaled(15)),
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
             }),
-            json!({"missed": {"bytes": 2013, "lines_at_least": 1, "cursor": "9f3a1c2e:3003"}})
+            json!({"version": 1, "type": "exited",
+                   "exit": {"type": "signaled", "signal": 15}, "code": 143})
         );
         assert_eq!(
-            v(&WriterLine {
-                log_writer: &LogWriter::Restarted {
+            v(&WaitDoc {
+                waited: Waited::Input,
+                missed_bytes: 0,
+                missed_lines_at_least: 0,
+            }),
+            json!({"version": 1, "type": "input"})
+        );
+        assert_eq!(
+            v(&LogsDoc::Missed {
+                bytes: Some(2013),
+                lines_at_least: 1,
+                cursor: Some("9f3a1c2e:3003".into()),
+            }),
+            json!({"version": 1, "type": "missed", "bytes": 2013, "lines_at_least": 1,
+                   "cursor": "9f3a1c2e:3003"})
+        );
+        assert_eq!(
+            v(&LogsDoc::LogWriter {
+                log_writer: Writer::from(&keeper::LogWriter::Restarted {
                     reason: "the log writer is gone".into()
-                }
+                }),
             }),
-            json!({"log_writer": {"state": "restarted", "reason": "the log writer is gone"}})
-        );
-        let waited = |missed_bytes| WaitedFrom {
-            waited: Waited::Ready { ready: "up".into() },
-            missed_bytes,
-            missed_lines_at_least: u64::from(missed_bytes > 0),
-        };
-        assert_eq!(v(&waited(0)), json!({"ready": "up"}));
-        assert_eq!(
-            v(&waited(7)),
-            json!({"ready": "up", "missed_bytes": 7, "missed_lines_at_least": 1})
+            json!({"version": 1, "type": "log_writer",
+                   "log_writer": {"type": "restarted", "reason": "the log writer is gone"}})
         );
         assert_eq!(
-            v(&End {
-                end: Ending::Gone { gone: "why" }
-            }),
-            json!({"end": {"gone": "why"}})
+            v(&LogsDoc::exited(ExitStatus::Exited(3))),
+            json!({"version": 1, "type": "exited", "exit": {"type": "exited", "code": 3}, "code": 3})
         );
         assert_eq!(
-            v(&Error {
-                error: "no",
+            v(&ErrorDoc::Error {
+                kind: Kind::Timeout,
+                error: "no".into(),
+                hint: None,
                 exit_code: 124,
                 missed_bytes: 0,
                 missed_lines_at_least: 0,
             }),
-            json!({"error": "no", "exit_code": 124})
+            json!({"version": 1, "type": "error", "kind": "timeout", "error": "no",
+                   "hint": null, "exit_code": 124})
         );
         assert_eq!(
-            v(&Error {
-                error: "no",
-                exit_code: 124,
-                missed_bytes: 5,
-                missed_lines_at_least: 2,
+            v(&EventDoc {
+                time: 1.5,
+                event: Lifecycle::Exited {
+                    name: "web".into(),
+                    exit: Exit::Exited { code: 0 },
+                    code: 0,
+                },
             }),
-            json!({"error": "no", "exit_code": 124, "missed_bytes": 5, "missed_lines_at_least": 2})
+            json!({"version": 1, "type": "exited", "time": 1.5, "name": "web",
+                   "exit": {"type": "exited", "code": 0}, "code": 0})
+        );
+    }
+
+    /// Every library failure kind has its own contract kind.
+    #[test]
+    fn every_failure_kind_is_named() {
+        use FailureKind as F;
+        for kind in [
+            F::NotFound,
+            F::NotRunning,
+            F::AlreadyRunning,
+            F::Exited,
+            F::Timeout,
+            F::Interrupted,
+            F::NoServer,
+            F::ServerGone,
+            F::Socket,
+            F::NoTmux,
+            F::Version,
+            F::BadInput,
+            F::BadCursor,
+            F::CannotRun,
+            F::NotAShell,
+            F::Refused,
+            F::NoLog,
+            F::LogWriter,
+            F::Unsupported,
+            F::Tmux,
+            F::Io,
+            F::Protocol,
+        ] {
+            assert_eq!(
+                serde_json::to_value(Kind::from(kind)).unwrap(),
+                json!(kind.as_str()),
+                "{kind:?}"
+            );
+        }
+    }
+
+    /// docs/schemas/ holds the schema of every document as these types
+    /// generate it. After a change of the contract, regenerate them with
+    /// `TMUX_WIRE_WRITE_SCHEMAS=1 cargo test --bin tmux-wire schemas`.
+    #[test]
+    fn committed_schemas_match_the_types() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
+        let write = std::env::var_os("TMUX_WIRE_WRITE_SCHEMAS").is_some();
+        let mut stale = Vec::new();
+        let mut names = Vec::new();
+        for (name, schema) in schemas() {
+            let file = dir.join(format!("{name}.json"));
+            names.push(format!("{name}.json"));
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            if write {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&file, &text).unwrap();
+            } else if std::fs::read_to_string(&file).ok().as_deref() != Some(&text) {
+                stale.push(file.display().to_string());
+            }
+        }
+        // No schema of a document that is gone.
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !names.contains(&name) {
+                stale.push(format!("{name} (no such document)"));
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "these schemas differ from the types: {stale:?}; regenerate them with \
+             TMUX_WIRE_WRITE_SCHEMAS=1 cargo test --bin tmux-wire schemas"
         );
     }
 }

@@ -11,6 +11,7 @@ mod args;
 mod cmd;
 mod decode;
 mod docs;
+mod hints;
 mod keeper;
 mod manual;
 mod output;
@@ -24,38 +25,65 @@ use tmux_wire::client::TransportChoice;
 use tmux_wire::keeper::{Keeper, KeeperError};
 use tmux_wire::server::SocketSpec;
 
-/// How a command failed.
-pub enum Failure {
-    /// Exit 1, with this line.
-    Error(String),
-    /// Exit 1, with tmux's own message, printed as tmux prints it.
-    Tmux(String),
-    /// This exit status (126, 127: the command cannot be run), this line.
-    Code(u8, String),
-    /// Exit 124.
-    Timeout(String),
-    /// This failure of a wait in a log, which missed this much of it on
-    /// the way (the command said so on stderr already; the error document
-    /// says it too).
-    Missed(tmux_wire::keeper::WaitMissed, Box<Failure>),
+/// How a command failed: what the error document (`docs::ErrorDoc`) and
+/// the line on stderr say, and the exit status.
+pub struct Failure {
+    /// What kind of failure, for programs (`"kind"`).
+    pub kind: docs::Kind,
+    /// What happened.
+    pub message: String,
+    /// What to do about it, in the CLI's terms.
+    pub hint: Option<String>,
+    /// The exit status.
+    pub code: u8,
+    /// The message is tmux's own, printed as tmux prints it.
+    pub tmux: bool,
+    /// A wait in a log missed this much of it before it failed (the
+    /// command said so on stderr already; the error document says it too).
+    pub missed: tmux_wire::keeper::WaitMissed,
+}
+
+impl Failure {
+    /// A failure of this kind, exit 1.
+    pub fn new(kind: docs::Kind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            hint: None,
+            code: 1,
+            tmux: false,
+            missed: Default::default(),
+        }
+    }
+
+    /// With this hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
 }
 
 impl From<KeeperError> for Failure {
     fn from(e: KeeperError) -> Self {
-        if let KeeperError::MissedThenFailed { missed, source } = e {
-            return Failure::Missed(missed, Box::new(Failure::from(*source)));
-        }
-        match e.exit_code() {
-            124 => Failure::Timeout(e.to_string()),
-            1 => Failure::Error(e.to_string()),
-            code => Failure::Code(code, e.to_string()),
+        let hint = hints::of(&e);
+        let (missed, e) = match e {
+            KeeperError::MissedThenFailed { missed, source } => (missed, *source),
+            e => (Default::default(), e),
+        };
+        Failure {
+            kind: e.kind().into(),
+            message: e.to_string(),
+            hint,
+            code: e.exit_code(),
+            tmux: false,
+            missed,
         }
     }
 }
 
 impl From<tmux_wire::client::ClientError> for Failure {
     fn from(e: tmux_wire::client::ClientError) -> Self {
-        Failure::Error(e.to_string())
+        KeeperError::from(e).into()
     }
 }
 
@@ -125,8 +153,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
             .next()
             .unwrap_or("")
             .trim_start_matches("error: ");
-        print_doc(&docs::Error {
-            error: message,
+        print_doc(&docs::ErrorDoc::Error {
+            kind: docs::Kind::BadInput,
+            error: message.to_string(),
+            hint: Some("tmux-wire --help, or tmux-wire COMMAND --help, lists the arguments".into()),
             exit_code: 2,
             missed_bytes: 0,
             missed_lines_at_least: 0,
@@ -144,7 +174,7 @@ fn log_max_age() -> Result<Option<std::time::Duration>, Failure> {
         Ok(v) if v == "off" || v == "never" => Ok(None),
         Ok(v) => args::parse_duration(&v)
             .map(Some)
-            .map_err(|e| Failure::Error(format!("TMUX_WIRE_LOG_MAX_AGE: {e}"))),
+            .map_err(|e| Failure::new(docs::Kind::BadInput, format!("TMUX_WIRE_LOG_MAX_AGE: {e}"))),
     }
 }
 
@@ -154,18 +184,22 @@ fn log_limits() -> Result<tmux_wire::keeper::log::Limits, Failure> {
     let mut limits = tmux_wire::keeper::log::Limits::default();
     if let Ok(v) = std::env::var("TMUX_WIRE_LOG_MAX_BYTES") {
         limits.max_bytes = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-            Failure::Error(format!(
-                "TMUX_WIRE_LOG_MAX_BYTES: {v:?} is not a positive number of bytes"
-            ))
+            Failure::new(
+                docs::Kind::BadInput,
+                format!("TMUX_WIRE_LOG_MAX_BYTES: {v:?} is not a positive number of bytes"),
+            )
         })?;
     }
     if let Ok(v) = std::env::var("TMUX_WIRE_LOG_KEEP") {
-        limits.keep = v
-            .parse()
-            .map_err(|_| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {v:?} is not a number")))?;
+        limits.keep = v.parse().map_err(|_| {
+            Failure::new(
+                docs::Kind::BadInput,
+                format!("TMUX_WIRE_LOG_KEEP: {v:?} is not a number"),
+            )
+        })?;
         limits
             .check()
-            .map_err(|e| Failure::Error(format!("TMUX_WIRE_LOG_KEEP: {e}")))?;
+            .map_err(|e| Failure::new(docs::Kind::BadInput, format!("TMUX_WIRE_LOG_KEEP: {e}")))?;
     }
     Ok(limits)
 }
@@ -212,35 +246,36 @@ async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Say what failed (stderr; with `--json` also the error document on
-/// stdout) and give the exit status.
+/// Say what failed (stderr, with the hint; with `--json` also the error
+/// document on stdout) and give the exit status.
 fn report(json: bool, failure: Failure) -> ExitCode {
-    let (missed, failure) = match failure {
-        Failure::Missed(missed, failure) => (missed, *failure),
-        failure => (Default::default(), failure),
-    };
-    let (code, message, prefix) = match failure {
-        Failure::Error(m) => (1, m, "tmux-wire: "),
-        Failure::Tmux(m) => (1, m, ""),
-        Failure::Code(code, m) => (code, m, "tmux-wire: "),
-        Failure::Timeout(m) => (124, m, "tmux-wire: "),
-        // Not nested: `From<KeeperError>` makes one level.
-        Failure::Missed(_, failure) => return report(json, *failure),
-    };
+    let Failure {
+        kind,
+        message,
+        hint,
+        code,
+        tmux,
+        missed,
+    } = failure;
     if json {
-        print_doc(&docs::Error {
-            error: &message,
+        print_doc(&docs::ErrorDoc::Error {
+            kind,
+            error: message.clone(),
+            hint: hint.clone(),
             exit_code: code,
             missed_bytes: missed.bytes,
             missed_lines_at_least: missed.lines_at_least,
         });
     }
-    if prefix.is_empty() {
+    if tmux {
         eprintln!("{message}");
     } else {
-        eprintln!("{prefix}{}", message.lines().next().unwrap_or(""));
+        eprintln!("tmux-wire: {}", message.lines().next().unwrap_or(""));
         for line in message.lines().skip(1) {
             eprintln!("  {line}");
+        }
+        if let Some(hint) = hint {
+            eprintln!("tmux-wire: hint: {hint}");
         }
     }
     ExitCode::from(code)

@@ -31,7 +31,10 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .chain(command.get_subcommands().filter(|c| !c.is_hide_set()))
             .try_for_each(|c| pages(c.clone()).generate_to(dir).map(drop));
         written.map_err(|e| {
-            Failure::Error(format!("writing the man pages into {}: {e}", dir.display()))
+            Failure::new(
+                crate::docs::Kind::Io,
+                format!("writing the man pages into {}: {e}", dir.display()),
+            )
         })?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -41,12 +44,20 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .find_subcommand(name)
             .filter(|c| !c.is_hide_set())
             .cloned()
-            .ok_or_else(|| Failure::Error(format!("no command {name:?} (see tmux-wire --help)")))?,
+            .ok_or_else(|| {
+                Failure::new(
+                    crate::docs::Kind::BadInput,
+                    format!("no command {name:?} (see tmux-wire --help)"),
+                )
+            })?,
     };
     let mut text = Vec::new();
-    pages(command)
-        .render(&mut text)
-        .map_err(|e| Failure::Error(format!("rendering the man page: {e}")))?;
+    pages(command).render(&mut text).map_err(|e| {
+        Failure::new(
+            crate::docs::Kind::Io,
+            format!("rendering the man page: {e}"),
+        )
+    })?;
     write_all(&text)
 }
 
@@ -55,6 +66,9 @@ fn write_all(bytes: &[u8]) -> Result<ExitCode, Failure> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Failure::Error(format!("writing output: {e}"))),
+        Err(e) => Err(Failure::new(
+            crate::docs::Kind::Io,
+            format!("writing output: {e}"),
+        )),
     }
 }

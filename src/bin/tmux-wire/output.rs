@@ -51,15 +51,17 @@ pub fn emit_bytes(bytes: &[u8]) {
     }
 }
 
-/// Print one `--json` document (see `docs`) on a line of its own. Keys come
-/// out in sorted order, as they always have.
-pub fn print_doc<T: Serialize + ?Sized>(doc: &T) {
+/// Print one `--json` document (see `docs`) on a line of its own, with
+/// its `"version"`. Keys come out in sorted order, as they always have.
+pub fn print_doc<T: Serialize>(doc: &T) {
     emit(&doc_line(doc));
 }
 
 /// A `--json` document as [`print_doc`] prints it, without the newline.
-pub fn doc_line<T: Serialize + ?Sized>(doc: &T) -> String {
-    serde_json::to_value(doc).unwrap_or_default().to_string()
+pub fn doc_line<T: Serialize>(doc: &T) -> String {
+    serde_json::to_value(crate::docs::Versioned::new(doc))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A spinner on a terminal (elapsed time and a message), nothing otherwise.

@@ -44,10 +44,16 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         )
         .await?;
     if started.already_running {
-        return Err(Failure::Error(format!(
-            "{name} is already running `{}` (pid {}); read it with `tmux-wire poll {name}`, or stop it first",
-            started.process.command,
-            started.process.pid.map_or("-".into(), |p| p.to_string())
+        return Err(Failure::new(
+            docs::Kind::AlreadyRunning,
+            format!(
+                "{name} is already running `{}` (pid {})",
+                started.process.command,
+                started.process.pid.map_or("-".into(), |p| p.to_string())
+            ),
+        )
+        .hint(format!(
+            "`tmux-wire poll {name}` reads it; `tmux-wire stop {name}` stops it"
         )));
     }
     let (client, pane) = keeper.pane_without_output(&name).await?.into_parts();
@@ -64,7 +70,10 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         .await?;
     let keep_all = read.exit.is_some() || ended.is_some();
     while read.more {
-        let cursor = read.cursor.parse().map_err(Failure::Error)?;
+        let cursor = read
+            .cursor
+            .parse()
+            .map_err(|e| Failure::new(docs::Kind::BadCursor, e))?;
         let next = keeper
             .read_output(&name, &ReadFrom::Cursor(cursor), false)
             .await?;
@@ -90,17 +99,17 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
     match ended {
         Some(status) => {
             if json {
-                print_doc(&docs::Ran {
-                    name: &name,
-                    state: "exited",
-                    exit: Some(status),
+                print_doc(&docs::RunDoc::Run {
+                    name: name.clone(),
+                    state: docs::RunState::Exited,
+                    exit: Some(status.into()),
                     code: Some(status.code()),
-                    output: Some(&read.lines),
+                    output: Some(read.lines.clone()),
                     tail: None,
-                    cursor: &read.cursor,
+                    cursor: read.cursor.clone(),
                     missed_bytes: read.missed_bytes,
                     missed_lines_at_least: read.missed_lines_at_least,
-                    log_writer: read.log_writer.as_ref(),
+                    log_writer: read.log_writer.as_ref().map(docs::Writer::from),
                 });
             } else {
                 warn_missed(read.missed_bytes);
@@ -119,17 +128,17 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
             let skip = shown.len().saturating_sub(tail);
             let last = &shown[skip..];
             if json {
-                print_doc(&docs::Ran {
-                    name: &name,
-                    state: "running",
+                print_doc(&docs::RunDoc::Run {
+                    name: name.clone(),
+                    state: docs::RunState::Running,
                     exit: None,
                     code: None,
                     output: None,
-                    tail: Some(last),
-                    cursor: &read.cursor,
+                    tail: Some(last.to_vec()),
+                    cursor: read.cursor.clone(),
                     missed_bytes: read.missed_bytes,
                     missed_lines_at_least: read.missed_lines_at_least,
-                    log_writer: read.log_writer.as_ref(),
+                    log_writer: read.log_writer.as_ref().map(docs::Writer::from),
                 });
             } else {
                 warn_missed(read.missed_bytes);
@@ -153,12 +162,25 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
     };
     let read = keeper.read_output(&args.name, &from, args.raw).await?;
     if json {
-        print_doc(&read);
+        print_doc(&docs::PollDoc::of(&read, args.raw));
         return Ok(ExitCode::SUCCESS);
     }
     warn_missed(read.missed_bytes);
-    for line in &read.lines {
-        out!("{line}");
+    match &read.raw_lines {
+        // --raw: the bytes as the process wrote them.
+        Some(raw) => {
+            let mut bytes = Vec::new();
+            for line in &raw.lines {
+                bytes.extend_from_slice(line);
+                bytes.push(b'\n');
+            }
+            crate::output::emit_bytes(&bytes);
+        }
+        None => {
+            for line in &read.lines {
+                out!("{line}");
+            }
+        }
     }
     let name = &args.name;
     if let Some(writer) = &read.log_writer {
@@ -193,12 +215,7 @@ pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCod
     let line = args.line.join(" ");
     let done = keeper.exec(&args.name, &line, args.timeout).await?;
     if json {
-        print_doc(&docs::Exec {
-            executed: &done,
-            output: args
-                .raw
-                .then(|| docs::OutputLine(docs::Data::new(&done.output))),
-        });
+        print_doc(&docs::ExecDoc::of(&done, args.raw));
     } else if args.raw {
         crate::output::emit_bytes(&done.output);
     } else {

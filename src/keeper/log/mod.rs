@@ -755,6 +755,25 @@ pub fn tail(
     raw: bool,
     whole_lines: bool,
 ) -> io::Result<(Vec<String>, Position)> {
+    tail_as(path, n, raw, whole_lines)
+}
+
+/// [`tail`] raw, each line the bytes as the process wrote them (only the
+/// carriage returns before its newline removed): nothing replaced.
+pub fn tail_bytes(
+    path: &Path,
+    n: usize,
+    whole_lines: bool,
+) -> io::Result<(Vec<Vec<u8>>, Position)> {
+    tail_as(path, n, true, whole_lines)
+}
+
+fn tail_as<L: RenderedLine>(
+    path: &Path,
+    n: usize,
+    raw: bool,
+    whole_lines: bool,
+) -> io::Result<(Vec<L>, Position)> {
     if std::fs::symlink_metadata(path).is_err() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -797,12 +816,12 @@ pub fn tail(
     }
     let mut end = end.expect("the current file was read");
     let mut render = Render::new(raw);
-    let mut lines = render.push(&data);
+    let mut lines = L::push(&mut render, &data);
     if whole_lines {
         let partial = data.len() - memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1);
         end.offset -= (partial as u64).min(end.offset);
     } else {
-        lines.extend(render.finish());
+        lines.extend(L::finish(&mut render));
     }
     let skip = lines.len().saturating_sub(n);
     Ok((lines.split_off(skip), end))
@@ -819,6 +838,25 @@ pub fn page(
     limit: usize,
     raw: bool,
 ) -> io::Result<(Vec<String>, usize, usize)> {
+    page_as(path, offset, limit, raw)
+}
+
+/// [`page`] raw, each line the bytes as the process wrote them (only the
+/// carriage returns before its newline removed): nothing replaced.
+pub fn page_bytes(
+    path: &Path,
+    offset: Option<usize>,
+    limit: usize,
+) -> io::Result<(Vec<Vec<u8>>, usize, usize)> {
+    page_as(path, offset, limit, true)
+}
+
+fn page_as<L: RenderedLine>(
+    path: &Path,
+    offset: Option<usize>,
+    limit: usize,
+    raw: bool,
+) -> io::Result<(Vec<L>, usize, usize)> {
     let mut files: Vec<PathBuf> = (1..=MAX_KEEP)
         .map(|i| rotated(path, i))
         .take_while(|p| std::fs::symlink_metadata(p).is_ok())
@@ -828,7 +866,7 @@ pub fn page(
     let mut render = Render::new(raw);
     let mut total = 0;
     let mut out = std::collections::VecDeque::new();
-    let mut take = |lines: Vec<String>, total: &mut usize| {
+    let mut take = |lines: Vec<L>, total: &mut usize| {
         for line in lines {
             match offset {
                 Some(offset) if *total >= offset && out.len() < limit => out.push_back(line),
@@ -858,10 +896,10 @@ pub fn page(
             if n == 0 {
                 break;
             }
-            take(render.push(&buf[..n]), &mut total);
+            take(L::push(&mut render, &buf[..n]), &mut total);
         }
     }
-    take(render.finish().into_iter().collect(), &mut total);
+    take(L::finish(&mut render).into_iter().collect(), &mut total);
     let first = offset.unwrap_or(total - out.len());
     Ok((out.into(), first, total))
 }
@@ -875,8 +913,46 @@ pub fn render_lines(bytes: &[u8], raw: bool) -> Vec<String> {
     lines
 }
 
+/// `bytes` of a log as raw lines, each the bytes as the process wrote
+/// them (only the carriage returns before its newline removed); a last
+/// line without its newline is included.
+pub fn raw_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut render = Render::new(true);
+    let mut lines = render.push_bytes(bytes);
+    lines.extend(render.finish_bytes());
+    lines
+}
+
+/// A line as a reader gets it: text (raw lines that are not UTF-8 with
+/// their bad bytes replaced), or bytes (rendered lines as UTF-8, raw ones
+/// as they are).
+pub(crate) trait RenderedLine: Sized {
+    fn push(render: &mut Render, data: &[u8]) -> Vec<Self>;
+    fn finish(render: &mut Render) -> Option<Self>;
+}
+
+impl RenderedLine for String {
+    fn push(render: &mut Render, data: &[u8]) -> Vec<Self> {
+        render.push(data)
+    }
+
+    fn finish(render: &mut Render) -> Option<Self> {
+        render.finish()
+    }
+}
+
+impl RenderedLine for Vec<u8> {
+    fn push(render: &mut Render, data: &[u8]) -> Vec<Self> {
+        render.push_bytes(data)
+    }
+
+    fn finish(render: &mut Render) -> Option<Self> {
+        render.finish_bytes()
+    }
+}
+
 /// Bytes to lines, rendered or raw.
-enum Render {
+pub(crate) enum Render {
     Seen(Box<Lines>),
     Raw(Vec<u8>),
 }
@@ -893,6 +969,18 @@ impl Render {
     fn push(&mut self, data: &[u8]) -> Vec<String> {
         match self {
             Render::Seen(lines) => lines.push(data),
+            Render::Raw(_) => self.push_bytes(data).iter().map(|l| text(l)).collect(),
+        }
+    }
+
+    /// [`Render::push`] as bytes: raw lines exactly as written.
+    fn push_bytes(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
+        match self {
+            Render::Seen(lines) => lines
+                .push(data)
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
             Render::Raw(partial) => {
                 partial.extend_from_slice(data);
                 let Some(last) = memchr::memrchr(b'\n', partial) else {
@@ -911,13 +999,21 @@ impl Render {
     fn current(&self) -> String {
         match self {
             Render::Seen(lines) => lines.current(),
-            Render::Raw(partial) => raw_line(partial),
+            Render::Raw(partial) => text(&raw_line(partial)),
         }
     }
 
     fn finish(&mut self) -> Option<String> {
         match self {
             Render::Seen(lines) => lines.finish(),
+            Render::Raw(_) => self.finish_bytes().map(|l| text(&l)),
+        }
+    }
+
+    /// [`Render::finish`] as bytes.
+    fn finish_bytes(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Render::Seen(lines) => lines.finish().map(String::into_bytes),
             Render::Raw(partial) => {
                 (!partial.is_empty()).then(|| raw_line(&std::mem::take(partial)))
             }
@@ -927,12 +1023,19 @@ impl Render {
 
 /// A line as the process wrote it, without the carriage returns the
 /// terminal puts before its newline.
-fn raw_line(line: &[u8]) -> String {
+fn raw_line(line: &[u8]) -> Vec<u8> {
     let mut end = line.len();
     while end > 0 && line[end - 1] == b'\r' {
         end -= 1;
     }
-    String::from_utf8_lossy(&line[..end]).into_owned()
+    line[..end].to_vec()
+}
+
+/// A raw line as text for the readers that take text: bytes that are not
+/// UTF-8 replaced (readers that must keep every byte take the lines as
+/// bytes: [`tail_bytes`], [`page_bytes`], [`raw_lines`]).
+fn text(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).into_owned()
 }
 
 /// Output a reader never got: it was rotated out of the log before it was
@@ -1127,8 +1230,14 @@ impl Follower {
     /// at most [`READ_CHUNK`] bytes (see [`Follower::caught_up`]). Lines
     /// after a gap come after [`Follower::take_missed`] says so.
     pub fn read_new(&mut self) -> io::Result<Vec<String>> {
+        self.read_new_as()
+    }
+
+    /// [`Follower::read_new`] as text or as bytes (raw lines exactly as
+    /// written).
+    pub(crate) fn read_new_as<L: RenderedLine>(&mut self) -> io::Result<Vec<L>> {
         self.read()?;
-        Ok(self.render.push(&self.buf[..self.filled]))
+        Ok(L::push(&mut self.render, &self.buf[..self.filled]))
     }
 
     /// The bytes appended since the last call, as the process wrote them
@@ -1363,6 +1472,11 @@ impl Follower {
     /// A last line without its newline, if any.
     pub fn rest(&mut self) -> Option<String> {
         self.render.finish()
+    }
+
+    /// [`Follower::rest`] as text or as bytes.
+    pub(crate) fn rest_as<L: RenderedLine>(&mut self) -> Option<L> {
+        L::finish(&mut self.render)
     }
 }
 
