@@ -346,6 +346,9 @@ pub enum FailureKind {
     NoLog,
     /// The log writer does not write what the process prints.
     LogWriter,
+    /// The program the keeper's helpers run as (the log writer, restarts,
+    /// time limits) does not run them; nothing was started.
+    Helper,
     /// What was asked cannot be seen from here (another system, another
     /// pid namespace, ptrace rules).
     Unsupported,
@@ -380,6 +383,7 @@ impl FailureKind {
             FailureKind::Refused => "refused",
             FailureKind::NoLog => "no_log",
             FailureKind::LogWriter => "log_writer",
+            FailureKind::Helper => "helper",
             FailureKind::Unsupported => "unsupported",
             FailureKind::Tmux => "tmux",
             FailureKind::Io => "io",
@@ -431,6 +435,7 @@ impl KeeperError {
             KeeperError::Io { .. } => K::Io,
             KeeperError::MissedThenFailed { source, .. } => source.kind(),
             KeeperError::LogWriter { .. } => K::LogWriter,
+            KeeperError::HelperUnusable { .. } => K::Helper,
         }
     }
 }

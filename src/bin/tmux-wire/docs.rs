@@ -440,6 +440,9 @@ pub enum Kind {
     NoLog,
     /// The log writer does not write what the process prints. Exit 74.
     LogWriter,
+    /// The keeper's helper program (this binary, or the one it was told)
+    /// does not run its helpers; nothing was started. Exit 1.
+    Helper,
     /// `logs --follow` fell behind the kept log and missed output (said
     /// where, then this at the end). Exit 1.
     Missed,
@@ -475,6 +478,7 @@ impl From<FailureKind> for Kind {
             F::Refused => Kind::Refused,
             F::NoLog => Kind::NoLog,
             F::LogWriter => Kind::LogWriter,
+            F::Helper => Kind::Helper,
             F::Unsupported => Kind::Unsupported,
             F::Tmux => Kind::Tmux,
             F::Io => Kind::Io,

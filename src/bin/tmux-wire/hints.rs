@@ -29,6 +29,11 @@ pub fn of(e: &KeeperError) -> Option<String> {
         KeeperError::NoLog { name } => {
             format!("`tmux-wire logs {name}` prints what tmux still holds of it")
         }
+        KeeperError::HelperUnusable { program, .. } => format!(
+            "tmux-wire is its own helper: {} did not answer as one (replaced or removed \
+             since this command started?); reinstall tmux-wire",
+            program.display()
+        ),
         KeeperError::TooOld { .. } => "`tmux-wire cmd` still works with this server".into(),
         KeeperError::BadCommand(message) if message.starts_with("the working directory") => {
             "--cwd names the directory to start in".into()

@@ -8,6 +8,7 @@
 
 use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
+use crate::docs::Kind;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
 use crate::{output, Failure};
 use indicatif::ProgressBar;
@@ -57,7 +58,7 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
         );
     }
     if json {
-        print_doc(&started);
+        print_doc(&docs::StartDoc::from(&started));
     } else if let (true, Some(asked)) = (started.already_running, &started.requested_command) {
         out!(
             "{name} is already running another command (pid {}): `{}`, not `{asked}`; nothing changed (stop it first to run the new one)",
@@ -85,7 +86,9 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
 pub async fn ls(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     let list = keeper.list().await?;
     if json {
-        print_doc(&docs::Processes { processes: &list });
+        print_doc(&docs::LsDoc::Ls {
+            processes: list.iter().map(docs::Process::from).collect(),
+        });
     } else if list.is_empty() {
         out!("no processes on {}", keeper.socket().display());
     } else {
@@ -113,7 +116,7 @@ pub async fn ls(keeper: &Keeper, json: bool) -> Result<(), Failure> {
 pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failure> {
     let p = keeper.status(name).await?;
     if json {
-        print_doc(&p);
+        print_doc(&docs::StatusDoc::Status(docs::Process::from(&p)));
     } else {
         out!(
             "name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
@@ -170,20 +173,28 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     }
     if offset.is_some() || limit.is_some() {
         let limit = limit.unwrap_or(200);
-        let page = keeper.log_page(&name, offset, limit, raw)?;
+        // With --raw, the bytes as the process wrote them.
+        let page = if raw {
+            keeper.log_page_bytes(&name, offset, limit)?
+        } else {
+            let page = keeper.log_page(&name, offset, limit, raw)?;
+            keeper::PageBytes {
+                lines: page.lines.into_iter().map(String::into_bytes).collect(),
+                offset: page.offset,
+                total: page.total,
+            }
+        };
         if json {
-            print_doc(&docs::LogPage {
-                lines: &page.lines,
+            print_doc(&docs::LogsDoc::LogPage {
+                lines: page.lines.iter().map(|l| docs::Line::new(l)).collect(),
                 offset: page.offset,
                 limit,
                 total: page.total,
-                log_writer: writer,
+                log_writer: writer.as_ref().map(docs::Writer::from),
             });
             return Ok(());
         }
-        for line in &page.lines {
-            out!("{line}");
-        }
+        print_lines(false, &page.lines);
         let shown_to = page.offset + page.lines.len();
         let mut hint = format!(
             "tmux-wire: lines {}-{shown_to} of {}",
@@ -205,7 +216,13 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         return Ok(());
     }
     if !follow {
-        let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
+        // With --raw, the bytes as the process wrote them.
+        let (last, end) = if raw {
+            keeper.logs_or_history_bytes(&name, lines).await?
+        } else {
+            let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
+            (last.into_iter().map(String::into_bytes).collect(), end)
+        };
         if json {
             // The cursor is where `poll` goes on: before a line not ended
             // yet (shown here, and by `poll` again, whole).
@@ -219,35 +236,45 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
                 }
                 None => None,
             };
-            print_doc(&docs::Lines {
-                lines: &last,
+            print_doc(&docs::LogsDoc::Logs {
+                lines: last.iter().map(|l| docs::Line::new(l)).collect(),
                 cursor,
-                log_writer: writer,
+                log_writer: writer.as_ref().map(docs::Writer::from),
             });
         } else {
-            for line in &last {
-                print_line(json, line);
-            }
+            print_lines(false, &last);
         }
         return Ok(());
     }
-    let (last, following) = match keeper.follow_logs(&name, lines, raw).await {
+    let followed = if raw {
+        keeper.follow_logs_bytes(&name, lines).await
+    } else {
+        keeper
+            .follow_logs(&name, lines, raw)
+            .await
+            .map(|(last, f)| (last.into_iter().map(String::into_bytes).collect(), f))
+    };
+    let (last, following) = match followed {
         Ok(f) => f,
         Err(keeper::KeeperError::NoLog { .. }) => {
             // What tmux still holds, then why there is no more.
-            let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
-            for line in &last {
-                print_line(json, line);
-            }
-            return Err(Failure::Error(format!(
-                "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
-            )));
+            let last: Vec<Vec<u8>> = if raw {
+                keeper.logs_or_history_bytes(&name, lines).await?.0
+            } else {
+                let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
+                last.into_iter().map(String::into_bytes).collect()
+            };
+            print_lines(json, &last);
+            return Err(Failure::new(
+                Kind::NoLog,
+                format!(
+                    "{name} has no log to follow (tmux-wire did not start it); the lines above are what tmux still holds"
+                ),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
-    for line in &last {
-        print_line(json, line);
-    }
+    print_lines(json, &last);
     // Ctrl-C ends the follow; stdout is written a read's lines at a time.
     // What the reader missed (it fell behind the kept log) is said where
     // it happened, and makes the exit status 1 at the end.
@@ -257,12 +284,10 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         tally.add(gap);
         missed.set(tally);
         if json {
-            print_doc(&docs::MissedLine {
-                missed: docs::Missed {
-                    bytes: gap.bytes,
-                    lines_at_least: gap.lines_at_least,
-                    cursor: gap.cursor.as_ref().map(|c| c.to_string()),
-                },
+            print_doc(&docs::LogsDoc::Missed {
+                bytes: gap.bytes,
+                lines_at_least: gap.lines_at_least,
+                cursor: gap.cursor.as_ref().map(|c| c.to_string()),
             });
         } else {
             let at = gap
@@ -280,13 +305,24 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     // happened (the gap line follows in the log).
     let on_writer = |writer: &keeper::LogWriter| {
         if json {
-            print_doc(&docs::WriterLine { log_writer: writer });
+            print_doc(&docs::LogsDoc::LogWriter {
+                log_writer: writer.into(),
+            });
         } else {
             eprintln!("tmux-wire: {name}'s log writer is {writer}");
         }
     };
+    let run = async {
+        if raw {
+            let print = |lines: &[Vec<u8>]| print_lines(json, lines);
+            following.run_bytes(print, &on_missed, &on_writer).await
+        } else {
+            let print = |lines: &[String]| print_lines(json, lines);
+            following.run(print, &on_missed, &on_writer).await
+        }
+    };
     let ended = tokio::select! {
-        ended = following.run(|lines| print_lines(json, lines), on_missed, on_writer) => Some(ended?),
+        ended = run => Some(ended?),
         _ = tokio::signal::ctrl_c() => None,
     };
     {
@@ -294,9 +330,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             None => {}
             Some(Followed::Exited(status)) => {
                 if json {
-                    print_doc(&docs::End {
-                        end: docs::Ending::exit(status),
-                    });
+                    print_doc(&docs::LogsDoc::exited(status));
                 } else {
                     eprintln!("tmux-wire: {name} {status}");
                 }
@@ -304,8 +338,8 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             Some(Followed::Gone) => {
                 let why = format!("{name} ended: its pane was killed and its status was not kept");
                 if json {
-                    print_doc(&docs::End {
-                        end: docs::Ending::Gone { gone: &why },
+                    print_doc(&docs::LogsDoc::Gone {
+                        reason: why.clone(),
                     });
                 } else {
                     eprintln!("tmux-wire: {why}");
@@ -315,7 +349,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     }
     let missed = missed.get();
     if missed.gaps > 0 {
-        return Err(Failure::Error(format!(
+        return Err(Failure::new(Kind::Missed, format!(
             "the output above is not all {name} printed: {} ({}) missed in {} gap(s), rotated out of the log before they were read (a reader that falls behind by more than the kept log files loses what they held; see TMUX_WIRE_LOG_MAX_BYTES and TMUX_WIRE_LOG_KEEP)",
             show_bytes(missed.bytes),
             show_lines(missed.lines_at_least),
@@ -360,21 +394,23 @@ fn show_lines(lines: u64) -> String {
     format!("at least {lines} line{s}; the lines rotated away cannot be counted")
 }
 
-/// One line of a log: the line, or with `--json` `{"line": ...}`.
-fn print_line(json: bool, line: &str) {
-    print_lines(json, &[line]);
-}
-
-/// Lines in one write: as they are, or a `{"line": ...}` document each.
-fn print_lines(json: bool, lines: &[impl AsRef<str>]) {
+/// Lines in one write: as they are (bytes exactly as they are), or a
+/// `{"type": "line", "line": LINE}` document each (LINE a string, or
+/// `{"bytes": BASE64}` when it is not UTF-8).
+fn print_lines(json: bool, lines: &[impl AsRef<[u8]>]) {
     if json {
         output::emit_all(lines.iter().map(|line| {
-            output::doc_line(&docs::LogLine {
-                line: line.as_ref(),
+            output::doc_line(&docs::LogsDoc::Line {
+                line: docs::Line::new(line.as_ref()),
             })
         }));
     } else {
-        output::emit_all(lines);
+        let mut bytes = Vec::new();
+        for line in lines {
+            bytes.extend_from_slice(line.as_ref());
+            bytes.push(b'\n');
+        }
+        output::emit_bytes(&bytes);
     }
 }
 
@@ -422,10 +458,10 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             say_missed_while_waiting(&name, &found.missed);
         }
         if json {
-            print_doc(&docs::Sent {
-                sent,
+            print_doc(&docs::SendDoc::Send {
+                bytes: sent,
                 then: Some(docs::Waited::Ready {
-                    ready: found.matched,
+                    matched: found.matched,
                 }),
                 missed_bytes: found.missed.bytes,
                 missed_lines_at_least: found.missed.lines_at_least,
@@ -438,9 +474,11 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             .send_then_idle(&name, &text, enter, quiet, timeout)
             .await?;
         if json {
-            print_doc(&docs::Sent {
-                sent,
-                then: Some(docs::Waited::idle(idle.current_command)),
+            print_doc(&docs::SendDoc::Send {
+                bytes: sent,
+                then: Some(docs::Waited::Idle {
+                    current_command: idle.current_command,
+                }),
                 missed_bytes: 0,
                 missed_lines_at_least: 0,
             });
@@ -450,8 +488,8 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     } else {
         keeper.send_text(&name, &text, enter).await?;
         if json {
-            print_doc(&docs::Sent {
-                sent,
+            print_doc(&docs::SendDoc::Send {
+                bytes: sent,
                 then: None,
                 missed_bytes: 0,
                 missed_lines_at_least: 0,
@@ -470,10 +508,13 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
         None => io::stdin().lock().read_to_end(&mut data),
     };
     read.map_err(|e| {
-        Failure::Error(format!(
-            "reading {}: {e}",
-            file.map_or("standard input".into(), |p| p.display().to_string())
-        ))
+        Failure::new(
+            Kind::Io,
+            format!(
+                "reading {}: {e}",
+                file.map_or("standard input".into(), |p| p.display().to_string())
+            ),
+        )
     })?;
     Ok(data)
 }
@@ -481,7 +522,9 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
 pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> Result<(), Failure> {
     keeper.send_keys(name, keys).await?;
     if json {
-        print_doc(&docs::KeysSent { sent: keys });
+        print_doc(&docs::KeysDoc::Keys {
+            keys: keys.to_vec(),
+        });
     }
     Ok(())
 }
@@ -530,7 +573,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
                 let text = format!("ready: {}", found.matched);
                 (
                     docs::Waited::Ready {
-                        ready: found.matched,
+                        matched: found.matched,
                     },
                     text,
                 )
@@ -542,7 +585,9 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             .await
             .map(|i| {
                 (
-                    docs::Waited::idle(i.current_command),
+                    docs::Waited::Idle {
+                        current_command: i.current_command,
+                    },
                     format!("{name} is idle"),
                 )
             })
@@ -562,12 +607,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         keeper
             .wait_input_on(&client, &name, pane, timeout)
             .await
-            .map(|()| {
-                (
-                    docs::Waited::Input { input: true },
-                    format!("{name} is waiting for input"),
-                )
-            })
+            .map(|()| (docs::Waited::Input, format!("{name} is waiting for input")))
             .map_err(Failure::from)
     } else {
         unreachable!("clap requires one of --ready, --idle, --exit, --input");
@@ -577,7 +617,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     }
     let (doc, text) = result?;
     if json {
-        print_doc(&docs::WaitedFrom {
+        print_doc(&docs::WaitDoc {
             waited: doc,
             missed_bytes: missed.bytes,
             missed_lines_at_least: missed.lines_at_least,
@@ -614,7 +654,7 @@ fn say_missed_then_failed(json: bool, name: &str, e: keeper::KeeperError) -> Fai
 pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {
     let report = keeper.stop(name, grace).await?;
     if json {
-        print_doc(&docs::Stop::of(name, &report));
+        print_doc(&docs::StopDoc::Stop(docs::StopEntry::of(name, &report)));
     } else {
         print_stop(name, &report);
     }
@@ -634,9 +674,9 @@ pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
     if json {
         let stopped = all
             .iter()
-            .map(|(name, report)| docs::Stop::of(name, report))
+            .map(|(name, report)| docs::StopEntry::of(name, report))
             .collect();
-        print_doc(&docs::StopAll { stopped });
+        print_doc(&docs::KillAllDoc::KillAll { stopped });
     } else if all.is_empty() {
         out!("nothing to stop");
     } else {
@@ -650,11 +690,11 @@ pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
 /// `events`: JSON lines on stdout as they happen; Ctrl-C ends.
 pub async fn events(keeper: &Keeper, follow_server: bool) -> Result<(), Failure> {
     let print = |event: keeper::LifecycleEvent| {
-        print_doc(&docs::TimedEvent {
+        print_doc(&docs::EventDoc {
             time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
-            event,
+            event: event.into(),
         });
     };
     tokio::select! {
@@ -671,11 +711,11 @@ pub async fn shutdown(keeper: &Keeper, json: bool, grace: Duration) -> Result<()
         let stopped = done
             .stopped
             .iter()
-            .map(|(name, report)| docs::Stop::of(name, report))
+            .map(|(name, report)| docs::StopEntry::of(name, report))
             .collect();
-        print_doc(&docs::Shutdown {
+        print_doc(&docs::ShutdownDoc::Shutdown {
             stopped,
-            socket,
+            socket: docs::path(socket),
             server_ended: done.server_ended,
             socket_removed: done.socket_removed,
         });
@@ -703,7 +743,9 @@ pub async fn prune(
 ) -> Result<(), Failure> {
     let pruned = keeper.prune_logs(older_than).await?;
     if json {
-        print_doc(&docs::Pruned { pruned: &pruned });
+        print_doc(&docs::PruneDoc::Prune {
+            pruned: pruned.clone(),
+        });
     } else if pruned.is_empty() {
         out!("no logs to prune");
     } else {
@@ -717,9 +759,9 @@ pub async fn prune(
 pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     let removed = keeper.clean()?;
     if json {
-        print_doc(&docs::Clean {
+        print_doc(&docs::CleanDoc::Clean {
             removed,
-            socket: keeper.socket(),
+            socket: docs::path(keeper.socket()),
         });
     } else if removed {
         out!("removed stale socket {}", keeper.socket().display());
