@@ -552,8 +552,17 @@ fn every_block_is_run_or_listed() {
                 no_run.insert((b.file.clone(), b.first_line().to_string()));
             }
         }
-        let known =
-            is_shell(&b.lang) || is_rust(&b.lang) || matches!(b.lang.as_str(), "console" | "text");
+        if b.lang == "json" {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&b.body);
+            assert!(
+                parsed.is_ok(),
+                "{}: a json block that is not JSON: {parsed:?}",
+                b.at()
+            );
+        }
+        let known = is_shell(&b.lang)
+            || is_rust(&b.lang)
+            || matches!(b.lang.as_str(), "console" | "text" | "json");
         assert!(known, "{}: a block of unknown kind `{}`", b.at(), b.lang);
     }
     assert_eq!(
