@@ -981,3 +981,58 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
     stream.kill().unwrap();
     stream.wait().unwrap();
 }
+
+#[test]
+fn a_run_replaced_by_start_between_two_looks_of_the_event_stream_still_reports_its_exit() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // The stream needs a server.
+    s.ok(&["start", "probe", "--", "sleep", "300"]);
+    let (mut stream, rx) = event_stream(&s);
+    until("the stream's hooks", || {
+        tmux(&s, &["show-hooks", "-g", "session-created"]).contains("tmux-wire-events")
+    });
+    // A run without a restart policy that ends when told to.
+    let release = s.dir.path().join("release");
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; exit 3",
+        release.display()
+    );
+    s.ok(&["start", "a", "--", "sh", "-c", &script]);
+    let next = || match rx.recv_timeout(LIMIT) {
+        Ok(event) => event,
+        Err(_) => panic!("no event within {LIMIT:?}"),
+    };
+    let first = next();
+    assert_eq!(
+        (&first["event"], &first["name"]),
+        (&Value::from("started"), &Value::from("a")),
+        "{first}"
+    );
+    // The stream is held still while the run ends and `start` replaces
+    // it: its next look finds another run of the name.
+    let pid = nix::unistd::Pid::from_raw(stream.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::fs::write(&release, "").unwrap();
+    until("a's run to end", || {
+        s.json(&["status", "a"])["state"] == "exited"
+    });
+    let again = s.json(&["start", "a", "--", "sleep", "300"]);
+    assert_eq!(again["already_running"], false, "{again}");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // Then another name, so that whatever the stream says of `a` in
+    // between is known.
+    s.ok(&["start", "b", "--", "sleep", "300"]);
+    let mut seen = Vec::new();
+    while !(seen.last()).is_some_and(|e: &Value| e["event"] == "started" && e["name"] == "b") {
+        seen.push(next());
+    }
+    let of_a: Vec<(&str, Option<i64>)> = seen
+        .iter()
+        .filter(|e| e["name"] == "a")
+        .map(|e| (e["event"].as_str().unwrap(), e["code"].as_i64()))
+        .collect();
+    assert_eq!(of_a, [("exited", Some(3)), ("started", None)], "{seen:#?}");
+    stream.kill().unwrap();
+    stream.wait().unwrap();
+}
