@@ -55,14 +55,12 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(&s, &log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(&s, &log),
+        |now| *now != Some(pid),
+    );
     // Printed while no writer runs: it never reaches the log.
     s.ok(&["send", "web", "--enter", "two"]);
     let started = Instant::now();
@@ -92,14 +90,12 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(&s, &log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(&s, &log),
+        |now| *now != Some(pid),
+    );
     let idle = s.run(&["wait", "web", "--idle", "300ms", "--timeout", "15s"]);
     let stderr = String::from_utf8_lossy(&idle.stderr);
     assert_eq!(code(&idle), 74, "{stderr}");
@@ -165,18 +161,12 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
     let fill = disk.fill();
     // More than the last page of the log can take.
     s.ok(&["send", "web", "--enter", "big"]);
-    let since = Instant::now();
-    let status = loop {
-        let status = s.json(&["status", "web"]);
-        if status["log_writer"]["state"] == "failing" {
-            break status;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(15),
-            "not reported: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait::until_value(
+        "the failing log writer in status",
+        Duration::from_secs(15),
+        || s.json(&["status", "web"]),
+        |status| status["log_writer"]["state"] == "failing",
+    );
     assert_eq!(status["state"], "running", "{status}");
     let reason = status["log_writer"]["reason"].as_str().unwrap();
     assert!(reason.contains("No space left"), "{status}");
@@ -271,14 +261,12 @@ fn kill_writer(s: &Socket, log: &str) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(s, log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(s, log),
+        |now| *now != Some(pid),
+    );
 }
 
 /// The lines a stream gives, sent on as they come.
@@ -486,17 +474,9 @@ fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
     let lock = std::path::Path::new(&log).with_file_name("web.writer.lock");
     std::fs::create_dir(&lock).unwrap();
     kill_writer(&s, &log);
-    let since = Instant::now();
-    let status = loop {
-        if let Some(status) = follower.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(5),
-            "the follow goes on: {stdout:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait::until_ok("the follow to end", Duration::from_secs(5), || {
+        follower.try_wait().unwrap().ok_or(&stdout)
+    });
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut follower.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(74), "{stderr}");
