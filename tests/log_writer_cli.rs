@@ -40,7 +40,7 @@ fn code(out: &std::process::Output) -> i32 {
 
 #[test]
 fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);
@@ -144,7 +144,7 @@ impl Drop for Mounted {
 
 #[test]
 fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let Some(disk) = Mounted::new("2m") else {
         // Past the harness's capture: a skip is never silent.
         let _ = std::io::Write::write_all(
@@ -222,7 +222,7 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
 
 #[test]
 fn a_second_shutdown_says_there_was_nothing_to_shut_down() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sleep", "100"]);
     let first = s.ok(&["shutdown"]);
@@ -386,19 +386,19 @@ fn follow_through_a_killed_writer(json: bool) {
 
 #[test]
 fn logs_follow_sees_a_killed_log_writer_at_once_and_goes_on_after_the_gap() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     follow_through_a_killed_writer(false);
 }
 
 #[test]
 fn logs_follow_json_says_the_log_writer_was_killed_and_goes_on_after_the_gap() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     follow_through_a_killed_writer(true);
 }
 
 #[test]
 fn concurrent_looks_start_a_killed_log_writer_once() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);
@@ -450,7 +450,7 @@ fn concurrent_looks_start_a_killed_log_writer_once() {
 
 #[test]
 fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);

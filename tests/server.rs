@@ -404,3 +404,14 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn only_declared_versions_may_skip_a_live_test() {
+    use common::tmux::{declared_unsupported, ATTACH_NEEDS, KEEPER_NEEDS};
+    assert!(declared_unsupported("3.1c", ATTACH_NEEDS));
+    assert!(declared_unsupported("3.1c", KEEPER_NEEDS));
+    assert!(!declared_unsupported("3.1c", "anything else"));
+    for version in ["3.2a", "3.3a", "3.5a", "3.6a", "next-3.8", ""] {
+        assert!(!declared_unsupported(version, ATTACH_NEEDS), "{version}");
+    }
+}

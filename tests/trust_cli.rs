@@ -377,7 +377,7 @@ fn nothing_the_user_owns_is_harmed() {
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
 
     // A symbolic link to a live server's socket is not followed.
-    if common::tmux::supports(3, 2, "the keeper's start") {
+    if common::tmux::supports(3, 2, common::tmux::KEEPER_NEEDS) {
         s.ok(&["start", "live", "--", "sleep", "300"]);
         let link = s.dir.path().join("link");
         std::os::unix::fs::symlink(&s.path, &link).unwrap();
@@ -395,7 +395,7 @@ fn nothing_the_user_owns_is_harmed() {
     let out = at(&missing, &["ls"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
-    if common::tmux::supports(3, 2, "the keeper's start") {
+    if common::tmux::supports(3, 2, common::tmux::KEEPER_NEEDS) {
         assert!(at(&missing, &["start", "m", "--", "sleep", "300"])
             .status
             .success());
