@@ -5,6 +5,7 @@
 mod common;
 
 use common::cli::Socket;
+use common::wait::until;
 use serde_json::Value;
 use std::io::Write;
 use std::process::Stdio;
@@ -22,18 +23,6 @@ fn tmux(s: &Socket, args: &[&str]) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Until `check` holds (it looks at the thing itself), at most LIMIT.
-fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < LIMIT,
-            "{what} did not happen within {LIMIT:?}"
-        );
-        std::thread::yield_now();
-    }
 }
 
 fn json_of(out: &std::process::Output) -> Value {
@@ -429,7 +418,7 @@ fn exec_runs_a_line_in_bash_and_dash() {
         );
         // A program that is not a shell at its prompt is refused, untouched.
         s.ok(&["send", "sh1", "--enter", "sleep 300"]);
-        until("sleep in the foreground", || {
+        until("sleep in the foreground", LIMIT, || {
             tmux(
                 &s,
                 &["display", "-p", "-t", "=sh1:", "#{pane_current_command}"],
@@ -441,7 +430,7 @@ fn exec_runs_a_line_in_bash_and_dash() {
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a shell at its prompt"));
         s.ok(&["keys", "sh1", "C-c"]);
-        until("the shell back", || {
+        until("the shell back", LIMIT, || {
             tmux(
                 &s,
                 &["display", "-p", "-t", "=sh1:", "#{pane_current_command}"],
@@ -494,7 +483,7 @@ fn kill_after_is_carried_out_by_tmux_alone() {
             .count()
     };
     assert_eq!(others(), 0, "a tmux-wire process is still running");
-    until("the process to be stopped", || {
+    until("the process to be stopped", LIMIT, || {
         tmux(&s, &["display", "-p", "-t", "=limited:", "#{pane_dead}"]).trim() == "1"
     });
     let status = s.json(&["status", "limited"]);
@@ -602,7 +591,7 @@ fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
     ]);
     // From here only tmux acts: wait with plain tmux until the last exit
     // is recorded (3 restarts, 4 exits).
-    until("three restarts and four exits", || {
+    until("three restarts and four exits", LIMIT, || {
         let exits = tmux(
             &s,
             &["show-options", "-v", "-t", "=flaky:", "@tmux-wire-exits"],
@@ -653,7 +642,7 @@ fn restart_on_failure_with_a_count_and_a_growing_delay_without_us() {
         "--",
         "true",
     ]);
-    until("the clean exit recorded", || {
+    until("the clean exit recorded", LIMIT, || {
         !tmux(
             &s,
             &["show-options", "-v", "-t", "=clean:", "@tmux-wire-exits"],
@@ -810,7 +799,7 @@ fn big_output_is_never_cut_short_and_cursors_join_lines() {
     );
     s.ok(&["start", "half", "--", "sh", "-c", &script]);
     let mut logs = Value::Null;
-    until("the half line in the log", || {
+    until("the half line in the log", LIMIT, || {
         logs = s.json(&["logs", "half", "-n", "5"]);
         logs["lines"]
             .as_array()
@@ -850,7 +839,7 @@ fn the_event_stream_tells_every_lifecycle_event_and_the_server_end() {
     s.ok(&["start", "before", "--", "sleep", "300"]);
     let (mut stream, rx) = event_stream(&s);
     // The stream is under way once its hooks are set.
-    until("the stream's hooks", || {
+    until("the stream's hooks", LIMIT, || {
         tmux(&s, &["show-hooks", "-g", "session-created"]).contains("tmux-wire-events")
     });
     s.ok(&[
@@ -978,6 +967,61 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
         (&second["type"], &second["name"]),
         (&Value::from("gone"), &Value::from("a"))
     );
+    stream.kill().unwrap();
+    stream.wait().unwrap();
+}
+
+#[test]
+fn a_run_replaced_by_start_between_two_looks_of_the_event_stream_still_reports_its_exit() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    // The stream needs a server.
+    s.ok(&["start", "probe", "--", "sleep", "300"]);
+    let (mut stream, rx) = event_stream(&s);
+    until("the stream's hooks", LIMIT, || {
+        tmux(&s, &["show-hooks", "-g", "session-created"]).contains("tmux-wire-events")
+    });
+    // A run without a restart policy that ends when told to.
+    let release = s.dir.path().join("release");
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; exit 3",
+        release.display()
+    );
+    s.ok(&["start", "a", "--", "sh", "-c", &script]);
+    let next = || match rx.recv_timeout(LIMIT) {
+        Ok(event) => event,
+        Err(_) => panic!("no event within {LIMIT:?}"),
+    };
+    let first = next();
+    assert_eq!(
+        (&first["event"], &first["name"]),
+        (&Value::from("started"), &Value::from("a")),
+        "{first}"
+    );
+    // The stream is held still while the run ends and `start` replaces
+    // it: its next look finds another run of the name.
+    let pid = nix::unistd::Pid::from_raw(stream.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::fs::write(&release, "").unwrap();
+    until("a's run to end", LIMIT, || {
+        s.json(&["status", "a"])["state"] == "exited"
+    });
+    let again = s.json(&["start", "a", "--", "sleep", "300"]);
+    assert_eq!(again["already_running"], false, "{again}");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // Then another name, so that whatever the stream says of `a` in
+    // between is known.
+    s.ok(&["start", "b", "--", "sleep", "300"]);
+    let mut seen = Vec::new();
+    while !(seen.last()).is_some_and(|e: &Value| e["event"] == "started" && e["name"] == "b") {
+        seen.push(next());
+    }
+    let of_a: Vec<(&str, Option<i64>)> = seen
+        .iter()
+        .filter(|e| e["name"] == "a")
+        .map(|e| (e["event"].as_str().unwrap(), e["code"].as_i64()))
+        .collect();
+    assert_eq!(of_a, [("exited", Some(3)), ("started", None)], "{seen:#?}");
     stream.kill().unwrap();
     stream.wait().unwrap();
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::panes::{active_pane, type_line};
 use common::tmux::TmuxServer;
+use common::wait::until_async;
 use std::process::Command;
 use std::time::Duration;
 use tmux_wire::client::{Client, ClientError, ClientEvent, ConnectOptions, TransportChoice};
@@ -56,19 +57,18 @@ async fn child_running(server_pid: i32, needle: &str) {
                 .replace('\0', " ")
                 .contains(needle)
     };
-    within("the command to start", async {
-        loop {
-            let found = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.chars().all(|c| c.is_ascii_digit()) && holds(&name)
-            });
-            if found {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
+    let found = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.chars().all(|c| c.is_ascii_digit()) && holds(&name)
+        })
+    };
+    until_async(
+        "the command to start",
+        LIMIT,
+        || std::future::ready(found()),
+    )
     .await
 }
 
@@ -344,12 +344,11 @@ async fn the_server_exits_after_our_client_leaves() {
     // kill-server from our own connection: the server must not wait for us.
     let _ = within("kill-server", client.command(["kill-server"])).await;
     within("close", client.wait_closed()).await;
-    within("server exit", async {
-        while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-            && !is_zombie(pid)
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    until_async("the server to exit", LIMIT, || {
+        std::future::ready(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+                || is_zombie(pid),
+        )
     })
     .await;
 }
@@ -372,13 +371,12 @@ async fn dropping_the_client_detaches_it() {
     let before = tmux(&server, &["list-clients", "-F", "#{client_name}"]);
     assert_eq!(before.lines().count(), 1, "{before}");
     drop(client);
-    within("detach", async {
-        while !tmux(&server, &["list-clients", "-F", "#{client_name}"])
-            .trim()
-            .is_empty()
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    until_async("the client to detach", LIMIT, || {
+        std::future::ready(
+            tmux(&server, &["list-clients", "-F", "#{client_name}"])
+                .trim()
+                .is_empty(),
+        )
     })
     .await;
 }
@@ -510,11 +508,9 @@ async fn process_transport_child_is_reaped_when_dropped() {
     let clients = tmux(&server, &["list-clients", "-F", "#{client_pid}"]);
     let pid: i32 = clients.trim().parse().unwrap();
     drop(client);
-    within("child exit", async {
-        // Gone entirely: neither running nor a zombie waiting to be reaped.
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    // Gone entirely: neither running nor a zombie waiting to be reaped.
+    until_async("the child to exit", LIMIT, || {
+        std::future::ready(!std::path::Path::new(&format!("/proc/{pid}")).exists())
     })
     .await;
 }
@@ -600,22 +596,20 @@ async fn slow_pane_reader_is_bounded_and_told_about_gaps() {
     };
     // Once the flood is over (the shell is in the foreground again) and
     // output flows, what the pane prints next arrives in full.
-    within("the flood to end and output to flow", async {
-        loop {
+    until_async("the flood to end and output to flow", LIMIT, || {
+        let (client, target, seen) = (&client, &target, &seen);
+        async move {
             let cmd = client
                 .command([
                     "display-message",
                     "-p",
                     "-t",
-                    &target,
+                    target,
                     "#{pane_current_command}",
                 ])
                 .await
                 .unwrap();
-            if cmd.output() == b"sh" && seen.lock().unwrap().flowing {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            cmd.output() == b"sh" && seen.lock().unwrap().flowing
         }
     })
     .await;
@@ -682,12 +676,11 @@ async fn the_probe_is_reused_for_the_same_server_only() {
     );
     drop((first, second));
     tmux(&server, &["kill-server"]);
-    within("old server gone", async {
-        while tmux_wire::server::socket_state(server.socket()).unwrap()
-            == tmux_wire::server::SocketState::Alive
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    until_async("the old server to be gone", LIMIT, || {
+        std::future::ready(
+            tmux_wire::server::socket_state(server.socket()).unwrap()
+                != tmux_wire::server::SocketState::Alive,
+        )
     })
     .await;
     let restarted = common::tmux::command()

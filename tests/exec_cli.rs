@@ -6,6 +6,7 @@
 mod common;
 
 use common::cli::Socket;
+use common::wait::until;
 use serde_json::Value;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -62,18 +63,6 @@ fn current(s: &Socket) -> String {
     )
     .trim()
     .to_string()
-}
-
-/// Until `check` holds (it looks at the thing itself), at most LIMIT.
-fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < LIMIT,
-            "{what} did not happen within {LIMIT:?}"
-        );
-        std::thread::yield_now();
-    }
 }
 
 fn text(b: &[u8]) -> String {
@@ -145,7 +134,7 @@ fn the_turn_passes_on_when_an_exec_is_killed() {
             &s,
             &["exec", "sh1", "--timeout", "25s", "--", "sleep 1; echo a"],
         );
-        until("sleep in the foreground", || current(&s) == "sleep");
+        until("sleep in the foreground", LIMIT, || current(&s) == "sleep");
         // The second waits for its turn; SIGKILL gives the first no chance
         // to release anything itself.
         let second = spawn(&s, &["exec", "sh1", "--timeout", "25s", "--", "echo b"]);
@@ -183,7 +172,7 @@ fn an_interrupt_during_exec_is_seen_at_once() {
                 "echo before; sleep 5; echo NOPE",
             ],
         );
-        until("sleep in the foreground", || current(&s) == "sleep");
+        until("sleep in the foreground", LIMIT, || current(&s) == "sleep");
         s.ok(&["keys", "sh1", "C-c"]);
         let interrupted = Instant::now();
         let out = child.wait_with_output().unwrap();
@@ -298,7 +287,7 @@ fn wrappers_stay_out_of_the_history() {
         "--enter",
         "unset HISTCONTROL HISTIGNORE; set -o history; shopt -s histappend; PROMPT_COMMAND='history -a'; true MARK1",
     ]);
-    until("the history file", || has("MARK1"));
+    until("the history file", LIMIT, || has("MARK1"));
     exec_ok(&s, "echo one", "one\n");
     exec_ok(&s, "cd /tmp", "");
     // What the shell's own history holds during an exec.
@@ -306,7 +295,7 @@ fn wrappers_stay_out_of_the_history() {
     assert!(text(&out.stdout).contains("MARK1"), "{}", text(&out.stdout));
     assert!(!text(&out.stdout).contains("7717"), "{}", text(&out.stdout));
     s.ok(&["send", "sh1", "--enter", "true MARK2"]);
-    until("the second mark", || has("MARK2"));
+    until("the second mark", LIMIT, || has("MARK2"));
     // With ignorespace, nothing is saved, and nothing else is removed.
     s.ok(&[
         "send",
@@ -314,12 +303,12 @@ fn wrappers_stay_out_of_the_history() {
         "--enter",
         "HISTCONTROL=ignorespace; true MARK3",
     ]);
-    until("the third mark", || has("MARK3"));
+    until("the third mark", LIMIT, || has("MARK3"));
     exec_ok(&s, "echo two", "two\n");
     let out = s.run(&["exec", "sh1", "--", "history 2"]);
     assert!(text(&out.stdout).contains("MARK3"), "{}", text(&out.stdout));
     s.ok(&["send", "sh1", "--enter", "true MARK4"]);
-    until("the fourth mark", || has("MARK4"));
+    until("the fourth mark", LIMIT, || has("MARK4"));
     let history = std::fs::read_to_string(&hist).unwrap();
     for line in history.lines() {
         assert!(
@@ -419,7 +408,9 @@ fn a_read_of_the_terminal_is_not_taken_for_an_interrupt() {
                 "printf 'ASK-''ME '; read x; echo got:$x",
             ],
         );
-        until("the read's question", || screen(&s).contains("ASK-ME"));
+        until("the read's question", LIMIT, || {
+            screen(&s).contains("ASK-ME")
+        });
         // Time for exec to look at the shell in its read (it looks 50 ms
         // after the log goes quiet, then every 250 ms): a wrong "back at
         // its prompt" would end it now.

@@ -157,11 +157,11 @@ fn the_process_survives_its_caller() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !marker.exists() {
-        assert!(std::time::Instant::now() < deadline, "start did not return");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait::until(
+        "start to return",
+        std::time::Duration::from_secs(30),
+        || marker.exists(),
+    );
     let pgid = nix::unistd::Pid::from_raw(caller.id() as i32);
     nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
     caller.wait().unwrap();

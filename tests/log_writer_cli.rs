@@ -40,7 +40,7 @@ fn code(out: &std::process::Output) -> i32 {
 
 #[test]
 fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);
@@ -55,14 +55,12 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(&s, &log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(&s, &log),
+        |now| *now != Some(pid),
+    );
     // Printed while no writer runs: it never reaches the log.
     s.ok(&["send", "web", "--enter", "two"]);
     let started = Instant::now();
@@ -92,14 +90,12 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(&s, &log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(&s, &log),
+        |now| *now != Some(pid),
+    );
     let idle = s.run(&["wait", "web", "--idle", "300ms", "--timeout", "15s"]);
     let stderr = String::from_utf8_lossy(&idle.stderr);
     assert_eq!(code(&idle), 74, "{stderr}");
@@ -148,7 +144,7 @@ impl Drop for Mounted {
 
 #[test]
 fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let Some(disk) = Mounted::new("2m") else {
         // Past the harness's capture: a skip is never silent.
         let _ = std::io::Write::write_all(
@@ -165,18 +161,12 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
     let fill = disk.fill();
     // More than the last page of the log can take.
     s.ok(&["send", "web", "--enter", "big"]);
-    let since = Instant::now();
-    let status = loop {
-        let status = s.json(&["status", "web"]);
-        if status["log_writer"]["type"] == "failing" {
-            break status;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(15),
-            "not reported: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait::until_value(
+        "the failing log writer in status",
+        Duration::from_secs(15),
+        || s.json(&["status", "web"]),
+        |status| status["log_writer"]["type"] == "failing",
+    );
     assert_eq!(status["state"], "running", "{status}");
     let reason = status["log_writer"]["reason"].as_str().unwrap();
     assert!(reason.contains("No space left"), "{status}");
@@ -232,7 +222,7 @@ fn a_full_disk_is_reported_never_blocks_the_process_and_stop_still_works() {
 
 #[test]
 fn a_second_shutdown_says_there_was_nothing_to_shut_down() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sleep", "100"]);
     let first = s.ok(&["shutdown"]);
@@ -271,14 +261,12 @@ fn kill_writer(s: &Socket, log: &str) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let since = Instant::now();
-    while writer_pid(s, log) == Some(pid) {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "writer still there"
-        );
-        std::thread::yield_now();
-    }
+    common::wait::until_value(
+        "the killed log writer to be gone",
+        Duration::from_secs(10),
+        || writer_pid(s, log),
+        |now| *now != Some(pid),
+    );
 }
 
 /// The lines a stream gives, sent on as they come.
@@ -398,19 +386,19 @@ fn follow_through_a_killed_writer(json: bool) {
 
 #[test]
 fn logs_follow_sees_a_killed_log_writer_at_once_and_goes_on_after_the_gap() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     follow_through_a_killed_writer(false);
 }
 
 #[test]
 fn logs_follow_json_says_the_log_writer_was_killed_and_goes_on_after_the_gap() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     follow_through_a_killed_writer(true);
 }
 
 #[test]
 fn concurrent_looks_start_a_killed_log_writer_once() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);
@@ -462,7 +450,7 @@ fn concurrent_looks_start_a_killed_log_writer_once() {
 
 #[test]
 fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
-    require_tmux!(3, 2, "the keeper");
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
     let s = Socket::new();
     s.ok(&["start", "web", "--", "sh", "-c", PRINTER]);
     s.ok(&["send", "web", "--enter", "one"]);
@@ -486,17 +474,9 @@ fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
     let lock = std::path::Path::new(&log).with_file_name("web.writer.lock");
     std::fs::create_dir(&lock).unwrap();
     kill_writer(&s, &log);
-    let since = Instant::now();
-    let status = loop {
-        if let Some(status) = follower.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(5),
-            "the follow goes on: {stdout:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait::until_ok("the follow to end", Duration::from_secs(5), || {
+        follower.try_wait().unwrap().ok_or(&stdout)
+    });
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut follower.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(74), "{stderr}");

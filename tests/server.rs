@@ -117,16 +117,11 @@ fn racing_starts_end_with_one_server_and_no_error() {
     // tmux starts its server as a daemon: the child it forks forks the
     // server and exits, and for a moment still shows the same command
     // line. Wait for that to end (bounded), then exactly one is left.
-    let since = std::time::Instant::now();
-    let mut using = processes_using(&sock);
-    while using != [pid.clone()] && since.elapsed() < std::time::Duration::from_secs(5) {
-        std::thread::yield_now();
-        using = processes_using(&sock);
-    }
-    assert_eq!(
-        using,
-        vec![pid],
-        "exactly one process, the server, serves the socket"
+    common::wait::until_value(
+        "exactly one process, the server, to serve the socket",
+        std::time::Duration::from_secs(5),
+        || processes_using(&sock),
+        |using| *using == [pid.clone()],
     );
 }
 
@@ -147,13 +142,12 @@ fn stale_socket_is_detected_and_removed_only_when_dead() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    for _ in 0..100 {
-        if socket_state(&sock).unwrap() == SocketState::Stale {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(socket_state(&sock).unwrap(), SocketState::Stale);
+    common::wait::until_value(
+        "the killed server's socket to be stale",
+        std::time::Duration::from_secs(5),
+        || socket_state(&sock).unwrap(),
+        |state| *state == SocketState::Stale,
+    );
     assert!(sock.exists());
     // Starting over a stale socket works.
     assert!(start_server(&sock, &start_options()).unwrap());
@@ -409,4 +403,15 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
         "{err}"
     );
     server.join().unwrap();
+}
+
+#[test]
+fn only_declared_versions_may_skip_a_live_test() {
+    use common::tmux::{declared_unsupported, ATTACH_NEEDS, KEEPER_NEEDS};
+    assert!(declared_unsupported("3.1c", ATTACH_NEEDS));
+    assert!(declared_unsupported("3.1c", KEEPER_NEEDS));
+    assert!(!declared_unsupported("3.1c", "anything else"));
+    for version in ["3.2a", "3.3a", "3.5a", "3.6a", "next-3.8", ""] {
+        assert!(!declared_unsupported(version, ATTACH_NEEDS), "{version}");
+    }
 }

@@ -6,8 +6,13 @@
 mod common;
 
 use common::cli::Socket;
+use common::wait::until;
 use std::io::{BufRead, Read};
 use std::process::Stdio;
+use std::time::Duration;
+
+/// No wait in these tests lasts longer: a hang is a failure.
+const LIMIT: Duration = Duration::from_secs(30);
 
 fn lines_of(doc: &serde_json::Value) -> Vec<String> {
     doc["lines"]
@@ -279,10 +284,7 @@ fn logs_follow_fails_when_the_server_goes_away() {
         assert!(first.contains("run of sleep 300"), "{first}");
         // The exit watch is armed once the follower holds the pidfd of the
         // pane's process (where the local view is had at all).
-        let armed = std::time::Instant::now();
-        while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
-            std::thread::yield_now();
-        }
+        common::wait::held_within(Duration::from_secs(5), || holds_a_pidfd(follower.id()));
         let server = nix::unistd::Pid::from_raw(server);
         match round % 3 {
             0 => nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).unwrap(),
@@ -334,10 +336,7 @@ fn logs_follow_reports_a_killed_session_as_the_process_end() {
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
         assert!(first.contains("run of sleep 300"), "{first}");
-        let armed = std::time::Instant::now();
-        while !holds_a_pidfd(follower.id()) && armed.elapsed().as_secs() < 5 {
-            std::thread::yield_now();
-        }
+        common::wait::held_within(Duration::from_secs(5), || holds_a_pidfd(follower.id()));
         s.ok(&["cmd", "kill-session", "-t", "quiet"]);
         let status = follower.wait().unwrap();
         let mut rest = String::new();
@@ -378,7 +377,7 @@ fn nothing_the_user_owns_is_harmed() {
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
 
     // A symbolic link to a live server's socket is not followed.
-    if common::tmux::supports(3, 2, "the keeper's start") {
+    if common::tmux::supports(3, 2, common::tmux::KEEPER_NEEDS) {
         s.ok(&["start", "live", "--", "sleep", "300"]);
         let link = s.dir.path().join("link");
         std::os::unix::fs::symlink(&s.path, &link).unwrap();
@@ -396,7 +395,7 @@ fn nothing_the_user_owns_is_harmed() {
     let out = at(&missing, &["ls"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
-    if common::tmux::supports(3, 2, "the keeper's start") {
+    if common::tmux::supports(3, 2, common::tmux::KEEPER_NEEDS) {
         assert!(at(&missing, &["start", "m", "--", "sleep", "300"])
             .status
             .success());
@@ -635,11 +634,12 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let armed = std::time::Instant::now();
-        while own_setting(name).trim() != "on" {
-            assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
-            std::thread::yield_now();
-        }
+        common::wait::until_value(
+            "the wait to arm (remain-on-exit on)",
+            LIMIT,
+            || own_setting(name),
+            |setting| setting.trim() == "on",
+        );
         wait
     };
     s.recipe("keep", &["sh -c 'echo UP; sleep 300'"]);
@@ -706,14 +706,9 @@ fn neighbours_newlines_and_endings() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let began = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = wait.try_wait().unwrap() {
-            break status;
-        }
-        assert!(began.elapsed().as_secs() < 30, "wait --exit never returned");
-        std::thread::yield_now();
-    };
+    let status = common::wait::until_ok("wait --exit to return", LIMIT, || {
+        wait.try_wait().unwrap().ok_or("still running")
+    });
     assert!(status.success());
     let mut out = String::new();
     wait.stdout
@@ -869,15 +864,6 @@ fn waits_on(s: &Socket, name: &str) -> String {
     .to_string()
 }
 
-/// Poll (bounded) until `done` holds; panic with `what` after 20 s.
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let began = std::time::Instant::now();
-    while !done() {
-        assert!(began.elapsed().as_secs() < 20, "{what} (within 20 s)");
-        std::thread::yield_now();
-    }
-}
-
 /// A `wait NAME --exit` in the background, once it counts itself in
 /// (`n` waits on the pane then).
 fn armed_exit_wait(s: &Socket, name: &str, n: u32) -> std::process::Child {
@@ -886,7 +872,7 @@ fn armed_exit_wait(s: &Socket, name: &str, n: u32) -> std::process::Child {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    until("the wait never armed", || {
+    until("the wait never armed", LIMIT, || {
         own_remain(s, name) == "on" && waits_on(s, name) == n.to_string()
     });
     wait
@@ -929,12 +915,12 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let mut wait = armed_exit_wait(&s, "one", 1);
     wait.kill().unwrap();
     wait.wait().unwrap();
-    until("remain-on-exit was not put back", || {
+    until("remain-on-exit was not put back", LIMIT, || {
         own_remain(&s, "one").is_empty()
     });
     assert_eq!(leftovers(&s, "one"), Vec::<String>::new());
     s.ok(&["cmd", "send-keys", "-t", "=one:", "x", "Enter"]);
-    until("the session stayed after its process ended", || {
+    until("the session stayed after its process ended", LIMIT, || {
         !has_session(&s, "one")
     });
 
@@ -952,7 +938,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let mut wait = armed_exit_wait(&s, "off", 1);
     wait.kill().unwrap();
     wait.wait().unwrap();
-    until("remain-on-exit was not put back to off", || {
+    until("remain-on-exit was not put back to off", LIMIT, || {
         own_remain(&s, "off") == "off"
     });
 
@@ -971,7 +957,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let mut wait = armed_exit_wait(&s, "win", 1);
     wait.kill().unwrap();
     wait.wait().unwrap();
-    until("the killed wait was not counted out", || {
+    until("the killed wait was not counted out", LIMIT, || {
         waits_on(&s, "win").is_empty()
     });
     assert_eq!(own_remain(&s, "win"), "");
@@ -994,7 +980,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     s.ok(&["cmd", "send-keys", "-t", "=ended:", "x", "Enter"]);
-    until("the process did not end", || {
+    until("the process did not end", LIMIT, || {
         s.ok(&[
             "cmd",
             "display-message",
@@ -1008,7 +994,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     });
     wait.kill().unwrap();
     wait.wait().unwrap();
-    until("the dead pane stayed", || !has_session(&s, "ended"));
+    until("the dead pane stayed", LIMIT, || !has_session(&s, "ended"));
 
     // Two waits that overlap: one killed, the other sees the end, and the
     // last one out puts it back.
@@ -1017,7 +1003,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     let second = armed_exit_wait(&s, "both", 2);
     first.kill().unwrap();
     first.wait().unwrap();
-    until("the killed wait was not counted out", || {
+    until("the killed wait was not counted out", LIMIT, || {
         waits_on(&s, "both") == "1"
     });
     assert_eq!(
@@ -1031,7 +1017,7 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
         String::from_utf8_lossy(&out.stdout).contains("exited with code 4"),
         "{out:?}"
     );
-    until("the session stayed after its process ended", || {
+    until("the session stayed after its process ended", LIMIT, || {
         !has_session(&s, "both")
     });
 
@@ -1043,12 +1029,12 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     second.kill().unwrap();
     first.wait().unwrap();
     second.wait().unwrap();
-    until("remain-on-exit was not put back", || {
+    until("remain-on-exit was not put back", LIMIT, || {
         own_remain(&s, "two").is_empty()
     });
     assert_eq!(leftovers(&s, "two"), Vec::<String>::new());
     s.ok(&["cmd", "send-keys", "-t", "=two:", "x", "Enter"]);
-    until("the session stayed after its process ended", || {
+    until("the session stayed after its process ended", LIMIT, || {
         !has_session(&s, "two")
     });
     assert!(has_session(&s, "keep"));
@@ -1633,11 +1619,7 @@ fn a_wait_stopped_while_it_waits_says_what_it_missed() {
             .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
             .any(|p| p == log)
     };
-    let started = std::time::Instant::now();
-    while !has_log_open() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    until("the wait to open the log", LIMIT, has_log_open);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     s.ok(&["send", "seqs", "--enter", "go"]);
     s.ok(&["wait", "seqs", "--ready", "^SEQ-END$", "--timeout", "120s"]);
@@ -1682,14 +1664,12 @@ fn a_wait_from_a_cursor_counts_all_of_the_cut_line_it_skips() {
     let cursor = before["cursor"].as_str().unwrap().to_string();
     s.ok(&["send", "bar", "--enter", "go"]);
     let ends_with = |tail: &str| {
-        for _ in 0..200 {
-            let page = s.json(&["logs", "bar", "-n", "1"]);
-            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the log never ended with {tail}");
+        common::wait::until_value(
+            &format!("the log to end with {tail}"),
+            LIMIT,
+            || lines_of(&s.json(&["logs", "bar", "-n", "1"])),
+            |lines| lines.last().is_some_and(|l| l.ends_with(tail)),
+        );
     };
     ends_with("DONE");
     // The wait begins inside the cut line; the rest of it comes while it
@@ -1761,14 +1741,12 @@ fn polls_inside_a_cut_line_say_what_they_missed_so_far() {
         digits.parse().unwrap()
     };
     let ends_with = |tail: &str| {
-        for _ in 0..200 {
-            let page = s.json(&["logs", "bar", "-n", "1"]);
-            if lines_of(&page).last().is_some_and(|l| l.ends_with(tail)) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the log never ended with {tail}");
+        common::wait::until_value(
+            &format!("the log to end with {tail}"),
+            LIMIT,
+            || lines_of(&s.json(&["logs", "bar", "-n", "1"])),
+            |lines| lines.last().is_some_and(|l| l.ends_with(tail)),
+        );
     };
     s.ok(&["send", "bar", "--enter", "go"]);
     ends_with("DONE");

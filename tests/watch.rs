@@ -4,6 +4,7 @@ mod common;
 
 use common::panes::{active_pane, type_line};
 use common::tmux::TmuxServer;
+use common::wait::until_async;
 use regex::Regex;
 use std::time::Duration;
 use tmux_wire::client::{commands, Client, ConnectOptions, TransportChoice};
@@ -14,12 +15,6 @@ use tmux_wire::watch::{
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not happen within {LIMIT:?}"))
-}
 
 async fn setup(server: &TmuxServer) -> (Client, PaneId) {
     let client = Client::connect(&options(server)).await.unwrap();
@@ -231,11 +226,10 @@ async fn exit_codes_and_signals_are_reported_by(how: ExitWatch) {
     std::fs::write(&release, "").unwrap();
     // Kill the sleep (the pane's process after exec) with SIGTERM, once
     // the exec has happened.
-    within("the exec", async {
-        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
-        {
-            tokio::task::yield_now().await;
-        }
+    until_async("the exec", LIMIT, || {
+        std::future::ready(
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() == "sleep\n",
+        )
     })
     .await;
     nix::sys::signal::kill(
@@ -407,19 +401,17 @@ async fn a_wait_dropped_by_its_caller_puts_back_what_it_changed() {
         let (keeper, client) = (keeper.clone(), client.clone());
         tokio::spawn(async move { keeper.wait_exit_on(&client, "t", pane, LIMIT).await })
     };
-    within("the wait keeps the pane", async {
-        while own_remain().await != "on" {
-            tokio::task::yield_now().await;
-        }
-    })
+    until_async(
+        "the wait to keep the pane (remain-on-exit on)",
+        LIMIT,
+        || async move { own_remain().await == "on" },
+    )
     .await;
     // The caller gives up: the wait is dropped mid-way.
     waiting.abort();
     assert!(waiting.await.unwrap_err().is_cancelled());
-    within("remain-on-exit put back", async {
-        while !own_remain().await.is_empty() {
-            tokio::task::yield_now().await;
-        }
+    until_async("remain-on-exit put back", LIMIT, || async move {
+        own_remain().await.is_empty()
     })
     .await;
 }

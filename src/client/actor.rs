@@ -4,7 +4,7 @@
 //! from the handles, and carries out the engine's actions.
 
 use super::engine::{Action, Engine};
-use super::pane::{Offer, Subscriber};
+use super::pane::{Readers, Subscriber};
 use super::{ClientError, ClientEvent};
 use crate::protocol::{PaneId, Reply};
 use crate::transport::{ControlPipe, Ending};
@@ -59,7 +59,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) struct Actor {
     pub(crate) engine: Engine<ReplySender>,
     pub(crate) events: super::Events,
-    pub(crate) panes: HashMap<PaneId, Vec<Subscriber>>,
+    pub(crate) panes: HashMap<PaneId, Readers>,
     pub(crate) closed: watch::Sender<Option<String>>,
 }
 
@@ -133,10 +133,7 @@ impl Actor {
                         self.engine.detach(now());
                     }
                 },
-                Some(pane) = drained.recv() => {
-                    let behind = self.behind(pane);
-                    self.engine.readers(pane, behind);
-                }
+                Some(pane) = drained.recv() => self.drained(pane),
                 end = &mut ending, if !transport_ended => {
                     transport_ended = true;
                     let end = end.unwrap_or(Ending::ServerGone);
@@ -154,10 +151,19 @@ impl Actor {
         }
     }
 
-    fn behind(&self, pane: PaneId) -> bool {
-        self.panes
-            .get(&pane)
-            .is_some_and(|rs| rs.iter().any(Subscriber::is_overflowed))
+    /// A reader of `pane` drained or went: pause or continue it as its
+    /// readers now need.
+    fn drained(&mut self, pane: PaneId) {
+        let Some(readers) = self.panes.get_mut(&pane) else {
+            return;
+        };
+        let behind = readers.behind();
+        if readers.is_empty() {
+            self.panes.remove(&pane);
+            self.engine.unwatched(pane);
+        } else {
+            self.engine.readers(pane, behind);
+        }
     }
 
     fn carry_out(&mut self) {
@@ -177,17 +183,17 @@ impl Actor {
                 Action::Output(pane, data) => self.offer(pane, &data),
                 Action::Paused(pane) => {
                     if let Some(readers) = self.panes.get_mut(&pane) {
-                        readers.iter_mut().for_each(Subscriber::mark_paused);
+                        readers.paused();
                     }
                 }
                 Action::Continued(pane) => {
                     if let Some(readers) = self.panes.get_mut(&pane) {
-                        readers.iter_mut().for_each(Subscriber::mark_resumed);
+                        readers.continued();
                     }
                 }
                 Action::Closed(reason) => {
-                    for reader in self.panes.drain().flat_map(|(_, readers)| readers) {
-                        reader.close(&reason);
+                    for (_, readers) in self.panes.drain() {
+                        readers.close(&reason);
                     }
                     let _ = self.closed.send(Some(reason.clone()));
                     self.events.send(ClientEvent::Closed(reason));
@@ -202,15 +208,7 @@ impl Actor {
         let Some(readers) = self.panes.get_mut(&pane) else {
             return;
         };
-        let mut behind = false;
-        readers.retain_mut(|r| match r.offer(data) {
-            Offer::Delivered => true,
-            Offer::Overflowed => {
-                behind = true;
-                true
-            }
-            Offer::Gone => false,
-        });
+        let behind = readers.offer(data);
         if readers.is_empty() {
             self.panes.remove(&pane);
             self.engine.unwatched(pane);

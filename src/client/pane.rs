@@ -63,6 +63,10 @@ pub(crate) enum Offer {
     Delivered,
     /// Dropped because the reader is behind; the pane must be paused.
     Overflowed,
+    /// Dropped in a pause the reader was told of and is not behind in:
+    /// output tmux sent before it paused the pane, reaching us after the
+    /// reader drained (the pane is being continued).
+    InPause,
     /// The reader is gone.
     Gone,
 }
@@ -85,8 +89,11 @@ impl Subscriber {
         if self.tx.is_closed() {
             return Offer::Gone;
         }
-        if self.is_overflowed() || self.told_paused {
+        if self.is_overflowed() {
             return Offer::Overflowed;
+        }
+        if self.told_paused {
+            return Offer::InPause;
         }
         if self.tx.capacity() <= RESERVED {
             self.shared.overflowed.store(true, Ordering::Release);
@@ -123,6 +130,61 @@ impl Subscriber {
             self.told_paused = false;
             let _ = self.tx.try_send(PaneEvent::Resumed);
         }
+    }
+}
+
+/// The readers of one pane, as the actor keeps them: output offered to
+/// each without waiting, tmux's pauses and continues passed on, and
+/// whether one is behind (the engine pauses the pane then). No I/O.
+#[derive(Debug, Default)]
+pub(crate) struct Readers(Vec<Subscriber>);
+
+impl Readers {
+    /// A reader more, from now on.
+    pub(crate) fn push(&mut self, reader: Subscriber) {
+        self.0.push(reader);
+    }
+
+    /// Whether no reader is left.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Offer a chunk of output to every reader, forget the gone ones, and
+    /// say whether one is behind.
+    pub(crate) fn offer(&mut self, data: &Bytes) -> bool {
+        let mut behind = false;
+        self.0.retain_mut(|r| match r.offer(data) {
+            Offer::Delivered | Offer::InPause => true,
+            Offer::Overflowed => {
+                behind = true;
+                true
+            }
+            Offer::Gone => false,
+        });
+        behind
+    }
+
+    /// Whether one is behind (asked when one drained or went); the gone
+    /// ones are forgotten (one that went while behind holds nothing up).
+    pub(crate) fn behind(&mut self) -> bool {
+        self.0.retain(|r| !r.tx.is_closed());
+        self.0.iter().any(Subscriber::is_overflowed)
+    }
+
+    /// tmux paused the pane: tell every reader.
+    pub(crate) fn paused(&mut self) {
+        self.0.iter_mut().for_each(Subscriber::mark_paused);
+    }
+
+    /// tmux continued the pane: tell every reader that was told it paused.
+    pub(crate) fn continued(&mut self) {
+        self.0.iter_mut().for_each(Subscriber::mark_resumed);
+    }
+
+    /// The connection ended: tell every reader why.
+    pub(crate) fn close(&self, reason: &str) {
+        self.0.iter().for_each(|r| r.close(reason));
     }
 }
 
@@ -165,6 +227,16 @@ impl PaneOutput {
             let _ = self.drained.send(self.pane);
         }
         item
+    }
+}
+
+impl Drop for PaneOutput {
+    /// The actor hears that a reader went: one that went while behind
+    /// holds the pane paused no longer, and a pane with no reader left is
+    /// continued if it was paused.
+    fn drop(&mut self) {
+        self.rx.close();
+        let _ = self.drained.send(self.pane);
     }
 }
 
@@ -242,5 +314,222 @@ impl Pane {
             .command(super::commands::capture(self.id))
             .await?
             .content())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader of pane %1: the actor's side and the stream, and where the
+    /// stream says it drained.
+    fn reader() -> (Subscriber, PaneOutput, mpsc::UnboundedReceiver<PaneId>) {
+        let (tx, rx) = mpsc::channel(PANE_QUEUE);
+        let shared = Arc::new(Shared::default());
+        let (drained, drained_rx) = mpsc::unbounded_channel();
+        let output = PaneOutput {
+            pane: PaneId(1),
+            rx,
+            shared: shared.clone(),
+            drained,
+        };
+        (Subscriber::new(tx, shared), output, drained_rx)
+    }
+
+    fn chunk(n: usize) -> Bytes {
+        Bytes::from(n.to_string())
+    }
+
+    /// Offer chunks until one is not delivered; how many were.
+    fn fill(readers: &mut Readers) -> usize {
+        let mut n = 0;
+        while !readers.offer(&chunk(n)) {
+            n += 1;
+            assert!(n <= PANE_QUEUE, "never behind");
+        }
+        n
+    }
+
+    /// Read what is queued now, without waiting (through `next`, which
+    /// tells when the stream drained).
+    async fn read_queued(output: &mut PaneOutput) -> Vec<PaneEvent> {
+        let mut got = Vec::new();
+        while output.queued() > 0 {
+            got.push(output.next().await.unwrap());
+        }
+        got
+    }
+
+    fn marks(events: &[PaneEvent]) -> Vec<&PaneEvent> {
+        events
+            .iter()
+            .filter(|e| !matches!(e, PaneEvent::Output(_)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_reader_behind_is_told_paused_and_resumed_around_what_it_missed() {
+        let (sub, mut output, mut drained) = reader();
+        let mut readers = Readers::default();
+        readers.push(sub);
+        let delivered = fill(&mut readers);
+        assert_eq!(delivered, PANE_QUEUE - RESERVED);
+        // Still behind: dropped, not queued.
+        assert!(readers.offer(&chunk(0)));
+        assert_eq!(output.queued(), delivered + 1);
+        // tmux says it paused the pane (the engine asked): told once.
+        readers.paused();
+        assert_eq!(output.queued(), delivered + 1);
+        // Reading half the queue says it drained, once.
+        let mut got = Vec::new();
+        while drained.try_recv().is_err() {
+            got.push(output.next().await.unwrap());
+        }
+        assert_eq!(output.queued(), PANE_QUEUE / 2);
+        assert!(!readers.behind());
+        readers.continued();
+        readers.continued();
+        assert!(!readers.offer(&chunk(7)));
+        got.extend(read_queued(&mut output).await);
+        assert!(drained.try_recv().is_err());
+        let outputs: Vec<&PaneEvent> = got
+            .iter()
+            .filter(|e| matches!(e, PaneEvent::Output(_)))
+            .collect();
+        assert_eq!(outputs.len(), delivered + 1);
+        assert_eq!(
+            got[delivered..],
+            [
+                PaneEvent::Paused,
+                PaneEvent::Resumed,
+                PaneEvent::Output(chunk(7))
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn output_that_comes_after_a_drain_and_before_the_continue_pauses_nothing() {
+        let (sub, mut output, mut drained) = reader();
+        let mut readers = Readers::default();
+        readers.push(sub);
+        fill(&mut readers);
+        while drained.try_recv().is_err() {
+            output.next().await.unwrap();
+        }
+        assert!(!readers.behind());
+        // Output tmux sent before it paused the pane reaches the actor
+        // after the engine asked to continue it: it falls in the gap the
+        // reader was told of, and nobody is behind.
+        assert!(!readers.offer(&chunk(1)), "paused again for nobody");
+        readers.paused();
+        readers.continued();
+        assert!(!readers.offer(&chunk(2)));
+        let got = read_queued(&mut output).await;
+        assert_eq!(
+            marks(&got),
+            [&PaneEvent::Paused, &PaneEvent::Resumed],
+            "{got:?}"
+        );
+        assert_eq!(got.last(), Some(&PaneEvent::Output(chunk(2))));
+    }
+
+    #[tokio::test]
+    async fn a_reader_dropped_while_behind_holds_no_pane_paused() {
+        let (slow, slow_output, mut drained) = reader();
+        let (fast, mut fast_output, _) = reader();
+        let mut readers = Readers::default();
+        readers.push(slow);
+        readers.push(fast);
+        // The fast one keeps up, the slow one falls behind.
+        let mut n = 0;
+        while !readers.offer(&chunk(n)) {
+            read_queued(&mut fast_output).await;
+            n += 1;
+        }
+        readers.paused();
+        // The slow one goes without reading: the actor hears of it, and
+        // nobody is behind any more.
+        drop(slow_output);
+        assert_eq!(drained.try_recv(), Ok(PaneId(1)));
+        assert!(!readers.behind());
+        readers.continued();
+        assert!(!readers.offer(&chunk(9)));
+        let got = read_queued(&mut fast_output).await;
+        assert_eq!(
+            got,
+            [
+                PaneEvent::Output(chunk(n)),
+                PaneEvent::Paused,
+                PaneEvent::Resumed,
+                PaneEvent::Output(chunk(9))
+            ]
+        );
+        // The last reader going leaves none.
+        drop(fast_output);
+        assert!(!readers.behind());
+        assert!(readers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn several_readers_of_one_pane_keep_it_paused_until_the_last_drains() {
+        let (a, mut a_output, mut a_drained) = reader();
+        let (b, mut b_output, mut b_drained) = reader();
+        let mut readers = Readers::default();
+        readers.push(a);
+        readers.push(b);
+        let delivered = fill(&mut readers);
+        assert_eq!(delivered, PANE_QUEUE - RESERVED);
+        readers.paused();
+        while a_drained.try_recv().is_err() {
+            a_output.next().await.unwrap();
+        }
+        assert!(readers.behind(), "b is still behind");
+        while b_drained.try_recv().is_err() {
+            b_output.next().await.unwrap();
+        }
+        assert!(!readers.behind());
+        readers.continued();
+        for output in [&mut a_output, &mut b_output] {
+            let got = read_queued(output).await;
+            assert_eq!(marks(&got), [&PaneEvent::Paused, &PaneEvent::Resumed]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pause_by_tmux_reaches_a_reader_that_keeps_up() {
+        let (sub, mut output, _drained) = reader();
+        let mut readers = Readers::default();
+        readers.push(sub);
+        assert!(!readers.offer(&chunk(1)));
+        readers.paused();
+        readers.paused();
+        readers.continued();
+        assert!(!readers.offer(&chunk(2)));
+        assert_eq!(
+            read_queued(&mut output).await,
+            [
+                PaneEvent::Output(chunk(1)),
+                PaneEvent::Paused,
+                PaneEvent::Resumed,
+                PaneEvent::Output(chunk(2))
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_end_reaches_a_full_queue() {
+        let (sub, mut output, _drained) = reader();
+        let mut readers = Readers::default();
+        readers.push(sub);
+        fill(&mut readers);
+        readers.paused();
+        readers.close("server exited");
+        drop(readers);
+        let got = read_queued(&mut output).await;
+        assert_eq!(
+            got[got.len() - 2..],
+            [PaneEvent::Paused, PaneEvent::Closed("server exited".into())]
+        );
+        assert_eq!(output.next().await, None);
     }
 }

@@ -159,7 +159,8 @@ fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleE
     // A run not seen before: the first look, a restart, a start anew.
     let new_run = before.is_none_or(|b| b.run != now.run || (b.ended && !now.ended));
     // The run before ended and another began between two looks: its end
-    // is in the record of exits.
+    // is in the record of exits (a restart policy's, or the one a `start`
+    // that replaced it left).
     if let Some(b) = before.filter(|b| new_run && !b.ended && b.run != now.run) {
         if let Some((_, exit)) = p
             .exit_runs
@@ -364,6 +365,11 @@ impl Keeper {
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
             HashMap::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
+        // Names whose session went while their run was seen running, with
+        // no end known: a `start` that replaces an ended run removes its
+        // session before it makes the next, which then tells how the run
+        // before it ended (see `changes`).
+        let mut vanished: HashMap<String, Seen> = HashMap::new();
         // A task per log writer process, telling when it ends.
         let (writer_tx, mut writer_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let mut writer_watches = WriterWatches::default();
@@ -408,8 +414,10 @@ impl Keeper {
                 if matches!(p.state, State::Starting | State::Abandoned) {
                     continue;
                 }
+                let gone_before = vanished.remove(&p.name);
                 if !(first && quiet_start) {
-                    for event in changes(&p.name, seen.get(&p.name), p) {
+                    let before = seen.get(&p.name).or(gone_before.as_ref());
+                    for event in changes(&p.name, before, p) {
                         emit(event);
                     }
                 }
@@ -456,6 +464,8 @@ impl Keeper {
                                 exit,
                                 code: exit.code(),
                             });
+                        } else {
+                            vanished.insert(name.clone(), before);
                         }
                     }
                     emit(LifecycleEvent::Gone { name });
@@ -664,6 +674,13 @@ mod tests {
             kinds(&changes("p", Some(&seen), &again)),
             ["exited", "restarted", "started"]
         );
+        // Ended, and replaced by a start (no restart policy) before the
+        // next look: the new session tells how the run before it ended.
+        let mut anew = process("1.0:30", State::Running, 0, "");
+        anew.exit_runs = super::super::restart::recorded_runs("1.0:10 exited 3");
+        let events = changes("p", Some(&seen), &anew);
+        assert_eq!(kinds(&events), ["exited", "started"]);
+        assert!(matches!(events[0], LifecycleEvent::Exited { code: 3, .. }));
         // First seen already ended: it started and it ended.
         let ended = process("1.0:10", State::Exited { code: 1 }, 0, "");
         assert_eq!(kinds(&changes("p", None, &ended)), ["started", "exited"]);

@@ -94,7 +94,8 @@ pub struct ProcessInfo {
     /// with a restart policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exits: Vec<ExitStatus>,
-    /// The same, each with the run it ended (a log position).
+    /// The same, each with the run it ended (a log position); first, for
+    /// any process, the run a `start` replaced, if it had ended.
     #[serde(skip)]
     pub exit_runs: Vec<(String, ExitStatus)>,
     /// Whether its program is blocked reading its terminal (waiting for
@@ -172,6 +173,7 @@ pane_record! {
     kept_expired: OPT_EXPIRED,
     kept_restarts: super::restart::OPT_RESTARTS,
     kept_exits: super::restart::OPT_EXITS,
+    kept_replaced: super::start::OPT_REPLACED,
     kept_ready: super::OPT_READY,
     kept_error: super::restart::OPT_HELPER_ERROR,
     pane_pipe: "pane_pipe",
@@ -443,7 +445,10 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         killed_after: pane.kept_expired.parse().ok(),
         restarts: pane.kept_restarts.parse().ok(),
         exits: super::restart::recorded_exits(&pane.kept_exits),
-        exit_runs: super::restart::recorded_runs(&pane.kept_exits),
+        exit_runs: [&pane.kept_replaced, &pane.kept_exits]
+            .into_iter()
+            .flat_map(|option| super::restart::recorded_runs(option))
+            .collect(),
         waiting_for_input: None,
         ready: nonempty(&pane.kept_ready),
         error: nonempty(&pane.kept_error),
@@ -489,6 +494,7 @@ mod tests {
             "30",
             "2",
             "5.0:1 exited 1;5.0:9 signaled 9",
+            "4.0:1 exited 4",
             "",
             "",
             "1",
@@ -510,6 +516,9 @@ mod tests {
         assert_eq!(p.killed_after, Some(30));
         assert_eq!(p.restarts, Some(2));
         assert_eq!(p.exits, [ExitStatus::Exited(1), ExitStatus::Signaled(9)]);
+        // The run a start replaced is not one of the policy's exits.
+        let runs: Vec<&str> = p.exit_runs.iter().map(|(run, _)| run.as_str()).collect();
+        assert_eq!(runs, ["4.0:1", "5.0:1", "5.0:9"]);
         assert_eq!(p.run_start.map(|r| r.offset), Some(10));
     }
 

@@ -411,7 +411,7 @@ impl Keeper {
 }
 
 /// `exited N` / `signaled N`.
-fn exit_word(status: ExitStatus) -> String {
+pub(super) fn exit_word(status: ExitStatus) -> String {
     match status {
         ExitStatus::Exited(code) => format!("exited {code}"),
         ExitStatus::Signaled(signal) => format!("signaled {signal}"),

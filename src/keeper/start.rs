@@ -27,6 +27,11 @@ use std::time::Duration;
 const PLACEHOLDER: [&str; 3] = ["sh", "-c", "exec sleep 2147483647"];
 const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
 
+/// The run a start replaced in a new session of the same name, and how it
+/// ended (`RUN exited N` / `RUN signaled N`): the event stream tells that
+/// end when it did not see it before the new run.
+pub(super) const OPT_REPLACED: &str = "@tmux-wire-replaced";
+
 /// How to start a process.
 #[derive(Debug, Clone, Default)]
 pub struct StartSpec {
@@ -145,7 +150,8 @@ impl Keeper {
         }
         // Logs of names long gone (see `Keeper::log_max_age`).
         self.prune_old_logs().await;
-        let mut replaced = false;
+        // The run this start replaces, and how it ended, if it did.
+        let mut replaced: Option<Option<String>> = None;
         let pane: PaneId = loop {
             let placeholder = PLACEHOLDER
                 .into_iter()
@@ -162,7 +168,7 @@ impl Keeper {
                 .await;
             match created {
                 Ok(reply) => break parse_pane_id(&reply)?,
-                Err(KeeperError::Client(e)) if e.is(ErrorKind::Duplicate) && !replaced => {
+                Err(KeeperError::Client(e)) if e.is(ErrorKind::Duplicate) && replaced.is_none() => {
                     let current = self.settled_status(name).await?;
                     if matches!(
                         current.state,
@@ -199,12 +205,20 @@ impl Keeper {
                     // log goes on).
                     self.once(commands::kill_session(session_target(name)))
                         .await?;
-                    replaced = true;
+                    let ended = match current.state {
+                        State::Exited { code } => Some(watch::ExitStatus::Exited(code)),
+                        State::Killed { signal } => Some(watch::ExitStatus::Signaled(signal)),
+                        _ => None,
+                    };
+                    replaced = Some(current.run_start.zip(ended).map(|(run, status)| {
+                        format!("{run} {}", super::restart::exit_word(status))
+                    }));
                 }
                 Err(e) => return Err(e),
             }
         };
-        match self.set_up(name, pane, &argv, &cwd, spec).await {
+        let replaced = replaced.flatten();
+        match self.set_up(name, pane, &argv, &cwd, spec, replaced).await {
             Ok(started) => Ok(started),
             // It runs; it did not say it is ready in time. Keep it, say so.
             Err(e) if e.is_timeout() => Err(KeeperError::NotReady {
@@ -227,7 +241,8 @@ impl Keeper {
     }
 
     /// Everything after the session exists: options, hook, log pipe, the
-    /// real command, readiness.
+    /// real command, readiness. `replaced`: the run this start replaced
+    /// and how it ended ([`OPT_REPLACED`]).
     async fn set_up(
         &self,
         name: &str,
@@ -235,6 +250,7 @@ impl Keeper {
         argv: &[String],
         cwd: &str,
         spec: &StartSpec,
+        replaced: Option<String>,
     ) -> Result<Started, KeeperError> {
         // No pane output on this connection: the readiness wait reads the
         // log, and tmux 3.2a crashes when a pane dies (a command that
@@ -294,6 +310,12 @@ impl Keeper {
                 env: environment(&spec.env)?,
             };
             self.set_restart_policy(&client, name, policy, &again)
+                .await?;
+        }
+        // Before the new run shows, so that a look that finds it finds this.
+        if let Some(replaced) = replaced {
+            client
+                .command(commands::set_option(&session, OPT_REPLACED, &replaced))
                 .await?;
         }
         client.command(respawn).await?;

@@ -64,23 +64,19 @@ impl Socket {
     /// Wait until a client (a tmux-wire wait, say) is attached to
     /// `name`'s session.
     pub fn until_attached(&self, name: &str) {
-        let started = std::time::Instant::now();
-        loop {
-            let out = super::tmux::command()
-                .arg("-S")
-                .arg(&self.path)
-                .args(["list-clients", "-t", &format!("={name}:")])
-                .output()
-                .unwrap();
-            if !out.stdout.is_empty() {
-                return;
-            }
-            assert!(
-                started.elapsed().as_secs() < 20,
-                "nothing attached to {name} within 20 s"
-            );
-            std::thread::yield_now();
-        }
+        super::wait::until(
+            &format!("a client attached to {name}"),
+            std::time::Duration::from_secs(20),
+            || {
+                let out = super::tmux::command()
+                    .arg("-S")
+                    .arg(&self.path)
+                    .args(["list-clients", "-t", &format!("={name}:")])
+                    .output()
+                    .unwrap();
+                !out.stdout.is_empty()
+            },
+        );
     }
 
     /// The names `ls` lists.

@@ -2,3 +2,4 @@ pub mod captures;
 pub mod cli;
 pub mod panes;
 pub mod tmux;
+pub mod wait;

@@ -48,18 +48,53 @@ pub fn version() -> &'static str {
 /// Whether the tmux under test is `major.minor` or newer. When it is not,
 /// the calling test is skipped, and says so on the terminal (past the test
 /// harness's capture, so a skip is never silent): name, version, reason.
+///
+/// With [`STRICT_SKIPS`] set (CI sets it), a skip that
+/// [`DECLARED_UNSUPPORTED`] does not declare fails the test instead: a
+/// suite that ran nothing on a version it should run on must not pass.
 pub fn supports(major: u32, minor: u32, why: &str) -> bool {
     if tmux_wire::protocol::version_at_least(version(), major, minor) {
         return true;
     }
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("a test");
+    if strict_skips() && !declared_unsupported(version(), why) {
+        panic!(
+            "{test} would be skipped on tmux {:?} (needs tmux {major}.{minor}: {why}), \
+             but that version is not declared unsupported for that \
+             (tests/common/tmux.rs, DECLARED_UNSUPPORTED; {STRICT_SKIPS} is set)",
+            version()
+        );
+    }
     let line = format!(
         "SKIPPED {test} on tmux {}: needs tmux {major}.{minor} ({why})\n",
         version()
     );
     let _ = std::io::stderr().write_all(line.as_bytes());
     false
+}
+
+/// The environment variable that turns a skip on a version not declared
+/// unsupported into a failure (any non-empty value).
+pub const STRICT_SKIPS: &str = "TMUX_WIRE_TEST_STRICT_SKIPS";
+
+/// The tmux versions the live suites are known not to run on, each with
+/// what it lacks (the `why` of `require_tmux!`): a test skipped on one of
+/// these for one of these reasons is an expected skip. 3.1c (Debian 11)
+/// has no `attach-session -f` and no `pause-after`: neither the direct
+/// transport nor the keeper runs there; only the process transport and
+/// one-shot commands do.
+pub const DECLARED_UNSUPPORTED: &[(&str, &[&str])] = &[("3.1c", &[ATTACH_NEEDS, KEEPER_NEEDS])];
+
+fn strict_skips() -> bool {
+    std::env::var_os(STRICT_SKIPS).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether `version` is declared unsupported for `why`.
+pub fn declared_unsupported(version: &str, why: &str) -> bool {
+    DECLARED_UNSUPPORTED
+        .iter()
+        .any(|(v, reasons)| *v == version && reasons.contains(&why))
 }
 
 /// Skip the calling test, saying why, unless the tmux under test is at
@@ -75,6 +110,8 @@ macro_rules! require_tmux {
 
 /// What the direct transport and every attaching client need.
 pub const ATTACH_NEEDS: &str = "the direct transport and attach-session -f";
+/// What the keeper needs (it attaches, and waits on pane output).
+pub const KEEPER_NEEDS: &str = "the keeper";
 
 pub struct TmuxServer {
     dir: tempfile::TempDir,

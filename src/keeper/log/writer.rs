@@ -1,0 +1,481 @@
+//! The log writer: what `log-sink` runs, appending a pane's output to
+//! its log, rotating it by size, and marking in it what it could not
+//! write.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::{index, open_append, rotated, FileId, Limits};
+
+/// Standard input for [`sink`], reminding the tmux server that started the
+/// sink to reap its children after each half second without input.
+///
+/// tmux packages built with libutempter lose the SIGCHLD of a pane's
+/// process now and then (see `watch::local::nudge`): the pane then reads
+/// dead with no status, and its `pane-died` hook (a restart policy's) does
+/// not fire until the server gets another SIGCHLD. With no tmux-wire client
+/// alive, nobody would send one; the sink, a child of the server that
+/// lives as long as the pane, does. A SIGCHLD's only effect on tmux is a
+/// `waitpid` for what has exited.
+pub struct NudgingStdin {
+    stdin: io::Stdin,
+    server: Option<nix::unistd::Pid>,
+}
+
+impl NudgingStdin {
+    /// Standard input; the parent is reminded only if it is a tmux process.
+    pub fn new() -> NudgingStdin {
+        let parent = nix::unistd::getppid();
+        NudgingStdin {
+            stdin: io::stdin(),
+            server: crate::watch::local::is_tmux(parent).then_some(parent),
+        }
+    }
+}
+
+impl Default for NudgingStdin {
+    fn default() -> Self {
+        NudgingStdin::new()
+    }
+}
+
+impl Read for NudgingStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        if let Some(server) = self.server {
+            loop {
+                let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(500u16)) {
+                    Ok(0) => {
+                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
+                    }
+                    Ok(_) => break,
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.stdin.read(buf)
+    }
+}
+
+/// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
+pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
+    sink_reporting(input, path, limits, |_| {})
+}
+
+/// [`sink`] that never stops reading its input, so the process whose
+/// output it is never waits for it: what it cannot write (a full disk, an
+/// I/O error, a log it cannot open) it counts and drops, and it tries
+/// again with each new input; once a write works again, a line marks the
+/// gap in the log ([`gap_line`]) before the output goes on. `report` is
+/// told when writing stops (`Some(reason)`) and when it works again
+/// (`None`). Only a failure to read its input ends it with an error.
+pub fn sink_reporting(
+    mut input: impl Read,
+    path: &Path,
+    limits: Limits,
+    mut report: impl FnMut(Option<&str>),
+) -> io::Result<()> {
+    limits
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut out = LogFile::new(path, limits);
+    let mut gaps = Gaps::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut shown = Shown::new();
+    let mut failing = false;
+    loop {
+        // Named idle while it waits: everything read so far is written (or
+        // counted as lost).
+        shown.idle(true);
+        let read = input.read(&mut buf);
+        shown.idle(false);
+        let n = match read {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let changed = match gaps.put(&mut out, &buf[..n]) {
+            Ok(()) if failing => {
+                failing = false;
+                report(None);
+                true
+            }
+            Err(e) if !failing => {
+                failing = true;
+                ::log::warn!("log {}: {e}", path.display());
+                report(Some(&e.to_string()));
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            // Readers of the log wake on its changes, and look at the
+            // writer when nothing new came: closing a file opened for
+            // writing is a change, also when nothing could be written.
+            use std::os::unix::fs::OpenOptionsExt;
+            drop(
+                OpenOptions::new()
+                    .append(true)
+                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+                    .open(path),
+            );
+        }
+    }
+}
+
+/// The line that marks where output is missing from a log; the
+/// [`GAP_MARK`] begins it.
+pub fn gap_line(what: &str) -> String {
+    format!("{GAP_MARK} {what} ---")
+}
+
+/// How a line that marks a gap in a log begins ([`gap_line`]).
+pub const GAP_MARK: &str = "--- tmux-wire: gap in the log:";
+
+/// What [`sink_reporting`] keeps of its failures to write: bytes lost since
+/// the last gap line, and the gap line being written. Writes through any
+/// [`Write`] (the log: [`LogFile`]).
+#[derive(Debug, Default)]
+struct Gaps {
+    /// Whether the last byte written ended a line (or nothing was written).
+    mid_line: bool,
+    /// Bytes not written since the last gap line, and the first failure's
+    /// reason.
+    lost: u64,
+    reason: Option<String>,
+    /// The rest of a gap line partly written (written before anything
+    /// else); how many lost bytes it names, and whether any of it is out.
+    pending: Vec<u8>,
+    pending_lost: u64,
+    pending_started: bool,
+}
+
+impl Gaps {
+    /// Write `data` to `out`, a gap line first if one is due; what cannot
+    /// be written is counted as lost, and the error returned.
+    fn put(&mut self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+        let result = match self.flush(out) {
+            // `data` was not tried: all of it is lost.
+            Err(e) => {
+                self.lost += data.len() as u64;
+                Err(e)
+            }
+            Ok(()) => match self.write(out, data) {
+                (_, None) => Ok(()),
+                (n, Some(e)) => {
+                    self.lost += (data.len() - n) as u64;
+                    Err(e)
+                }
+            },
+        };
+        if let Err(e) = &result {
+            self.reason.get_or_insert_with(|| e.to_string());
+        }
+        result
+    }
+
+    /// Write the gap line, if bytes were lost; an error if it could not be
+    /// written whole.
+    fn flush(&mut self, out: &mut impl Write) -> io::Result<()> {
+        loop {
+            if self.pending.is_empty() {
+                if self.lost == 0 {
+                    self.reason = None;
+                    return Ok(());
+                }
+                let reason = self.reason.as_deref().unwrap_or("unknown error");
+                let mut line = Vec::new();
+                if self.mid_line {
+                    line.push(b'\n');
+                }
+                line.extend_from_slice(
+                    gap_line(&format!(
+                        "{} bytes of output could not be written ({reason})",
+                        self.lost
+                    ))
+                    .as_bytes(),
+                );
+                line.push(b'\n');
+                self.pending = line;
+                self.pending_lost = self.lost;
+                self.pending_started = false;
+                self.lost = 0;
+            }
+            let pending = std::mem::take(&mut self.pending);
+            let (n, error) = self.write(out, &pending);
+            self.pending_started |= n > 0;
+            match error {
+                None => {}
+                Some(e) if !self.pending_started => {
+                    // Nothing of it is out: made again next time, counting
+                    // the bytes lost meanwhile too.
+                    self.lost += self.pending_lost;
+                    return Err(e);
+                }
+                Some(e) => {
+                    self.pending = pending[n..].to_vec();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Write all of `data` unless an error stops it: how much was written,
+    /// and the error.
+    fn write(&mut self, out: &mut impl Write, mut data: &[u8]) -> (usize, Option<io::Error>) {
+        let mut written = 0;
+        while !data.is_empty() {
+            match out.write(data) {
+                Ok(0) => return (written, Some(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    self.mid_line = data[n - 1] != b'\n';
+                    written += n;
+                    data = &data[n..];
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (written, Some(e)),
+            }
+        }
+        (written, None)
+    }
+}
+
+/// A log as the sink writes it: opened when first needed (and again after
+/// a failure), rotated as [`Limits`] say. A write goes up to the end of the
+/// current file at most.
+struct LogFile {
+    path: PathBuf,
+    limits: Limits,
+    /// The current file, and its size; `None` until it is (re)opened.
+    file: Option<(File, u64)>,
+    /// Where the current file begins in the whole output (see `index`).
+    begins: u64,
+}
+
+impl LogFile {
+    fn new(path: &Path, limits: Limits) -> LogFile {
+        LogFile {
+            path: path.to_path_buf(),
+            limits,
+            file: None,
+            begins: 0,
+        }
+    }
+
+    /// Open the log if it is not open, and rotate it if it is full.
+    fn ready(&mut self, max: u64) -> io::Result<(&mut File, &mut u64)> {
+        if self.file.is_none() {
+            let file = open_append(&self.path)?;
+            let size = file.metadata()?.len();
+            // An index that cannot be kept costs cursors, never the log
+            // (where the file begins is then what was known before).
+            let known = self.begins;
+            self.begins = index::register_current(&self.path).unwrap_or_else(|e| {
+                ::log::warn!("log index of {}: {e}", self.path.display());
+                known
+            });
+            self.file = Some((file, size));
+        }
+        if let Some((file, size)) = &self.file {
+            if *size >= max {
+                // What the file holds, also what others appended (the run
+                // marker, a sink of an earlier run still draining).
+                let ended = file.metadata().map_or(*size, |m| m.len());
+                self.file = None;
+                rotate(&self.path, self.limits.keep)?;
+                let file = open_append(&self.path)?;
+                self.begins += ended;
+                if let Err(e) =
+                    index::register_rotated(&self.path, FileId::of(&file.metadata()?), self.begins)
+                {
+                    ::log::warn!("log index of {}: {e}", self.path.display());
+                }
+                self.file = Some((file, 0));
+            }
+        }
+        let (file, size) = self.file.as_mut().expect("opened above");
+        Ok((file, size))
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let max = self.limits.max_bytes.max(1);
+        let (file, size) = self.ready(max)?;
+        let room = usize::try_from(max - *size).unwrap_or(usize::MAX);
+        let n = file.write(&data[..room.min(data.len())])?;
+        *size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The name a log writer has while it waits for input with everything it
+/// read written (`/proc/PID/comm`); [`writers_caught_up`] looks for it.
+pub(super) const IDLE_NAME: &str = "tmux-wire-idle";
+
+/// What the writer shows of its state in its process name (Linux).
+struct Shown {
+    /// The name it had, shown while it writes.
+    #[cfg(target_os = "linux")]
+    busy: Option<std::ffi::CString>,
+}
+
+impl Shown {
+    fn new() -> Shown {
+        Shown {
+            #[cfg(target_os = "linux")]
+            busy: nix::sys::prctl::get_name().ok(),
+        }
+    }
+
+    fn idle(&mut self, idle: bool) {
+        #[cfg(target_os = "linux")]
+        {
+            let idle_name = c"tmux-wire-idle";
+            debug_assert_eq!(idle_name.to_bytes(), IDLE_NAME.as_bytes());
+            if let Some(busy) = &self.busy {
+                let _ = nix::sys::prctl::set_name(if idle { idle_name } else { busy });
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = idle;
+    }
+}
+
+pub(super) fn rotate(path: &Path, keep: u32) -> io::Result<()> {
+    if keep == 0 {
+        return std::fs::remove_file(path).or_else(ignore_missing);
+    }
+    for n in (1..keep).rev() {
+        std::fs::rename(rotated(path, n), rotated(path, n + 1)).or_else(ignore_missing)?;
+    }
+    std::fs::rename(path, rotated(path, 1)).or_else(ignore_missing)
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keeper::log::*;
+
+    #[test]
+    fn sink_rotates_and_caps_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        sink(
+            &data[..],
+            &path,
+            Limits {
+                max_bytes: 10_000,
+                keep: 2,
+            },
+        )
+        .unwrap();
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        assert!(size(&path) <= 10_000);
+        assert_eq!(size(&rotated(&path, 1)), 10_000);
+        assert_eq!(size(&rotated(&path, 2)), 10_000);
+        assert!(!rotated(&path, 3).exists());
+        // The newest data is intact and in order.
+        let (last, _) = tail(&path, 3, false, false).unwrap();
+        assert_eq!(last, ["line 9997", "line 9998", "line 9999"]);
+    }
+
+    /// A disk that takes `room` more bytes, then fails with ENOSPC.
+    struct Disk {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(nix::libc::ENOSPC));
+            }
+            let n = data.len().min(self.room);
+            self.data.extend_from_slice(&data[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_costs_the_bytes_it_refuses_and_the_gap_is_marked() {
+        let mut disk = Disk {
+            data: Vec::new(),
+            room: usize::MAX,
+        };
+        let mut gaps = Gaps::default();
+        gaps.put(&mut disk, b"one\n").unwrap();
+        // Full after "tw": the rest of the line and the next are lost.
+        disk.room = 2;
+        let err = gaps.put(&mut disk, b"two\nthree\n").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ENOSPC));
+        gaps.put(&mut disk, b"four\n").unwrap_err();
+        // A little room: a piece of the gap line gets out, no output.
+        disk.room = 10;
+        gaps.put(&mut disk, b"five\n").unwrap_err();
+        // Room again: the rest of the gap line, a second one for what was
+        // lost meanwhile, then the output.
+        disk.room = usize::MAX;
+        gaps.put(&mut disk, b"six\n").unwrap();
+        let text = String::from_utf8(disk.data).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "one");
+        assert_eq!(lines[1], "tw");
+        assert_eq!(
+            lines[2],
+            "--- tmux-wire: gap in the log: 13 bytes of output could not be written (No space left on device (os error 28)) ---"
+        );
+        assert_eq!(
+            lines[3],
+            "--- tmux-wire: gap in the log: 5 bytes of output could not be written (No space left on device (os error 28)) ---"
+        );
+        assert_eq!(lines[4..], ["six"]);
+        // Nothing pending once it writes again.
+        assert_eq!((gaps.lost, gaps.pending.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_sink_that_cannot_write_reads_all_its_input_and_says_so_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // A log it cannot open: its directory is missing.
+        let path = dir.path().join("missing").join("x.log");
+        let data = vec![b'x'; 1 << 20];
+        let mut reports = Vec::new();
+        let mut input = &data[..];
+        sink_reporting(&mut input, &path, Limits::default(), |r| {
+            reports.push(r.map(str::to_string))
+        })
+        .unwrap();
+        assert!(input.is_empty(), "all input read");
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert!(
+            reports[0].as_deref().unwrap().contains("No such file"),
+            "{reports:?}"
+        );
+    }
+}
