@@ -994,7 +994,7 @@ fn a_run_replaced_by_start_between_two_looks_of_the_event_stream_still_reports_i
     };
     let first = next();
     assert_eq!(
-        (&first["event"], &first["name"]),
+        (&first["type"], &first["name"]),
         (&Value::from("started"), &Value::from("a")),
         "{first}"
     );
@@ -1013,13 +1013,13 @@ fn a_run_replaced_by_start_between_two_looks_of_the_event_stream_still_reports_i
     // between is known.
     s.ok(&["start", "b", "--", "sleep", "300"]);
     let mut seen = Vec::new();
-    while !(seen.last()).is_some_and(|e: &Value| e["event"] == "started" && e["name"] == "b") {
+    while !(seen.last()).is_some_and(|e: &Value| e["type"] == "started" && e["name"] == "b") {
         seen.push(next());
     }
     let of_a: Vec<(&str, Option<i64>)> = seen
         .iter()
         .filter(|e| e["name"] == "a")
-        .map(|e| (e["event"].as_str().unwrap(), e["code"].as_i64()))
+        .map(|e| (e["type"].as_str().unwrap(), e["code"].as_i64()))
         .collect();
     assert_eq!(of_a, [("exited", Some(3)), ("started", None)], "{seen:#?}");
     stream.kill().unwrap();
