@@ -1,6 +1,6 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
-use super::{log, Keeper, KeeperError, LogWriter, State};
+use super::{log, Keeper, KeeperError, KeptProcess, LogWriter, State};
 use crate::client::{Client, ClientError, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
@@ -20,7 +20,7 @@ pub enum Followed {
     Gone,
 }
 
-/// A log being followed: made by [`Keeper::follow_logs`], run by
+/// A log being followed: made by [`KeptProcess::follow_logs`], run by
 /// [`LogFollow::run`].
 pub struct LogFollow {
     client: Client,
@@ -47,17 +47,18 @@ pub struct LogFollow {
 const WRITER_LOOK: Duration = Duration::from_secs(1);
 
 impl Keeper {
-    /// The last `n` lines of `name`'s log, and a follow of what comes after
-    /// them. The log's changes are watched before it is read, so nothing
-    /// written in between is missed. Only a process tmux-wire started has a
-    /// log to follow.
-    pub async fn follow_logs(
+    /// The last `n` lines of `process`'s log, and a follow of what comes
+    /// after them. The log's changes are watched before it is read, so
+    /// nothing written in between is missed. Only a process tmux-wire
+    /// started has a log to follow. (The handle's
+    /// [`KeptProcess::follow_logs`].)
+    pub(super) async fn follow_logs_of(
         &self,
-        name: &str,
+        process: &KeptProcess,
         n: usize,
         raw: bool,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let (client, name, pane) = (process.client.clone(), process.name(), process.pane);
         let server = watch::local_pids(&client, pane)
             .await
             .map(|(server, _)| server);
