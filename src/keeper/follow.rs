@@ -241,7 +241,7 @@ impl LogFollow {
     /// be started again.
     async fn look_at_writer(&mut self) -> Result<Option<LogWriter>, KeeperError> {
         let ended = self.writer.is_open();
-        let info = match self.keeper.find(&self.name).await {
+        let info = match self.keeper.find_via(&self.name, Some(&self.client)).await {
             Ok((info, _)) => info,
             // Its end (or the server's) is the exit watch's to tell.
             Err(_) => {

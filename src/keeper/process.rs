@@ -29,7 +29,7 @@ use std::time::Duration;
 /// use tmux_wire::keeper::{Input, Keeper, WaitFrom};
 /// use tmux_wire::server::SocketSpec;
 ///
-/// let keeper = Keeper::new(&SocketSpec::Default)?;
+/// let keeper = Keeper::new(&SocketSpec::WireDefault)?;
 /// let web = keeper.process("web").await?;
 /// web.send(&Input::text("reload").enter()).await?;
 /// let ready = regex::Regex::new("listening").unwrap();
@@ -193,8 +193,15 @@ impl KeptProcess {
         self.keeper.status_via(&self.name, Some(&self.client)).await
     }
 
-    /// Type `input` (see [`Keeper::send_text`] for how, and what a process
-    /// that has exited or a line too long for its terminal gives).
+    /// Type `input` exactly: any bytes, any length (printable text goes as
+    /// `send-keys -l`, control bytes and invalid UTF-8 as `send-keys -H`,
+    /// in order), then Enter and the end of file if asked. A process that
+    /// has exited is an error ([`KeeperError::NotRunning`]): nothing reads
+    /// what would be typed; so is a line longer than its terminal keeps
+    /// when its program reads line by line ([`KeeperError::LineTooLong`]).
+    /// For a process the keeper started, where the input begins in the log
+    /// is recorded first, so that a wait from [`WaitFrom::LastInput`] (the
+    /// default) starts there.
     pub async fn send(&self, input: &Input) -> Result<(), KeeperError> {
         let (text, enter) = input.typed();
         self.keeper.send_text_to(self, &text, enter).await
@@ -352,9 +359,11 @@ impl KeptProcess {
         self.keeper.position_of(&self.name, cursor)
     }
 
-    /// The last `n` lines of its log and a follow of what comes after
-    /// them (see [`Keeper::follow_logs`]); the follow works through this
-    /// handle's connection.
+    /// The last `n` lines of its log, and a follow of what comes after
+    /// them ([`LogFollow::run`]), through this handle's connection. The
+    /// log's changes are watched before it is read, so nothing written in
+    /// between is missed. Only a process tmux-wire started has a log to
+    /// follow ([`KeeperError::NoLog`] otherwise).
     pub async fn follow_logs(
         &self,
         n: usize,
@@ -371,7 +380,12 @@ impl KeptProcess {
             .await
     }
 
-    /// Run `command` in its shell (see [`Keeper::exec`]).
+    /// Run `command` (a shell command line) in its shell, which must be a
+    /// POSIX shell at its prompt, and wait up to `timeout` for it to
+    /// finish: its output and status ([`Executed`]). The timeout counts
+    /// from the call: waiting for the turn (one exec at a time per shell)
+    /// is part of it. A timeout leaves the command running. How it is
+    /// made safe in a shell someone else uses too: see `keeper/exec.rs`.
     pub async fn exec(&self, command: &str, timeout: Duration) -> Result<Executed, KeeperError> {
         self.keeper.exec_in(self, command, timeout).await
     }
