@@ -60,7 +60,7 @@
 //!   clears it with one and says so, else it says how to.
 
 use super::log::{Follower, LogWatch};
-use super::{validate_name, Keeper, KeeperError};
+use super::{Keeper, KeeperError, KeptProcess};
 use crate::client::{commands, Client};
 use crate::protocol::PaneId;
 use crate::text::Lines;
@@ -312,24 +312,23 @@ impl Releases {
 }
 
 impl Keeper {
-    /// Run `command` (a shell command line) in `name`'s shell and wait up
-    /// to `timeout` for it to finish; see the module docs. The timeout
+    /// Run `command` (a shell command line) in `process`'s shell and wait
+    /// up to `timeout` for it to finish; see the module docs. The timeout
     /// counts from the call: waiting for the turn is part of it. A timeout
-    /// leaves the command running.
-    pub async fn exec(
+    /// leaves the command running. (The handle's [`KeptProcess::exec`].)
+    pub(super) async fn exec_in(
         &self,
-        name: &str,
+        process: &KeptProcess,
         command: &str,
         timeout: Duration,
     ) -> Result<Executed, KeeperError> {
-        validate_name(name)?;
         if command.contains('\0') {
             return Err(KeeperError::BadCommand(
                 "a command line cannot hold NUL".into(),
             ));
         }
         let deadline = Instant::now() + timeout;
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let (client, name, pane) = (process.client.clone(), process.name(), process.pane);
         if let Some(status) = watch::exit_status(&client, pane).await? {
             return Err(KeeperError::NotRunning {
                 name: name.to_string(),
@@ -390,7 +389,7 @@ impl Keeper {
             Some(pid) => Self::prompt_place(&client, pane, pid, deadline).await?,
             None => None,
         };
-        self.send_text(name, line.as_bytes(), true).await?;
+        self.send_text_to(process, line.as_bytes(), true).await?;
         let typed = Instant::now();
         let mut follower = Follower::new(&path, from, true);
         let read_io = |source| io("reading", source);

@@ -1,6 +1,6 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
-use super::{log, Keeper, KeeperError, LogWriter, State};
+use super::{log, Keeper, KeeperError, KeptProcess, LogWriter, State};
 use crate::client::{Client, ClientError, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
@@ -20,7 +20,7 @@ pub enum Followed {
     Gone,
 }
 
-/// A log being followed: made by [`Keeper::follow_logs`], run by
+/// A log being followed: made by [`KeptProcess::follow_logs`], run by
 /// [`LogFollow::run`].
 pub struct LogFollow {
     client: Client,
@@ -47,36 +47,18 @@ pub struct LogFollow {
 const WRITER_LOOK: Duration = Duration::from_secs(1);
 
 impl Keeper {
-    /// The last `n` lines of `name`'s log, and a follow of what comes after
-    /// them. The log's changes are watched before it is read, so nothing
-    /// written in between is missed. Only a process tmux-wire started has a
-    /// log to follow.
-    pub async fn follow_logs(
+    /// The last `n` lines of `process`'s log, and a follow of what comes
+    /// after them, as text or as bytes. The log's changes are watched
+    /// before it is read, so nothing written in between is missed. Only a
+    /// process tmux-wire started has a log to follow. (The handle's
+    /// [`KeptProcess::follow_logs`] and [`KeptProcess::follow_logs_bytes`].)
+    pub(super) async fn follow_logs_of<L: log::RenderedLine + LastLines>(
         &self,
-        name: &str,
-        n: usize,
-        raw: bool,
-    ) -> Result<(Vec<String>, LogFollow), KeeperError> {
-        self.follow_logs_as(name, n, raw).await
-    }
-
-    /// [`Keeper::follow_logs`] raw, each line the bytes as the process
-    /// wrote them: nothing replaced. Follow with [`LogFollow::run_bytes`].
-    pub async fn follow_logs_bytes(
-        &self,
-        name: &str,
-        n: usize,
-    ) -> Result<(Vec<Vec<u8>>, LogFollow), KeeperError> {
-        self.follow_logs_as(name, n, true).await
-    }
-
-    async fn follow_logs_as<L: log::RenderedLine + LastLines>(
-        &self,
-        name: &str,
+        process: &KeptProcess,
         n: usize,
         raw: bool,
     ) -> Result<(Vec<L>, LogFollow), KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let (client, name, pane) = (process.client.clone(), process.name(), process.pane);
         let server = watch::local_pids(&client, pane)
             .await
             .map(|(server, _)| server);
@@ -107,7 +89,7 @@ impl Keeper {
 }
 
 /// The last lines before a follow, as text or as bytes.
-trait LastLines: Sized {
+pub(super) trait LastLines: Sized {
     async fn last_lines(
         keeper: &Keeper,
         name: &str,
@@ -311,7 +293,7 @@ impl LogFollow {
     /// be started again.
     async fn look_at_writer(&mut self) -> Result<Option<LogWriter>, KeeperError> {
         let ended = self.writer.is_open();
-        let info = match self.keeper.find(&self.name).await {
+        let info = match self.keeper.find_via(&self.name, Some(&self.client)).await {
             Ok((info, _)) => info,
             // Its end (or the server's) is the exit watch's to tell.
             Err(_) => {

@@ -7,7 +7,7 @@ use super::{
     unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_EXPIRED, OPT_LOG,
     OPT_RUN, OPT_STARTED,
 };
-use crate::client::{commands, ClientError, ErrorKind, TransportChoice};
+use crate::client::{commands, Client, ClientError, ErrorKind, TransportChoice};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::server::{self, SocketState};
 use crate::watch::{self, ExitStatus};
@@ -202,21 +202,34 @@ impl Keeper {
     pub(super) async fn list_with_server(
         &self,
     ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+        self.list_with_server_via(None).await
+    }
+
+    /// [`Keeper::list_with_server`], asked through `via` if given (a
+    /// connection of a [`super::KeptProcess`]) rather than a connection of
+    /// its own.
+    async fn list_with_server_via(
+        &self,
+        via: Option<&Client>,
+    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
         // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
         // the server and look again, a few times at most.
         for _ in 0..20 {
-            let (list, server) = self.list_once().await?;
+            let (list, server) = self.list_once(via).await?;
             if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
                 return Ok((list, server));
             }
             watch::nudge(server);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.list_once().await
+        self.list_once(via).await
     }
 
-    async fn list_once(&self) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+    async fn list_once(
+        &self,
+        via: Option<&Client>,
+    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A `tmux -C` child would only say that it failed: look first. The
         // direct transport tells why it could not connect, so it is asked
         // after a failure only (one connection less for a one-shot `ls`),
@@ -224,13 +237,21 @@ impl Keeper {
         // follow and the look refuses (only a socket is ever used there).
         let link =
             std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_symlink());
-        if (self.transport == TransportChoice::Process || link) && !self.socket_alive()? {
+        if via.is_none()
+            && (self.transport == TransportChoice::Process || link)
+            && !self.socket_alive()?
+        {
             return Ok((Vec::new(), None));
         }
-        let (reply, info) = match self
-            .once_with_info(commands::list_all_panes(PANES.format()))
-            .await
-        {
+        let list = commands::list_all_panes(PANES.format());
+        let answer = match via {
+            Some(client) => match client.command(list).await {
+                Ok(reply) => Ok((reply, client.info().clone())),
+                Err(e) => Err(e.into()),
+            },
+            None => self.once_with_info(list).await,
+        };
+        let (reply, info) = match answer {
             Ok(answer) => answer,
             // A server with no session has nothing to list.
             Err(KeeperError::Client(e)) if e.is(ErrorKind::NoSessions) => {
@@ -332,7 +353,10 @@ impl Keeper {
                 let Ok(pane) = process.pane.parse::<PaneId>() else {
                     continue;
                 };
-                let screen = self.once(commands::capture(pane)).await?;
+                let screen = match via {
+                    Some(client) => client.command(commands::capture(pane)).await?,
+                    None => self.once(commands::capture(pane)).await?,
+                };
                 if let Some(ExitStatus::Signaled(signal)) =
                     watch::dead_signal_on_screen(&screen.content())
                 {
@@ -366,7 +390,16 @@ impl Keeper {
 
     /// One process, with whether it waits for input.
     pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
-        let (mut info, server) = self.find(name).await?;
+        self.status_via(name, None).await
+    }
+
+    /// [`Keeper::status`], asked through `via` if given.
+    pub(super) async fn status_via(
+        &self,
+        name: &str,
+        via: Option<&Client>,
+    ) -> Result<ProcessInfo, KeeperError> {
+        let (mut info, server) = self.find_via(name, via).await?;
         if matches!(info.state, State::Running | State::Idle) {
             info.waiting_for_input = reading_terminal(&info, server);
         }
@@ -380,8 +413,17 @@ impl Keeper {
         &self,
         name: &str,
     ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
+        self.find_via(name, None).await
+    }
+
+    /// [`Keeper::find`], asked through `via` if given.
+    pub(super) async fn find_via(
+        &self,
+        name: &str,
+        via: Option<&Client>,
+    ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
         validate_name(name)?;
-        let (all, server) = self.list_with_server().await?;
+        let (all, server) = self.list_with_server_via(via).await?;
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
         let mut info = all
             .into_iter()
@@ -393,6 +435,17 @@ impl Keeper {
         // A log writer that is gone comes back (and says it did).
         self.revive_log_writer(&mut info).await;
         Ok((info, server))
+    }
+
+    /// Why what `name` prints does not all reach its log now, if it does
+    /// not ([`Keeper::log_writer_problem`]), asked through `via`.
+    pub(super) async fn log_writer_problem_via(
+        &self,
+        name: &str,
+        via: &Client,
+    ) -> Result<Option<super::LogWriter>, KeeperError> {
+        let (info, _) = self.find_via(name, Some(via)).await?;
+        Ok(info.log_writer.filter(|w| !w.is_writing()))
     }
 }
 

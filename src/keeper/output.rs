@@ -45,6 +45,27 @@ impl Keeper {
         })
     }
 
+    /// [`Keeper::logs_or_history`] (not holding back a line not ended
+    /// yet), and, for a log, the cursor where a read by cursor
+    /// ([`Keeper::read_output`]) goes on: before a line not ended yet,
+    /// which these lines show and that read shows again, whole.
+    pub async fn last_lines(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<(Vec<String>, Option<log::Cursor>), KeeperError> {
+        let (last, end) = self.logs_or_history(name, n, raw, false).await?;
+        let cursor = match end {
+            Some(_) => {
+                let (_, whole) = self.logs_or_history(name, 0, raw, true).await?;
+                whole.map(|end| self.cursor_of(name, &end)).transpose()?
+            }
+            None => None,
+        };
+        Ok((last, cursor))
+    }
+
     /// The last `n` lines of `name`: from its log, or, for a session the
     /// keeper did not start (no log), from what tmux still holds (the
     /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).

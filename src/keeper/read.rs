@@ -5,6 +5,7 @@ use super::inventory::{ProcessInfo, State};
 use super::log::{self, Cursor};
 use super::wait::LOG_SETTLE;
 use super::{validate_name, Keeper, KeeperError};
+use crate::client::Client;
 use crate::server;
 use crate::watch::ExitStatus;
 use serde::Serialize;
@@ -118,7 +119,19 @@ impl Keeper {
         from: &ReadFrom,
         raw: bool,
     ) -> Result<Output, KeeperError> {
-        let (info, _) = self.find(name).await?;
+        self.read_output_via(name, None, from, raw).await
+    }
+
+    /// [`Keeper::read_output`], its state asked through `via` if given (a
+    /// [`super::KeptProcess`]'s connection).
+    pub(super) async fn read_output_via(
+        &self,
+        name: &str,
+        via: Option<&Client>,
+        from: &ReadFrom,
+        raw: bool,
+    ) -> Result<Output, KeeperError> {
+        let (info, _) = self.find_via(name, via).await?;
         let path = self.kept_log(&info)?;
         let exit = exit_of(&info.state);
         if exit.is_some() {

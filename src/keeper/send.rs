@@ -2,7 +2,9 @@
 //! a process, recording where the text begins in its log, and typing then
 //! waiting for an answer.
 
-use super::{keys, log, Keeper, KeeperError, OPT_ECHO, OPT_INPUT, OPT_INPUT_ECHO, OPT_INPUT_ROW};
+use super::{
+    keys, log, Keeper, KeeperError, KeptProcess, OPT_ECHO, OPT_INPUT, OPT_INPUT_ECHO, OPT_INPUT_ROW,
+};
 use crate::client::{commands, Client, ATTACH_FLAGS};
 use crate::protocol::{Command, PaneId};
 use crate::watch;
@@ -17,41 +19,47 @@ const INPUT_SETTLE: Duration = Duration::from_millis(20);
 const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
 
 impl Keeper {
-    /// Type `text` into `name`'s pane exactly: any bytes, any length
+    /// Type `text` into `process`'s pane exactly: any bytes, any length
     /// (printable text goes as `send-keys -l`, control bytes and invalid
     /// UTF-8 as `send-keys -H`, in order), then Enter if `enter`.
     /// A process that has exited is an error ([`KeeperError::NotRunning`]):
     /// nothing reads what would be typed. For a process the keeper started,
     /// where the text begins in the log is recorded first, so that `wait`
     /// from [`WaitFrom::LastInput`](super::WaitFrom::LastInput) (the default) starts there.
-    pub async fn send_text(&self, name: &str, text: &[u8], enter: bool) -> Result<(), KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        self.require_running(&client, name, pane).await?;
-        self.require_whole_lines(&client, name, pane, text).await?;
-        self.record_input(&client, name, pane, text).await?;
-        self.type_text(&client, pane, text, enter).await
+    /// (The handle's [`KeptProcess::send`].)
+    pub(super) async fn send_text_to(
+        &self,
+        process: &KeptProcess,
+        text: &[u8],
+        enter: bool,
+    ) -> Result<(), KeeperError> {
+        let (client, name, pane) = process.parts();
+        self.require_running(client, name, pane).await?;
+        self.require_whole_lines(client, name, pane, text).await?;
+        self.record_input(client, name, pane, text).await?;
+        self.type_text(client, pane, text, enter).await
     }
 
-    /// Type `text` (see [`Keeper::send_text`]), then wait until a line of
+    /// Type `text` (see [`Keeper::send_text_to`]), then wait until a line of
     /// what the process prints after it matches `pattern`; the echo of the
     /// typed text never counts. The wait is armed before the text is typed.
-    pub async fn send_then_ready(
+    pub(super) async fn send_then_ready_to(
         &self,
-        name: &str,
+        process: &KeptProcess,
         text: &[u8],
         enter: bool,
         pattern: &Regex,
         timeout: Duration,
     ) -> Result<super::Found, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        self.require_running(&client, name, pane).await?;
-        self.require_whole_lines(&client, name, pane, text).await?;
+        let (client, name, pane) = process.parts();
+        self.require_running(client, name, pane).await?;
+        self.require_whole_lines(client, name, pane, text).await?;
         let mut matcher = watch::LineMatch::new(pattern.clone());
         matcher.expect_echo(text);
-        match self.record_input(&client, name, pane, text).await? {
+        match self.record_input(client, name, pane, text).await? {
             Some(start) => {
-                self.type_text(&client, pane, text, enter).await?;
-                self.await_log(&client, name, pane, (start, false, 0), matcher, timeout)
+                self.type_text(client, pane, text, enter).await?;
+                self.await_log(client, name, pane, (start, false, 0), matcher, timeout)
                     .await
             }
             None => {
@@ -60,7 +68,6 @@ impl Keeper {
                     .await?;
                 let mut armed = watch::arm_for(&watching, pane, pattern, watch::Since::Now).await?;
                 armed.skip_echo(text);
-                let client = &client;
                 self.leaving_as_found(client, name, pane, async {
                     self.type_text(client, pane, text, enter).await?;
                     self.await_pane(&watching, name, pane, armed, timeout).await
@@ -70,30 +77,26 @@ impl Keeper {
         }
     }
 
-    /// Type `text` (see [`Keeper::send_text`]), then wait until the process
+    /// Type `text` (see [`Keeper::send_text_to`]), then wait until the process
     /// printed nothing for `quiet`. The wait is armed before the text is
     /// typed, so its echo and output count as activity.
-    pub async fn send_then_idle(
+    pub(super) async fn send_then_idle_to(
         &self,
-        name: &str,
+        process: &KeptProcess,
         text: &[u8],
         enter: bool,
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        self.require_running(&client, name, pane).await?;
-        self.require_whole_lines(&client, name, pane, text).await?;
-        if self
-            .record_input(&client, name, pane, text)
-            .await?
-            .is_some()
-        {
+        let (client, name, pane) = process.parts();
+        self.require_running(client, name, pane).await?;
+        self.require_whole_lines(client, name, pane, text).await?;
+        if self.record_input(client, name, pane, text).await?.is_some() {
             // Armed before typing: the echo and the output count.
             let changes = log::LogWatch::new(&self.log_path(name));
-            self.type_text(&client, pane, text, enter).await?;
+            self.type_text(client, pane, text, enter).await?;
             return self
-                .await_idle_in_log(&client, name, pane, changes, quiet, timeout)
+                .await_idle_in_log(client, name, pane, changes, quiet, timeout)
                 .await;
         }
         // Not started here: the pane's output says when it is quiet.
@@ -101,7 +104,6 @@ impl Keeper {
             .connect_again(self.attach_command(name, ATTACH_FLAGS))
             .await?;
         let armed = watch::arm_idle(&watching, pane).await?;
-        let client = &client;
         self.leaving_as_found(client, name, pane, async move {
             self.type_text(client, pane, text, enter).await?;
             self.idle_or_exit(client, name, pane, armed, quiet, timeout)
@@ -172,18 +174,25 @@ impl Keeper {
         Ok(())
     }
 
-    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `name`'s pane. A
+    /// Send key names to `name`'s pane ([`KeptProcess::send_keys`] on a
+    /// handle made for it). The names are checked before the session is
+    /// looked for.
+    pub async fn send_keys(&self, name: &str, keys: &[String]) -> Result<(), KeeperError> {
+        check_keys(keys)?;
+        self.process(name).await?.send_keys(keys).await
+    }
+
+    /// Send key names (`C-c`, `Enter`, `Up`, ...) to `process`'s pane. A
     /// name tmux does not know is refused ([`KeeperError::UnknownKey`]),
     /// before anything is sent; so is a process that has exited.
-    pub async fn send_keys(&self, name: &str, keys: &[String]) -> Result<(), KeeperError> {
-        for key in keys {
-            keys::check(key).map_err(|close| KeeperError::UnknownKey {
-                key: key.clone(),
-                close,
-            })?;
-        }
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        self.require_running(&client, name, pane).await?;
+    pub(super) async fn send_keys_to(
+        &self,
+        process: &KeptProcess,
+        keys: &[String],
+    ) -> Result<(), KeeperError> {
+        check_keys(keys)?;
+        let (client, name, pane) = process.parts();
+        self.require_running(client, name, pane).await?;
         client.command(commands::send_keys(pane, keys)).await?;
         Ok(())
     }
@@ -264,6 +273,17 @@ impl Keeper {
         }
         Ok(())
     }
+}
+
+/// Refuse key names tmux does not know ([`KeeperError::UnknownKey`]).
+pub(super) fn check_keys(keys: &[String]) -> Result<(), KeeperError> {
+    for key in keys {
+        keys::check(key).map_err(|close| KeeperError::UnknownKey {
+            key: key.clone(),
+            close,
+        })?;
+    }
+    Ok(())
 }
 
 /// How the echo of `text` is recognised later: its last lines, whitespace

@@ -180,7 +180,9 @@ impl Keeper {
                             Some(pattern) => {
                                 let timeout = spec.ready_timeout();
                                 Some(
-                                    self.wait_ready(name, pattern, WaitFrom::RunStart, timeout)
+                                    self.process(name)
+                                        .await?
+                                        .wait_ready(pattern, WaitFrom::RunStart, timeout)
                                         .await?
                                         .matched,
                                 )

@@ -2,7 +2,7 @@
 //! (and a process that outlives that signalled); stops of one name take
 //! turns and share their outcome.
 
-use super::{is_missing, log, session_target, validate_name, Keeper, KeeperError};
+use super::{is_missing, log, session_target, validate_name, Keeper, KeeperError, KeptProcess};
 use crate::client::{commands, ClientError, ErrorKind};
 use crate::protocol::FormatQuery;
 use crate::server;
@@ -111,10 +111,23 @@ impl Keeper {
     /// the log that cannot be written (a full disk) do not keep it from
     /// stopping the process: the report says what could not be done.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<StopReport, KeeperError> {
+        self.stop_via(name, grace, None).await
+    }
+
+    /// [`Keeper::stop`], through `via`'s connection if given (a handle of
+    /// the process: [`KeptProcess::stop`]).
+    pub(super) async fn stop_via(
+        &self,
+        name: &str,
+        grace: Duration,
+        via: Option<&KeptProcess>,
+    ) -> Result<StopReport, KeeperError> {
         validate_name(name)?;
-        self.require_server()?;
+        if via.is_none() {
+            self.require_server()?;
+        }
         // Which session this stop is about, before waiting for the lock.
-        let id = match self.session_id(name).await {
+        let id = match self.session_id(name, via).await {
             Ok(Some(id)) => id,
             Ok(None) => {
                 return match self.stopped_just_now(name).await? {
@@ -142,7 +155,7 @@ impl Keeper {
         // directory cannot be ours (a socket in someone else's directory),
         // the stop goes on alone.
         if server::ensure_private_dir(&dir).is_err() {
-            return Ok(self.stop_now(name, grace).await?.into());
+            return Ok(self.stop_now(name, grace, via).await?.into());
         }
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} in {}", dir.display()),
@@ -153,7 +166,7 @@ impl Keeper {
             // No lock (a full disk may refuse even an empty file): the stop
             // goes on alone rather than leave the process running.
             Err(e) => {
-                let how = self.stop_now(name, grace).await?;
+                let how = self.stop_now(name, grace, via).await?;
                 return Ok(StopReport {
                     stopped: how,
                     warning: Some(format!(
@@ -163,7 +176,7 @@ impl Keeper {
             }
         };
         let record = dir.join(format!("{name}.stopped"));
-        let still_there = match self.session_id(name).await {
+        let still_there = match self.session_id(name, via).await {
             Ok(now) => now.as_ref() == Some(&id),
             Err(KeeperError::Client(e)) if is_missing(&e) => false,
             Err(e) => return Err(e),
@@ -181,7 +194,7 @@ impl Keeper {
                 None => Err(self.not_found(name).await),
             };
         }
-        let how = self.stop_now(name, grace).await?;
+        let how = self.stop_now(name, grace, via).await?;
         let text = format!("{id}\n{}", how.record());
         // Written whole, then renamed: a reader sees all of it or nothing.
         let partial = dir.join(format!("{name}.stopped.new"));
@@ -204,13 +217,16 @@ impl Keeper {
     /// Which session `name` is now (server pid and session id), or `None`.
     /// (`display-message -t` answers with empty fields, not an error, when
     /// its target is missing; the name in the answer tells.)
-    async fn session_id(&self, name: &str) -> Result<Option<String>, KeeperError> {
-        let reply = self
-            .once(commands::display(
-                commands::session(name),
-                SESSION_ID.format(),
-            ))
-            .await?;
+    async fn session_id(
+        &self,
+        name: &str,
+        via: Option<&KeptProcess>,
+    ) -> Result<Option<String>, KeeperError> {
+        let display = commands::display(commands::session(name), SESSION_ID.format());
+        let reply = match via {
+            Some(process) => process.client.command(display).await?,
+            None => self.once(display).await?,
+        };
         let fields = SESSION_ID
             .parse_one(&reply.content())
             .map_err(WatchError::from)?;
@@ -280,11 +296,20 @@ impl Keeper {
         Some((written, Stopped::from_record(text.split_once('\n')?.1)?))
     }
 
-    /// The stop itself, with the lock held.
-    async fn stop_now(&self, name: &str, grace: Duration) -> Result<Stopped, KeeperError> {
+    /// The stop itself, with the lock held (through `via`'s connection if
+    /// given).
+    async fn stop_now(
+        &self,
+        name: &str,
+        grace: Duration,
+        via: Option<&KeptProcess>,
+    ) -> Result<Stopped, KeeperError> {
         // No output: tmux 3.2a crashes when a pane dies while output for it
         // waits to be sent to a control client (docs/tmux-versions.md).
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
+        let (client, pane) = match via {
+            Some(process) => (process.client.clone(), process.pane),
+            None => self.pane_without_output(name).await?.into_parts(),
+        };
         let target = session_target(name);
         // A stopped process is not started again by its restart policy.
         self.restart_off_if_set(&client, name).await?;

@@ -20,21 +20,9 @@ const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
 impl Keeper {
     /// Wait for `pattern` in a line of `name`'s output, from `from`, unless
     /// the process exits first (then [`KeeperError::ExitedBeforeReady`]
-    /// with its last lines).
-    pub async fn wait_ready(
-        &self,
-        name: &str,
-        pattern: &Regex,
-        from: WaitFrom,
-        timeout: Duration,
-    ) -> Result<ready::Found, KeeperError> {
-        let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        self.wait_ready_on(&client, name, pane, pattern, from, timeout)
-            .await
-    }
-
-    /// [`Keeper::wait_ready`] on a connection the caller already has to
-    /// `name`'s session (from [`Keeper::pane`]). A process the keeper
+    /// with its last lines); on a connection the caller already has to
+    /// `name`'s session (a [`super::KeptProcess`]'s, or from
+    /// [`Keeper::pane`]). A process the keeper
     /// started is matched in its log; a session started elsewhere has no
     /// log, so there what the pane shows counts: from the echo of the last
     /// text tmux-wire typed ([`WaitFrom::LastInput`], found by its content,
@@ -312,14 +300,14 @@ impl Keeper {
             what: "its log does not show whether it is idle".into(),
             writer,
         };
-        if let Some(writer) = self.log_writer_problem(name).await? {
+        if let Some(writer) = self.log_writer_problem_via(name, client).await? {
             return Err(not_logged(writer));
         }
         let idle = async {
             if !changes.quiet_for(quiet, deadline).await {
                 return Err(WatchError::Timeout(timeout).into());
             }
-            if let Some(writer) = self.log_writer_problem(name).await? {
+            if let Some(writer) = self.log_writer_problem_via(name, client).await? {
                 return Err(not_logged(writer));
             }
             Ok(watch::Idle {
@@ -348,7 +336,12 @@ impl Keeper {
         let server = self.kept(client, name).await?.and_then(|kept| kept.server);
         let writer_pid = super::writer::writer_pid(server, &path).await;
         let writer_exit = watch::ProcessExit::open(writer_pid);
-        let writer = async || self.log_writer_problem(name).await.ok().flatten();
+        let writer = async || {
+            self.log_writer_problem_via(name, client)
+                .await
+                .ok()
+                .flatten()
+        };
         let (waited, missed) = ready::wait_in_log(
             &path,
             start,

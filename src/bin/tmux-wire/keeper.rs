@@ -1,24 +1,18 @@
 //! The named processes: `start`, `ls`, `status`, `logs`, `send`, `keys`,
 //! `wait`, `stop`, `kill-all`, `clean`.
-//!
-//! Presentation first; below it, in functions of their own, two pieces of
-//! logic that belong to the keeper library and are due to move there: the
-//! log follower ([`follow_log`]) and the spinner's view of a pane
-//! ([`show_last_line`]).
+//! Presentation only: what happens is the keeper library's (most of it
+//! through a handle of the process, [`keeper::KeptProcess`]).
 
 use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
 use crate::docs::Kind;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
 use crate::{output, Failure};
-use indicatif::ProgressBar;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tmux_wire::client::{Client, PaneEvent};
 use tmux_wire::keeper::{self, Followed, Keeper, StartSpec, WaitFrom};
-use tmux_wire::protocol::PaneId;
 
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
     let StartArgs {
@@ -227,13 +221,11 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             // The cursor is where `poll` goes on: before a line not ended
             // yet (shown here, and by `poll` again, whole).
             let cursor = match end {
-                Some(_) => {
-                    let (_, whole) = keeper.logs_or_history(&name, 0, raw, true).await?;
-                    whole
-                        .map(|end| keeper.cursor_of(&name, &end))
-                        .transpose()?
-                        .map(|c| c.to_string())
-                }
+                Some(_) => keeper
+                    .last_lines(&name, 0, raw)
+                    .await?
+                    .1
+                    .map(|c| c.to_string()),
                 None => None,
             };
             print_doc(&docs::LogsDoc::Logs {
@@ -246,13 +238,13 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         }
         return Ok(());
     }
-    let followed = if raw {
-        keeper.follow_logs_bytes(&name, lines).await
-    } else {
-        keeper
-            .follow_logs(&name, lines, raw)
+    let followed = match keeper.process(&name).await {
+        Ok(process) if raw => process.follow_logs_bytes(lines).await,
+        Ok(process) => process
+            .follow_logs(lines, raw)
             .await
-            .map(|(last, f)| (last.into_iter().map(String::into_bytes).collect(), f))
+            .map(|(last, f)| (last.into_iter().map(String::into_bytes).collect(), f)),
+        Err(e) => Err(e),
     };
     let (last, following) = match followed {
         Ok(f) => f,
@@ -425,7 +417,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
         then_idle,
         timeout,
     } = args;
-    let mut text: Vec<u8> = match (text, file) {
+    let text: Vec<u8> = match (text, file) {
         (Some(t), None) if t == "-" => read_input(None)?,
         (Some(t), None) => t.into_bytes(),
         (None, Some(path)) if path.as_os_str() == "-" => read_input(None)?,
@@ -433,25 +425,18 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
         (None, None) => Vec::new(),
         (Some(_), Some(_)) => unreachable!("clap: TEXT conflicts with --file"),
     };
-    let sent = text.len();
-    // Enter, then end of file, go in the same typing as the text (a wait
-    // after it then starts before all of it).
-    let mut enter = enter;
-    if eof {
-        if std::mem::take(&mut enter) {
-            text.push(b'\r');
-        }
-        // Ctrl-D ends a line that has text (the reader gets it without a
-        // newline); at the start of a line it is the end of file.
-        if !matches!(text.last(), None | Some(b'\n' | b'\r')) {
-            text.push(0x04);
-        }
-        text.push(0x04);
+    let mut input = keeper::Input::text(text);
+    if enter {
+        input = input.enter();
     }
-    let text = text;
+    if eof {
+        input = input.eof();
+    }
+    let sent = input.len();
+    let process = keeper.process(&name).await?;
     if let Some(pattern) = then_ready {
-        let found = keeper
-            .send_then_ready(&name, &text, enter, &pattern, timeout)
+        let found = process
+            .send_then_ready(&input, &pattern, timeout)
             .await
             .map_err(|e| say_missed_then_failed(json, &name, e))?;
         if !json {
@@ -470,9 +455,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             out!("ready: {}", found.matched);
         }
     } else if let Some(quiet) = then_idle {
-        let idle = keeper
-            .send_then_idle(&name, &text, enter, quiet, timeout)
-            .await?;
+        let idle = process.send_then_idle(&input, quiet, timeout).await?;
         if json {
             print_doc(&docs::SendDoc::Send {
                 bytes: sent,
@@ -486,7 +469,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             out!("{name} is idle");
         }
     } else {
-        keeper.send_text(&name, &text, enter).await?;
+        process.send(&input).await?;
         if json {
             print_doc(&docs::SendDoc::Send {
                 bytes: sent,
@@ -547,26 +530,25 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
         From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor)?),
     };
     let bar = spinner(json, &format!("waiting for {name}"));
-    // Output only where it is needed (the spinner's last line; idle
-    // on a session tmux-wire did not start opens its own):
-    // tmux 3.2a crashes when a pane dies while output for it waits
-    // to be sent to a control client.
-    let (client, pane) = if bar.is_some() {
-        keeper.pane(&name).await?
-    } else {
-        keeper.pane_without_output(&name).await?
-    }
-    .into_parts();
+    let process = keeper.process(&name).await?;
+    // The spinner shows the last line the process printed.
     let _progress = match &bar {
-        Some(bar) => Some(show_last_line(&client, pane, bar.clone(), &name).await?),
+        Some(bar) => {
+            let (bar, name) = (bar.clone(), name.clone());
+            let show = move |last: &str| {
+                let shown: String = last.chars().take(60).collect();
+                bar.set_message(format!("waiting for {name}: {shown}"));
+            };
+            Some(process.on_last_line(show).await?)
+        }
         None => None,
     };
     let mut code = ExitCode::SUCCESS;
     let mut missed = keeper::WaitMissed::default();
     let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
-        keeper
-            .wait_ready_on(&client, &name, pane, &pattern, from, timeout)
+        process
+            .wait_ready(&pattern, from, timeout)
             .await
             .map(|found| {
                 missed = found.missed;
@@ -580,8 +562,8 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(|e| say_missed_then_failed(json, &name, e))
     } else if let Some(quiet) = idle {
-        keeper
-            .wait_idle_on(&client, &name, pane, quiet, timeout)
+        process
+            .wait_idle(quiet, timeout)
             .await
             .map(|i| {
                 (
@@ -593,8 +575,8 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(Failure::from)
     } else if exit {
-        keeper
-            .wait_exit_on(&client, &name, pane, timeout)
+        process
+            .wait_exit(timeout)
             .await
             .map(|s| {
                 if exit_code {
@@ -604,8 +586,8 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(Failure::from)
     } else if input {
-        keeper
-            .wait_input_on(&client, &name, pane, timeout)
+        process
+            .wait_input(timeout)
             .await
             .map(|()| (docs::Waited::Input, format!("{name} is waiting for input")))
             .map_err(Failure::from)
@@ -782,47 +764,5 @@ fn describe_stop(how: &keeper::Stopped) -> String {
             "did not exit after C-c within the grace period; session killed".into()
         }
         other => format!("{other:?}"),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Keeper logic still living in the CLI (to move into the keeper library).
-// ---------------------------------------------------------------------------
-
-/// Keep the spinner's message on the pane's last line of output; the task
-/// ends when the returned guard is dropped.
-async fn show_last_line(
-    client: &Client,
-    pane: PaneId,
-    bar: ProgressBar,
-    name: &str,
-) -> Result<AbortOnDrop, Failure> {
-    let mut output = client.pane_output(pane).await?;
-    let name = name.to_string();
-    let task = tokio::spawn(async move {
-        let mut lines = tmux_wire::text::Lines::new();
-        while let Some(event) = output.next().await {
-            if let PaneEvent::Output(data) = event {
-                let ended = lines.push(&data);
-                let current = lines.current();
-                let last = std::iter::once(&current)
-                    .chain(ended.iter().rev())
-                    .find(|l| !l.trim().is_empty());
-                if let Some(last) = last {
-                    let shown: String = last.trim().chars().take(60).collect();
-                    bar.set_message(format!("waiting for {name}: {shown}"));
-                }
-            }
-        }
-    });
-    Ok(AbortOnDrop(task))
-}
-
-/// Aborts its task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

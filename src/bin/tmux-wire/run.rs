@@ -7,8 +7,8 @@ use crate::docs;
 use crate::output::{out, print_doc};
 use crate::Failure;
 use std::process::ExitCode;
-use tmux_wire::keeper::{ExecOutcome, Keeper, KeeperError, ReadFrom, StartSpec};
-use tmux_wire::watch::{ExitStatus, WatchError};
+use tmux_wire::keeper::{ExecOutcome, Keeper, ReadFrom, StartSpec};
+use tmux_wire::watch::ExitStatus;
 
 /// `run`'s exit status while the process goes on: EX_TEMPFAIL, "try again
 /// later" (with `poll` or `wait`).
@@ -56,43 +56,12 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
             "`tmux-wire poll {name}` reads it; `tmux-wire stop {name}` stops it"
         )));
     }
-    let (client, pane) = keeper.pane_without_output(&name).await?.into_parts();
-    let ended = match keeper.wait_exit_on(&client, &name, pane, yield_for).await {
-        Ok(status) => Some(status),
-        Err(KeeperError::Watch(WatchError::Timeout(_))) => None,
-        Err(e) => return Err(e.into()),
-    };
-    drop(client);
-    // All of the run's output (a read returns at most 4 MiB; go on while
-    // there is more), keeping all of it only if it is to be printed.
-    let mut read = keeper
-        .read_output(&name, &ReadFrom::RunStart, false)
+    let outcome = keeper
+        .process(&name)
+        .await?
+        .outcome_within(yield_for, tail)
         .await?;
-    let keep_all = read.exit.is_some() || ended.is_some();
-    while read.more {
-        let cursor = read
-            .cursor
-            .parse()
-            .map_err(|e| Failure::new(docs::Kind::BadCursor, e))?;
-        let next = keeper
-            .read_output(&name, &ReadFrom::Cursor(cursor), false)
-            .await?;
-        let mut lines = std::mem::take(&mut read.lines);
-        lines.extend(next.lines.iter().cloned());
-        if !keep_all {
-            let skip = lines.len().saturating_sub(tail);
-            lines.drain(..skip);
-        }
-        read = tmux_wire::keeper::Output {
-            lines,
-            missed_bytes: read.missed_bytes + next.missed_bytes,
-            missed_lines_at_least: read.missed_lines_at_least + next.missed_lines_at_least,
-            ..next
-        };
-    }
-    // The status read with the output is the one to report (it may have
-    // ended just after the yield).
-    let ended = read.exit.or(ended);
+    let (ended, read) = (outcome.exit, outcome.output);
     if let (false, Some(writer)) = (json, &read.log_writer) {
         eprintln!("tmux-wire: {name}'s log writer is {writer}");
     }
@@ -213,7 +182,11 @@ fn warn_missed(missed: u64) {
 
 pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCode, Failure> {
     let line = args.line.join(" ");
-    let done = keeper.exec(&args.name, &line, args.timeout).await?;
+    let done = keeper
+        .process(&args.name)
+        .await?
+        .exec(&line, args.timeout)
+        .await?;
     if json {
         print_doc(&docs::ExecDoc::of(&done, args.raw));
     } else if args.raw {
