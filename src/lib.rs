@@ -37,12 +37,11 @@
 
 pub mod client;
 pub mod keeper;
-mod procfs;
+pub mod os;
 pub mod protocol;
 pub mod server;
 pub mod text;
 pub mod transport;
-pub mod tty;
 pub mod watch;
 
 /// The README's examples, compiled and run as doctests.

@@ -445,7 +445,7 @@ fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
     let (Some(server), Some(pid)) = (server, pid.and_then(|p| i32::try_from(p).ok())) else {
         return false;
     };
-    crate::watch::local::is_tmux(server) && !crate::watch::local::process_running(pid)
+    crate::os::terminal::is_tmux(server) && !crate::os::terminal::process_running(pid)
 }
 
 #[cfg(test)]

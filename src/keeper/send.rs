@@ -127,7 +127,7 @@ impl Keeper {
     }
 
     /// Refuse input with a line longer than the pane's terminal keeps when
-    /// its program reads line by line ([`crate::tty`]): the kernel would
+    /// its program reads line by line ([`crate::os::tty`]): the kernel would
     /// drop the rest of the line, and the program would read it cut short.
     /// The terminal's mode is read only when a line is that long; where it
     /// cannot be read (a server in another namespace), the text is typed.
@@ -138,18 +138,18 @@ impl Keeper {
         pane: PaneId,
         text: &[u8],
     ) -> Result<(), KeeperError> {
-        if !crate::tty::may_overflow(text) {
+        if !crate::os::tty::may_overflow(text) {
             return Ok(());
         }
         let Some(rules) = watch::pane_line_rules(client, pane).await else {
             return Ok(());
         };
         let length = rules.longest_line(text);
-        if length > crate::tty::CANONICAL_LINE_MAX {
+        if length > crate::os::tty::CANONICAL_LINE_MAX {
             return Err(KeeperError::LineTooLong {
                 name: name.to_string(),
                 length,
-                limit: crate::tty::CANONICAL_LINE_MAX,
+                limit: crate::os::tty::CANONICAL_LINE_MAX,
             });
         }
         Ok(())

@@ -362,9 +362,9 @@ fn starter_token() -> String {
     format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
 }
 
-/// The start time of process `pid` ([`crate::procfs::start_time`]).
+/// The start time of process `pid` ([`crate::os::procfs::start_time`]).
 fn process_start_time(pid: u32) -> Option<u64> {
-    crate::procfs::start_time(i32::try_from(pid).ok()?)
+    crate::os::procfs::start_time(i32::try_from(pid).ok()?)
 }
 
 /// The starter token in a placeholder's command line, if it is one.

@@ -16,10 +16,10 @@
 //! Both install [`exit_reporting`] first, so the status stays queryable with
 //! [`exit_status`] after the wait.
 
-use super::local::{self, local_pids, nudge, LocalPane};
 use super::{gone, WatchError};
 use crate::client::commands::{self, OptionValue};
 use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
+use crate::os::terminal::{self as local, local_pids, nudge, LocalPane};
 use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -651,7 +651,7 @@ pub(crate) fn closed_by_server_end(reason: &str) -> bool {
 /// it closes its files).
 pub(crate) fn process_ending(pid: i32) -> bool {
     const PF_EXITING: u64 = 0x4;
-    let Some(stat) = crate::procfs::stat(pid) else {
+    let Some(stat) = crate::os::procfs::stat(pid) else {
         return true;
     };
     let state = stat.fields.first().map_or("", String::as_str);

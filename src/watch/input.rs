@@ -6,8 +6,8 @@
 //! backstop for a program that starts to read without printing anything,
 //! after each [`BACKSTOP`] of silence. Nothing else wakes it.
 
-use super::local::reading_terminal;
 use super::WatchError;
+use crate::os::terminal::reading_terminal;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -25,9 +25,12 @@
 pub mod exit;
 mod idle;
 pub mod input;
-pub(crate) mod local;
+pub(crate) use crate::os::terminal as local;
 pub mod pattern;
 
+pub(crate) use crate::os::terminal::{
+    local_child, local_pids, nudge, pane_line_rules, ProcessExit,
+};
 pub(crate) use exit::process_ending;
 pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
@@ -37,7 +40,6 @@ pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_
 pub(crate) use idle::program_name;
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
-pub(crate) use local::{local_child, local_pids, nudge, pane_line_rules, ProcessExit};
 pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
 

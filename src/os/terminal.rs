@@ -4,9 +4,9 @@
 //! systems, a server in another namespace) these give `None` and the waits
 //! go through the server instead.
 
-use super::exit::ExitStatus;
 use crate::client::{commands, Client};
 use crate::protocol::{FormatQuery, PaneId};
+use crate::watch::ExitStatus;
 use nix::unistd::Pid;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -46,12 +46,12 @@ async fn pane_pids_and(
 pub(crate) async fn pane_line_rules(
     client: &Client,
     pane: PaneId,
-) -> Option<crate::tty::LineRules> {
+) -> Option<crate::os::tty::LineRules> {
     let (server, process, tty) = pane_pids_and(client, pane, &["pane_tty"]).await?;
     if !local_child(server, process) {
         return None;
     }
-    crate::tty::line_rules(std::path::Path::new(tty.first()?))
+    crate::os::tty::line_rules(std::path::Path::new(tty.first()?))
         .ok()
         .flatten()
 }
@@ -153,9 +153,9 @@ impl ProcessExit {
 }
 
 /// The fields of `/proc/PID/stat` from the third (the state) on
-/// ([`crate::procfs::stat`]).
+/// ([`crate::os::procfs::stat`]).
 fn proc_stat(pid: i32) -> Option<Vec<String>> {
-    crate::procfs::stat(pid).map(|stat| stat.fields)
+    crate::os::procfs::stat(pid).map(|stat| stat.fields)
 }
 
 /// Whether process `pid` exists and has not exited (a zombie has).
@@ -256,7 +256,7 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
         // Processes this side cannot look into (another user's, `sudo`):
         // the answer is unknown only if no process could be looked at.
         let (mut unknown, mut seen) = (false, false);
-        for other in crate::procfs::pids()? {
+        for other in crate::os::procfs::pids()? {
             let Some(stat) = proc_stat(other) else {
                 continue;
             };
@@ -488,7 +488,7 @@ pub(crate) fn alone_in_foreground(pid: i32) -> Option<bool> {
         if foreground != group {
             return Some(false);
         }
-        for other in crate::procfs::pids()? {
+        for other in crate::os::procfs::pids()? {
             if other == pid {
                 continue;
             }
