@@ -597,7 +597,7 @@ fn watch_writers(
         watches.entry(pid).or_insert_with(|| {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let exit = watch::ProcessExit::open(Some(pid));
+                let exit = crate::os::process::ProcessExit::open(Some(pid));
                 if exit.is_open() {
                     exit.exited().await;
                     let _ = tx.send(());

@@ -34,7 +34,7 @@ pub struct LogFollow {
     /// The keeper, to look at the log writer and start it again.
     keeper: Keeper,
     /// The end of the log writer's process (a pidfd), where it can be seen.
-    writer: watch::ProcessExit,
+    writer: crate::os::process::ProcessExit,
     /// Whether the log writer is still to be watched (the process runs).
     watch_writer: bool,
     /// When to look at it next, where its end cannot be watched.
@@ -68,8 +68,9 @@ impl Keeper {
                 name: name.to_string(),
             });
         };
-        let writer =
-            watch::ProcessExit::open(super::writer::writer_pid(server, &self.log_path(name)).await);
+        let writer = crate::os::process::ProcessExit::open(
+            super::writer::writer_pid(server, &self.log_path(name)).await,
+        );
         let follow = LogFollow {
             client,
             pane,
@@ -188,7 +189,7 @@ impl LogFollow {
             server_alive(&self.socket)
                 && !self
                     .server
-                    .is_some_and(|pid| watch::process_ending(pid.as_raw()))
+                    .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()))
         };
         // A server told to end (kill-server, SIGTERM) closes its panes'
         // terminals, may report their deaths by SIGHUP, then drops its
@@ -264,7 +265,7 @@ impl LogFollow {
             _ => None,
         };
         let pid = self.new_writer_pid().await;
-        self.writer = watch::ProcessExit::open(pid);
+        self.writer = crate::os::process::ProcessExit::open(pid);
         self.next_look = tokio::time::Instant::now() + WRITER_LOOK;
         Ok(match told {
             // Its process ended, and another caller started it again.
@@ -294,7 +295,7 @@ impl LogFollow {
 
     fn stop_watching_writer(&mut self) {
         self.watch_writer = false;
-        self.writer = watch::ProcessExit::open(None);
+        self.writer = crate::os::process::ProcessExit::open(None);
     }
 }
 

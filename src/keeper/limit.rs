@@ -98,7 +98,7 @@ impl Keeper {
         }
         match watch::local_pids(client, pane).await {
             Some((_, pid)) => {
-                let process = watch::ProcessExit::open(Some(pid));
+                let process = crate::os::process::ProcessExit::open(Some(pid));
                 super::stop::terminate_now(pid, &process).await;
             }
             // Not ours to signal (another pid namespace): end the session.

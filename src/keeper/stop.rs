@@ -313,7 +313,7 @@ impl Keeper {
             Stopped::Killed => watch::local_pids(&client, pane).await.map(|(_, pid)| pid),
             _ => None,
         };
-        let process = watch::ProcessExit::open(survivor);
+        let process = crate::os::process::ProcessExit::open(survivor);
         // Killing the session we are attached to ends this connection.
         let kill = client.command(commands::kill_session(target)).await;
         match kill {
@@ -343,7 +343,7 @@ static SESSION_ID: LazyLock<FormatQuery> =
 
 /// A process that survived its session's end (it ignores SIGHUP): SIGTERM
 /// to its process group, then SIGKILL if it is still there after 2 s.
-async fn terminate(pid: i32, process: &watch::ProcessExit) {
+async fn terminate(pid: i32, process: &crate::os::process::ProcessExit) {
     let gone = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
     if gone.is_ok() {
         return;
@@ -353,7 +353,7 @@ async fn terminate(pid: i32, process: &watch::ProcessExit) {
 
 /// SIGTERM to the process group of `pid`, then SIGKILL if it has not
 /// exited 2 s later.
-pub(super) async fn terminate_now(pid: i32, process: &watch::ProcessExit) {
+pub(super) async fn terminate_now(pid: i32, process: &crate::os::process::ProcessExit) {
     use nix::sys::signal::{killpg, Signal};
     let group = nix::unistd::Pid::from_raw(pid);
     let _ = killpg(group, Signal::SIGTERM);

@@ -134,7 +134,7 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
-        if !crate::os::terminal::is_tmux(server) {
+        if !crate::os::process::is_tmux(server) {
             return None;
         }
         let children =

@@ -41,6 +41,12 @@ pub(crate) fn start_time(pid: i32) -> Option<u64> {
     stat(pid)?.fields.get(19)?.parse().ok()
 }
 
+/// The fields of `/proc/PID/stat` from the third (the state) on
+/// ([`stat`]).
+pub(crate) fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    crate::os::procfs::stat(pid).map(|stat| stat.fields)
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;

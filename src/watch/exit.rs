@@ -7,7 +7,7 @@
 //! - **Local** (Linux, the server in our pid namespace): a pidfd on the
 //!   pane's process wakes the wait the moment the kernel reports the exit,
 //!   and the status is read from the zombie (`/proc/PID/stat`) before tmux
-//!   reaps it. See `local.rs`.
+//!   reaps it. See [`crate::os`].
 //! - **Via the server** (anywhere else, or when the local view fails): a
 //!   global `pane-died` hook entry (index [`EXIT_HOOK_INDEX`]) runs
 //!   `wait-for -S` on [`EXIT_CHANNEL`], and a second control connection
@@ -16,34 +16,19 @@
 //! Both install [`exit_reporting`] first, so the status stays queryable with
 //! [`exit_status`] after the wait.
 
+use super::pids::local_pids;
 use super::{gone, WatchError};
 use crate::client::commands::{self, OptionValue};
 use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
-use crate::os::terminal::{self as local, local_pids, nudge, LocalPane};
+use crate::os::process::{process_ending, process_running, LocalPane};
+use crate::os::reaper::{nudge, spawn_nudges};
+use crate::os::ExitStatus;
 use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How a pane's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "how", content = "value")]
-pub enum ExitStatus {
-    /// It exited with this code.
-    Exited(i32),
-    /// A signal killed it (the signal's number).
-    Signaled(i32),
-}
-
 impl ExitStatus {
-    /// The shell's view of it: the code, or 128 + the signal.
-    pub fn code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(code) => code,
-            ExitStatus::Signaled(signal) => 128 + signal,
-        }
-    }
-
     /// Read `#{pane_dead_status}` and `#{pane_dead_signal}`: tmux fills one
     /// of them only once it has reaped the process (a pane whose pty closed
     /// first reads `pane_dead` 1 with both empty: not finished yet). The
@@ -69,18 +54,6 @@ impl ExitStatus {
         name.parse::<nix::sys::signal::Signal>()
             .ok()
             .map(|s| ExitStatus::Signaled(s as i32))
-    }
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
-            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
-                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
-                Err(_) => write!(f, "killed by signal {signal}"),
-            },
-        }
     }
 }
 
@@ -335,7 +308,7 @@ impl ExitReporting {
             // has reaped since the look above has none (then the status
             // is there to read).
             if let Some((_, pid)) = local_pids(client, self.pane).await {
-                if !local::process_running(pid) {
+                if !process_running(pid) {
                     match wait_exit(client, self.pane, Duration::from_secs(5)).await {
                         Ok(exited) => status = Some(exited),
                         Err(WatchError::PaneGone(_)) => return Ok(()),
@@ -646,19 +619,6 @@ pub(crate) fn closed_by_server_end(reason: &str) -> bool {
     reason == Ending::Shutdown.to_string() || reason == Ending::ServerGone.to_string()
 }
 
-/// Whether process `pid` is gone, a zombie, or exiting (`PF_EXITING` in
-/// the flags of `/proc/PID/stat`, set as the kernel begins to end it, before
-/// it closes its files).
-pub(crate) fn process_ending(pid: i32) -> bool {
-    const PF_EXITING: u64 = 0x4;
-    let Some(stat) = crate::os::procfs::stat(pid) else {
-        return true;
-    };
-    let state = stat.fields.first().map_or("", String::as_str);
-    let flags: u64 = stat.fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
-    matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0
-}
-
 /// The local strategy: tmux's answer if it has one, else the kernel's word
 /// through the pidfd and the zombie's status. `None` when the process was
 /// reaped before its status could be read.
@@ -678,7 +638,7 @@ async fn exit_seen_locally(
                 // Read the status before the reminders let tmux reap it;
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
-                local::spawn_nudges(local.server);
+                spawn_nudges(local.server);
                 server_outlived_it(client, pane, local.server).await?;
                 return Ok(status);
             }
@@ -787,15 +747,6 @@ mod tests {
         assert_eq!(hook_index(4_194_304, &hooks), Some(free));
         let all = format!("{hooks}client-detached[{free}] display-message x\n");
         assert_eq!(hook_index(4_194_304, &all), None);
-    }
-
-    #[test]
-    fn an_ending_process_is_told_from_a_live_one() {
-        assert!(!process_ending(std::process::id() as i32));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        child.wait().unwrap();
-        assert!(process_ending(pid));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Waiting until a pane's program waits for input: blocked reading its
-//! terminal (see `local::reading_terminal` for how that is seen).
+//! terminal (see `os::terminal::reading_terminal` for how that is seen).
 //!
 //! The check runs when the pane's output goes quiet ([`QUIET`] after its
 //! last output: a program that prints a prompt and then reads), and, as a

@@ -19,22 +19,20 @@
 //! armed wait's `wait(timeout)` then awaits it.
 //!
 //! The files: `pattern.rs` (a line matching a pattern), `idle.rs` (quiet),
-//! `exit.rs` (the exit and its status), `local.rs` (what only a process in
-//! the server's pid namespace on Linux can see: pidfds and `/proc`).
+//! `exit.rs` (the exit and its status), `input.rs` (a program waiting for
+//! input), `pids.rs` (the pids of a pane's process and its server, for the
+//! looks at them in [`crate::os`] that only a process in the server's pid
+//! namespace on Linux can take: pidfds and `/proc`).
 
 pub mod exit;
 mod idle;
 pub mod input;
-pub(crate) use crate::os::terminal as local;
 pub mod pattern;
+mod pids;
 
-pub(crate) use crate::os::terminal::{
-    local_child, local_pids, nudge, pane_line_rules, ProcessExit,
-};
-pub(crate) use exit::process_ending;
 pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
-    ExitStatus, ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
+    ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
 };
 pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal};
 pub(crate) use idle::program_name;
@@ -42,6 +40,10 @@ pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
 pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
+pub(crate) use pids::{local_pids, pane_line_rules};
+
+/// How a pane's process ended (defined with the look at the process itself).
+pub use crate::os::ExitStatus;
 
 use crate::client::{ClientError, ErrorKind};
 use crate::protocol::{FormatError, PaneId};

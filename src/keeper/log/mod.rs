@@ -287,7 +287,7 @@ pub fn utc_time(unix_time: u64) -> String {
 /// sink to reap its children after each half second without input.
 ///
 /// tmux packages built with libutempter lose the SIGCHLD of a pane's
-/// process now and then (see `os::terminal::nudge`): the pane then reads
+/// process now and then (see `os::reaper::nudge`): the pane then reads
 /// dead with no status, and its `pane-died` hook (a restart policy's) does
 /// not fire until the server gets another SIGCHLD. With no tmux-wire client
 /// alive, nobody would send one; the sink, a child of the server that
@@ -304,7 +304,7 @@ impl NudgingStdin {
         let parent = nix::unistd::getppid();
         NudgingStdin {
             stdin: io::stdin(),
-            server: crate::os::terminal::is_tmux(parent).then_some(parent),
+            server: crate::os::process::is_tmux(parent).then_some(parent),
         }
     }
 }
@@ -641,7 +641,7 @@ pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
     {
         // A pid that only looks local (a server in another pid namespace
         // whose pid a local process happens to have) says nothing.
-        if !crate::os::terminal::is_tmux(server) {
+        if !crate::os::process::is_tmux(server) {
             return false;
         }
         let children = format!("/proc/{server}/task/{server}/children");
