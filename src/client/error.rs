@@ -1,7 +1,8 @@
 //! The client layer's error, and tmux's error texts classified once.
 
 use crate::protocol::{AnswerError, ProtocolError, Reply};
-use crate::server::{ProbeError, ServerError};
+use crate::server::ServerError;
+use crate::transport::plain::ProbeError;
 use crate::transport::TransportError;
 use std::sync::Arc;
 use thiserror::Error;

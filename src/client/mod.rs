@@ -264,11 +264,11 @@ impl Client {
                 // Only a server the direct transport cannot speak to falls
                 // back; a missing server is an error either way.
                 Err(TransportError::Probe(
-                    e @ (crate::server::ProbeError::VersionMismatch { .. }
-                    | crate::server::ProbeError::TooOld { .. }),
+                    e @ (crate::transport::plain::ProbeError::VersionMismatch { .. }
+                    | crate::transport::plain::ProbeError::TooOld { .. }),
                 )) => {
                     let mut pipe = process(Some(format!("direct transport unsupported ({e})")))?;
-                    if let crate::server::ProbeError::TooOld { version } = e {
+                    if let crate::transport::plain::ProbeError::TooOld { version } = e {
                         pipe.info.server_version = Some(version);
                     }
                     pipe

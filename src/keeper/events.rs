@@ -19,6 +19,7 @@ use super::{log, Keeper, KeeperError, Stopped};
 use crate::client::commands;
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
+use crate::transport::plain;
 use crate::watch::{self, ExitStatus};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -251,7 +252,7 @@ impl Keeper {
     async fn events_count(&self) -> Option<u64> {
         let show = commands::show_global_option(EVENTS_COUNT);
         let (out, status, _) =
-            tokio::time::timeout(ANSWER_WITHIN, server::plain_command(&self.socket, &show))
+            tokio::time::timeout(ANSWER_WITHIN, plain::command(&self.socket, &show))
                 .await
                 .ok()?
                 .ok()?;
@@ -386,7 +387,7 @@ impl Keeper {
                 // again) may meet a server going away, which ends its
                 // writers first: tmux's own wake-up says when it is gone.
                 Ok(Err(_)) | Err(_) if own_look => {
-                    if let Err(e) = server::plain_command(&self.socket, &wait).await {
+                    if let Err(e) = plain::command(&self.socket, &wait).await {
                         abort_all(&mut watchers);
                         return Ok(e.to_string());
                     }
@@ -467,7 +468,7 @@ impl Keeper {
                 continue;
             }
             // Until tmux says to look again, pass on input waits.
-            let woke = server::plain_command(&self.socket, &wait);
+            let woke = plain::command(&self.socket, &wait);
             tokio::pin!(woke);
             let mut backstop = tokio::time::interval(BACKSTOP);
             backstop.tick().await;

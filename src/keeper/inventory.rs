@@ -382,7 +382,7 @@ impl Keeper {
 /// Whether connecting failed because no server could be reached (rather
 /// than the server refusing).
 fn is_unreachable(error: &ClientError) -> bool {
-    use crate::server::ProbeError;
+    use crate::transport::plain::ProbeError;
     use crate::transport::TransportError;
     matches!(error, ClientError::Transport(e) if matches!(
         **e,

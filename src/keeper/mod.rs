@@ -67,8 +67,9 @@ use crate::client::{
     QUIET_ATTACH_FLAGS,
 };
 use crate::protocol::{version_at_least, Command, FormatQuery, PaneId, Reply};
-use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState};
+use crate::server::{self, ServerError, SocketSpec, SocketState};
 use crate::transport::direct::{self, DirectOptions};
+use crate::transport::plain::ProbeError;
 use crate::transport::{TransportError, TransportInfo};
 use crate::watch::WatchError;
 use std::path::{Path, PathBuf};
