@@ -9,7 +9,7 @@
 //! then SIGKILL). The session stays, with the process's status, until it
 //! is stopped or started again.
 
-use super::{session_target, Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
+use super::{Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
 use crate::client::{commands, Client};
 use crate::protocol::PaneId;
 use crate::watch::{self, WatchError};
@@ -104,7 +104,7 @@ impl Keeper {
             // Not ours to signal (another pid namespace): end the session.
             None => {
                 client
-                    .command(commands::kill_session(session_target(name)))
+                    .command(commands::kill_session(commands::session(name)))
                     .await?;
             }
         }

@@ -274,7 +274,7 @@ impl Keeper {
 
     /// The command that attaches to `name`'s session with `flags`.
     fn attach_command(&self, name: &str, flags: &str) -> Vec<String> {
-        commands::attach(session_target(name), flags).to_strings()
+        commands::attach(commands::session(name), flags).to_strings()
     }
 
     /// A control connection attached to `name`'s session.
@@ -323,7 +323,7 @@ impl Keeper {
         let client = self.attach_with(name, flags).await?;
         let reply = client
             .command(commands::list_session_panes(
-                session_target(name),
+                commands::session(name),
                 PANE_ID.format(),
             ))
             .await?;
@@ -419,11 +419,6 @@ fn parse_pane_id(reply: &Reply) -> Result<PaneId, KeeperError> {
             String::from_utf8_lossy(&reply.output())
         ))
     })
-}
-
-/// The exact-match target of session `name`.
-fn session_target(name: &str) -> String {
-    format!("={name}")
 }
 
 /// 16 hex digits, different for every call in any process (the time, the

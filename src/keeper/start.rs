@@ -5,9 +5,8 @@
 
 use super::command::{check_runnable, environment, format_escape, shell_words};
 use super::{
-    log, parse_pane_id, session_target, unix_now, validate_name, Keeper, KeeperError, ProcessInfo,
-    State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED,
-    PANE_ID,
+    log, parse_pane_id, unix_now, validate_name, Keeper, KeeperError, ProcessInfo, State, WaitFrom,
+    OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED, PANE_ID,
 };
 use crate::client::{commands, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::protocol::PaneId;
@@ -195,7 +194,7 @@ impl Keeper {
                     // It exited, or its starter died before it finished:
                     // start it again in a new session of the same name (its
                     // log goes on).
-                    self.once(commands::kill_session(session_target(name)))
+                    self.once(commands::kill_session(commands::session(name)))
                         .await?;
                     replaced = true;
                 }
@@ -217,7 +216,7 @@ impl Keeper {
             Err(e) => {
                 // Leave no placeholder behind to pass for a live process.
                 let _ = self
-                    .once(commands::kill_session(session_target(name)))
+                    .once(commands::kill_session(commands::session(name)))
                     .await;
                 Err(e)
             }

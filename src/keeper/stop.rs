@@ -2,7 +2,7 @@
 //! (and a process that outlives that signalled); stops of one name take
 //! turns and share their outcome.
 
-use super::{is_missing, log, session_target, validate_name, Keeper, KeeperError};
+use super::{is_missing, log, validate_name, Keeper, KeeperError};
 use crate::client::{commands, ClientError, ErrorKind};
 use crate::protocol::FormatQuery;
 use crate::server;
@@ -285,7 +285,7 @@ impl Keeper {
         // No output: tmux 3.2a crashes when a pane dies while output for it
         // waits to be sent to a control client (docs/tmux-versions.md).
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        let target = session_target(name);
+        let target = commands::session(name);
         // A stopped process is not started again by its restart policy.
         self.restart_off_if_set(&client, name).await?;
         let how = match watch::exit_status(&client, pane).await? {
