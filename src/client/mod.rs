@@ -379,6 +379,41 @@ impl Client {
             .collect())
     }
 
+    /// Run several commands in one write ([`Client::enqueue_together`]:
+    /// tmux runs them back to back) and await every reply: the replies in
+    /// order, or the error of the first command that failed (tmux ran the
+    /// others all the same, and their replies were awaited too).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tmux_wire::client::Client) -> Result<(), tmux_wire::client::ClientError> {
+    /// use tmux_wire::client::commands;
+    /// let web = commands::session("web");
+    /// client.commands([
+    ///     commands::set_option(&web, "@a", "1"),
+    ///     commands::set_option(&web, "@b", "2"),
+    /// ]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn commands<C: IntoCommand>(
+        &self,
+        batch: impl IntoIterator<Item = C>,
+    ) -> Result<Vec<Reply>, ClientError> {
+        let mut replies = Vec::new();
+        let mut failed = None;
+        for reply in self.enqueue_together(batch).await? {
+            match reply.await {
+                Ok(reply) => replies.push(reply),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(replies),
+        }
+    }
+
     /// The output of one pane from now on, as a bounded stream (see
     /// [`PaneOutput`]: a reader that falls behind gets explicit
     /// `Paused`/`Resumed` items around what it missed, never a silent gap).

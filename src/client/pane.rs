@@ -214,13 +214,9 @@ impl Pane {
     /// comes in between. A `\n` arrives as LF, which shells and line-mode
     /// programs take as Enter.
     pub async fn send_text(&self, text: &[u8]) -> Result<(), super::ClientError> {
-        let pending = self
-            .client
-            .enqueue_together(super::commands::send_text(self.id, text))
+        self.client
+            .commands(super::commands::send_text(self.id, text))
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(())
     }
 

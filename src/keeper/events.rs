@@ -238,11 +238,7 @@ impl Keeper {
             &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
         );
         let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
-        if let Ok(replies) = client.enqueue_together(vec![count, signal]).await {
-            for reply in replies {
-                let _ = reply.await;
-            }
-        }
+        let _ = client.commands([count, signal]).await;
     }
 
     /// How often "look again" was said on this server ([`EVENTS_COUNT`]);

@@ -162,13 +162,9 @@ impl Keeper {
         text: &[u8],
         enter: bool,
     ) -> Result<(), KeeperError> {
-        let mut pending = Vec::new();
-        for command in send_text_commands(pane, text, enter) {
-            pending.push(client.enqueue(command).await?);
-        }
-        for reply in pending {
-            reply.await?;
-        }
+        client
+            .commands(send_text_commands(pane, text, enter))
+            .await?;
         Ok(())
     }
 
@@ -226,15 +222,12 @@ impl Keeper {
         let at = self.log_end(name)?;
         let echo = echo_record(text);
         let session = commands::session(name);
-        let pending = client
-            .enqueue_together([
+        client
+            .commands([
                 commands::set_option(&session, OPT_INPUT, &at.to_string()),
                 commands::set_option(&session, OPT_ECHO, &echo),
             ])
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(Some(at))
     }
 }
@@ -253,15 +246,12 @@ impl Keeper {
         text: &[u8],
     ) -> Result<(), KeeperError> {
         let row = watch::input_row(client, pane).await?;
-        let pending = client
-            .enqueue_together([
+        client
+            .commands([
                 commands::set_pane_option(pane, OPT_INPUT_ROW, &row.to_string()),
                 commands::set_pane_option(pane, OPT_INPUT_ECHO, &echo_record(text)),
             ])
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(())
     }
 }

@@ -253,9 +253,7 @@ impl Keeper {
                 source,
             })?
             .to_string();
-        for command in watch::exit_reporting(pane) {
-            client.command(command).await?;
-        }
+        client.commands(watch::exit_reporting(pane)).await?;
         client.command(commands::pipe_output(pane, &sink)).await?;
         let respawn =
             commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);
@@ -275,9 +273,7 @@ impl Keeper {
             (OPT_ECHO, ""),
         ]
         .map(|(option, value)| commands::set_option(&session, option, value));
-        for reply in client.enqueue_together(settings).await? {
-            reply.await?;
-        }
+        client.commands(settings).await?;
         if spec.restart.is_none() {
             // An earlier run's, with its environment: not needed now.
             let _ = std::fs::remove_file(self.spec_path(name));

@@ -292,9 +292,7 @@ impl Keeper {
             Some(status) => Stopped::AlreadyExited { status },
             None => {
                 // Keep the status (a session started elsewhere may not).
-                for command in watch::exit_reporting(pane) {
-                    client.command(command).await?;
-                }
+                client.commands(watch::exit_reporting(pane)).await?;
                 client.command(commands::send_keys(pane, ["C-c"])).await?;
                 match watch::wait_exit(&client, pane, grace).await {
                     Ok(status) => Stopped::Interrupted { status },

@@ -202,19 +202,19 @@ fn undo_when_gone(hook: &str, client: &str, pane: PaneId) -> String {
 /// that lives as long as the wait. Overlapping waits on a pane are counted;
 /// the last one out, whichever way it goes, puts the setting back.
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
-    let pending = client
-        .enqueue_together([
+    let answers: Vec<String> = client
+        .commands([
             commands::show_pane_option(pane, "remain-on-exit", OptionValue::Own),
             commands::display(pane, "#{client_name}"),
             commands::display(pane, "#{client_session}"),
             commands::display(pane, "#{client_pid}"),
             commands::show_global_hook("client-detached"),
         ])
-        .await?;
-    let mut answers = Vec::new();
-    for reply in pending {
-        answers.push(reply.await.map_err(|e| gone(e, pane))?.text());
-    }
+        .await
+        .map_err(|e| gone(e, pane))?
+        .iter()
+        .map(Reply::text)
+        .collect();
     let [own, name, session, pid, hooks] = &answers[..] else {
         unreachable!("five commands");
     };
@@ -327,9 +327,7 @@ impl ExitReporting {
         let mut batch: Vec<Command> = put_back.into_iter().collect();
         batch.push(commands::unset_pane_option(pane, SAVED_REMAIN));
         batch.push(commands::unset_pane_option(pane, WAITS));
-        for reply in client.enqueue_together(batch).await? {
-            reply.await.map_err(|e| gone(e, pane))?;
-        }
+        client.commands(batch).await.map_err(|e| gone(e, pane))?;
         let Some(status) = status else {
             return Ok(());
         };
@@ -514,9 +512,10 @@ pub async fn arm_exit(
     // connection cannot, since tmux holds its notifications behind the
     // open `wait-for`.
     let events = client.events();
-    for command in exit_reporting(pane) {
-        client.command(command).await.map_err(|e| gone(e, pane))?;
-    }
+    client
+        .commands(exit_reporting(pane))
+        .await
+        .map_err(|e| gone(e, pane))?;
     let pids = local_pids(client, pane).await;
     let local = match how {
         ExitWatch::Auto => pids.and_then(|(server, process)| LocalPane::open(server, process)),
