@@ -10,6 +10,7 @@ use std::io::Read;
 pub(crate) struct Stat {
     /// The command name (field 2, without its parentheses; it may hold
     /// anything, spaces and parentheses included).
+    #[cfg_attr(not(feature = "keeper"), allow(dead_code))]
     pub(crate) name: String,
     /// The fields from the third (the state) on: field N is `fields[N - 3]`.
     pub(crate) fields: Vec<String>,

@@ -2,6 +2,10 @@
 //! process sleeps reading its terminal, where a shell waits at its
 //! prompt, and what typed input waits to be read. Elsewhere (other
 //! systems, a server in another namespace) these give `None`.
+//!
+//! Only the waits for input use some of it; the rest is the keeper's
+//! (feature `keeper`).
+#![cfg_attr(not(feature = "keeper"), allow(dead_code))]
 
 use crate::os::process::process_running;
 use crate::os::procfs::stat_fields as proc_stat;

@@ -34,13 +34,17 @@ pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
     ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
 };
-pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal};
-pub(crate) use idle::program_name;
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
-pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
-pub(crate) use pids::{local_pids, pane_line_rules};
+// What the keeper uses of the waits' insides.
+#[cfg(feature = "keeper")]
+pub(crate) use {
+    exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal},
+    idle::program_name,
+    pattern::screen_rows,
+    pids::{local_pids, pane_line_rules},
+};
 
 /// How a pane's process ended (defined with the look at the process itself).
 pub use crate::os::ExitStatus;

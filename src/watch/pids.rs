@@ -3,7 +3,7 @@
 //! namespace can take ([`crate::os`]).
 
 use crate::client::{commands, Client};
-use crate::os::process::{is_tmux, local_child};
+use crate::os::process::is_tmux;
 use crate::protocol::{FormatQuery, PaneId};
 use nix::unistd::Pid;
 
@@ -39,12 +39,13 @@ async fn pane_pids_and(
 /// a local tmux process and the pane's process its child (then the
 /// pane's `/dev/pts` path names the same terminal here). `None` in raw
 /// mode, and where it cannot be seen.
+#[cfg(feature = "keeper")]
 pub(crate) async fn pane_line_rules(
     client: &Client,
     pane: PaneId,
 ) -> Option<crate::os::tty::LineRules> {
     let (server, process, tty) = pane_pids_and(client, pane, &["pane_tty"]).await?;
-    if !local_child(server, process) {
+    if !crate::os::process::local_child(server, process) {
         return None;
     }
     crate::os::tty::line_rules(std::path::Path::new(tty.first()?))
