@@ -30,7 +30,7 @@ mod engine;
 mod error;
 mod pane;
 
-pub use error::{ClientError, ErrorKind};
+pub use error::{ClientError, CloseReason, ErrorKind};
 pub use pane::{Pane, PaneEvent, PaneOutput};
 
 use crate::protocol::{Command, Notification, PaneId, Reply};
@@ -56,7 +56,7 @@ pub enum ClientEvent {
     /// A line tmux sent that is not valid control-mode output.
     Invalid(String),
     /// The session ended; nothing follows.
-    Closed(String),
+    Closed(CloseReason),
 }
 
 /// Which transport to use.
@@ -152,7 +152,7 @@ pub struct Client {
     requests: mpsc::Sender<Request>,
     drained: mpsc::UnboundedSender<PaneId>,
     events: Events,
-    closed: watch::Receiver<Option<String>>,
+    closed: watch::Receiver<Option<CloseReason>>,
     info: Arc<TransportInfo>,
     /// How this connection was made (with the socket resolved), so a
     /// second one can be opened to the same server; `None` for
@@ -219,9 +219,7 @@ impl Client {
     /// client made with [`Client::from_pipe`], which has no address.
     pub async fn connect_again(&self, command: Vec<String>) -> Result<Client, ClientError> {
         let Some(origin) = &self.origin else {
-            return Err(ClientError::Closed(
-                "this client was made from a pipe and cannot reconnect".into(),
-            ));
+            return Err(ClientError::NoAddress);
         };
         let mut opts = (**origin).clone();
         opts.command = command;
@@ -323,9 +321,7 @@ impl Client {
                 reply,
             )),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ClientError::Closed(
-                "the connection ended before attaching".into(),
-            )),
+            Err(_) => Err(ClientError::Closed(CloseReason::Lost)),
         }
     }
 
@@ -487,22 +483,19 @@ impl Client {
     }
 
     /// Why the connection closed, once it has.
-    pub fn closed_reason(&self) -> Option<String> {
+    pub fn closed_reason(&self) -> Option<CloseReason> {
         self.closed.borrow().clone()
     }
 
     /// Wait until the connection has closed; returns the reason.
-    pub async fn wait_closed(&self) -> String {
+    pub async fn wait_closed(&self) -> CloseReason {
         let mut closed = self.closed.clone();
         loop {
             if let Some(reason) = closed.borrow_and_update().clone() {
                 return reason;
             }
             if closed.changed().await.is_err() {
-                return closed
-                    .borrow()
-                    .clone()
-                    .unwrap_or_else(|| "connection closed".into());
+                return closed.borrow().clone().unwrap_or(CloseReason::Lost);
             }
         }
     }
@@ -510,7 +503,7 @@ impl Client {
     /// Detach now (for every clone of this handle) and wait until the
     /// session has ended; returns the reason. Dropping every handle also
     /// detaches, without waiting.
-    pub async fn detach(self) -> String {
+    pub async fn detach(self) -> CloseReason {
         // Already closed is fine: then the reason is there to return.
         let _ = self.request(Request::Detach).await;
         self.wait_closed().await
@@ -525,10 +518,7 @@ impl Client {
     }
 
     fn closed_error(&self) -> ClientError {
-        ClientError::Closed(
-            self.closed_reason()
-                .unwrap_or_else(|| "connection closed".into()),
-        )
+        ClientError::Closed(self.closed_reason().unwrap_or(CloseReason::Lost))
     }
 }
 

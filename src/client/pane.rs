@@ -32,7 +32,7 @@ pub enum PaneEvent {
     /// was not delivered.
     Resumed,
     /// The connection ended, for this reason; nothing follows.
-    Closed(String),
+    Closed(super::CloseReason),
 }
 
 /// Queue length of a pane stream, in chunks (tmux sends at most a few KiB
@@ -113,8 +113,8 @@ impl Subscriber {
     }
 
     /// Tell the reader the connection ended (a slot is kept for it).
-    pub(crate) fn close(&self, reason: &str) {
-        let _ = self.tx.try_send(PaneEvent::Closed(reason.to_string()));
+    pub(crate) fn close(&self, reason: &super::CloseReason) {
+        let _ = self.tx.try_send(PaneEvent::Closed(reason.clone()));
     }
 
     /// Tell the reader output flows again, if it was told it stopped.

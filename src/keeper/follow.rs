@@ -1,7 +1,7 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
 use super::{log, Keeper, KeeperError, LogWriter, State};
-use crate::client::{Client, ClientError, ErrorKind};
+use crate::client::{Client, ClientError, CloseReason, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use std::time::Duration;
@@ -202,7 +202,8 @@ impl LogFollow {
                 tokio::time::timeout(GOODBYE_WITHIN, self.client.wait_closed())
                     .await
                     .ok()
-                    .filter(|reason| watch::closed_by_server_end(reason))
+                    .filter(CloseReason::server_ended)
+                    .map(|reason| reason.to_string())
             }
             _ => None,
         };
@@ -216,7 +217,7 @@ impl LogFollow {
             }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
-                if server_lives() && !watch::closed_by_server_end(&reason) =>
+                if server_lives() && !reason.server_ended() =>
             {
                 Ok(Followed::Gone)
             }
@@ -225,7 +226,7 @@ impl LogFollow {
                 Ok(Followed::Gone)
             }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
-                Err(gone(reason))
+                Err(gone(reason.to_string()))
             }
             // Whatever failed, a server that is no longer there is the reason.
             Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),

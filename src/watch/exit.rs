@@ -601,21 +601,12 @@ async fn server_outlived_it(
 ) -> Result<(), WatchError> {
     match client.command(status_query(pane)).await {
         Err(ClientError::Closed(reason))
-            if process_ending(server.as_raw()) || closed_by_server_end(&reason) =>
+            if process_ending(server.as_raw()) || reason.server_ended() =>
         {
             Err(WatchError::Closed(reason))
         }
         _ => Ok(()),
     }
-}
-
-/// Whether a connection that closed for `reason` closed because its
-/// server ends: told to (`kill-server`, SIGTERM: the server says so, and
-/// lives on a moment while its clients go) or killed (no goodbye). A
-/// killed session closes it for another reason.
-pub(crate) fn closed_by_server_end(reason: &str) -> bool {
-    use crate::transport::Ending;
-    reason == Ending::Shutdown.to_string() || reason == Ending::ServerGone.to_string()
 }
 
 /// The local strategy: tmux's answer if it has one, else the kernel's word

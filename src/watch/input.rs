@@ -38,7 +38,7 @@ impl Activity for crate::client::PaneOutput {
     async fn printed(&mut self) -> Result<(), WatchError> {
         match self.next().await {
             Some(crate::client::PaneEvent::Closed(why)) => Err(WatchError::Closed(why)),
-            None => Err(WatchError::Closed("the connection closed".into())),
+            None => Err(WatchError::Closed(crate::client::CloseReason::Lost)),
             Some(_) => Ok(()),
         }
     }

@@ -40,7 +40,7 @@ pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, Lin
 // What the keeper uses of the waits' insides.
 #[cfg(feature = "keeper")]
 pub(crate) use {
-    exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal},
+    exit::{dead_signal_on_screen, reports_dead_signal},
     idle::program_name,
     pattern::screen_rows,
     pids::{local_pids, pane_line_rules},
@@ -49,7 +49,7 @@ pub(crate) use {
 /// How a pane's process ended (defined with the look at the process itself).
 pub use crate::os::ExitStatus;
 
-use crate::client::{ClientError, ErrorKind};
+use crate::client::{ClientError, CloseReason, ErrorKind};
 use crate::protocol::{FormatError, PaneId};
 use std::time::Duration;
 use thiserror::Error;
@@ -63,7 +63,7 @@ pub enum WatchError {
     Timeout(Duration),
     /// The connection ended first.
     #[error("the connection closed: {0}")]
-    Closed(String),
+    Closed(CloseReason),
     /// A command the wait needed failed.
     #[error(transparent)]
     Client(#[from] ClientError),

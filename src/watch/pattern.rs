@@ -13,7 +13,7 @@
 //! otherwise match the command line itself.
 
 use super::WatchError;
-use crate::client::{commands, Client, PaneEvent, PaneOutput};
+use crate::client::{commands, Client, CloseReason, PaneEvent, PaneOutput};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::text::Lines;
 use regex::Regex;
@@ -340,7 +340,7 @@ impl ArmedReady<'_> {
                 Err(_) => return Err(WatchError::Timeout(timeout)),
                 Ok(None) => {
                     return Err(WatchError::Closed(
-                        self.client.closed_reason().unwrap_or_default(),
+                        self.client.closed_reason().unwrap_or(CloseReason::Lost),
                     ))
                 }
                 Ok(Some(event)) => event,
