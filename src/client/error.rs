@@ -2,7 +2,7 @@
 
 use crate::protocol::{AnswerError, ProtocolError, Reply};
 use crate::server::ServerError;
-use crate::transport::plain::ProbeError;
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{Ending, TransportError};
 use std::sync::Arc;
 use thiserror::Error;
@@ -169,7 +169,8 @@ impl ClientError {
             ClientError::Closed(_) => ErrorKind::Closed,
             ClientError::NoAddress => ErrorKind::Unreachable,
             ClientError::Transport(e) => match &**e {
-                TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e))
+                TransportError::Server(e)
+                | TransportError::Probe(ProbeError::Plain(PlainError::Server(e)))
                     if matches!(
                         e,
                         ServerError::NotRunning { .. }

@@ -35,6 +35,7 @@ pub use pane::{Pane, PaneEvent, PaneOutput};
 
 use crate::protocol::{Command, Notification, PaneId, Reply};
 use crate::server::SocketSpec;
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{direct, process, ControlPipe, TransportError, TransportInfo};
 use actor::{Actor, ReplySender, Request};
 use engine::Engine;
@@ -262,11 +263,11 @@ impl Client {
                 // Only a server the direct transport cannot speak to falls
                 // back; a missing server is an error either way.
                 Err(TransportError::Probe(
-                    e @ (crate::transport::plain::ProbeError::VersionMismatch { .. }
-                    | crate::transport::plain::ProbeError::TooOld { .. }),
+                    e @ (ProbeError::Plain(PlainError::VersionMismatch { .. })
+                    | ProbeError::TooOld { .. }),
                 )) => {
                     let mut pipe = process(Some(format!("direct transport unsupported ({e})")))?;
-                    if let crate::transport::plain::ProbeError::TooOld { version } = e {
+                    if let ProbeError::TooOld { version } = e {
                         pipe.info.server_version = Some(version);
                     }
                     pipe

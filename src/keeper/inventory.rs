@@ -382,11 +382,11 @@ impl Keeper {
 /// Whether connecting failed because no server could be reached (rather
 /// than the server refusing).
 fn is_unreachable(error: &ClientError) -> bool {
-    use crate::transport::plain::ProbeError;
+    use crate::transport::plain::{PlainError, ProbeError};
     use crate::transport::TransportError;
     matches!(error, ClientError::Transport(e) if matches!(
         **e,
-        TransportError::Server(_) | TransportError::Probe(ProbeError::Server(_))
+        TransportError::Server(_) | TransportError::Probe(ProbeError::Plain(PlainError::Server(_)))
     ))
 }
 

@@ -69,7 +69,7 @@ use crate::client::{
 use crate::protocol::{version_at_least, Command, FormatQuery, PaneId, Reply};
 use crate::server::{self, ServerError, SocketSpec, SocketState};
 use crate::transport::direct::{self, DirectOptions};
-use crate::transport::plain::ProbeError;
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{TransportError, TransportInfo};
 use crate::watch::WatchError;
 use std::path::{Path, PathBuf};
@@ -262,7 +262,9 @@ impl Keeper {
             Err(TransportError::Probe(ProbeError::TooOld { version })) => version,
             // Another protocol version: the connection decides (auto falls
             // back to `tmux -C`, which speaks whatever its tmux speaks).
-            Err(TransportError::Probe(ProbeError::VersionMismatch { .. })) => return Ok(()),
+            Err(TransportError::Probe(ProbeError::Plain(PlainError::VersionMismatch {
+                ..
+            }))) => return Ok(()),
             Err(e) => return Err(ClientError::from(e).into()),
         };
         if version_at_least(&version, 3, 2) {

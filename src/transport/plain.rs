@@ -61,44 +61,26 @@ pub enum PlainError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ProbeError {
-    /// The socket could not be reached.
+    /// The plain client that asks failed ([`PlainError`]; its `TooOld` is
+    /// [`ProbeError::TooOld`]).
     #[error(transparent)]
-    Server(#[from] ServerError),
-    /// Reading or writing the socket failed.
-    #[error("version probe on {}: {source}", path.display())]
-    Io {
+    Plain(PlainError),
+    /// The server answered the version query with a failure, or with
+    /// nothing.
+    #[error("version probe on {}: the version query failed (status {status}) {message}", path.display())]
+    Failed {
         /// The socket path.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// The server speaks another protocol version.
-    #[error("protocol version mismatch: server speaks {server}, tmux-wire speaks 8")]
-    VersionMismatch {
-        /// The server's version.
-        server: u32,
-    },
-    /// The server sent something the probe cannot use.
-    #[error("version probe on {}: {reason}", path.display())]
-    Protocol {
-        /// The socket path.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// The query's exit status.
+        status: i32,
+        /// The server's message.
+        message: String,
     },
     /// The server is older than anything tmux-wire speaks directly.
     #[error("tmux {version} is too old for the direct transport (it needs 3.2 or newer)")]
     TooOld {
         /// What the server is.
         version: String,
-    },
-    /// The connection ended before the answer (see [`PlainError::Closed`]).
-    #[error("version probe on {}: {ending}", path.display())]
-    Closed {
-        /// The socket path.
-        path: PathBuf,
-        /// How it ended.
-        ending: Ending,
     },
     /// The server did not answer in time.
     #[error("version probe on {}: no answer within {timeout:?}", path.display())]
@@ -113,12 +95,8 @@ pub enum ProbeError {
 impl From<PlainError> for ProbeError {
     fn from(e: PlainError) -> Self {
         match e {
-            PlainError::Server(e) => ProbeError::Server(e),
-            PlainError::Io { path, source } => ProbeError::Io { path, source },
-            PlainError::VersionMismatch { server } => ProbeError::VersionMismatch { server },
-            PlainError::Protocol { path, reason } => ProbeError::Protocol { path, reason },
             PlainError::TooOld { version } => ProbeError::TooOld { version },
-            PlainError::Closed { path, ending } => ProbeError::Closed { path, ending },
+            e => ProbeError::Plain(e),
         }
     }
 }
@@ -173,9 +151,10 @@ async fn probe_inner(path: &Path) -> Result<ServerIdentity, ProbeError> {
     let (output, retval, message) = command(path, &query).await?;
     let text = String::from_utf8_lossy(&output).trim().to_string();
     if retval != 0 || text.is_empty() {
-        return Err(ProbeError::Protocol {
+        return Err(ProbeError::Failed {
             path: path.to_path_buf(),
-            reason: format!("the version query failed (status {retval}) {message}"),
+            status: retval,
+            message,
         });
     }
     // A version has no space; a server that cannot expand #{pid} leaves
@@ -364,7 +343,9 @@ mod tests {
         let path = dir.path().join("probe");
         let server = one_answer(&path, Vec::new()).await;
         match probe_server(&path, std::time::Duration::from_secs(5)).await {
-            Err(ProbeError::Closed { ending, .. }) => assert_eq!(ending, Ending::ServerGone),
+            Err(ProbeError::Plain(PlainError::Closed { ending, .. })) => {
+                assert_eq!(ending, Ending::ServerGone)
+            }
             other => panic!("{other:?}"),
         }
         server.await.unwrap();
