@@ -3,11 +3,15 @@
 //! The layers, bottom up: the sans-IO protocol core ([`protocol`]: the
 //! control-mode line parser, `%output` unescaping, the stream assembler that
 //! pairs `%begin`/`%end`/`%error` blocks, the command-line quoter, the imsg
-//! codec of the server socket, layout strings, format answers); socket
-//! paths and the version probe ([`server`]); the transports
-//! ([`transport`]); the async client ([`client`]); pane output as a person
-//! reads it ([`text`]); event-driven waits ([`watch`]); and the keeper of
-//! named processes ([`keeper`]).
+//! codec of the server socket, layout strings, format answers); what this
+//! process sees of the system for itself, with no tmux connection ([`os`]:
+//! `/proc`, pidfds, terminals); socket paths, private directories and
+//! starting a server ([`server`]); the transports, the plain client and the
+//! version probe among them ([`transport`]); the async client ([`client`]);
+//! pane output as a person reads it ([`text`]); event-driven waits
+//! ([`watch`]); and the keeper of named processes (`keeper`, feature
+//! `keeper`, on by default: without it the crate is the protocol and the
+//! client alone).
 //!
 //! A complete program that decodes a captured control-mode stream:
 //!
@@ -36,13 +40,13 @@
 #![warn(missing_docs)]
 
 pub mod client;
+#[cfg(feature = "keeper")]
 pub mod keeper;
-mod procfs;
+pub mod os;
 pub mod protocol;
 pub mod server;
 pub mod text;
 pub mod transport;
-pub mod tty;
 pub mod watch;
 
 /// The README's examples, compiled (and run, unless `no_run`) as doctests.

@@ -3,7 +3,7 @@
 //! said the session is over).
 
 use std::time::Duration;
-use tmux_wire::client::{Client, ClientError};
+use tmux_wire::client::{Client, ClientError, CloseReason};
 use tmux_wire::transport::{ControlPipe, Ending, TransportInfo, TransportKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -90,7 +90,14 @@ async fn replies_written_before_the_end_still_answer() {
         .await
         .unwrap()
         .unwrap();
-    assert!(!why.is_empty());
+    // The transport's reason, typed: a detach, not a server's end.
+    assert_eq!(
+        why,
+        CloseReason::Ended(Ending::Detached {
+            session: "s".into()
+        })
+    );
+    assert!(!why.server_ended());
 }
 
 /// `pane_output_after` reads a pane's output from the moment tmux ran the

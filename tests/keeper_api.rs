@@ -55,7 +55,7 @@ impl Server {
     fn keeper(&self) -> Keeper {
         Keeper::new(&SocketSpec::Path(self.socket.clone()))
             .unwrap()
-            .log_sink(env!("CARGO_BIN_EXE_tmux-wire"))
+            .helper_program(env!("CARGO_BIN_EXE_tmux-wire"))
     }
 
     /// How many connections the server has accepted so far.

@@ -230,15 +230,17 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
     let sock = dir.path().join("probe");
     let _cleanup = Cleanup(&sock);
     start_server(&sock, &start_options()).unwrap();
-    let version = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
+    let version =
+        tmux_wire::transport::plain::probe_version(&sock, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
     assert_eq!(version, common::tmux::version());
     // The pid is the tmux server's own, which is what decides whether the
     // answer may be remembered (the listener may be systemd).
-    let identity = tmux_wire::server::probe_server(&sock, std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
+    let identity =
+        tmux_wire::transport::plain::probe_server(&sock, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
     assert_eq!(identity.version, version);
     let out = common::tmux::command()
         .arg("-S")
@@ -276,25 +278,27 @@ async fn probe_reads_the_server_version_without_a_tmux_client() {
 async fn probe_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let err = tmux_wire::server::probe_version(&missing, std::time::Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err =
+        tmux_wire::transport::plain::probe_version(&missing, std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
     assert!(
         err.to_string().contains("no tmux server is running"),
         "{err}"
     );
     let stale = dir.path().join("stale");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
-    let err = tmux_wire::server::probe_version(&stale, std::time::Duration::from_secs(5))
+    let err = tmux_wire::transport::plain::probe_version(&stale, std::time::Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("stale socket"), "{err}");
     // A listener that never answers: the probe gives up at its deadline.
     let silent = dir.path().join("silent");
     let _listener = std::os::unix::net::UnixListener::bind(&silent).unwrap();
-    let err = tmux_wire::server::probe_version(&silent, std::time::Duration::from_millis(200))
-        .await
-        .unwrap_err();
+    let err =
+        tmux_wire::transport::plain::probe_version(&silent, std::time::Duration::from_millis(200))
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("no answer within"), "{err}");
 }
 
@@ -361,9 +365,10 @@ async fn probe_and_layout_for_newer_servers_from_recorded_answers() {
     {
         let sock = dir.path().join(format!("fake{i}"));
         let server = fake_server(&sock, probe_answer(version), 1);
-        let got = tmux_wire::server::probe_version(&sock, std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let got =
+            tmux_wire::transport::plain::probe_version(&sock, std::time::Duration::from_secs(5))
+                .await
+                .unwrap();
         assert_eq!(got, version);
         assert_eq!(HeaderLayout::for_server_version(&got), layout);
         server.join().unwrap();
@@ -384,7 +389,7 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
     assert!(
         matches!(
             err,
-            TransportError::Probe(tmux_wire::server::ProbeError::TooOld { .. })
+            TransportError::Probe(tmux_wire::transport::plain::ProbeError::TooOld { .. })
         ),
         "{err}"
     );
@@ -394,7 +399,7 @@ async fn servers_the_direct_transport_cannot_speak_to_are_named() {
     let mut frame = Message::Version.encode(HeaderLayout::A).unwrap();
     frame[8] = 7; // peerid: protocol 7
     let server = fake_server(&other, frame, 1);
-    let err = tmux_wire::server::probe_version(&other, std::time::Duration::from_secs(5))
+    let err = tmux_wire::transport::plain::probe_version(&other, std::time::Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(

@@ -5,7 +5,7 @@
 
 use super::engine::{Action, Engine};
 use super::pane::{Readers, Subscriber};
-use super::{ClientError, ClientEvent};
+use super::{ClientError, ClientEvent, CloseReason};
 use crate::protocol::{PaneId, Reply};
 use crate::transport::{ControlPipe, Ending};
 use bytes::BytesMut;
@@ -60,7 +60,7 @@ pub(crate) struct Actor {
     pub(crate) engine: Engine<ReplySender>,
     pub(crate) events: super::Events,
     pub(crate) panes: HashMap<PaneId, Readers>,
-    pub(crate) closed: watch::Sender<Option<String>>,
+    pub(crate) closed: watch::Sender<Option<CloseReason>>,
 }
 
 impl Actor {
@@ -98,11 +98,12 @@ impl Actor {
                 read = reader.read_buf(&mut read_buf) => match read {
                     Ok(0) | Err(_) => {
                         let reason = match self.engine.end_reason() {
-                            Some(_) => String::new(),
+                            // Unused: the transport's reason stands.
+                            Some(_) => CloseReason::StreamClosed,
                             // Give the transport a moment to say why.
                             None => match tokio::time::timeout(super::engine::DRAIN_AFTER_END, &mut ending).await {
-                                Ok(Ok(e)) => e.to_string(),
-                                _ => "the control stream closed".to_string(),
+                                Ok(Ok(e)) => CloseReason::Ended(e),
+                                _ => CloseReason::StreamClosed,
                             },
                         };
                         self.engine.stream_closed(reason);
@@ -137,7 +138,7 @@ impl Actor {
                 end = &mut ending, if !transport_ended => {
                     transport_ended = true;
                     let end = end.unwrap_or(Ending::ServerGone);
-                    self.engine.transport_ended(end.to_string(), now());
+                    self.engine.transport_ended(CloseReason::Ended(end), now());
                 }
                 () = sleep => self.engine.handle_timeout(now()),
             }

@@ -23,9 +23,17 @@
 use crate::protocol::{Command, PaneId};
 use std::fmt::Display;
 
-/// The target of the session named exactly `name` (`=NAME:`; without the
-/// `=` tmux takes a prefix or a pattern, and without the `:` `set-option`
-/// looks for a window).
+/// The target of the session named exactly `name`: `=NAME:`, the one form
+/// of it every command is given.
+///
+/// - The `=` makes tmux match the name exactly: without it a prefix or a
+///   pattern matches too (`-t web` finds `web2` when there is no `web`).
+/// - The `:` ends the session part. A command whose target is a window or
+///   a pane (`set-option`, `display-message`, `capture-pane`, `send-keys`)
+///   reads a bare `=NAME` as a window or pane and fails; one whose target
+///   is a session (`kill-session`, `attach-session`, `has-session`,
+///   `list-panes -s`) takes `=NAME:` as that session (an empty window part
+///   is no window).
 pub fn session(name: &str) -> String {
     format!("={name}:")
 }

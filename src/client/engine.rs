@@ -18,7 +18,7 @@
 //! continued at once when tmux paused it (`pause-after`) while every reader
 //! keeps up.
 
-use super::{ClientError, ClientEvent};
+use super::{ClientError, ClientEvent, CloseReason};
 use crate::protocol::{Assembler, Command, Event, Notification, PaneId, Reply};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
@@ -49,7 +49,7 @@ pub(crate) enum Action<W> {
     Continued(PaneId),
     /// The connection is over, for this reason: close the readers and the
     /// event stream. Nothing follows.
-    Closed(String),
+    Closed(CloseReason),
 }
 
 /// Who waits for a reply.
@@ -73,7 +73,7 @@ enum Phase<W> {
     /// The transport reported the end; what tmux wrote before it is still
     /// read, until the stream closes or `until`.
     Draining {
-        reason: String,
+        reason: CloseReason,
         until: Instant,
         attaching: Option<Attaching<W>>,
     },
@@ -105,7 +105,7 @@ pub(crate) struct Engine<W> {
     actions: VecDeque<Action<W>>,
     /// The stream closed: once what is buffered is handled, close with
     /// this reason.
-    closing: Option<String>,
+    closing: Option<CloseReason>,
 }
 
 impl<W> Engine<W> {
@@ -209,7 +209,7 @@ impl<W> Engine<W> {
             for waiter in waiters {
                 self.actions.push_back(Action::Resolve(
                     waiter,
-                    Err(ClientError::Closed("the control stream is closed".into())),
+                    Err(ClientError::Closed(CloseReason::InputClosed)),
                 ));
             }
         }
@@ -218,19 +218,19 @@ impl<W> Engine<W> {
     /// Close our input (every handle is gone, or one asked to detach):
     /// tmux detaches the client and ends the stream.
     pub(crate) fn detach(&mut self, now: Instant) {
-        self.close_input("detached before attaching", now);
+        self.close_input(CloseReason::DetachedBeforeAttaching, now);
     }
 
     /// Writing to tmux failed: nothing more can be sent; the read side
     /// tells why.
     pub(crate) fn write_failed(&mut self, now: Instant) {
         self.out.clear();
-        self.close_input("writing to tmux failed", now);
+        self.close_input(CloseReason::WriteFailed, now);
         // Nothing more can reach tmux: the connection is over once what it
         // wrote is read, or after the drain if its side stays open.
         if matches!(self.phase, Phase::Detaching) {
             self.phase = Phase::Draining {
-                reason: "writing to tmux failed".into(),
+                reason: CloseReason::WriteFailed,
                 until: now + DRAIN_AFTER_END,
                 attaching: None,
             };
@@ -242,13 +242,13 @@ impl<W> Engine<W> {
         !self.input_open()
     }
 
-    fn close_input(&mut self, reason: &str, now: Instant) {
+    fn close_input(&mut self, reason: CloseReason, now: Instant) {
         match std::mem::replace(&mut self.phase, Phase::Closed) {
             // Nobody waits for the initial reply without a live handle, but
             // answer it all the same.
             Phase::Attaching(attaching) => {
                 self.phase = Phase::Draining {
-                    reason: reason.to_string(),
+                    reason,
                     until: now + DRAIN_AFTER_END,
                     attaching: Some(attaching),
                 }
@@ -269,7 +269,7 @@ impl<W> Engine<W> {
     /// the child exited). No new command is taken; what tmux wrote before
     /// is read until the stream closes or [`DRAIN_AFTER_END`] has passed,
     /// and then the waiters whose replies did not come learn it.
-    pub(crate) fn transport_ended(&mut self, reason: String, now: Instant) {
+    pub(crate) fn transport_ended(&mut self, reason: CloseReason, now: Instant) {
         // Replies read before the end still answer their commands, and so
         // do those tmux wrote before it that are not read yet: waiters are
         // answered when the stream is drained (`close`), at most
@@ -289,7 +289,7 @@ impl<W> Engine<W> {
     }
 
     /// The reason the transport gave, if it has ended.
-    pub(crate) fn end_reason(&self) -> Option<&str> {
+    pub(crate) fn end_reason(&self) -> Option<&CloseReason> {
         match &self.phase {
             Phase::Draining { reason, .. } => Some(reason),
             _ => None,
@@ -309,9 +309,9 @@ impl<W> Engine<W> {
     /// The stream closed (or the read failed): what is buffered is
     /// handled, then the connection closes with the transport's reason, or
     /// `otherwise`.
-    pub(crate) fn stream_closed(&mut self, otherwise: String) {
+    pub(crate) fn stream_closed(&mut self, otherwise: CloseReason) {
         if !self.is_closed() && self.closing.is_none() {
-            self.closing = Some(self.end_reason().map_or(otherwise, str::to_string));
+            self.closing = Some(self.end_reason().cloned().unwrap_or(otherwise));
         }
     }
 
@@ -336,7 +336,7 @@ impl<W> Engine<W> {
         self.readers(pane, false);
     }
 
-    fn close(&mut self, reason: String) {
+    fn close(&mut self, reason: CloseReason) {
         let attaching = match std::mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Attaching(attaching) => Some(attaching),
             Phase::Draining { attaching, .. } => attaching,
@@ -357,13 +357,11 @@ impl<W> Engine<W> {
         self.actions.push_back(Action::Closed(reason));
     }
 
-    fn fail_pending(&mut self, reason: &str) {
+    fn fail_pending(&mut self, reason: &CloseReason) {
         for waiter in self.pending.drain(..) {
             if let Waiter::User(w) = waiter {
-                self.actions.push_back(Action::Resolve(
-                    w,
-                    Err(ClientError::Closed(reason.to_string())),
-                ));
+                self.actions
+                    .push_back(Action::Resolve(w, Err(ClientError::Closed(reason.clone()))));
             }
         }
     }
@@ -496,6 +494,13 @@ fn reply_result(reply: Reply) -> Result<Reply, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::Ending;
+
+    fn detached() -> CloseReason {
+        CloseReason::Ended(Ending::Detached {
+            session: "s".into(),
+        })
+    }
     use bytes::BytesMut;
 
     /// An engine past the initial reply.
@@ -567,15 +572,17 @@ mod tests {
     fn a_refused_initial_command_is_reported_in_tmux_words() {
         let mut e: Engine<u32> = Engine::new(0);
         feed(&mut e, "unknown command: nope\n");
-        e.transport_ended("server exited".into(), Instant::now());
+        e.transport_ended(CloseReason::Ended(Ending::ServerGone), Instant::now());
         assert!(!e.takes_commands());
-        e.stream_closed("the control stream closed".into());
+        e.stream_closed(CloseReason::StreamClosed);
         let got = actions(&mut e);
         assert_eq!(
             resolved(&got),
             [(0, Err("tmux: unknown command: nope".into()))]
         );
-        assert!(matches!(got.last(), Some(Action::Closed(r)) if r == "server exited"));
+        assert!(
+            matches!(got.last(), Some(Action::Closed(r)) if *r == CloseReason::Ended(Ending::ServerGone))
+        );
         assert!(e.is_closed());
     }
 
@@ -585,7 +592,7 @@ mod tests {
         e.command("x\ny\n", [6, 7]);
         written(&mut e);
         let t0 = Instant::now();
-        e.transport_ended("detached".into(), t0);
+        e.transport_ended(detached(), t0);
         assert_eq!(resolved(&actions(&mut e)), []);
         // A reply tmux wrote before the end, read after it, still answers.
         feed(&mut e, "%begin 1 5 1\nsix\n%end 1 5 1\n");
@@ -612,9 +619,9 @@ mod tests {
         let got = actions(&mut e);
         assert_eq!(
             resolved(&got),
-            [(7, Err("connection closed: detached".into()))]
+            [(7, Err("connection closed: detached from session s".into()))]
         );
-        assert!(matches!(got.last(), Some(Action::Closed(r)) if r == "detached"));
+        assert!(matches!(got.last(), Some(Action::Closed(r)) if *r == detached()));
     }
 
     #[test]
@@ -677,10 +684,10 @@ mod tests {
         assert_eq!(written(&mut e), "last\n");
         assert!(e.should_shut_down());
         feed(&mut e, "%begin 1 2 1\n%end 1 2 1\n%exit\n");
-        e.stream_closed("the control stream closed".into());
+        e.stream_closed(CloseReason::StreamClosed);
         let got = actions(&mut e);
         assert_eq!(resolved(&got), [(1, Ok(String::new()))]);
-        assert!(matches!(got.last(), Some(Action::Closed(r)) if r == "the control stream closed"));
+        assert!(matches!(got.last(), Some(Action::Closed(r)) if *r == CloseReason::StreamClosed));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The client layer's error, and tmux's error texts classified once.
 
 use crate::protocol::{AnswerError, ProtocolError, Reply};
-use crate::server::{ProbeError, ServerError};
-use crate::transport::TransportError;
+use crate::server::ServerError;
+use crate::transport::plain::{PlainError, ProbeError};
+use crate::transport::{Ending, TransportError};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -38,7 +39,69 @@ pub enum ClientError {
     Answer(#[from] AnswerError),
     /// The session is over; the reason says why.
     #[error("connection closed: {0}")]
-    Closed(String),
+    Closed(CloseReason),
+    /// [`Client::connect_again`](super::Client::connect_again) on a client
+    /// made from a pipe: it has no address to connect to.
+    #[error("this client was made from a pipe and cannot reconnect")]
+    NoAddress,
+}
+
+/// Why a connection closed: how the transport saw the session end, or,
+/// where it said nothing, what this side saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The transport's word: the server's exit (a killed session too), a
+    /// detach, a shutdown, a server gone without a goodbye, the `tmux -C`
+    /// child's exit ([`Ending`]).
+    Ended(Ending),
+    /// This side closed it (its last handle dropped, or it detached) before
+    /// tmux had attached it.
+    DetachedBeforeAttaching,
+    /// Our input is closed (this side detached, or writing failed): no
+    /// command can be sent any more.
+    InputClosed,
+    /// Writing to tmux failed, and the transport said nothing more.
+    WriteFailed,
+    /// The control stream ended or could not be read, and the transport
+    /// said nothing.
+    StreamClosed,
+    /// The connection's task is gone without a word (it is not running).
+    Lost,
+}
+
+impl CloseReason {
+    /// How the transport saw the session end, if it said.
+    pub fn ending(&self) -> Option<&Ending> {
+        match self {
+            CloseReason::Ended(ending) => Some(ending),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection closed because its server ends: told to
+    /// (`kill-server`, SIGTERM: [`Ending::Shutdown`]) or killed, with no
+    /// goodbye ([`Ending::ServerGone`]). A killed session or a detach is
+    /// not.
+    pub fn server_ended(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::Ended(Ending::Shutdown | Ending::ServerGone)
+        )
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseReason::Ended(ending) => ending.fmt(f),
+            CloseReason::DetachedBeforeAttaching => f.write_str("detached before attaching"),
+            CloseReason::InputClosed => f.write_str("the control stream is closed"),
+            CloseReason::WriteFailed => f.write_str("writing to tmux failed"),
+            CloseReason::StreamClosed => f.write_str("the control stream closed"),
+            CloseReason::Lost => f.write_str("connection closed"),
+        }
+    }
 }
 
 /// What kind of failure a [`ClientError`] is, for callers that decide what
@@ -104,8 +167,10 @@ impl ClientError {
             ClientError::Protocol(_) => ErrorKind::Invalid,
             ClientError::Answer(_) => ErrorKind::UnexpectedAnswer,
             ClientError::Closed(_) => ErrorKind::Closed,
+            ClientError::NoAddress => ErrorKind::Unreachable,
             ClientError::Transport(e) => match &**e {
-                TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e))
+                TransportError::Server(e)
+                | TransportError::Probe(ProbeError::Plain(PlainError::Server(e)))
                     if matches!(
                         e,
                         ServerError::NotRunning { .. }
@@ -201,6 +266,9 @@ mod tests {
             classify("can't find session: a\nno sessions"),
             ErrorKind::NotFound
         );
-        assert_eq!(ClientError::Closed("x".into()).kind(), ErrorKind::Closed);
+        assert_eq!(
+            ClientError::Closed(CloseReason::Lost).kind(),
+            ErrorKind::Closed
+        );
     }
 }

@@ -30,11 +30,12 @@ mod engine;
 mod error;
 mod pane;
 
-pub use error::{ClientError, ErrorKind};
+pub use error::{ClientError, CloseReason, ErrorKind};
 pub use pane::{Pane, PaneEvent, PaneOutput};
 
 use crate::protocol::{Command, Notification, PaneId, Reply};
 use crate::server::SocketSpec;
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{direct, process, ControlPipe, TransportError, TransportInfo};
 use actor::{Actor, ReplySender, Request};
 use engine::Engine;
@@ -56,7 +57,7 @@ pub enum ClientEvent {
     /// A line tmux sent that is not valid control-mode output.
     Invalid(String),
     /// The session ended; nothing follows.
-    Closed(String),
+    Closed(CloseReason),
 }
 
 /// Which transport to use.
@@ -152,7 +153,7 @@ pub struct Client {
     requests: mpsc::Sender<Request>,
     drained: mpsc::UnboundedSender<PaneId>,
     events: Events,
-    closed: watch::Receiver<Option<String>>,
+    closed: watch::Receiver<Option<CloseReason>>,
     info: Arc<TransportInfo>,
     /// How this connection was made (with the socket resolved), so a
     /// second one can be opened to the same server; `None` for
@@ -219,9 +220,7 @@ impl Client {
     /// client made with [`Client::from_pipe`], which has no address.
     pub async fn connect_again(&self, command: Vec<String>) -> Result<Client, ClientError> {
         let Some(origin) = &self.origin else {
-            return Err(ClientError::Closed(
-                "this client was made from a pipe and cannot reconnect".into(),
-            ));
+            return Err(ClientError::NoAddress);
         };
         let mut opts = (**origin).clone();
         opts.command = command;
@@ -264,11 +263,11 @@ impl Client {
                 // Only a server the direct transport cannot speak to falls
                 // back; a missing server is an error either way.
                 Err(TransportError::Probe(
-                    e @ (crate::server::ProbeError::VersionMismatch { .. }
-                    | crate::server::ProbeError::TooOld { .. }),
+                    e @ (ProbeError::Plain(PlainError::VersionMismatch { .. })
+                    | ProbeError::TooOld { .. }),
                 )) => {
                     let mut pipe = process(Some(format!("direct transport unsupported ({e})")))?;
-                    if let crate::server::ProbeError::TooOld { version } = e {
+                    if let ProbeError::TooOld { version } = e {
                         pipe.info.server_version = Some(version);
                     }
                     pipe
@@ -323,9 +322,7 @@ impl Client {
                 reply,
             )),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ClientError::Closed(
-                "the connection ended before attaching".into(),
-            )),
+            Err(_) => Err(ClientError::Closed(CloseReason::Lost)),
         }
     }
 
@@ -377,6 +374,41 @@ impl Client {
             .into_iter()
             .map(|rx| async move { rx.await.unwrap_or_else(|_| Err(self.closed_error())) })
             .collect())
+    }
+
+    /// Run several commands in one write ([`Client::enqueue_together`]:
+    /// tmux runs them back to back) and await every reply: the replies in
+    /// order, or the error of the first command that failed (tmux ran the
+    /// others all the same, and their replies were awaited too).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tmux_wire::client::Client) -> Result<(), tmux_wire::client::ClientError> {
+    /// use tmux_wire::client::commands;
+    /// let web = commands::session("web");
+    /// client.commands([
+    ///     commands::set_option(&web, "@a", "1"),
+    ///     commands::set_option(&web, "@b", "2"),
+    /// ]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn commands<C: IntoCommand>(
+        &self,
+        batch: impl IntoIterator<Item = C>,
+    ) -> Result<Vec<Reply>, ClientError> {
+        let mut replies = Vec::new();
+        let mut failed = None;
+        for reply in self.enqueue_together(batch).await? {
+            match reply.await {
+                Ok(reply) => replies.push(reply),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(replies),
+        }
     }
 
     /// The output of one pane from now on, as a bounded stream (see
@@ -452,22 +484,19 @@ impl Client {
     }
 
     /// Why the connection closed, once it has.
-    pub fn closed_reason(&self) -> Option<String> {
+    pub fn closed_reason(&self) -> Option<CloseReason> {
         self.closed.borrow().clone()
     }
 
     /// Wait until the connection has closed; returns the reason.
-    pub async fn wait_closed(&self) -> String {
+    pub async fn wait_closed(&self) -> CloseReason {
         let mut closed = self.closed.clone();
         loop {
             if let Some(reason) = closed.borrow_and_update().clone() {
                 return reason;
             }
             if closed.changed().await.is_err() {
-                return closed
-                    .borrow()
-                    .clone()
-                    .unwrap_or_else(|| "connection closed".into());
+                return closed.borrow().clone().unwrap_or(CloseReason::Lost);
             }
         }
     }
@@ -475,7 +504,7 @@ impl Client {
     /// Detach now (for every clone of this handle) and wait until the
     /// session has ended; returns the reason. Dropping every handle also
     /// detaches, without waiting.
-    pub async fn detach(self) -> String {
+    pub async fn detach(self) -> CloseReason {
         // Already closed is fine: then the reason is there to return.
         let _ = self.request(Request::Detach).await;
         self.wait_closed().await
@@ -490,10 +519,7 @@ impl Client {
     }
 
     fn closed_error(&self) -> ClientError {
-        ClientError::Closed(
-            self.closed_reason()
-                .unwrap_or_else(|| "connection closed".into()),
-        )
+        ClientError::Closed(self.closed_reason().unwrap_or(CloseReason::Lost))
     }
 }
 

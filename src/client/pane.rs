@@ -32,7 +32,7 @@ pub enum PaneEvent {
     /// was not delivered.
     Resumed,
     /// The connection ended, for this reason; nothing follows.
-    Closed(String),
+    Closed(super::CloseReason),
 }
 
 /// Queue length of a pane stream, in chunks (tmux sends at most a few KiB
@@ -120,8 +120,8 @@ impl Subscriber {
     }
 
     /// Tell the reader the connection ended (a slot is kept for it).
-    pub(crate) fn close(&self, reason: &str) {
-        let _ = self.tx.try_send(PaneEvent::Closed(reason.to_string()));
+    pub(crate) fn close(&self, reason: &super::CloseReason) {
+        let _ = self.tx.try_send(PaneEvent::Closed(reason.clone()));
     }
 
     /// Tell the reader output flows again, if it was told it stopped.
@@ -183,7 +183,7 @@ impl Readers {
     }
 
     /// The connection ended: tell every reader why.
-    pub(crate) fn close(&self, reason: &str) {
+    pub(crate) fn close(&self, reason: &super::CloseReason) {
         self.0.iter().for_each(|r| r.close(reason));
     }
 }
@@ -286,13 +286,9 @@ impl Pane {
     /// comes in between. A `\n` arrives as LF, which shells and line-mode
     /// programs take as Enter.
     pub async fn send_text(&self, text: &[u8]) -> Result<(), super::ClientError> {
-        let pending = self
-            .client
-            .enqueue_together(super::commands::send_text(self.id, text))
+        self.client
+            .commands(super::commands::send_text(self.id, text))
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(())
     }
 
@@ -523,12 +519,19 @@ mod tests {
         readers.push(sub);
         fill(&mut readers);
         readers.paused();
-        readers.close("server exited");
+        readers.close(&crate::client::CloseReason::Ended(
+            crate::transport::Ending::Shutdown,
+        ));
         drop(readers);
         let got = read_queued(&mut output).await;
         assert_eq!(
             got[got.len() - 2..],
-            [PaneEvent::Paused, PaneEvent::Closed("server exited".into())]
+            [
+                PaneEvent::Paused,
+                PaneEvent::Closed(crate::client::CloseReason::Ended(
+                    crate::transport::Ending::Shutdown
+                ))
+            ]
         );
         assert_eq!(output.next().await, None);
     }

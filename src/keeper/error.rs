@@ -6,7 +6,8 @@
 //! adds its hints (`tmux-wire stop NAME`, `--cwd`) beside them.
 
 use crate::client::{ClientError, ErrorKind};
-use crate::server::{ProbeError, ServerError};
+use crate::server::ServerError;
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::TransportError;
 use crate::watch::{ExitStatus, WatchError};
 use std::time::Duration;
@@ -460,14 +461,15 @@ fn client_kind(e: &ClientError) -> FailureKind {
     use FailureKind as K;
     if let ClientError::Transport(t) = e {
         return match &**t {
-            TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e)) => {
-                server_kind(e)
-            }
+            TransportError::Server(e)
+            | TransportError::Probe(ProbeError::Plain(PlainError::Server(e))) => server_kind(e),
             TransportError::Probe(ProbeError::TooOld { .. })
-            | TransportError::Probe(ProbeError::VersionMismatch { .. })
+            | TransportError::Probe(ProbeError::Plain(PlainError::VersionMismatch { .. }))
+            | TransportError::Probe(ProbeError::Plain(PlainError::TooOld { .. }))
             | TransportError::Unsupported { .. } => K::Version,
             TransportError::Probe(ProbeError::Timeout { .. }) => K::Timeout,
-            TransportError::Probe(ProbeError::Protocol { .. }) => K::Protocol,
+            TransportError::Probe(ProbeError::Plain(PlainError::Protocol { .. })) => K::Protocol,
+            TransportError::Probe(ProbeError::Plain(PlainError::Closed { .. })) => K::ServerGone,
             TransportError::Spawn { .. } => K::NoTmux,
             TransportError::Encode(_) => K::BadInput,
             _ => K::Io,

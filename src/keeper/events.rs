@@ -19,6 +19,7 @@ use super::{log, Keeper, KeeperError, Stopped};
 use crate::client::commands;
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
+use crate::transport::plain;
 use crate::watch::{self, ExitStatus};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -238,11 +239,7 @@ impl Keeper {
             &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
         );
         let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
-        if let Ok(replies) = client.enqueue_together(vec![count, signal]).await {
-            for reply in replies {
-                let _ = reply.await;
-            }
-        }
+        let _ = client.commands([count, signal]).await;
     }
 
     /// How often "look again" was said on this server ([`EVENTS_COUNT`]);
@@ -252,7 +249,7 @@ impl Keeper {
     async fn events_count(&self) -> Option<u64> {
         let show = commands::show_global_option(EVENTS_COUNT);
         let (out, status, _) =
-            tokio::time::timeout(ANSWER_WITHIN, server::plain_command(&self.socket, &show))
+            tokio::time::timeout(ANSWER_WITHIN, plain::command(&self.socket, &show))
                 .await
                 .ok()?
                 .ok()?;
@@ -392,7 +389,7 @@ impl Keeper {
                 // again) may meet a server going away, which ends its
                 // writers first: tmux's own wake-up says when it is gone.
                 Ok(Err(_)) | Err(_) if own_look => {
-                    if let Err(e) = server::plain_command(&self.socket, &wait).await {
+                    if let Err(e) = plain::command(&self.socket, &wait).await {
                         abort_all(&mut watchers);
                         return Ok(e.to_string());
                     }
@@ -477,7 +474,7 @@ impl Keeper {
                 continue;
             }
             // Until tmux says to look again, pass on input waits.
-            let woke = server::plain_command(&self.socket, &wait);
+            let woke = plain::command(&self.socket, &wait);
             tokio::pin!(woke);
             let mut backstop = tokio::time::interval(BACKSTOP);
             backstop.tick().await;
@@ -607,7 +604,7 @@ fn watch_writers(
         watches.entry(pid).or_insert_with(|| {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let exit = watch::ProcessExit::open(Some(pid));
+                let exit = crate::os::process::ProcessExit::open(Some(pid));
                 if exit.is_open() {
                     exit.exited().await;
                     let _ = tx.send(());

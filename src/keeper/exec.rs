@@ -62,9 +62,10 @@
 use super::log::{Follower, LogWatch};
 use super::{Keeper, KeeperError, KeptProcess};
 use crate::client::{commands, Client};
+use crate::os::terminal as local;
 use crate::protocol::PaneId;
 use crate::text::Lines;
-use crate::watch::{self, local, ExitStatus};
+use crate::watch::{self, ExitStatus};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -358,7 +359,7 @@ impl Keeper {
         };
         // The shell's own process, where /proc shows it.
         let shell = match watch::local_pids(&client, pane).await {
-            Some((server, pid)) if watch::local_child(server, pid) => Some(pid),
+            Some((server, pid)) if crate::os::process::local_child(server, pid) => Some(pid),
             _ => None,
         };
         let current = self

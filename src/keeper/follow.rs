@@ -1,7 +1,7 @@
 //! Following a kept process's log to its end (`logs --follow`).
 
 use super::{log, Keeper, KeeperError, KeptProcess, LogWriter, State};
-use crate::client::{Client, ClientError, ErrorKind};
+use crate::client::{Client, ClientError, CloseReason, ErrorKind};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use std::time::Duration;
@@ -34,7 +34,7 @@ pub struct LogFollow {
     /// The keeper, to look at the log writer and start it again.
     keeper: Keeper,
     /// The end of the log writer's process (a pidfd), where it can be seen.
-    writer: watch::ProcessExit,
+    writer: crate::os::process::ProcessExit,
     /// Whether the log writer is still to be watched (the process runs).
     watch_writer: bool,
     /// When to look at it next, where its end cannot be watched.
@@ -69,8 +69,9 @@ impl Keeper {
                 name: name.to_string(),
             });
         };
-        let writer =
-            watch::ProcessExit::open(super::writer::writer_pid(server, &self.log_path(name)).await);
+        let writer = crate::os::process::ProcessExit::open(
+            super::writer::writer_pid(server, &self.log_path(name)).await,
+        );
         let follow = LogFollow {
             client,
             pane,
@@ -241,7 +242,7 @@ impl LogFollow {
             server_alive(&self.socket)
                 && !self
                     .server
-                    .is_some_and(|pid| watch::process_ending(pid.as_raw()))
+                    .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()))
         };
         // A server told to end (kill-server, SIGTERM) closes its panes'
         // terminals, may report their deaths by SIGHUP, then drops its
@@ -254,7 +255,8 @@ impl LogFollow {
                 tokio::time::timeout(GOODBYE_WITHIN, self.client.wait_closed())
                     .await
                     .ok()
-                    .filter(|reason| watch::closed_by_server_end(reason))
+                    .filter(CloseReason::server_ended)
+                    .map(|reason| reason.to_string())
             }
             _ => None,
         };
@@ -268,7 +270,7 @@ impl LogFollow {
             }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
-                if server_lives() && !watch::closed_by_server_end(&reason) =>
+                if server_lives() && !reason.server_ended() =>
             {
                 Ok(Followed::Gone)
             }
@@ -277,7 +279,7 @@ impl LogFollow {
                 Ok(Followed::Gone)
             }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
-                Err(gone(reason))
+                Err(gone(reason.to_string()))
             }
             // Whatever failed, a server that is no longer there is the reason.
             Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),
@@ -317,7 +319,7 @@ impl LogFollow {
             _ => None,
         };
         let pid = self.new_writer_pid().await;
-        self.writer = watch::ProcessExit::open(pid);
+        self.writer = crate::os::process::ProcessExit::open(pid);
         self.next_look = tokio::time::Instant::now() + WRITER_LOOK;
         Ok(match told {
             // Its process ended, and another caller started it again.
@@ -347,7 +349,7 @@ impl LogFollow {
 
     fn stop_watching_writer(&mut self) {
         self.watch_writer = false;
-        self.writer = watch::ProcessExit::open(None);
+        self.writer = crate::os::process::ProcessExit::open(None);
     }
 }
 

@@ -220,7 +220,7 @@ impl Keeper {
             if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
                 return Ok((list, server));
             }
-            watch::nudge(server);
+            crate::os::reaper::nudge(server);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.list_once(via).await
@@ -452,11 +452,11 @@ impl Keeper {
 /// Whether connecting failed because no server could be reached (rather
 /// than the server refusing).
 fn is_unreachable(error: &ClientError) -> bool {
-    use crate::server::ProbeError;
+    use crate::transport::plain::{PlainError, ProbeError};
     use crate::transport::TransportError;
     matches!(error, ClientError::Transport(e) if matches!(
         **e,
-        TransportError::Server(_) | TransportError::Probe(ProbeError::Server(_))
+        TransportError::Server(_) | TransportError::Probe(ProbeError::Plain(PlainError::Server(_)))
     ))
 }
 
@@ -464,7 +464,7 @@ fn is_unreachable(error: &ClientError) -> bool {
 /// pid must be a child of a tmux server of this system.
 fn reading_terminal(info: &ProcessInfo, server: Option<nix::unistd::Pid>) -> Option<bool> {
     let pid = i32::try_from(info.pid?).ok()?;
-    if !watch::local_child(server?, pid) {
+    if !crate::os::process::local_child(server?, pid) {
         return None;
     }
     watch::waiting_for_input(pid).ok()
@@ -518,7 +518,7 @@ fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
     let (Some(server), Some(pid)) = (server, pid.and_then(|p| i32::try_from(p).ok())) else {
         return false;
     };
-    crate::watch::local::is_tmux(server) && !crate::watch::local::process_running(pid)
+    crate::os::process::is_tmux(server) && !crate::os::process::process_running(pid)
 }
 
 #[cfg(test)]

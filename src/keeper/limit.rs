@@ -10,7 +10,7 @@
 //! then SIGKILL). The session stays, with the process's status, until it
 //! is stopped or started again.
 
-use super::{session_target, Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
+use super::{Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
 use crate::client::{commands, Client};
 use crate::protocol::PaneId;
 use crate::watch::{self, WatchError};
@@ -101,13 +101,13 @@ impl Keeper {
         }
         match watch::local_pids(client, pane).await {
             Some((_, pid)) => {
-                let process = watch::ProcessExit::open(Some(pid));
+                let process = crate::os::process::ProcessExit::open(Some(pid));
                 super::stop::terminate_now(pid, &process).await;
             }
             // Not ours to signal (another pid namespace): end the session.
             None => {
                 client
-                    .command(commands::kill_session(session_target(name)))
+                    .command(commands::kill_session(commands::session(name)))
                     .await?;
             }
         }

@@ -73,8 +73,9 @@ use crate::client::{
     QUIET_ATTACH_FLAGS,
 };
 use crate::protocol::{version_at_least, Command, FormatQuery, PaneId, Reply};
-use crate::server::{self, ProbeError, ServerError, SocketSpec, SocketState};
+use crate::server::{self, ServerError, SocketSpec, SocketState};
 use crate::transport::direct::{self, DirectOptions};
+use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{TransportError, TransportInfo};
 use crate::watch::WatchError;
 use std::path::{Path, PathBuf};
@@ -230,7 +231,9 @@ impl Keeper {
             Err(TransportError::Probe(ProbeError::TooOld { version })) => version,
             // Another protocol version: the connection decides (auto falls
             // back to `tmux -C`, which speaks whatever its tmux speaks).
-            Err(TransportError::Probe(ProbeError::VersionMismatch { .. })) => return Ok(()),
+            Err(TransportError::Probe(ProbeError::Plain(PlainError::VersionMismatch {
+                ..
+            }))) => return Ok(()),
             Err(e) => return Err(ClientError::from(e).into()),
         };
         if version_at_least(&version, 3, 2) {
@@ -242,7 +245,7 @@ impl Keeper {
 
     /// The command that attaches to `name`'s session with `flags`.
     fn attach_command(&self, name: &str, flags: &str) -> Vec<String> {
-        commands::attach(session_target(name), flags).to_strings()
+        commands::attach(commands::session(name), flags).to_strings()
     }
 
     /// A control connection attached to `name`'s session.
@@ -291,7 +294,7 @@ impl Keeper {
         let client = self.attach_with(name, flags).await?;
         let reply = client
             .command(commands::list_session_panes(
-                session_target(name),
+                commands::session(name),
                 PANE_ID.format(),
             ))
             .await?;
@@ -387,11 +390,6 @@ fn parse_pane_id(reply: &Reply) -> Result<PaneId, KeeperError> {
             String::from_utf8_lossy(&reply.output())
         ))
     })
-}
-
-/// The exact-match target of session `name`.
-fn session_target(name: &str) -> String {
-    format!("={name}")
 }
 
 /// 16 hex digits, different for every call in any process (the time, the

@@ -219,9 +219,7 @@ impl Keeper {
                 .arg(format!("pane-died[{}]", super::EVENTS_HOOK_INDEX))
                 .arg(super::events::events_signal()),
         ];
-        for reply in client.enqueue_together(batch).await? {
-            reply.await?;
-        }
+        client.commands(batch).await?;
         Ok(())
     }
 
@@ -368,9 +366,7 @@ impl Keeper {
             commands::set_option(&session, OPT_RESTARTS, &(done + 1).to_string()),
             commands::set_option(&session, super::OPT_READY, ""),
         ];
-        for reply in client.enqueue_together(batch).await? {
-            reply.await?;
-        }
+        client.commands(batch).await?;
         // Respawn from a connection that is not attached: an attached
         // control client holds back tmux's buffer of the pane's output,
         // and tmux 3.3a, respawning a pane whose buffer is not drained,

@@ -129,7 +129,7 @@ impl Keeper {
     }
 
     /// Refuse input with a line longer than the pane's terminal keeps when
-    /// its program reads line by line ([`crate::tty`]): the kernel would
+    /// its program reads line by line ([`crate::os::tty`]): the kernel would
     /// drop the rest of the line, and the program would read it cut short.
     /// The terminal's mode is read only when a line is that long; where it
     /// cannot be read (a server in another namespace), the text is typed.
@@ -140,18 +140,18 @@ impl Keeper {
         pane: PaneId,
         text: &[u8],
     ) -> Result<(), KeeperError> {
-        if !crate::tty::may_overflow(text) {
+        if !crate::os::tty::may_overflow(text) {
             return Ok(());
         }
         let Some(rules) = watch::pane_line_rules(client, pane).await else {
             return Ok(());
         };
         let length = rules.longest_line(text);
-        if length > crate::tty::CANONICAL_LINE_MAX {
+        if length > crate::os::tty::CANONICAL_LINE_MAX {
             return Err(KeeperError::LineTooLong {
                 name: name.to_string(),
                 length,
-                limit: crate::tty::CANONICAL_LINE_MAX,
+                limit: crate::os::tty::CANONICAL_LINE_MAX,
             });
         }
         Ok(())
@@ -164,13 +164,9 @@ impl Keeper {
         text: &[u8],
         enter: bool,
     ) -> Result<(), KeeperError> {
-        let mut pending = Vec::new();
-        for command in send_text_commands(pane, text, enter) {
-            pending.push(client.enqueue(command).await?);
-        }
-        for reply in pending {
-            reply.await?;
-        }
+        client
+            .commands(send_text_commands(pane, text, enter))
+            .await?;
         Ok(())
     }
 
@@ -235,15 +231,12 @@ impl Keeper {
         let at = self.log_end(name)?;
         let echo = echo_record(text);
         let session = commands::session(name);
-        let pending = client
-            .enqueue_together([
+        client
+            .commands([
                 commands::set_option(&session, OPT_INPUT, &at.to_string()),
                 commands::set_option(&session, OPT_ECHO, &echo),
             ])
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(Some(at))
     }
 }
@@ -262,15 +255,12 @@ impl Keeper {
         text: &[u8],
     ) -> Result<(), KeeperError> {
         let row = watch::input_row(client, pane).await?;
-        let pending = client
-            .enqueue_together([
+        client
+            .commands([
                 commands::set_pane_option(pane, OPT_INPUT_ROW, &row.to_string()),
                 commands::set_pane_option(pane, OPT_INPUT_ECHO, &echo_record(text)),
             ])
             .await?;
-        for reply in pending {
-            reply.await?;
-        }
         Ok(())
     }
 }

@@ -5,9 +5,8 @@
 
 use super::command::{check_runnable, environment, format_escape, shell_words};
 use super::{
-    log, parse_pane_id, session_target, unix_now, validate_name, Keeper, KeeperError, ProcessInfo,
-    State, WaitFrom, OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED,
-    PANE_ID,
+    log, parse_pane_id, unix_now, validate_name, Keeper, KeeperError, ProcessInfo, State, WaitFrom,
+    OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED, PANE_ID,
 };
 use crate::client::{commands, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::protocol::PaneId;
@@ -205,7 +204,7 @@ impl Keeper {
                     // It exited, or its starter died before it finished:
                     // start it again in a new session of the same name (its
                     // log goes on).
-                    self.once(commands::kill_session(session_target(name)))
+                    self.once(commands::kill_session(commands::session(name)))
                         .await?;
                     let ended = match current.state {
                         State::Exited { code } => Some(watch::ExitStatus::Exited(code)),
@@ -235,7 +234,7 @@ impl Keeper {
             Err(e) => {
                 // Leave no placeholder behind to pass for a live process.
                 let _ = self
-                    .once(commands::kill_session(session_target(name)))
+                    .once(commands::kill_session(commands::session(name)))
                     .await;
                 Err(e)
             }
@@ -276,9 +275,7 @@ impl Keeper {
                 source,
             })?
             .to_string();
-        for command in watch::exit_reporting(pane) {
-            client.command(command).await?;
-        }
+        client.commands(watch::exit_reporting(pane)).await?;
         client.command(commands::pipe_output(pane, &sink)).await?;
         let respawn =
             commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);
@@ -298,9 +295,7 @@ impl Keeper {
             (OPT_ECHO, ""),
         ]
         .map(|(option, value)| commands::set_option(&session, option, value));
-        for reply in client.enqueue_together(settings).await? {
-            reply.await?;
-        }
+        client.commands(settings).await?;
         if spec.restart.is_none() {
             // An earlier run's, with its environment: not needed now.
             let _ = std::fs::remove_file(self.spec_path(name));
@@ -378,9 +373,9 @@ fn starter_token() -> String {
     format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
 }
 
-/// The start time of process `pid` ([`crate::procfs::start_time`]).
+/// The start time of process `pid` ([`crate::os::procfs::start_time`]).
 fn process_start_time(pid: u32) -> Option<u64> {
-    crate::procfs::start_time(i32::try_from(pid).ok()?)
+    crate::os::procfs::start_time(i32::try_from(pid).ok()?)
 }
 
 /// The starter token in a placeholder's command line, if it is one.

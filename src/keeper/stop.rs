@@ -2,7 +2,7 @@
 //! (and a process that outlives that signalled); stops of one name take
 //! turns and share their outcome.
 
-use super::{is_missing, log, session_target, validate_name, Keeper, KeeperError, KeptProcess};
+use super::{is_missing, log, validate_name, Keeper, KeeperError, KeptProcess};
 use crate::client::{commands, ClientError, ErrorKind};
 use crate::protocol::FormatQuery;
 use crate::server;
@@ -310,16 +310,14 @@ impl Keeper {
             Some(process) => (process.client.clone(), process.pane),
             None => self.pane_without_output(name).await?.into_parts(),
         };
-        let target = session_target(name);
+        let target = commands::session(name);
         // A stopped process is not started again by its restart policy.
         self.restart_off_if_set(&client, name).await?;
         let how = match watch::exit_status(&client, pane).await? {
             Some(status) => Stopped::AlreadyExited { status },
             None => {
                 // Keep the status (a session started elsewhere may not).
-                for command in watch::exit_reporting(pane) {
-                    client.command(command).await?;
-                }
+                client.commands(watch::exit_reporting(pane)).await?;
                 client.command(commands::send_keys(pane, ["C-c"])).await?;
                 match watch::wait_exit(&client, pane, grace).await {
                     Ok(status) => Stopped::Interrupted { status },
@@ -338,7 +336,7 @@ impl Keeper {
             Stopped::Killed => watch::local_pids(&client, pane).await.map(|(_, pid)| pid),
             _ => None,
         };
-        let process = watch::ProcessExit::open(survivor);
+        let process = crate::os::process::ProcessExit::open(survivor);
         // Killing the session we are attached to ends this connection.
         let kill = client.command(commands::kill_session(target)).await;
         match kill {
@@ -368,7 +366,7 @@ static SESSION_ID: LazyLock<FormatQuery> =
 
 /// A process that survived its session's end (it ignores SIGHUP): SIGTERM
 /// to its process group, then SIGKILL if it is still there after 2 s.
-async fn terminate(pid: i32, process: &watch::ProcessExit) {
+async fn terminate(pid: i32, process: &crate::os::process::ProcessExit) {
     let gone = tokio::time::timeout(Duration::from_millis(500), process.exited()).await;
     if gone.is_ok() {
         return;
@@ -378,7 +376,7 @@ async fn terminate(pid: i32, process: &watch::ProcessExit) {
 
 /// SIGTERM to the process group of `pid`, then SIGKILL if it has not
 /// exited 2 s later.
-pub(super) async fn terminate_now(pid: i32, process: &watch::ProcessExit) {
+pub(super) async fn terminate_now(pid: i32, process: &crate::os::process::ProcessExit) {
     use nix::sys::signal::{killpg, Signal};
     let group = nix::unistd::Pid::from_raw(pid);
     let _ = killpg(group, Signal::SIGTERM);

@@ -335,7 +335,7 @@ impl Keeper {
         // The writer's process, where it can be seen: its end is seen at once.
         let server = self.kept(client, name).await?.and_then(|kept| kept.server);
         let writer_pid = super::writer::writer_pid(server, &path).await;
-        let writer_exit = watch::ProcessExit::open(writer_pid);
+        let writer_exit = crate::os::process::ProcessExit::open(writer_pid);
         let writer = async || {
             self.log_writer_problem_via(name, client)
                 .await

@@ -133,7 +133,7 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
-        if !crate::watch::local::is_tmux(server) {
+        if !crate::os::process::is_tmux(server) {
             return None;
         }
         let children =
@@ -151,7 +151,7 @@ pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsSt
             // an exec (no command line, and no zombie): it may be a writer
             // being started, so whether one runs cannot be told now.
             let zombie = || {
-                crate::procfs::stat(pid)
+                crate::os::procfs::stat(pid)
                     .is_none_or(|stat| stat.fields.first().is_some_and(|s| s == "Z"))
             };
             if cmdline == own || (cmdline.is_empty() && !zombie()) {
@@ -184,7 +184,7 @@ pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
-        let Some(mut pids) = crate::procfs::pids() else {
+        let Some(mut pids) = crate::os::procfs::pids() else {
             return false;
         };
         pids.any(|pid| {

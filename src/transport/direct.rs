@@ -1,7 +1,7 @@
 //! The direct transport: the server's Unix socket, no tmux client process.
 //!
 //! 1. Probe the server version with an fd-free plain client
-//!    ([`crate::server::probe_version`]); it decides the imsg header layout.
+//!    ([`super::plain::probe_version`]); it decides the imsg header layout.
 //!    The answer is remembered per server process (its pid and start
 //!    time, and the socket), in this process and in a private file that
 //!    later tmux-wire processes check against the same key before they
@@ -23,11 +23,12 @@
 //! Every outgoing message is built by [`Message::encode`]; fd passing goes
 //! through nix's safe `sendmsg`, so this module has no `unsafe`.
 
+use super::plain::{identify_messages, probe_server};
 use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
 use crate::protocol::{
     Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
 };
-use crate::server::{check_path_len, connect_failure, identify_messages, probe_server};
+use crate::server::{check_path_len, connect_failure};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use std::io::{IoSlice, Write};
 use std::os::fd::AsRawFd;
@@ -76,7 +77,7 @@ pub async fn connect(
     let sock = connect_socket(socket)?;
     let (version, probed) = version_of(socket, &sock, opts).await?;
     if !passes_fds(&version) {
-        return Err(crate::server::ProbeError::TooOld { version }.into());
+        return Err(super::ProbeError::TooOld { version }.into());
     }
     let layout = HeaderLayout::for_server_version(&version);
     let how = if probed {

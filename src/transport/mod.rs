@@ -2,6 +2,8 @@
 //!
 //! - [`direct`]: the tmux server's own Unix socket and imsg protocol; no tmux
 //!   client process runs.
+//! - [`plain`]: a plain (not control-mode) client for one command, as
+//!   `tmux COMMAND` runs it, and the version probe built on it.
 //! - [`process`]: a child `tmux -C ...` (or any command prefix that ends in
 //!   one, such as `ssh HOST tmux -C`), as a fallback and for remote servers.
 //!
@@ -9,11 +11,13 @@
 //! in both directions, and a channel that says how the session ended.
 
 pub mod direct;
+pub mod plain;
 mod probe_cache;
 pub mod process;
 
 use crate::protocol::{HeaderLayout, ProtocolError};
-use crate::server::{ProbeError, ServerError};
+use crate::server::ServerError;
+use plain::ProbeError;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use thiserror::Error;

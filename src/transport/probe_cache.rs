@@ -65,7 +65,7 @@ impl ServerProcess {
         if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             return None;
         }
-        let start = crate::procfs::start_time(pid)?;
+        let start = crate::os::procfs::start_time(pid)?;
         let meta = std::fs::symlink_metadata(socket).ok()?;
         Some(ServerProcess {
             boot: boot.to_string(),
@@ -226,7 +226,7 @@ fn forget_gone(dir: &Path) {
         let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
             continue;
         };
-        if crate::procfs::start_time(pid) != Some(start) {
+        if crate::os::procfs::start_time(pid) != Some(start) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -7,7 +7,7 @@
 //! - **Local** (Linux, the server in our pid namespace): a pidfd on the
 //!   pane's process wakes the wait the moment the kernel reports the exit,
 //!   and the status is read from the zombie (`/proc/PID/stat`) before tmux
-//!   reaps it. See `local.rs`.
+//!   reaps it. See [`crate::os`].
 //! - **Via the server** (anywhere else, or when the local view fails): a
 //!   global `pane-died` hook entry (index [`EXIT_HOOK_INDEX`]) runs
 //!   `wait-for -S` on [`EXIT_CHANNEL`], and a second control connection
@@ -16,34 +16,19 @@
 //! Both install [`exit_reporting`] first, so the status stays queryable with
 //! [`exit_status`] after the wait.
 
-use super::local::{self, local_pids, nudge, LocalPane};
+use super::pids::local_pids;
 use super::{gone, WatchError};
 use crate::client::commands::{self, OptionValue};
 use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
+use crate::os::process::{process_ending, process_running, LocalPane};
+use crate::os::reaper::{nudge, spawn_nudges};
+use crate::os::ExitStatus;
 use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How a pane's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "how", content = "value")]
-pub enum ExitStatus {
-    /// It exited with this code.
-    Exited(i32),
-    /// A signal killed it (the signal's number).
-    Signaled(i32),
-}
-
 impl ExitStatus {
-    /// The shell's view of it: the code, or 128 + the signal.
-    pub fn code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(code) => code,
-            ExitStatus::Signaled(signal) => 128 + signal,
-        }
-    }
-
     /// Read `#{pane_dead_status}` and `#{pane_dead_signal}`: tmux fills one
     /// of them only once it has reaped the process (a pane whose pty closed
     /// first reads `pane_dead` 1 with both empty: not finished yet). The
@@ -69,18 +54,6 @@ impl ExitStatus {
         name.parse::<nix::sys::signal::Signal>()
             .ok()
             .map(|s| ExitStatus::Signaled(s as i32))
-    }
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
-            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
-                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
-                Err(_) => write!(f, "killed by signal {signal}"),
-            },
-        }
     }
 }
 
@@ -229,19 +202,19 @@ fn undo_when_gone(hook: &str, client: &str, pane: PaneId) -> String {
 /// that lives as long as the wait. Overlapping waits on a pane are counted;
 /// the last one out, whichever way it goes, puts the setting back.
 pub async fn report_exits(client: &Client, pane: PaneId) -> Result<ExitReporting, WatchError> {
-    let pending = client
-        .enqueue_together([
+    let answers: Vec<String> = client
+        .commands([
             commands::show_pane_option(pane, "remain-on-exit", OptionValue::Own),
             commands::display(pane, "#{client_name}"),
             commands::display(pane, "#{client_session}"),
             commands::display(pane, "#{client_pid}"),
             commands::show_global_hook("client-detached"),
         ])
-        .await?;
-    let mut answers = Vec::new();
-    for reply in pending {
-        answers.push(reply.await.map_err(|e| gone(e, pane))?.text());
-    }
+        .await
+        .map_err(|e| gone(e, pane))?
+        .iter()
+        .map(Reply::text)
+        .collect();
     let [own, name, session, pid, hooks] = &answers[..] else {
         unreachable!("five commands");
     };
@@ -335,7 +308,7 @@ impl ExitReporting {
             // has reaped since the look above has none (then the status
             // is there to read).
             if let Some((_, pid)) = local_pids(client, self.pane).await {
-                if !local::process_running(pid) {
+                if !process_running(pid) {
                     match wait_exit(client, self.pane, Duration::from_secs(5)).await {
                         Ok(exited) => status = Some(exited),
                         Err(WatchError::PaneGone(_)) => return Ok(()),
@@ -354,9 +327,7 @@ impl ExitReporting {
         let mut batch: Vec<Command> = put_back.into_iter().collect();
         batch.push(commands::unset_pane_option(pane, SAVED_REMAIN));
         batch.push(commands::unset_pane_option(pane, WAITS));
-        for reply in client.enqueue_together(batch).await? {
-            reply.await.map_err(|e| gone(e, pane))?;
-        }
+        client.commands(batch).await.map_err(|e| gone(e, pane))?;
         let Some(status) = status else {
             return Ok(());
         };
@@ -541,9 +512,10 @@ pub async fn arm_exit(
     // connection cannot, since tmux holds its notifications behind the
     // open `wait-for`.
     let events = client.events();
-    for command in exit_reporting(pane) {
-        client.command(command).await.map_err(|e| gone(e, pane))?;
-    }
+    client
+        .commands(exit_reporting(pane))
+        .await
+        .map_err(|e| gone(e, pane))?;
     let pids = local_pids(client, pane).await;
     let local = match how {
         ExitWatch::Auto => pids.and_then(|(server, process)| LocalPane::open(server, process)),
@@ -629,34 +601,12 @@ async fn server_outlived_it(
 ) -> Result<(), WatchError> {
     match client.command(status_query(pane)).await {
         Err(ClientError::Closed(reason))
-            if process_ending(server.as_raw()) || closed_by_server_end(&reason) =>
+            if process_ending(server.as_raw()) || reason.server_ended() =>
         {
             Err(WatchError::Closed(reason))
         }
         _ => Ok(()),
     }
-}
-
-/// Whether a connection that closed for `reason` closed because its
-/// server ends: told to (`kill-server`, SIGTERM: the server says so, and
-/// lives on a moment while its clients go) or killed (no goodbye). A
-/// killed session closes it for another reason.
-pub(crate) fn closed_by_server_end(reason: &str) -> bool {
-    use crate::transport::Ending;
-    reason == Ending::Shutdown.to_string() || reason == Ending::ServerGone.to_string()
-}
-
-/// Whether process `pid` is gone, a zombie, or exiting (`PF_EXITING` in
-/// the flags of `/proc/PID/stat`, set as the kernel begins to end it, before
-/// it closes its files).
-pub(crate) fn process_ending(pid: i32) -> bool {
-    const PF_EXITING: u64 = 0x4;
-    let Some(stat) = crate::procfs::stat(pid) else {
-        return true;
-    };
-    let state = stat.fields.first().map_or("", String::as_str);
-    let flags: u64 = stat.fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
-    matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0
 }
 
 /// The local strategy: tmux's answer if it has one, else the kernel's word
@@ -678,7 +628,7 @@ async fn exit_seen_locally(
                 // Read the status before the reminders let tmux reap it;
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
-                local::spawn_nudges(local.server);
+                spawn_nudges(local.server);
                 server_outlived_it(client, pane, local.server).await?;
                 return Ok(status);
             }
@@ -787,15 +737,6 @@ mod tests {
         assert_eq!(hook_index(4_194_304, &hooks), Some(free));
         let all = format!("{hooks}client-detached[{free}] display-message x\n");
         assert_eq!(hook_index(4_194_304, &all), None);
-    }
-
-    #[test]
-    fn an_ending_process_is_told_from_a_live_one() {
-        assert!(!process_ending(std::process::id() as i32));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        child.wait().unwrap();
-        assert!(process_ending(pid));
     }
 
     #[test]

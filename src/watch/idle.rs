@@ -2,7 +2,7 @@
 //! optionally is back at a shell.
 
 use super::WatchError;
-use crate::client::{commands, Client, PaneEvent};
+use crate::client::{commands, Client, CloseReason, PaneEvent};
 use crate::protocol::{FormatQuery, PaneId};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -66,7 +66,7 @@ impl ArmedIdle<'_> {
                 }
                 Ok(None) => {
                     return Err(WatchError::Closed(
-                        self.client.closed_reason().unwrap_or_default(),
+                        self.client.closed_reason().unwrap_or(CloseReason::Lost),
                     ))
                 }
                 Ok(Some(PaneEvent::Closed(reason))) => return Err(WatchError::Closed(reason)),

@@ -1,13 +1,13 @@
 //! Waiting until a pane's program waits for input: blocked reading its
-//! terminal (see `local::reading_terminal` for how that is seen).
+//! terminal (see `os::terminal::reading_terminal` for how that is seen).
 //!
 //! The check runs when the pane's output goes quiet ([`QUIET`] after its
 //! last output: a program that prints a prompt and then reads), and, as a
 //! backstop for a program that starts to read without printing anything,
 //! after each [`BACKSTOP`] of silence. Nothing else wakes it.
 
-use super::local::reading_terminal;
 use super::WatchError;
+use crate::os::terminal::reading_terminal;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -38,7 +38,7 @@ impl Activity for crate::client::PaneOutput {
     async fn printed(&mut self) -> Result<(), WatchError> {
         match self.next().await {
             Some(crate::client::PaneEvent::Closed(why)) => Err(WatchError::Closed(why)),
-            None => Err(WatchError::Closed("the connection closed".into())),
+            None => Err(WatchError::Closed(crate::client::CloseReason::Lost)),
             Some(_) => Ok(()),
         }
     }

@@ -19,29 +19,37 @@
 //! armed wait's `wait(timeout)` then awaits it.
 //!
 //! The files: `pattern.rs` (a line matching a pattern), `idle.rs` (quiet),
-//! `exit.rs` (the exit and its status), `local.rs` (what only a process in
-//! the server's pid namespace on Linux can see: pidfds and `/proc`).
+//! `exit.rs` (the exit and its status), `input.rs` (a program waiting for
+//! input), `pids.rs` (the pids of a pane's process and its server, for the
+//! looks at them in [`crate::os`] that only a process in the server's pid
+//! namespace on Linux can take: pidfds and `/proc`).
 
 pub mod exit;
 mod idle;
 pub mod input;
-pub(crate) mod local;
 pub mod pattern;
+mod pids;
 
-pub(crate) use exit::process_ending;
 pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
-    ExitStatus, ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
+    ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
 };
-pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_signal};
-pub(crate) use idle::program_name;
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
-pub(crate) use local::{local_child, local_pids, nudge, pane_line_rules, ProcessExit};
-pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
+// What the keeper uses of the waits' insides.
+#[cfg(feature = "keeper")]
+pub(crate) use {
+    exit::{dead_signal_on_screen, reports_dead_signal},
+    idle::program_name,
+    pattern::screen_rows,
+    pids::{local_pids, pane_line_rules},
+};
 
-use crate::client::{ClientError, ErrorKind};
+/// How a pane's process ended (defined with the look at the process itself).
+pub use crate::os::ExitStatus;
+
+use crate::client::{ClientError, CloseReason, ErrorKind};
 use crate::protocol::{FormatError, PaneId};
 use std::time::Duration;
 use thiserror::Error;
@@ -55,7 +63,7 @@ pub enum WatchError {
     Timeout(Duration),
     /// The connection ended first.
     #[error("the connection closed: {0}")]
-    Closed(String),
+    Closed(CloseReason),
     /// A command the wait needed failed.
     #[error(transparent)]
     Client(#[from] ClientError),

@@ -13,7 +13,7 @@
 //! otherwise match the command line itself.
 
 use super::WatchError;
-use crate::client::{commands, Client, PaneEvent, PaneOutput};
+use crate::client::{commands, Client, CloseReason, PaneEvent, PaneOutput};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::text::Lines;
 use regex::Regex;
@@ -269,19 +269,18 @@ impl ArmedReady<'_> {
         // One write: the joined history and screen, the joined screen
         // alone, the cursor, and the visible rows as they are (one per
         // row), all of the same moment.
-        let mut pending = self
+        let replies = self
             .client
-            .enqueue_together([
+            .commands([
                 whole,
                 commands::capture_joined_from(pane, 0),
                 commands::display(pane, CURSOR.format()),
                 commands::capture(pane),
             ])
             .await?;
-        let visible = pending.pop().expect("four commands").await?;
-        let cursor = pending.pop().expect("four commands").await?;
-        let screen = pending.pop().expect("four commands").await?;
-        let whole = pending.pop().expect("four commands").await?;
+        let [whole, screen, cursor, visible] = &replies[..] else {
+            unreachable!("four commands, four replies");
+        };
         let cursor = CURSOR.parse_one(&cursor.content())?;
         if cursor[0] != pane.to_string() {
             return Err(WatchError::PaneGone(pane));
@@ -298,7 +297,7 @@ impl ArmedReady<'_> {
             .get(y)
             .map(|row| String::from_utf8_lossy(row).trim_end().to_string())
             .unwrap_or_default();
-        let (mut rows, current) = lines_shown(&whole, &cursor_row, x);
+        let (mut rows, current) = lines_shown(whole, &cursor_row, x);
         if let Since::Input(hint) = self.since {
             match echo_at(&rows, &current, &self.first.echo) {
                 Some((start, seen)) => {
@@ -310,7 +309,7 @@ impl ArmedReady<'_> {
                 None if history + y as u64 == hint => rows.clear(),
                 // Gone: what the screen shows counts.
                 None => {
-                    rows = lines_shown(&screen, &cursor_row, x).0;
+                    rows = lines_shown(screen, &cursor_row, x).0;
                     self.matcher.forget_echo();
                 }
             }
@@ -341,7 +340,7 @@ impl ArmedReady<'_> {
                 Err(_) => return Err(WatchError::Timeout(timeout)),
                 Ok(None) => {
                     return Err(WatchError::Closed(
-                        self.client.closed_reason().unwrap_or_default(),
+                        self.client.closed_reason().unwrap_or(CloseReason::Lost),
                     ))
                 }
                 Ok(Some(event)) => event,

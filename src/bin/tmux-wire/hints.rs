@@ -3,7 +3,8 @@
 
 use tmux_wire::client::ClientError;
 use tmux_wire::keeper::KeeperError;
-use tmux_wire::server::{ProbeError, ServerError};
+use tmux_wire::server::ServerError;
+use tmux_wire::transport::plain::{PlainError, ProbeError};
 use tmux_wire::transport::TransportError;
 
 /// The hint for `e`, if there is one.
@@ -49,7 +50,8 @@ pub fn of(e: &KeeperError) -> Option<String> {
 fn client(e: &ClientError) -> Option<String> {
     match e {
         ClientError::Transport(t) => match &**t {
-            TransportError::Server(e) | TransportError::Probe(ProbeError::Server(e)) => server(e),
+            TransportError::Server(e)
+            | TransportError::Probe(ProbeError::Plain(PlainError::Server(e))) => server(e),
             _ => None,
         },
         _ => None,

@@ -20,7 +20,7 @@ pub(crate) fn writers_caught_up(path: &Path, server: nix::unistd::Pid) -> bool {
     {
         // A pid that only looks local (a server in another pid namespace
         // whose pid a local process happens to have) says nothing.
-        if !crate::watch::local::is_tmux(server) {
+        if !crate::os::process::is_tmux(server) {
             return false;
         }
         let children = format!("/proc/{server}/task/{server}/children");
@@ -98,7 +98,7 @@ fn writer_idle(pid: &str) -> bool {
     // Name and state from one read of `stat`, as they were at one moment.
     pid.parse()
         .ok()
-        .and_then(crate::procfs::stat)
+        .and_then(crate::os::procfs::stat)
         .is_some_and(|stat| stat.name == IDLE_NAME && stat.fields.first().is_some_and(|s| s == "S"))
 }
 

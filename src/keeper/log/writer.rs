@@ -12,7 +12,7 @@ use super::{index, open_append, rotated, FileId, Limits};
 /// sink to reap its children after each half second without input.
 ///
 /// tmux packages built with libutempter lose the SIGCHLD of a pane's
-/// process now and then (see `watch::local::nudge`): the pane then reads
+/// process now and then (see `os::reaper::nudge`): the pane then reads
 /// dead with no status, and its `pane-died` hook (a restart policy's) does
 /// not fire until the server gets another SIGCHLD. With no tmux-wire client
 /// alive, nobody would send one; the sink, a child of the server that
@@ -29,7 +29,7 @@ impl NudgingStdin {
         let parent = nix::unistd::getppid();
         NudgingStdin {
             stdin: io::stdin(),
-            server: crate::watch::local::is_tmux(parent).then_some(parent),
+            server: crate::os::process::is_tmux(parent).then_some(parent),
         }
     }
 }

@@ -1,220 +1,14 @@
-//! What a process in the tmux server's pid namespace can see for itself:
-//! the pane's process through a pidfd (Linux), its zombie's exit status and
-//! state in `/proc`, and the server it may remind to reap. Elsewhere (other
-//! systems, a server in another namespace) these give `None` and the waits
-//! go through the server instead.
+//! What a terminal's program is waiting for, seen in `/proc`: whether a
+//! process sleeps reading its terminal, where a shell waits at its
+//! prompt, and what typed input waits to be read. Elsewhere (other
+//! systems, a server in another namespace) these give `None`.
+//!
+//! Only the waits for input use some of it; the rest is the keeper's
+//! (feature `keeper`).
+#![cfg_attr(not(feature = "keeper"), allow(dead_code))]
 
-use super::exit::ExitStatus;
-use crate::client::{commands, Client};
-use crate::protocol::{FormatQuery, PaneId};
-use nix::unistd::Pid;
-use std::time::Duration;
-use tokio::time::Instant;
-
-/// The tmux server's pid and the pane's, if the server is a process we
-/// may signal: a tmux process visible in our `/proc` (the same pid
-/// namespace; then so is the pane's process).
-pub(crate) async fn local_pids(client: &Client, pane: PaneId) -> Option<(Pid, i32)> {
-    let (server, process, _) = pane_pids_and(client, pane, &[]).await?;
-    is_tmux(server).then_some((server, process))
-}
-
-/// The tmux server's pid, the pane's, and the values of the format
-/// variables `more`, in one query.
-async fn pane_pids_and(
-    client: &Client,
-    pane: PaneId,
-    more: &[&str],
-) -> Option<(Pid, i32, Vec<String>)> {
-    let mut variables = vec!["pid", "pane_pid"];
-    variables.extend_from_slice(more);
-    let query = FormatQuery::new(&variables);
-    let reply = client
-        .command(commands::display(pane, query.format()))
-        .await
-        .ok()?;
-    let mut fields = query.parse_one(&reply.content()).ok()?;
-    let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    Some((Pid::from_raw(server), process, fields.split_off(2)))
-}
-
-/// How the terminal of `pane` splits typed input into lines, if its
-/// program reads it line by line and this side can see it: the server is
-/// a local tmux process and the pane's process its child (then the
-/// pane's `/dev/pts` path names the same terminal here). `None` in raw
-/// mode, and where it cannot be seen.
-pub(crate) async fn pane_line_rules(
-    client: &Client,
-    pane: PaneId,
-) -> Option<crate::tty::LineRules> {
-    let (server, process, tty) = pane_pids_and(client, pane, &["pane_tty"]).await?;
-    if !local_child(server, process) {
-        return None;
-    }
-    crate::tty::line_rules(std::path::Path::new(tty.first()?))
-        .ok()
-        .flatten()
-}
-
-/// Whether `pid` is a tmux process of this system.
-pub(crate) fn is_tmux(pid: Pid) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("tmux"))
-}
-
-/// Whether `process` is a child of `server` and `server` a tmux process of
-/// this system: a pane's process this side can look at. A pid that only
-/// looks local (a server in another namespace whose pid a local process
-/// happens to have) is not.
-pub(crate) fn local_child(server: Pid, process: i32) -> bool {
-    proc_stat(process)
-        .and_then(|f| f.get(1)?.parse::<i32>().ok())
-        .is_some_and(|parent| parent == server.as_raw())
-        && is_tmux(server)
-}
-
-/// A pane's process seen from here, with a pidfd open on it.
-pub(crate) struct LocalPane {
-    /// The tmux server.
-    pub(crate) server: Pid,
-    process: i32,
-    exit: ProcessExit,
-}
-
-impl LocalPane {
-    /// The pane's process, if this side can watch it: a pidfd could be
-    /// opened (Linux 5.3 and later, the process not yet reaped); the pids
-    /// from [`local_pids`].
-    pub(crate) fn open(server: Pid, process: i32) -> Option<LocalPane> {
-        if !local_child(server, process) {
-            return None;
-        }
-        let exit = ProcessExit::open(Some(process));
-        exit.is_open().then_some(LocalPane {
-            server,
-            process,
-            exit,
-        })
-    }
-
-    /// Resolves once the process has exited.
-    pub(crate) async fn exited(&self) {
-        self.exit.exited().await
-    }
-
-    /// Its exit status while it is a zombie of the server; `None` once
-    /// tmux has reaped it (then tmux has the status).
-    pub(crate) fn zombie_status(&self) -> Option<ExitStatus> {
-        zombie_status(self.process, self.server)
-    }
-}
-
-/// The kernel's word that a process has exited: a pidfd, readable once it
-/// has (Linux 5.3 and later; `None` elsewhere or if the pid is gone).
-pub(crate) struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
-
-impl ProcessExit {
-    #[cfg(target_os = "linux")]
-    pub(crate) fn open(pid: Option<i32>) -> ProcessExit {
-        let fd = pid
-            .and_then(rustix::process::Pid::from_raw)
-            .and_then(|pid| {
-                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK).ok()
-            })
-            .and_then(|fd| {
-                // Deprecated because a borrowed raw fd could be closed while
-                // registered; this one is an `OwnedFd` the `AsyncFd` owns, so
-                // it stays open until the registration is dropped.
-                #[allow(deprecated)]
-                tokio::io::unix::AsyncFd::new(fd).ok()
-            });
-        ProcessExit(fd)
-    }
-
-    /// No pidfds on this system.
-    #[cfg(not(target_os = "linux"))]
-    pub(crate) fn open(_pid: Option<i32>) -> ProcessExit {
-        ProcessExit(None)
-    }
-
-    /// Whether there is a pidfd to wait on.
-    pub(crate) fn is_open(&self) -> bool {
-        self.0.is_some()
-    }
-
-    /// Resolves once the process has exited; never without a pidfd.
-    pub(crate) async fn exited(&self) {
-        match &self.0 {
-            Some(fd) => {
-                let _ = fd.readable().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
-}
-
-/// The fields of `/proc/PID/stat` from the third (the state) on
-/// ([`crate::procfs::stat`]).
-fn proc_stat(pid: i32) -> Option<Vec<String>> {
-    crate::procfs::stat(pid).map(|stat| stat.fields)
-}
-
-/// Whether process `pid` exists and has not exited (a zombie has).
-pub(crate) fn process_running(pid: i32) -> bool {
-    proc_stat(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
-}
-
-/// The exit status of a zombie child of `parent`, from `/proc/PID/stat`
-/// (field 52, the `waitpid` status, Linux 3.5 and later). tmux reaps a
-/// pane's process only after utempter's helper has run, a few milliseconds
-/// after the exit; the kernel has the status from the start.
-fn zombie_status(pid: i32, parent: Pid) -> Option<ExitStatus> {
-    let fields = proc_stat(pid)?;
-    let (state, ppid, status) = (fields.first()?, fields.get(1)?, fields.get(49)?);
-    if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw() {
-        return None;
-    }
-    let status: i32 = status.trim().parse().ok()?;
-    Some(if status & 0x7f == 0 {
-        ExitStatus::Exited((status >> 8) & 0xff)
-    } else {
-        ExitStatus::Signaled(status & 0x7f)
-    })
-}
-
-/// After the kernel says the process exited, remind the server to reap
-/// every [`NUDGE_EVERY`] for at most [`NUDGE_FOR`]. A SIGCHLD that arrives
-/// while tmux runs utempter's helper (it does so when the pane's pty
-/// closes, blocking for a few milliseconds) is lost too, so one reminder
-/// right at the exit is not enough.
-const NUDGE_EVERY: Duration = Duration::from_millis(1);
-const NUDGE_FOR: Duration = Duration::from_millis(250);
-
-/// Remind the server now, then every [`NUDGE_EVERY`] for [`NUDGE_FOR`], in
-/// a task of its own: it goes on after the wait has returned, so that tmux
-/// reaps soon and the status is queryable there too.
-pub(crate) fn spawn_nudges(server: Pid) {
-    nudge(Some(server));
-    tokio::spawn(async move {
-        let until = Instant::now() + NUDGE_FOR;
-        while Instant::now() < until {
-            tokio::time::sleep(NUDGE_EVERY).await;
-            nudge(Some(server));
-        }
-    });
-}
-
-/// tmux built with libutempter (Debian's and Ubuntu's packages) can lose a
-/// SIGCHLD: while utempter runs its helper (when a pane's pty closes, which
-/// is also when its process exits) it has its own SIGCHLD handler in place
-/// (tmux issue #311, seen here on 3.3a). The pane then reads dead with no
-/// status, and the process stays a zombie until the server gets another
-/// SIGCHLD. Sending one is the workaround tmux's maintainer gave; its only
-/// effect is that the server reaps what has exited.
-pub(crate) fn nudge(server: Option<Pid>) {
-    if let Some(pid) = server {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCHLD);
-    }
-}
+use crate::os::process::process_running;
+use crate::os::procfs::stat_fields as proc_stat;
 
 /// System call numbers that wait for input on a file descriptor: those
 /// whose first argument is the fd, and those whose first argument is a
@@ -256,7 +50,7 @@ pub(crate) fn reading_terminal(pid: i32) -> Option<bool> {
         // Processes this side cannot look into (another user's, `sudo`):
         // the answer is unknown only if no process could be looked at.
         let (mut unknown, mut seen) = (false, false);
-        for other in crate::procfs::pids()? {
+        for other in crate::os::procfs::pids()? {
             let Some(stat) = proc_stat(other) else {
                 continue;
             };
@@ -488,7 +282,7 @@ pub(crate) fn alone_in_foreground(pid: i32) -> Option<bool> {
         if foreground != group {
             return Some(false);
         }
-        for other in crate::procfs::pids()? {
+        for other in crate::os::procfs::pids()? {
             if other == pid {
                 continue;
             }

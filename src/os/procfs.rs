@@ -10,6 +10,7 @@ use std::io::Read;
 pub(crate) struct Stat {
     /// The command name (field 2, without its parentheses; it may hold
     /// anything, spaces and parentheses included).
+    #[cfg_attr(not(feature = "keeper"), allow(dead_code))]
     pub(crate) name: String,
     /// The fields from the third (the state) on: field N is `fields[N - 3]`.
     pub(crate) fields: Vec<String>,
@@ -39,6 +40,12 @@ pub(crate) fn stat(pid: i32) -> Option<Stat> {
 /// the pid, it tells a process from a later one given the same pid.
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
     stat(pid)?.fields.get(19)?.parse().ok()
+}
+
+/// The fields of `/proc/PID/stat` from the third (the state) on
+/// ([`stat`]).
+pub(crate) fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    crate::os::procfs::stat(pid).map(|stat| stat.fields)
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -1,0 +1,184 @@
+//! A process this side can see: whether it runs, its end through a pidfd
+//! (Linux), the exit status of its zombie, and how it ended
+//! ([`ExitStatus`]).
+
+use crate::os::procfs::stat_fields as proc_stat;
+use nix::unistd::Pid;
+
+/// How a pane's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "how", content = "value")]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it (the signal's number).
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's view of it: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => code,
+            ExitStatus::Signaled(signal) => 128 + signal,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+        }
+    }
+}
+
+/// Whether `pid` is a tmux process of this system.
+pub(crate) fn is_tmux(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("tmux"))
+}
+
+/// Whether `process` is a child of `server` and `server` a tmux process of
+/// this system: a pane's process this side can look at. A pid that only
+/// looks local (a server in another namespace whose pid a local process
+/// happens to have) is not.
+pub(crate) fn local_child(server: Pid, process: i32) -> bool {
+    proc_stat(process)
+        .and_then(|f| f.get(1)?.parse::<i32>().ok())
+        .is_some_and(|parent| parent == server.as_raw())
+        && is_tmux(server)
+}
+
+/// A pane's process seen from here, with a pidfd open on it.
+pub(crate) struct LocalPane {
+    /// The tmux server.
+    pub(crate) server: Pid,
+    process: i32,
+    exit: ProcessExit,
+}
+
+impl LocalPane {
+    /// The pane's process, if this side can watch it: a pidfd could be
+    /// opened (Linux 5.3 and later, the process not yet reaped); the pids
+    /// from `watch::local_pids`.
+    pub(crate) fn open(server: Pid, process: i32) -> Option<LocalPane> {
+        if !local_child(server, process) {
+            return None;
+        }
+        let exit = ProcessExit::open(Some(process));
+        exit.is_open().then_some(LocalPane {
+            server,
+            process,
+            exit,
+        })
+    }
+
+    /// Resolves once the process has exited.
+    pub(crate) async fn exited(&self) {
+        self.exit.exited().await
+    }
+
+    /// Its exit status while it is a zombie of the server; `None` once
+    /// tmux has reaped it (then tmux has the status).
+    pub(crate) fn zombie_status(&self) -> Option<ExitStatus> {
+        zombie_status(self.process, self.server)
+    }
+}
+
+/// The kernel's word that a process has exited: a pidfd, readable once it
+/// has (Linux 5.3 and later; `None` elsewhere or if the pid is gone).
+pub(crate) struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
+
+impl ProcessExit {
+    #[cfg(target_os = "linux")]
+    pub(crate) fn open(pid: Option<i32>) -> ProcessExit {
+        let fd = pid
+            .and_then(rustix::process::Pid::from_raw)
+            .and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK).ok()
+            })
+            .and_then(|fd| {
+                // Deprecated because a borrowed raw fd could be closed while
+                // registered; this one is an `OwnedFd` the `AsyncFd` owns, so
+                // it stays open until the registration is dropped.
+                #[allow(deprecated)]
+                tokio::io::unix::AsyncFd::new(fd).ok()
+            });
+        ProcessExit(fd)
+    }
+
+    /// No pidfds on this system.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn open(_pid: Option<i32>) -> ProcessExit {
+        ProcessExit(None)
+    }
+
+    /// Whether there is a pidfd to wait on.
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Resolves once the process has exited; never without a pidfd.
+    pub(crate) async fn exited(&self) {
+        match &self.0 {
+            Some(fd) => {
+                let _ = fd.readable().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Whether process `pid` exists and has not exited (a zombie has).
+pub(crate) fn process_running(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
+}
+
+/// The exit status of a zombie child of `parent`, from `/proc/PID/stat`
+/// (field 52, the `waitpid` status, Linux 3.5 and later). tmux reaps a
+/// pane's process only after utempter's helper has run, a few milliseconds
+/// after the exit; the kernel has the status from the start.
+fn zombie_status(pid: i32, parent: Pid) -> Option<ExitStatus> {
+    let fields = proc_stat(pid)?;
+    let (state, ppid, status) = (fields.first()?, fields.get(1)?, fields.get(49)?);
+    if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw() {
+        return None;
+    }
+    let status: i32 = status.trim().parse().ok()?;
+    Some(if status & 0x7f == 0 {
+        ExitStatus::Exited((status >> 8) & 0xff)
+    } else {
+        ExitStatus::Signaled(status & 0x7f)
+    })
+}
+
+/// Whether process `pid` is gone, a zombie, or exiting (`PF_EXITING` in
+/// the flags of `/proc/PID/stat`, set as the kernel begins to end it, before
+/// it closes its files).
+pub(crate) fn process_ending(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Some(stat) = crate::os::procfs::stat(pid) else {
+        return true;
+    };
+    let state = stat.fields.first().map_or("", String::as_str);
+    let flags: u64 = stat.fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ending_process_is_told_from_a_live_one() {
+        assert!(!process_ending(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(process_ending(pid));
+    }
+}
