@@ -153,7 +153,7 @@ impl LogFollow {
     }
 
     /// [`LogFollow::run`] with the lines as bytes, exactly as the process
-    /// wrote them (for a follow made raw: [`Keeper::follow_logs_bytes`]).
+    /// wrote them (for a follow made raw: [`KeptProcess::follow_logs_bytes`]).
     pub async fn run_bytes(
         self,
         on_lines: impl FnMut(&[Vec<u8>]),
