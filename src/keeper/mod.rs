@@ -112,6 +112,8 @@ pub struct Keeper {
     log_sink: Option<PathBuf>,
     log_limits: log::Limits,
     log_max_age: Option<Duration>,
+    /// What dropped waits put back ([`Keeper::restored`]).
+    restores: wait::Restores,
 }
 
 impl Keeper {
@@ -125,6 +127,7 @@ impl Keeper {
             log_sink: None,
             log_limits: log::Limits::default(),
             log_max_age: Some(housekeeping::LOG_MAX_AGE),
+            restores: wait::Restores::default(),
         })
     }
 

@@ -9,6 +9,7 @@
 use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
+use crate::signals::interruptible;
 use crate::{output, Failure};
 use indicatif::ProgressBar;
 use std::io;
@@ -414,10 +415,12 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     }
     let text = text;
     if let Some(pattern) = then_ready {
-        let found = keeper
-            .send_then_ready(&name, &text, enter, &pattern, timeout)
-            .await
-            .map_err(|e| say_missed_then_failed(json, &name, e))?;
+        let found = interruptible(
+            keeper,
+            keeper.send_then_ready(&name, &text, enter, &pattern, timeout),
+        )
+        .await
+        .map_err(|e| say_missed_then_failed(json, &name, e))?;
         if !json {
             say_missed_while_waiting(&name, &found.missed);
         }
@@ -434,9 +437,11 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             out!("ready: {}", found.matched);
         }
     } else if let Some(quiet) = then_idle {
-        let idle = keeper
-            .send_then_idle(&name, &text, enter, quiet, timeout)
-            .await?;
+        let idle = interruptible(
+            keeper,
+            keeper.send_then_idle(&name, &text, enter, quiet, timeout),
+        )
+        .await?;
         if json {
             print_doc(&docs::Sent {
                 sent,
@@ -522,34 +527,37 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     let mut missed = keeper::WaitMissed::default();
     let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
-        keeper
-            .wait_ready_on(&client, &name, pane, &pattern, from, timeout)
-            .await
-            .map(|found| {
-                missed = found.missed;
-                let text = format!("ready: {}", found.matched);
-                (
-                    docs::Waited::Ready {
-                        ready: found.matched,
-                    },
-                    text,
-                )
-            })
-            .map_err(|e| say_missed_then_failed(json, &name, e))
+        interruptible(
+            keeper,
+            keeper.wait_ready_on(&client, &name, pane, &pattern, from, timeout),
+        )
+        .await
+        .map(|found| {
+            missed = found.missed;
+            let text = format!("ready: {}", found.matched);
+            (
+                docs::Waited::Ready {
+                    ready: found.matched,
+                },
+                text,
+            )
+        })
+        .map_err(|e| say_missed_then_failed(json, &name, e))
     } else if let Some(quiet) = idle {
-        keeper
-            .wait_idle_on(&client, &name, pane, quiet, timeout)
-            .await
-            .map(|i| {
-                (
-                    docs::Waited::idle(i.current_command),
-                    format!("{name} is idle"),
-                )
-            })
-            .map_err(Failure::from)
+        interruptible(
+            keeper,
+            keeper.wait_idle_on(&client, &name, pane, quiet, timeout),
+        )
+        .await
+        .map(|i| {
+            (
+                docs::Waited::idle(i.current_command),
+                format!("{name} is idle"),
+            )
+        })
+        .map_err(Failure::from)
     } else if exit {
-        keeper
-            .wait_exit_on(&client, &name, pane, timeout)
+        interruptible(keeper, keeper.wait_exit_on(&client, &name, pane, timeout))
             .await
             .map(|s| {
                 if exit_code {
@@ -559,8 +567,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(Failure::from)
     } else if input {
-        keeper
-            .wait_input_on(&client, &name, pane, timeout)
+        interruptible(keeper, keeper.wait_input_on(&client, &name, pane, timeout))
             .await
             .map(|()| {
                 (
