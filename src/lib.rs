@@ -35,6 +35,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod blocking;
 pub mod client;
 pub mod keeper;
 mod procfs;

@@ -12,6 +12,8 @@
 //!   checking that nothing listens on it.
 //! - [`start_server`] executes the tmux binary once, daemonised by tmux
 //!   itself, when no server listens.
+//! - These block (a connect, a child process); async code calls their
+//!   `_async` forms, which run them on tokio's blocking pool.
 
 use std::ffi::OsString;
 use std::io;
@@ -330,6 +332,14 @@ pub fn socket_state(path: &Path) -> Result<SocketState, ServerError> {
     }
 }
 
+/// [`socket_state`] for async callers: run on tokio's blocking pool (the
+/// connect blocks while the server's listen queue is full, and the look at
+/// the file is a system call too).
+pub async fn socket_state_async(path: &Path) -> Result<SocketState, ServerError> {
+    let path = path.to_path_buf();
+    crate::blocking::off_runtime(move || socket_state(&path)).await
+}
+
 /// Why connecting to `path` failed: no server, a stale socket, permission
 /// denied (as [`socket_state`] tells them apart), or the OS error itself.
 pub fn connect_failure(path: &Path, source: io::Error) -> ServerError {
@@ -385,6 +395,12 @@ pub fn remove_stale_socket(path: &Path) -> Result<bool, ServerError> {
             path: path.to_path_buf(),
         }),
     }
+}
+
+/// [`remove_stale_socket`] for async callers, on tokio's blocking pool.
+pub async fn remove_stale_socket_async(path: &Path) -> Result<bool, ServerError> {
+    let path = path.to_path_buf();
+    crate::blocking::off_runtime(move || remove_stale_socket(&path)).await
 }
 
 /// How to start a server.
@@ -466,6 +482,13 @@ pub fn start_server(path: &Path, opts: &StartOptions) -> Result<bool, ServerErro
         });
     }
     Ok(true)
+}
+
+/// [`start_server`] for async callers: run on tokio's blocking pool (it
+/// waits for the tmux binary, which daemonises the server and exits).
+pub async fn start_server_async(path: &Path, opts: &StartOptions) -> Result<bool, ServerError> {
+    let (path, opts) = (path.to_path_buf(), opts.clone());
+    crate::blocking::off_runtime(move || start_server(&path, &opts)).await
 }
 
 #[cfg(test)]
@@ -686,9 +709,18 @@ pub async fn plain_command(
         path: path.to_path_buf(),
         reason,
     };
-    let mut sock = tokio::net::UnixStream::connect(path)
-        .await
-        .map_err(|e| connect_failure(path, e))?;
+    let mut sock = match tokio::net::UnixStream::connect(path).await {
+        Ok(sock) => sock,
+        // Why, found with a connect of its own (off the runtime).
+        Err(e) => {
+            let path = path.to_path_buf();
+            return Err(
+                crate::blocking::off_runtime(move || connect_failure(&path, e))
+                    .await
+                    .into(),
+            );
+        }
+    };
     // Any layout will do: none of these messages carries an fd.
     let layout = HeaderLayout::A;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));

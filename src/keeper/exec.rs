@@ -561,7 +561,8 @@ impl Keeper {
         }
         // The line sits in an unfinished command (or was flushed by a
         // Ctrl-C): clear it, if a Ctrl-C reaches the shell alone.
-        let cleared = local::alone_in_foreground(pid) == Some(true)
+        let alone = crate::blocking::off_runtime(move || local::alone_in_foreground(pid)).await;
+        let cleared = alone == Some(true)
             && client
                 .command(commands::send_keys(pane, ["C-c"]))
                 .await

@@ -182,14 +182,6 @@ impl LogFollow {
             name: self.name.clone(),
             reason,
         };
-        // The connection also closes when the session is killed: then the
-        // server lives on, and the pane went with its session.
-        let server_lives = || {
-            server_alive(&self.socket)
-                && !self
-                    .server
-                    .is_some_and(|pid| watch::process_ending(pid.as_raw()))
-        };
         // A server told to end (kill-server, SIGTERM) closes its panes'
         // terminals, may report their deaths by SIGHUP, then drops its
         // clients: such a death followed by that goodbye is the server's
@@ -205,6 +197,16 @@ impl LogFollow {
             }
             _ => None,
         };
+        // The connection also closes when the session is killed: then the
+        // server lives on, and the pane went with its session (looked at
+        // once the goodbye was waited for).
+        let alive = crate::server::socket_state_async(&self.socket)
+            .await
+            .is_ok_and(|s| s == crate::server::SocketState::Alive);
+        let server_lives = alive
+            && !self
+                .server
+                .is_some_and(|pid| watch::process_ending(pid.as_raw()));
         match end.expect("the loop ends after the end") {
             Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
                 Err(gone(server_ended.unwrap_or_default()))
@@ -215,19 +217,19 @@ impl LogFollow {
             }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
-                if server_lives() && !watch::closed_by_server_end(&reason) =>
+                if server_lives && !watch::closed_by_server_end(&reason) =>
             {
                 Ok(Followed::Gone)
             }
             // Its session was the last: the server has none left.
-            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives() => {
+            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives => {
                 Ok(Followed::Gone)
             }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
                 Err(gone(reason))
             }
             // Whatever failed, a server that is no longer there is the reason.
-            Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),
+            Err(e) if !alive => Err(gone(e.to_string())),
             Err(e) => Err(e.into()),
         }
     }
@@ -296,8 +298,4 @@ impl LogFollow {
         self.watch_writer = false;
         self.writer = watch::ProcessExit::open(None);
     }
-}
-
-fn server_alive(socket: &std::path::Path) -> bool {
-    crate::server::socket_state(socket).is_ok_and(|s| s == crate::server::SocketState::Alive)
 }

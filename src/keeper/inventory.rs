@@ -220,7 +220,7 @@ impl Keeper {
         // follow and the look refuses (only a socket is ever used there).
         let link =
             std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_symlink());
-        if (self.transport == TransportChoice::Process || link) && !self.socket_alive()? {
+        if (self.transport == TransportChoice::Process || link) && !self.socket_alive().await? {
             return Ok((Vec::new(), None));
         }
         let (reply, info) = match self
@@ -233,7 +233,7 @@ impl Keeper {
                 return Ok((Vec::new(), None))
             }
             Err(KeeperError::Client(e)) if is_unreachable(&e) => {
-                return match self.socket_alive()? {
+                return match self.socket_alive().await? {
                     false => Ok((Vec::new(), None)),
                     true => Err(e.into()),
                 }
@@ -330,8 +330,8 @@ impl Keeper {
     /// Whether a server listens on the socket; `false` when none runs and
     /// nothing does (the socket file is missing, its directory is not);
     /// an error for anything else (a stale socket, a path that is wrong).
-    fn socket_alive(&self) -> Result<bool, KeeperError> {
-        match server::socket_state(&self.socket)? {
+    async fn socket_alive(&self) -> Result<bool, KeeperError> {
+        match server::socket_state_async(&self.socket).await? {
             // No server: nothing runs; unless the socket's very directory
             // is missing, which says the path is wrong.
             SocketState::Missing
@@ -351,7 +351,10 @@ impl Keeper {
     pub async fn status(&self, name: &str) -> Result<ProcessInfo, KeeperError> {
         let (mut info, server) = self.find(name).await?;
         if matches!(info.state, State::Running | State::Idle) {
-            info.waiting_for_input = reading_terminal(&info, server);
+            // A look at every process in /proc: off the runtime.
+            let pid = info.pid;
+            info.waiting_for_input =
+                crate::blocking::off_runtime(move || reading_terminal(pid, server)).await;
         }
         Ok(info)
     }
@@ -390,10 +393,10 @@ fn is_unreachable(error: &ClientError) -> bool {
     ))
 }
 
-/// Whether `info`'s program waits for input, if that can be seen: its
-/// pid must be a child of a tmux server of this system.
-fn reading_terminal(info: &ProcessInfo, server: Option<nix::unistd::Pid>) -> Option<bool> {
-    let pid = i32::try_from(info.pid?).ok()?;
+/// Whether the program of pane process `pid` waits for input, if that
+/// can be seen: it must be a child of a tmux server of this system.
+fn reading_terminal(pid: Option<u32>, server: Option<nix::unistd::Pid>) -> Option<bool> {
+    let pid = i32::try_from(pid?).ok()?;
     if !watch::local_child(server?, pid) {
         return None;
     }

@@ -225,8 +225,8 @@ impl Keeper {
     }
 
     /// The server must be running (for everything but `start`).
-    fn require_server(&self) -> Result<(), KeeperError> {
-        match server::socket_state(&self.socket)? {
+    async fn require_server(&self) -> Result<(), KeeperError> {
+        match server::socket_state_async(&self.socket).await? {
             SocketState::Alive => Ok(()),
             state => Err(self.unavailable(state)),
         }
@@ -287,7 +287,7 @@ impl Keeper {
     /// [`Keeper::attach`] with these client flags.
     async fn attach_with(&self, name: &str, flags: &str) -> Result<Client, KeeperError> {
         validate_name(name)?;
-        self.require_server()?;
+        self.require_server().await?;
         self.require_version().await?;
         let command = self.attach_command(name, flags);
         match Client::connect(&self.options(command)).await {

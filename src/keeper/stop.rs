@@ -112,7 +112,7 @@ impl Keeper {
     /// stopping the process: the report says what could not be done.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<StopReport, KeeperError> {
         validate_name(name)?;
-        self.require_server()?;
+        self.require_server().await?;
         // Which session this stop is about, before waiting for the lock.
         let id = match self.session_id(name).await {
             Ok(Some(id)) => id,

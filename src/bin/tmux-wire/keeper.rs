@@ -171,7 +171,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     }
     if offset.is_some() || limit.is_some() {
         let limit = limit.unwrap_or(200);
-        let page = keeper.log_page(&name, offset, limit, raw)?;
+        let page = keeper.log_page(&name, offset, limit, raw).await?;
         if json {
             print_doc(&docs::LogPage {
                 lines: &page.lines,
@@ -506,7 +506,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     // all of the line it cut that the wait skips.
     let from = match from {
         From::Mode(from) => from,
-        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor)?),
+        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor).await?),
     };
     let bar = spinner(json, &format!("waiting for {name}"));
     // Output only where it is needed (the spinner's last line; idle
