@@ -397,12 +397,6 @@ pub fn remove_stale_socket(path: &Path) -> Result<bool, ServerError> {
     }
 }
 
-/// [`remove_stale_socket`] for async callers, on tokio's blocking pool.
-pub async fn remove_stale_socket_async(path: &Path) -> Result<bool, ServerError> {
-    let path = path.to_path_buf();
-    crate::blocking::off_runtime(move || remove_stale_socket(&path)).await
-}
-
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
