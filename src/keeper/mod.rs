@@ -48,7 +48,7 @@ mod writer;
 pub use command::check_env;
 pub use error::KeeperError;
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
-pub use exec::{Executed, Outcome as ExecOutcome};
+pub use exec::{Executed, Outcome as ExecOutcome, EXEC_KEEP};
 pub use follow::{Followed, LogFollow};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
