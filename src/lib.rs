@@ -40,6 +40,7 @@ pub mod client;
 pub mod keeper;
 mod procfs;
 pub mod protocol;
+mod reaper;
 pub mod server;
 pub mod text;
 pub mod transport;

@@ -199,14 +199,18 @@ impl Keeper {
         &self,
     ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
-        // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
-        // the server and look again, a few times at most.
+        // lose the SIGCHLD; see `crate::reaper`) reads `exiting`: remind
+        // the server (once per list) and look again, a few times at most.
+        let mut reminded = false;
         for _ in 0..20 {
             let (list, server) = self.list_once().await?;
-            if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
+            let Some(server) = server.filter(|_| list.iter().any(|p| p.state == State::Exiting))
+            else {
                 return Ok((list, server));
+            };
+            if !std::mem::replace(&mut reminded, true) {
+                crate::reaper::after_exit(server);
             }
-            watch::nudge(server);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.list_once().await

@@ -16,11 +16,12 @@
 //! Both install [`exit_reporting`] first, so the status stays queryable with
 //! [`exit_status`] after the wait.
 
-use super::local::{self, local_pids, nudge, LocalPane};
+use super::local::{self, local_pids, LocalPane};
 use super::{gone, WatchError};
 use crate::client::commands::{self, OptionValue};
 use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
+use crate::reaper;
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -83,10 +84,6 @@ impl std::fmt::Display for ExitStatus {
         }
     }
 }
-
-/// How often a wait via the server reminds a local server to reap (see
-/// [`nudge`]).
-const BACKSTOP: Duration = Duration::from_secs(1);
 
 /// The wait channel the exit hook signals.
 pub const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
@@ -678,7 +675,7 @@ async fn exit_seen_locally(
                 // Read the status before the reminders let tmux reap it;
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
-                local::spawn_nudges(local.server);
+                reaper::after_exit(local.server);
                 server_outlived_it(client, pane, local.server).await?;
                 return Ok(status);
             }
@@ -705,7 +702,8 @@ async fn exit_seen_locally(
 ///
 /// `server` is the tmux server's pid when it is a process we may signal:
 /// then a pane whose pty closed but whose process tmux has not reaped gets
-/// a reminder at once and every [`BACKSTOP`] (see [`nudge`]).
+/// reminders ([`reaper::after_exit`]), and the server one every
+/// [`reaper::BACKSTOP`] while the wait goes on.
 async fn exit_via_server(
     client: &Client,
     pane: PaneId,
@@ -735,13 +733,16 @@ async fn exit_via_server(
         }
         if look.unreaped {
             log::debug!("{pane} closed but not reaped; sending SIGCHLD to the server");
-            nudge(server);
+            if let Some(server) = server {
+                reaper::after_exit(server);
+            }
         }
         let mut after = std::pin::pin!(after);
-        let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
+        let mut backstop =
+            tokio::time::interval_at(Instant::now() + reaper::BACKSTOP, reaper::BACKSTOP);
         loop {
             tokio::select! {
-                _ = backstop.tick(), if server.is_some() => nudge(server),
+                _ = backstop.tick(), if server.is_some() => reaper::remind(server),
                 result = &mut after => match result {
                     Ok(reply) => match settle(client, pane, parse_status(pane, &reply)?).await?.status {
                         Some(status) => return Ok(status),

@@ -37,7 +37,7 @@ pub(crate) use exit::{closed_by_server_end, dead_signal_on_screen, reports_dead_
 pub(crate) use idle::program_name;
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
 pub use input::{until_waiting_for_input, waiting_for_input};
-pub(crate) use local::{local_child, local_pids, nudge, pane_line_rules, ProcessExit};
+pub(crate) use local::{local_child, local_pids, pane_line_rules, ProcessExit};
 pub(crate) use pattern::screen_rows;
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
 

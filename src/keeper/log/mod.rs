@@ -284,10 +284,11 @@ pub fn utc_time(unix_time: u64) -> String {
 }
 
 /// Standard input for [`sink`], reminding the tmux server that started the
-/// sink to reap its children after each half second without input.
+/// sink to reap its children after each half second without input (the
+/// backstop of `crate::reaper`).
 ///
 /// tmux packages built with libutempter lose the SIGCHLD of a pane's
-/// process now and then (see `watch::local::nudge`): the pane then reads
+/// process now and then (see `crate::reaper`): the pane then reads
 /// dead with no status, and its `pane-died` hook (a restart policy's) does
 /// not fire until the server gets another SIGCHLD. With no tmux-wire client
 /// alive, nobody would send one; the sink, a child of the server that
@@ -322,10 +323,10 @@ impl Read for NudgingStdin {
         if let Some(server) = self.server {
             loop {
                 let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::from(500u16)) {
-                    Ok(0) => {
-                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
-                    }
+                let backstop =
+                    u16::try_from(crate::reaper::BACKSTOP.as_millis()).unwrap_or(u16::MAX);
+                match poll(&mut fds, PollTimeout::from(backstop)) {
+                    Ok(0) => crate::reaper::remind(Some(server)),
                     Ok(_) => break,
                     Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => return Err(e.into()),
