@@ -39,6 +39,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod blocking;
 pub mod client;
 #[cfg(feature = "keeper")]
 pub mod keeper;

@@ -12,6 +12,8 @@
 //!   checking that nothing listens on it.
 //! - [`start_server`] executes the tmux binary once, daemonised by tmux
 //!   itself, when no server listens.
+//! - These block (a connect, a child process); async code calls their
+//!   `_async` forms, which run them on tokio's blocking pool.
 
 use std::ffi::OsString;
 use std::io;
@@ -330,6 +332,14 @@ pub fn socket_state(path: &Path) -> Result<SocketState, ServerError> {
     }
 }
 
+/// [`socket_state`] for async callers: run on tokio's blocking pool (the
+/// connect blocks while the server's listen queue is full, and the look at
+/// the file is a system call too).
+pub async fn socket_state_async(path: &Path) -> Result<SocketState, ServerError> {
+    let path = path.to_path_buf();
+    crate::blocking::off_runtime(move || socket_state(&path)).await
+}
+
 /// Why connecting to `path` failed: no server, a stale socket, permission
 /// denied (as [`socket_state`] tells them apart), or the OS error itself.
 pub fn connect_failure(path: &Path, source: io::Error) -> ServerError {
@@ -466,6 +476,13 @@ pub fn start_server(path: &Path, opts: &StartOptions) -> Result<bool, ServerErro
         });
     }
     Ok(true)
+}
+
+/// [`start_server`] for async callers: run on tokio's blocking pool (it
+/// waits for the tmux binary, which daemonises the server and exits).
+pub async fn start_server_async(path: &Path, opts: &StartOptions) -> Result<bool, ServerError> {
+    let (path, opts) = (path.to_path_buf(), opts.clone());
+    crate::blocking::off_runtime(move || start_server(&path, &opts)).await
 }
 
 #[cfg(test)]

@@ -346,6 +346,59 @@ fn the_raw_form_keeps_every_byte() {
     }
 }
 
+/// An exec that prints tens of MB finishes, with its last 8 MiB (from the
+/// start of a line) and how many bytes went before them. The log is made
+/// large enough to hold it all without a rotation.
+#[test]
+fn a_long_output_keeps_its_end_and_says_what_went() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let shell = shells()[0];
+    let s = Socket::new();
+    let mut start = s.cmd(&["start", "sh1", "--"]);
+    start
+        .args(shell)
+        .env("TMUX_WIRE_LOG_MAX_BYTES", (64u64 << 20).to_string());
+    let started = start.output().unwrap();
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let last = 3_000_000u64;
+    let line = format!("seq 1 {last}");
+    let out = s.run(&["--json", "exec", "sh1", "--timeout", "180s", "--", &line]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["outcome"], "finished");
+    let lines: Vec<u64> = doc["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().parse().unwrap())
+        .collect();
+    // The end, whole lines in order, at most 8 MiB of them (each line
+    // ends in CR LF in the log).
+    assert_eq!(lines.last(), Some(&last));
+    let first = lines[0];
+    assert!(lines.iter().zip(first..).all(|(&n, want)| n == want));
+    let digits = |n: u64| n.to_string().len() as u64;
+    let kept: u64 = lines.iter().map(|&n| digits(n) + 2).sum();
+    assert!(kept <= 8 << 20 && kept > (8 << 20) - 16, "{kept}");
+    // What went: every byte before the first line kept.
+    let before: u64 = (1..first).map(|n| digits(n) + 2).sum();
+    assert_eq!(doc["dropped_bytes"], before, "first line kept: {first}");
+    // The text form says so on stderr.
+    let out = s.run(&["exec", "sh1", "--timeout", "180s", "--", &line]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "the first {before} bytes of the output were dropped"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    // A short one after it is whole, with nothing dropped.
+    let doc = s.json(&["exec", "sh1", "--", "echo after"]);
+    assert_eq!(doc["lines"], serde_json::json!(["after"]), "{doc}");
+    assert!(doc.get("dropped_bytes").is_none(), "{doc}");
+}
+
 fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();

@@ -677,6 +677,55 @@ fn waits_leave_sessions_started_elsewhere_as_they_were() {
     assert_eq!(s.names(), ["keep"]);
 }
 
+/// A wait on a session tmux-wire did not start, interrupted by SIGINT or
+/// SIGTERM, puts the session back first and exits 130 or 143 (the CLI
+/// catches the signals; the library has no handler of its own).
+#[test]
+fn an_interrupted_wait_puts_the_session_back_and_says_so() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let s = Socket::new();
+    s.recipe("held", &["sh -c 'sleep 300'"]);
+    let own_setting = || {
+        s.ok(&[
+            "cmd",
+            "show-options",
+            "-p",
+            "-v",
+            "-t",
+            "=held:",
+            "remain-on-exit",
+        ])
+        .trim()
+        .to_string()
+    };
+    for (signal, code) in [
+        (nix::sys::signal::Signal::SIGINT, 130),
+        (nix::sys::signal::Signal::SIGTERM, 143),
+    ] {
+        let wait = s
+            .cmd(&["wait", "held", "--exit"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let armed = std::time::Instant::now();
+        while own_setting() != "on" {
+            assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
+            std::thread::yield_now();
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(wait.id() as i32), signal).unwrap();
+        let out = wait.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{signal:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by {}", signal.as_str())),
+            "{stderr}"
+        );
+        assert_eq!(own_setting(), "", "{signal:?}: remain-on-exit was left set");
+    }
+    assert_eq!(s.names(), ["held"]);
+}
+
 /// Another process's chatty log does not hold up waits on this one, a
 /// command with a newline in it is listed like any other, and
 /// `send --then-idle` says so when the process ends instead.

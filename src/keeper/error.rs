@@ -113,7 +113,9 @@ pub enum KeeperError {
         /// Why the connection ended.
         reason: String,
     },
-    /// A signal ended the wait.
+    /// A signal ended the wait: made by a caller that catches signals
+    /// (the CLI does, around its waits; the library catches none, see
+    /// [`Keeper::restored`](super::Keeper::restored)).
     #[error("interrupted by {0}")]
     Interrupted(&'static str),
     /// The process ended while a wait for something else went on.

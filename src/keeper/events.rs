@@ -285,7 +285,7 @@ impl Keeper {
     ) -> Result<(), KeeperError> {
         let mut first = true;
         loop {
-            match server::socket_state(&self.socket)? {
+            match server::socket_state_async(&self.socket).await? {
                 SocketState::Alive => {
                     if !first {
                         emit(LifecycleEvent::ServerBack);
@@ -294,7 +294,7 @@ impl Keeper {
                     emit(LifecycleEvent::ServerGone { reason });
                 }
                 _ if first && !follow_server => {
-                    self.require_server()?;
+                    self.require_server().await?;
                 }
                 _ => {}
             }
@@ -305,7 +305,7 @@ impl Keeper {
             // Wait for a server to come back: the socket's directory says
             // when something changes there.
             let mut changes = log::LogWatch::new(&self.socket);
-            while server::socket_state(&self.socket)? != SocketState::Alive {
+            while server::socket_state_async(&self.socket).await? != SocketState::Alive {
                 let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
             }
         }
@@ -395,7 +395,9 @@ impl Keeper {
                     }
                     continue;
                 }
-                Ok(Err(e)) if server::socket_state(&self.socket)? != SocketState::Alive => {
+                Ok(Err(e))
+                    if server::socket_state_async(&self.socket).await? != SocketState::Alive =>
+                {
                     abort_all(&mut watchers);
                     return Ok(e.to_string());
                 }

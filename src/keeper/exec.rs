@@ -86,7 +86,21 @@ pub struct Executed {
     /// return the terminal adds before each newline removed.
     #[serde(skip)]
     pub output: Vec<u8>,
+    /// Bytes of the output dropped from its front: exec keeps the last
+    /// [`EXEC_KEEP`] bytes (from the start of a line); 0 when it kept all.
+    #[serde(rename = "dropped_bytes", skip_serializing_if = "is_zero")]
+    pub dropped: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// How much of a command's output [`Keeper::exec`] keeps: its last 8 MiB,
+/// from the start of a line ([`Executed::dropped`] says what went). Read
+/// from the log once, as it comes: the markers are looked for in the new
+/// bytes only.
+pub const EXEC_KEEP: usize = 8 << 20;
 
 /// How an exec's command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,8 +171,9 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// The answer, with `output` rendered as a person reads it.
-fn executed(name: &str, output: &[u8], code: i32, outcome: Outcome) -> Executed {
+/// The answer, with `output` (after `dropped` bytes that went) rendered
+/// as a person reads it.
+fn executed(name: &str, (output, dropped): (&[u8], u64), code: i32, outcome: Outcome) -> Executed {
     let mut lines = Lines::new();
     let mut out = lines.push(output);
     out.extend(lines.finish());
@@ -168,6 +183,7 @@ fn executed(name: &str, output: &[u8], code: i32, outcome: Outcome) -> Executed 
         code,
         outcome,
         output: without_terminal_cr(output),
+        dropped,
     }
 }
 
@@ -184,21 +200,190 @@ fn without_terminal_cr(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The output between the markers and the status, once the end marker
-/// (with its status and terminator) is in `seen`.
-fn parse(seen: &[u8], begin: &[u8], end: &[u8]) -> Option<(Vec<u8>, i32)> {
-    let start = memchr::memmem::find(seen, begin)? + begin.len();
-    let stop = start + memchr::memmem::find(&seen[start..], end)?;
-    let rest = &seen[stop + end.len()..];
-    let close = memchr::memchr(0x07, rest)?;
-    let code = std::str::from_utf8(&rest[..close]).ok()?.parse().ok()?;
-    Some((seen[start..stop].to_vec(), code))
+/// The log after the typed line, scanned once, as it comes: where the
+/// markers are, and the command's output between them (its last `keep`
+/// bytes). A marker may straddle two reads: of what was scanned, only the
+/// bytes that may begin one are looked at again.
+struct Scan {
+    begin: Vec<u8>,
+    end: Vec<u8>,
+    /// The first half of the nonce: in the echo of the typed line.
+    echo: Vec<u8>,
+    keep: usize,
+    /// The echo was seen (or the begin marker, which comes after it).
+    echo_seen: bool,
+    /// An end marker came with no begin marker before it.
+    end_without_begin: bool,
+    phase: Phase,
 }
 
-/// Read what the log holds after `follower` into `seen`, to its end now.
-fn read_all(follower: &mut Follower, seen: &mut Vec<u8>) -> std::io::Result<()> {
+/// Where a [`Scan`] is.
+enum Phase {
+    /// Before the begin marker: the last bytes, which may begin a marker.
+    Before(Vec<u8>),
+    /// After it: the output so far (at most about twice `keep`, trimmed
+    /// to `keep` when over), how much of its front was dropped, and from
+    /// where an end marker may begin in it.
+    Output {
+        kept: Vec<u8>,
+        dropped: u64,
+        from: usize,
+    },
+    /// After the end marker: the output, and the status read so far.
+    Status {
+        output: Vec<u8>,
+        dropped: u64,
+        status: Vec<u8>,
+    },
+    /// The status is read: the output, and the code (`None`: the status
+    /// did not read as one, so the exec never finishes by its marker).
+    Done {
+        output: Vec<u8>,
+        dropped: u64,
+        code: Option<i32>,
+    },
+}
+
+/// The longest status the end marker carries (`-2147483648`).
+const STATUS_AT_MOST: usize = 16;
+
+impl Scan {
+    fn new(begin: &[u8], end: &[u8], echo: &[u8], keep: usize) -> Scan {
+        Scan {
+            begin: begin.to_vec(),
+            end: end.to_vec(),
+            echo: echo.to_vec(),
+            keep,
+            echo_seen: false,
+            end_without_begin: false,
+            phase: Phase::Before(Vec::new()),
+        }
+    }
+
+    /// Scan the next bytes of the log.
+    fn push(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match &mut self.phase {
+            Phase::Before(carry) => {
+                carry.extend_from_slice(bytes);
+                let find = |what: &[u8]| memchr::memmem::find(carry, what);
+                self.echo_seen |= find(&self.echo).is_some();
+                let begin = find(&self.begin);
+                // An end marker after the begin marker is the output's.
+                if begin.is_none() {
+                    self.end_without_begin |= find(&self.end).is_some();
+                }
+                if let Some(at) = begin {
+                    let rest = carry.split_off(at + self.begin.len());
+                    self.echo_seen = true;
+                    self.phase = Phase::Output {
+                        kept: Vec::new(),
+                        dropped: 0,
+                        from: 0,
+                    };
+                    self.push(&rest);
+                    return;
+                }
+                let longest = self.begin.len().max(self.end.len()).max(self.echo.len());
+                let keep_from = carry.len().saturating_sub(longest.saturating_sub(1));
+                carry.drain(..keep_from);
+            }
+            Phase::Output {
+                kept,
+                dropped,
+                from,
+            } => {
+                kept.extend_from_slice(bytes);
+                if let Some(at) = memchr::memmem::find(&kept[*from..], &self.end) {
+                    let at = *from + at;
+                    let status = kept.split_off(at + self.end.len());
+                    kept.truncate(at);
+                    self.phase = Phase::Status {
+                        output: std::mem::take(kept),
+                        dropped: *dropped,
+                        status: Vec::new(),
+                    };
+                    self.push(&status);
+                    return;
+                }
+                // An end marker may begin in the last bytes only.
+                *from = kept.len().saturating_sub(self.end.len().saturating_sub(1));
+                // Trimmed when twice over: each byte is moved once, at most.
+                if kept.len() > self.keep.saturating_mul(2).max(self.end.len()) {
+                    let cut = kept.len() - self.keep.max(self.end.len());
+                    kept.drain(..cut);
+                    *dropped += cut as u64;
+                    *from -= cut.min(*from);
+                }
+            }
+            Phase::Status {
+                output,
+                dropped,
+                status,
+            } => {
+                let room = STATUS_AT_MOST + 1 - status.len().min(STATUS_AT_MOST + 1);
+                status.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                let code = match memchr::memchr(0x07, status) {
+                    Some(close) => std::str::from_utf8(&status[..close])
+                        .ok()
+                        .and_then(|code| code.parse().ok()),
+                    None if status.len() > STATUS_AT_MOST => None,
+                    None => return,
+                };
+                self.phase = Phase::Done {
+                    output: std::mem::take(output),
+                    dropped: *dropped,
+                    code,
+                };
+            }
+            Phase::Done { .. } => {}
+        }
+    }
+
+    /// The output (from the start of a line when its front was dropped)
+    /// and how many bytes of it went; empty before the begin marker.
+    fn output(&self) -> (&[u8], u64) {
+        let (output, dropped) = match &self.phase {
+            Phase::Before(_) => return (&[], 0),
+            Phase::Output { kept, dropped, .. } => (kept, *dropped),
+            Phase::Status {
+                output, dropped, ..
+            }
+            | Phase::Done {
+                output, dropped, ..
+            } => (output, *dropped),
+        };
+        let mut start = output.len().saturating_sub(self.keep);
+        if dropped > 0 || start > 0 {
+            // What is kept begins with a whole line.
+            // (Unless it is all one line.)
+            start = memchr::memchr(b'\n', &output[start..]).map_or(start, |i| start + i + 1);
+        }
+        (&output[start..], dropped + start as u64)
+    }
+
+    /// The output and the status, once the end marker and its status came.
+    fn finished(&self) -> Option<((&[u8], u64), i32)> {
+        match self.phase {
+            Phase::Done {
+                code: Some(code), ..
+            } => Some((self.output(), code)),
+            _ => None,
+        }
+    }
+
+    /// Whether the begin marker came.
+    fn begun(&self) -> bool {
+        !matches!(self.phase, Phase::Before(_))
+    }
+}
+
+/// Read what the log holds after `follower`, to its end now, into `scan`.
+fn read_all(follower: &mut Follower, scan: &mut Scan) -> std::io::Result<()> {
     loop {
-        seen.extend(follower.read_bytes()?);
+        scan.push(&follower.read_bytes()?);
         if follower.caught_up() {
             return Ok(());
         }
@@ -397,13 +582,13 @@ impl Keeper {
         let timeout_left = deadline.saturating_duration_since(Instant::now());
         let exited = watch::wait_exit(&client, pane, timeout_left);
         let mut exited = std::pin::pin!(exited);
-        let mut seen = Vec::new();
+        let mut scan = Scan::new(&begin, &end, &first_half, EXEC_KEEP);
         // When to look whether the shell is back at its prompt.
         let mut look_at = typed + QUIET;
         loop {
-            read_all(&mut follower, &mut seen).map_err(read_io)?;
-            if let Some((output, code)) = parse(&seen, &begin, &end) {
-                return Ok(executed(name, &output, code, Outcome::Finished));
+            read_all(&mut follower, &mut scan).map_err(read_io)?;
+            if let Some((output, code)) = scan.finished() {
+                return Ok(executed(name, output, code, Outcome::Finished));
             }
             tokio::select! {
                 // The deadline first: the exit wait shares it.
@@ -425,22 +610,24 @@ impl Keeper {
                     let status: ExitStatus = status?;
                     let settle = Instant::now() + Duration::from_secs(5);
                     super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
-                    read_all(&mut follower, &mut seen).map_err(read_io)?;
-                    let Some(at) = memchr::memmem::find(&seen, &begin) else {
+                    read_all(&mut follower, &mut scan).map_err(read_io)?;
+                    if let Some((output, code)) = scan.finished() {
+                        return Ok(executed(name, output, code, Outcome::Finished));
+                    }
+                    if !scan.begun() {
                         return Err(KeeperError::EndedWhileWaiting {
                             name: name.to_string(),
                             status,
                         });
-                    };
-                    return Ok(executed(name, &seen[at + begin.len()..], status.code(), Outcome::ShellExited));
+                    }
+                    return Ok(executed(name, scan.output(), status.code(), Outcome::ShellExited));
                 }
                 () = tokio::time::sleep_until(look_at), if prompt.is_some() => {
                     look_at = Instant::now() + BACKSTOP;
                     let (Some(pid), Some(prompt)) = (shell, prompt.as_ref()) else { continue };
                     // The typed line has reached the terminal (its echo,
                     // or a marker, is in the log), or long enough ago.
-                    let delivered = memchr::memmem::find(&seen, &first_half).is_some()
-                        || typed.elapsed() >= NO_ECHO_GRACE;
+                    let delivered = scan.echo_seen || typed.elapsed() >= NO_ECHO_GRACE;
                     if !delivered || !back_at_prompt(pid, prompt) {
                         continue;
                     }
@@ -448,14 +635,14 @@ impl Keeper {
                     // be on its way to the log.
                     let settle = (Instant::now() + Duration::from_secs(2)).min(deadline);
                     let settled = super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
-                    read_all(&mut follower, &mut seen).map_err(read_io)?;
-                    if let Some((output, code)) = parse(&seen, &begin, &end) {
-                        return Ok(executed(name, &output, code, Outcome::Finished));
+                    read_all(&mut follower, &mut scan).map_err(read_io)?;
+                    if let Some((output, code)) = scan.finished() {
+                        return Ok(executed(name, output, code, Outcome::Finished));
                     }
                     // Still being written (a flood catching up): look again.
                     if settled && back_at_prompt(pid, prompt) {
                         return self
-                            .back_without_end(&client, name, pane, pid, &seen, &begin, &end)
+                            .back_without_end(&client, name, pane, pid, &scan)
                             .await;
                     }
                 }
@@ -535,25 +722,27 @@ impl Keeper {
 
     /// The shell went back to its prompt without the end marker: say what
     /// happened (see the module docs).
-    #[allow(clippy::too_many_arguments)]
     async fn back_without_end(
         &self,
         client: &Client,
         name: &str,
         pane: PaneId,
         pid: i32,
-        seen: &[u8],
-        begin: &[u8],
-        end: &[u8],
+        scan: &Scan,
     ) -> Result<Executed, KeeperError> {
-        if let Some(at) = memchr::memmem::find(seen, begin) {
+        if scan.begun() {
             // Interrupted: its output up to the prompt the shell printed
             // (the last line, not ended).
-            let output = &seen[at + begin.len()..];
+            let (output, dropped) = scan.output();
             let cut = memchr::memrchr(b'\n', output).map_or(0, |i| i + 1);
-            return Ok(executed(name, &output[..cut], 130, Outcome::Interrupted));
+            return Ok(executed(
+                name,
+                (&output[..cut], dropped),
+                130,
+                Outcome::Interrupted,
+            ));
         }
-        if memchr::memmem::find(seen, end).is_some() {
+        if scan.end_without_begin {
             return Err(KeeperError::ExecRefused {
                 name: name.to_string(),
                 reason: "the shell was not at its prompt: exec's line was joined to an unfinished command line typed before, and may have run in part; its output cannot be told".into(),
@@ -561,7 +750,8 @@ impl Keeper {
         }
         // The line sits in an unfinished command (or was flushed by a
         // Ctrl-C): clear it, if a Ctrl-C reaches the shell alone.
-        let cleared = local::alone_in_foreground(pid) == Some(true)
+        let alone = crate::blocking::off_runtime(move || local::alone_in_foreground(pid)).await;
+        let cleared = alone == Some(true)
             && client
                 .command(commands::send_keys(pane, ["C-c"]))
                 .await
@@ -613,7 +803,134 @@ mod tests {
         assert_eq!(output, b"out\r\n\x1b]7717;tw;ffff;e;0\x07more\r\n");
         // Not yet finished: nothing.
         assert!(parse(&seen[..seen.len() - 4], &begin, &end).is_none());
+        // The scan, in one piece, agrees.
+        let mut scan = Scan::new(&begin, &end, b"01234567", EXEC_KEEP);
+        scan.push(&seen);
+        assert_eq!(scan.finished(), Some(((&output[..], 0), 1)));
         assert_ne!(crate::keeper::unique_hex(), crate::keeper::unique_hex());
+    }
+
+    /// The output between the markers and the status, once the end
+    /// marker (with its status and terminator) is in `seen`: the scan of
+    /// the whole buffer that exec made at each wake-up before, the model
+    /// of [`Scan`].
+    fn parse(seen: &[u8], begin: &[u8], end: &[u8]) -> Option<(Vec<u8>, i32)> {
+        let start = memchr::memmem::find(seen, begin)? + begin.len();
+        let stop = start + memchr::memmem::find(&seen[start..], end)?;
+        let rest = &seen[stop + end.len()..];
+        let close = memchr::memchr(0x07, rest)?;
+        let code = std::str::from_utf8(&rest[..close]).ok()?.parse().ok()?;
+        Some((seen[start..stop].to_vec(), code))
+    }
+
+    /// `bytes` cut at pseudo-random points (pieces of 1 to `most` bytes).
+    fn pieces(bytes: &[u8], most: usize, mut seed: u64) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (1 + (seed % most as u64) as usize).min(rest.len());
+            let (piece, after) = rest.split_at(n);
+            out.push(piece);
+            rest = after;
+        }
+        out
+    }
+
+    #[test]
+    fn the_scan_in_pieces_finds_what_a_scan_of_the_whole_finds() {
+        let nonce = "00112233445566778899aabbccddeeff";
+        let (line, begin, end) = exec_line("/l/s.exec.x", nonce, true);
+        let echo = &nonce.as_bytes()[..nonce.len() / 2];
+        let prefix = &begin[..begin.len() - 2];
+        let mut streams: Vec<Vec<u8>> = Vec::new();
+        let with = |parts: &[&[u8]]| parts.concat();
+        let echoed = [line.as_bytes(), b"\r\n"].concat();
+        // Finished, with marker-like text, a piece of a marker, and what
+        // follows (the next prompt).
+        streams.push(with(&[
+            &echoed,
+            &begin,
+            b"a\r\n",
+            prefix,
+            b"\x1b]7717;tw;ffff;e;0\x07\r\n",
+            &end,
+            b"0\x07$ ",
+        ]));
+        streams.push(with(&[&echoed, &begin, &end, b"-3\x07"]));
+        // Not finished yet: no status terminator, no end, no begin.
+        streams.push(with(&[&echoed, &begin, b"out\r\n", &end, b"12"]));
+        streams.push(with(&[&echoed, &begin, b"out, still going"]));
+        streams.push(with(&[b"$ ", prefix]));
+        // A status that is none, and one too long.
+        streams.push(with(&[&begin, b"x", &end, b"1x\x07"]));
+        streams.push(with(&[&begin, b"x", &end, b"11111111111111111111111\x07"]));
+        // An end marker with no begin (the line joined an unfinished one).
+        streams.push(with(&[&echoed, &end, b"0\x07"]));
+        // A long output, markers across many reads.
+        let long: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("line {i}\r\n").into_bytes())
+            .collect();
+        streams.push(with(&[&echoed, &begin, &long, &end, b"7\x07"]));
+        for (n, stream) in streams.iter().enumerate() {
+            let whole = parse(stream, &begin, &end);
+            let began = memchr::memmem::find(stream, &begin);
+            for most in [1, 2, 3, 7, 19, 64, 1000, usize::MAX / 2] {
+                let mut scan = Scan::new(&begin, &end, echo, EXEC_KEEP);
+                for piece in pieces(stream, most.min(stream.len()), 0x9e37_79b9 + n as u64) {
+                    scan.push(piece);
+                }
+                let found = scan.finished().map(|((out, dropped), code)| {
+                    assert_eq!(dropped, 0);
+                    (out.to_vec(), code)
+                });
+                assert_eq!(found, whole, "stream {n}, pieces of at most {most}");
+                assert_eq!(scan.begun(), began.is_some(), "stream {n}");
+                if let Some(at) = began {
+                    // Before the end: all that follows the begin marker.
+                    if whole.is_none() && memchr::memmem::find(&stream[at..], &end).is_none() {
+                        assert_eq!(scan.output().0, &stream[at + begin.len()..]);
+                    }
+                }
+                let echo_in = memchr::memmem::find(stream, echo).is_some();
+                assert_eq!(scan.echo_seen, echo_in || began.is_some(), "stream {n}");
+                let end_first = began.is_none() && memchr::memmem::find(stream, &end).is_some();
+                assert_eq!(scan.end_without_begin, end_first, "stream {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn exec_keeps_the_last_lines_of_a_long_output_and_says_what_went() {
+        let (_, begin, end) = exec_line("/l/s.exec.x", "0011223344556677", false);
+        let output: Vec<u8> = (0..10_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let stream = [&begin[..], &output, &end, b"0\x07"].concat();
+        for most in [1, 5, 300, 4096] {
+            let mut scan = Scan::new(&begin, &end, b"00112233", 100);
+            for piece in pieces(&stream, most, 7) {
+                scan.push(piece);
+                // Bounded all along: twice what it keeps, and a read.
+                if let Phase::Output { kept, .. } = &scan.phase {
+                    assert!(kept.len() <= 200 + most, "{}", kept.len());
+                }
+            }
+            let ((kept, dropped), code) = scan.finished().unwrap();
+            assert_eq!(code, 0);
+            assert!(kept.len() <= 100 && !kept.is_empty(), "{}", kept.len());
+            assert!(output.ends_with(kept));
+            assert_eq!(dropped as usize + kept.len(), output.len());
+            // From the start of a line.
+            assert_eq!(output[output.len() - kept.len() - 1], b'\n');
+            assert!(kept.starts_with(b"line "));
+        }
+        // A whole output is kept whole.
+        let mut scan = Scan::new(&begin, &end, b"00112233", output.len());
+        scan.push(&stream);
+        assert_eq!(scan.finished(), Some(((&output[..], 0), 0)));
     }
 
     #[test]

@@ -236,14 +236,6 @@ impl LogFollow {
             name: self.name.clone(),
             reason,
         };
-        // The connection also closes when the session is killed: then the
-        // server lives on, and the pane went with its session.
-        let server_lives = || {
-            server_alive(&self.socket)
-                && !self
-                    .server
-                    .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()))
-        };
         // A server told to end (kill-server, SIGTERM) closes its panes'
         // terminals, may report their deaths by SIGHUP, then drops its
         // clients: such a death followed by that goodbye is the server's
@@ -260,6 +252,16 @@ impl LogFollow {
             }
             _ => None,
         };
+        // The connection also closes when the session is killed: then the
+        // server lives on, and the pane went with its session (looked at
+        // once the goodbye was waited for).
+        let alive = crate::server::socket_state_async(&self.socket)
+            .await
+            .is_ok_and(|s| s == crate::server::SocketState::Alive);
+        let server_lives = alive
+            && !self
+                .server
+                .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()));
         match end.expect("the loop ends after the end") {
             Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
                 Err(gone(server_ended.unwrap_or_default()))
@@ -270,19 +272,19 @@ impl LogFollow {
             }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
-                if server_lives() && !reason.server_ended() =>
+                if server_lives && !reason.server_ended() =>
             {
                 Ok(Followed::Gone)
             }
             // Its session was the last: the server has none left.
-            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives() => {
+            Err(WatchError::Client(e)) if e.is(ErrorKind::NoSessions) && server_lives => {
                 Ok(Followed::Gone)
             }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
                 Err(gone(reason.to_string()))
             }
             // Whatever failed, a server that is no longer there is the reason.
-            Err(e) if !server_alive(&self.socket) => Err(gone(e.to_string())),
+            Err(e) if !alive => Err(gone(e.to_string())),
             Err(e) => Err(e.into()),
         }
     }
@@ -351,8 +353,4 @@ impl LogFollow {
         self.watch_writer = false;
         self.writer = crate::os::process::ProcessExit::open(None);
     }
-}
-
-fn server_alive(socket: &std::path::Path) -> bool {
-    crate::server::socket_state(socket).is_ok_and(|s| s == crate::server::SocketState::Alive)
 }

@@ -57,7 +57,7 @@ impl Keeper {
     /// its socket. Returns what was stopped, and what was found: a socket
     /// nobody answers on is removed too; no socket at all is fine.
     pub async fn shutdown(&self, grace: Duration) -> Result<ShutDown, KeeperError> {
-        let state = server::socket_state(&self.socket)?;
+        let state = server::socket_state_async(&self.socket).await?;
         let stopped = match state {
             SocketState::Alive => {
                 let stopped = self.stop_all(grace).await?;
@@ -106,7 +106,7 @@ impl Keeper {
             return Ok(Vec::new());
         }
         server::check_private_dir(&dir)?;
-        let running: Vec<String> = match server::socket_state(&self.socket)? {
+        let running: Vec<String> = match server::socket_state_async(&self.socket).await? {
             SocketState::Alive => self.list().await?.into_iter().map(|p| p.name).collect(),
             _ => Vec::new(),
         };
@@ -143,7 +143,7 @@ impl Keeper {
             }
             // Look again just before removing: a start of the name may have
             // begun meanwhile (it writes the log before anything else).
-            let running_now = match server::socket_state(&self.socket)? {
+            let running_now = match server::socket_state_async(&self.socket).await? {
                 SocketState::Alive => self.list().await?.iter().any(|p| p.name == name),
                 _ => false,
             };

@@ -213,14 +213,18 @@ impl Keeper {
         via: Option<&Client>,
     ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
-        // lose the SIGCHLD; see `watch::wait_exit`) reads `exiting`: remind
-        // the server and look again, a few times at most.
+        // lose the SIGCHLD; see `crate::reaper`) reads `exiting`: remind
+        // the server (once per list) and look again, a few times at most.
+        let mut reminded = false;
         for _ in 0..20 {
             let (list, server) = self.list_once(via).await?;
-            if !list.iter().any(|p| p.state == State::Exiting) || server.is_none() {
+            let Some(server) = server.filter(|_| list.iter().any(|p| p.state == State::Exiting))
+            else {
                 return Ok((list, server));
+            };
+            if !std::mem::replace(&mut reminded, true) {
+                crate::os::reaper::after_exit(server);
             }
-            crate::os::reaper::nudge(server);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.list_once(via).await
@@ -239,7 +243,7 @@ impl Keeper {
             std::fs::symlink_metadata(&self.socket).is_ok_and(|m| m.file_type().is_symlink());
         if via.is_none()
             && (self.transport == TransportChoice::Process || link)
-            && !self.socket_alive()?
+            && !self.socket_alive().await?
         {
             return Ok((Vec::new(), None));
         }
@@ -258,7 +262,7 @@ impl Keeper {
                 return Ok((Vec::new(), None))
             }
             Err(KeeperError::Client(e)) if is_unreachable(&e) => {
-                return match self.socket_alive()? {
+                return match self.socket_alive().await? {
                     false => Ok((Vec::new(), None)),
                     true => Err(e.into()),
                 }
@@ -371,8 +375,8 @@ impl Keeper {
     /// Whether a server listens on the socket; `false` when none runs and
     /// nothing does (the socket file is missing, its directory is not);
     /// an error for anything else (a stale socket, a path that is wrong).
-    fn socket_alive(&self) -> Result<bool, KeeperError> {
-        match server::socket_state(&self.socket)? {
+    async fn socket_alive(&self) -> Result<bool, KeeperError> {
+        match server::socket_state_async(&self.socket).await? {
             // No server: nothing runs; unless the socket's very directory
             // is missing, which says the path is wrong.
             SocketState::Missing
@@ -401,7 +405,10 @@ impl Keeper {
     ) -> Result<ProcessInfo, KeeperError> {
         let (mut info, server) = self.find_via(name, via).await?;
         if matches!(info.state, State::Running | State::Idle) {
-            info.waiting_for_input = reading_terminal(&info, server);
+            // A look at every process in /proc: off the runtime.
+            let pid = info.pid;
+            info.waiting_for_input =
+                crate::blocking::off_runtime(move || reading_terminal(pid, server)).await;
         }
         Ok(info)
     }
@@ -460,10 +467,10 @@ fn is_unreachable(error: &ClientError) -> bool {
     ))
 }
 
-/// Whether `info`'s program waits for input, if that can be seen: its
-/// pid must be a child of a tmux server of this system.
-fn reading_terminal(info: &ProcessInfo, server: Option<nix::unistd::Pid>) -> Option<bool> {
-    let pid = i32::try_from(info.pid?).ok()?;
+/// Whether the program of pane process `pid` waits for input, if that
+/// can be seen: it must be a child of a tmux server of this system.
+fn reading_terminal(pid: Option<u32>, server: Option<nix::unistd::Pid>) -> Option<bool> {
+    let pid = i32::try_from(pid?).ok()?;
     if !crate::os::process::local_child(server?, pid) {
         return None;
     }

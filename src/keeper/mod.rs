@@ -50,7 +50,7 @@ mod writer;
 pub use command::check_env;
 pub use error::{FailureKind, KeeperError};
 pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
-pub use exec::{Executed, Outcome as ExecOutcome};
+pub use exec::{Executed, Outcome as ExecOutcome, EXEC_KEEP};
 pub use follow::{Followed, LogFollow};
 #[doc(hidden)]
 pub use helper::legacy_helper_main;
@@ -123,6 +123,8 @@ pub struct Keeper {
     helper_known: bool,
     log_limits: log::Limits,
     log_max_age: Option<Duration>,
+    /// What dropped waits put back ([`Keeper::restored`]).
+    restores: wait::Restores,
 }
 
 impl Keeper {
@@ -137,6 +139,7 @@ impl Keeper {
             helper_known: false,
             log_limits: log::Limits::default(),
             log_max_age: Some(housekeeping::LOG_MAX_AGE),
+            restores: wait::Restores::default(),
         })
     }
 
@@ -192,8 +195,8 @@ impl Keeper {
     }
 
     /// The server must be running (for everything but `start`).
-    fn require_server(&self) -> Result<(), KeeperError> {
-        match server::socket_state(&self.socket)? {
+    async fn require_server(&self) -> Result<(), KeeperError> {
+        match server::socket_state_async(&self.socket).await? {
             SocketState::Alive => Ok(()),
             state => Err(self.unavailable(state)),
         }
@@ -256,7 +259,7 @@ impl Keeper {
     /// [`Keeper::attach`] with these client flags.
     async fn attach_with(&self, name: &str, flags: &str) -> Result<Client, KeeperError> {
         validate_name(name)?;
-        self.require_server()?;
+        self.require_server().await?;
         self.require_version().await?;
         let command = self.attach_command(name, flags);
         match Client::connect(&self.options(command)).await {

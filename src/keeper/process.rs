@@ -345,18 +345,18 @@ impl KeptProcess {
     }
 
     /// Lines `offset..offset + limit` of its log (see [`Keeper::log_page`]).
-    pub fn log_page(
+    pub async fn log_page(
         &self,
         offset: Option<usize>,
         limit: usize,
         raw: bool,
     ) -> Result<Page, KeeperError> {
-        self.keeper.log_page(&self.name, offset, limit, raw)
+        self.keeper.log_page(&self.name, offset, limit, raw).await
     }
 
     /// Where `cursor` is in its log now (see [`Keeper::position_of`]).
-    pub fn position_of(&self, cursor: &log::Cursor) -> Result<log::Located, KeeperError> {
-        self.keeper.position_of(&self.name, cursor)
+    pub async fn position_of(&self, cursor: &log::Cursor) -> Result<log::Located, KeeperError> {
+        self.keeper.position_of(&self.name, cursor).await
     }
 
     /// The last `n` lines of its log, and a follow of what comes after

@@ -138,90 +138,13 @@ impl Keeper {
             let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
             log::settle(&path, LOG_SETTLE, deadline).await;
         }
-        let io = |source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        };
-        let start = match from {
-            ReadFrom::RunStart => {
-                let run = info.run_start.ok_or_else(|| {
-                    KeeperError::BadCommand(format!("{name} has no run recorded"))
-                })?;
-                log::cursor_at(&path, &run).map_err(io)?
-            }
-            ReadFrom::Cursor(cursor) => cursor.clone(),
-        };
-        let locate = |cursor: &Cursor| {
-            log::locate(&path, cursor).map_err(|source| KeeperError::BadCursor {
-                cursor: cursor.to_string(),
-                reason: source.to_string(),
-            })
-        };
-        let located = locate(&start)?;
         let state = if exit.is_some() { "exited" } else { "running" };
-        let mut follower = log::Follower::new(&path, located.position, raw);
-        if located.mid_line {
-            // Rotated away, and no line had begun after it when it was
-            // located: skip to the start of the next line first.
-            follower = follower.skipping_to_a_line(Some(located.missed));
-        }
-        let mut bytes = Vec::new();
-        let mut more = false;
-        // Stopped at a gap with a piece of a line read before it.
-        let mut at_gap = false;
-        // Reached the end of the log still inside a line a gap cut.
-        let mut in_cut_line = false;
-        loop {
-            bytes.extend(follower.read_bytes().map_err(io)?);
-            if follower.at_gap() {
-                if bytes.is_empty() {
-                    if follower.caught_up() {
-                        // No line has begun after the gap yet: all up to
-                        // here is missed, and the next read goes on
-                        // skipping from here.
-                        in_cut_line = true;
-                        break;
-                    }
-                    // A gap before anything was read: go on past it.
-                    continue;
-                }
-                // The log rotated past the reader while it read: what it
-                // read joins up to here; the next read from the cursor
-                // says what is gone.
-                more = true;
-                at_gap = true;
-                break;
-            }
-            if follower.caught_up() {
-                break;
-            }
-            if bytes.len() >= READ_AT_MOST {
-                more = true;
-                break;
-            }
-        }
-        // Where reading stopped, in the whole output; the bytes read end
-        // there, so they began `bytes.len()` before it, and what lies
-        // between the start and that was rotated away before it was read.
-        let end =
-            log::cursor_at(&path, &follower.position().unwrap_or(located.position)).map_err(io)?;
-        let first = end.offset.saturating_sub(bytes.len() as u64);
-        let missed = first.saturating_sub(start.offset);
-        let Split {
-            whole,
-            cut,
-            partial,
-        } = split(&bytes, at_gap, exit.is_some(), more);
-        let lines = log::render_lines(&bytes[..whole], raw);
-        let raw_lines = raw.then(|| RawLines {
-            lines: log::raw_lines(&bytes[..whole]),
-            partial: partial.then(|| log::raw_lines(&bytes[whole..]).concat()),
-        });
-        let partial = partial.then(|| log::render_lines(&bytes[whole..], raw).concat());
-        let cursor = Cursor {
-            log: start.log.clone(),
-            offset: first + whole as u64,
-            mid_line: in_cut_line && exit.is_none(),
+        // Files (and a look again at a rotation half done): off the runtime.
+        let read = {
+            let (name, run, from) = (name.to_string(), info.run_start, from.clone());
+            let ended = exit.is_some();
+            crate::blocking::off_runtime(move || read_log(&name, &path, run, &from, ended, raw))
+                .await?
         };
         Ok(Output {
             name: name.to_string(),
@@ -229,22 +152,22 @@ impl Keeper {
             exit,
             state,
             process: info.state.clone(),
-            lines,
-            partial,
-            cut,
-            cursor: cursor.to_string(),
-            missed_bytes: missed,
-            missed_lines_at_least: u64::from(missed > 0),
-            more,
+            lines: read.lines,
+            partial: read.partial,
+            cut: read.cut,
+            cursor: read.cursor.to_string(),
+            missed_bytes: read.missed,
+            missed_lines_at_least: u64::from(read.missed > 0),
+            more: read.more,
             log_writer: info.log_writer.filter(|w| !w.is_writing()),
-            raw_lines,
+            raw_lines: read.raw_lines,
         })
     }
 
     /// Lines `offset..offset + limit` of `name`'s log (all of it that is
     /// kept, across rotations), and the count of all its lines. Without an
     /// offset, the last `limit` lines.
-    pub fn log_page(
+    pub async fn log_page(
         &self,
         name: &str,
         offset: Option<usize>,
@@ -265,7 +188,12 @@ impl Keeper {
             what: format!("reading {}", path.display()),
             source,
         };
-        let (lines, offset, total) = log::page(&path, offset, limit, raw).map_err(io)?;
+        // One pass over all of the log: off the runtime.
+        let page = {
+            let path = path.clone();
+            crate::blocking::off_runtime(move || log::page(&path, offset, limit, raw)).await
+        };
+        let (lines, offset, total) = page.map_err(io)?;
         Ok(Page {
             lines,
             offset,
@@ -307,12 +235,21 @@ impl Keeper {
     /// there: [`super::WaitFrom::At`]).
     /// Bytes after the cursor that were rotated away come with it
     /// ([`log::Located::missed`]).
-    pub fn position_of(&self, name: &str, cursor: &Cursor) -> Result<log::Located, KeeperError> {
+    pub async fn position_of(
+        &self,
+        name: &str,
+        cursor: &Cursor,
+    ) -> Result<log::Located, KeeperError> {
         validate_name(name)?;
-        log::locate(&self.log_path(name), cursor).map_err(|source| KeeperError::BadCursor {
-            cursor: cursor.to_string(),
-            reason: source.to_string(),
-        })
+        // It may look again for a while (a rotation half done): off the
+        // runtime.
+        let (path, looked_for) = (self.log_path(name), cursor.clone());
+        crate::blocking::off_runtime(move || log::locate(&path, &looked_for))
+            .await
+            .map_err(|source| KeeperError::BadCursor {
+                cursor: cursor.to_string(),
+                reason: source.to_string(),
+            })
     }
 
     /// The cursor of a position in `name`'s log.
@@ -339,6 +276,122 @@ impl Keeper {
         }
         Ok(path)
     }
+}
+
+/// What [`read_log`] read.
+struct LogRead {
+    lines: Vec<String>,
+    partial: Option<String>,
+    /// The same lines as bytes, for a raw read.
+    raw_lines: Option<RawLines>,
+    cut: bool,
+    cursor: Cursor,
+    missed: u64,
+    more: bool,
+}
+
+/// The reading of [`Keeper::read_output`], in files (blocking: run it off
+/// the async runtime): from `from` (`run`, the run's start) in the log at
+/// `path` of `name`, whose process has `ended` or not.
+fn read_log(
+    name: &str,
+    path: &std::path::Path,
+    run: Option<log::Position>,
+    from: &ReadFrom,
+    ended: bool,
+    raw: bool,
+) -> Result<LogRead, KeeperError> {
+    let io = |source| KeeperError::Io {
+        what: format!("reading {}", path.display()),
+        source,
+    };
+    let start = match from {
+        ReadFrom::RunStart => {
+            let run =
+                run.ok_or_else(|| KeeperError::BadCommand(format!("{name} has no run recorded")))?;
+            log::cursor_at(path, &run).map_err(io)?
+        }
+        ReadFrom::Cursor(cursor) => cursor.clone(),
+    };
+    let locate = |cursor: &Cursor| {
+        log::locate(path, cursor).map_err(|source| KeeperError::BadCursor {
+            cursor: cursor.to_string(),
+            reason: source.to_string(),
+        })
+    };
+    let located = locate(&start)?;
+    let mut follower = log::Follower::new(path, located.position, raw);
+    if located.mid_line {
+        // Rotated away, and no line had begun after it when it was
+        // located: skip to the start of the next line first.
+        follower = follower.skipping_to_a_line(Some(located.missed));
+    }
+    let mut bytes = Vec::new();
+    let mut more = false;
+    // Stopped at a gap with a piece of a line read before it.
+    let mut at_gap = false;
+    // Reached the end of the log still inside a line a gap cut.
+    let mut in_cut_line = false;
+    loop {
+        bytes.extend(follower.read_bytes().map_err(io)?);
+        if follower.at_gap() {
+            if bytes.is_empty() {
+                if follower.caught_up() {
+                    // No line has begun after the gap yet: all up to
+                    // here is missed, and the next read goes on
+                    // skipping from here.
+                    in_cut_line = true;
+                    break;
+                }
+                // A gap before anything was read: go on past it.
+                continue;
+            }
+            // The log rotated past the reader while it read: what it
+            // read joins up to here; the next read from the cursor
+            // says what is gone.
+            more = true;
+            at_gap = true;
+            break;
+        }
+        if follower.caught_up() {
+            break;
+        }
+        if bytes.len() >= READ_AT_MOST {
+            more = true;
+            break;
+        }
+    }
+    // Where reading stopped, in the whole output; the bytes read end
+    // there, so they began `bytes.len()` before it, and what lies
+    // between the start and that was rotated away before it was read.
+    let end = log::cursor_at(path, &follower.position().unwrap_or(located.position)).map_err(io)?;
+    let first = end.offset.saturating_sub(bytes.len() as u64);
+    let missed = first.saturating_sub(start.offset);
+    let Split {
+        whole,
+        cut,
+        partial,
+    } = split(&bytes, at_gap, ended, more);
+    let lines = log::render_lines(&bytes[..whole], raw);
+    let raw_lines = raw.then(|| RawLines {
+        lines: log::raw_lines(&bytes[..whole]),
+        partial: partial.then(|| log::raw_lines(&bytes[whole..]).concat()),
+    });
+    let partial = partial.then(|| log::render_lines(&bytes[whole..], raw).concat());
+    let cursor = Cursor {
+        log: start.log.clone(),
+        offset: first + whole as u64,
+        mid_line: in_cut_line && !ended,
+    };
+    Ok(LogRead {
+        lines,
+        partial,
+        raw_lines,
+        cut,
+        cursor,
+        missed,
+        more,
+    })
 }
 
 /// How a read's bytes are returned: `bytes[..whole]` as lines (the last

@@ -133,13 +133,14 @@ impl Keeper {
                 server::ensure_private_dir(dir)?;
             }
         }
-        let started_server = server::start_server(
+        let started_server = server::start_server_async(
             &self.socket,
             &StartOptions {
                 tmux: self.tmux.clone(),
                 config: None,
             },
-        )?;
+        )
+        .await?;
         if let Err(e) = self.require_version().await {
             // Leave no empty server behind on a refusal.
             if started_server {

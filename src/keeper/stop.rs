@@ -124,7 +124,7 @@ impl Keeper {
     ) -> Result<StopReport, KeeperError> {
         validate_name(name)?;
         if via.is_none() {
-            self.require_server()?;
+            self.require_server().await?;
         }
         // Which session this stop is about, before waiting for the lock.
         let id = match self.session_id(name, via).await {

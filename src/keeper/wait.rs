@@ -122,6 +122,13 @@ impl Keeper {
     /// so turns `remain-on-exit` on), and, for a session the keeper did not
     /// start, leave the pane as it was found afterwards
     /// ([`watch::ExitReporting`]), whatever the outcome.
+    ///
+    /// Dropped before it ends (a caller's timeout, a task aborted, the
+    /// host's own Ctrl-C handling), the wait puts the pane back from a
+    /// task of its own; [`Keeper::restored`] awaits that. The library
+    /// catches no signal: a host that ends on a signal and wants the pane
+    /// put back first catches it, drops the wait, and awaits
+    /// [`Keeper::restored`] (the CLI does so).
     pub async fn leaving_as_found<T>(
         &self,
         client: &Client,
@@ -132,9 +139,6 @@ impl Keeper {
         if self.kept(client, name).await?.is_some() {
             return wait.await;
         }
-        // Interrupted (Ctrl-C, or a harness's SIGTERM): put it back first.
-        // The handlers are in place before anything is changed.
-        let signals = Signals::new();
         // The change is made by a task of its own, so that a drop at any
         // point, even while tmux makes it, still puts it back.
         let changing = tokio::spawn({
@@ -144,12 +148,10 @@ impl Keeper {
         let mut guard = RestoreOnDrop {
             state: Undo::Changing(changing),
             client: client.clone(),
+            restores: self.restores.clone(),
         };
         guard.changed().await?;
-        let outcome = tokio::select! {
-            outcome = wait => outcome,
-            why = signals.recv() => Err(KeeperError::Interrupted(why)),
-        };
+        let outcome = wait.await;
         let Undo::Changed(reporting) = std::mem::replace(&mut guard.state, Undo::Done) else {
             unreachable!("changed above");
         };
@@ -157,6 +159,45 @@ impl Keeper {
             Err(e) if outcome.is_ok() => Err(e.into()),
             _ => outcome,
         }
+    }
+
+    /// Wait until what waits dropped before their end had changed on
+    /// sessions the keeper did not start is put back (see
+    /// [`Keeper::leaving_as_found`]): the call for a host that drops a
+    /// wait (on a signal, a timeout of its own) and then ends. Shared by
+    /// this keeper and its clones; at once when nothing is left. The first
+    /// error of a restore that failed, if any.
+    ///
+    /// ```no_run
+    /// # async fn example(keeper: tmux_wire::keeper::Keeper) -> Result<(), tmux_wire::keeper::KeeperError> {
+    /// let (client, pane) = keeper.pane_without_output("web").await?.into_parts();
+    /// let wait = keeper.wait_exit_on(&client, "web", pane, std::time::Duration::from_secs(60));
+    /// tokio::select! {
+    ///     status = wait => println!("web: {}", status?),
+    ///     _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+    ///         // The wait is dropped here; put back what it changed.
+    ///         keeper.restored().await?;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn restored(&self) -> Result<(), KeeperError> {
+        loop {
+            let tasks = std::mem::take(&mut self.restores.lock().tasks);
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                if let Err(e) = task.await {
+                    self.restores.failed(KeeperError::Io {
+                        what: "putting back what a dropped wait changed".into(),
+                        source: std::io::Error::other(e),
+                    });
+                }
+            }
+        }
+        self.restores.lock().failed.take().map_or(Ok(()), Err)
     }
 
     /// Wait until `name`'s process exits; see [`Keeper::leaving_as_found`].
@@ -437,6 +478,33 @@ impl Keeper {
 struct RestoreOnDrop {
     state: Undo,
     client: Client,
+    restores: Restores,
+}
+
+/// The tasks that put back what dropped waits changed, and the first
+/// error of those that failed, for [`Keeper::restored`]; shared by a
+/// keeper and its clones.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Restores(std::sync::Arc<std::sync::Mutex<Pending>>);
+
+#[derive(Debug, Default)]
+struct Pending {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    failed: Option<KeeperError>,
+}
+
+impl Restores {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while it was held leaves it good still.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remember the first failure.
+    fn failed(&self, e: KeeperError) {
+        self.lock().failed.get_or_insert(e);
+    }
 }
 
 /// Where the change a wait makes stands.
@@ -473,45 +541,34 @@ impl Drop for RestoreOnDrop {
         }
         let client = self.client.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            ::log::warn!("a wait dropped outside a tokio runtime cannot put back what it changed on its pane (remain-on-exit)");
             return;
         };
-        runtime.spawn(async move {
+        let restores = self.restores.clone();
+        let task = runtime.spawn(async move {
             let reporting = match state {
                 Undo::Changing(task) => match task.await {
                     Ok(Ok(reporting)) => reporting,
-                    _ => return,
+                    // Nothing was changed.
+                    Ok(Err(_)) => return,
+                    Err(e) => {
+                        return restores.failed(KeeperError::Io {
+                            what: "changing the pane for the wait".into(),
+                            source: std::io::Error::other(e),
+                        })
+                    }
                 },
                 Undo::Changed(reporting) => reporting,
                 Undo::Done => return,
             };
             if let Err(e) = reporting.restore(&client).await {
                 ::log::warn!("putting back what a dropped wait changed: {e}");
+                restores.failed(e.into());
             }
         });
-    }
-}
-
-/// SIGINT and SIGTERM, caught from when this is made.
-struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
-
-impl Signals {
-    fn new() -> Signals {
-        use tokio::signal::unix::{signal, SignalKind};
-        Signals(
-            signal(SignalKind::interrupt())
-                .ok()
-                .zip(signal(SignalKind::terminate()).ok()),
-        )
-    }
-
-    /// Resolves when one arrives, with its name.
-    async fn recv(mut self) -> &'static str {
-        let Some((int, term)) = self.0.as_mut() else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        }
+        let mut pending = self.restores.lock();
+        // Those done need no waiting for (a failure is kept apart).
+        pending.tasks.retain(|task| !task.is_finished());
+        pending.tasks.push(task);
     }
 }

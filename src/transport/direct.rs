@@ -74,7 +74,7 @@ pub async fn connect(
     opts: &DirectOptions,
 ) -> Result<ControlPipe, TransportError> {
     check_command(command)?;
-    let sock = connect_socket(socket)?;
+    let sock = connect_socket_async(socket).await?;
     let (version, probed) = version_of(socket, &sock, opts).await?;
     if !passes_fds(&version) {
         return Err(super::ProbeError::TooOld { version }.into());
@@ -100,7 +100,7 @@ pub async fn connect(
 /// process and remembered (see [`DirectOptions::reuse_probe`]), so asking
 /// before a [`connect`] costs that connection no second probe.
 pub async fn server_version(socket: &Path, opts: &DirectOptions) -> Result<String, TransportError> {
-    let sock = connect_socket(socket)?;
+    let sock = connect_socket_async(socket).await?;
     Ok(version_of(socket, &sock, opts).await?.0)
 }
 
@@ -188,6 +188,13 @@ fn check_command(command: &[&str]) -> Result<(), TransportError> {
 fn connect_socket(socket: &Path) -> Result<StdUnixStream, TransportError> {
     check_path_len(socket)?;
     StdUnixStream::connect(socket).map_err(|e| connect_failure(socket, e).into())
+}
+
+/// [`connect_socket`] on tokio's blocking pool (a connect blocks while the
+/// server's listen queue is full; a failure is looked into with another).
+async fn connect_socket_async(socket: &Path) -> Result<StdUnixStream, TransportError> {
+    let socket = socket.to_path_buf();
+    crate::blocking::off_runtime(move || connect_socket(&socket)).await
 }
 
 /// [`connect`] with a known header layout, skipping the probe.

@@ -196,9 +196,18 @@ pub async fn command(
         path: path.to_path_buf(),
         ending,
     };
-    let mut sock = tokio::net::UnixStream::connect(path)
-        .await
-        .map_err(|e| connect_failure(path, e))?;
+    let mut sock = match tokio::net::UnixStream::connect(path).await {
+        Ok(sock) => sock,
+        // Why, found with a connect of its own (off the runtime).
+        Err(e) => {
+            let path = path.to_path_buf();
+            return Err(
+                crate::blocking::off_runtime(move || connect_failure(&path, e))
+                    .await
+                    .into(),
+            );
+        }
+    };
     // Any layout will do: none of these messages carries an fd.
     let layout = HeaderLayout::A;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));

@@ -21,7 +21,7 @@ use super::{gone, WatchError};
 use crate::client::commands::{self, OptionValue};
 use crate::client::{Client, ClientError, ClientEvent, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::os::process::{process_ending, process_running, LocalPane};
-use crate::os::reaper::{nudge, spawn_nudges};
+use crate::os::reaper;
 use crate::os::ExitStatus;
 use crate::protocol::{version_at_least, Command, FormatQuery, Notification, PaneId, Reply};
 use std::sync::LazyLock;
@@ -56,10 +56,6 @@ impl ExitStatus {
             .map(|s| ExitStatus::Signaled(s as i32))
     }
 }
-
-/// How often a wait via the server reminds a local server to reap (see
-/// [`nudge`]).
-const BACKSTOP: Duration = Duration::from_secs(1);
 
 /// The wait channel the exit hook signals.
 pub const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
@@ -628,7 +624,7 @@ async fn exit_seen_locally(
                 // Read the status before the reminders let tmux reap it;
                 // tmux will hold the same one once it has.
                 let status = local.zombie_status();
-                spawn_nudges(local.server);
+                reaper::after_exit(local.server);
                 server_outlived_it(client, pane, local.server).await?;
                 return Ok(status);
             }
@@ -655,7 +651,8 @@ async fn exit_seen_locally(
 ///
 /// `server` is the tmux server's pid when it is a process we may signal:
 /// then a pane whose pty closed but whose process tmux has not reaped gets
-/// a reminder at once and every [`BACKSTOP`] (see [`nudge`]).
+/// reminders ([`reaper::after_exit`]), and the server one every
+/// [`reaper::BACKSTOP`] while the wait goes on.
 async fn exit_via_server(
     client: &Client,
     pane: PaneId,
@@ -685,13 +682,16 @@ async fn exit_via_server(
         }
         if look.unreaped {
             log::debug!("{pane} closed but not reaped; sending SIGCHLD to the server");
-            nudge(server);
+            if let Some(server) = server {
+                reaper::after_exit(server);
+            }
         }
         let mut after = std::pin::pin!(after);
-        let mut backstop = tokio::time::interval_at(Instant::now() + BACKSTOP, BACKSTOP);
+        let mut backstop =
+            tokio::time::interval_at(Instant::now() + reaper::BACKSTOP, reaper::BACKSTOP);
         loop {
             tokio::select! {
-                _ = backstop.tick(), if server.is_some() => nudge(server),
+                _ = backstop.tick(), if server.is_some() => reaper::remind(server),
                 result = &mut after => match result {
                     Ok(reply) => match settle(client, pane, parse_status(pane, &reply)?).await?.status {
                         Some(status) => return Ok(status),

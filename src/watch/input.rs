@@ -53,7 +53,8 @@ pub async fn until_waiting_for_input(
 ) -> Result<(), WatchError> {
     let deadline = Instant::now() + timeout;
     loop {
-        if waiting_for_input(pid)? {
+        // A look at every process in /proc: off the runtime.
+        if crate::blocking::off_runtime(move || waiting_for_input(pid)).await? {
             return Ok(());
         }
         let next_look = async {

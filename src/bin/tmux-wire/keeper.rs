@@ -7,6 +7,7 @@ use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
 use crate::docs;
 use crate::docs::Kind;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
+use crate::signals::interruptible;
 use crate::{output, Failure};
 use std::io;
 use std::path::Path;
@@ -171,7 +172,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         let page = if raw {
             keeper.log_page_bytes(&name, offset, limit)?
         } else {
-            let page = keeper.log_page(&name, offset, limit, raw)?;
+            let page = keeper.log_page(&name, offset, limit, raw).await?;
             keeper::PageBytes {
                 lines: page.lines.into_iter().map(String::into_bytes).collect(),
                 offset: page.offset,
@@ -435,8 +436,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     let sent = input.len();
     let process = keeper.process(&name).await?;
     if let Some(pattern) = then_ready {
-        let found = process
-            .send_then_ready(&input, &pattern, timeout)
+        let found = interruptible(keeper, process.send_then_ready(&input, &pattern, timeout))
             .await
             .map_err(|e| say_missed_then_failed(json, &name, e))?;
         if !json {
@@ -455,7 +455,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             out!("ready: {}", found.matched);
         }
     } else if let Some(quiet) = then_idle {
-        let idle = process.send_then_idle(&input, quiet, timeout).await?;
+        let idle = interruptible(keeper, process.send_then_idle(&input, quiet, timeout)).await?;
         if json {
             print_doc(&docs::SendDoc::Send {
                 bytes: sent,
@@ -527,7 +527,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     // all of the line it cut that the wait skips.
     let from = match from {
         From::Mode(from) => from,
-        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor)?),
+        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor).await?),
     };
     let bar = spinner(json, &format!("waiting for {name}"));
     let process = keeper.process(&name).await?;
@@ -547,8 +547,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     let mut missed = keeper::WaitMissed::default();
     let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
-        process
-            .wait_ready(&pattern, from, timeout)
+        interruptible(keeper, process.wait_ready(&pattern, from, timeout))
             .await
             .map(|found| {
                 missed = found.missed;
@@ -562,8 +561,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(|e| say_missed_then_failed(json, &name, e))
     } else if let Some(quiet) = idle {
-        process
-            .wait_idle(quiet, timeout)
+        interruptible(keeper, process.wait_idle(quiet, timeout))
             .await
             .map(|i| {
                 (
@@ -575,8 +573,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(Failure::from)
     } else if exit {
-        process
-            .wait_exit(timeout)
+        interruptible(keeper, process.wait_exit(timeout))
             .await
             .map(|s| {
                 if exit_code {
@@ -586,8 +583,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             })
             .map_err(Failure::from)
     } else if input {
-        process
-            .wait_input(timeout)
+        interruptible(keeper, process.wait_input(timeout))
             .await
             .map(|()| (docs::Waited::Input, format!("{name} is waiting for input")))
             .map_err(Failure::from)

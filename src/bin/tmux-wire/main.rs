@@ -5,7 +5,7 @@
 //! `args` declares the command line, `docs` the `--json` documents,
 //! `output` prints; one file per group of commands: `keeper` (the named
 //! processes), `cmd` (`cmd`, `version`), `decode`, `manual` (completions,
-//! man page).
+//! man page); `signals`, the CLI's own SIGINT/SIGTERM around waits.
 
 mod args;
 mod cmd;
@@ -16,6 +16,7 @@ mod keeper;
 mod manual;
 mod output;
 mod run;
+mod signals;
 
 use args::{Cli, Command, Transport};
 use clap::Parser;

@@ -196,6 +196,14 @@ pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCod
             out!("{line}");
         }
     }
+    if done.dropped > 0 && !json {
+        eprintln!(
+            "tmux-wire: {}: the first {} bytes of the output were dropped: exec keeps its last {} MiB",
+            args.name,
+            done.dropped,
+            tmux_wire::keeper::EXEC_KEEP >> 20
+        );
+    }
     if done.outcome == ExecOutcome::Interrupted && !json {
         eprintln!(
             "tmux-wire: {}: interrupted: the shell returned to its prompt without finishing the command",

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use super::{index, open_append, rotated, FileId, Limits};
 
 /// Standard input for [`sink`], reminding the tmux server that started the
-/// sink to reap its children after each half second without input.
+/// sink to reap its children after each half second without input (the
+/// backstop of `crate::os::reaper`).
 ///
 /// tmux packages built with libutempter lose the SIGCHLD of a pane's
-/// process now and then (see `os::reaper::nudge`): the pane then reads
+/// process now and then (see `os::reaper`): the pane then reads
 /// dead with no status, and its `pane-died` hook (a restart policy's) does
 /// not fire until the server gets another SIGCHLD. With no tmux-wire client
 /// alive, nobody would send one; the sink, a child of the server that
@@ -47,10 +48,10 @@ impl Read for NudgingStdin {
         if let Some(server) = self.server {
             loop {
                 let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::from(500u16)) {
-                    Ok(0) => {
-                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
-                    }
+                let backstop =
+                    u16::try_from(crate::os::reaper::BACKSTOP.as_millis()).unwrap_or(u16::MAX);
+                match poll(&mut fds, PollTimeout::from(backstop)) {
+                    Ok(0) => crate::os::reaper::remind(Some(server)),
                     Ok(_) => break,
                     Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => return Err(e.into()),

@@ -1,0 +1,121 @@
+//! The keeper embedded in a program: it leaves the host process as it
+//! found it. No signal handler of its own (the host's Ctrl-C still ends the
+//! host after a wait on a session tmux-wire did not start), and what a
+//! dropped wait changed on such a session is put back by
+//! [`Keeper::restored`], which the host awaits.
+
+mod common;
+
+use common::tmux::TmuxServer;
+use std::process::Command;
+use std::time::Duration;
+use tmux_wire::keeper::Keeper;
+use tmux_wire::server::SocketSpec;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Set in the child this test runs of its own binary: the socket to use.
+const CHILD_SOCKET: &str = "TMUX_WIRE_TEST_HOST_SOCKET";
+
+/// What the child prints when SIGINT did not end it.
+const SURVIVED: &str = "survived SIGINT";
+
+/// `remain-on-exit` as set on the pane of `target` itself (empty: unset).
+fn own_remain_on_exit(server: &std::path::Path, target: &str) -> String {
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(server)
+        .args(["show-options", "-p", "-v", "-t", target, "remain-on-exit"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The child: a wait on session `t` (made by plain tmux, so the wait
+/// changes it and puts it back), then SIGINT to itself, which must end it.
+fn child(socket: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let keeper = Keeper::new(&SocketSpec::Path(socket.into())).unwrap();
+        let (client, pane) = keeper.pane_without_output("t").await.unwrap().into_parts();
+        let idle = keeper
+            .wait_idle_on(&client, "t", pane, Duration::from_millis(100), LIMIT)
+            .await;
+        assert!(idle.is_ok(), "{idle:?}");
+    });
+    drop(runtime);
+    // Delivered to this thread before `raise` returns: with SIGINT's
+    // default action, the process ends here.
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGINT).unwrap();
+    println!("{SURVIVED}");
+    std::process::exit(0);
+}
+
+#[test]
+fn the_hosts_ctrl_c_still_ends_it_after_a_wait_on_a_foreign_session() {
+    if let Ok(socket) = std::env::var(CHILD_SOCKET) {
+        child(&socket);
+        return;
+    }
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = TmuxServer::start();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "the_hosts_ctrl_c_still_ends_it_after_a_wait_on_a_foreign_session",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SOCKET, server.socket())
+        .env("TMUX_WIRE_TMUX", common::tmux::program())
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(nix::sys::signal::Signal::SIGINT as i32),
+        "the child was not ended by SIGINT ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!stdout.contains(SURVIVED), "{stdout}");
+    // And the wait put the session back as it found it.
+    assert_eq!(own_remain_on_exit(server.socket(), "t"), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_wait_is_put_back_by_restored() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = TmuxServer::start();
+    let keeper = Keeper::new(&SocketSpec::Path(server.socket().into())).unwrap();
+    let (client, pane) = keeper.pane_without_output("t").await.unwrap().into_parts();
+    let mut wait = Box::pin(keeper.wait_exit_on(&client, "t", pane, LIMIT));
+    // Until the wait has changed the session (remain-on-exit on, so that
+    // the exit status is kept), then it is dropped, as by a caller's
+    // timeout or an interrupt.
+    let socket = server.socket().to_path_buf();
+    let changed = async {
+        let began = std::time::Instant::now();
+        while own_remain_on_exit(&socket, "t") != "on" {
+            assert!(began.elapsed() < LIMIT, "the wait never changed the pane");
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::select! {
+        ended = &mut wait => panic!("the wait ended: {ended:?}"),
+        () = changed => {}
+    }
+    drop(wait);
+    tokio::time::timeout(LIMIT, keeper.restored())
+        .await
+        .expect("restored() did not finish")
+        .unwrap();
+    assert_eq!(own_remain_on_exit(server.socket(), "t"), "");
+    // Nothing left to put back: at once.
+    keeper.restored().await.unwrap();
+}
