@@ -656,9 +656,13 @@ pub enum ExecDoc {
         lines: Vec<String>,
         code: i32,
         outcome: ExecOutcome,
-        /// `--raw`: every byte the command wrote.
+        /// `--raw`: every byte the command wrote (after `dropped_bytes`).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         output: Option<Line>,
+        /// Bytes dropped from the front of a long output: exec keeps its
+        /// last 8 MiB, from the start of a line. Only when some were.
+        #[serde(skip_serializing_if = "is_zero", default)]
+        dropped_bytes: u64,
     },
 }
 
@@ -674,6 +678,7 @@ impl ExecDoc {
                 _ => ExecOutcome::ShellExited,
             },
             output: raw.then(|| Line::new(&done.output)),
+            dropped_bytes: done.dropped,
         }
     }
 }
