@@ -96,7 +96,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// How much of a command's output [`Keeper::exec`] keeps: its last 8 MiB,
+/// How much of a command's output [`KeptProcess::exec`](super::KeptProcess::exec) keeps: its last 8 MiB,
 /// from the start of a line ([`Executed::dropped`] says what went). Read
 /// from the log once, as it comes: the markers are looked for in the new
 /// bytes only.
