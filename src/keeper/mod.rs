@@ -29,6 +29,7 @@ mod command;
 mod error;
 mod events;
 mod exec;
+mod exec_scan;
 mod follow;
 mod helper;
 mod housekeeping;
