@@ -128,11 +128,15 @@ impl Keeper {
             if let Some(dir) = path.parent() {
                 server::check_private_dir(dir)?;
             }
-            let (lines, end) =
-                log::tail_bytes(&path, n, whole_lines).map_err(|source| KeeperError::Io {
-                    what: format!("reading {}", path.display()),
-                    source,
-                })?;
+            // Up to the whole log for a large `n`: off the runtime.
+            let tail = {
+                let path = path.clone();
+                crate::blocking::off_runtime(move || log::tail_bytes(&path, n, whole_lines)).await
+            };
+            let (lines, end) = tail.map_err(|source| KeeperError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            })?;
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?.into_parts();

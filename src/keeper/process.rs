@@ -354,6 +354,16 @@ impl KeptProcess {
         self.keeper.log_page(&self.name, offset, limit, raw).await
     }
 
+    /// [`KeptProcess::log_page`] raw, each line the bytes as the process
+    /// wrote them: nothing replaced (see [`Keeper::log_page_bytes`]).
+    pub async fn log_page_bytes(
+        &self,
+        offset: Option<usize>,
+        limit: usize,
+    ) -> Result<super::PageBytes, KeeperError> {
+        self.keeper.log_page_bytes(&self.name, offset, limit).await
+    }
+
     /// Where `cursor` is in its log now (see [`Keeper::position_of`]).
     pub async fn position_of(&self, cursor: &log::Cursor) -> Result<log::Located, KeeperError> {
         self.keeper.position_of(&self.name, cursor).await

@@ -203,7 +203,7 @@ impl Keeper {
 
     /// [`Keeper::log_page`] raw, each line the bytes as the process wrote
     /// them: nothing replaced.
-    pub fn log_page_bytes(
+    pub async fn log_page_bytes(
         &self,
         name: &str,
         offset: Option<usize>,
@@ -219,11 +219,15 @@ impl Keeper {
                 name: name.to_string(),
             });
         }
-        let (lines, offset, total) =
-            log::page_bytes(&path, offset, limit).map_err(|source| KeeperError::Io {
-                what: format!("reading {}", path.display()),
-                source,
-            })?;
+        // One pass over all of the log: off the runtime.
+        let page = {
+            let path = path.clone();
+            crate::blocking::off_runtime(move || log::page_bytes(&path, offset, limit)).await
+        };
+        let (lines, offset, total) = page.map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })?;
         Ok(PageBytes {
             lines,
             offset,

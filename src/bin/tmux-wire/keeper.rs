@@ -170,7 +170,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         let limit = limit.unwrap_or(200);
         // With --raw, the bytes as the process wrote them.
         let page = if raw {
-            keeper.log_page_bytes(&name, offset, limit)?
+            keeper.log_page_bytes(&name, offset, limit).await?
         } else {
             let page = keeper.log_page(&name, offset, limit, raw).await?;
             keeper::PageBytes {
