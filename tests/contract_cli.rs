@@ -382,6 +382,21 @@ fn no_server() {
     let out = json(&s, &["cmd", "list-sessions"]);
     let doc = &check("no_server", "cmd", &out, 1)[0];
     assert_eq!(doc["kind"], "no_server", "{doc}");
+    // Every command that needs a server says so the same way: a name is
+    // not "not found" where no server runs at all.
+    for args in [
+        &["status", "x"][..],
+        &["poll", "x"],
+        &["logs", "x"],
+        &["wait", "x", "--exit"],
+        &["send", "x", "hi"],
+        &["stop", "x"],
+    ] {
+        let out = json(&s, args);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["kind"], "no_server", "{args:?}: {doc}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {doc}");
+    }
 }
 
 #[test]

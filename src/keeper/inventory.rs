@@ -431,6 +431,11 @@ impl Keeper {
     ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
         validate_name(name)?;
         let (all, server) = self.list_with_server_via(via).await?;
+        if all.is_empty() && via.is_none() {
+            // `list` finds nothing where no server runs: that is the
+            // answer, not that the name is unknown.
+            self.require_server().await?;
+        }
         let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
         let mut info = all
             .into_iter()
