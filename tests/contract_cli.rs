@@ -405,6 +405,13 @@ fn usage_error() {
     let out = s.run(&["--json", "wait", "x", "--ready"]);
     let doc = &check("usage_error", "wait", &out, 2)[0];
     assert_eq!(doc["kind"], "bad_input", "{doc}");
+    // The message names what is missing (clap puts it on the lines after
+    // its first).
+    let out = s.run(&["--json", "wait"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.contains("<NAME>"), "{doc}");
+    assert!(!error.contains("Usage"), "{doc}");
 }
 
 #[test]

@@ -149,11 +149,15 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .any(|a| a == "--json");
     if json && e.use_stderr() {
         let text = e.render().to_string();
+        // The whole of clap's message (the missing arguments come on the
+        // lines after the first), without the usage and tips after it.
         let message = text
             .lines()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("error: ");
+            .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let message = message.trim_start_matches("error: ");
         print_doc(&docs::ErrorDoc::Error {
             kind: docs::Kind::BadInput,
             error: message.to_string(),
