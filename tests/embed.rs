@@ -235,7 +235,13 @@ fn kill_after_ends_the_run(keeper: &Keeper) -> Result<(), String> {
 /// and says what to do.
 fn a_program_that_is_no_helper_is_refused(keeper: &Keeper) -> Result<(), String> {
     block_on(async {
-        for program in ["/bin/true", "/nonexistent/helper", "no-such-helper-on-path"] {
+        // `yes` prints without end: the check reads a few KiB and goes on.
+        for program in [
+            "/bin/true",
+            "/nonexistent/helper",
+            "no-such-helper-on-path",
+            "yes",
+        ] {
             let keeper = keeper.clone().helper_program(program);
             let spec = StartSpec::default();
             match keeper.start("web", &argv(&["sleep", "300"]), &spec).await {

@@ -350,7 +350,37 @@ async fn hello(program: &Path) -> Result<(), KeeperError> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let output = match tokio::time::timeout(HELLO_WITHIN, command.output()).await {
+    // At most a few KiB of what it says are read: a program that is no
+    // helper may print without end (its pipes then close on it).
+    let answer = async {
+        use tokio::io::AsyncReadExt;
+        const CAP: u64 = 4096;
+        let mut child = command.spawn()?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        let read_out = async {
+            if let Some(out) = out {
+                out.take(CAP).read_to_end(&mut stdout).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let read_err = async {
+            if let Some(err) = err {
+                err.take(CAP).read_to_end(&mut stderr).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let (read_out, read_err) = tokio::join!(read_out, read_err);
+        read_out?;
+        read_err?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    let output = match tokio::time::timeout(HELLO_WITHIN, answer).await {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => return Err(unusable(program, format!("it cannot be run: {e}"))),
         Err(_) => {

@@ -155,8 +155,28 @@ impl Keeper {
         let Undo::Changed(reporting) = std::mem::replace(&mut guard.state, Undo::Done) else {
             unreachable!("changed above");
         };
-        match reporting.restore(client).await {
-            Err(e) if outcome.is_ok() => Err(e.into()),
+        // Put back in a task of its own, tracked as a dropped wait's is:
+        // if this future is dropped while it runs (an interrupt, a caller's
+        // timeout), it still ends, its failure is kept, and
+        // `Keeper::restored` waits for it.
+        let (told, answer) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn({
+            let (client, restores) = (client.clone(), self.restores.clone());
+            async move {
+                let restored = reporting.restore(&client).await;
+                if let Err(Err(e)) = told.send(restored) {
+                    ::log::warn!("putting back what a dropped wait changed: {e}");
+                    restores.failed(e.into());
+                }
+            }
+        });
+        self.restores.track(task);
+        match answer.await {
+            Ok(Err(e)) if outcome.is_ok() => Err(e.into()),
+            Err(_) if outcome.is_ok() => Err(KeeperError::Io {
+                what: "putting back what the wait changed on the pane".into(),
+                source: std::io::Error::other("the task doing it ended without a word"),
+            }),
             _ => outcome,
         }
     }
@@ -505,6 +525,14 @@ impl Restores {
     fn failed(&self, e: KeeperError) {
         self.lock().failed.get_or_insert(e);
     }
+
+    /// Keep `task` among those [`Keeper::restored`] waits for.
+    fn track(&self, task: tokio::task::JoinHandle<()>) {
+        let mut pending = self.lock();
+        // Those done need no waiting for (a failure is kept apart).
+        pending.tasks.retain(|task| !task.is_finished());
+        pending.tasks.push(task);
+    }
 }
 
 /// Where the change a wait makes stands.
@@ -566,9 +594,6 @@ impl Drop for RestoreOnDrop {
                 restores.failed(e.into());
             }
         });
-        let mut pending = self.restores.lock();
-        // Those done need no waiting for (a failure is kept apart).
-        pending.tasks.retain(|task| !task.is_finished());
-        pending.tasks.push(task);
+        self.restores.track(task);
     }
 }

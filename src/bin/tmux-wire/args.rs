@@ -27,7 +27,9 @@ ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
 error, ...); 2 usage error; 74 a wait that the log cannot serve (its log
 writer does not write: a full disk, a writer that was gone); 124 a wait
-timed out; 126/127 `start` of a command that is not executable / not found. `run` and `exec` exit with the
+timed out; 126/127 `start` of a command that is not executable / not found;
+130/143 a wait (`wait`, `send --then-*`) interrupted by SIGINT/SIGTERM, 130
+an `exec` whose command was interrupted. `run` and `exec` exit with the
 process's own status (128 + N for signal N), and so does `wait --exit
 --exit-code`; `run` exits 75 while the process still runs after --yield.
 (A process's own 1, 75 or 124 reads the same: use --json to tell.)
@@ -54,7 +56,7 @@ pub struct Cli {
     /// Socket name in tmux's directory (like tmux -L).
     #[arg(short = 'L', global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub label: Option<String>,
-    /// Print one JSON document (see README for the shapes).
+    /// Print one JSON document (docs/json.md gives the shapes).
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// How to reach the server (see the values; `process` can crash
