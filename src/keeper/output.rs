@@ -55,15 +55,53 @@ impl Keeper {
         n: usize,
         raw: bool,
     ) -> Result<(Vec<String>, Option<log::Cursor>), KeeperError> {
-        let (last, end) = self.logs_or_history(name, n, raw, false).await?;
-        let cursor = match end {
-            Some(_) => {
-                let (_, whole) = self.logs_or_history(name, 0, raw, true).await?;
-                whole.map(|end| self.cursor_of(name, &end)).transpose()?
-            }
-            None => None,
+        match self.last_lines_as(name, n, raw).await? {
+            Some(found) => Ok(found),
+            None => Ok((self.logs_or_history(name, n, raw, false).await?.0, None)),
+        }
+    }
+
+    /// [`Keeper::last_lines`] raw, each line the bytes as the process wrote
+    /// them: nothing replaced.
+    pub async fn last_lines_bytes(
+        &self,
+        name: &str,
+        n: usize,
+    ) -> Result<(Vec<Vec<u8>>, Option<log::Cursor>), KeeperError> {
+        match self.last_lines_as(name, n, true).await? {
+            Some(found) => Ok(found),
+            None => Ok((self.logs_or_history_bytes(name, n).await?.0, None)),
+        }
+    }
+
+    /// The lines and the cursor of a log from one read of it (so that no
+    /// line written in between is in neither); `None` without a log.
+    async fn last_lines_as<L: log::RenderedLine + Send + 'static>(
+        &self,
+        name: &str,
+        n: usize,
+        raw: bool,
+    ) -> Result<Option<(Vec<L>, Option<log::Cursor>)>, KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
+        }
+        if let Some(dir) = path.parent() {
+            server::check_private_dir(dir)?;
+        }
+        // Up to the whole log for a large `n`: off the runtime.
+        let tail = {
+            let path = path.clone();
+            crate::blocking::off_runtime(move || log::tail_to_whole_end_as::<L>(&path, n, raw))
+                .await
         };
-        Ok((last, cursor))
+        let (lines, whole_end) = tail.map_err(|source| KeeperError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })?;
+        let cursor = self.cursor_of(name, &whole_end)?;
+        Ok(Some((lines, Some(cursor))))
     }
 
     /// The last `n` lines of `name`: from its log, or, for a session the

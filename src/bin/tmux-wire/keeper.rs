@@ -211,27 +211,19 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         return Ok(());
     }
     if !follow {
-        // With --raw, the bytes as the process wrote them.
-        let (last, end) = if raw {
-            keeper.logs_or_history_bytes(&name, lines).await?
+        // With --raw, the bytes as the process wrote them; the lines and
+        // the cursor (where `poll` goes on: before a line not ended yet,
+        // shown here, and by `poll` again, whole) from one read.
+        let (last, cursor) = if raw {
+            keeper.last_lines_bytes(&name, lines).await?
         } else {
-            let (last, end) = keeper.logs_or_history(&name, lines, raw, false).await?;
-            (last.into_iter().map(String::into_bytes).collect(), end)
+            let (last, cursor) = keeper.last_lines(&name, lines, raw).await?;
+            (last.into_iter().map(String::into_bytes).collect(), cursor)
         };
         if json {
-            // The cursor is where `poll` goes on: before a line not ended
-            // yet (shown here, and by `poll` again, whole).
-            let cursor = match end {
-                Some(_) => keeper
-                    .last_lines(&name, 0, raw)
-                    .await?
-                    .1
-                    .map(|c| c.to_string()),
-                None => None,
-            };
             print_doc(&docs::LogsDoc::Logs {
                 lines: last.iter().map(|l| docs::Line::new(l)).collect(),
-                cursor,
+                cursor: cursor.map(|c| c.to_string()),
                 log_writer: writer.as_ref().map(docs::Writer::from),
             });
         } else {

@@ -20,8 +20,8 @@ mod writer;
 pub(crate) use caught_up::{sink_path, writers_caught_up};
 pub use follow::{Follower, Missed, READ_CHUNK};
 pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
-pub(crate) use read::RenderedLine;
-pub use read::{page, page_bytes, raw_lines, render_lines, tail, tail_bytes};
+pub use read::{page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end};
+pub(crate) use read::{tail_to_whole_end_as, RenderedLine};
 #[cfg(target_os = "linux")]
 pub(crate) use watch::InotifyFd;
 pub use watch::{settle, LogWatch, FLOOD_PACE};

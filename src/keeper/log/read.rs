@@ -21,7 +21,37 @@ pub fn tail(
     raw: bool,
     whole_lines: bool,
 ) -> io::Result<(Vec<String>, Position)> {
-    tail_as(path, n, raw, whole_lines)
+    let upto = if whole_lines { Upto::Whole } else { Upto::All };
+    tail_as(path, n, raw, upto)
+}
+
+/// [`tail`] with the last line not ended yet included (as without
+/// `whole_lines`), and the position where a reader of whole lines goes on
+/// (as with it): the start of that line, or the end of the log. One read
+/// gives both, so no line written in between is in neither.
+pub fn tail_to_whole_end(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, Position)> {
+    tail_as(path, n, raw, Upto::AllToWholeEnd)
+}
+
+/// [`tail_to_whole_end`] as text or as bytes (raw lines as written).
+pub(crate) fn tail_to_whole_end_as<L: RenderedLine>(
+    path: &Path,
+    n: usize,
+    raw: bool,
+) -> io::Result<(Vec<L>, Position)> {
+    tail_as(path, n, raw, Upto::AllToWholeEnd)
+}
+
+/// Which lines a tail returns, and where its position is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Upto {
+    /// Whole lines; the position after the last of them.
+    Whole,
+    /// With a last line not ended yet; the end of the log.
+    All,
+    /// With a last line not ended yet; the position after the last whole
+    /// line.
+    AllToWholeEnd,
 }
 
 /// [`tail`] raw, each line the bytes as the process wrote them (only the
@@ -31,14 +61,15 @@ pub fn tail_bytes(
     n: usize,
     whole_lines: bool,
 ) -> io::Result<(Vec<Vec<u8>>, Position)> {
-    tail_as(path, n, true, whole_lines)
+    let upto = if whole_lines { Upto::Whole } else { Upto::All };
+    tail_as(path, n, true, upto)
 }
 
 fn tail_as<L: RenderedLine>(
     path: &Path,
     n: usize,
     raw: bool,
-    whole_lines: bool,
+    upto: Upto,
 ) -> io::Result<(Vec<L>, Position)> {
     if std::fs::symlink_metadata(path).is_err() {
         return Err(io::Error::new(
@@ -83,10 +114,11 @@ fn tail_as<L: RenderedLine>(
     let mut end = end.expect("the current file was read");
     let mut render = Render::new(raw);
     let mut lines = L::push(&mut render, &data);
-    if whole_lines {
+    if upto != Upto::All {
         let partial = data.len() - memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1);
         end.offset -= (partial as u64).min(end.offset);
-    } else {
+    }
+    if upto != Upto::Whole {
         lines.extend(L::finish(&mut render));
     }
     let skip = lines.len().saturating_sub(n);
@@ -334,5 +366,14 @@ mod tests {
         assert!(f.read_new().unwrap().is_empty());
         open_append(&path).unwrap().write_all(b" line\n").unwrap();
         assert_eq!(f.read_new().unwrap(), ["last line"]);
+        // Both in one read: the unfinished line shown, and the position
+        // before it, where a reader of whole lines reads it again, whole.
+        open_append(&path).unwrap().write_all(b"half").unwrap();
+        let (shown, at) = tail_to_whole_end(&path, 2, false).unwrap();
+        assert_eq!(shown, ["last line", "half"]);
+        assert_eq!(at, tail(&path, 0, false, true).unwrap().1);
+        let mut f = Follower::new(&path, at, false);
+        open_append(&path).unwrap().write_all(b" done\n").unwrap();
+        assert_eq!(f.read_new().unwrap(), ["half done"]);
     }
 }
