@@ -7,6 +7,29 @@ use crate::server;
 use crate::watch;
 
 impl Keeper {
+    /// `name`'s log file, if it has one: the name checked, and the log's
+    /// directory ours and private.
+    pub(super) fn log_file_of(&self, name: &str) -> Result<Option<std::path::PathBuf>, KeeperError> {
+        validate_name(name)?;
+        let path = self.log_path(name);
+        if let Some(dir) = path.parent().filter(|d| d.exists()) {
+            server::check_private_dir(dir)?;
+        }
+        Ok(std::fs::symlink_metadata(&path).is_ok().then_some(path))
+    }
+
+    /// `read` of the log file `path`, off the async runtime (it may read
+    /// all of the log).
+    pub(super) async fn read_log_file<T: Send + 'static>(
+        path: std::path::PathBuf,
+        read: impl FnOnce(&std::path::Path) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, KeeperError> {
+        let what = format!("reading {}", path.display());
+        crate::blocking::off_runtime(move || read(&path))
+            .await
+            .map_err(|source| KeeperError::Io { what, source })
+    }
+
     /// Where `name`'s log ends now.
     pub(super) fn log_end(&self, name: &str) -> Result<log::Position, KeeperError> {
         let path = self.log_path(name);
@@ -82,24 +105,14 @@ impl Keeper {
         n: usize,
         raw: bool,
     ) -> Result<Option<(Vec<L>, Option<log::Cursor>)>, KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        if std::fs::symlink_metadata(&path).is_err() {
+        let Some(path) = self.log_file_of(name)? else {
             return Ok(None);
-        }
-        if let Some(dir) = path.parent() {
-            server::check_private_dir(dir)?;
-        }
-        // Up to the whole log for a large `n`: off the runtime.
-        let tail = {
-            let path = path.clone();
-            crate::blocking::off_runtime(move || log::tail_to_whole_end_as::<L>(&path, n, raw))
-                .await
         };
-        let (lines, whole_end) = tail.map_err(|source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })?;
+        // Up to the whole log for a large `n`.
+        let (lines, whole_end) = Self::read_log_file(path, move |path| {
+            log::tail_to_whole_end_as::<L>(path, n, raw)
+        })
+        .await?;
         let cursor = self.cursor_of(name, &whole_end)?;
         Ok(Some((lines, Some(cursor))))
     }
@@ -117,21 +130,10 @@ impl Keeper {
         raw: bool,
         whole_lines: bool,
     ) -> Result<(Vec<String>, Option<log::Position>), KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        if std::fs::symlink_metadata(&path).is_ok() {
-            if let Some(dir) = path.parent() {
-                server::check_private_dir(dir)?;
-            }
-            // Up to the whole log for a large `n`: off the runtime.
-            let tail = {
-                let path = path.clone();
-                crate::blocking::off_runtime(move || log::tail(&path, n, raw, whole_lines)).await
-            };
-            let (lines, end) = tail.map_err(|source| KeeperError::Io {
-                what: format!("reading {}", path.display()),
-                source,
-            })?;
+        if let Some(path) = self.log_file_of(name)? {
+            // Up to the whole log for a large `n`.
+            let (lines, end) =
+                Self::read_log_file(path, move |path| log::tail(path, n, raw, whole_lines)).await?;
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?.into_parts();
@@ -160,21 +162,11 @@ impl Keeper {
         n: usize,
         whole_lines: bool,
     ) -> Result<(Vec<Vec<u8>>, Option<log::Position>), KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        if std::fs::symlink_metadata(&path).is_ok() {
-            if let Some(dir) = path.parent() {
-                server::check_private_dir(dir)?;
-            }
-            // Up to the whole log for a large `n`: off the runtime.
-            let tail = {
-                let path = path.clone();
-                crate::blocking::off_runtime(move || log::tail_bytes(&path, n, whole_lines)).await
-            };
-            let (lines, end) = tail.map_err(|source| KeeperError::Io {
-                what: format!("reading {}", path.display()),
-                source,
-            })?;
+        if let Some(path) = self.log_file_of(name)? {
+            // Up to the whole log for a large `n`.
+            let (lines, end) =
+                Self::read_log_file(path, move |path| log::tail_bytes(path, n, whole_lines))
+                    .await?;
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?.into_parts();

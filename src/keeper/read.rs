@@ -174,26 +174,14 @@ impl Keeper {
         limit: usize,
         raw: bool,
     ) -> Result<Page, KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        if let Some(dir) = path.parent().filter(|d| d.exists()) {
-            server::check_private_dir(dir)?;
-        }
-        if std::fs::symlink_metadata(&path).is_err() {
+        let Some(path) = self.log_file_of(name)? else {
             return Err(KeeperError::NoLog {
                 name: name.to_string(),
             });
-        }
-        let io = |source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
         };
-        // One pass over all of the log: off the runtime.
-        let page = {
-            let path = path.clone();
-            crate::blocking::off_runtime(move || log::page(&path, offset, limit, raw)).await
-        };
-        let (lines, offset, total) = page.map_err(io)?;
+        // One pass over all of the log.
+        let (lines, offset, total) =
+            Self::read_log_file(path, move |path| log::page(path, offset, limit, raw)).await?;
         Ok(Page {
             lines,
             offset,
@@ -209,25 +197,14 @@ impl Keeper {
         offset: Option<usize>,
         limit: usize,
     ) -> Result<PageBytes, KeeperError> {
-        validate_name(name)?;
-        let path = self.log_path(name);
-        if let Some(dir) = path.parent().filter(|d| d.exists()) {
-            server::check_private_dir(dir)?;
-        }
-        if std::fs::symlink_metadata(&path).is_err() {
+        let Some(path) = self.log_file_of(name)? else {
             return Err(KeeperError::NoLog {
                 name: name.to_string(),
             });
-        }
-        // One pass over all of the log: off the runtime.
-        let page = {
-            let path = path.clone();
-            crate::blocking::off_runtime(move || log::page_bytes(&path, offset, limit)).await
         };
-        let (lines, offset, total) = page.map_err(|source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })?;
+        // One pass over all of the log.
+        let (lines, offset, total) =
+            Self::read_log_file(path, move |path| log::page_bytes(path, offset, limit)).await?;
         Ok(PageBytes {
             lines,
             offset,
