@@ -23,9 +23,13 @@ pub async fn cmd(keeper: &Keeper, json: bool, argv: Vec<String>) -> Result<(), F
         let output = lines.iter().map(|l| docs::Line::new(l)).collect();
         print_doc(&docs::CmdDoc::Cmd { output });
     } else {
+        // tmux's bytes as it gave them (not UTF-8 too), a line each.
+        let mut text = Vec::new();
         for line in lines {
-            out!("{}", String::from_utf8_lossy(&line));
+            text.extend_from_slice(&line);
+            text.push(b'\n');
         }
+        crate::output::emit_bytes(&text);
     }
     Ok(())
 }
