@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tmux_wire::keeper::WaitFrom;
 
+use crate::arg_groups::{NameArg, SpawnArgs, DEFAULT_TIMEOUT};
+
 const AFTER_HELP: &str = "\
 Examples:
   # Start a web server on the dedicated socket and wait until it listens
@@ -122,8 +124,8 @@ pub enum Command {
     Ls,
     /// Show one process.
     Status {
-        /// The process's name (as `ls` shows it).
-        name: String,
+        #[command(flatten)]
+        target: NameArg,
     },
     /// Print the last lines of a process's log, a page of it, or follow it.
     #[command(
@@ -139,8 +141,8 @@ pub enum Command {
     /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
     #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
     Keys {
-        /// The process's name (as `ls` shows it).
-        name: String,
+        #[command(flatten)]
+        target: NameArg,
         /// Key names as tmux knows them (C-c, Enter, Up, M-x, F1 ...),
         /// pressed in order; a name tmux does not know is refused.
         #[arg(required = true, value_name = "KEY")]
@@ -154,8 +156,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Interrupt (C-c), wait up to --grace, then kill the session.
     Stop {
-        /// The process's name (as `ls` shows it).
-        name: String,
+        #[command(flatten)]
+        target: NameArg,
         /// How long to wait for the exit after C-c before killing the
         /// session (e.g. 500ms, 10s, 1m).
         #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
@@ -231,17 +233,13 @@ pub enum Command {
 pub struct StartArgs {
     /// The name (a tmux session name: no '.', ':', '/' or control characters).
     pub name: String,
-    /// Working directory (default: the current one).
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
-    /// Set a variable on top of the current environment (repeatable).
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    pub env: Vec<(String, String)>,
+    #[command(flatten)]
+    pub spawn: SpawnArgs,
     /// Wait until the output matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub ready: Option<regex::Regex>,
     /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
     pub timeout: Duration,
     #[command(flatten)]
     pub limit: LimitArgs,
@@ -303,12 +301,8 @@ pub struct RunArgs {
     /// How many lines the tail of a process still running shows.
     #[arg(long, value_name = "N", default_value = "20")]
     pub tail: usize,
-    /// Working directory (default: the current one).
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
-    /// Set a variable on top of the current environment (repeatable).
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    pub env: Vec<(String, String)>,
+    #[command(flatten)]
+    pub spawn: SpawnArgs,
     #[command(flatten)]
     pub limit: LimitArgs,
     /// The command and its arguments (after --).
@@ -336,7 +330,7 @@ pub struct ExecArgs {
     /// The shell session's name (as `ls` shows it).
     pub name: String,
     /// Give up waiting after this long (exit 124; the command goes on).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
     pub timeout: Duration,
     /// Print the output as the command wrote it, every byte (with --json:
     /// an "output" field, a string or {"bytes": BASE64}).
@@ -405,7 +399,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub then_idle: Option<Duration>,
     /// Give up the --then-* wait after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
     pub timeout: Duration,
 }
 
@@ -436,9 +430,9 @@ pub struct WaitArgs {
     /// its echo skipped), start, now (the next whole line), or a cursor
     /// from `poll`, `run` or `logs`.
     #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
-    pub from: From,
+    pub from: WaitStart,
     /// Give up after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
     pub timeout: Duration,
 }
 
@@ -452,17 +446,9 @@ pub struct DecodeArgs {
     pub file: Option<String>,
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected K=V, got {s:?}"))?;
-    tmux_wire::keeper::check_env(k, v)?;
-    Ok((k.to_string(), v.to_string()))
-}
-
 /// Where `wait --ready` starts.
 #[derive(Clone, Debug)]
-pub enum From {
+pub enum WaitStart {
     /// A place the keeper knows.
     Mode(WaitFrom),
     /// A cursor from an earlier read.
@@ -470,14 +456,14 @@ pub enum From {
 }
 
 /// `input`, `start`, `now`, or a cursor.
-fn parse_from(s: &str) -> Result<From, String> {
+fn parse_from(s: &str) -> Result<WaitStart, String> {
     match s {
-        "input" => Ok(From::Mode(WaitFrom::LastInput)),
-        "start" => Ok(From::Mode(WaitFrom::RunStart)),
-        "now" => Ok(From::Mode(WaitFrom::Now)),
+        "input" => Ok(WaitStart::Mode(WaitFrom::LastInput)),
+        "start" => Ok(WaitStart::Mode(WaitFrom::RunStart)),
+        "now" => Ok(WaitStart::Mode(WaitFrom::Now)),
         _ => s
             .parse()
-            .map(From::Cursor)
+            .map(WaitStart::Cursor)
             .map_err(|_| format!("{s:?}: say input, start, now, or a cursor (LOGID:OFFSET)")),
     }
 }

@@ -3,7 +3,8 @@
 //! Presentation only: what happens is the keeper library's (most of it
 //! through a handle of the process, [`keeper::KeptProcess`]).
 
-use crate::args::{From, LogsArgs, SendArgs, StartArgs, WaitArgs};
+use crate::arg_groups::SpawnArgs;
+use crate::args::{LogsArgs, SendArgs, StartArgs, WaitArgs, WaitStart};
 use crate::docs;
 use crate::docs::Kind;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
@@ -18,8 +19,7 @@ use tmux_wire::keeper::{self, Followed, Keeper, StartSpec, WaitFrom};
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
     let StartArgs {
         name,
-        cwd,
-        env,
+        spawn: SpawnArgs { cwd, env },
         ready,
         timeout,
         limit,
@@ -518,8 +518,8 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     // What was rotated away after a cursor is counted by the wait, with
     // all of the line it cut that the wait skips.
     let from = match from {
-        From::Mode(from) => from,
-        From::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor).await?),
+        WaitStart::Mode(from) => from,
+        WaitStart::Cursor(cursor) => WaitFrom::Located(keeper.position_of(&name, &cursor).await?),
     };
     let bar = spinner(json, &format!("waiting for {name}"));
     let process = keeper.process(&name).await?;

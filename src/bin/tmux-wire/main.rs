@@ -7,6 +7,7 @@
 //! processes), `cmd` (`cmd`, `version`), `decode`, `manual` (completions,
 //! man page); `signals`, the CLI's own SIGINT/SIGTERM around waits.
 
+mod arg_groups;
 mod args;
 mod cmd;
 mod decode;
@@ -235,11 +236,11 @@ async fn run(
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
-        Command::Status { name } => keeper::status(&k, json, &name).await?,
+        Command::Status { target } => keeper::status(&k, json, &target.name).await?,
         Command::Logs(args) => keeper::logs(&k, json, args).await?,
         Command::Send(args) => keeper::send(&k, json, args).await?,
-        Command::Keys { name, keys } => keeper::keys(&k, json, &name, &keys).await?,
-        Command::Stop { name, grace } => keeper::stop(&k, json, &name, grace).await?,
+        Command::Keys { target, keys } => keeper::keys(&k, json, &target.name, &keys).await?,
+        Command::Stop { target, grace } => keeper::stop(&k, json, &target.name, grace).await?,
         Command::KillAll { grace } => keeper::kill_all(&k, json, grace).await?,
         Command::Clean => keeper::clean(&k, json)?,
         Command::Cmd { argv } => cmd::cmd(&k, json, argv).await?,

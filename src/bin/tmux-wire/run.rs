@@ -2,6 +2,7 @@
 //! `poll` (what is new since a cursor) and `exec` (a command line in a
 //! kept shell).
 
+use crate::arg_groups::SpawnArgs;
 use crate::args::{ExecArgs, PollArgs, RunArgs};
 use crate::docs;
 use crate::output::{out, print_doc};
@@ -25,8 +26,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         name,
         yield_for,
         tail,
-        cwd,
-        env,
+        spawn: SpawnArgs { cwd, env },
         limit,
         argv,
     } = args;
