@@ -198,7 +198,8 @@ pub struct ShutDown {
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
 /// the stop's lock and record, the exec lock, leftover exec command files,
-/// the log writer's lock and the helpers' failures.
+/// the log writer's lock, its sync FIFO and answers, and the helpers'
+/// failures.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -209,6 +210,9 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.exec.lock")),
         dir.join(format!("{name}.writer.lock")),
         dir.join(format!("{name}.helper-errors")),
+        dir.join(format!("{name}.sync")),
+        dir.join(format!("{name}.synced")),
+        dir.join(format!("{name}.synced.new")),
     ];
     files.extend(
         (1..64)

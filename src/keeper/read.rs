@@ -110,9 +110,10 @@ pub struct Page {
 impl Keeper {
     /// The output of `name` from `from` on, with a cursor for the next
     /// read and, once the process has ended, its status. The status is
-    /// taken before the output is read, and for an ended process the log
-    /// is let settle first, so a read that reports the end holds all the
-    /// output before it.
+    /// taken before the output is read, and for an ended process a sync
+    /// with its log writer comes first (see [`Keeper::wait_exit_on`]), so a
+    /// read that reports the end holds all the output before it; a writer
+    /// that does not answer is [`KeeperError::LogWriter`].
     pub async fn read_output(
         &self,
         name: &str,
@@ -136,7 +137,9 @@ impl Keeper {
         let exit = exit_of(&info.state);
         if exit.is_some() {
             let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
-            log::settle(&path, LOG_SETTLE, deadline).await;
+            // The pane is dead: one sync with the writer is exact.
+            log::sync::everything_logged_after_exit(&path, name, None, LOG_SETTLE, deadline)
+                .await?;
         }
         let io = |source| KeeperError::Io {
             what: format!("reading {}", path.display()),

@@ -21,6 +21,8 @@ use super::{index, open_append, rotated, FileId, Limits};
 pub struct NudgingStdin {
     stdin: io::Stdin,
     server: Option<nix::unistd::Pid>,
+    /// Where readers ask for syncs, if it has a channel.
+    sync: Option<SyncChannel>,
 }
 
 impl NudgingStdin {
@@ -30,6 +32,7 @@ impl NudgingStdin {
         NudgingStdin {
             stdin: io::stdin(),
             server: crate::os::process::is_tmux(parent).then_some(parent),
+            sync: None,
         }
     }
 }
@@ -61,9 +64,260 @@ impl Read for NudgingStdin {
     }
 }
 
+impl NudgingStdin {
+    /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
+    /// the log at `log` ([`super::sync`]), made if missing; without it (it
+    /// cannot be made, or is not ours) the writer writes on and readers
+    /// fall back to a quiet window, and why is logged.
+    pub fn with_sync(mut self, log: &Path) -> NudgingStdin {
+        match SyncChannel::open(log) {
+            Ok(sync) => self.sync = Some(sync),
+            Err(e) => ::log::warn!("log sync channel of {}: {e}", log.display()),
+        }
+        self
+    }
+}
+
+/// What a [`Source`] gives next.
+enum Next {
+    /// This many bytes of input in the buffer.
+    Data(usize),
+    /// End of input.
+    End,
+    /// Readers asked for a sync (these requests), and all input that was
+    /// there when they were seen has been given.
+    Sync(Vec<String>),
+}
+
+/// The input of a sink: plain bytes, or stdin with sync requests.
+trait Source {
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next>;
+
+    /// Answer sync requests; `None` where there is no channel.
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> Option<io::Result<()>> {
+        let _ = (requests, received);
+        None
+    }
+}
+
+struct Plain<R>(R);
+
+impl<R: Read> Source for Plain<R> {
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
+        Ok(match self.0.read(buf)? {
+            0 => Next::End,
+            n => Next::Data(n),
+        })
+    }
+}
+
+impl Source for NudgingStdin {
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> Option<io::Result<()>> {
+        Some(self.sync.as_mut()?.answer(requests, received))
+    }
+
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let Some(sync) = self.sync.as_mut() else {
+            return Ok(match self.read(buf)? {
+                0 => Next::End,
+                n => Next::Data(n),
+            });
+        };
+        if let Some(requests) = sync.pending.take() {
+            // Draining for a sync: what is in the pipe now, without waiting.
+            let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
+            let ready = match poll(&mut fds, PollTimeout::ZERO) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => true,
+                Err(e) => return Err(e.into()),
+            };
+            if !ready {
+                return Ok(Next::Sync(requests));
+            }
+            let n = self.stdin.read(buf)?;
+            if n == 0 {
+                sync.ended = true;
+                return Ok(Next::Sync(requests));
+            }
+            sync.pending = Some(requests);
+            return Ok(Next::Data(n));
+        }
+        if sync.ended {
+            return Ok(Next::End);
+        }
+        let timeout = match self.server {
+            Some(_) => PollTimeout::from(500u16),
+            None => PollTimeout::NONE,
+        };
+        loop {
+            let mut fds = [
+                PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN),
+                PollFd::new(sync.fifo.as_fd(), PollFlags::POLLIN),
+            ];
+            let (input, asked) = match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    if let Some(server) = self.server {
+                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
+                    }
+                    continue;
+                }
+                Ok(_) => {
+                    let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+                    (ready(&fds[0]), ready(&fds[1]))
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if asked {
+                let requests = sync.take_requests();
+                if !requests.is_empty() {
+                    // Answered once the pipe is drained (see above).
+                    sync.pending = Some(requests);
+                    return self.next(buf);
+                }
+            }
+            if input {
+                return Ok(match self.stdin.read(buf)? {
+                    0 => Next::End,
+                    n => Next::Data(n),
+                });
+            }
+        }
+    }
+}
+
+/// The writer's side of the sync channel ([`super::sync`]): the FIFO
+/// readers write requests into, and the answer file it replaces after
+/// each sync.
+pub struct SyncChannel {
+    /// Opened for reading and writing, so it never reads end of file.
+    fifo: File,
+    answer: PathBuf,
+    /// The last requests served, with what had been received then.
+    served: std::collections::VecDeque<(String, u64)>,
+    /// Requests seen, answered once the input is drained.
+    pending: Option<Vec<String>>,
+    /// Input ended while draining.
+    ended: bool,
+    /// Bytes of a request not yet ended by its newline.
+    partial: Vec<u8>,
+}
+
+/// How many served requests the answer file names.
+const SERVED_KEPT: usize = 64;
+
+impl SyncChannel {
+    /// Make (0600) or reuse the FIFO of the log at `log`; one that is not
+    /// a FIFO, not ours, linked elsewhere or open to others is refused.
+    pub fn open(log: &Path) -> io::Result<SyncChannel> {
+        use nix::sys::stat::Mode;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = super::sync::fifo_path(log);
+        match nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let fifo = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| super::refused_link(&path, e))?;
+        super::check_ours_as(
+            &path,
+            &fifo,
+            "a sync channel",
+            ("a FIFO", |t| {
+                use std::os::unix::fs::FileTypeExt;
+                t.is_fifo()
+            }),
+        )?;
+        Ok(SyncChannel {
+            fifo,
+            answer: super::sync::answer_path(log),
+            served: Default::default(),
+            pending: None,
+            ended: false,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The requests in the FIFO now (a request is a line of 16 hex
+    /// digits; anything else is dropped).
+    fn take_requests(&mut self) -> Vec<String> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match (&self.fifo).read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.partial.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let Some(end) = memchr::memrchr(b'\n', &self.partial) else {
+            if self.partial.len() > 64 {
+                self.partial.clear();
+            }
+            return Vec::new();
+        };
+        let lines: Vec<u8> = self.partial.drain(..=end).collect();
+        lines
+            .split(|&b| b == b'\n')
+            .filter(|l| l.len() == 16 && l.iter().all(u8::is_ascii_hexdigit))
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    /// Say that `requests` are served, `received` bytes of input being in
+    /// the log (or counted as lost): replace the answer file.
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> io::Result<()> {
+        for request in requests {
+            if self.served.len() == SERVED_KEPT {
+                self.served.pop_front();
+            }
+            self.served.push_back((request, received));
+        }
+        let mut text = format!("{} {}\n", super::sync::ANSWER_HEADER, std::process::id());
+        for (request, received) in &self.served {
+            text.push_str(&format!("{request} {received}\n"));
+        }
+        let mut temp = self.answer.as_os_str().to_owned();
+        temp.push(".new");
+        let temp = PathBuf::from(temp);
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        drop(file);
+        std::fs::rename(&temp, &self.answer)
+    }
+}
+
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
 pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
     sink_reporting(input, path, limits, |_| {})
+}
+
+/// [`sink_reporting`] from standard input, answering sync requests if it
+/// has a channel for them ([`NudgingStdin::with_sync`]): what `log-sink`
+/// runs.
+pub fn sink_synced(
+    input: NudgingStdin,
+    path: &Path,
+    limits: Limits,
+    report: impl FnMut(Option<&str>),
+) -> io::Result<()> {
+    sink_from(input, path, limits, report)
 }
 
 /// [`sink`] that never stops reading its input, so the process whose
@@ -74,7 +328,16 @@ pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
 /// told when writing stops (`Some(reason)`) and when it works again
 /// (`None`). Only a failure to read its input ends it with an error.
 pub fn sink_reporting(
-    mut input: impl Read,
+    input: impl Read,
+    path: &Path,
+    limits: Limits,
+    report: impl FnMut(Option<&str>),
+) -> io::Result<()> {
+    sink_from(Plain(input), path, limits, report)
+}
+
+fn sink_from(
+    mut input: impl Source,
     path: &Path,
     limits: Limits,
     mut report: impl FnMut(Option<&str>),
@@ -87,18 +350,27 @@ pub fn sink_reporting(
     let mut buf = vec![0u8; 64 * 1024];
     let mut shown = Shown::new();
     let mut failing = false;
+    // Bytes of input read, all written or counted as lost.
+    let mut received = 0u64;
     loop {
         // Named idle while it waits: everything read so far is written (or
         // counted as lost).
         shown.idle(true);
-        let read = input.read(&mut buf);
+        let read = input.next(&mut buf);
         shown.idle(false);
         let n = match read {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
+            Ok(Next::End) => return Ok(()),
+            Ok(Next::Sync(requests)) => {
+                if let Some(Err(e)) = input.answer(requests, received) {
+                    ::log::warn!("log sync of {}: {e}", path.display());
+                }
+                continue;
+            }
+            Ok(Next::Data(n)) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        received += n as u64;
         let changed = match gaps.put(&mut out, &buf[..n]) {
             Ok(()) if failing => {
                 failing = false;
@@ -477,5 +749,57 @@ mod tests {
             reports[0].as_deref().unwrap().contains("No such file"),
             "{reports:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sync_is_answered_after_the_input_waiting_then_is_written() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut sync = SyncChannel::open(&path).unwrap();
+        // Input waiting in a pipe, then a request.
+        let (read, write) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&write, b"one\ntwo\n").unwrap();
+        let request = "0123456789abcdef";
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .open(super::super::sync::fifo_path(&path))
+            .unwrap();
+        fifo.write_all(format!("{request}\nnot a request\n").as_bytes())
+            .unwrap();
+        assert_eq!(sync.take_requests(), [request]);
+        let mut input = File::from(read);
+        let mut buf = [0u8; 64];
+        let n = input.read(&mut buf).unwrap();
+        sync.answer(vec![request.to_string()], n as u64).unwrap();
+        let answer = std::fs::read_to_string(super::super::sync::answer_path(&path)).unwrap();
+        assert!(answer.ends_with(&format!("{request} 8\n")), "{answer}");
+        // The reader's side finds it.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        drop(write);
+        let _ = input.as_fd();
+        // A FIFO held open by nobody: no channel (an old writer, or none).
+        drop(sync);
+        assert!(matches!(
+            super::super::sync::sync(&path, deadline).await,
+            super::super::sync::Synced::NoChannel
+        ));
+    }
+
+    #[test]
+    fn a_sync_channel_that_is_not_ours_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        // A regular file where the FIFO belongs.
+        std::fs::write(super::super::sync::fifo_path(&path), "").unwrap();
+        let err = SyncChannel::open(&path).err().unwrap();
+        assert!(err.to_string().contains("not a FIFO"), "{err}");
+        std::fs::remove_file(super::super::sync::fifo_path(&path)).unwrap();
+        // A link to one.
+        let other = dir.path().join("other");
+        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
+        let err = SyncChannel::open(&path).err().unwrap();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 }
