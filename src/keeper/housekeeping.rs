@@ -125,11 +125,13 @@ impl Keeper {
             if running.iter().any(|r| r == name) || super::validate_name(name).is_err() {
                 continue;
             }
-            // Newest write of any of its files (the helpers' failures do not
-            // count: a log writer opens that file when it starts).
+            // Newest write of any of its files (the helpers' failures and
+            // the sync channel do not count: a log writer opens or makes
+            // them when it starts, and answers syncs in them).
             let files = files_of(&dir, name);
-            let errors = dir.join(format!("{name}.helper-errors"));
-            let dated = || files.iter().filter(|p| **p != errors);
+            let undated = ["helper-errors", "sync", "synced", "synced.new"]
+                .map(|end| dir.join(format!("{name}.{end}")));
+            let dated = || files.iter().filter(|p| !undated.contains(p));
             let newest = dated()
                 .filter_map(|p| std::fs::symlink_metadata(p).ok()?.modified().ok())
                 .max();
