@@ -655,3 +655,53 @@ fn a_log_writer_that_stays_stopped_makes_the_end_of_output_an_error_not_a_short_
     assert_eq!(code(&polled), 74, "{stderr}");
     assert!(stderr.contains("may not hold all"), "{stderr}");
 }
+
+#[test]
+fn input_sent_while_the_log_writer_lags_begins_after_the_output_before_it() {
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "echo", "--", "sh", "-c", PRINTER]);
+    let log = log_of(&s, "echo");
+    s.ok(&["send", "echo", "--enter", "zero"]);
+    s.ok(&["wait", "echo", "--ready", "got zero", "--timeout", "20s"]);
+    let pid = stop_writer(&s, &log);
+    // Its answer reaches tmux, not the log, before the next input.
+    s.ok(&["send", "echo", "--enter", "one"]);
+    common::wait::until_value(
+        "the answer on the screen",
+        Duration::from_secs(10),
+        || {
+            let out = common::tmux::command()
+                .arg("-S")
+                .arg(&s.path)
+                .args(["capture-pane", "-p", "-t", "echo"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        },
+        |screen| screen.contains("got one"),
+    );
+    let resumed = resume_after(pid, Duration::from_millis(300));
+    s.ok(&["send", "echo", "--enter", "two"]);
+    resumed.join().unwrap();
+    // The wait from the last input sees "got two", never "got one".
+    let waited = s.run(&[
+        "wait",
+        "echo",
+        "--ready",
+        "got (one|two)",
+        "--timeout",
+        "20s",
+    ]);
+    let stdout = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(
+        code(&waited),
+        0,
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert!(
+        stdout.contains("got two") && !stdout.contains("got one"),
+        "{stdout}"
+    );
+}

@@ -18,7 +18,7 @@ mod read;
 pub(crate) mod sync;
 mod watch;
 mod writer;
-pub(crate) use caught_up::{sink_path, writers_caught_up};
+pub(crate) use caught_up::sink_path;
 pub use follow::{Follower, Missed, READ_CHUNK};
 pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
 pub(crate) use read::RenderedLine;

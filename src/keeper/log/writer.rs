@@ -348,16 +348,11 @@ fn sink_from(
     let mut out = LogFile::new(path, limits);
     let mut gaps = Gaps::default();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut shown = Shown::new();
     let mut failing = false;
     // Bytes of input read, all written or counted as lost.
     let mut received = 0u64;
     loop {
-        // Named idle while it waits: everything read so far is written (or
-        // counted as lost).
-        shown.idle(true);
         let read = input.next(&mut buf);
-        shown.idle(false);
         let n = match read {
             Ok(Next::End) => return Ok(()),
             Ok(Next::Sync(requests)) => {
@@ -587,39 +582,6 @@ impl Write for LogFile {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// The name a log writer has while it waits for input with everything it
-/// read written (`/proc/PID/comm`); [`writers_caught_up`] looks for it.
-pub(super) const IDLE_NAME: &str = "tmux-wire-idle";
-
-/// What the writer shows of its state in its process name (Linux).
-struct Shown {
-    /// The name it had, shown while it writes.
-    #[cfg(target_os = "linux")]
-    busy: Option<std::ffi::CString>,
-}
-
-impl Shown {
-    fn new() -> Shown {
-        Shown {
-            #[cfg(target_os = "linux")]
-            busy: nix::sys::prctl::get_name().ok(),
-        }
-    }
-
-    fn idle(&mut self, idle: bool) {
-        #[cfg(target_os = "linux")]
-        {
-            let idle_name = c"tmux-wire-idle";
-            debug_assert_eq!(idle_name.to_bytes(), IDLE_NAME.as_bytes());
-            if let Some(busy) = &self.busy {
-                let _ = nix::sys::prctl::set_name(if idle { idle_name } else { busy });
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = idle;
     }
 }
 
