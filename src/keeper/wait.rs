@@ -10,11 +10,13 @@ use regex::Regex;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// After a process exits, its log is complete once it stayed unchanged
-/// this long (see [`Keeper::wait_exit_on`]).
+/// After a process exits, a log whose writer has no sync channel (one of an
+/// older tmux-wire) is taken as complete once it stayed unchanged this long
+/// (see [`Keeper::wait_exit_on`]); a writer with one is asked instead.
 pub const LOG_SETTLE: Duration = Duration::from_millis(100);
 
-/// How long [`Keeper::wait_exit_on`] waits at most for the log to settle.
+/// How long [`Keeper::wait_exit_on`] waits at most for the log writer to
+/// confirm the end of the output (or the log to settle).
 pub(super) const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
 
 impl Keeper {
