@@ -66,7 +66,7 @@ impl Read for NudgingStdin {
 
 impl NudgingStdin {
     /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
-    /// the log at `log` ([`super::sync`]), made if missing; without it (it
+    /// the log at `log` (see the keeper's `log::sync`), made if missing; without it (it
     /// cannot be made, or is not ours) the writer writes on and readers
     /// fall back to a quiet window, and why is logged.
     pub fn with_sync(mut self, log: &Path) -> NudgingStdin {
@@ -188,7 +188,7 @@ impl Source for NudgingStdin {
     }
 }
 
-/// The writer's side of the sync channel ([`super::sync`]): the FIFO
+/// The writer's side of the sync channel (see the keeper's `log::sync`): the FIFO
 /// readers write requests into, and the answer file it replaces after
 /// each sync.
 pub struct SyncChannel {
