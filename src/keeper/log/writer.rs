@@ -66,9 +66,9 @@ impl Read for NudgingStdin {
 
 impl NudgingStdin {
     /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
-    /// the log at `log` (see the keeper's `log::sync`), made if missing; without it (it
-    /// cannot be made, or is not ours) the writer writes on and readers
-    /// fall back to a quiet window, and why is logged.
+    /// the log at `log` (see the keeper's `log::sync`), made if missing;
+    /// without it (it cannot be made, or is not ours) the writer writes on,
+    /// readers fall back to a quiet window, and why is logged.
     pub fn with_sync(mut self, log: &Path) -> NudgingStdin {
         match SyncChannel::open(log) {
             Ok(sync) => self.sync = Some(sync),
