@@ -18,8 +18,8 @@ use super::{index, open_append, rotated, FileId, Limits};
 /// alive, nobody would send one; the sink, a child of the server that
 /// lives as long as the pane, does. A SIGCHLD's only effect on tmux is a
 /// `waitpid` for what has exited.
-pub struct NudgingStdin {
-    stdin: io::Stdin,
+pub struct NudgingStdin<R = io::Stdin> {
+    stdin: R,
     server: Option<nix::unistd::Pid>,
     /// Where readers ask for syncs, if it has a channel.
     sync: Option<SyncChannel>,
@@ -43,10 +43,9 @@ impl Default for NudgingStdin {
     }
 }
 
-impl Read for NudgingStdin {
+impl<R: Read + std::os::fd::AsFd> Read for NudgingStdin<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::os::fd::AsFd;
         if let Some(server) = self.server {
             loop {
                 let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
@@ -64,12 +63,12 @@ impl Read for NudgingStdin {
     }
 }
 
-impl NudgingStdin {
+impl<R> NudgingStdin<R> {
     /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
     /// the log at `log` (see the keeper's `log::sync`), made if missing;
     /// without it (it cannot be made, or is not ours) the writer writes on,
     /// readers fall back to a quiet window, and why is logged.
-    pub fn with_sync(mut self, log: &Path) -> NudgingStdin {
+    pub fn with_sync(mut self, log: &Path) -> NudgingStdin<R> {
         match SyncChannel::open(log) {
             Ok(sync) => self.sync = Some(sync),
             Err(e) => ::log::warn!("log sync channel of {}: {e}", log.display()),
@@ -111,7 +110,7 @@ impl<R: Read> Source for Plain<R> {
     }
 }
 
-impl Source for NudgingStdin {
+impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
     fn answer(&mut self, requests: Vec<String>, received: u64) -> Option<io::Result<()>> {
         Some(self.sync.as_mut()?.answer(requests, received))
     }
@@ -714,38 +713,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_sync_is_answered_after_the_input_waiting_then_is_written() {
-        use std::os::fd::AsFd;
+    async fn requests_are_read_whole_and_answers_name_them() {
+        use super::super::sync::{answer_path, fifo_path, sync, Synced};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
-        let mut sync = SyncChannel::open(&path).unwrap();
-        // Input waiting in a pipe, then a request.
-        let (read, write) = nix::unistd::pipe().unwrap();
-        nix::unistd::write(&write, b"one\ntwo\n").unwrap();
-        let request = "0123456789abcdef";
+        let mut channel = SyncChannel::open(&path).unwrap();
         let mut fifo = OpenOptions::new()
             .write(true)
-            .open(super::super::sync::fifo_path(&path))
+            .open(fifo_path(&path))
             .unwrap();
-        fifo.write_all(format!("{request}\nnot a request\n").as_bytes())
+        // A request, something that is not one, and half of the next.
+        fifo.write_all(b"0123456789abcdef\nnot a request\n0000")
             .unwrap();
-        assert_eq!(sync.take_requests(), [request]);
-        let mut input = File::from(read);
-        let mut buf = [0u8; 64];
-        let n = input.read(&mut buf).unwrap();
-        sync.answer(vec![request.to_string()], n as u64).unwrap();
-        let answer = std::fs::read_to_string(super::super::sync::answer_path(&path)).unwrap();
-        assert!(answer.ends_with(&format!("{request} 8\n")), "{answer}");
-        // The reader's side finds it.
+        assert_eq!(channel.take_requests(), ["0123456789abcdef"]);
+        fifo.write_all(b"000000000001\n").unwrap();
+        assert_eq!(channel.take_requests(), ["0000000000000001"]);
+        channel.answer(vec!["0123456789abcdef".into()], 8).unwrap();
+        let answer = std::fs::read_to_string(answer_path(&path)).unwrap();
+        assert!(answer.ends_with("0123456789abcdef 8\n"), "{answer}");
+        // A FIFO nobody reads (an older writer's, or a writer gone): no
+        // channel, so readers fall back to a quiet window.
+        drop(channel);
+        drop(fifo);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        drop(write);
-        let _ = input.as_fd();
-        // A FIFO held open by nobody: no channel (an old writer, or none).
-        drop(sync);
-        assert!(matches!(
-            super::super::sync::sync(&path, deadline).await,
-            super::super::sync::Synced::NoChannel
-        ));
+        assert!(matches!(sync(&path, deadline).await, Synced::NoChannel));
     }
 
     #[test]
@@ -763,5 +754,63 @@ mod tests {
         std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
         let err = SyncChannel::open(&path).err().unwrap();
         assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn the_writer_answers_a_sync_only_once_the_input_before_it_is_in_the_log() {
+        use super::super::sync::{answer_path, fifo_path};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let input = NudgingStdin {
+            stdin: File::from(read),
+            server: None,
+            sync: None,
+        }
+        .with_sync(&path);
+        assert!(input.sync.is_some());
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .open(fifo_path(&path))
+            .unwrap();
+        // Input and a request both waiting before the writer looks.
+        let mut write = File::from(write);
+        write.write_all(b"one\n").unwrap();
+        fifo.write_all(b"00000000000000aa\n").unwrap();
+        let sink = {
+            let path = path.clone();
+            std::thread::spawn(move || sink_from(input, &path, Limits::default(), |_| {}))
+        };
+        let answered = |request: &str| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let answer = std::fs::read_to_string(answer_path(&path)).unwrap_or_default();
+                if let Some(line) = answer.lines().find(|l| l.starts_with(request)) {
+                    // The answer is read before the log, so what it counts
+                    // was written before it.
+                    let log = std::fs::read_to_string(&path).unwrap();
+                    return (line.to_string(), log);
+                }
+                assert!(std::time::Instant::now() < until, "no answer to {request}");
+                std::thread::yield_now();
+            }
+        };
+        let (line, log) = answered("00000000000000aa");
+        assert_eq!(line, "00000000000000aa 4");
+        assert_eq!(log, "one\n");
+        write.write_all(b"two\n").unwrap();
+        fifo.write_all(b"00000000000000bb\n").unwrap();
+        let (line, log) = answered("00000000000000bb");
+        assert_eq!(line, "00000000000000bb 8");
+        assert_eq!(log, "one\ntwo\n");
+        // Both requests are still named; the writer ends with its input.
+        let answer = std::fs::read_to_string(answer_path(&path)).unwrap();
+        assert!(
+            answer.starts_with(super::super::sync::ANSWER_HEADER),
+            "{answer}"
+        );
+        assert!(answer.contains("00000000000000aa 4\n"), "{answer}");
+        drop(write);
+        sink.join().unwrap().unwrap();
     }
 }
