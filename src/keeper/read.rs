@@ -5,7 +5,8 @@ use super::inventory::{ProcessInfo, State};
 use super::log::{self, Cursor};
 use super::wait::LOG_SETTLE;
 use super::{validate_name, Keeper, KeeperError};
-use crate::client::Client;
+use crate::client::{Client, QUIET_ATTACH_FLAGS};
+use crate::protocol::PaneId;
 use crate::server;
 use crate::watch::ExitStatus;
 use serde::Serialize;
@@ -137,8 +138,15 @@ impl Keeper {
         let exit = exit_of(&info.state);
         if exit.is_some() {
             let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
-            // The pane is dead: one sync with the writer is exact.
-            log::sync::everything_logged_after_exit(&path, name, None, LOG_SETTLE, deadline)
+            // Through a connection of its own if it has none (an exit is
+            // worth one): the pane may not be dead in tmux yet.
+            let own = match via {
+                Some(_) => None,
+                None => self.attach_with(name, QUIET_ATTACH_FLAGS).await.ok(),
+            };
+            let pane = info.pane.parse::<PaneId>().ok();
+            let tmux = via.or(own.as_ref()).zip(pane);
+            log::sync::everything_logged_after_exit(&path, name, tmux, LOG_SETTLE, deadline)
                 .await?;
         }
         let io = |source| KeeperError::Io {

@@ -256,9 +256,18 @@ async fn logged(
     }
 }
 
-/// [`everything_logged`] for a process that has exited: output still
-/// coming at `deadline` (which cannot happen with a writer that answers)
-/// is the same error as a writer that does not answer.
+/// [`everything_logged`] for a process that has exited: wait (until
+/// `deadline`) until tmux marks its pane dead, or the pane or server is
+/// gone, then one sync. The exit can be known before tmux has read all
+/// the process wrote (a pidfd wakes at the exit, a status can be read
+/// once tmux reaped it); a dead pane is one whose pty tmux read to its
+/// end and whose output for the writer it passed on whole (see the
+/// module's documentation). `tmux` is `None` only for a pane already seen
+/// dead.
+///
+/// A pane still alive at `deadline` (tmux still holds output the writer
+/// has not taken), or a writer that does not answer, is
+/// [`KeeperError::LogWriter`]: the log may not hold everything.
 pub(crate) async fn everything_logged_after_exit(
     log: &Path,
     name: &str,
@@ -266,19 +275,79 @@ pub(crate) async fn everything_logged_after_exit(
     quiet: Duration,
     deadline: Instant,
 ) -> Result<(), KeeperError> {
-    match logged(log, name, tmux, quiet, deadline).await {
-        // A quiet window, also one that ran out: as before the sync
-        // channel, the log is taken as it is (a writer without a channel
-        // cannot tell more).
-        Ok(Logged::Exact | Logged::Quiet(_)) => Ok(()),
-        Ok(Logged::Moving) => Err(KeeperError::LogWriter {
-            name: name.to_string(),
-            what: "its log may not hold all of its output".to_string(),
-            writer: LogWriter::Stopped {
-                reason: "it was still writing output of the ended process".into(),
-            },
-        }),
-        Err(e) => Err(e),
+    if let Some((client, pane)) = tmux {
+        if !until_dead(client, pane, deadline).await {
+            return Err(KeeperError::LogWriter {
+                name: name.to_string(),
+                what: "its log may not hold all of its output".to_string(),
+                writer: LogWriter::Stopped {
+                    reason: "tmux still holds output it has not taken (it may be stopped, or far behind)"
+                        .into(),
+                },
+            });
+        }
+    }
+    // A quiet window, also one that ran out: as before the sync channel,
+    // the log is taken as it is (a writer without a channel cannot tell
+    // more).
+    logged(log, name, None, quiet, deadline).await.map(drop)
+}
+
+/// How often [`until_dead`] looks.
+const DEAD_LOOK: Duration = Duration::from_millis(5);
+
+/// Wait until `pane` is dead or gone (or tmux cannot be asked: a server
+/// gone has closed the writer's pipe too); false if it is still alive at
+/// `deadline`. tmux tells nobody when a pane dies (its `pane-died` hook
+/// aside, which the exit wait uses), so it looks every [`DEAD_LOOK`].
+async fn until_dead(client: &Client, pane: PaneId, deadline: Instant) -> bool {
+    loop {
+        let look = client
+            .command(commands::display(pane, "#{pane_id} #{pane_dead}"))
+            .await;
+        let alive = match look {
+            Ok(reply) => reply.text() == format!("{pane} 0"),
+            Err(_) => false,
+        };
+        if !alive {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until(deadline.min(Instant::now() + DEAD_LOOK)).await;
+    }
+}
+
+/// How long [`until_listening`] waits at most.
+const LISTENS_WITHIN: Duration = Duration::from_secs(5);
+
+/// Wait (at most [`LISTENS_WITHIN`]) until the log writer just started for
+/// the log at `log` answers syncs, so that a reader after this never takes
+/// a writer still starting for one without a channel (and falls back to a
+/// quiet window while nothing is written yet). One that does not is
+/// logged; readers then fall back.
+pub(crate) async fn until_listening(log: &Path) {
+    let deadline = Instant::now() + LISTENS_WITHIN;
+    loop {
+        match sync(log, deadline).await {
+            Synced::Answered(_) => return,
+            Synced::Silent(why) => {
+                ::log::warn!("the log writer of {}: {why}", log.display());
+                return;
+            }
+            Synced::NoChannel if Instant::now() >= deadline => {
+                ::log::warn!(
+                    "the log writer of {} did not open its sync channel",
+                    log.display()
+                );
+                return;
+            }
+            // Not made or not opened yet: the writer is starting.
+            Synced::NoChannel => {
+                tokio::time::sleep_until(deadline.min(Instant::now() + DEAD_LOOK)).await
+            }
+        }
     }
 }
 
