@@ -485,3 +485,223 @@ fn logs_follow_ends_non_zero_saying_why_when_the_log_writer_cannot_come_back() {
         "{stderr}"
     );
 }
+
+/// Stop the log writer of `log`; returns its pid.
+fn stop_writer(s: &Socket, log: &str) -> i32 {
+    let pid = common::wait::until_value(
+        "a log writer to run",
+        Duration::from_secs(10),
+        || writer_pid(s, log),
+        |now| now.is_some(),
+    )
+    .unwrap();
+    signal(pid, nix::sys::signal::Signal::SIGSTOP);
+    pid
+}
+
+fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+}
+
+/// Wakes the stopped writer `pid` after `after` (from another thread):
+/// the writer's delay is the condition under test.
+fn resume_after(pid: i32, after: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        signal(pid, nix::sys::signal::Signal::SIGCONT);
+    })
+}
+
+/// The log path of `name`, once it runs.
+fn log_of(s: &Socket, name: &str) -> String {
+    s.json(&["status", name])["log"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A process that prints `lines` lines and LAST once the file `go` exists.
+fn printer_after(go: &std::path::Path, lines: u32) -> String {
+    format!(
+        "while [ ! -e '{}' ]; do sleep 0.02; done; seq 1 {lines}; echo LAST",
+        go.display()
+    )
+}
+
+#[test]
+fn run_with_a_log_writer_far_behind_still_returns_every_line() {
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
+    let s = Socket::new();
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let script = printer_after(&go, 3000);
+    let run = s
+        .cmd(&[
+            "--json", "run", "big", "--yield", "60s", "--", "sh", "-c", &script,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = common::wait::until_value(
+        "big to run",
+        Duration::from_secs(10),
+        || {
+            let out = s.run(&["--json", "status", "big"]);
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v["log"].as_str().map(str::to_string))
+        },
+        |log| log.is_some(),
+    )
+    .unwrap();
+    // The writer lags far behind the old quiet windows (100 ms, 500 ms):
+    // the output (less than the writer's socket holds) and the exit reach
+    // tmux while it sleeps.
+    let pid = stop_writer(&s, &log);
+    std::fs::write(&go, "").unwrap();
+    let resumed = resume_after(pid, Duration::from_millis(1500));
+    let out = run.wait_with_output().unwrap();
+    resumed.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = doc["output"].as_array().unwrap();
+    assert_eq!(lines.len(), 3001, "{stderr}");
+    assert_eq!(lines[3000], "LAST");
+}
+
+#[test]
+fn wait_exit_with_a_log_writer_far_behind_still_logs_every_line() {
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
+    let s = Socket::new();
+    // More than the writer's socket holds, then a little: tmux holds the
+    // rest while the writer sleeps.
+    s.ok(&[
+        "start",
+        "big",
+        "--",
+        "sh",
+        "-c",
+        "read x; seq 1 200000; echo LAST",
+    ]);
+    let log = log_of(&s, "big");
+    let pid = stop_writer(&s, &log);
+    s.ok(&["send", "big", "--enter", "go"]);
+    let resumed = resume_after(pid, Duration::from_millis(1500));
+    let waited = s.run(&["wait", "big", "--exit", "--timeout", "60s"]);
+    resumed.join().unwrap();
+    assert_eq!(
+        code(&waited),
+        0,
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let logs = s.ok(&["logs", "big", "-n", "3"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        ["199999", "200000", "LAST"]
+    );
+
+    // Less than the socket holds: the pane is dead while all of it
+    // still waits for the writer.
+    s.ok(&[
+        "start",
+        "small",
+        "--",
+        "sh",
+        "-c",
+        "read x; seq 1 3000; echo LAST",
+    ]);
+    let log = log_of(&s, "small");
+    let pid = stop_writer(&s, &log);
+    s.ok(&["send", "small", "--enter", "go"]);
+    let resumed = resume_after(pid, Duration::from_millis(1500));
+    let waited = s.run(&["wait", "small", "--exit", "--timeout", "60s"]);
+    // Read at once, not after the writer was seen resumed.
+    let logs = s.ok(&["logs", "small", "-n", "3"]);
+    resumed.join().unwrap();
+    assert_eq!(
+        code(&waited),
+        0,
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert_eq!(logs.lines().collect::<Vec<_>>(), ["2999", "3000", "LAST"]);
+}
+
+#[test]
+fn a_log_writer_that_stays_stopped_makes_the_end_of_output_an_error_not_a_short_answer() {
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
+    let s = Socket::new();
+    s.ok(&[
+        "start",
+        "small",
+        "--",
+        "sh",
+        "-c",
+        "read x; seq 1 3000; echo LAST",
+    ]);
+    let log = log_of(&s, "small");
+    let pid = stop_writer(&s, &log);
+    s.ok(&["send", "small", "--enter", "go"]);
+    let waited = s.run(&["wait", "small", "--exit", "--timeout", "60s"]);
+    let polled = s.run(&["poll", "small"]);
+    signal(pid, nix::sys::signal::Signal::SIGCONT);
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert_eq!(code(&waited), 74, "{stderr}");
+    assert!(stderr.contains("may not hold all"), "{stderr}");
+    let stderr = String::from_utf8_lossy(&polled.stderr);
+    assert_eq!(code(&polled), 74, "{stderr}");
+    assert!(stderr.contains("may not hold all"), "{stderr}");
+}
+
+#[test]
+fn input_sent_while_the_log_writer_lags_begins_after_the_output_before_it() {
+    require_tmux!(3, 2, common::tmux::KEEPER_NEEDS);
+    let s = Socket::new();
+    s.ok(&["start", "echo", "--", "sh", "-c", PRINTER]);
+    let log = log_of(&s, "echo");
+    s.ok(&["send", "echo", "--enter", "zero"]);
+    s.ok(&["wait", "echo", "--ready", "got zero", "--timeout", "20s"]);
+    let pid = stop_writer(&s, &log);
+    // Its answer reaches tmux, not the log, before the next input.
+    s.ok(&["send", "echo", "--enter", "one"]);
+    common::wait::until_value(
+        "the answer on the screen",
+        Duration::from_secs(10),
+        || {
+            let out = common::tmux::command()
+                .arg("-S")
+                .arg(&s.path)
+                .args(["capture-pane", "-p", "-t", "echo"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        },
+        |screen| screen.contains("got one"),
+    );
+    let resumed = resume_after(pid, Duration::from_millis(300));
+    s.ok(&["send", "echo", "--enter", "two"]);
+    resumed.join().unwrap();
+    // The wait from the last input sees "got two", never "got one".
+    let waited = s.run(&[
+        "wait",
+        "echo",
+        "--ready",
+        "got (one|two)",
+        "--timeout",
+        "20s",
+    ]);
+    let stdout = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(
+        code(&waited),
+        0,
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert!(
+        stdout.contains("got two") && !stdout.contains("got one"),
+        "{stdout}"
+    );
+}

@@ -420,7 +420,14 @@ impl Keeper {
                     // the log holds after the first marker once it settles.
                     let status: ExitStatus = status?;
                     let settle = Instant::now() + Duration::from_secs(5);
-                    super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
+                    super::log::sync::everything_logged_after_exit(
+                        &path,
+                        name,
+                        Some((&client, pane)),
+                        super::wait::LOG_SETTLE,
+                        settle,
+                    )
+                    .await?;
                     read_all(&mut follower, &mut scan).map_err(read_io)?;
                     if let Some((output, code)) = scan.finished() {
                         return Ok(executed(name, output, code, Outcome::Finished));
@@ -445,7 +452,19 @@ impl Keeper {
                     // What the shell printed before it went back may still
                     // be on its way to the log.
                     let settle = (Instant::now() + Duration::from_secs(2)).min(deadline);
-                    let settled = super::log::settle(&path, super::wait::LOG_SETTLE, settle).await;
+                    let settled = match super::log::sync::everything_logged(
+                        &path,
+                        name,
+                        Some((&client, pane)),
+                        super::wait::LOG_SETTLE,
+                        settle,
+                    )
+                    .await
+                    {
+                        // A writer that does not answer: not settled, look again.
+                        Err(KeeperError::LogWriter { .. }) => false,
+                        other => other?,
+                    };
                     read_all(&mut follower, &mut scan).map_err(read_io)?;
                     if let Some((output, code)) = scan.finished() {
                         return Ok(executed(name, output, code, Outcome::Finished));

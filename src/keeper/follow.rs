@@ -169,8 +169,9 @@ impl LogFollow {
         mut on_missed: impl FnMut(&log::Missed),
         mut on_writer: impl FnMut(&LogWriter),
     ) -> Result<Followed, KeeperError> {
-        // After the exit, tmux has read all the process wrote; the writer is
-        // done once the log stops changing for this long.
+        // After the exit, a sync with the writer says when the log holds
+        // all the process wrote; a writer without one is taken as done once
+        // the log stops changing for this long.
         const QUIET: Duration = Duration::from_millis(500);
         let forever = Duration::from_secs(100 * 365 * 24 * 3600);
         let client = self.client.clone();
@@ -181,6 +182,7 @@ impl LogFollow {
             source,
         };
         let mut end = None;
+        let mut synced = false;
         loop {
             loop {
                 let lines: Vec<L> = self
@@ -198,10 +200,22 @@ impl LogFollow {
                 }
             }
             let changed = if end.is_some() {
-                match tokio::time::timeout(QUIET, self.changes.changed()).await {
-                    Ok(changed) => changed,
-                    Err(_) => break,
+                if synced {
+                    break;
                 }
+                // Read once more after it, then end.
+                synced = true;
+                let deadline = tokio::time::Instant::now() + super::wait::LOG_SETTLE_AT_MOST;
+                let path = self.keeper.log_path(&self.name);
+                log::sync::everything_logged_after_exit(
+                    &path,
+                    &self.name,
+                    Some((&client, self.pane)),
+                    QUIET,
+                    deadline,
+                )
+                .await?;
+                Ok(())
             } else {
                 let look = self.watch_writer && !self.writer.is_open();
                 let writer_ended = tokio::select! {

@@ -125,11 +125,13 @@ impl Keeper {
             if running.iter().any(|r| r == name) || super::validate_name(name).is_err() {
                 continue;
             }
-            // Newest write of any of its files (the helpers' failures do not
-            // count: a log writer opens that file when it starts).
+            // Newest write of any of its files (the helpers' failures and
+            // the sync channel do not count: a log writer opens or makes
+            // them when it starts, and answers syncs in them).
             let files = files_of(&dir, name);
-            let errors = dir.join(format!("{name}.helper-errors"));
-            let dated = || files.iter().filter(|p| **p != errors);
+            let undated = ["helper-errors", "sync", "synced", "synced.new"]
+                .map(|end| dir.join(format!("{name}.{end}")));
+            let dated = || files.iter().filter(|p| !undated.contains(p));
             let newest = dated()
                 .filter_map(|p| std::fs::symlink_metadata(p).ok()?.modified().ok())
                 .max();
@@ -198,7 +200,8 @@ pub struct ShutDown {
 
 /// Every file of `name`'s log in `dir`: the log, its rotations, its index,
 /// the stop's lock and record, the exec lock, leftover exec command files,
-/// the log writer's lock and the helpers' failures.
+/// the log writer's lock, its sync FIFO and answers, and the helpers'
+/// failures.
 fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut files = vec![
         dir.join(format!("{name}.log")),
@@ -209,6 +212,9 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
         dir.join(format!("{name}.exec.lock")),
         dir.join(format!("{name}.writer.lock")),
         dir.join(format!("{name}.helper-errors")),
+        dir.join(format!("{name}.sync")),
+        dir.join(format!("{name}.synced")),
+        dir.join(format!("{name}.synced.new")),
     ];
     files.extend(
         (1..64)

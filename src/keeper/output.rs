@@ -9,7 +9,10 @@ use crate::watch;
 impl Keeper {
     /// `name`'s log file, if it has one: the name checked, and the log's
     /// directory ours and private.
-    pub(super) fn log_file_of(&self, name: &str) -> Result<Option<std::path::PathBuf>, KeeperError> {
+    pub(super) fn log_file_of(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, KeeperError> {
         validate_name(name)?;
         let path = self.log_path(name);
         if let Some(dir) = path.parent().filter(|d| d.exists()) {

@@ -5,7 +5,8 @@ use super::inventory::{ProcessInfo, State};
 use super::log::{self, Cursor};
 use super::wait::LOG_SETTLE;
 use super::{validate_name, Keeper, KeeperError};
-use crate::client::Client;
+use crate::client::{Client, QUIET_ATTACH_FLAGS};
+use crate::protocol::PaneId;
 use crate::server;
 use crate::watch::ExitStatus;
 use serde::Serialize;
@@ -110,9 +111,10 @@ pub struct Page {
 impl Keeper {
     /// The output of `name` from `from` on, with a cursor for the next
     /// read and, once the process has ended, its status. The status is
-    /// taken before the output is read, and for an ended process the log
-    /// is let settle first, so a read that reports the end holds all the
-    /// output before it.
+    /// taken before the output is read, and for an ended process a sync
+    /// with its log writer comes first (see [`Keeper::wait_exit_on`]), so a
+    /// read that reports the end holds all the output before it; a writer
+    /// that does not answer is [`KeeperError::LogWriter`].
     pub async fn read_output(
         &self,
         name: &str,
@@ -136,7 +138,16 @@ impl Keeper {
         let exit = exit_of(&info.state);
         if exit.is_some() {
             let deadline = tokio::time::Instant::now() + SETTLE_AT_MOST;
-            log::settle(&path, LOG_SETTLE, deadline).await;
+            // Through a connection of its own if it has none (an exit is
+            // worth one): the pane may not be dead in tmux yet.
+            let own = match via {
+                Some(_) => None,
+                None => self.attach_with(name, QUIET_ATTACH_FLAGS).await.ok(),
+            };
+            let pane = info.pane.parse::<PaneId>().ok();
+            let tmux = via.or(own.as_ref()).zip(pane);
+            log::sync::everything_logged_after_exit(&path, name, tmux, LOG_SETTLE, deadline)
+                .await?;
         }
         let state = if exit.is_some() { "exited" } else { "running" };
         // Files (and a look again at a rotation half done): off the runtime.

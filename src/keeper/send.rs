@@ -11,10 +11,10 @@ use crate::watch;
 use regex::Regex;
 use std::time::Duration;
 
-/// Before input is typed, the log is up to date at once if its writer is
-/// seen to have written all it was given ([`log::writers_caught_up`]);
-/// otherwise it is taken as up to date once it stayed unchanged this long,
-/// or after [`INPUT_SETTLE_AT_MOST`] (a process that prints all the time).
+/// Before input is typed, the log is brought up to date by a sync with its
+/// writer (`log::sync`), for at most [`INPUT_SETTLE_AT_MOST`] (a process
+/// that prints all the time); a writer of an older tmux-wire, without the
+/// sync channel, is taken as done once the log stayed unchanged this long.
 const INPUT_SETTLE: Duration = Duration::from_millis(20);
 const INPUT_SETTLE_AT_MOST: Duration = Duration::from_millis(500);
 
@@ -203,30 +203,22 @@ impl Keeper {
         pane: PaneId,
         text: &[u8],
     ) -> Result<Option<log::Position>, KeeperError> {
-        // Where the log ends before the round trip of `kept`, to tell a
-        // quiet log from one still being written.
-        let before = self.log_end(name).ok();
-        let Some(kept) = self.kept(client, name).await? else {
+        let Some(_) = self.kept(client, name).await? else {
             self.record_input_on_screen(client, pane, text).await?;
             return Ok(None);
         };
         // What the process printed before this input may still be on its
         // way to the log (the writer is a process of its own): let it land
-        // first, so that it is not taken for output after it. tmux has
-        // passed what it read on to the writer by now (the answer to `kept`
-        // came after it). If the log did not grow during that round trip
-        // and the writer is seen to have written all it got, nothing is on
-        // its way; otherwise (a process still printing, whose output tmux
-        // reads a piece per loop), wait for the log to stay unchanged.
+        // first, so that it is not taken for output after it: a sync with
+        // the writer says when the log holds all tmux read before now. A
+        // process still printing at the deadline, or a writer that does not
+        // answer by then, leaves the log as it is.
         let path = self.log_path(name);
-        let quiet = before.is_some() && before == self.log_end(name).ok();
-        let caught_up = quiet
-            && kept
-                .server
-                .is_some_and(|server| log::writers_caught_up(&path, server));
-        if !caught_up {
-            let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
-            log::settle(&path, INPUT_SETTLE, deadline).await;
+        let deadline = tokio::time::Instant::now() + INPUT_SETTLE_AT_MOST;
+        let tmux = Some((client, pane));
+        match log::sync::everything_logged(&path, name, tmux, INPUT_SETTLE, deadline).await {
+            Ok(_) | Err(KeeperError::LogWriter { .. }) => {}
+            Err(e) => return Err(e),
         }
         let at = self.log_end(name)?;
         let echo = echo_record(text);

@@ -317,6 +317,7 @@ impl Keeper {
                 .await?;
         }
         client.command(respawn).await?;
+        log::sync::until_listening(&log_path).await;
         if let Some(after) = spec.kill_after {
             let grace = spec.kill_grace.unwrap_or(Duration::from_secs(5));
             self.schedule_expiry(&client, name, &run, after, grace)

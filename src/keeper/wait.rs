@@ -10,12 +10,14 @@ use regex::Regex;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// After a process exits, its log is complete once it stayed unchanged
-/// this long (see [`Keeper::wait_exit_on`]).
+/// After a process exits, a log whose writer has no sync channel (one of an
+/// older tmux-wire) is taken as complete once it stayed unchanged this long
+/// (see [`Keeper::wait_exit_on`]); a writer with one is asked instead.
 pub const LOG_SETTLE: Duration = Duration::from_millis(100);
 
-/// How long [`Keeper::wait_exit_on`] waits at most for the log to settle.
-const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+/// How long [`Keeper::wait_exit_on`] waits at most for the log writer to
+/// confirm the end of the output (or the log to settle).
+pub(super) const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
 
 impl Keeper {
     /// Wait for `pattern` in a line of `name`'s output, from `from`, unless
@@ -222,8 +224,11 @@ impl Keeper {
 
     /// Wait until `name`'s process exits; see [`Keeper::leaving_as_found`].
     /// For a process the keeper started, it returns once the log holds all
-    /// the process wrote (the log stayed unchanged for [`LOG_SETTLE`] after
-    /// the exit), so `logs` right after it misses nothing.
+    /// the process wrote (a sync with its log writer says so; with a writer
+    /// of an older tmux-wire, once the log stayed unchanged for
+    /// [`LOG_SETTLE`] after the exit), so `logs` right after it misses
+    /// nothing. A log writer that does not answer within 5 s is
+    /// [`KeeperError::LogWriter`]: the log may not hold all the output.
     pub async fn wait_exit_on(
         &self,
         client: &Client,
@@ -241,7 +246,14 @@ impl Keeper {
             // Bounded: a writer that keeps writing after the exit (it is
             // still catching up) gets at most this long.
             let deadline = tokio::time::Instant::now() + LOG_SETTLE_AT_MOST;
-            log::settle(&path, LOG_SETTLE, deadline).await;
+            log::sync::everything_logged_after_exit(
+                &path,
+                name,
+                Some((client, pane)),
+                LOG_SETTLE,
+                deadline,
+            )
+            .await?;
         }
         Ok(status)
     }

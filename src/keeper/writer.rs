@@ -289,6 +289,7 @@ impl Keeper {
             }
             let _ = self.once(unset_log_error(pane)).await;
             self.once(commands::pipe_output(pane, &sink)).await?;
+            log::sync::until_listening(&path).await;
             let _ = self
                 .once(Command::from_argv([
                     "wait-for",

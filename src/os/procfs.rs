@@ -1,6 +1,6 @@
 //! `/proc/PID/stat`, the one file several parts read about a process: the
 //! watches (state, parent, terminal, exit status), the keeper (start time
-//! of a starter, name and state of a log writer) and the transport (start
+//! of a starter) and the transport (start
 //! time of a server, in a remembered probe's key). `None` where there is
 //! no such file (another system, a pid that is gone).
 
@@ -10,7 +10,7 @@ use std::io::Read;
 pub(crate) struct Stat {
     /// The command name (field 2, without its parentheses; it may hold
     /// anything, spaces and parentheses included).
-    #[cfg_attr(not(feature = "keeper"), allow(dead_code))]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) name: String,
     /// The fields from the third (the state) on: field N is `fields[N - 3]`.
     pub(crate) fields: Vec<String>,

@@ -15,9 +15,10 @@ mod caught_up;
 mod follow;
 mod index;
 mod read;
+pub(crate) mod sync;
 mod watch;
 mod writer;
-pub(crate) use caught_up::{sink_path, writers_caught_up};
+pub(crate) use caught_up::sink_path;
 pub use follow::{Follower, Missed, READ_CHUNK};
 pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
 pub use read::{page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end};
@@ -25,7 +26,9 @@ pub(crate) use read::{tail_to_whole_end_as, RenderedLine};
 #[cfg(target_os = "linux")]
 pub(crate) use watch::InotifyFd;
 pub use watch::{settle, LogWatch, FLOOD_PACE};
-pub use writer::{gap_line, sink, sink_reporting, NudgingStdin, GAP_MARK};
+pub use writer::{
+    gap_line, sink, sink_reporting, sink_synced, NudgingStdin, SyncChannel, GAP_MARK,
+};
 
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +122,21 @@ fn refused_link(path: &Path, e: io::Error) -> io::Error {
 
 /// The checks of [`open_append`], on the file as opened.
 fn check_ours(path: &Path, file: &File) -> io::Result<()> {
+    check_ours_as(path, file, "a log", ("a regular file", |t| t.is_file()))
+}
+
+/// The checks of [`open_append`] for a file used as `what`, of a type
+/// `kind` accepts.
+fn check_ours_as(
+    path: &Path,
+    file: &File,
+    what: &str,
+    (kind, is_kind): (&str, fn(&std::fs::FileType) -> bool),
+) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = file.metadata()?;
-    let why = if !meta.is_file() {
-        Some("it is not a regular file".to_string())
+    let why = if !is_kind(&meta.file_type()) {
+        Some(format!("it is not {kind}"))
     } else if meta.uid() != nix::unistd::geteuid().as_raw() {
         Some(format!("it belongs to uid {}, not to us", meta.uid()))
     } else if meta.nlink() != 1 {
@@ -137,7 +151,7 @@ fn check_ours(path: &Path, file: &File) -> io::Result<()> {
     };
     match why {
         Some(why) => Err(io::Error::other(format!(
-            "refusing to use {} as a log: {why}",
+            "refusing to use {} as {what}: {why}",
             path.display()
         ))),
         None => Ok(()),

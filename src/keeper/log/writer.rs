@@ -19,9 +19,11 @@ use super::{index, open_append, rotated, FileId, Limits};
 /// alive, nobody would send one; the sink, a child of the server that
 /// lives as long as the pane, does. A SIGCHLD's only effect on tmux is a
 /// `waitpid` for what has exited.
-pub struct NudgingStdin {
-    stdin: io::Stdin,
+pub struct NudgingStdin<R = io::Stdin> {
+    stdin: R,
     server: Option<nix::unistd::Pid>,
+    /// Where readers ask for syncs, if it has a channel.
+    sync: Option<SyncChannel>,
 }
 
 impl NudgingStdin {
@@ -31,6 +33,7 @@ impl NudgingStdin {
         NudgingStdin {
             stdin: io::stdin(),
             server: crate::os::process::is_tmux(parent).then_some(parent),
+            sync: None,
         }
     }
 }
@@ -41,10 +44,9 @@ impl Default for NudgingStdin {
     }
 }
 
-impl Read for NudgingStdin {
+impl<R: Read + std::os::fd::AsFd> Read for NudgingStdin<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::os::fd::AsFd;
         if let Some(server) = self.server {
             loop {
                 let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
@@ -62,9 +64,260 @@ impl Read for NudgingStdin {
     }
 }
 
+impl<R> NudgingStdin<R> {
+    /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
+    /// the log at `log` (see the keeper's `log::sync`), made if missing;
+    /// without it (it cannot be made, or is not ours) the writer writes on,
+    /// readers fall back to a quiet window, and why is logged.
+    pub fn with_sync(mut self, log: &Path) -> NudgingStdin<R> {
+        match SyncChannel::open(log) {
+            Ok(sync) => self.sync = Some(sync),
+            Err(e) => ::log::warn!("log sync channel of {}: {e}", log.display()),
+        }
+        self
+    }
+}
+
+/// What a [`Source`] gives next.
+enum Next {
+    /// This many bytes of input in the buffer.
+    Data(usize),
+    /// End of input.
+    End,
+    /// Readers asked for a sync (these requests), and all input that was
+    /// there when they were seen has been given.
+    Sync(Vec<String>),
+}
+
+/// The input of a sink: plain bytes, or stdin with sync requests.
+trait Source {
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next>;
+
+    /// Answer sync requests; `None` where there is no channel.
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> Option<io::Result<()>> {
+        let _ = (requests, received);
+        None
+    }
+}
+
+struct Plain<R>(R);
+
+impl<R: Read> Source for Plain<R> {
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
+        Ok(match self.0.read(buf)? {
+            0 => Next::End,
+            n => Next::Data(n),
+        })
+    }
+}
+
+impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> Option<io::Result<()>> {
+        Some(self.sync.as_mut()?.answer(requests, received))
+    }
+
+    fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let Some(sync) = self.sync.as_mut() else {
+            return Ok(match self.read(buf)? {
+                0 => Next::End,
+                n => Next::Data(n),
+            });
+        };
+        if let Some(requests) = sync.pending.take() {
+            // Draining for a sync: what is in the pipe now, without waiting.
+            let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
+            let ready = match poll(&mut fds, PollTimeout::ZERO) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => true,
+                Err(e) => return Err(e.into()),
+            };
+            if !ready {
+                return Ok(Next::Sync(requests));
+            }
+            let n = self.stdin.read(buf)?;
+            if n == 0 {
+                sync.ended = true;
+                return Ok(Next::Sync(requests));
+            }
+            sync.pending = Some(requests);
+            return Ok(Next::Data(n));
+        }
+        if sync.ended {
+            return Ok(Next::End);
+        }
+        let timeout = match self.server {
+            Some(_) => PollTimeout::from(500u16),
+            None => PollTimeout::NONE,
+        };
+        loop {
+            let mut fds = [
+                PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN),
+                PollFd::new(sync.fifo.as_fd(), PollFlags::POLLIN),
+            ];
+            let (input, asked) = match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    if let Some(server) = self.server {
+                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
+                    }
+                    continue;
+                }
+                Ok(_) => {
+                    let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+                    (ready(&fds[0]), ready(&fds[1]))
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if asked {
+                let requests = sync.take_requests();
+                if !requests.is_empty() {
+                    // Answered once the pipe is drained (see above).
+                    sync.pending = Some(requests);
+                    return self.next(buf);
+                }
+            }
+            if input {
+                return Ok(match self.stdin.read(buf)? {
+                    0 => Next::End,
+                    n => Next::Data(n),
+                });
+            }
+        }
+    }
+}
+
+/// The writer's side of the sync channel (see the keeper's `log::sync`): the FIFO
+/// readers write requests into, and the answer file it replaces after
+/// each sync.
+pub struct SyncChannel {
+    /// Opened for reading and writing, so it never reads end of file.
+    fifo: File,
+    answer: PathBuf,
+    /// The last requests served, with what had been received then.
+    served: std::collections::VecDeque<(String, u64)>,
+    /// Requests seen, answered once the input is drained.
+    pending: Option<Vec<String>>,
+    /// Input ended while draining.
+    ended: bool,
+    /// Bytes of a request not yet ended by its newline.
+    partial: Vec<u8>,
+}
+
+/// How many served requests the answer file names.
+const SERVED_KEPT: usize = 64;
+
+impl SyncChannel {
+    /// Make (0600) or reuse the FIFO of the log at `log`; one that is not
+    /// a FIFO, not ours, linked elsewhere or open to others is refused.
+    pub fn open(log: &Path) -> io::Result<SyncChannel> {
+        use nix::sys::stat::Mode;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = super::sync::fifo_path(log);
+        match nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let fifo = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| super::refused_link(&path, e))?;
+        super::check_ours_as(
+            &path,
+            &fifo,
+            "a sync channel",
+            ("a FIFO", |t| {
+                use std::os::unix::fs::FileTypeExt;
+                t.is_fifo()
+            }),
+        )?;
+        Ok(SyncChannel {
+            fifo,
+            answer: super::sync::answer_path(log),
+            served: Default::default(),
+            pending: None,
+            ended: false,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The requests in the FIFO now (a request is a line of 16 hex
+    /// digits; anything else is dropped).
+    fn take_requests(&mut self) -> Vec<String> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match (&self.fifo).read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.partial.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let Some(end) = memchr::memrchr(b'\n', &self.partial) else {
+            if self.partial.len() > 64 {
+                self.partial.clear();
+            }
+            return Vec::new();
+        };
+        let lines: Vec<u8> = self.partial.drain(..=end).collect();
+        lines
+            .split(|&b| b == b'\n')
+            .filter(|l| l.len() == 16 && l.iter().all(u8::is_ascii_hexdigit))
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    /// Say that `requests` are served, `received` bytes of input being in
+    /// the log (or counted as lost): replace the answer file.
+    fn answer(&mut self, requests: Vec<String>, received: u64) -> io::Result<()> {
+        for request in requests {
+            if self.served.len() == SERVED_KEPT {
+                self.served.pop_front();
+            }
+            self.served.push_back((request, received));
+        }
+        let mut text = format!("{} {}\n", super::sync::ANSWER_HEADER, std::process::id());
+        for (request, received) in &self.served {
+            text.push_str(&format!("{request} {received}\n"));
+        }
+        let mut temp = self.answer.as_os_str().to_owned();
+        temp.push(".new");
+        let temp = PathBuf::from(temp);
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        drop(file);
+        std::fs::rename(&temp, &self.answer)
+    }
+}
+
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
 pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
     sink_reporting(input, path, limits, |_| {})
+}
+
+/// [`sink_reporting`] from standard input, answering sync requests if it
+/// has a channel for them ([`NudgingStdin::with_sync`]): what `log-sink`
+/// runs.
+pub fn sink_synced(
+    input: NudgingStdin,
+    path: &Path,
+    limits: Limits,
+    report: impl FnMut(Option<&str>),
+) -> io::Result<()> {
+    sink_from(input, path, limits, report)
 }
 
 /// [`sink`] that never stops reading its input, so the process whose
@@ -75,7 +328,16 @@ pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
 /// told when writing stops (`Some(reason)`) and when it works again
 /// (`None`). Only a failure to read its input ends it with an error.
 pub fn sink_reporting(
-    mut input: impl Read,
+    input: impl Read,
+    path: &Path,
+    limits: Limits,
+    report: impl FnMut(Option<&str>),
+) -> io::Result<()> {
+    sink_from(Plain(input), path, limits, report)
+}
+
+fn sink_from(
+    mut input: impl Source,
     path: &Path,
     limits: Limits,
     mut report: impl FnMut(Option<&str>),
@@ -86,20 +348,24 @@ pub fn sink_reporting(
     let mut out = LogFile::new(path, limits);
     let mut gaps = Gaps::default();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut shown = Shown::new();
     let mut failing = false;
+    // Bytes of input read, all written or counted as lost.
+    let mut received = 0u64;
     loop {
-        // Named idle while it waits: everything read so far is written (or
-        // counted as lost).
-        shown.idle(true);
-        let read = input.read(&mut buf);
-        shown.idle(false);
+        let read = input.next(&mut buf);
         let n = match read {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
+            Ok(Next::End) => return Ok(()),
+            Ok(Next::Sync(requests)) => {
+                if let Some(Err(e)) = input.answer(requests, received) {
+                    ::log::warn!("log sync of {}: {e}", path.display());
+                }
+                continue;
+            }
+            Ok(Next::Data(n)) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        received += n as u64;
         let changed = match gaps.put(&mut out, &buf[..n]) {
             Ok(()) if failing => {
                 failing = false;
@@ -319,39 +585,6 @@ impl Write for LogFile {
     }
 }
 
-/// The name a log writer has while it waits for input with everything it
-/// read written (`/proc/PID/comm`); [`writers_caught_up`] looks for it.
-pub(super) const IDLE_NAME: &str = "tmux-wire-idle";
-
-/// What the writer shows of its state in its process name (Linux).
-struct Shown {
-    /// The name it had, shown while it writes.
-    #[cfg(target_os = "linux")]
-    busy: Option<std::ffi::CString>,
-}
-
-impl Shown {
-    fn new() -> Shown {
-        Shown {
-            #[cfg(target_os = "linux")]
-            busy: nix::sys::prctl::get_name().ok(),
-        }
-    }
-
-    fn idle(&mut self, idle: bool) {
-        #[cfg(target_os = "linux")]
-        {
-            let idle_name = c"tmux-wire-idle";
-            debug_assert_eq!(idle_name.to_bytes(), IDLE_NAME.as_bytes());
-            if let Some(busy) = &self.busy {
-                let _ = nix::sys::prctl::set_name(if idle { idle_name } else { busy });
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = idle;
-    }
-}
-
 pub(super) fn rotate(path: &Path, keep: u32) -> io::Result<()> {
     if keep == 0 {
         return std::fs::remove_file(path).or_else(ignore_missing);
@@ -478,5 +711,107 @@ mod tests {
             reports[0].as_deref().unwrap().contains("No such file"),
             "{reports:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn requests_are_read_whole_and_answers_name_them() {
+        use super::super::sync::{answer_path, fifo_path, sync, Synced};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut channel = SyncChannel::open(&path).unwrap();
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .open(fifo_path(&path))
+            .unwrap();
+        // A request, something that is not one, and half of the next.
+        fifo.write_all(b"0123456789abcdef\nnot a request\n0000")
+            .unwrap();
+        assert_eq!(channel.take_requests(), ["0123456789abcdef"]);
+        fifo.write_all(b"000000000001\n").unwrap();
+        assert_eq!(channel.take_requests(), ["0000000000000001"]);
+        channel.answer(vec!["0123456789abcdef".into()], 8).unwrap();
+        let answer = std::fs::read_to_string(answer_path(&path)).unwrap();
+        assert!(answer.ends_with("0123456789abcdef 8\n"), "{answer}");
+        // A FIFO nobody reads (an older writer's, or a writer gone): no
+        // channel, so readers fall back to a quiet window.
+        drop(channel);
+        drop(fifo);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        assert!(matches!(sync(&path, deadline).await, Synced::NoChannel));
+    }
+
+    #[test]
+    fn a_sync_channel_that_is_not_ours_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        // A regular file where the FIFO belongs.
+        std::fs::write(super::super::sync::fifo_path(&path), "").unwrap();
+        let err = SyncChannel::open(&path).err().unwrap();
+        assert!(err.to_string().contains("not a FIFO"), "{err}");
+        std::fs::remove_file(super::super::sync::fifo_path(&path)).unwrap();
+        // A link to one.
+        let other = dir.path().join("other");
+        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
+        let err = SyncChannel::open(&path).err().unwrap();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn the_writer_answers_a_sync_only_once_the_input_before_it_is_in_the_log() {
+        use super::super::sync::{answer_path, fifo_path};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let input = NudgingStdin {
+            stdin: File::from(read),
+            server: None,
+            sync: None,
+        }
+        .with_sync(&path);
+        assert!(input.sync.is_some());
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .open(fifo_path(&path))
+            .unwrap();
+        // Input and a request both waiting before the writer looks.
+        let mut write = File::from(write);
+        write.write_all(b"one\n").unwrap();
+        fifo.write_all(b"00000000000000aa\n").unwrap();
+        let sink = {
+            let path = path.clone();
+            std::thread::spawn(move || sink_from(input, &path, Limits::default(), |_| {}))
+        };
+        let answered = |request: &str| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let answer = std::fs::read_to_string(answer_path(&path)).unwrap_or_default();
+                if let Some(line) = answer.lines().find(|l| l.starts_with(request)) {
+                    // The answer is read before the log, so what it counts
+                    // was written before it.
+                    let log = std::fs::read_to_string(&path).unwrap();
+                    return (line.to_string(), log);
+                }
+                assert!(std::time::Instant::now() < until, "no answer to {request}");
+                std::thread::yield_now();
+            }
+        };
+        let (line, log) = answered("00000000000000aa");
+        assert_eq!(line, "00000000000000aa 4");
+        assert_eq!(log, "one\n");
+        write.write_all(b"two\n").unwrap();
+        fifo.write_all(b"00000000000000bb\n").unwrap();
+        let (line, log) = answered("00000000000000bb");
+        assert_eq!(line, "00000000000000bb 8");
+        assert_eq!(log, "one\ntwo\n");
+        // Both requests are still named; the writer ends with its input.
+        let answer = std::fs::read_to_string(answer_path(&path)).unwrap();
+        assert!(
+            answer.starts_with(super::super::sync::ANSWER_HEADER),
+            "{answer}"
+        );
+        assert!(answer.contains("00000000000000aa 4\n"), "{answer}");
+        drop(write);
+        sink.join().unwrap().unwrap();
     }
 }

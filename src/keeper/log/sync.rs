@@ -1,0 +1,372 @@
+//! Knowing that a log holds everything tmux read from a pane up to now:
+//! a sync with the log writer, exact where a quiet window only guesses.
+//!
+//! The writer (a process of its own, fed by tmux through a socket) can lag
+//! behind tmux by any time when it is not scheduled; a log that stayed
+//! unchanged for a while says nothing then. So the writer also reads
+//! requests from a FIFO beside the log, `NAME.sync` (made by the writer,
+//! mode 0600; one that is not a FIFO, not ours, or linked elsewhere is
+//! refused, as the log is). A reader writes a request (16 hex digits and a
+//! newline, one atomic write); the writer then reads its input until the
+//! socket is empty, writes all of it to the log, and replaces the answer
+//! file `NAME.synced`: `tmux-wire-synced 1 PID`, then a line `REQUEST
+//! RECEIVED` for each of the last requests served, RECEIVED being the bytes
+//! of input it had read (all written, or counted as lost and marked) when
+//! it answered that request.
+//!
+//! Everything tmux read from the pane before a moment is in the log once:
+//! a sync, then a round trip to the tmux server (any command), then a
+//! second sync that finds the writer had received no byte since the first.
+//! The socket was empty after the first sync's drain and stayed so, so it
+//! was writable in the server loop iteration that answered the round trip,
+//! where libevent writes what tmux still buffers for it: had anything been
+//! buffered, the second sync would have received it. If bytes did come in
+//! between, round trip and sync again. For a pane tmux has marked dead one
+//! sync suffices: tmux destroys a pane only once its buffer for the pipe
+//! is empty and the pty has nothing more to read (`window_pane_destroy_ready`
+//! since tmux 3.2), so all its output is in the socket or the log.
+//!
+//! A writer that does not answer in time (stopped, or gone with its FIFO
+//! left behind and a request buffered) makes the check fail: the caller
+//! must say that the log may be incomplete, never answer short. A log
+//! without a FIFO, or whose FIFO no writer holds open (a writer of a
+//! tmux-wire before this channel, or no writer at all: `ENXIO`), falls back
+//! to waiting until the log stays unchanged for a quiet window, which is
+//! not exact.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::LogWatch;
+use crate::client::{commands, Client, ClientError};
+use crate::keeper::{KeeperError, LogWriter};
+use crate::protocol::PaneId;
+
+/// The first words of an answer file (and its format version).
+pub(crate) const ANSWER_HEADER: &str = "tmux-wire-synced 1";
+
+/// The FIFO readers ask the writer of the log at `log` for syncs through.
+pub(crate) fn fifo_path(log: &Path) -> PathBuf {
+    log.with_extension("sync")
+}
+
+/// The file the writer of the log at `log` answers syncs in.
+pub(crate) fn answer_path(log: &Path) -> PathBuf {
+    log.with_extension("synced")
+}
+
+/// What a sync found: which writer, and how many bytes it had received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    writer: u32,
+    received: u64,
+}
+
+/// How a sync went.
+#[derive(Debug)]
+pub(crate) enum Synced {
+    /// The writer answered.
+    Answered(Mark),
+    /// There is no channel (see the module's documentation).
+    NoChannel,
+    /// The writer did not answer before the deadline; why.
+    Silent(String),
+}
+
+/// Ask the writer of the log at `log` for a sync and wait (until
+/// `deadline`) for its answer.
+pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = fifo_path(log);
+    // Watch before asking, so the answer is not missed.
+    let mut answers = LogWatch::new(&answer_path(log));
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(&fifo);
+    let mut channel = match opened {
+        Ok(file) => file,
+        // No FIFO, or no writer holds it open, or not ours: no channel.
+        Err(_) => return Synced::NoChannel,
+    };
+    if super::check_ours_as(&fifo, &channel, "a sync channel", ("a FIFO", is_fifo)).is_err() {
+        return Synced::NoChannel;
+    }
+    let request = format!("{:016x}", request_id());
+    // At most PIPE_BUF bytes: written whole or not at all.
+    match channel.write(format!("{request}\n").as_bytes()) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            return Synced::Silent("it does not read sync requests (their pipe is full)".into())
+        }
+        Err(e) => return Synced::Silent(format!("a sync request could not be written: {e}")),
+    }
+    drop(channel);
+    loop {
+        if let Some(mark) = answer_to(log, &request) {
+            return Synced::Answered(mark);
+        }
+        match tokio::time::timeout_at(deadline, answers.changed()).await {
+            Ok(Ok(())) => {}
+            // The watch failed: look again in a moment.
+            Ok(Err(_)) => {
+                tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(10)))
+                    .await
+            }
+            Err(_) => {
+                return match answer_to(log, &request) {
+                    Some(mark) => Synced::Answered(mark),
+                    None => Synced::Silent(
+                        "it did not answer a sync in time (it may be stopped, or far behind)"
+                            .into(),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn is_fifo(t: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_fifo()
+}
+
+/// A request id no other reader uses at the same time.
+fn request_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// The answer to `request` in the answer file of `log`, if it is there.
+fn answer_to(log: &Path, request: &str) -> Option<Mark> {
+    use std::io::Read;
+    let path = answer_path(log);
+    let mut text = String::new();
+    super::open_read(&path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .ok()?;
+    parse_answer(&text, request)
+}
+
+fn parse_answer(text: &str, request: &str) -> Option<Mark> {
+    let mut lines = text.lines();
+    let writer = lines
+        .next()?
+        .strip_prefix(ANSWER_HEADER)?
+        .strip_prefix(' ')?
+        .parse()
+        .ok()?;
+    lines
+        .rev()
+        .find_map(|line| {
+            let (id, received) = line.split_once(' ')?;
+            (id == request).then(|| received.parse().ok())?
+        })
+        .map(|received| Mark { writer, received })
+}
+
+/// Wait until the log at `log` (of the kept process `name`) holds
+/// everything tmux read from its pane before this call: exactly through
+/// syncs with its writer and round trips on `tmux` (a connection and the
+/// pane; `None` only for a pane tmux has marked dead, where one sync is
+/// exact), see the module's documentation. Returns `true` once it does;
+/// `false` if output kept coming until `deadline` (a process that prints
+/// all the time). Without a sync channel (a writer of an older tmux-wire,
+/// or none), it waits instead until the log stayed unchanged for `quiet`
+/// (or `deadline`), and returns whether it did: not exact.
+///
+/// A writer that does not answer by `deadline` is
+/// [`KeeperError::LogWriter`]: the log may not hold everything.
+pub(crate) async fn everything_logged(
+    log: &Path,
+    name: &str,
+    tmux: Option<(&Client, PaneId)>,
+    quiet: Duration,
+    deadline: Instant,
+) -> Result<bool, KeeperError> {
+    Ok(match logged(log, name, tmux, quiet, deadline).await? {
+        Logged::Exact => true,
+        Logged::Moving => false,
+        Logged::Quiet(quiet) => quiet,
+    })
+}
+
+/// What [`logged`] found.
+enum Logged {
+    /// The log holds everything.
+    Exact,
+    /// Output kept coming until the deadline.
+    Moving,
+    /// No channel: whether the log stayed unchanged for the quiet window.
+    Quiet(bool),
+}
+
+async fn logged(
+    log: &Path,
+    name: &str,
+    tmux: Option<(&Client, PaneId)>,
+    quiet: Duration,
+    deadline: Instant,
+) -> Result<Logged, KeeperError> {
+    let silent = |reason: String| KeeperError::LogWriter {
+        name: name.to_string(),
+        what: "its log may not hold all of its output".to_string(),
+        writer: LogWriter::Stopped { reason },
+    };
+    let mut mark = match sync(log, deadline).await {
+        Synced::Answered(mark) => mark,
+        Synced::NoChannel => return Ok(Logged::Quiet(super::settle(log, quiet, deadline).await)),
+        Synced::Silent(reason) => return Err(silent(reason)),
+    };
+    let Some((client, pane)) = tmux else {
+        return Ok(Logged::Exact);
+    };
+    loop {
+        match client.command(commands::display(pane, "x")).await {
+            // Answered, also when the pane is gone: the round trip is made.
+            Ok(_) | Err(ClientError::Command { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let next = match sync(log, deadline).await {
+            Synced::Answered(next) => next,
+            Synced::NoChannel => {
+                return Ok(Logged::Quiet(super::settle(log, quiet, deadline).await))
+            }
+            Synced::Silent(reason) => return Err(silent(reason)),
+        };
+        if next == mark {
+            return Ok(Logged::Exact);
+        }
+        if Instant::now() >= deadline {
+            return Ok(Logged::Moving);
+        }
+        mark = next;
+    }
+}
+
+/// [`everything_logged`] for a process that has exited: wait (until
+/// `deadline`) until tmux marks its pane dead, or the pane or server is
+/// gone, then one sync. The exit can be known before tmux has read all
+/// the process wrote (a pidfd wakes at the exit, a status can be read
+/// once tmux reaped it); a dead pane is one whose pty tmux read to its
+/// end and whose output for the writer it passed on whole (see the
+/// module's documentation). `tmux` is `None` only for a pane already seen
+/// dead.
+///
+/// A pane still alive at `deadline` (tmux still holds output the writer
+/// has not taken), or a writer that does not answer, is
+/// [`KeeperError::LogWriter`]: the log may not hold everything.
+pub(crate) async fn everything_logged_after_exit(
+    log: &Path,
+    name: &str,
+    tmux: Option<(&Client, PaneId)>,
+    quiet: Duration,
+    deadline: Instant,
+) -> Result<(), KeeperError> {
+    if let Some((client, pane)) = tmux {
+        if !until_dead(client, pane, deadline).await {
+            return Err(KeeperError::LogWriter {
+                name: name.to_string(),
+                what: "its log may not hold all of its output".to_string(),
+                writer: LogWriter::Stopped {
+                    reason: "tmux still holds output it has not taken (it may be stopped, or far behind)"
+                        .into(),
+                },
+            });
+        }
+    }
+    // A quiet window, also one that ran out: as before the sync channel,
+    // the log is taken as it is (a writer without a channel cannot tell
+    // more).
+    logged(log, name, None, quiet, deadline).await.map(drop)
+}
+
+/// How often [`until_dead`] looks.
+const DEAD_LOOK: Duration = Duration::from_millis(5);
+
+/// Wait until `pane` is dead or gone (or tmux cannot be asked: a server
+/// gone has closed the writer's pipe too); false if it is still alive at
+/// `deadline`. tmux tells nobody when a pane dies (its `pane-died` hook
+/// aside, which the exit wait uses), so it looks every [`DEAD_LOOK`].
+async fn until_dead(client: &Client, pane: PaneId, deadline: Instant) -> bool {
+    loop {
+        let look = client
+            .command(commands::display(pane, "#{pane_id} #{pane_dead}"))
+            .await;
+        let alive = match look {
+            Ok(reply) => reply.text() == format!("{pane} 0"),
+            Err(_) => false,
+        };
+        if !alive {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until(deadline.min(Instant::now() + DEAD_LOOK)).await;
+    }
+}
+
+/// How long [`until_listening`] waits at most.
+const LISTENS_WITHIN: Duration = Duration::from_secs(5);
+
+/// Wait (at most [`LISTENS_WITHIN`]) until the log writer just started for
+/// the log at `log` answers syncs, so that a reader after this never takes
+/// a writer still starting for one without a channel (and falls back to a
+/// quiet window while nothing is written yet). One that does not is
+/// logged; readers then fall back.
+pub(crate) async fn until_listening(log: &Path) {
+    let deadline = Instant::now() + LISTENS_WITHIN;
+    loop {
+        match sync(log, deadline).await {
+            Synced::Answered(_) => return,
+            Synced::Silent(why) => {
+                ::log::warn!("the log writer of {}: {why}", log.display());
+                return;
+            }
+            Synced::NoChannel if Instant::now() >= deadline => {
+                ::log::warn!(
+                    "the log writer of {} did not open its sync channel",
+                    log.display()
+                );
+                return;
+            }
+            // Not made or not opened yet: the writer is starting.
+            Synced::NoChannel => {
+                tokio::time::sleep_until(deadline.min(Instant::now() + DEAD_LOOK)).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_found_by_their_request() {
+        let text = format!("{ANSWER_HEADER} 42\naaaaaaaaaaaaaaaa 10\nbbbbbbbbbbbbbbbb 20\n");
+        assert_eq!(
+            parse_answer(&text, "bbbbbbbbbbbbbbbb"),
+            Some(Mark {
+                writer: 42,
+                received: 20
+            })
+        );
+        assert_eq!(parse_answer(&text, "cccccccccccccccc"), None);
+        assert_eq!(parse_answer("tmux-wire-synced 2 42\n", "x"), None);
+        assert_eq!(parse_answer("", "x"), None);
+    }
+}
