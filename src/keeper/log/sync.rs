@@ -58,6 +58,11 @@ pub(crate) fn answer_path(log: &Path) -> PathBuf {
     log.with_extension("synced")
 }
 
+/// The least time a sync waits for its answer.
+const SYNC_AT_LEAST: Duration = Duration::from_secs(1);
+/// How often a sync waiting for its answer looks whether the writer ended.
+const GONE_LOOK: Duration = Duration::from_millis(100);
+
 /// What a sync found: which writer, and how many bytes it had received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mark {
@@ -80,6 +85,10 @@ pub(crate) enum Synced {
 /// `deadline`) for its answer.
 pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
     use std::os::unix::fs::OpenOptionsExt;
+    // Each sync has a time of its own, however much of the caller's went
+    // on what came before it: a writer that answers is not taken for one
+    // that does not.
+    let deadline = deadline.max(Instant::now() + SYNC_AT_LEAST);
     let fifo = fifo_path(log);
     // Watch before asking, so the answer is not missed.
     let mut answers = LogWatch::new(&answer_path(log));
@@ -102,6 +111,8 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             return Synced::Silent("it does not read sync requests (their pipe is full)".into())
         }
+        // The writer closed its end: it has ended, all it got is written.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Synced::NoChannel,
         Err(e) => return Synced::Silent(format!("a sync request could not be written: {e}")),
     }
     drop(channel);
@@ -109,8 +120,22 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         if let Some(mark) = answer_to(log, &request) {
             return Synced::Answered(mark);
         }
-        match tokio::time::timeout_at(deadline, answers.changed()).await {
+        // A writer that ended after the request was written never answers
+        // it: nobody holds the FIFO open any more (ENXIO), and all it got
+        // is written.
+        let look = deadline.min(Instant::now() + GONE_LOOK);
+        match tokio::time::timeout_at(look, answers.changed()).await {
             Ok(Ok(())) => {}
+            Err(_) if look < deadline => {
+                let gone = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+                    .open(&fifo)
+                    .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENXIO));
+                if gone && answer_to(log, &request).is_none() {
+                    return Synced::NoChannel;
+                }
+            }
             // The watch failed: look again in a moment.
             Ok(Err(_)) => {
                 tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(10)))
@@ -277,14 +302,21 @@ pub(crate) async fn everything_logged_after_exit(
 ) -> Result<(), KeeperError> {
     if let Some((client, pane)) = tmux {
         if !until_dead(client, pane, deadline).await {
-            return Err(KeeperError::LogWriter {
-                name: name.to_string(),
-                what: "its log may not hold all of its output".to_string(),
-                writer: LogWriter::Stopped {
-                    reason: "tmux still holds output it has not taken (it may be stopped, or far behind)"
-                        .into(),
-                },
-            });
+            // Alive still: run again (a restart policy's respawn), or kept
+            // open by a child that still prints. Then everything tmux read
+            // until now is what can be had: the check of a live pane.
+            let deadline = deadline.max(Instant::now() + SYNC_AT_LEAST);
+            return match logged(log, name, tmux, quiet, deadline).await? {
+                Logged::Exact | Logged::Quiet(_) => Ok(()),
+                Logged::Moving => Err(KeeperError::LogWriter {
+                    name: name.to_string(),
+                    what: "its log may not hold all of its output".to_string(),
+                    writer: LogWriter::Stopped {
+                        reason: "its pane still gives output the log writer has not taken (it may be stopped, or far behind)"
+                            .into(),
+                    },
+                }),
+            };
         }
     }
     // A quiet window, also one that ran out: as before the sync channel,

@@ -145,6 +145,11 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
             return Ok(Next::Data(n));
         }
         if sync.ended {
+            // Requests that came with the end are answered before it.
+            let requests = sync.take_requests();
+            if !requests.is_empty() {
+                return Ok(Next::Sync(requests));
+            }
             return Ok(Next::End);
         }
         let timeout = match self.server {
@@ -180,7 +185,12 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
             }
             if input {
                 return Ok(match self.stdin.read(buf)? {
-                    0 => Next::End,
+                    0 => {
+                        // The end: what was asked meanwhile is answered
+                        // first (see above).
+                        sync.ended = true;
+                        return self.next(buf);
+                    }
                     n => Next::Data(n),
                 });
             }
