@@ -131,7 +131,12 @@ impl Keeper {
             let files = files_of(&dir, name);
             let undated = ["helper-errors", "sync", "synced", "synced.new"]
                 .map(|end| dir.join(format!("{name}.{end}")));
-            let dated = || files.iter().filter(|p| !undated.contains(p));
+            let reply = |p: &PathBuf| {
+                p.file_name()
+                    .and_then(|f| f.to_str()?.strip_prefix(name)?.strip_prefix('.'))
+                    .is_some_and(super::log::sync::is_reply_suffix)
+            };
+            let dated = || files.iter().filter(|p| !undated.contains(p) && !reply(p));
             let newest = dated()
                 .filter_map(|p| std::fs::symlink_metadata(p).ok()?.modified().ok())
                 .max();
@@ -222,14 +227,17 @@ fn files_of(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
             .take_while(|p| p.exists()),
     );
     // Command files an exec killed before it typed its line left behind
-    // (`NAME.exec.NONCE`, 16 hex digits; a name holds no '.', so no other
-    // name's files look like these).
-    let prefix = format!("{name}.exec.");
+    // (`NAME.exec.NONCE`, 16 hex digits), and reply FIFOs of readers killed
+    // while they waited for a sync (`NAME.reply.REQUEST`); a name holds no
+    // '.', so no other name's files look like these.
+    let prefix = format!("{name}.");
     if let Ok(entries) = std::fs::read_dir(dir) {
         files.extend(entries.flatten().map(|e| e.file_name()).filter_map(|f| {
-            let nonce = f.to_str()?.strip_prefix(&prefix)?;
-            (nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit()))
-                .then(|| dir.join(&f))
+            let suffix = f.to_str()?.strip_prefix(&prefix)?;
+            let exec = suffix.strip_prefix("exec.").is_some_and(|nonce| {
+                nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+            });
+            (exec || super::log::sync::is_reply_suffix(suffix)).then(|| dir.join(&f))
         }));
     }
     files

@@ -16,6 +16,7 @@ mod follow;
 mod index;
 mod read;
 pub(crate) mod sync;
+mod sync_answer;
 mod watch;
 mod writer;
 pub(crate) use caught_up::sink_path;
@@ -23,12 +24,11 @@ pub use follow::{Follower, Missed, READ_CHUNK};
 pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
 pub use read::{page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end};
 pub(crate) use read::{tail_to_whole_end_as, RenderedLine};
+pub(crate) use sync_answer::SyncChannel;
 #[cfg(target_os = "linux")]
 pub(crate) use watch::InotifyFd;
 pub use watch::{settle, LogWatch, FLOOD_PACE};
-pub use writer::{
-    gap_line, sink, sink_reporting, sink_synced, NudgingStdin, SyncChannel, GAP_MARK,
-};
+pub use writer::{gap_line, sink, sink_reporting, sink_synced, NudgingStdin, GAP_MARK};
 
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,18 +7,28 @@
 //! requests from a FIFO beside the log, `NAME.sync` (made by the writer,
 //! mode 0600; one that is not a FIFO, not ours, or linked elsewhere is
 //! refused, as the log is). A reader writes a request (16 hex digits and a
-//! newline, one atomic write); the writer then reads its input until the
-//! socket is empty, writes all of it to the log, and replaces the answer
-//! file `NAME.synced`: `tmux-wire-synced 1 PID`, then a line `REQUEST
-//! RECEIVED` for each of the last requests served, RECEIVED being the bytes
-//! of input it had read (all written, or counted as lost and marked) when
-//! it answered that request.
+//! newline, one atomic write); the writer then reads what its input socket
+//! held when it saw the request (`FIONREAD`; where that cannot be asked,
+//! until the socket is empty), writes all of it to the log, and answers: in the
+//! reader's own FIFO `NAME.reply.REQUEST` if the reader made one (mode
+//! 0600, opened for reading before the request was written; it is read as
+//! the answer comes, and removed after), and in the answer file
+//! `NAME.synced`, which it replaces. Both say `tmux-wire-synced 1 PID`,
+//! then a line `REQUEST RECEIVED` (the answer file one for each of the last
+//! requests served), RECEIVED being the bytes of input the writer had read
+//! (all written, or counted as lost and marked) when it answered that
+//! request. The reply FIFO wakes the reader at once; the answer file serves
+//! readers and writers of a tmux-wire before the reply FIFOs, looked at
+//! every [`GONE_LOOK`]. (Watching the answer file with inotify would wake
+//! as soon, but closing an inotify instance waits for the kernel's grace
+//! period, 10-15 ms, at each sync.)
 //!
 //! Everything tmux read from the pane before a moment is in the log once:
 //! a sync, then a round trip to the tmux server (any command), then a
 //! second sync that finds the writer had received no byte since the first.
-//! The socket was empty after the first sync's drain and stayed so, so it
-//! was writable in the server loop iteration that answered the round trip,
+//! Then the socket was empty from the first answer until the second
+//! request was seen (a byte there would have been read before the second
+//! answer), so it was writable in the server loop iteration that answered the round trip,
 //! where libevent writes what tmux still buffers for it: had anything been
 //! buffered, the second sync would have received it. If bytes did come in
 //! between, round trip and sync again. For a pane tmux has marked dead one
@@ -40,7 +50,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::LogWatch;
 use crate::client::{commands, Client, ClientError};
 use crate::keeper::{KeeperError, LogWriter};
 use crate::protocol::PaneId;
@@ -56,6 +65,20 @@ pub(crate) fn fifo_path(log: &Path) -> PathBuf {
 /// The file the writer of the log at `log` answers syncs in.
 pub(crate) fn answer_path(log: &Path) -> PathBuf {
     log.with_extension("synced")
+}
+
+/// The FIFO a reader of the log at `log` gets the answer to `request` in.
+pub(crate) fn reply_path(log: &Path, request: &str) -> PathBuf {
+    log.with_extension(format!("reply.{request}"))
+}
+
+/// Whether `suffix` (what follows `NAME.` in a file name) is a reply
+/// FIFO's, `reply.` and a request (16 hex digits): a reader killed while it
+/// waited leaves its reply FIFO behind, which pruning removes.
+pub(crate) fn is_reply_suffix(suffix: &str) -> bool {
+    suffix
+        .strip_prefix("reply.")
+        .is_some_and(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The least time a sync waits for its answer.
@@ -90,8 +113,16 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
     // that does not.
     let deadline = deadline.max(Instant::now() + SYNC_AT_LEAST);
     let fifo = fifo_path(log);
-    // Watch before asking, so the answer is not missed.
-    let mut answers = LogWatch::new(&answer_path(log));
+    let request = format!("{:016x}", request_id());
+    // Where the answer comes, made and opened before asking. Without it
+    // (it cannot be made), the answer file is looked at.
+    let mut reply = match Reply::make(log, &request) {
+        Ok(reply) => Some(reply),
+        Err(e) => {
+            ::log::debug!("sync reply FIFO for {}: {e}", log.display());
+            None
+        }
+    };
     let opened = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
@@ -104,7 +135,6 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
     if super::check_ours_as(&fifo, &channel, "a sync channel", ("a FIFO", is_fifo)).is_err() {
         return Synced::NoChannel;
     }
-    let request = format!("{:016x}", request_id());
     // At most PIPE_BUF bytes: written whole or not at all.
     match channel.write(format!("{request}\n").as_bytes()) {
         Ok(_) => {}
@@ -117,40 +147,100 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
     }
     drop(channel);
     loop {
+        let look = deadline.min(Instant::now() + GONE_LOOK);
+        match &mut reply {
+            Some(fifo) => match tokio::time::timeout_at(look, fifo.answer(&request)).await {
+                Ok(Some(mark)) => return Synced::Answered(mark),
+                // Closed without our answer: the answer file may hold it.
+                Ok(None) => reply = None,
+                Err(_) => {}
+            },
+            None => tokio::time::sleep_until(look).await,
+        }
+        // A writer of a tmux-wire before the reply FIFOs answers in the
+        // file only.
         if let Some(mark) = answer_to(log, &request) {
             return Synced::Answered(mark);
+        }
+        if Instant::now() >= deadline {
+            return Synced::Silent(
+                "it did not answer a sync in time (it may be stopped, or far behind)".into(),
+            );
         }
         // A writer that ended after the request was written never answers
         // it: nobody holds the FIFO open any more (ENXIO), and all it got
         // is written.
-        let look = deadline.min(Instant::now() + GONE_LOOK);
-        match tokio::time::timeout_at(look, answers.changed()).await {
-            Ok(Ok(())) => {}
-            Err(_) if look < deadline => {
-                let gone = std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-                    .open(&fifo)
-                    .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENXIO));
-                if gone && answer_to(log, &request).is_none() {
-                    return Synced::NoChannel;
-                }
-            }
-            // The watch failed: look again in a moment.
-            Ok(Err(_)) => {
-                tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(10)))
-                    .await
-            }
-            Err(_) => {
-                return match answer_to(log, &request) {
-                    Some(mark) => Synced::Answered(mark),
-                    None => Synced::Silent(
-                        "it did not answer a sync in time (it may be stopped, or far behind)"
-                            .into(),
-                    ),
-                }
+        let gone = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&fifo)
+            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENXIO));
+        if gone && answer_to(log, &request).is_none() {
+            return Synced::NoChannel;
+        }
+    }
+}
+
+/// A reader's own FIFO for the answer to one request ([`reply_path`]),
+/// open for reading; removed when dropped.
+struct Reply {
+    path: PathBuf,
+    fifo: tokio::net::unix::pipe::Receiver,
+    /// What was read from it so far (an answer is one short write).
+    text: Vec<u8>,
+}
+
+impl Reply {
+    fn make(log: &Path, request: &str) -> io::Result<Reply> {
+        let path = reply_path(log, request);
+        nix::unistd::mkfifo(
+            &path,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )?;
+        match tokio::net::unix::pipe::OpenOptions::new().open_receiver(&path) {
+            Ok(fifo) => Ok(Reply {
+                path,
+                fifo,
+                text: Vec::new(),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
             }
         }
+    }
+
+    /// The writer's answer to `request`; `None` if the FIFO was closed
+    /// without it (or cannot be read).
+    async fn answer(&mut self, request: &str) -> Option<Mark> {
+        let mut buf = [0u8; 512];
+        loop {
+            self.fifo.readable().await.ok()?;
+            match self.fifo.try_read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.text.extend_from_slice(&buf[..n]);
+                    if self.text.len() > 64 * 1024 {
+                        return None;
+                    }
+                    if let Some(mark) = std::str::from_utf8(&self.text)
+                        .ok()
+                        .and_then(|text| parse_answer(text, request))
+                    {
+                        return Some(mark);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -400,5 +490,39 @@ mod tests {
         assert_eq!(parse_answer(&text, "cccccccccccccccc"), None);
         assert_eq!(parse_answer("tmux-wire-synced 2 42\n", "x"), None);
         assert_eq!(parse_answer("", "x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_reader_gets_its_answer_in_its_reply_fifo_and_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let mut channel = super::super::SyncChannel::open(&log).unwrap();
+        let request = "0123456789abcdef";
+        let mut reply = Reply::make(&log, request).unwrap();
+        assert!(is_reply_suffix(
+            reply
+                .path
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .strip_prefix("x.")
+                .unwrap()
+        ));
+        channel.answer(vec![request.into()], 8).unwrap();
+        let mark = reply.answer(request).await.unwrap();
+        assert_eq!(mark.received, 8);
+        assert_eq!(mark.writer, std::process::id());
+        // The answer file says it too, for readers without a reply FIFO.
+        assert_eq!(answer_to(&log, request), Some(mark));
+        let path = reply.path.clone();
+        drop(reply);
+        assert!(!path.exists(), "the reply FIFO is removed");
+        // A request whose reader is gone (no FIFO) is answered in the file.
+        channel.answer(vec!["00000000000000ff".into()], 9).unwrap();
+        assert_eq!(
+            answer_to(&log, "00000000000000ff").map(|m| m.received),
+            Some(9)
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{index, open_append, rotated, FileId, Limits};
+use super::{index, open_append, rotated, FileId, Limits, SyncChannel};
 
 /// Standard input for [`sink`], reminding the tmux server that started the
 /// sink to reap its children after each half second without input (the
@@ -78,6 +78,20 @@ impl<R> NudgingStdin<R> {
     }
 }
 
+/// How many bytes `input` holds unread (`FIONREAD`: a pipe's or a
+/// socket's); `None` where it cannot be asked.
+fn unread(input: &impl std::os::fd::AsFd) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::io::ioctl_fionread(input).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = input;
+        None
+    }
+}
+
 /// What a [`Source`] gives next.
 enum Next {
     /// This many bytes of input in the buffer.
@@ -125,23 +139,32 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
                 n => Next::Data(n),
             });
         };
-        if let Some(requests) = sync.pending.take() {
-            // Draining for a sync: what is in the pipe now, without waiting.
-            let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-            let ready = match poll(&mut fds, PollTimeout::ZERO) {
-                Ok(n) => n > 0,
-                Err(nix::errno::Errno::EINTR) => true,
-                Err(e) => return Err(e.into()),
+        if let Some((requests, budget)) = sync.pending.take() {
+            // Draining for a sync: what was in the pipe when the requests
+            // were seen, without waiting for more (a flood would never let
+            // a drain "until empty" end; the reader's second sync sees
+            // what came after).
+            if budget == 0 {
+                return Ok(Next::Sync(requests));
+            }
+            let ready = loop {
+                let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::ZERO) {
+                    Ok(n) => break n > 0,
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
             };
             if !ready {
                 return Ok(Next::Sync(requests));
             }
-            let n = self.stdin.read(buf)?;
+            let most = usize::try_from(budget).unwrap_or(usize::MAX).min(buf.len());
+            let n = self.stdin.read(&mut buf[..most])?;
             if n == 0 {
                 sync.ended = true;
                 return Ok(Next::Sync(requests));
             }
-            sync.pending = Some(requests);
+            sync.pending = Some((requests, budget - n as u64));
             return Ok(Next::Data(n));
         }
         if sync.ended {
@@ -178,8 +201,10 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
             if asked {
                 let requests = sync.take_requests();
                 if !requests.is_empty() {
-                    // Answered once the pipe is drained (see above).
-                    sync.pending = Some(requests);
+                    // Answered once what is in the pipe now is read (see
+                    // above); where that cannot be known, once it is empty.
+                    let budget = unread(&self.stdin).unwrap_or(u64::MAX);
+                    sync.pending = Some((requests, budget));
                     return self.next(buf);
                 }
             }
@@ -195,121 +220,6 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
                 });
             }
         }
-    }
-}
-
-/// The writer's side of the sync channel (see the keeper's `log::sync`): the FIFO
-/// readers write requests into, and the answer file it replaces after
-/// each sync.
-pub struct SyncChannel {
-    /// Opened for reading and writing, so it never reads end of file.
-    fifo: File,
-    answer: PathBuf,
-    /// The last requests served, with what had been received then.
-    served: std::collections::VecDeque<(String, u64)>,
-    /// Requests seen, answered once the input is drained.
-    pending: Option<Vec<String>>,
-    /// Input ended while draining.
-    ended: bool,
-    /// Bytes of a request not yet ended by its newline.
-    partial: Vec<u8>,
-}
-
-/// How many served requests the answer file names.
-const SERVED_KEPT: usize = 64;
-
-impl SyncChannel {
-    /// Make (0600) or reuse the FIFO of the log at `log`; one that is not
-    /// a FIFO, not ours, linked elsewhere or open to others is refused.
-    pub fn open(log: &Path) -> io::Result<SyncChannel> {
-        use nix::sys::stat::Mode;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = super::sync::fifo_path(log);
-        match nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let fifo = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| super::refused_link(&path, e))?;
-        super::check_ours_as(
-            &path,
-            &fifo,
-            "a sync channel",
-            ("a FIFO", |t| {
-                use std::os::unix::fs::FileTypeExt;
-                t.is_fifo()
-            }),
-        )?;
-        Ok(SyncChannel {
-            fifo,
-            answer: super::sync::answer_path(log),
-            served: Default::default(),
-            pending: None,
-            ended: false,
-            partial: Vec::new(),
-        })
-    }
-
-    /// The requests in the FIFO now (a request is a line of 16 hex
-    /// digits; anything else is dropped).
-    fn take_requests(&mut self) -> Vec<String> {
-        let mut buf = [0u8; 4096];
-        loop {
-            match (&self.fifo).read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => self.partial.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let Some(end) = memchr::memrchr(b'\n', &self.partial) else {
-            if self.partial.len() > 64 {
-                self.partial.clear();
-            }
-            return Vec::new();
-        };
-        let lines: Vec<u8> = self.partial.drain(..=end).collect();
-        lines
-            .split(|&b| b == b'\n')
-            .filter(|l| l.len() == 16 && l.iter().all(u8::is_ascii_hexdigit))
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect()
-    }
-
-    /// Say that `requests` are served, `received` bytes of input being in
-    /// the log (or counted as lost): replace the answer file.
-    fn answer(&mut self, requests: Vec<String>, received: u64) -> io::Result<()> {
-        for request in requests {
-            if self.served.len() == SERVED_KEPT {
-                self.served.pop_front();
-            }
-            self.served.push_back((request, received));
-        }
-        let mut text = format!("{} {}\n", super::sync::ANSWER_HEADER, std::process::id());
-        for (request, received) in &self.served {
-            text.push_str(&format!("{request} {received}\n"));
-        }
-        let mut temp = self.answer.as_os_str().to_owned();
-        temp.push(".new");
-        let temp = PathBuf::from(temp);
-        match std::fs::remove_file(&temp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        drop(file);
-        std::fs::rename(&temp, &self.answer)
     }
 }
 
@@ -723,50 +633,6 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn requests_are_read_whole_and_answers_name_them() {
-        use super::super::sync::{answer_path, fifo_path, sync, Synced};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log");
-        let mut channel = SyncChannel::open(&path).unwrap();
-        let mut fifo = OpenOptions::new()
-            .write(true)
-            .open(fifo_path(&path))
-            .unwrap();
-        // A request, something that is not one, and half of the next.
-        fifo.write_all(b"0123456789abcdef\nnot a request\n0000")
-            .unwrap();
-        assert_eq!(channel.take_requests(), ["0123456789abcdef"]);
-        fifo.write_all(b"000000000001\n").unwrap();
-        assert_eq!(channel.take_requests(), ["0000000000000001"]);
-        channel.answer(vec!["0123456789abcdef".into()], 8).unwrap();
-        let answer = std::fs::read_to_string(answer_path(&path)).unwrap();
-        assert!(answer.ends_with("0123456789abcdef 8\n"), "{answer}");
-        // A FIFO nobody reads (an older writer's, or a writer gone): no
-        // channel, so readers fall back to a quiet window.
-        drop(channel);
-        drop(fifo);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        assert!(matches!(sync(&path, deadline).await, Synced::NoChannel));
-    }
-
-    #[test]
-    fn a_sync_channel_that_is_not_ours_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log");
-        // A regular file where the FIFO belongs.
-        std::fs::write(super::super::sync::fifo_path(&path), "").unwrap();
-        let err = SyncChannel::open(&path).err().unwrap();
-        assert!(err.to_string().contains("not a FIFO"), "{err}");
-        std::fs::remove_file(super::super::sync::fifo_path(&path)).unwrap();
-        // A link to one.
-        let other = dir.path().join("other");
-        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
-        let err = SyncChannel::open(&path).err().unwrap();
-        assert!(err.to_string().contains("symbolic link"), "{err}");
-    }
-
     #[test]
     fn the_writer_answers_a_sync_only_once_the_input_before_it_is_in_the_log() {
         use super::super::sync::{answer_path, fifo_path};
@@ -822,6 +688,79 @@ mod tests {
         );
         assert!(answer.contains("00000000000000aa 4\n"), "{answer}");
         drop(write);
+        sink.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_sync_during_a_flood_is_answered_once_what_was_there_is_in_the_log() {
+        use super::super::sync::{answer_path, fifo_path};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let input = NudgingStdin {
+            stdin: File::from(read),
+            server: None,
+            sync: None,
+        }
+        .with_sync(&path);
+        let mut fifo = OpenOptions::new()
+            .write(true)
+            .open(fifo_path(&path))
+            .unwrap();
+        // A full pipe, then the request, before the writer looks.
+        let mut write = File::from(write);
+        if unread(&write).is_none() {
+            return; // no FIONREAD here: the drain is "until empty"
+        }
+        let nonblocking = |file: &File, on: bool| {
+            use nix::fcntl::{fcntl, FcntlArg, OFlag};
+            let flags = if on {
+                OFlag::O_NONBLOCK
+            } else {
+                OFlag::empty()
+            };
+            fcntl(file, FcntlArg::F_SETFL(flags)).unwrap();
+        };
+        nonblocking(&write, true);
+        let mut before = 0u64;
+        while let Ok(n) = write.write(&[b'x'; 4096]) {
+            before += n as u64;
+        }
+        nonblocking(&write, false);
+        fifo.write_all(b"00000000000000cc\n").unwrap();
+        // And output that never stops.
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flood = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if write.write_all(&[b'y'; 4096]).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let sink = {
+            let path = path.clone();
+            std::thread::spawn(move || sink_from(input, &path, Limits::default(), |_| {}))
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let line = loop {
+            let answer = std::fs::read_to_string(answer_path(&path)).unwrap_or_default();
+            if let Some(line) = answer.lines().find(|l| l.starts_with("00000000000000cc")) {
+                break line.to_string();
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no answer during the flood"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        // Exactly what the pipe held when the request was seen.
+        assert_eq!(line, format!("00000000000000cc {before}"));
+        stop.store(true, Ordering::Relaxed);
+        flood.join().unwrap();
         sink.join().unwrap().unwrap();
     }
 }
