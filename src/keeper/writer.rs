@@ -289,7 +289,6 @@ impl Keeper {
             }
             let _ = self.once(unset_log_error(pane)).await;
             self.once(commands::pipe_output(pane, &sink)).await?;
-            log::sync::until_listening(&path).await;
             let _ = self
                 .once(Command::from_argv([
                     "wait-for",
@@ -302,6 +301,11 @@ impl Keeper {
         // Bounded: a server that is shutting down holds a new client
         // without answering.
         let revived = tokio::time::timeout(REVIVE_WITHIN, revived).await;
+        if matches!(revived, Ok(Ok(()))) && fresh.is_none() {
+            // A time of its own: a writer slow to open its sync channel is
+            // not a server that did not answer.
+            log::sync::until_listening(&path).await;
+        }
         if let (Ok(Ok(())), Some(fresh)) = (&revived, fresh) {
             match fresh {
                 Some(now) => *info = now,

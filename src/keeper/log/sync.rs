@@ -37,8 +37,9 @@
 //! since tmux 3.2), so all its output is in the socket or the log.
 //!
 //! A writer that does not answer in time (stopped, or gone with its FIFO
-//! left behind and a request buffered) makes the check fail: the caller
-//! must say that the log may be incomplete, never answer short. A log
+//! left behind and a request buffered), or a FIFO that is not ours, makes
+//! the check fail: the caller must say that the log may be incomplete,
+//! never answer short. A log
 //! without a FIFO, or whose FIFO no writer holds open (a writer of a
 //! tmux-wire before this channel, or no writer at all: `ENXIO`), falls back
 //! to waiting until the log stays unchanged for a quiet window, which is
@@ -132,8 +133,10 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         // No FIFO, or no writer holds it open, or not ours: no channel.
         Err(_) => return Synced::NoChannel,
     };
-    if super::check_ours_as(&fifo, &channel, "a sync channel", ("a FIFO", is_fifo)).is_err() {
-        return Synced::NoChannel;
+    // One that is not ours was put there by someone else: say so rather
+    // than fall back to a guess.
+    if let Err(e) = super::check_ours_as(&fifo, &channel, "a sync channel", ("a FIFO", is_fifo)) {
+        return Synced::Silent(e.to_string());
     }
     // At most PIPE_BUF bytes: written whole or not at all.
     match channel.write(format!("{request}\n").as_bytes()) {
