@@ -128,7 +128,7 @@ impl LogFollow {
     /// missed goes to `on_missed`, between the lines before it and the
     /// lines after it, which begin at the start of a line
     /// ([`log::Missed`]). Each call has the lines of one read
-    /// (at most [`log::READ_CHUNK`] bytes), in order; a caller that
+    /// (at most 1 MiB), in order; a caller that
     /// buffers its output writes it out at the end of each call. The log is the source, so nothing is
     /// passed twice or lost (tmux 3.3a can drop the last `%output` of a
     /// pane that is dying), and the log directory's changes (inotify, or

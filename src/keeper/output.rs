@@ -53,7 +53,7 @@ impl Keeper {
 
     /// The last `n` lines of `name`'s log, as a person reads them
     /// ([`crate::text::Lines`]) or with `raw` as the process wrote them, and
-    /// the end of the log as read (where a [`log::Follower`] goes on).
+    /// the end of the log as read (where following it goes on).
     pub fn logs(
         &self,
         name: &str,
@@ -123,9 +123,9 @@ impl Keeper {
     /// The last `n` lines of `name`: from its log, or, for a session the
     /// keeper did not start (no log), from what tmux still holds (the
     /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
-    /// The position is where a [`log::Follower`] goes on; `None` without a
+    /// The position is where following it goes on; `None` without a
     /// log. With `whole_lines`, a last line without its newline yet is left
-    /// to the follower (see [`log::tail`]).
+    /// to the follower.
     pub async fn logs_or_history(
         &self,
         name: &str,

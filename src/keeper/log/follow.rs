@@ -390,6 +390,7 @@ impl Follower {
 
     /// Whether any of the log after the start was rotated away before it
     /// was read (see [`Follower::take_missed`] for what).
+    #[cfg(test)]
     pub fn missed(&self) -> bool {
         self.missed
     }

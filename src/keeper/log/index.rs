@@ -262,12 +262,12 @@ pub struct Located {
     /// No line had begun after the bytes rotated away (or the cursor is
     /// marked so: [`Cursor::mid_line`]): `position` is inside the line
     /// they cut (the end of the log when it was located), and a reader
-    /// skips to the start of the next line first
-    /// ([`super::Follower::skipping_to_a_line`]).
+    /// skips to the start of the next line first.
     pub mid_line: bool,
 }
 
 /// The cursor at the end of the log now.
+#[cfg(test)]
 pub fn end_cursor(log: &Path) -> io::Result<Cursor> {
     let meta = open_read(log)?.metadata()?;
     let index = Index::for_reading(log)?;

@@ -1,9 +1,9 @@
 //! Durable logs: the writer tmux pipes a pane's output into, with size
 //! rotation, and the reader behind `logs`.
 //!
-//! `pipe-pane -O` runs `tmux-wire log-sink --max-bytes N --keep K FILE` as
-//! a child of the tmux server, so it keeps writing while no client is
-//! connected. The sink appends to FILE; when FILE reaches N bytes it becomes
+//! `pipe-pane -O` runs the log writer helper (`PROGRAM __tmux-wire-helper
+//! VERSION log-sink ... FILE`, see [`super::helper_main`]) as a child of the
+//! tmux server, so it keeps writing while no client is connected. The sink appends to FILE; when FILE reaches N bytes it becomes
 //! FILE.1 (FILE.1 becomes FILE.2, and so on up to FILE.K; the oldest is
 //! dropped), so a chatty process holds at most (K + 1) x N bytes of disk.
 
@@ -20,15 +20,21 @@ mod sync_answer;
 mod watch;
 mod writer;
 pub(crate) use caught_up::sink_path;
-pub use follow::{Follower, Missed, READ_CHUNK};
-pub use index::{cursor_at, end_cursor, index_path, locate, Cursor, Located};
-pub use read::{page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end};
-pub(crate) use read::{tail_to_whole_end_as, RenderedLine};
+pub use follow::Missed;
+pub(crate) use follow::{Follower, READ_CHUNK};
+pub(crate) use index::{cursor_at, index_path, locate};
+pub use index::{Cursor, Located};
+pub(crate) use read::{
+    page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end_as, RenderedLine,
+};
 pub(crate) use sync_answer::SyncChannel;
 #[cfg(target_os = "linux")]
 pub(crate) use watch::InotifyFd;
-pub use watch::{settle, LogWatch, FLOOD_PACE};
-pub use writer::{gap_line, sink, sink_reporting, sink_synced, NudgingStdin, GAP_MARK};
+pub(crate) use watch::{settle, LogWatch, FLOOD_PACE};
+#[cfg(test)]
+pub(crate) use writer::sink;
+pub use writer::{gap_line, GAP_MARK};
+pub(crate) use writer::{sink_synced, NudgingStdin};
 
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,7 @@ pub fn tail(
 /// `whole_lines`), and the position where a reader of whole lines goes on
 /// (as with it): the start of that line, or the end of the log. One read
 /// gives both, so no line written in between is in neither.
+#[cfg(test)]
 pub fn tail_to_whole_end(path: &Path, n: usize, raw: bool) -> io::Result<(Vec<String>, Position)> {
     tail_as(path, n, raw, Upto::AllToWholeEnd)
 }

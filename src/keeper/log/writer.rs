@@ -114,8 +114,10 @@ trait Source {
     }
 }
 
+#[cfg(test)]
 struct Plain<R>(R);
 
+#[cfg(test)]
 impl<R: Read> Source for Plain<R> {
     fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
         Ok(match self.0.read(buf)? {
@@ -224,6 +226,7 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
 }
 
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
+#[cfg(test)]
 pub fn sink(input: impl Read, path: &Path, limits: Limits) -> io::Result<()> {
     sink_reporting(input, path, limits, |_| {})
 }
@@ -247,6 +250,7 @@ pub fn sink_synced(
 /// gap in the log ([`gap_line`]) before the output goes on. `report` is
 /// told when writing stops (`Some(reason)`) and when it works again
 /// (`None`). Only a failure to read its input ends it with an error.
+#[cfg(test)]
 pub fn sink_reporting(
     input: impl Read,
     path: &Path,
