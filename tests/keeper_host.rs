@@ -40,10 +40,8 @@ fn child(socket: &str) {
         .unwrap();
     runtime.block_on(async {
         let keeper = Keeper::new(&SocketSpec::Path(socket.into())).unwrap();
-        let (client, pane) = keeper.pane_without_output("t").await.unwrap().into_parts();
-        let idle = keeper
-            .wait_idle_on(&client, "t", pane, Duration::from_millis(100), LIMIT)
-            .await;
+        let process = keeper.process("t").await.unwrap();
+        let idle = process.wait_idle(Duration::from_millis(100), LIMIT).await;
         assert!(idle.is_ok(), "{idle:?}");
     });
     drop(runtime);
@@ -93,8 +91,8 @@ async fn a_dropped_wait_is_put_back_by_restored() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     let keeper = Keeper::new(&SocketSpec::Path(server.socket().into())).unwrap();
-    let (client, pane) = keeper.pane_without_output("t").await.unwrap().into_parts();
-    let mut wait = Box::pin(keeper.wait_exit_on(&client, "t", pane, LIMIT));
+    let process = keeper.process("t").await.unwrap();
+    let mut wait = Box::pin(process.wait_exit(LIMIT));
     // Until the wait has changed the session (remain-on-exit on, so that
     // the exit status is kept), then it is dropped, as by a caller's
     // timeout or an interrupt.

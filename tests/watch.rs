@@ -397,10 +397,9 @@ async fn a_wait_dropped_by_its_caller_puts_back_what_it_changed() {
         }
     };
     assert_eq!(own_remain().await, "");
-    let waiting = {
-        let (keeper, client) = (keeper.clone(), client.clone());
-        tokio::spawn(async move { keeper.wait_exit_on(&client, "t", pane, LIMIT).await })
-    };
+    let process = keeper.process("t").await.unwrap();
+    assert_eq!(process.pane(), pane);
+    let waiting = tokio::spawn(async move { process.wait_exit(LIMIT).await });
     until_async(
         "the wait to keep the pane (remain-on-exit on)",
         LIMIT,

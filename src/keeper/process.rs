@@ -241,8 +241,30 @@ impl KeptProcess {
         self.keeper.send_keys_to(self, keys).await
     }
 
-    /// Wait for `pattern` in a line of its output, from `from`
-    /// (see [`Keeper::wait_ready_on`]).
+    /// Wait for `pattern` in a line of its output, from `from`, unless the
+    /// process exits first (then [`KeeperError::ExitedBeforeReady`] with
+    /// its last lines). A process the keeper started is matched in its
+    /// log; a session started elsewhere has no log, so there what the pane
+    /// shows counts: from the echo of the last text tmux-wire typed
+    /// ([`WaitFrom::LastInput`], found by its content,
+    /// [`watch::Since::Input`]; the whole screen if nothing was typed), or
+    /// only the next lines it prints ([`WaitFrom::Now`]). Either way
+    /// [`WaitFrom::Now`] starts at the next whole line: a line already
+    /// begun is not read.
+    ///
+    /// A wait in a log that falls behind it (output rotated away before
+    /// the wait read it, or after a cursor it starts from) says what it
+    /// missed: with the match ([`Found::missed`]), or around the error it
+    /// ends with ([`KeeperError::MissedThenFailed`]).
+    ///
+    /// A wait on a session the keeper did not start turns its pane's
+    /// `remain-on-exit` on while it runs, and puts it back when it ends.
+    /// Dropped before it ends (a caller's timeout, a task aborted, the
+    /// host's own Ctrl-C handling), it puts the pane back from a task of
+    /// its own; [`Keeper::restored`] awaits that. The library catches no
+    /// signal: a host that ends on a signal and wants the pane put back
+    /// first catches it, drops the wait, and awaits [`Keeper::restored`]
+    /// (the CLI does so). The same holds for the other waits.
     pub async fn wait_ready(
         &self,
         pattern: &Regex,
@@ -255,8 +277,8 @@ impl KeptProcess {
             .await
     }
 
-    /// Wait until it printed nothing for `quiet`
-    /// (see [`Keeper::wait_idle_on`]).
+    /// Wait until it printed nothing for `quiet`; an exit first is
+    /// [`KeeperError::EndedWhileWaiting`].
     pub async fn wait_idle(
         &self,
         quiet: Duration,
@@ -268,15 +290,24 @@ impl KeptProcess {
             .await
     }
 
-    /// Wait until it exits; for a process the keeper started, until its
-    /// log holds all it wrote (see [`Keeper::wait_exit_on`]).
+    /// Wait until it exits. For a process the keeper started, it returns
+    /// once the log holds all the process wrote (a sync with its log
+    /// writer says so; with a writer of an older tmux-wire, once the log
+    /// stayed unchanged for [`super::LOG_SETTLE`] after the exit), so
+    /// reading the log right after it misses nothing. A log writer that
+    /// does not answer within 5 s is [`KeeperError::LogWriter`]: the log
+    /// may not hold all the output.
     pub async fn wait_exit(&self, timeout: Duration) -> Result<ExitStatus, KeeperError> {
         let (client, name, pane) = self.parts();
         self.keeper.wait_exit_on(client, name, pane, timeout).await
     }
 
-    /// Wait until its program waits for input
-    /// (see [`Keeper::wait_input_on`]).
+    /// Wait until its program waits for input (blocked reading its
+    /// terminal; see [`crate::watch::input`]), unless it exits first. The
+    /// check runs when its output goes quiet: for a process the keeper
+    /// started, its log's changes say so; for one started elsewhere, the
+    /// pane's output (on a connection of its own, the session left as it
+    /// was found).
     pub async fn wait_input(&self, timeout: Duration) -> Result<(), KeeperError> {
         let (client, name, pane) = self.parts();
         self.keeper.wait_input_on(client, name, pane, timeout).await

@@ -112,7 +112,7 @@ impl Keeper {
     /// The output of `name` from `from` on, with a cursor for the next
     /// read and, once the process has ended, its status. The status is
     /// taken before the output is read, and for an ended process a sync
-    /// with its log writer comes first (see [`Keeper::wait_exit_on`]), so a
+    /// with its log writer comes first (see [`KeptProcess::wait_exit`](super::KeptProcess::wait_exit)), so a
     /// read that reports the end holds all the output before it; a writer
     /// that does not answer is [`KeeperError::LogWriter`].
     pub async fn read_output(

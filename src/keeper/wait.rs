@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// After a process exits, a log whose writer has no sync channel (one of an
 /// older tmux-wire) is taken as complete once it stayed unchanged this long
-/// (see [`Keeper::wait_exit_on`]); a writer with one is asked instead.
+/// (see [`super::KeptProcess::wait_exit`]); a writer with one is asked instead.
 pub const LOG_SETTLE: Duration = Duration::from_millis(100);
 
 /// How long [`Keeper::wait_exit_on`] waits at most for the log writer to
@@ -20,23 +20,9 @@ pub const LOG_SETTLE: Duration = Duration::from_millis(100);
 pub(super) const LOG_SETTLE_AT_MOST: Duration = Duration::from_secs(5);
 
 impl Keeper {
-    /// Wait for `pattern` in a line of `name`'s output, from `from`, unless
-    /// the process exits first (then [`KeeperError::ExitedBeforeReady`]
-    /// with its last lines); on a connection the caller already has to
-    /// `name`'s session (a [`super::KeptProcess`]'s, or from
-    /// [`Keeper::pane`]). A process the keeper
-    /// started is matched in its log; a session started elsewhere has no
-    /// log, so there what the pane shows counts: from the echo of the last
-    /// text tmux-wire typed ([`WaitFrom::LastInput`], found by its content,
-    /// [`watch::Since::Input`]; the whole screen if nothing was typed), or only the next
-    /// lines it prints ([`WaitFrom::Now`]). Either way `--from now` starts
-    /// at the next whole line: a line already begun is not read.
-    ///
-    /// A wait in a log that falls behind it (output rotated away before
-    /// the wait read it, or after a cursor it starts from) says what it
-    /// missed: with the match ([`ready::Found::missed`]), or around the
-    /// error it ends with ([`KeeperError::MissedThenFailed`]).
-    pub async fn wait_ready_on(
+    /// [`KeptProcess::wait_ready`](super::KeptProcess::wait_ready) on a
+    /// connection to `name`'s session and its pane.
+    pub(crate) async fn wait_ready_on(
         &self,
         client: &Client,
         name: &str,
@@ -131,7 +117,7 @@ impl Keeper {
     /// catches no signal: a host that ends on a signal and wants the pane
     /// put back first catches it, drops the wait, and awaits
     /// [`Keeper::restored`] (the CLI does so).
-    pub async fn leaving_as_found<T>(
+    pub(crate) async fn leaving_as_found<T>(
         &self,
         client: &Client,
         name: &str,
@@ -185,7 +171,7 @@ impl Keeper {
 
     /// Wait until what waits dropped before their end had changed on
     /// sessions the keeper did not start is put back (see
-    /// [`Keeper::leaving_as_found`]): the call for a host that drops a
+    /// [`KeptProcess::wait_ready`](super::KeptProcess::wait_ready)): the call for a host that drops a
     /// wait (on a signal, a timeout of its own) and then ends. Shared by
     /// this keeper and its clones; at once when nothing is left. The first
     /// error of a restore that failed, if any.
@@ -222,14 +208,10 @@ impl Keeper {
         self.restores.lock().failed.take().map_or(Ok(()), Err)
     }
 
-    /// Wait until `name`'s process exits; see [`Keeper::leaving_as_found`].
-    /// For a process the keeper started, it returns once the log holds all
-    /// the process wrote (a sync with its log writer says so; with a writer
-    /// of an older tmux-wire, once the log stayed unchanged for
-    /// [`LOG_SETTLE`] after the exit), so `logs` right after it misses
-    /// nothing. A log writer that does not answer within 5 s is
-    /// [`KeeperError::LogWriter`]: the log may not hold all the output.
-    pub async fn wait_exit_on(
+    /// [`KeptProcess::wait_exit`](super::KeptProcess::wait_exit) on a
+    /// connection to `name`'s session and its pane; see
+    /// [`Keeper::leaving_as_found`].
+    pub(crate) async fn wait_exit_on(
         &self,
         client: &Client,
         name: &str,
@@ -258,9 +240,9 @@ impl Keeper {
         Ok(status)
     }
 
-    /// Wait until `name`'s process printed nothing for `quiet`; an exit
-    /// first is [`KeeperError::EndedWhileWaiting`].
-    pub async fn wait_idle_on(
+    /// [`KeptProcess::wait_idle`](super::KeptProcess::wait_idle) on a
+    /// connection to `name`'s session and its pane.
+    pub(crate) async fn wait_idle_on(
         &self,
         client: &Client,
         name: &str,
@@ -283,13 +265,9 @@ impl Keeper {
         self.leaving_as_found(client, name, pane, wait).await
     }
 
-    /// Wait until `name`'s program waits for input (blocked reading its
-    /// terminal; see [`crate::watch::input`]), unless it exits first. The
-    /// check runs when its output goes quiet: for a process the keeper
-    /// started, its log's changes say so; for one started elsewhere, the
-    /// pane's output (on a connection of its own, the session left as it
-    /// was found).
-    pub async fn wait_input_on(
+    /// [`KeptProcess::wait_input`](super::KeptProcess::wait_input) on a
+    /// connection to `name`'s session and its pane.
+    pub(crate) async fn wait_input_on(
         &self,
         client: &Client,
         name: &str,
