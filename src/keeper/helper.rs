@@ -53,8 +53,9 @@ const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// A helper's error file beyond this size starts again.
 const ERRORS_MAX: u64 = 64 << 10;
 
-/// Programs that answered `hello` in this process (path and mtime).
-static CHECKED: Mutex<Vec<(PathBuf, Option<SystemTime>)>> = Mutex::new(Vec::new());
+/// Programs that answered `hello` to a keeper and its clones (path and
+/// modification time).
+pub(super) type CheckedHelpers = std::sync::Arc<Mutex<Vec<(PathBuf, Option<SystemTime>)>>>;
 
 /// Run the helper this process was started as, if it was: returns `None`
 /// when the arguments are not a helper invocation (the program goes on
@@ -474,8 +475,8 @@ impl Keeper {
     }
 
     /// The helper program, once it answered as a helper of this format
-    /// (asked once per program and modification time in this process,
-    /// off the async runtime).
+    /// (asked once per program and modification time by this keeper and
+    /// its clones, off the async runtime).
     pub(super) async fn checked_helper(&self) -> Result<PathBuf, KeeperError> {
         let program = self.helper_path()?;
         if self.helper_known {
@@ -487,11 +488,11 @@ impl Keeper {
             .ok();
         let key = (program.clone(), modified);
         let known = |checked: &Vec<_>| checked.contains(&key);
-        if CHECKED.lock().is_ok_and(|c| known(&c)) {
+        if self.checked_helpers.lock().is_ok_and(|c| known(&c)) {
             return Ok(program);
         }
         hello(&program).await?;
-        if let Ok(mut checked) = CHECKED.lock() {
+        if let Ok(mut checked) = self.checked_helpers.lock() {
             if !known(&checked) {
                 checked.push(key);
             }

@@ -126,6 +126,8 @@ pub struct Keeper {
     log_max_age: Option<Duration>,
     /// What dropped waits put back ([`Keeper::restored`]).
     restores: wait::Restores,
+    /// Helper programs that answered as helpers of this format.
+    checked_helpers: helper::CheckedHelpers,
 }
 
 impl Keeper {
@@ -141,6 +143,7 @@ impl Keeper {
             log_limits: log::Limits::default(),
             log_max_age: Some(housekeeping::LOG_MAX_AGE),
             restores: wait::Restores::default(),
+            checked_helpers: helper::CheckedHelpers::default(),
         })
     }
 
