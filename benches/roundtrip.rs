@@ -197,10 +197,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("direct-probe-every-time", |b| {
-        let opts = tmux_wire::transport::direct::DirectOptions {
-            reuse_probe: false,
-            ..Default::default()
-        };
+        let opts = tmux_wire::transport::direct::DirectOptions::default().probe_again();
         let attach = ["attach-session", "-f", "ignore-size", "-t", "bench"];
         b.to_async(&rt).iter(|| async {
             let pipe = tmux_wire::transport::direct::connect(&server.socket, &attach, &opts)

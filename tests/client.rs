@@ -24,12 +24,10 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
 }
 
 async fn connect(server: &TmuxServer, transport: TransportChoice) -> Client {
-    let opts = ConnectOptions {
-        tmux: Some(common::tmux::program()),
-        ..ConnectOptions::attach("t")
-            .socket_path(server.socket())
-            .transport(transport)
-    };
+    let opts = ConnectOptions::attach("t")
+        .socket_path(server.socket())
+        .transport(transport)
+        .tmux(common::tmux::program());
     within("connect", Client::connect(&opts))
         .await
         .expect("connect")
@@ -391,12 +389,10 @@ async fn attaching_to_a_missing_session_is_an_error() {
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
     let server = TmuxServer::start();
     for choice in [TransportChoice::Direct, TransportChoice::Process] {
-        let opts = ConnectOptions {
-            tmux: Some(common::tmux::program()),
-            ..ConnectOptions::attach("nosuch")
-                .socket_path(server.socket())
-                .transport(choice)
-        };
+        let opts = ConnectOptions::attach("nosuch")
+            .socket_path(server.socket())
+            .transport(choice)
+            .tmux(common::tmux::program());
         let err = within("connect", Client::connect(&opts)).await.unwrap_err();
         assert!(err.to_string().contains("can't find session"), "{err}");
     }
@@ -731,11 +727,10 @@ async fn detach_waits_for_the_end_and_reports_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_reaches_every_version_and_keeps_tmux_refusals() {
     let server = TmuxServer::start();
-    let once = |argv: &[&str]| ConnectOptions {
-        socket: tmux_wire::server::SocketSpec::Path(server.socket().to_path_buf()),
-        command: argv.iter().map(|a| a.to_string()).collect(),
-        tmux: Some(common::tmux::program()),
-        ..Default::default()
+    let once = |argv: &[&str]| {
+        ConnectOptions::command(argv.iter().copied())
+            .socket_path(server.socket())
+            .tmux(common::tmux::program())
     };
     let version = common::tmux::version();
     let (reply, info) = within(

@@ -73,8 +73,19 @@ pub enum TransportChoice {
     Process,
 }
 
-/// How to connect.
+/// How to connect: [`ConnectOptions::attach`] or
+/// [`ConnectOptions::command`], then the builder methods.
+///
+/// ```
+/// use tmux_wire::client::{ConnectOptions, TransportChoice};
+/// let options = ConnectOptions::attach("work")
+///     .socket_path("/tmp/demo.sock")
+///     .transport(TransportChoice::Direct)
+///     .probe_timeout(std::time::Duration::from_secs(2));
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// Which server.
     pub socket: SocketSpec,
@@ -114,9 +125,36 @@ impl ConnectOptions {
         }
     }
 
+    /// Run `argv` as the initial command instead (it must attach, such as
+    /// `["new-session", "-A", "-s", "work"]`).
+    pub fn command<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        ConnectOptions {
+            command: argv.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
+
     /// Use the socket at `path`.
     pub fn socket_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.socket = SocketSpec::Path(path.into());
+        self
+    }
+
+    /// Use this socket.
+    pub fn socket(mut self, socket: SocketSpec) -> Self {
+        self.socket = socket;
+        self
+    }
+
+    /// Run this tmux program for the process transport.
+    pub fn tmux(mut self, program: impl Into<std::path::PathBuf>) -> Self {
+        self.tmux = Some(program.into());
+        self
+    }
+
+    /// Let the version probe take at most this long.
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
         self
     }
 

@@ -39,8 +39,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-/// Options of a direct connection.
+/// Options of a direct connection: the default, then the builder methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DirectOptions {
     /// How long the version probe may take.
     pub probe_timeout: Duration,
@@ -52,6 +53,34 @@ pub struct DirectOptions {
     /// (in this process, or in another tmux-wire process: see the module
     /// docs) instead of probing again.
     pub reuse_probe: bool,
+}
+
+impl DirectOptions {
+    /// Let the version probe take at most this long.
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
+    /// Send this working directory to the server.
+    pub fn cwd(mut self, cwd: impl Into<std::path::PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Send no environment (the server's own is used for what the
+    /// client's would give).
+    pub fn without_environment(mut self) -> Self {
+        self.send_environment = false;
+        self
+    }
+
+    /// Probe the server's version again even if an earlier probe of the
+    /// same server process is remembered.
+    pub fn probe_again(mut self) -> Self {
+        self.reuse_probe = false;
+        self
+    }
 }
 
 impl Default for DirectOptions {
