@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 mod caught_up;
 mod follow;
 mod index;
+mod input;
 mod read;
 pub(crate) mod sync;
 mod sync_answer;
@@ -24,6 +25,7 @@ pub use follow::Missed;
 pub(crate) use follow::{Follower, READ_CHUNK};
 pub(crate) use index::{cursor_at, index_path, locate};
 pub use index::{Cursor, Located};
+pub(crate) use input::NudgingStdin;
 pub(crate) use read::{
     page, page_bytes, raw_lines, render_lines, tail, tail_bytes, tail_to_whole_end_as, RenderedLine,
 };
@@ -33,8 +35,8 @@ pub(crate) use watch::InotifyFd;
 pub(crate) use watch::{settle, LogWatch, FLOOD_PACE};
 #[cfg(test)]
 pub(crate) use writer::sink;
+pub(crate) use writer::sink_synced;
 pub use writer::{gap_line, GAP_MARK};
-pub(crate) use writer::{sink_synced, NudgingStdin};
 
 /// Log size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
