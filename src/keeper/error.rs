@@ -111,7 +111,7 @@ pub enum KeeperError {
         /// The name followed.
         name: String,
         /// Why the connection ended.
-        reason: String,
+        reason: crate::client::CloseReason,
     },
     /// A signal ended the wait: made by a caller that catches signals
     /// (the CLI does, around its waits; the library catches none, see

@@ -246,7 +246,7 @@ impl LogFollow {
         if let Some(rest) = self.follower.rest_as() {
             on_lines(&[rest]);
         }
-        let gone = |reason: String| KeeperError::ServerGone {
+        let gone = |reason: CloseReason| KeeperError::ServerGone {
             name: self.name.clone(),
             reason,
         };
@@ -262,7 +262,6 @@ impl LogFollow {
                     .await
                     .ok()
                     .filter(CloseReason::server_ended)
-                    .map(|reason| reason.to_string())
             }
             _ => None,
         };
@@ -278,11 +277,11 @@ impl LogFollow {
                 .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()));
         match end.expect("the loop ends after the end") {
             Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
-                Err(gone(server_ended.unwrap_or_default()))
+                Err(gone(server_ended.unwrap_or(CloseReason::Lost)))
             }
             Ok(status) => Ok(Followed::Exited(status)),
             Err(WatchError::PaneGone(_)) if server_ended.is_some() => {
-                Err(gone(server_ended.unwrap_or_default()))
+                Err(gone(server_ended.unwrap_or(CloseReason::Lost)))
             }
             Err(WatchError::PaneGone(_)) => Ok(Followed::Gone),
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason)))
@@ -295,10 +294,16 @@ impl LogFollow {
                 Ok(Followed::Gone)
             }
             Err(WatchError::Closed(reason) | WatchError::Client(ClientError::Closed(reason))) => {
-                Err(gone(reason.to_string()))
+                Err(gone(reason))
             }
-            // Whatever failed, a server that is no longer there is the reason.
-            Err(e) if !alive => Err(gone(e.to_string())),
+            // Whatever failed, a server that is no longer there is the
+            // reason.
+            Err(e) if !alive => {
+                ::log::debug!("following {}: {e}, and the server is gone", self.name);
+                Err(gone(CloseReason::Ended(
+                    crate::transport::Ending::ServerGone,
+                )))
+            }
             Err(e) => Err(e.into()),
         }
     }
