@@ -770,11 +770,7 @@ fn wait_interrupted() {
             .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
             .is_some_and(|m| m & 2 != 0)
     };
-    let deadline = Instant::now() + LIMIT;
-    while !catches() {
-        assert!(Instant::now() < deadline, "the wait never caught SIGINT");
-        std::thread::yield_now();
-    }
+    common::wait::until("the wait to catch SIGINT", LIMIT, catches);
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -97,13 +97,10 @@ async fn a_dropped_wait_is_put_back_by_restored() {
     // the exit status is kept), then it is dropped, as by a caller's
     // timeout or an interrupt.
     let socket = server.socket().to_path_buf();
-    let changed = async {
-        let began = std::time::Instant::now();
-        while own_remain_on_exit(&socket, "t") != "on" {
-            assert!(began.elapsed() < LIMIT, "the wait never changed the pane");
-            tokio::task::yield_now().await;
-        }
-    };
+    let changed = common::wait::until_async("the wait to change the pane", LIMIT, || {
+        let socket = socket.clone();
+        async move { own_remain_on_exit(&socket, "t") == "on" }
+    });
     tokio::select! {
         ended = &mut wait => panic!("the wait ended: {ended:?}"),
         () = changed => {}

@@ -708,11 +708,9 @@ fn an_interrupted_wait_puts_the_session_back_and_says_so() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let armed = std::time::Instant::now();
-        while own_setting() != "on" {
-            assert!(armed.elapsed().as_secs() < 20, "the wait never armed");
-            std::thread::yield_now();
-        }
+        common::wait::until("the wait to arm", Duration::from_secs(20), || {
+            own_setting() == "on"
+        });
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(wait.id() as i32), signal).unwrap();
         let out = wait.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
