@@ -134,11 +134,9 @@ async fn until(
 /// The log writer is this program: what the process prints is in its log.
 fn logs_are_written(keeper: &Keeper) -> Result<(), String> {
     block_on(async {
-        let spec = StartSpec {
-            ready: Some(regex::Regex::new("embedded-hello").unwrap()),
-            timeout: Some(Duration::from_secs(20)),
-            ..Default::default()
-        };
+        let spec = StartSpec::default()
+            .ready(regex::Regex::new("embedded-hello").unwrap())
+            .timeout(Duration::from_secs(20));
         let started = keeper
             .start(
                 "logs",
@@ -166,14 +164,11 @@ fn logs_are_written(keeper: &Keeper) -> Result<(), String> {
 /// again as often as the policy says.
 fn a_restart_policy_restarts(keeper: &Keeper) -> Result<(), String> {
     block_on(async {
-        let spec = StartSpec {
-            restart: Some(RestartPolicy {
-                when: RestartWhen::OnFailure,
-                max: 2,
-                delay: Duration::from_millis(50),
-            }),
-            ..Default::default()
-        };
+        let spec = StartSpec::default().restart(RestartPolicy {
+            when: RestartWhen::OnFailure,
+            max: 2,
+            delay: Duration::from_millis(50),
+        });
         // Each run leaves a line in a file beside the socket (a restarted
         // run's first output can miss the log on some tmux versions: see
         // README, "Restart policies").
@@ -211,11 +206,9 @@ fn a_restart_policy_restarts(keeper: &Keeper) -> Result<(), String> {
 /// says why.
 fn kill_after_ends_the_run(keeper: &Keeper) -> Result<(), String> {
     block_on(async {
-        let spec = StartSpec {
-            kill_after: Some(Duration::from_millis(500)),
-            kill_grace: Some(Duration::from_millis(200)),
-            ..Default::default()
-        };
+        let spec = StartSpec::default()
+            .kill_after(Duration::from_millis(500))
+            .kill_grace(Duration::from_millis(200));
         keeper
             .start("limited", &argv(&["sleep", "300"]), &spec)
             .await

@@ -97,11 +97,7 @@ fn argv(words: &[&str]) -> Vec<OsString> {
 /// `sh1`: a POSIX shell kept by `keeper`, and a handle for it once it
 /// shows its prompt.
 async fn shell(keeper: &Keeper) -> KeptProcess {
-    let spec = StartSpec {
-        ready: Some(re(r"^[$#] $")),
-        timeout: Some(LIMIT),
-        ..StartSpec::default()
-    };
+    let spec = StartSpec::default().ready(re(r"^[$#] $")).timeout(LIMIT);
     let started = keeper.start("sh1", &argv(&["sh"]), &spec).await.unwrap();
     assert!(!started.already_running);
     keeper.process("sh1").await.unwrap()

@@ -31,7 +31,18 @@ const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
 /// end when it did not see it before the new run.
 pub(super) const OPT_REPLACED: &str = "@tmux-wire-replaced";
 
-/// How to start a process.
+/// How to start a process: the default, then the builder methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use tmux_wire::keeper::StartSpec;
+/// let spec = StartSpec::default()
+///     .cwd("/srv/app")
+///     .env("PORT", "8000")
+///     .ready(regex::Regex::new("Listening on").unwrap())
+///     .timeout(Duration::from_secs(60));
+/// # let _ = spec;
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct StartSpec {
     /// Working directory (default: the caller's).
@@ -56,6 +67,49 @@ impl StartSpec {
     /// How long to wait for `ready`.
     pub fn ready_timeout(&self) -> Duration {
         self.timeout.unwrap_or(Duration::from_secs(30))
+    }
+
+    /// Run it in `dir`.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> StartSpec {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Set `name` to `value` in its environment (on top of the caller's).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> StartSpec {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Return from the start once a line of its output matches `pattern`
+    /// (waiting at most [`StartSpec::timeout`]).
+    pub fn ready(mut self, pattern: Regex) -> StartSpec {
+        self.ready = Some(pattern);
+        self
+    }
+
+    /// Wait this long at most for the `ready` pattern (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> StartSpec {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Stop the run once it has run this long.
+    pub fn kill_after(mut self, limit: Duration) -> StartSpec {
+        self.kill_after = Some(limit);
+        self
+    }
+
+    /// Between the interrupt and the signals of `kill_after`.
+    pub fn kill_grace(mut self, grace: Duration) -> StartSpec {
+        self.kill_grace = Some(grace);
+        self
+    }
+
+    /// Start it again when it ends, as `policy` says.
+    pub fn restart(mut self, policy: super::RestartPolicy) -> StartSpec {
+        self.restart = Some(policy);
+        self
     }
 }
 
