@@ -3,7 +3,7 @@
 //! waiting for input; and the end of the server.
 //!
 //! Nothing is polled. tmux itself says when to look: global hook entries
-//! (index [`EVENTS_HOOK_INDEX`]) on `session-created`, `session-closed`
+//! (index [`super::EVENTS_HOOK_INDEX`], installed and removed by `keeper/hooks.rs`) on `session-created`, `session-closed`
 //! and `pane-died` signal the wait channel [`EVENTS_CHANNEL`], and so do
 //! the keeper's own steps that change a process without such a hook (a
 //! start's respawn and readiness, a restart, an expiry). The stream waits
@@ -14,9 +14,9 @@
 //! Waiting for input is seen per running process when its log goes quiet
 //! ([`crate::watch::input`]).
 
+use super::hooks::{Machinery, ANSWER_WITHIN, EVENTS_CHANNEL};
 use super::inventory::{ProcessInfo, State};
 use super::{log, Keeper, KeeperError, Stopped};
-use crate::client::commands;
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
 use crate::transport::plain;
@@ -25,28 +25,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The wait channel that says "look again".
-pub const EVENTS_CHANNEL: &str = "tmux-wire-events";
-/// The global option that counts the times it was said: tmux forgets a
-/// signal of [`EVENTS_CHANNEL`] when a second one follows while nobody
-/// waits (`wait-for -S` without a waiter toggles the channel), so the
-/// stream also compares this count, every [`BACKSTOP`].
-const EVENTS_COUNT: &str = "@tmux-wire-events";
-/// How often the stream compares [`EVENTS_COUNT`] while it waits.
+/// How often the stream compares the machinery ([`Machinery`]) while it
+/// waits: a "look again" tmux forgot, or hooks another process removed.
 const BACKSTOP: Duration = Duration::from_secs(1);
-
-/// What the hooks and the keeper's own steps run to say "look again":
-/// count, then signal.
-pub(super) fn events_signal() -> String {
-    format!(
-        "set-option -gF {EVENTS_COUNT} '#{{e|+:#{{{EVENTS_COUNT}}},1}}' ; wait-for -S {EVENTS_CHANNEL}"
-    )
-}
-/// How long a live server takes at most to list its processes.
-const ANSWER_WITHIN: Duration = Duration::from_secs(5);
-
-/// The index of tmux-wire's entries in the global hooks it sets.
-pub const EVENTS_HOOK_INDEX: u32 = 4243;
 
 /// One lifecycle event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,48 +212,6 @@ fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleE
 }
 
 impl Keeper {
-    /// Tell a running event stream to look again (a step that no tmux hook
-    /// reports); harmless without one.
-    pub(super) async fn signal_events(&self, client: &crate::client::Client) {
-        let count = commands::set_global_option_format(
-            EVENTS_COUNT,
-            &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
-        );
-        let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
-        let _ = client.commands([count, signal]).await;
-    }
-
-    /// How often "look again" was said on this server ([`EVENTS_COUNT`]);
-    /// `None` where it cannot be read.
-    /// A server that is shutting down holds a new client without
-    /// answering: no answer within [`ANSWER_WITHIN`] is `None` too.
-    async fn events_count(&self) -> Option<u64> {
-        let show = commands::show_global_option(EVENTS_COUNT);
-        let (out, status, _) =
-            tokio::time::timeout(ANSWER_WITHIN, plain::command(&self.socket, &show))
-                .await
-                .ok()?
-                .ok()?;
-        if status != 0 {
-            return None;
-        }
-        let text = String::from_utf8(out).ok()?;
-        match text.trim() {
-            "" => Some(0),
-            n => n.parse().ok(),
-        }
-    }
-
-    /// The hooks that make tmux signal [`EVENTS_CHANNEL`].
-    fn event_hooks() -> Vec<Command> {
-        ["session-created", "session-closed", "pane-died"]
-            .into_iter()
-            .map(|hook| {
-                commands::set_global_hook(&format!("{hook}[{EVENTS_HOOK_INDEX}]"), &events_signal())
-            })
-            .collect()
-    }
-
     /// Pass every lifecycle event on the socket to `emit`, from now on,
     /// until the server goes away ([`LifecycleEvent::ServerGone`], then
     /// `Ok`), or, with `follow_server`, for ever: then a server that comes
@@ -342,6 +281,10 @@ impl Keeper {
                 }
                 () = tx.closed() => {}
             }
+            // Its hooks stay only while a kept process needs them.
+            if server::socket_state_async(&keeper.socket).await.ok() == Some(SocketState::Alive) {
+                keeper.uninstall_if_unused().await;
+            }
         });
         rx
     }
@@ -353,10 +296,8 @@ impl Keeper {
         quiet_start: bool,
         emit: &mut impl FnMut(LifecycleEvent),
     ) -> Result<String, KeeperError> {
-        for hook in Self::event_hooks() {
-            if let Err(e) = self.once(hook).await {
-                return Ok(e.to_string());
-            }
+        if let Err(e) = self.install_event_hooks().await {
+            return Ok(e.to_string());
         }
         let (input_tx, mut input_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
@@ -380,7 +321,15 @@ impl Keeper {
             // `wait-for`) holds a new client without answering until the
             // clients it has are gone: a live one answers in milliseconds.
             // Read before the list: whatever is said after it changes it.
-            let count = self.events_count().await;
+            // Hooks another process removed (its last kept process went)
+            // come back first.
+            let mut machinery = self.machinery().await;
+            if machinery.is_some_and(|m| !m.hooks) {
+                if let Err(e) = self.install_event_hooks().await {
+                    ::log::debug!("installing the event hooks again: {e}");
+                }
+                machinery = self.machinery().await;
+            }
             let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
             let own_look = std::mem::take(&mut own);
             let (mut list, server_pid) = match listed {
@@ -490,8 +439,12 @@ impl Keeper {
                         break;
                     }
                     _ = backstop.tick() => {
-                        // A signal tmux forgot (see EVENTS_COUNT).
-                        if count.is_none() || self.events_count().await != count {
+                        // A signal tmux forgot (see hooks::EVENTS_COUNT),
+                        // or hooks that are gone.
+                        let now = self.machinery().await;
+                        if machinery.is_none() || now != machinery
+                            || now.is_some_and(|m: Machinery| !m.hooks)
+                        {
                             break;
                         }
                     }
@@ -640,12 +593,24 @@ mod tests {
             run_start: run.parse().ok(),
             log_writer: None,
             restarts: Some(restarts),
-            exits: super::super::restart::recorded_exits(exits),
-            exit_runs: super::super::restart::recorded_runs(exits),
+            exits: runs(exits).into_iter().map(|(_, e)| e).collect(),
+            exit_runs: runs(exits),
             waiting_for_input: None,
             ready: None,
             error: None,
+            newer_record: None,
         }
+    }
+
+    /// The runs and exits of a text of `RUN exited N` entries.
+    fn runs(text: &str) -> Vec<(String, ExitStatus)> {
+        text.split(';')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (run, code) = e.split_once(" exited ").unwrap();
+                (run.to_string(), ExitStatus::Exited(code.parse().unwrap()))
+            })
+            .collect()
     }
 
     fn kinds(events: &[LifecycleEvent]) -> Vec<&'static str> {
@@ -676,7 +641,7 @@ mod tests {
         // Ended, and replaced by a start (no restart policy) before the
         // next look: the new session tells how the run before it ended.
         let mut anew = process("1.0:30", State::Running, 0, "");
-        anew.exit_runs = super::super::restart::recorded_runs("1.0:10 exited 3");
+        anew.exit_runs = runs("1.0:10 exited 3");
         let events = changes("p", Some(&seen), &anew);
         assert_eq!(kinds(&events), ["exited", "started"]);
         assert!(matches!(events[0], LifecycleEvent::Exited { code: 3, .. }));

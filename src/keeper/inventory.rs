@@ -3,10 +3,8 @@
 //! ([`PaneRecord`]).
 
 use super::start::{placeholder_starter, starter_alive};
-use super::{
-    unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_EXPIRED, OPT_LOG,
-    OPT_RUN, OPT_STARTED,
-};
+use super::record::{self, Record, RecordError};
+use super::{unix_now, validate_name, Keeper, KeeperError};
 use crate::client::{commands, Client, ClientError, ErrorKind, TransportChoice};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::server::{self, SocketState};
@@ -118,6 +116,12 @@ pub struct ProcessInfo {
     /// run, and after that only if the writer failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_writer: Option<super::LogWriter>,
+    /// The version of its record when a newer tmux-wire started it (then
+    /// nothing else of the record is read, and the keeper's steps refuse
+    /// it: [`KeeperError::NewerRecord`]).
+    #[serde(skip)]
+    #[doc(hidden)]
+    pub newer_record: Option<String>,
 }
 
 /// Declares [`PaneRecord`] and [`FIELDS`] from one list of
@@ -126,11 +130,12 @@ pub struct ProcessInfo {
 macro_rules! pane_record {
     ($($field:ident: $variable:expr,)*) => {
         /// One pane of a `list-panes` answer, its fields by name (each the
-        /// value of the format variable it is declared with; `kept_*` are
-        /// what the keeper recorded on a session it started).
+        /// value of the format variable it is declared with), and what the
+        /// keeper recorded on a session it started (`kept`).
         #[derive(Debug)]
         struct PaneRecord {
             $($field: String,)*
+            kept: Result<Record, RecordError>,
         }
 
         /// The fields of a `list-panes` answer, in order (read through
@@ -138,16 +143,18 @@ macro_rules! pane_record {
         const FIELDS: &[&str] = &[$($variable,)*];
 
         impl PaneRecord {
-            /// The record of an answer line's fields, in [`FIELDS`] order;
-            /// `None` unless there are as many as [`FIELDS`] has.
+            /// The record of an answer line's fields, in [`FIELDS`] order
+            /// and then the keeper's record's ([`record::FIELDS`]); `None`
+            /// unless there are as many as both have.
             fn from_fields(fields: Vec<String>) -> Option<PaneRecord> {
-                if fields.len() != FIELDS.len() {
+                if fields.len() != FIELDS.len() + record::FIELDS.len() {
                     return None;
                 }
+                let kept = Record::from_fields(&fields[FIELDS.len()..]);
                 // A struct expression evaluates its fields in the order
                 // written: the order of the list above.
                 let mut fields = fields.into_iter();
-                Some(PaneRecord { $($field: fields.next()?,)* })
+                Some(PaneRecord { $($field: fields.next()?,)* kept })
             }
         }
     };
@@ -163,25 +170,23 @@ pane_record! {
     window_activity: "window_activity",
     session_created: "session_created",
     pane_current_path: "pane_current_path",
-    kept_started: OPT_STARTED,
-    kept_log: OPT_LOG,
-    kept_cwd: OPT_CWD,
-    kept_command: OPT_COMMAND,
     server_pid: "pid",
     pane_start_command: "pane_start_command",
-    kept_run: OPT_RUN,
-    kept_expired: OPT_EXPIRED,
-    kept_restarts: super::restart::OPT_RESTARTS,
-    kept_exits: super::restart::OPT_EXITS,
-    kept_replaced: super::start::OPT_REPLACED,
-    kept_ready: super::OPT_READY,
-    kept_error: super::restart::OPT_HELPER_ERROR,
     pane_pipe: "pane_pipe",
-    kept_log_error: super::writer::OPT_LOG_ERROR,
 }
 
-/// The `list-panes` query of [`FIELDS`].
-static PANES: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(FIELDS));
+/// The `list-panes` query of [`FIELDS`] and the keeper's record.
+static PANES: LazyLock<FormatQuery> =
+    LazyLock::new(|| FormatQuery::new(&[FIELDS, record::FIELDS].concat()));
+
+impl PaneRecord {
+    /// The keeper's record of its session (an empty one for a newer
+    /// record, which [`ProcessInfo::newer_record`] tells).
+    fn kept(&self) -> &Record {
+        static NONE: LazyLock<Record> = LazyLock::new(Record::default);
+        self.kept.as_ref().unwrap_or(&NONE)
+    }
+}
 
 impl PaneRecord {
     /// One line of an answer to [`PANES`]; `None` for a line whose fields
@@ -304,11 +309,11 @@ impl Keeper {
         let logs: Vec<String> = records
             .iter()
             .filter(|(record, info)| {
-                !record.kept_log.is_empty()
+                record.kept().log.is_some()
                     && record.pane_pipe != "0"
                     && matches!(info.state, State::Running | State::Idle)
             })
-            .map(|(record, _)| record.kept_log.clone())
+            .map(|(record, _)| record.kept().log_text())
             .collect();
         let running = match (server, logs.is_empty()) {
             (Some(server), false) => super::writer::writers_running(server, logs).await,
@@ -317,25 +322,25 @@ impl Keeper {
         // What the helpers tmux ran for them could not do.
         let kept: Vec<String> = records
             .iter()
-            .filter(|(record, _)| !record.kept_log.is_empty())
-            .map(|(record, _)| record.kept_log.clone())
+            .filter(|(record, _)| record.kept().log.is_some())
+            .map(|(record, _)| record.kept().log_text())
             .collect();
         let failures = match kept.is_empty() {
             true => Vec::new(),
             false => super::helper::last_failures(kept).await,
         };
         for (record, mut info) in records {
-            if let Some((_, failure)) = failures.iter().find(|(log, _)| *log == record.kept_log) {
+            let kept = record.kept();
+            let log = kept.log_text();
+            if let Some((_, failure)) = failures.iter().find(|(l, _)| *l == log) {
                 info.error = Some(failure.clone());
             }
-            if !record.kept_log.is_empty() {
-                let seen = running
-                    .as_ref()
-                    .map(|running| running.contains(&record.kept_log));
+            if kept.log.is_some() {
+                let seen = running.as_ref().map(|running| running.contains(&log));
                 info.log_writer = super::writer::state_of(
                     &info.state,
                     &record.pane_pipe,
-                    &record.kept_log_error,
+                    kept.log_error.as_ref(),
                     seen,
                 );
                 // A process that just ended closed its terminal, and tmux
@@ -444,6 +449,13 @@ impl Keeper {
                 name: name.to_string(),
                 known,
             })?;
+        if let Some(version) = &info.newer_record {
+            return Err(KeeperError::NewerRecord {
+                name: name.to_string(),
+                version: version.clone(),
+                known: record::VERSION,
+            });
+        }
         // A log writer that is gone comes back (and says it did).
         self.revive_log_writer(&mut info).await;
         Ok((info, server))
@@ -494,31 +506,35 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         (false, None) => State::Running,
     };
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let kept = pane.kept();
     let info = ProcessInfo {
         name: pane.session_name.clone(),
         state,
         pane: pane.pane_id.clone(),
         pid: pane.pane_pid.parse().ok(),
-        command: nonempty(&pane.kept_command).unwrap_or_else(|| pane.pane_start_command.clone()),
-        cwd: nonempty(&pane.kept_cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
-        started: pane
-            .kept_started
-            .parse()
-            .ok()
-            .or_else(|| pane.session_created.parse().ok()),
-        log: nonempty(&pane.kept_log).map(PathBuf::from),
-        killed_after: pane.kept_expired.parse().ok(),
-        restarts: pane.kept_restarts.parse().ok(),
-        exits: super::restart::recorded_exits(&pane.kept_exits),
-        exit_runs: [&pane.kept_replaced, &pane.kept_exits]
-            .into_iter()
-            .flat_map(|option| super::restart::recorded_runs(option))
+        command: nonempty(&kept.command).unwrap_or_else(|| pane.pane_start_command.clone()),
+        cwd: nonempty(&kept.cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
+        started: kept.started.or_else(|| pane.session_created.parse().ok()),
+        log: kept.log.clone(),
+        killed_after: kept.expired,
+        restarts: kept.restarts,
+        exits: kept.exits.iter().map(|e| e.exit).collect(),
+        exit_runs: kept
+            .replaced
+            .iter()
+            .chain(&kept.exits)
+            .map(|e| (e.run.clone(), e.exit))
             .collect(),
         waiting_for_input: None,
-        ready: nonempty(&pane.kept_ready),
-        error: nonempty(&pane.kept_error),
-        run_start: pane.kept_run.parse().ok(),
+        ready: kept.ready.clone(),
+        error: kept.helper_error.clone(),
+        run_start: kept.run,
         log_writer: None,
+        newer_record: match &pane.kept {
+            Err(RecordError::Newer(version)) => Some(version.to_string()),
+            Err(RecordError::BadVersion(version)) => Some(format!("{version:?}")),
+            Ok(_) => None,
+        },
     };
     (info, pane.server_pid.parse().ok())
 }
@@ -537,35 +553,45 @@ fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
 mod tests {
     use super::*;
 
+    /// An answer line whose fields are `values` by name (the others empty).
+    fn line(values: &[(&str, &str)]) -> String {
+        [FIELDS, record::FIELDS]
+            .concat()
+            .iter()
+            .map(|f| {
+                values
+                    .iter()
+                    .find(|(name, _)| name == f)
+                    .map_or("", |(_, v)| *v)
+            })
+            .collect::<Vec<_>>()
+            .join("\x1f")
+    }
+
     #[test]
     fn pane_lines() {
-        let line = [
-            "web",
-            "%1",
-            "42",
-            "1",
-            "7",
-            "",
-            "0",
-            "100",
-            "/tmp",
-            "200",
-            "/l/web.log",
-            "/src",
-            "python3 -m http.server",
-            "99",
-            "sleep 1",
-            "5.0:10",
-            "30",
-            "2",
-            "5.0:1 exited 1;5.0:9 signaled 9",
-            "4.0:1 exited 4",
-            "",
-            "",
-            "1",
-            "",
-        ]
-        .join("\x1f");
+        let line = line(&[
+            ("session_name", "web"),
+            ("pane_id", "%1"),
+            ("pane_pid", "42"),
+            ("pane_dead", "1"),
+            ("pane_dead_status", "7"),
+            ("window_activity", "0"),
+            ("session_created", "100"),
+            ("pane_current_path", "/tmp"),
+            ("@tmux-wire-started", "200"),
+            ("@tmux-wire-log", "/l/web.log"),
+            ("@tmux-wire-cwd", "/src"),
+            ("@tmux-wire-command", "python3 -m http.server"),
+            ("pid", "99"),
+            ("pane_start_command", "sleep 1"),
+            ("@tmux-wire-run", "5.0:10"),
+            ("@tmux-wire-expired", "30"),
+            ("@tmux-wire-restarts", "2"),
+            ("@tmux-wire-exits", "5.0:1 exited 1;5.0:9 signaled 9"),
+            ("@tmux-wire-replaced", "4.0:1 exited 4"),
+            ("pane_pipe", "1"),
+        ]);
         let record = PaneRecord::parse(line.as_bytes()).unwrap();
         let (p, server) = pane_info(&record, 1000);
         assert_eq!(server, Some(99));
@@ -585,22 +611,36 @@ mod tests {
         let runs: Vec<&str> = p.exit_runs.iter().map(|(run, _)| run.as_str()).collect();
         assert_eq!(runs, ["4.0:1", "5.0:1", "5.0:9"]);
         assert_eq!(p.run_start.map(|r| r.offset), Some(10));
+        assert_eq!(p.newer_record, None);
+    }
+
+    #[test]
+    fn a_newer_record_is_listed_but_not_read() {
+        let line = line(&[
+            ("session_name", "web"),
+            ("@tmux-wire-record", "99"),
+            ("@tmux-wire-log", "/l/web.log"),
+            ("@tmux-wire-command", "future"),
+            ("pane_start_command", "sleep 1"),
+        ]);
+        let (p, _) = pane_info(&PaneRecord::parse(line.as_bytes()).unwrap(), 0);
+        assert_eq!(p.newer_record.as_deref(), Some("99"));
+        assert_eq!((p.log, p.command.as_str()), (None, "sleep 1"));
     }
 
     #[test]
     fn pane_records_read_fields_by_name() {
         // Each value is the name of its format variable.
-        let record = PaneRecord::parse(FIELDS.join("\x1f").as_bytes()).unwrap();
+        let all = [FIELDS, record::FIELDS].concat();
+        let record = PaneRecord::parse(all.join("\x1f").as_bytes()).unwrap();
         assert_eq!(record.session_name, "session_name");
         assert_eq!(record.pane_pid, "pane_pid");
         assert_eq!(record.pane_dead_signal, "pane_dead_signal");
-        assert_eq!(record.kept_started, OPT_STARTED);
-        assert_eq!(record.kept_command, OPT_COMMAND);
         assert_eq!(record.server_pid, "pid");
         assert_eq!(record.pane_start_command, "pane_start_command");
         // A line short of a field, or with one more, is no record.
-        assert!(PaneRecord::parse(FIELDS[1..].join("\x1f").as_bytes()).is_none());
-        assert!(PaneRecord::parse(format!("{}\x1fx", FIELDS.join("\x1f")).as_bytes()).is_none());
-        assert!(PaneRecord::from_fields(vec![String::new(); FIELDS.len() - 1]).is_none());
+        assert!(PaneRecord::parse(all[1..].join("\x1f").as_bytes()).is_none());
+        assert!(PaneRecord::parse(format!("{}\x1fx", all.join("\x1f")).as_bytes()).is_none());
+        assert!(PaneRecord::from_fields(vec![String::new(); all.len() - 1]).is_none());
     }
 }

@@ -2,12 +2,12 @@
 //! quiet (idle); in its log for a process the keeper started, in its pane
 //! for a session started elsewhere (left as it was found afterwards).
 
-use super::{log, ready, Keeper, KeeperError, WaitFrom, OPT_INPUT_ECHO, OPT_INPUT_ROW};
-use crate::client::{commands, Client, ATTACH_FLAGS};
-use crate::protocol::{FormatQuery, PaneId};
+use super::record::ScreenInput;
+use super::{log, ready, Keeper, KeeperError, WaitFrom};
+use crate::client::{Client, ATTACH_FLAGS};
+use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// After a process exits, a log whose writer has no sync channel (one of an
@@ -109,15 +109,9 @@ impl Keeper {
         client: &Client,
         pane: PaneId,
     ) -> Result<Option<(u64, String)>, KeeperError> {
-        static INPUT: LazyLock<FormatQuery> =
-            LazyLock::new(|| FormatQuery::new(&[OPT_INPUT_ROW, OPT_INPUT_ECHO]));
-        let reply = client
-            .command(commands::display(pane, INPUT.format()))
-            .await?;
-        let fields = INPUT
-            .parse_one(&reply.content())
-            .map_err(WatchError::from)?;
-        Ok(fields[0].parse().ok().map(|row| (row, fields[1].clone())))
+        Ok(ScreenInput::read(client, pane)
+            .await?
+            .map(|input| (input.row, input.echo)))
     }
 
     /// Run `wait` on `name`'s pane (a wait that may watch for the exit and
