@@ -321,7 +321,11 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
         LifecycleEvent::Started { .. }
     ));
     keeper
-        .start("brief", &argv(&["sh", "-c", "exit 4"]), &StartSpec::default())
+        .start(
+            "brief",
+            &argv(&["sh", "-c", "exit 4"]),
+            &StartSpec::default(),
+        )
         .await
         .unwrap();
     let brief = keeper.process("brief").await.unwrap();
@@ -333,7 +337,10 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
     }
     assert_eq!(ours(&server), Vec::<String>::new());
     // The session that is not the keeper's is still there.
-    assert_eq!(tmux_out(&server, &["list-sessions", "-F", "#S"]).trim(), "t");
+    assert_eq!(
+        tmux_out(&server, &["list-sessions", "-F", "#S"]).trim(),
+        "t"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,13 +419,20 @@ async fn records_of_a_newer_tmux_wire_are_refused_and_older_ones_read() {
         tmux_out(&server, &args);
     };
     assert_eq!(
-        tmux_out(&server, &["show-options", "-t", "=r:", "-v", "@tmux-wire-record"]).trim(),
+        tmux_out(
+            &server,
+            &["show-options", "-t", "=r:", "-v", "@tmux-wire-record"]
+        )
+        .trim(),
         "1"
     );
     // Started by a tmux-wire from before versions: read as it was.
     set(None);
     let status = keeper.status("r").await.unwrap();
-    assert!(status.log.is_some() && status.run_start.is_some(), "{status:?}");
+    assert!(
+        status.log.is_some() && status.run_start.is_some(),
+        "{status:?}"
+    );
     // Started by a newer one: refused, and saying so.
     set(Some("2"));
     let e = keeper.status("r").await.unwrap_err();

@@ -107,7 +107,8 @@ pub(super) fn session_hooks(name: &str, restart_due: &str) -> [Command; 3] {
 /// `tmux-wire-starting`), and no pane a wait of the watch layer counts
 /// itself on (`@tmux-wire-waits`).
 fn unused_condition() -> String {
-    let kept = "#{S:#{?#{||:#{@tmux-wire-log},#{m:*tmux-wire-starting*,#{pane_start_command}}},1,}}";
+    let kept =
+        "#{S:#{?#{||:#{@tmux-wire-log},#{m:*tmux-wire-starting*,#{pane_start_command}}},1,}}";
     let waits = "#{S:#{W:#{P:#{?#{@tmux-wire-waits},1,}}}}";
     format!("#{{==:{kept}{waits},}}")
 }

@@ -2,8 +2,8 @@
 //! from one `list-panes` answer whose fields are read by name
 //! ([`PaneRecord`]).
 
-use super::start::{placeholder_starter, starter_alive};
 use super::record::{self, Record, RecordError};
+use super::start::{placeholder_starter, starter_alive};
 use super::{unix_now, validate_name, Keeper, KeeperError};
 use crate::client::{commands, Client, ClientError, ErrorKind, TransportChoice};
 use crate::protocol::{FormatQuery, PaneId};

@@ -53,12 +53,12 @@ mod writer;
 pub use command::check_env;
 pub use error::{FailureKind, KeeperError};
 pub use events::LifecycleEvent;
-pub use hooks::{EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use exec::{Executed, Outcome as ExecOutcome, EXEC_KEEP};
 pub use follow::{Followed, LogFollow};
 #[doc(hidden)]
 pub use helper::legacy_helper_main;
 pub use helper::{helper_main, HELPER_ARG, HELPER_VERSION};
+pub use hooks::{EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use inventory::{ProcessInfo, State, IDLE_AFTER};

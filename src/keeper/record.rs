@@ -17,8 +17,8 @@
 
 mod codec;
 
-pub use codec::{RestartPolicy, RestartWhen};
 pub(super) use codec::{FieldError, Limit, LogError, RunExit};
+pub use codec::{RestartPolicy, RestartWhen};
 
 use super::{log, Keeper, KeeperError};
 use crate::client::{commands, Client};
@@ -274,12 +274,18 @@ impl Record {
 /// A policy as written: none is `off` only where one was set (so a
 /// record without a policy reads as before versions: empty).
 fn restart_text(policy: Option<RestartPolicy>) -> String {
-    policy.map(|p| codec::encode_restart(Some(p))).unwrap_or_default()
+    policy
+        .map(|p| codec::encode_restart(Some(p)))
+        .unwrap_or_default()
 }
 
 /// Turn `name`'s restart policy off (a stop, before it ends the run).
 pub(super) fn set_restart_off(name: &str) -> Command {
-    commands::set_option(commands::session(name), RESTART, &codec::encode_restart(None))
+    commands::set_option(
+        commands::session(name),
+        RESTART,
+        &codec::encode_restart(None),
+    )
 }
 
 /// Record `name`'s last exits.
@@ -336,9 +342,7 @@ pub(super) fn set_new_run(
 /// writes again (`None`: the option is unset).
 pub(super) fn set_log_error(pane: PaneId, error: Option<&LogError>) -> Command {
     match error {
-        Some(error) => {
-            commands::set_pane_option(pane, LOG_ERROR, &codec::encode_log_error(error))
-        }
+        Some(error) => commands::set_pane_option(pane, LOG_ERROR, &codec::encode_log_error(error)),
         None => Command::new("set-option")
             .arg("-p")
             .arg("-u")
@@ -416,11 +420,7 @@ mod tests {
 
     /// The values `write` sets, by option, as `from_fields` reads them.
     fn written(record: &Record) -> Vec<String> {
-        let sets: Vec<Vec<String>> = record
-            .write("web")
-            .iter()
-            .map(|c| c.to_strings())
-            .collect();
+        let sets: Vec<Vec<String>> = record.write("web").iter().map(|c| c.to_strings()).collect();
         FIELDS
             .iter()
             .map(|f| {

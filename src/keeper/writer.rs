@@ -396,7 +396,10 @@ mod tests {
             state_of(&running, "1", None, Some(true)),
             Some(LogWriter::Writing)
         );
-        assert_eq!(state_of(&running, "1", None, None), Some(LogWriter::Writing));
+        assert_eq!(
+            state_of(&running, "1", None, None),
+            Some(LogWriter::Writing)
+        );
         assert!(matches!(
             state_of(&running, "0", None, None),
             Some(LogWriter::Stopped { .. })

@@ -123,7 +123,11 @@ pub(in crate::keeper) fn decode_limit(
     }
     let bad = || FieldError::new(option, s, "a time limit (AFTER_MS:GRACE_MS)");
     let (after, grace) = s.trim().split_once(':').ok_or_else(bad)?;
-    let ms = |v: &str| v.parse::<u64>().map(Duration::from_millis).map_err(|_| bad());
+    let ms = |v: &str| {
+        v.parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| bad())
+    };
     Ok(Some(Limit {
         after: ms(after)?,
         grace: ms(grace)?,
@@ -304,7 +308,13 @@ mod tests {
 
     #[test]
     fn malformed_values_are_clear_errors() {
-        for bad in ["sometimes:1:2", "always:x:2", "always:1", "always:1:2:3", "always"] {
+        for bad in [
+            "sometimes:1:2",
+            "always:x:2",
+            "always:1",
+            "always:1:2:3",
+            "always",
+        ] {
             let e = decode_restart(O, bad).unwrap_err();
             assert!(e.to_string().contains("restart policy"), "{e}");
             assert!(e.to_string().contains(bad), "{e}");
@@ -312,7 +322,13 @@ mod tests {
         for bad in ["90", "a:b", "1:", ":1", "-1:2"] {
             assert!(decode_limit(O, bad).is_err(), "{bad}");
         }
-        for bad in ["1.0:1 exited", "1.0:1 died 3", "1.0:1 exited x", "x exited 1 2", " exited 1"] {
+        for bad in [
+            "1.0:1 exited",
+            "1.0:1 died 3",
+            "1.0:1 exited x",
+            "x exited 1 2",
+            " exited 1",
+        ] {
             assert!(decode_run_exit(O, bad).is_err(), "{bad}");
         }
         assert!(decode_number::<u32>(O, "-3").is_err());
