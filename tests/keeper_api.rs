@@ -332,9 +332,14 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
     assert_eq!(brief.wait_exit(LIMIT).await.unwrap(), ExitStatus::Exited(4));
     assert!(!ours(&server).is_empty(), "nothing installed?");
     drop(events);
-    for name in ["kept", "brief"] {
-        keeper.stop(name, Duration::from_secs(5)).await.unwrap();
-    }
+    // While a kept process remains, its machinery stays.
+    keeper.stop("brief", Duration::from_secs(5)).await.unwrap();
+    let left = ours(&server);
+    assert!(
+        left.iter().any(|l| l.starts_with("pane-died[4242]")),
+        "{left:?}"
+    );
+    keeper.stop("kept", Duration::from_secs(5)).await.unwrap();
     assert_eq!(ours(&server), Vec::<String>::new());
     // The session that is not the keeper's is still there.
     assert_eq!(
