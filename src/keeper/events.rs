@@ -19,7 +19,7 @@ mod changes;
 pub use changes::LifecycleEvent;
 
 use super::hooks::{Machinery, ANSWER_WITHIN, EVENTS_CHANNEL};
-use super::inventory::{ProcessInfo, State};
+use super::info::{ProcessInfo, State};
 use super::{log, Keeper, KeeperError, Stopped};
 use crate::protocol::Command;
 use crate::server::{self, SocketState};

@@ -50,10 +50,12 @@ impl Keeper {
         let Some(kept) = kept else {
             let since = match from {
                 WaitFrom::Now => watch::Since::Now,
-                WaitFrom::LastInput => match self.input_on_screen(client, pane).await? {
-                    Some((row, echo)) => {
-                        matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-                        watch::Since::Input(row)
+                // Where tmux-wire last typed into it: the cursor's row then
+                // (a hint), and how the echo of that text reads.
+                WaitFrom::LastInput => match ScreenInput::read(client, pane).await? {
+                    Some(input) => {
+                        matcher.expect_echo(input.echo.replace(' ', "\n").as_bytes());
+                        watch::Since::Input(input.row)
                     }
                     None => watch::Since::Screen,
                 },
@@ -99,19 +101,6 @@ impl Keeper {
             timeout,
         )
         .await
-    }
-
-    /// Where the cursor was when tmux-wire last typed into a session it did
-    /// not start (a row of its history and screen: a hint), and how the
-    /// echo of that text reads; `None` if it typed nothing there.
-    async fn input_on_screen(
-        &self,
-        client: &Client,
-        pane: PaneId,
-    ) -> Result<Option<(u64, String)>, KeeperError> {
-        Ok(ScreenInput::read(client, pane)
-            .await?
-            .map(|input| (input.row, input.echo)))
     }
 
     /// Run `wait` on `name`'s pane (a wait that may watch for the exit and

@@ -1,7 +1,7 @@
 //! What the event stream tells: the events ([`LifecycleEvent`]), and
 //! which of them lie between two looks at a process ([`changes`]).
 
-use crate::keeper::inventory::{ProcessInfo, State};
+use crate::keeper::info::{ProcessInfo, State};
 use crate::keeper::LogWriter;
 use crate::watch::ExitStatus;
 use serde::Serialize;
