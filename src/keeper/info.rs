@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A session whose output stayed quiet this long reads as `idle` in
-/// [`Keeper::list`].
+/// [`super::Keeper::list`].
 pub const IDLE_AFTER: Duration = Duration::from_secs(30);
 
 /// The state of a kept process.
