@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tmux_wire::keeper::{
-    ExecOutcome, Input, Keeper, KeeperError, KeptProcess, ReadFrom, StartSpec, State, Stopped,
-    WaitFrom,
+    ExecOutcome, FailureKind, Input, Keeper, KeeperError, KeptProcess, LifecycleEvent, ReadFrom,
+    RestartPolicy, RestartWhen, StartSpec, State, Stopped, WaitFrom,
 };
 use tmux_wire::server::SocketSpec;
 use tmux_wire::watch::ExitStatus;
@@ -224,4 +224,226 @@ async fn a_handle_works_through_its_one_connection() {
     let again = keeper.process("sh1").await.unwrap();
     assert!(server.connections() > before);
     drop(again);
+}
+
+/// What `tmux ARGS` prints on the test's server.
+fn tmux_out(server: &Server, args: &[&str]) -> String {
+    let out = common::tmux::command()
+        .arg("-S")
+        .arg(&server.socket)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tmux {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The lines of the server's global hooks and options that are tmux-wire's.
+fn ours(server: &Server) -> Vec<String> {
+    [
+        &["show-hooks", "-g"][..],
+        &["show-hooks", "-gw"],
+        &["show-options", "-g"],
+        &["show-options", "-gw"],
+        &["show-options", "-s"],
+    ]
+    .iter()
+    .flat_map(|args| {
+        tmux_out(server, args)
+            .lines()
+            .filter(|l| l.contains("tmux-wire") || l.contains("[4242]") || l.contains("[4243]"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+    .collect()
+}
+
+/// The next event of `events` about `name`, within [`LIMIT`].
+async fn next_about(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Result<LifecycleEvent, KeeperError>>,
+    name: &str,
+) -> LifecycleEvent {
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            let event = events.recv().await.unwrap().unwrap();
+            let about = match &event {
+                LifecycleEvent::Started { name, .. }
+                | LifecycleEvent::Exited { name, .. }
+                | LifecycleEvent::Gone { name } => name.clone(),
+                _ => continue,
+            };
+            if about == name {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("no event in time")
+}
+
+/// Until an event stream's hooks are set (polled: nothing tells).
+async fn until_hooks(server: &Server) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !tmux_out(server, &["show-hooks", "-g", "session-created"]).contains("tmux-wire-events") {
+        assert!(tokio::time::Instant::now() < deadline, "no hooks in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = Server::start();
+    let keeper = server.keeper();
+    // An event stream (its global hooks and count), a restart policy (its
+    // session hooks) and a time limit, an exit wait (its global entry).
+    let mut events = keeper.event_stream(false);
+    until_hooks(&server).await;
+    let policy = StartSpec {
+        restart: Some(RestartPolicy {
+            when: RestartWhen::OnFailure,
+            max: 1,
+            delay: Duration::from_millis(100),
+        }),
+        kill_after: Some(Duration::from_secs(600)),
+        ..StartSpec::default()
+    };
+    keeper
+        .start("kept", &argv(&["sleep", "600"]), &policy)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_about(&mut events, "kept").await,
+        LifecycleEvent::Started { .. }
+    ));
+    keeper
+        .start(
+            "brief",
+            &argv(&["sh", "-c", "exit 4"]),
+            &StartSpec::default(),
+        )
+        .await
+        .unwrap();
+    let brief = keeper.process("brief").await.unwrap();
+    assert_eq!(brief.wait_exit(LIMIT).await.unwrap(), ExitStatus::Exited(4));
+    assert!(!ours(&server).is_empty(), "nothing installed?");
+    drop(events);
+    // While a kept process remains, its machinery stays.
+    keeper.stop("brief", Duration::from_secs(5)).await.unwrap();
+    let left = ours(&server);
+    assert!(
+        left.iter().any(|l| l.starts_with("pane-died[4242]")),
+        "{left:?}"
+    );
+    keeper.stop("kept", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ours(&server), Vec::<String>::new());
+    // The session that is not the keeper's is still there.
+    assert_eq!(
+        tmux_out(&server, &["list-sessions", "-F", "#S"]).trim(),
+        "t"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_outlives_the_end_of_another_and_the_removal_of_its_hooks() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = Server::start();
+    let keeper = server.keeper();
+    // Each stream under way (its hooks set): the first one's removed by
+    // hand before the second begins (the first sets them again too).
+    let mut first = keeper.event_stream(false);
+    until_hooks(&server).await;
+    tmux_out(&server, &["set-hook", "-gu", "session-created[4243]"]);
+    let mut second = keeper.event_stream(false);
+    until_hooks(&server).await;
+    keeper
+        .start("x", &argv(&["sleep", "600"]), &StartSpec::default())
+        .await
+        .unwrap();
+    for events in [&mut first, &mut second] {
+        assert!(matches!(
+            next_about(events, "x").await,
+            LifecycleEvent::Started { .. }
+        ));
+    }
+    // One stream ends; the last kept process is stopped: the hooks go.
+    drop(first);
+    keeper.stop("x", Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(
+        next_about(&mut second, "x").await,
+        LifecycleEvent::Exited { .. }
+    ));
+    assert!(matches!(
+        next_about(&mut second, "x").await,
+        LifecycleEvent::Gone { .. }
+    ));
+    // The other stream still tells a start and an exit.
+    keeper
+        .start(
+            "y",
+            &argv(&["sh", "-c", "read line; exit 3"]),
+            &StartSpec::default(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_about(&mut second, "y").await,
+        LifecycleEvent::Started { .. }
+    ));
+    let y = keeper.process("y").await.unwrap();
+    y.send(&Input::text("go").enter()).await.unwrap();
+    assert!(matches!(
+        next_about(&mut second, "y").await,
+        LifecycleEvent::Exited { code: 3, .. }
+    ));
+    drop(y);
+    drop(second);
+    keeper.stop("y", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ours(&server), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_a_newer_tmux_wire_are_refused_and_older_ones_read() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = Server::start();
+    let keeper = server.keeper();
+    keeper
+        .start("r", &argv(&["sleep", "600"]), &StartSpec::default())
+        .await
+        .unwrap();
+    let set = |value: Option<&str>| {
+        let mut args = vec!["set-option", "-t", "=r:"];
+        match value {
+            Some(v) => args.extend(["@tmux-wire-record", v]),
+            None => args.extend(["-u", "@tmux-wire-record"]),
+        }
+        tmux_out(&server, &args);
+    };
+    assert_eq!(
+        tmux_out(
+            &server,
+            &["show-options", "-t", "=r:", "-v", "@tmux-wire-record"]
+        )
+        .trim(),
+        "1"
+    );
+    // Started by a tmux-wire from before versions: read as it was.
+    set(None);
+    let status = keeper.status("r").await.unwrap();
+    assert!(
+        status.log.is_some() && status.run_start.is_some(),
+        "{status:?}"
+    );
+    // Started by a newer one: refused, and saying so.
+    set(Some("2"));
+    let e = keeper.status("r").await.unwrap_err();
+    assert_eq!(e.kind(), FailureKind::Version, "{e}");
+    assert!(e.to_string().contains("newer tmux-wire"), "{e}");
+    let refused = match keeper.process("r").await {
+        Err(e) => e,
+        Ok(r) => r.send(&Input::text("x")).await.unwrap_err(),
+    };
+    assert_eq!(refused.kind(), FailureKind::Version, "{refused}");
+    set(Some("1"));
+    keeper.stop("r", Duration::from_secs(5)).await.unwrap();
 }

@@ -212,6 +212,20 @@ pub enum KeeperError {
         /// Why it cannot.
         reason: String,
     },
+    /// The process's record was written by a newer tmux-wire (a layout
+    /// this one does not know): nothing is read or changed.
+    #[error(
+        "{name} was started by a newer tmux-wire (its record is version {version}; \
+         this one knows up to version {known}): use that tmux-wire for it"
+    )]
+    NewerRecord {
+        /// The name.
+        name: String,
+        /// The record's version, as found.
+        version: String,
+        /// The newest this build knows.
+        known: u32,
+    },
     /// A file of the keeper (log, directory).
     #[error("{what}: {source}")]
     Io {
@@ -434,7 +448,7 @@ impl KeeperError {
             KeeperError::Interrupted(_) => K::Interrupted,
             KeeperError::CannotRun { .. } => K::CannotRun,
             KeeperError::NotRunning { .. } => K::NotRunning,
-            KeeperError::TooOld { .. } => K::Version,
+            KeeperError::TooOld { .. } | KeeperError::NewerRecord { .. } => K::Version,
             KeeperError::Io { .. } => K::Io,
             KeeperError::MissedThenFailed { source, .. } => source.kind(),
             KeeperError::LogWriter { .. } => K::LogWriter,

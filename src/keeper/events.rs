@@ -3,7 +3,7 @@
 //! waiting for input; and the end of the server.
 //!
 //! Nothing is polled. tmux itself says when to look: global hook entries
-//! (index [`EVENTS_HOOK_INDEX`]) on `session-created`, `session-closed`
+//! (index [`super::EVENTS_HOOK_INDEX`], installed and removed by `keeper/hooks.rs`) on `session-created`, `session-closed`
 //! and `pane-died` signal the wait channel [`EVENTS_CHANNEL`], and so do
 //! the keeper's own steps that change a process without such a hook (a
 //! start's respawn and readiness, a restart, an expiry). The stream waits
@@ -14,265 +14,26 @@
 //! Waiting for input is seen per running process when its log goes quiet
 //! ([`crate::watch::input`]).
 
-use super::inventory::{ProcessInfo, State};
+mod changes;
+
+pub use changes::LifecycleEvent;
+
+use super::hooks::{Machinery, ANSWER_WITHIN, EVENTS_CHANNEL};
+use super::info::{ProcessInfo, State};
 use super::{log, Keeper, KeeperError, Stopped};
-use crate::client::commands;
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
 use crate::transport::plain;
 use crate::watch::{self, ExitStatus};
-use serde::Serialize;
+use changes::{changes, Seen};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The wait channel that says "look again".
-pub const EVENTS_CHANNEL: &str = "tmux-wire-events";
-/// The global option that counts the times it was said: tmux forgets a
-/// signal of [`EVENTS_CHANNEL`] when a second one follows while nobody
-/// waits (`wait-for -S` without a waiter toggles the channel), so the
-/// stream also compares this count, every [`BACKSTOP`].
-const EVENTS_COUNT: &str = "@tmux-wire-events";
-/// How often the stream compares [`EVENTS_COUNT`] while it waits.
+/// How often the stream compares the machinery ([`Machinery`]) while it
+/// waits: a "look again" tmux forgot, or hooks another process removed.
 const BACKSTOP: Duration = Duration::from_secs(1);
 
-/// What the hooks and the keeper's own steps run to say "look again":
-/// count, then signal.
-pub(super) fn events_signal() -> String {
-    format!(
-        "set-option -gF {EVENTS_COUNT} '#{{e|+:#{{{EVENTS_COUNT}}},1}}' ; wait-for -S {EVENTS_CHANNEL}"
-    )
-}
-/// How long a live server takes at most to list its processes.
-const ANSWER_WITHIN: Duration = Duration::from_secs(5);
-
-/// The index of tmux-wire's entries in the global hooks it sets.
-pub const EVENTS_HOOK_INDEX: u32 = 4243;
-
-/// One lifecycle event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "event")]
-#[non_exhaustive]
-pub enum LifecycleEvent {
-    /// A process started (or a session appeared on the socket).
-    Started {
-        /// Its name.
-        name: String,
-        /// Its pid.
-        pid: Option<u32>,
-        /// Its command line.
-        command: String,
-    },
-    /// Its readiness pattern (`start --ready`) matched.
-    Ready {
-        /// Its name.
-        name: String,
-        /// What matched.
-        matched: String,
-    },
-    /// It ended.
-    Exited {
-        /// Its name.
-        name: String,
-        /// How.
-        exit: ExitStatus,
-        /// The shell's view of it (128 + N for signal N).
-        code: i32,
-    },
-    /// Its restart policy started it again.
-    Restarted {
-        /// Its name.
-        name: String,
-        /// How many restarts so far.
-        restarts: u32,
-    },
-    /// `--kill-after` stopped it for running longer than this many seconds.
-    KilledAfter {
-        /// Its name.
-        name: String,
-        /// The limit, in seconds.
-        after: u64,
-    },
-    /// Its program is blocked reading its terminal.
-    WaitingForInput {
-        /// Its name.
-        name: String,
-    },
-    /// Its session is gone (stopped, killed).
-    Gone {
-        /// Its name.
-        name: String,
-    },
-    /// Its log writer's state changed: it cannot write (`failing`), it is
-    /// gone (`stopped`), it was started again (`restarted`), or it writes
-    /// again (`writing`).
-    LogWriter {
-        /// Its name.
-        name: String,
-        /// What the writer does now.
-        log_writer: super::LogWriter,
-    },
-    /// The server went away; nothing follows (unless following a new one).
-    ServerGone {
-        /// Why.
-        reason: String,
-    },
-    /// A server answers on the socket again (with `follow_server`).
-    ServerBack,
-}
-
-/// What the stream remembers of a process.
-#[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    run: Option<String>,
-    ended: bool,
-    restarts: u32,
-    killed_after: Option<u64>,
-    ready: Option<String>,
-    /// When the stream looked: a stop recorded after it is about this run.
-    looked: std::time::SystemTime,
-    /// The log writer's state, by kind (a restarted writer writes).
-    writer: Option<&'static str>,
-}
-
-impl Seen {
-    fn of(p: &ProcessInfo) -> Seen {
-        Seen {
-            run: p.run_start.map(|r| r.to_string()),
-            ended: matches!(p.state, State::Exited { .. } | State::Killed { .. }),
-            restarts: p.restarts.unwrap_or(0),
-            killed_after: p.killed_after,
-            ready: p.ready.clone(),
-            looked: std::time::SystemTime::now(),
-            writer: p.log_writer.as_ref().map(|w| match w {
-                super::LogWriter::Failing { .. } => "failing",
-                super::LogWriter::Stopped { .. } => "stopped",
-                _ => "writing",
-            }),
-        }
-    }
-}
-
-/// The events between two looks at a process.
-fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec<LifecycleEvent> {
-    let now = Seen::of(p);
-    let name = name.to_string();
-    let mut out = Vec::new();
-    // A run not seen before: the first look, a restart, a start anew.
-    let new_run = before.is_none_or(|b| b.run != now.run || (b.ended && !now.ended));
-    // The run before ended and another began between two looks: its end
-    // is in the record of exits (a restart policy's, or the one a `start`
-    // that replaced it left).
-    if let Some(b) = before.filter(|b| new_run && !b.ended && b.run != now.run) {
-        if let Some((_, exit)) = p
-            .exit_runs
-            .iter()
-            .find(|(run, _)| Some(run) == b.run.as_ref())
-        {
-            out.push(LifecycleEvent::Exited {
-                name: name.clone(),
-                exit: *exit,
-                code: exit.code(),
-            });
-        }
-    }
-    if new_run {
-        if now.restarts > before.map_or(now.restarts, |b| b.restarts) {
-            out.push(LifecycleEvent::Restarted {
-                name: name.clone(),
-                restarts: now.restarts,
-            });
-        }
-        out.push(LifecycleEvent::Started {
-            name: name.clone(),
-            pid: p.pid,
-            command: p.command.clone(),
-        });
-    }
-    if let Some(matched) = &now.ready {
-        if new_run || before.is_some_and(|b| b.ready.as_ref() != Some(matched)) {
-            out.push(LifecycleEvent::Ready {
-                name: name.clone(),
-                matched: matched.clone(),
-            });
-        }
-    }
-    if let Some(writer) = &p.log_writer {
-        // Said when it changes, and for a new run when it does not write.
-        let changed = match before {
-            Some(b) if !new_run => b.writer != now.writer,
-            _ => !writer.is_writing(),
-        };
-        if changed && now.writer.is_some() {
-            out.push(LifecycleEvent::LogWriter {
-                name: name.clone(),
-                log_writer: writer.clone(),
-            });
-        }
-    }
-    if now.ended && (new_run || before.is_some_and(|b| !b.ended)) {
-        let exit = match p.state {
-            State::Exited { code } => ExitStatus::Exited(code),
-            State::Killed { signal } => ExitStatus::Signaled(signal),
-            _ => unreachable!("ended"),
-        };
-        if let Some(after) = now.killed_after {
-            out.push(LifecycleEvent::KilledAfter {
-                name: name.clone(),
-                after,
-            });
-        }
-        out.push(LifecycleEvent::Exited {
-            name,
-            exit,
-            code: exit.code(),
-        });
-    }
-    out
-}
-
 impl Keeper {
-    /// Tell a running event stream to look again (a step that no tmux hook
-    /// reports); harmless without one.
-    pub(super) async fn signal_events(&self, client: &crate::client::Client) {
-        let count = commands::set_global_option_format(
-            EVENTS_COUNT,
-            &format!("#{{e|+:#{{{EVENTS_COUNT}}},1}}"),
-        );
-        let signal = Command::from_argv(["wait-for", "-S", EVENTS_CHANNEL]);
-        let _ = client.commands([count, signal]).await;
-    }
-
-    /// How often "look again" was said on this server ([`EVENTS_COUNT`]);
-    /// `None` where it cannot be read.
-    /// A server that is shutting down holds a new client without
-    /// answering: no answer within [`ANSWER_WITHIN`] is `None` too.
-    async fn events_count(&self) -> Option<u64> {
-        let show = commands::show_global_option(EVENTS_COUNT);
-        let (out, status, _) =
-            tokio::time::timeout(ANSWER_WITHIN, plain::command(&self.socket, &show))
-                .await
-                .ok()?
-                .ok()?;
-        if status != 0 {
-            return None;
-        }
-        let text = String::from_utf8(out).ok()?;
-        match text.trim() {
-            "" => Some(0),
-            n => n.parse().ok(),
-        }
-    }
-
-    /// The hooks that make tmux signal [`EVENTS_CHANNEL`].
-    fn event_hooks() -> Vec<Command> {
-        ["session-created", "session-closed", "pane-died"]
-            .into_iter()
-            .map(|hook| {
-                commands::set_global_hook(&format!("{hook}[{EVENTS_HOOK_INDEX}]"), &events_signal())
-            })
-            .collect()
-    }
-
     /// Pass every lifecycle event on the socket to `emit`, from now on,
     /// until the server goes away ([`LifecycleEvent::ServerGone`], then
     /// `Ok`), or, with `follow_server`, for ever: then a server that comes
@@ -342,6 +103,10 @@ impl Keeper {
                 }
                 () = tx.closed() => {}
             }
+            // Its hooks stay only while a kept process needs them.
+            if server::socket_state_async(&keeper.socket).await.ok() == Some(SocketState::Alive) {
+                keeper.uninstall_if_unused().await;
+            }
         });
         rx
     }
@@ -353,10 +118,8 @@ impl Keeper {
         quiet_start: bool,
         emit: &mut impl FnMut(LifecycleEvent),
     ) -> Result<String, KeeperError> {
-        for hook in Self::event_hooks() {
-            if let Err(e) = self.once(hook).await {
-                return Ok(e.to_string());
-            }
+        if let Err(e) = self.install_event_hooks().await {
+            return Ok(e.to_string());
         }
         let (input_tx, mut input_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
@@ -380,7 +143,15 @@ impl Keeper {
             // `wait-for`) holds a new client without answering until the
             // clients it has are gone: a live one answers in milliseconds.
             // Read before the list: whatever is said after it changes it.
-            let count = self.events_count().await;
+            // Hooks another process removed (its last kept process went)
+            // come back first.
+            let mut machinery = self.machinery().await;
+            if machinery.is_some_and(|m| !m.hooks) {
+                if let Err(e) = self.install_event_hooks().await {
+                    ::log::debug!("installing the event hooks again: {e}");
+                }
+                machinery = self.machinery().await;
+            }
             let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
             let own_look = std::mem::take(&mut own);
             let (mut list, server_pid) = match listed {
@@ -490,8 +261,12 @@ impl Keeper {
                         break;
                     }
                     _ = backstop.tick() => {
-                        // A signal tmux forgot (see EVENTS_COUNT).
-                        if count.is_none() || self.events_count().await != count {
+                        // A signal tmux forgot (see hooks::EVENTS_COUNT),
+                        // or hooks that are gone.
+                        let now = self.machinery().await;
+                        if machinery.is_none() || now != machinery
+                            || now.is_some_and(|m: Machinery| !m.hooks)
+                        {
                             break;
                         }
                     }
@@ -619,70 +394,5 @@ fn watch_writers(
 fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
     for (_, (_, task)) in watchers.drain() {
         task.abort();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn process(run: &str, state: State, restarts: u32, exits: &str) -> ProcessInfo {
-        ProcessInfo {
-            name: "p".into(),
-            state,
-            pane: "%1".into(),
-            pid: Some(42),
-            command: "cmd".into(),
-            cwd: "/".into(),
-            started: None,
-            log: None,
-            killed_after: None,
-            run_start: run.parse().ok(),
-            log_writer: None,
-            restarts: Some(restarts),
-            exits: super::super::restart::recorded_exits(exits),
-            exit_runs: super::super::restart::recorded_runs(exits),
-            waiting_for_input: None,
-            ready: None,
-            error: None,
-        }
-    }
-
-    fn kinds(events: &[LifecycleEvent]) -> Vec<&'static str> {
-        events
-            .iter()
-            .map(|e| match e {
-                LifecycleEvent::Started { .. } => "started",
-                LifecycleEvent::Exited { .. } => "exited",
-                LifecycleEvent::Restarted { .. } => "restarted",
-                LifecycleEvent::Ready { .. } => "ready",
-                _ => "other",
-            })
-            .collect()
-    }
-
-    #[test]
-    fn every_run_starts_and_ends_once_even_between_two_looks() {
-        let running = process("1.0:10", State::Running, 0, "");
-        assert_eq!(kinds(&changes("p", None, &running)), ["started"]);
-        let seen = Seen::of(&running);
-        assert!(changes("p", Some(&seen), &running).is_empty());
-        // Ended, then restarted, before the next look: all three, in order.
-        let again = process("1.0:20", State::Running, 1, "1.0:10 exited 3");
-        assert_eq!(
-            kinds(&changes("p", Some(&seen), &again)),
-            ["exited", "restarted", "started"]
-        );
-        // Ended, and replaced by a start (no restart policy) before the
-        // next look: the new session tells how the run before it ended.
-        let mut anew = process("1.0:30", State::Running, 0, "");
-        anew.exit_runs = super::super::restart::recorded_runs("1.0:10 exited 3");
-        let events = changes("p", Some(&seen), &anew);
-        assert_eq!(kinds(&events), ["exited", "started"]);
-        assert!(matches!(events[0], LifecycleEvent::Exited { code: 3, .. }));
-        // First seen already ended: it started and it ended.
-        let ended = process("1.0:10", State::Exited { code: 1 }, 0, "");
-        assert_eq!(kinds(&changes("p", None, &ended)), ["started", "exited"]);
-        assert!(changes("p", Some(&Seen::of(&ended)), &ended).is_empty());
     }
 }

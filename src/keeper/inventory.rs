@@ -2,123 +2,16 @@
 //! from one `list-panes` answer whose fields are read by name
 //! ([`PaneRecord`]).
 
+use super::info::{ProcessInfo, State, IDLE_AFTER};
+use super::record::{self, Record, RecordError};
 use super::start::{placeholder_starter, starter_alive};
-use super::{
-    unix_now, validate_name, Keeper, KeeperError, OPT_COMMAND, OPT_CWD, OPT_EXPIRED, OPT_LOG,
-    OPT_RUN, OPT_STARTED,
-};
+use super::{unix_now, validate_name, Keeper, KeeperError};
 use crate::client::{commands, Client, ClientError, ErrorKind, TransportChoice};
 use crate::protocol::{FormatQuery, PaneId};
 use crate::server::{self, SocketState};
 use crate::watch::{self, ExitStatus};
-use serde::Serialize;
-use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
-
-/// A session whose output stayed quiet this long reads as `idle` in
-/// [`Keeper::list`].
-pub const IDLE_AFTER: Duration = Duration::from_secs(30);
-
-/// The state of a kept process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
-#[non_exhaustive]
-pub enum State {
-    /// Running and printed something within [`IDLE_AFTER`].
-    Running,
-    /// Running, quiet for at least [`IDLE_AFTER`].
-    Idle,
-    /// Exited with a code.
-    Exited {
-        /// The code.
-        code: i32,
-    },
-    /// Killed by a signal.
-    Killed {
-        /// The signal number.
-        signal: i32,
-    },
-    /// Its pty closed and tmux has not reported a status yet.
-    Exiting,
-    /// A `start` is setting it up (its starter is alive).
-    Starting,
-    /// A `start` began it and died before it finished: nothing runs but a
-    /// placeholder. The next `start` of the name replaces it.
-    Abandoned,
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            State::Running => write!(f, "running"),
-            State::Idle => write!(f, "idle"),
-            State::Exited { code } => write!(f, "exited {code}"),
-            State::Killed { signal } => write!(f, "killed by signal {signal}"),
-            State::Exiting => write!(f, "exiting"),
-            State::Starting => write!(f, "starting"),
-            State::Abandoned => write!(f, "abandoned (its start was killed)"),
-        }
-    }
-}
-
-/// One kept process (or any session on the socket).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcessInfo {
-    /// The name (the session name).
-    pub name: String,
-    /// Its state.
-    #[serde(flatten)]
-    pub state: State,
-    /// The pane it runs in.
-    pub pane: String,
-    /// Its process id (the pane's).
-    pub pid: Option<u32>,
-    /// The command line it was started with.
-    pub command: String,
-    /// The directory it was started in (or the pane's current one for
-    /// sessions the keeper did not start).
-    pub cwd: String,
-    /// When it was started, seconds since the Unix epoch.
-    pub started: Option<u64>,
-    /// Its log file, for processes the keeper started.
-    pub log: Option<PathBuf>,
-    /// Set when `start --kill-after` stopped it for running longer than
-    /// this many seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub killed_after: Option<u64>,
-    /// How often a restart policy started it again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restarts: Option<u32>,
-    /// How its last runs ended (at most ten, oldest first), for processes
-    /// with a restart policy.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub exits: Vec<ExitStatus>,
-    /// The same, each with the run it ended (a log position); first, for
-    /// any process, the run a `start` replaced, if it had ended.
-    #[serde(skip)]
-    pub exit_runs: Vec<(String, ExitStatus)>,
-    /// Whether its program is blocked reading its terminal (waiting for
-    /// input); `status` only, and only where that can be seen (Linux, the
-    /// server in this pid namespace).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub waiting_for_input: Option<bool>,
-    /// What its readiness pattern matched, once it did (`start --ready`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ready: Option<String>,
-    /// The last failure of a helper tmux ran for it (its log writer, a
-    /// restart, a time limit), including one that could not run at all;
-    /// for the keeper's own processes, since their last `start`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Where its run begins in the log (the keeper's own processes).
-    #[serde(skip)]
-    pub run_start: Option<super::log::Position>,
-    /// What its log writer does: for the keeper's own processes while they
-    /// run, and after that only if the writer failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_writer: Option<super::LogWriter>,
-}
 
 /// Declares [`PaneRecord`] and [`FIELDS`] from one list of
 /// `field: "format variable"` pairs, so that the order of the query's
@@ -126,11 +19,12 @@ pub struct ProcessInfo {
 macro_rules! pane_record {
     ($($field:ident: $variable:expr,)*) => {
         /// One pane of a `list-panes` answer, its fields by name (each the
-        /// value of the format variable it is declared with; `kept_*` are
-        /// what the keeper recorded on a session it started).
+        /// value of the format variable it is declared with), and what the
+        /// keeper recorded on a session it started (`kept`).
         #[derive(Debug)]
         struct PaneRecord {
             $($field: String,)*
+            kept: Result<Record, RecordError>,
         }
 
         /// The fields of a `list-panes` answer, in order (read through
@@ -138,16 +32,18 @@ macro_rules! pane_record {
         const FIELDS: &[&str] = &[$($variable,)*];
 
         impl PaneRecord {
-            /// The record of an answer line's fields, in [`FIELDS`] order;
-            /// `None` unless there are as many as [`FIELDS`] has.
+            /// The record of an answer line's fields, in [`FIELDS`] order
+            /// and then the keeper's record's ([`record::FIELDS`]); `None`
+            /// unless there are as many as both have.
             fn from_fields(fields: Vec<String>) -> Option<PaneRecord> {
-                if fields.len() != FIELDS.len() {
+                if fields.len() != FIELDS.len() + record::FIELDS.len() {
                     return None;
                 }
+                let kept = Record::from_fields(&fields[FIELDS.len()..]);
                 // A struct expression evaluates its fields in the order
                 // written: the order of the list above.
                 let mut fields = fields.into_iter();
-                Some(PaneRecord { $($field: fields.next()?,)* })
+                Some(PaneRecord { $($field: fields.next()?,)* kept })
             }
         }
     };
@@ -163,25 +59,23 @@ pane_record! {
     window_activity: "window_activity",
     session_created: "session_created",
     pane_current_path: "pane_current_path",
-    kept_started: OPT_STARTED,
-    kept_log: OPT_LOG,
-    kept_cwd: OPT_CWD,
-    kept_command: OPT_COMMAND,
     server_pid: "pid",
     pane_start_command: "pane_start_command",
-    kept_run: OPT_RUN,
-    kept_expired: OPT_EXPIRED,
-    kept_restarts: super::restart::OPT_RESTARTS,
-    kept_exits: super::restart::OPT_EXITS,
-    kept_replaced: super::start::OPT_REPLACED,
-    kept_ready: super::OPT_READY,
-    kept_error: super::restart::OPT_HELPER_ERROR,
     pane_pipe: "pane_pipe",
-    kept_log_error: super::writer::OPT_LOG_ERROR,
 }
 
-/// The `list-panes` query of [`FIELDS`].
-static PANES: LazyLock<FormatQuery> = LazyLock::new(|| FormatQuery::new(FIELDS));
+/// The `list-panes` query of [`FIELDS`] and the keeper's record.
+static PANES: LazyLock<FormatQuery> =
+    LazyLock::new(|| FormatQuery::new(&[FIELDS, record::FIELDS].concat()));
+
+impl PaneRecord {
+    /// The keeper's record of its session (an empty one for a newer
+    /// record, which [`ProcessInfo::newer_record`] tells).
+    fn kept(&self) -> &Record {
+        static NONE: LazyLock<Record> = LazyLock::new(Record::default);
+        self.kept.as_ref().unwrap_or(&NONE)
+    }
+}
 
 impl PaneRecord {
     /// One line of an answer to [`PANES`]; `None` for a line whose fields
@@ -304,11 +198,11 @@ impl Keeper {
         let logs: Vec<String> = records
             .iter()
             .filter(|(record, info)| {
-                !record.kept_log.is_empty()
+                record.kept().log.is_some()
                     && record.pane_pipe != "0"
                     && matches!(info.state, State::Running | State::Idle)
             })
-            .map(|(record, _)| record.kept_log.clone())
+            .map(|(record, _)| record.kept().log_text())
             .collect();
         let running = match (server, logs.is_empty()) {
             (Some(server), false) => super::writer::writers_running(server, logs).await,
@@ -317,25 +211,25 @@ impl Keeper {
         // What the helpers tmux ran for them could not do.
         let kept: Vec<String> = records
             .iter()
-            .filter(|(record, _)| !record.kept_log.is_empty())
-            .map(|(record, _)| record.kept_log.clone())
+            .filter(|(record, _)| record.kept().log.is_some())
+            .map(|(record, _)| record.kept().log_text())
             .collect();
         let failures = match kept.is_empty() {
             true => Vec::new(),
             false => super::helper::last_failures(kept).await,
         };
         for (record, mut info) in records {
-            if let Some((_, failure)) = failures.iter().find(|(log, _)| *log == record.kept_log) {
+            let kept = record.kept();
+            let log = kept.log_text();
+            if let Some((_, failure)) = failures.iter().find(|(l, _)| *l == log) {
                 info.error = Some(failure.clone());
             }
-            if !record.kept_log.is_empty() {
-                let seen = running
-                    .as_ref()
-                    .map(|running| running.contains(&record.kept_log));
+            if kept.log.is_some() {
+                let seen = running.as_ref().map(|running| running.contains(&log));
                 info.log_writer = super::writer::state_of(
                     &info.state,
                     &record.pane_pipe,
-                    &record.kept_log_error,
+                    kept.log_error.as_ref(),
                     seen,
                 );
                 // A process that just ended closed its terminal, and tmux
@@ -444,6 +338,13 @@ impl Keeper {
                 name: name.to_string(),
                 known,
             })?;
+        if let Some(version) = &info.newer_record {
+            return Err(KeeperError::NewerRecord {
+                name: name.to_string(),
+                version: version.clone(),
+                known: record::VERSION,
+            });
+        }
         // A log writer that is gone comes back (and says it did).
         self.revive_log_writer(&mut info).await;
         Ok((info, server))
@@ -494,31 +395,35 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
         (false, None) => State::Running,
     };
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let kept = pane.kept();
     let info = ProcessInfo {
         name: pane.session_name.clone(),
         state,
         pane: pane.pane_id.clone(),
         pid: pane.pane_pid.parse().ok(),
-        command: nonempty(&pane.kept_command).unwrap_or_else(|| pane.pane_start_command.clone()),
-        cwd: nonempty(&pane.kept_cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
-        started: pane
-            .kept_started
-            .parse()
-            .ok()
-            .or_else(|| pane.session_created.parse().ok()),
-        log: nonempty(&pane.kept_log).map(PathBuf::from),
-        killed_after: pane.kept_expired.parse().ok(),
-        restarts: pane.kept_restarts.parse().ok(),
-        exits: super::restart::recorded_exits(&pane.kept_exits),
-        exit_runs: [&pane.kept_replaced, &pane.kept_exits]
-            .into_iter()
-            .flat_map(|option| super::restart::recorded_runs(option))
+        command: nonempty(&kept.command).unwrap_or_else(|| pane.pane_start_command.clone()),
+        cwd: nonempty(&kept.cwd).unwrap_or_else(|| pane.pane_current_path.clone()),
+        started: kept.started.or_else(|| pane.session_created.parse().ok()),
+        log: kept.log.clone(),
+        killed_after: kept.expired,
+        restarts: kept.restarts,
+        exits: kept.exits.iter().map(|e| e.exit).collect(),
+        exit_runs: kept
+            .replaced
+            .iter()
+            .chain(&kept.exits)
+            .map(|e| (e.run.clone(), e.exit))
             .collect(),
         waiting_for_input: None,
-        ready: nonempty(&pane.kept_ready),
-        error: nonempty(&pane.kept_error),
-        run_start: pane.kept_run.parse().ok(),
+        ready: kept.ready.clone(),
+        error: kept.helper_error.clone(),
+        run_start: kept.run,
         log_writer: None,
+        newer_record: match &pane.kept {
+            Err(RecordError::Newer(version)) => Some(version.to_string()),
+            Err(RecordError::BadVersion(version)) => Some(format!("{version:?}")),
+            Ok(_) => None,
+        },
     };
     (info, pane.server_pid.parse().ok())
 }
@@ -536,36 +441,47 @@ fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    /// An answer line whose fields are `values` by name (the others empty).
+    fn line(values: &[(&str, &str)]) -> String {
+        [FIELDS, record::FIELDS]
+            .concat()
+            .iter()
+            .map(|f| {
+                values
+                    .iter()
+                    .find(|(name, _)| name == f)
+                    .map_or("", |(_, v)| *v)
+            })
+            .collect::<Vec<_>>()
+            .join("\x1f")
+    }
 
     #[test]
     fn pane_lines() {
-        let line = [
-            "web",
-            "%1",
-            "42",
-            "1",
-            "7",
-            "",
-            "0",
-            "100",
-            "/tmp",
-            "200",
-            "/l/web.log",
-            "/src",
-            "python3 -m http.server",
-            "99",
-            "sleep 1",
-            "5.0:10",
-            "30",
-            "2",
-            "5.0:1 exited 1;5.0:9 signaled 9",
-            "4.0:1 exited 4",
-            "",
-            "",
-            "1",
-            "",
-        ]
-        .join("\x1f");
+        let line = line(&[
+            ("session_name", "web"),
+            ("pane_id", "%1"),
+            ("pane_pid", "42"),
+            ("pane_dead", "1"),
+            ("pane_dead_status", "7"),
+            ("window_activity", "0"),
+            ("session_created", "100"),
+            ("pane_current_path", "/tmp"),
+            ("@tmux-wire-started", "200"),
+            ("@tmux-wire-log", "/l/web.log"),
+            ("@tmux-wire-cwd", "/src"),
+            ("@tmux-wire-command", "python3 -m http.server"),
+            ("pid", "99"),
+            ("pane_start_command", "sleep 1"),
+            ("@tmux-wire-run", "5.0:10"),
+            ("@tmux-wire-expired", "30"),
+            ("@tmux-wire-restarts", "2"),
+            ("@tmux-wire-exits", "5.0:1 exited 1;5.0:9 signaled 9"),
+            ("@tmux-wire-replaced", "4.0:1 exited 4"),
+            ("pane_pipe", "1"),
+        ]);
         let record = PaneRecord::parse(line.as_bytes()).unwrap();
         let (p, server) = pane_info(&record, 1000);
         assert_eq!(server, Some(99));
@@ -585,22 +501,36 @@ mod tests {
         let runs: Vec<&str> = p.exit_runs.iter().map(|(run, _)| run.as_str()).collect();
         assert_eq!(runs, ["4.0:1", "5.0:1", "5.0:9"]);
         assert_eq!(p.run_start.map(|r| r.offset), Some(10));
+        assert_eq!(p.newer_record, None);
+    }
+
+    #[test]
+    fn a_newer_record_is_listed_but_not_read() {
+        let line = line(&[
+            ("session_name", "web"),
+            ("@tmux-wire-record", "99"),
+            ("@tmux-wire-log", "/l/web.log"),
+            ("@tmux-wire-command", "future"),
+            ("pane_start_command", "sleep 1"),
+        ]);
+        let (p, _) = pane_info(&PaneRecord::parse(line.as_bytes()).unwrap(), 0);
+        assert_eq!(p.newer_record.as_deref(), Some("99"));
+        assert_eq!((p.log, p.command.as_str()), (None, "sleep 1"));
     }
 
     #[test]
     fn pane_records_read_fields_by_name() {
         // Each value is the name of its format variable.
-        let record = PaneRecord::parse(FIELDS.join("\x1f").as_bytes()).unwrap();
+        let all = [FIELDS, record::FIELDS].concat();
+        let record = PaneRecord::parse(all.join("\x1f").as_bytes()).unwrap();
         assert_eq!(record.session_name, "session_name");
         assert_eq!(record.pane_pid, "pane_pid");
         assert_eq!(record.pane_dead_signal, "pane_dead_signal");
-        assert_eq!(record.kept_started, OPT_STARTED);
-        assert_eq!(record.kept_command, OPT_COMMAND);
         assert_eq!(record.server_pid, "pid");
         assert_eq!(record.pane_start_command, "pane_start_command");
         // A line short of a field, or with one more, is no record.
-        assert!(PaneRecord::parse(FIELDS[1..].join("\x1f").as_bytes()).is_none());
-        assert!(PaneRecord::parse(format!("{}\x1fx", FIELDS.join("\x1f")).as_bytes()).is_none());
-        assert!(PaneRecord::from_fields(vec![String::new(); FIELDS.len() - 1]).is_none());
+        assert!(PaneRecord::parse(all[1..].join("\x1f").as_bytes()).is_none());
+        assert!(PaneRecord::parse(format!("{}\x1fx", all.join("\x1f")).as_bytes()).is_none());
+        assert!(PaneRecord::from_fields(vec![String::new(); all.len() - 1]).is_none());
     }
 }

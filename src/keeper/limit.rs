@@ -10,7 +10,8 @@
 //! then SIGKILL). The session stays, with the process's status, until it
 //! is stopped or started again.
 
-use super::{Keeper, KeeperError, OPT_EXPIRED, OPT_KILL_AFTER};
+use super::record::{self, Limit};
+use super::{Keeper, KeeperError};
 use crate::client::{commands, Client};
 use crate::protocol::PaneId;
 use crate::watch::{self, WatchError};
@@ -18,31 +19,23 @@ use std::time::Duration;
 
 impl Keeper {
     /// Schedule the end of the run that begins at `run` (a log position) of
-    /// `name`, `after` from now, with `grace` between C-c and the signals.
+    /// `name`, `limit.after` from now, with `limit.grace` between C-c and
+    /// the signals. (The limit itself is in the record, written by the
+    /// start, for the runs a restart policy starts again.)
     pub(super) async fn schedule_expiry(
         &self,
         client: &Client,
         name: &str,
         run: &str,
-        after: Duration,
-        grace: Duration,
+        limit: Limit,
     ) -> Result<(), KeeperError> {
-        let grace_ms = format!("{}ms", grace.as_millis());
+        let grace_ms = format!("{}ms", limit.grace.as_millis());
         let run_shell = self.helper_command(
-            Some(after),
+            Some(limit.after),
             name,
             "expire",
             &["--run", run, "--grace", &grace_ms],
         )?;
-        let session = commands::session(name);
-        // Kept exactly, for the runs a restart policy starts again.
-        client
-            .command(commands::set_option(
-                &session,
-                OPT_KILL_AFTER,
-                &format!("{}:{}", after.as_millis(), grace.as_millis()),
-            ))
-            .await?;
         client.command(run_shell).await?;
         Ok(())
     }
@@ -68,19 +61,13 @@ impl Keeper {
         if watch::exit_status(&client, pane).await?.is_some() {
             return Ok(false);
         }
-        // The limit, as recorded at the start, in whole seconds (up).
-        let recorded = self
-            .session_fields(&client, name, &[OPT_KILL_AFTER])
-            .await?;
-        let limit =
-            parse_limit(&recorded[0]).map_or(0, |(after, _)| after.as_secs_f64().ceil() as u64);
-        client
-            .command(commands::set_option(
-                commands::session(name),
-                OPT_EXPIRED,
-                &limit.to_string(),
-            ))
-            .await?;
+        // The limit, as recorded at the start (in whole seconds, up).
+        let (recorded, _) = self.read_record(&client, name).await?;
+        let limit = recorded.kill_after.unwrap_or(Limit {
+            after: Duration::ZERO,
+            grace,
+        });
+        client.command(record::set_expired(name, limit)).await?;
         self.interrupt_then_kill(&client, name, pane, grace).await?;
         Ok(true)
     }
@@ -112,27 +99,5 @@ impl Keeper {
             }
         }
         Ok(())
-    }
-}
-
-/// The limit and grace of `@tmux-wire-kill-after` (`AFTER_MS:GRACE_MS`).
-pub(super) fn parse_limit(recorded: &str) -> Option<(Duration, Duration)> {
-    let (after, grace) = recorded.trim().split_once(':')?;
-    Some((
-        Duration::from_millis(after.parse().ok()?),
-        Duration::from_millis(grace.parse().ok()?),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn limits_read_back() {
-        use std::time::Duration;
-        assert_eq!(
-            super::parse_limit("1500:300"),
-            Some((Duration::from_millis(1500), Duration::from_millis(300)))
-        );
-        assert_eq!(super::parse_limit("90"), None);
     }
 }

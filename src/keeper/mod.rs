@@ -32,7 +32,9 @@ mod exec;
 mod exec_scan;
 mod follow;
 mod helper;
+mod hooks;
 mod housekeeping;
+mod info;
 mod inventory;
 pub mod keys;
 mod limit;
@@ -41,6 +43,7 @@ mod output;
 mod process;
 mod read;
 mod ready;
+mod record;
 mod restart;
 mod send;
 mod start;
@@ -50,19 +53,20 @@ mod writer;
 
 pub use command::check_env;
 pub use error::{FailureKind, KeeperError};
-pub use events::{LifecycleEvent, EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
+pub use events::LifecycleEvent;
 pub use exec::{Executed, Outcome as ExecOutcome, EXEC_KEEP};
 pub use follow::{Followed, LogFollow};
 #[doc(hidden)]
 pub use helper::legacy_helper_main;
 pub use helper::{helper_main, HELPER_ARG, HELPER_VERSION};
+pub use hooks::{EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
-pub use inventory::{ProcessInfo, State, IDLE_AFTER};
+pub use info::{ProcessInfo, State, IDLE_AFTER};
 pub use process::{Input, KeptProcess, LastLineWatch, RunOutcome};
 pub use read::{Output, Page, PageBytes, RawLines, ReadFrom};
 pub use ready::{Found, WaitFrom, WaitMissed};
-pub use restart::{RestartPolicy, RestartWhen};
+pub use record::{RestartPolicy, RestartWhen};
 pub use send::send_text_commands;
 pub use start::{StartSpec, Started};
 pub use stop::{StopReport, Stopped};
@@ -78,38 +82,9 @@ use crate::server::{self, ServerError, SocketSpec, SocketState};
 use crate::transport::direct::{self, DirectOptions};
 use crate::transport::plain::{PlainError, ProbeError};
 use crate::transport::{TransportError, TransportInfo};
-use crate::watch::WatchError;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The user options the keeper stores on its sessions.
-const OPT_COMMAND: &str = "@tmux-wire-command";
-const OPT_CWD: &str = "@tmux-wire-cwd";
-const OPT_STARTED: &str = "@tmux-wire-started";
-const OPT_LOG: &str = "@tmux-wire-log";
-/// Where the current run begins in the log ([`log::Position`]).
-const OPT_RUN: &str = "@tmux-wire-run";
-/// Where the last text tmux-wire typed begins in the log.
-const OPT_INPUT: &str = "@tmux-wire-input";
-/// That text's lines as its echo is recognised (whitespace removed, lines
-/// separated by spaces).
-const OPT_ECHO: &str = "@tmux-wire-echo";
-/// On a session the keeper did not start (pane options): how the echo of
-/// the last text tmux-wire typed reads (as [`OPT_ECHO`]), which a wait from
-/// the input looks for on the pane and starts at, and the row of the
-/// pane's history and screen where the cursor was before it was typed
-/// ([`crate::watch::input_row`]), a hint for when the echo is not there
-/// ([`crate::watch::Since::Input`]). They stay on the pane (tmux does
-/// nothing with them).
-const OPT_INPUT_ROW: &str = "@tmux-wire-input-row";
-const OPT_INPUT_ECHO: &str = "@tmux-wire-input-echo";
-/// The run's time limit in seconds (`start --kill-after`).
-const OPT_KILL_AFTER: &str = "@tmux-wire-kill-after";
-/// What the run's readiness pattern matched (`start --ready`).
-const OPT_READY: &str = "@tmux-wire-ready";
-/// Set (to the limit) when the run was stopped for running longer.
-const OPT_EXPIRED: &str = "@tmux-wire-expired";
 
 /// Where and how the keeper talks to tmux.
 #[derive(Debug, Clone)]
@@ -309,22 +284,18 @@ impl Keeper {
         Ok(client.pane(pane))
     }
 
-    /// What the keeper recorded on `name`'s session, if it started it.
+    /// What the keeper recorded on `name`'s session, if it started it
+    /// (one query: [`Keeper::read_record`]).
     async fn kept(&self, client: &Client, name: &str) -> Result<Option<Kept>, KeeperError> {
-        static KEPT: LazyLock<FormatQuery> =
-            LazyLock::new(|| FormatQuery::new(&[OPT_LOG, OPT_RUN, OPT_INPUT, OPT_ECHO, "pid"]));
-        let reply = client
-            .command(commands::display(commands::session(name), KEPT.format()))
-            .await?;
-        let fields = KEPT.parse_one(&reply.content()).map_err(WatchError::from)?;
-        let (Ok(run), false) = (fields[1].parse::<log::Position>(), fields[0].is_empty()) else {
+        let (record, server) = self.read_record(client, name).await?;
+        let Some(run) = record.run.filter(|_| record.is_kept()) else {
             return Ok(None);
         };
         Ok(Some(Kept {
             run,
-            input: fields[2].parse().unwrap_or(run),
-            echo: fields[3].clone(),
-            server: fields[4].parse().ok().map(nix::unistd::Pid::from_raw),
+            input: record.input.unwrap_or(run),
+            echo: record.echo,
+            server: server.map(nix::unistd::Pid::from_raw),
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! Reading a process's output by cursor (`poll`, `run`) and by page
 //! (`logs --offset --limit`).
 
-use super::inventory::{ProcessInfo, State};
+use super::info::{ProcessInfo, State};
 use super::log::{self, Cursor};
 use super::wait::LOG_SETTLE;
 use super::{validate_name, Keeper, KeeperError};

@@ -21,74 +21,23 @@
 //! restarted.
 
 use super::command::format_escape;
-use super::{log, Keeper, KeeperError, OPT_KILL_AFTER};
+use super::record::{self, RestartPolicy, RestartWhen, RunExit};
+use super::{hooks, log, Keeper, KeeperError};
 use crate::client::{commands, Client};
 use crate::protocol::Command;
-use crate::watch::{ExitStatus, EXIT_CHANNEL};
+use crate::watch::ExitStatus;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The policy (`WHEN:MAX:DELAY_MS`, or `off`).
-pub(super) const OPT_RESTART: &str = "@tmux-wire-restart";
-/// Restarts made so far.
-pub(super) const OPT_RESTARTS: &str = "@tmux-wire-restarts";
-/// The last exits, newest last: `exited N` / `signaled N`, `;`-separated.
-pub(super) const OPT_EXITS: &str = "@tmux-wire-exits";
-/// The last failure of a helper tmux ran (restart-due, restart, expire),
-/// as a `tmux-wire` before the helpers' error file recorded it (`status`
-/// still reads it on sessions it started).
-pub(super) const OPT_HELPER_ERROR: &str = "@tmux-wire-error";
 /// How many exits are kept.
 const EXITS_KEPT: usize = 10;
 /// The longest delay between restarts.
 const MAX_DELAY: Duration = Duration::from_secs(300);
 
-/// When a process is started again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartWhen {
-    /// After a non-zero exit or a signal.
-    OnFailure,
-    /// After any exit.
-    Always,
-}
-
-/// A restart policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RestartPolicy {
-    /// When.
-    pub when: RestartWhen,
-    /// At most this many restarts (then it stays ended).
-    pub max: u32,
-    /// The delay before the first restart; it doubles with each one.
-    pub delay: Duration,
-}
-
 impl RestartPolicy {
-    fn to_option(self) -> String {
-        let when = match self.when {
-            RestartWhen::OnFailure => "on-failure",
-            RestartWhen::Always => "always",
-        };
-        format!("{when}:{}:{}", self.max, self.delay.as_millis())
-    }
-
-    fn from_option(s: &str) -> Option<RestartPolicy> {
-        let mut parts = s.split(':');
-        let when = match parts.next()? {
-            "on-failure" => RestartWhen::OnFailure,
-            "always" => RestartWhen::Always,
-            _ => return None,
-        };
-        Some(RestartPolicy {
-            when,
-            max: parts.next()?.parse().ok()?,
-            delay: Duration::from_millis(parts.next()?.parse().ok()?),
-        })
-    }
-
     /// Whether an exit with `status` is restarted.
-    fn applies(self, status: ExitStatus) -> bool {
+    pub(super) fn applies(self, status: ExitStatus) -> bool {
         match self.when {
             RestartWhen::Always => true,
             RestartWhen::OnFailure => status != ExitStatus::Exited(0),
@@ -101,17 +50,6 @@ impl RestartPolicy {
             .checked_mul(1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX))
             .unwrap_or(MAX_DELAY)
             .min(MAX_DELAY)
-    }
-}
-
-impl std::str::FromStr for RestartWhen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<RestartWhen, String> {
-        match s {
-            "on-failure" => Ok(RestartWhen::OnFailure),
-            "always" => Ok(RestartWhen::Always),
-            _ => Err(format!("{s:?}: say on-failure or always")),
-        }
     }
 }
 
@@ -171,14 +109,14 @@ impl Keeper {
         self.log_path(name).with_extension("spec")
     }
 
-    /// Record the policy, the spec and the hook of a run about to start.
-    pub(super) async fn set_restart_policy(
+    /// Write the spec of a run about to start with a restart policy, and
+    /// return its session's hooks ([`hooks::session_hooks`]), for the
+    /// start's batch (its record holds the policy).
+    pub(super) fn restart_spec_and_hooks(
         &self,
-        client: &Client,
         name: &str,
-        policy: RestartPolicy,
         spec: &Spec,
-    ) -> Result<(), KeeperError> {
+    ) -> Result<[Command; 3], KeeperError> {
         let path = self.spec_path(name);
         let io = |source| KeeperError::Io {
             what: format!("writing {}", path.display()),
@@ -196,31 +134,7 @@ impl Keeper {
             .helper_command(None, name, "restart-due", &[])?
             .to_line()
             .map_err(crate::client::ClientError::from)?;
-        let session = commands::session(name);
-        let batch = [
-            commands::set_option(&session, OPT_RESTART, &policy.to_option()),
-            commands::set_option(&session, OPT_RESTARTS, "0"),
-            commands::set_option(&session, OPT_EXITS, ""),
-            Command::new("set-hook")
-                .arg("-t")
-                .arg(&session)
-                .arg("pane-died[0]")
-                .arg(hook.trim_end()),
-            // A session's hook hides the global one: keep the exit waits'
-            // and the event stream's.
-            Command::new("set-hook")
-                .arg("-t")
-                .arg(&session)
-                .arg(format!("pane-died[{}]", crate::watch::EXIT_HOOK_INDEX))
-                .arg(format!("wait-for -S {EXIT_CHANNEL}")),
-            Command::new("set-hook")
-                .arg("-t")
-                .arg(&session)
-                .arg(format!("pane-died[{}]", super::EVENTS_HOOK_INDEX))
-                .arg(super::events::events_signal()),
-        ];
-        client.commands(batch).await?;
-        Ok(())
+        Ok(hooks::session_hooks(name, hook.trim_end()))
     }
 
     /// Turn `name`'s restart policy off (before a stop), if it has one
@@ -230,15 +144,9 @@ impl Keeper {
         client: &Client,
         name: &str,
     ) -> Result<(), KeeperError> {
-        let policy = self.session_fields(client, name, &[OPT_RESTART]).await?;
-        if RestartPolicy::from_option(&policy[0]).is_some() {
-            client
-                .command(commands::set_option(
-                    commands::session(name),
-                    OPT_RESTART,
-                    "off",
-                ))
-                .await?;
+        let (recorded, _) = self.read_record(client, name).await?;
+        if recorded.restart.is_some() {
+            client.command(record::set_restart_off(name)).await?;
         }
         Ok(())
     }
@@ -262,30 +170,25 @@ impl Keeper {
         let Some(run) = info.run_start else {
             return Ok(false);
         };
-        let session = commands::session(name);
-        let fields = self
-            .session_fields(&client, name, &[OPT_RESTART, OPT_RESTARTS, OPT_EXITS])
-            .await?;
-        let (policy, done, exits) = (&fields[0], &fields[1], &fields[2]);
+        let (recorded, _) = self.read_record(&client, name).await?;
         // Record this exit (once per run: the hook may fire again for it).
-        let entry = format!("{} {}", run, exit_word(status));
-        if exits.split(';').any(|e| e == entry) {
+        let entry = RunExit {
+            run: run.to_string(),
+            exit: status,
+        };
+        let mut exits = recorded.exits;
+        if exits.contains(&entry) {
             return Ok(false);
         }
-        let mut kept: Vec<&str> = exits.split(';').filter(|e| !e.is_empty()).collect();
-        kept.push(&entry);
-        let skip = kept.len().saturating_sub(EXITS_KEPT);
+        exits.push(entry);
+        let skip = exits.len().saturating_sub(EXITS_KEPT);
         client
-            .command(commands::set_option(
-                &session,
-                OPT_EXITS,
-                &kept[skip..].join(";"),
-            ))
+            .command(record::set_exits(name, &exits[skip..]))
             .await?;
-        let Some(policy) = RestartPolicy::from_option(policy) else {
+        let Some(policy) = recorded.restart else {
             return Ok(false);
         };
-        let done: u32 = done.parse().unwrap_or(0);
+        let done = recorded.restarts.unwrap_or(0);
         if !policy.applies(status) || done >= policy.max || info.killed_after.is_some() {
             return Ok(false);
         }
@@ -323,13 +226,11 @@ impl Keeper {
             return Ok(false);
         }
         let (client, pane) = self.pane_without_output(name).await?.into_parts();
-        let fields = self
-            .session_fields(&client, name, &[OPT_RESTART, OPT_RESTARTS, OPT_KILL_AFTER])
-            .await?;
-        let Some(policy) = RestartPolicy::from_option(&fields[0]) else {
+        let (recorded, _) = self.read_record(&client, name).await?;
+        let Some(policy) = recorded.restart else {
             return Ok(false);
         };
-        let done: u32 = fields[1].parse().unwrap_or(0);
+        let done = recorded.restarts.unwrap_or(0);
         if done >= policy.max {
             return Ok(false);
         }
@@ -355,18 +256,11 @@ impl Keeper {
         .map_err(|source| KeeperError::Io {
             what: format!("writing {}", log_path.display()),
             source,
-        })?
-        .to_string();
-        let session = commands::session(name);
-        let batch = [
-            commands::set_option(&session, super::OPT_RUN, &new_run),
-            commands::set_option(&session, super::OPT_INPUT, &new_run),
-            commands::set_option(&session, super::OPT_ECHO, ""),
-            commands::set_option(&session, super::OPT_STARTED, &now.to_string()),
-            commands::set_option(&session, OPT_RESTARTS, &(done + 1).to_string()),
-            commands::set_option(&session, super::OPT_READY, ""),
-        ];
-        client.commands(batch).await?;
+        })?;
+        client
+            .commands(record::set_new_run(name, new_run, now, done + 1))
+            .await?;
+        let new_run = new_run.to_string();
         // Respawn from a connection that is not attached: an attached
         // control client holds back tmux's buffer of the pane's output,
         // and tmux 3.3a, respawning a pane whose buffer is not drained,
@@ -382,59 +276,11 @@ impl Keeper {
         .await?;
         let (client, _) = self.pane_without_output(name).await?.into_parts();
         self.signal_events(&client).await;
-        if let Some((after, grace)) = super::limit::parse_limit(&fields[2]) {
-            self.schedule_expiry(&client, name, &new_run, after, grace)
-                .await?;
+        if let Some(limit) = recorded.kill_after {
+            self.schedule_expiry(&client, name, &new_run, limit).await?;
         }
         Ok(true)
     }
-
-    /// Session options of `name`, in order (empty when unset).
-    pub(super) async fn session_fields(
-        &self,
-        client: &Client,
-        name: &str,
-        options: &[&str],
-    ) -> Result<Vec<String>, KeeperError> {
-        let query = crate::protocol::FormatQuery::new(options);
-        let reply = client
-            .command(commands::display(commands::session(name), query.format()))
-            .await?;
-        Ok(query
-            .parse_one(&reply.content())
-            .map_err(crate::watch::WatchError::from)?)
-    }
-}
-
-/// `exited N` / `signaled N`.
-pub(super) fn exit_word(status: ExitStatus) -> String {
-    match status {
-        ExitStatus::Exited(code) => format!("exited {code}"),
-        ExitStatus::Signaled(signal) => format!("signaled {signal}"),
-    }
-}
-
-/// The exits recorded in `@tmux-wire-exits`, oldest first.
-pub(super) fn recorded_exits(option: &str) -> Vec<ExitStatus> {
-    recorded_runs(option).into_iter().map(|(_, e)| e).collect()
-}
-
-/// The same, with the run (its log position) each exit ended.
-pub(super) fn recorded_runs(option: &str) -> Vec<(String, ExitStatus)> {
-    option
-        .split(';')
-        .filter_map(|e| {
-            let mut words = e.split_whitespace();
-            let run = words.next()?.to_string();
-            let how = words.next()?;
-            let n = words.next()?.parse().ok()?;
-            match how {
-                "exited" => Some((run, ExitStatus::Exited(n))),
-                "signaled" => Some((run, ExitStatus::Signaled(n))),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -448,8 +294,6 @@ mod tests {
             max: 3,
             delay: Duration::from_millis(500),
         };
-        assert_eq!(RestartPolicy::from_option(&p.to_option()), Some(p));
-        assert_eq!(RestartPolicy::from_option("off"), None);
         assert!(p.applies(ExitStatus::Exited(1)) && p.applies(ExitStatus::Signaled(9)));
         assert!(!p.applies(ExitStatus::Exited(0)));
         assert_eq!(p.delay_before(0), Duration::from_millis(500));
@@ -462,9 +306,5 @@ mod tests {
         };
         assert_eq!(Spec::decode(&spec.encode()), Some(spec));
         assert_eq!(Spec::decode(b"other"), None);
-        assert_eq!(
-            recorded_exits("1.2:3 exited 1;1.2:9 signaled 15"),
-            [ExitStatus::Exited(1), ExitStatus::Signaled(15)]
-        );
     }
 }

@@ -2,9 +2,8 @@
 //! a process, recording where the text begins in its log, and typing then
 //! waiting for an answer.
 
-use super::{
-    keys, log, Keeper, KeeperError, KeptProcess, OPT_ECHO, OPT_INPUT, OPT_INPUT_ECHO, OPT_INPUT_ROW,
-};
+use super::record::{self, ScreenInput};
+use super::{keys, log, Keeper, KeeperError, KeptProcess};
 use crate::client::{commands, Client, ATTACH_FLAGS};
 use crate::protocol::{Command, PaneId};
 use crate::watch;
@@ -221,13 +220,8 @@ impl Keeper {
             Err(e) => return Err(e),
         }
         let at = self.log_end(name)?;
-        let echo = echo_record(text);
-        let session = commands::session(name);
         client
-            .commands([
-                commands::set_option(&session, OPT_INPUT, &at.to_string()),
-                commands::set_option(&session, OPT_ECHO, &echo),
-            ])
+            .commands(record::set_input(name, at, &echo_record(text)))
             .await?;
         Ok(Some(at))
     }
@@ -247,12 +241,11 @@ impl Keeper {
         text: &[u8],
     ) -> Result<(), KeeperError> {
         let row = watch::input_row(client, pane).await?;
-        client
-            .commands([
-                commands::set_pane_option(pane, OPT_INPUT_ROW, &row.to_string()),
-                commands::set_pane_option(pane, OPT_INPUT_ECHO, &echo_record(text)),
-            ])
-            .await?;
+        let input = ScreenInput {
+            row,
+            echo: echo_record(text),
+        };
+        client.commands(input.write(pane)).await?;
         Ok(())
     }
 }

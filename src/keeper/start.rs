@@ -4,9 +4,10 @@
 //! starter died.
 
 use super::command::{check_runnable, environment, format_escape, shell_words};
+use super::record::{self, Limit, Record, RunExit};
 use super::{
     log, parse_pane_id, unix_now, validate_name, Keeper, KeeperError, ProcessInfo, State, WaitFrom,
-    OPT_COMMAND, OPT_CWD, OPT_ECHO, OPT_INPUT, OPT_LOG, OPT_RUN, OPT_STARTED, PANE_ID,
+    PANE_ID,
 };
 use crate::client::{commands, ErrorKind, QUIET_ATTACH_FLAGS};
 use crate::protocol::PaneId;
@@ -25,11 +26,6 @@ use std::time::Duration;
 /// is recognised.
 const PLACEHOLDER: [&str; 3] = ["sh", "-c", "exec sleep 2147483647"];
 const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
-
-/// The run a start replaced in a new session of the same name, and how it
-/// ended (`RUN exited N` / `RUN signaled N`): the event stream tells that
-/// end when it did not see it before the new run.
-pub(super) const OPT_REPLACED: &str = "@tmux-wire-replaced";
 
 /// How to start a process: the default, then the builder methods.
 ///
@@ -205,7 +201,7 @@ impl Keeper {
         // Logs of names long gone (see `Keeper::log_max_age`).
         self.prune_old_logs().await;
         // The run this start replaces, and how it ended, if it did.
-        let mut replaced: Option<Option<String>> = None;
+        let mut replaced: Option<Option<RunExit>> = None;
         let pane: PaneId = loop {
             let placeholder = PLACEHOLDER
                 .into_iter()
@@ -266,8 +262,9 @@ impl Keeper {
                         State::Killed { signal } => Some(watch::ExitStatus::Signaled(signal)),
                         _ => None,
                     };
-                    replaced = Some(current.run_start.zip(ended).map(|(run, status)| {
-                        format!("{run} {}", super::restart::exit_word(status))
+                    replaced = Some(current.run_start.zip(ended).map(|(run, exit)| RunExit {
+                        run: run.to_string(),
+                        exit,
                     }));
                 }
                 Err(e) => return Err(e),
@@ -287,10 +284,12 @@ impl Keeper {
                     .join("\n"),
             }),
             Err(e) => {
-                // Leave no placeholder behind to pass for a live process.
+                // Leave no placeholder behind to pass for a live process,
+                // and none of the keeper's hooks if nothing else is kept.
                 let _ = self
                     .once(commands::kill_session(commands::session(name)))
                     .await;
+                self.uninstall_if_unused().await;
                 Err(e)
             }
         }
@@ -298,7 +297,8 @@ impl Keeper {
 
     /// Everything after the session exists: options, hook, log pipe, the
     /// real command, readiness. `replaced`: the run this start replaced
-    /// and how it ended ([`OPT_REPLACED`]).
+    /// and how it ended (the record's `replaced`: the event stream tells
+    /// that end when it did not see it before the new run).
     async fn set_up(
         &self,
         name: &str,
@@ -306,7 +306,7 @@ impl Keeper {
         argv: &[String],
         cwd: &str,
         spec: &StartSpec,
-        replaced: Option<String>,
+        replaced: Option<RunExit>,
     ) -> Result<Started, KeeperError> {
         // No pane output on this connection: the readiness wait reads the
         // log, and tmux 3.2a crashes when a pane dies (a command that
@@ -319,63 +319,63 @@ impl Keeper {
         // What an earlier run's helpers failed at is not this run's.
         let _ = std::fs::remove_file(self.helper_errors_path(name));
         let now = unix_now();
-        let started = now.to_string();
         let display = shell_words(argv);
         let sink = self.sink_command(pane, &log_path)?;
         // Where this run begins, marked in the log (restarts of a name go
         // on in the same log); the sink appends from there.
-        let run = log::mark_run(&log_path, &display, now)
-            .map_err(|source| KeeperError::Io {
-                what: format!("writing {}", log_path.display()),
-                source,
-            })?
-            .to_string();
+        let run = log::mark_run(&log_path, &display, now).map_err(|source| KeeperError::Io {
+            what: format!("writing {}", log_path.display()),
+            source,
+        })?;
         client.commands(watch::exit_reporting(pane)).await?;
         client.command(commands::pipe_output(pane, &sink)).await?;
         let respawn =
             commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);
-        // The options first: a racing start that sees them waits in the log
-        // like this one, and compares commands with the same display; until
-        // the real command replaces the placeholder, the pane's start
-        // command still names this start (see `settled_status`).
-        let log_s = log_path.to_string_lossy().into_owned();
-        let session = commands::session(name);
-        let settings = [
-            (OPT_COMMAND, display.as_str()),
-            (OPT_CWD, cwd),
-            (OPT_STARTED, started.as_str()),
-            (OPT_LOG, log_s.as_str()),
-            (OPT_RUN, run.as_str()),
-            (OPT_INPUT, run.as_str()),
-            (OPT_ECHO, ""),
-        ]
-        .map(|(option, value)| commands::set_option(&session, option, value));
-        client.commands(settings).await?;
-        if spec.restart.is_none() {
+        // The record first, in one batch (with the session's hooks of a
+        // restart policy): a racing start that sees it waits in the log
+        // like this one, and compares commands with the same display; a
+        // look that finds the new run finds what it replaced; until the
+        // real command replaces the placeholder, the pane's start command
+        // still names this start (see `settled_status`).
+        let limit = spec.kill_after.map(|after| Limit {
+            after,
+            grace: spec.kill_grace.unwrap_or(Duration::from_secs(5)),
+        });
+        let kept = Record {
+            version: record::VERSION,
+            command: display.clone(),
+            cwd: cwd.to_string(),
+            started: Some(now),
+            log: Some(log_path.clone()),
+            run: Some(run),
+            input: Some(run),
+            kill_after: limit,
+            restart: spec.restart,
+            restarts: spec.restart.map(|_| 0),
+            replaced,
+            ..Record::default()
+        };
+        let mut batch = kept.write(name);
+        match spec.restart {
+            Some(_) => {
+                let again = super::restart::Spec {
+                    cwd: cwd.to_string(),
+                    argv: argv.to_vec(),
+                    env: environment(&spec.env)?,
+                };
+                batch.extend(self.restart_spec_and_hooks(name, &again)?);
+            }
             // An earlier run's, with its environment: not needed now.
-            let _ = std::fs::remove_file(self.spec_path(name));
+            None => {
+                let _ = std::fs::remove_file(self.spec_path(name));
+            }
         }
-        if let Some(policy) = spec.restart {
-            let again = super::restart::Spec {
-                cwd: cwd.to_string(),
-                argv: argv.to_vec(),
-                env: environment(&spec.env)?,
-            };
-            self.set_restart_policy(&client, name, policy, &again)
-                .await?;
-        }
-        // Before the new run shows, so that a look that finds it finds this.
-        if let Some(replaced) = replaced {
-            client
-                .command(commands::set_option(&session, OPT_REPLACED, &replaced))
-                .await?;
-        }
+        client.commands(batch).await?;
+        let run = run.to_string();
         client.command(respawn).await?;
         log::sync::until_listening(&log_path).await;
-        if let Some(after) = spec.kill_after {
-            let grace = spec.kill_grace.unwrap_or(Duration::from_secs(5));
-            self.schedule_expiry(&client, name, &run, after, grace)
-                .await?;
+        if let Some(limit) = limit {
+            self.schedule_expiry(&client, name, &run, limit).await?;
         }
         self.signal_events(&client).await;
         let ready = match &spec.ready {
@@ -386,13 +386,7 @@ impl Keeper {
                     .wait_ready_on(&client, name, pane, pattern, WaitFrom::RunStart, timeout)
                     .await?
                     .matched;
-                client
-                    .command(commands::set_option(
-                        commands::session(name),
-                        super::OPT_READY,
-                        &matched,
-                    ))
-                    .await?;
+                client.command(record::set_ready(name, &matched)).await?;
                 self.signal_events(&client).await;
                 Some(matched)
             }

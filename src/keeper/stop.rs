@@ -349,6 +349,8 @@ impl Keeper {
         }
         // What a restart would have needed (the caller's environment, too).
         let _ = std::fs::remove_file(self.spec_path(name));
+        // The last kept process takes the keeper's hooks with it.
+        self.uninstall_if_unused().await;
         Ok(how)
     }
 

@@ -2,12 +2,12 @@
 //! quiet (idle); in its log for a process the keeper started, in its pane
 //! for a session started elsewhere (left as it was found afterwards).
 
-use super::{log, ready, Keeper, KeeperError, WaitFrom, OPT_INPUT_ECHO, OPT_INPUT_ROW};
-use crate::client::{commands, Client, ATTACH_FLAGS};
-use crate::protocol::{FormatQuery, PaneId};
+use super::record::ScreenInput;
+use super::{log, ready, Keeper, KeeperError, WaitFrom};
+use crate::client::{Client, ATTACH_FLAGS};
+use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
 use regex::Regex;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// After a process exits, a log whose writer has no sync channel (one of an
@@ -36,10 +36,12 @@ impl Keeper {
         let Some(kept) = kept else {
             let since = match from {
                 WaitFrom::Now => watch::Since::Now,
-                WaitFrom::LastInput => match self.input_on_screen(client, pane).await? {
-                    Some((row, echo)) => {
-                        matcher.expect_echo(echo.replace(' ', "\n").as_bytes());
-                        watch::Since::Input(row)
+                // Where tmux-wire last typed into it: the cursor's row then
+                // (a hint), and how the echo of that text reads.
+                WaitFrom::LastInput => match ScreenInput::read(client, pane).await? {
+                    Some(input) => {
+                        matcher.expect_echo(input.echo.replace(' ', "\n").as_bytes());
+                        watch::Since::Input(input.row)
                     }
                     None => watch::Since::Screen,
                 },
@@ -85,25 +87,6 @@ impl Keeper {
             timeout,
         )
         .await
-    }
-
-    /// Where the cursor was when tmux-wire last typed into a session it did
-    /// not start (a row of its history and screen: a hint), and how the
-    /// echo of that text reads; `None` if it typed nothing there.
-    async fn input_on_screen(
-        &self,
-        client: &Client,
-        pane: PaneId,
-    ) -> Result<Option<(u64, String)>, KeeperError> {
-        static INPUT: LazyLock<FormatQuery> =
-            LazyLock::new(|| FormatQuery::new(&[OPT_INPUT_ROW, OPT_INPUT_ECHO]));
-        let reply = client
-            .command(commands::display(pane, INPUT.format()))
-            .await?;
-        let fields = INPUT
-            .parse_one(&reply.content())
-            .map_err(WatchError::from)?;
-        Ok(fields[0].parse().ok().map(|row| (row, fields[1].clone())))
     }
 
     /// Run `wait` on `name`'s pane (a wait that may watch for the exit and

@@ -4,23 +4,20 @@
 //!
 //! The writer never stops reading (see [`log::sink_reporting`]): a write
 //! that fails (a full disk, an I/O error) is counted, the failure is
-//! recorded on the pane ([`OPT_LOG_ERROR`], set through the server by the
-//! writer itself), and once a write works again a gap line marks what is
+//! recorded on the pane (the record's `log_error`, set through the server
+//! by the writer itself), and once a write works again a gap line marks what is
 //! missing. A writer that is gone (killed, or its pipe closed) is seen by
 //! tmux's `#{pane_pipe}` (0 once tmux found the pipe closed, which it does
 //! at the next output) and, where the server is a local process, by its
 //! children; the keeper's next look at the process ([`Keeper::find`])
 //! starts it again, after a gap line in the log.
 
+use super::record::{self, LogError};
 use super::{log, unix_now, Keeper, KeeperError, ProcessInfo, State};
 use crate::client::commands;
 use crate::protocol::{Command, PaneId};
 use serde::Serialize;
 use std::path::Path;
-
-/// The pane option where a log writer that cannot write says why:
-/// `UNIX-TIME REASON`; unset while it writes.
-pub(super) const OPT_LOG_ERROR: &str = "@tmux-wire-log-error";
 
 /// How long starting a log writer again may take at most.
 const REVIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -86,43 +83,31 @@ impl std::fmt::Display for LogWriter {
 }
 
 /// The writer's state from what a `list-panes` answer says of a kept
-/// process: `pipe` is `#{pane_pipe}`, `error` the [`OPT_LOG_ERROR`]
-/// option, `seen` whether a writer process of its log runs (`None` where
+/// process: `pipe` is `#{pane_pipe}`, `error` what the writer recorded
+/// of its failure, `seen` whether a writer process of its log runs (`None` where
 /// that cannot be seen). Only a process that runs needs a writer; one that
 /// ended has a state only if its writer failed.
 pub(super) fn state_of(
     state: &State,
     pipe: &str,
-    error: &str,
+    error: Option<&LogError>,
     seen: Option<bool>,
 ) -> Option<LogWriter> {
     let runs = matches!(state, State::Running | State::Idle);
     if runs && (pipe == "0" || seen == Some(false)) {
-        let reason = if error.is_empty() {
-            "the log writer is gone (it was killed, or its pipe was closed)".to_string()
-        } else {
-            format!(
-                "the log writer is gone, after it failed ({})",
-                parse_error(error).0
-            )
+        let reason = match error {
+            None => "the log writer is gone (it was killed, or its pipe was closed)".to_string(),
+            Some(error) => format!("the log writer is gone, after it failed ({})", error.reason),
         };
         return Some(LogWriter::Stopped { reason });
     }
-    if !error.is_empty() {
-        let (reason, since) = parse_error(error);
-        return Some(LogWriter::Failing { reason, since });
+    if let Some(error) = error {
+        return Some(LogWriter::Failing {
+            reason: error.reason.clone(),
+            since: error.since,
+        });
     }
     runs.then_some(LogWriter::Writing)
-}
-
-/// The reason and time of an [`OPT_LOG_ERROR`] value.
-fn parse_error(value: &str) -> (String, Option<u64>) {
-    match value.split_once(' ') {
-        Some((time, reason)) if time.parse::<u64>().is_ok() => {
-            (reason.to_string(), time.parse().ok())
-        }
-        _ => (value.to_string(), None),
-    }
 }
 
 /// The log files written by children of the tmux server `server` (its
@@ -287,7 +272,7 @@ impl Keeper {
             if let Err(e) = log::append_line(&path, &gap) {
                 ::log::warn!("marking the gap in {}: {e}", path.display());
             }
-            let _ = self.once(unset_log_error(pane)).await;
+            let _ = self.once(record::set_log_error(pane, None)).await;
             self.once(commands::pipe_output(pane, &sink)).await?;
             let _ = self
                 .once(Command::from_argv([
@@ -356,16 +341,6 @@ impl Keeper {
     }
 }
 
-/// `set-option -p -u -t PANE @tmux-wire-log-error`.
-fn unset_log_error(pane: PaneId) -> Command {
-    Command::new("set-option")
-        .arg("-p")
-        .arg("-u")
-        .arg("-t")
-        .arg(pane.to_string())
-        .arg(OPT_LOG_ERROR)
-}
-
 /// For the log writer (`log-sink --pane PANE`): record on its pane, through
 /// the server on `socket`, that it cannot write (`Some(reason)`) or that it
 /// writes again (`None`), and wake an event stream. Bounded (5 s) and
@@ -384,12 +359,11 @@ pub(super) fn report_log_writer(socket: &Path, pane: &str, failure: Option<&str>
         Ok(keeper) => keeper,
         Err(_) => return,
     };
-    let command = match failure {
-        Some(reason) => {
-            commands::set_pane_option(pane, OPT_LOG_ERROR, &format!("{} {reason}", unix_now()))
-        }
-        None => unset_log_error(pane),
-    };
+    let failure = failure.map(|reason| LogError {
+        since: Some(unix_now()),
+        reason: reason.to_string(),
+    });
+    let command = record::set_log_error(pane, failure.as_ref());
     runtime.block_on(async {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
             if let Err(e) = keeper.once(command).await {
@@ -414,30 +388,41 @@ mod tests {
     #[test]
     fn states() {
         let running = State::Running;
+        let error = |reason: &str, since| {
+            Some(LogError {
+                since: Some(since),
+                reason: reason.into(),
+            })
+        };
+        let full = error("No space left on device", 100);
+        let io = error("Input/output error", 5);
         assert_eq!(
-            state_of(&running, "1", "", Some(true)),
+            state_of(&running, "1", None, Some(true)),
             Some(LogWriter::Writing)
         );
-        assert_eq!(state_of(&running, "1", "", None), Some(LogWriter::Writing));
+        assert_eq!(
+            state_of(&running, "1", None, None),
+            Some(LogWriter::Writing)
+        );
         assert!(matches!(
-            state_of(&running, "0", "", None),
+            state_of(&running, "0", None, None),
             Some(LogWriter::Stopped { .. })
         ));
         assert!(matches!(
-            state_of(&running, "1", "", Some(false)),
+            state_of(&running, "1", None, Some(false)),
             Some(LogWriter::Stopped { .. })
         ));
         assert_eq!(
-            state_of(&running, "1", "100 No space left on device", Some(true)),
+            state_of(&running, "1", full.as_ref(), Some(true)),
             Some(LogWriter::Failing {
                 reason: "No space left on device".into(),
                 since: Some(100)
             })
         );
         let ended = State::Exited { code: 0 };
-        assert_eq!(state_of(&ended, "0", "", Some(false)), None);
+        assert_eq!(state_of(&ended, "0", None, Some(false)), None);
         assert!(matches!(
-            state_of(&ended, "1", "5 Input/output error", None),
+            state_of(&ended, "1", io.as_ref(), None),
             Some(LogWriter::Failing { .. })
         ));
     }
