@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tmux_wire::keeper::WaitFrom;
 
-use crate::arg_groups::{NameArg, SpawnArgs, DEFAULT_TIMEOUT};
+use crate::arg_groups::{GraceArg, LimitArgs, NameArg, NewNameArg, SpawnArgs, TimeoutArg};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -158,25 +158,20 @@ pub enum Command {
     Stop {
         #[command(flatten)]
         target: NameArg,
-        /// How long to wait for the exit after C-c before killing the
-        /// session (e.g. 500ms, 10s, 1m).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
+        #[command(flatten)]
+        grace: GraceArg,
     },
     /// Stop every process on the socket.
     KillAll {
-        /// How long to wait for each exit after C-c before killing the
-        /// session (e.g. 500ms, 10s, 1m).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
+        #[command(flatten)]
+        grace: GraceArg,
     },
     /// Remove the socket file if no server answers on it.
     Clean,
     /// Stop every process, end the server, and remove its socket.
     Shutdown {
-        /// How long to wait for each exit after C-c before killing it.
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
+        #[command(flatten)]
+        grace: GraceArg,
     },
     /// Remove the logs of names that no longer run (each `start` also
     /// removes those older than $TMUX_WIRE_LOG_MAX_AGE, default 7d).
@@ -231,16 +226,15 @@ pub enum Command {
 // `start`'s arguments.
 #[derive(Args)]
 pub struct StartArgs {
-    /// The name (a tmux session name: no '.', ':', '/' or control characters).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NewNameArg,
     #[command(flatten)]
     pub spawn: SpawnArgs,
     /// Wait until the output matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub ready: Option<regex::Regex>,
-    /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
     #[command(flatten)]
     pub limit: LimitArgs,
     #[command(flatten)]
@@ -276,24 +270,11 @@ impl RestartArgs {
     }
 }
 
-// The time limit of `start` and `run`.
-#[derive(Args)]
-pub struct LimitArgs {
-    /// Stop the process once it has run this long (C-c, then --kill-grace,
-    /// then SIGTERM and SIGKILL), even if no tmux-wire runs then: tmux's
-    /// own timer does it. `status` then says so.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub kill_after: Option<Duration>,
-    /// Between the C-c and the signals of --kill-after.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5s")]
-    pub kill_grace: Duration,
-}
-
 // `run`'s arguments.
 #[derive(Args)]
 pub struct RunArgs {
-    /// The name (a tmux session name: no '.', ':', '/' or control characters).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NewNameArg,
     /// How long to wait for the process to end before answering with a
     /// tail and a cursor.
     #[arg(long = "yield", value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
@@ -313,8 +294,8 @@ pub struct RunArgs {
 // `poll`'s arguments.
 #[derive(Args)]
 pub struct PollArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NameArg,
     /// Where to start: a cursor an earlier `poll`, `run` or `logs` gave
     /// (default: the start of the current run).
     #[arg(long, value_name = "CURSOR")]
@@ -329,9 +310,8 @@ pub struct PollArgs {
 pub struct ExecArgs {
     /// The shell session's name (as `ls` shows it).
     pub name: String,
-    /// Give up waiting after this long (exit 124; the command goes on).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
     /// Print the output as the command wrote it, every byte (with --json:
     /// an "output" field, a string or {"bytes": BASE64}).
     #[arg(long)]
@@ -345,8 +325,8 @@ pub struct ExecArgs {
 // `logs`'s arguments.
 #[derive(Args)]
 pub struct LogsArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NameArg,
     /// How many lines (the last ones).
     #[arg(short = 'n', default_value = "50", conflicts_with_all = ["offset", "limit"])]
     pub lines: usize,
@@ -374,8 +354,8 @@ pub struct LogsArgs {
 // `send`'s arguments.
 #[derive(Args)]
 pub struct SendArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NameArg,
     /// The text to type, exactly (quote it for the shell); `-` reads it
     /// from standard input.
     #[arg(required_unless_present_any = ["file", "eof"], conflicts_with = "file")]
@@ -398,17 +378,16 @@ pub struct SendArgs {
     /// Then wait until the process printed nothing for DUR.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub then_idle: Option<Duration>,
-    /// Give up the --then-* wait after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 // `wait`'s arguments.
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("until").required(true)))]
 pub struct WaitArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
+    #[command(flatten)]
+    pub target: NameArg,
     /// Until the output matches this regular expression.
     #[arg(long, value_name = "REGEX", group = "until")]
     pub ready: Option<regex::Regex>,
@@ -431,9 +410,8 @@ pub struct WaitArgs {
     /// from `poll`, `run` or `logs`.
     #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
     pub from: WaitStart,
-    /// Give up after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 // `decode`'s arguments.

@@ -3,7 +3,7 @@
 //! Presentation only: what happens is the keeper library's (most of it
 //! through a handle of the process, [`keeper::KeptProcess`]).
 
-use crate::arg_groups::SpawnArgs;
+use crate::arg_groups::{NameArg, NewNameArg, SpawnArgs, TimeoutArg};
 use crate::args::{LogsArgs, SendArgs, StartArgs, WaitArgs, WaitStart};
 use crate::docs;
 use crate::docs::Kind;
@@ -18,10 +18,10 @@ use tmux_wire::keeper::{self, Followed, Keeper, StartSpec, WaitFrom};
 
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
     let StartArgs {
-        name,
+        target: NewNameArg { name },
         spawn: SpawnArgs { cwd, env },
         ready,
-        timeout,
+        timeout: TimeoutArg { timeout },
         limit,
         restart,
         argv,
@@ -153,7 +153,7 @@ pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failu
 
 pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Failure> {
     let LogsArgs {
-        name,
+        target: NameArg { name },
         lines,
         follow,
         raw,
@@ -401,14 +401,14 @@ fn print_lines(json: bool, lines: &[impl AsRef<[u8]>]) {
 
 pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Failure> {
     let SendArgs {
-        name,
+        target: NameArg { name },
         text,
         file,
         eof,
         enter,
         then_ready,
         then_idle,
-        timeout,
+        timeout: TimeoutArg { timeout },
     } = args;
     let text: Vec<u8> = match (text, file) {
         (Some(t), None) if t == "-" => read_input(None)?,
@@ -506,14 +506,14 @@ pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> R
 
 pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCode, Failure> {
     let WaitArgs {
-        name,
+        target: NameArg { name },
         ready,
         idle,
         exit,
         exit_code,
         input,
         from,
-        timeout,
+        timeout: TimeoutArg { timeout },
     } = args;
     // What was rotated away after a cursor is counted by the wait, with
     // all of the line it cut that the wait skips.

@@ -232,7 +232,7 @@ async fn run(
         Command::Exec(args) => return run::exec(&k, json, args).await,
         Command::Wait(args) => return keeper::wait(&k, json, args).await,
         Command::Events { follow_server } => keeper::events(&k, follow_server).await?,
-        Command::Shutdown { grace } => keeper::shutdown(&k, json, grace).await?,
+        Command::Shutdown { grace } => keeper::shutdown(&k, json, grace.grace).await?,
         Command::Prune { older_than } => keeper::prune(&k, json, older_than).await?,
         Command::Start(args) => keeper::start(&k, json, args).await?,
         Command::Ls => keeper::ls(&k, json).await?,
@@ -240,8 +240,10 @@ async fn run(
         Command::Logs(args) => keeper::logs(&k, json, args).await?,
         Command::Send(args) => keeper::send(&k, json, args).await?,
         Command::Keys { target, keys } => keeper::keys(&k, json, &target.name, &keys).await?,
-        Command::Stop { target, grace } => keeper::stop(&k, json, &target.name, grace).await?,
-        Command::KillAll { grace } => keeper::kill_all(&k, json, grace).await?,
+        Command::Stop { target, grace } => {
+            keeper::stop(&k, json, &target.name, grace.grace).await?
+        }
+        Command::KillAll { grace } => keeper::kill_all(&k, json, grace.grace).await?,
         Command::Clean => keeper::clean(&k, json)?,
         Command::Cmd { argv } => cmd::cmd(&k, json, argv).await?,
         Command::Version => cmd::version(&k, json).await?,

@@ -2,7 +2,7 @@
 //! `poll` (what is new since a cursor) and `exec` (a command line in a
 //! kept shell).
 
-use crate::arg_groups::SpawnArgs;
+use crate::arg_groups::{NewNameArg, SpawnArgs};
 use crate::args::{ExecArgs, PollArgs, RunArgs};
 use crate::docs;
 use crate::output::{out, print_doc};
@@ -23,7 +23,7 @@ pub fn exit_code(code: i32) -> ExitCode {
 
 pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode, Failure> {
     let RunArgs {
-        name,
+        target: NewNameArg { name },
         yield_for,
         tail,
         spawn: SpawnArgs { cwd, env },
@@ -129,7 +129,9 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
         Some(cursor) => ReadFrom::Cursor(cursor),
         None => ReadFrom::RunStart,
     };
-    let read = keeper.read_output(&args.name, &from, args.raw).await?;
+    let read = keeper
+        .read_output(&args.target.name, &from, args.raw)
+        .await?;
     if json {
         print_doc(&docs::PollDoc::of(&read, args.raw));
         return Ok(ExitCode::SUCCESS);
@@ -151,7 +153,7 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
             }
         }
     }
-    let name = &args.name;
+    let name = &args.target.name;
     if let Some(writer) = &read.log_writer {
         eprintln!("tmux-wire: {name}'s log writer is {writer}");
     }
@@ -185,7 +187,7 @@ pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCod
     let done = keeper
         .process(&args.name)
         .await?
-        .exec(&line, args.timeout)
+        .exec(&line, args.timeout.timeout)
         .await?;
     if json {
         print_doc(&docs::ExecDoc::of(&done, args.raw));
