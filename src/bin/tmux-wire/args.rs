@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tmux_wire::keeper::WaitFrom;
 
-use crate::arg_groups::{GraceArg, LimitArgs, NameArg, NewNameArg, SpawnArgs, TimeoutArg};
+use crate::arg_groups::{LimitArgs, NameArg, NewNameArg, SpawnArgs, TimeoutArg};
+use crate::commands::{clean, events, kill_all, prune, shutdown, stop};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -108,17 +109,7 @@ pub enum Command {
         after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Execs of\none shell take turns (the wait counts in --timeout). Markers printed as\ninvisible escape sequences around the command, with a random nonce that\nthe echo of the typed line never spells, delimit the output; the shell's\nown state (cd, export) carries over, and bash's history (bash 5 and\nlater) keeps nothing of it. A shell back at its prompt without the end marker is said at once:\ninterrupted (exit 130), or the line did not run (a continuation prompt;\nexit 1); that is seen only where a line editor holds the prompt (bash,\nzsh on Linux): a `read` is left alone, and with a canonical prompt (dash)\nexec waits for the end or --timeout. Lines are as the screen shows them; --raw keeps every byte. On\n--timeout (exit 124) the command goes on running."
     )]
     Exec(ExecArgs),
-    /// Print a JSON line per lifecycle event of every process on the
-    /// socket, as it happens, until the server goes away.
-    #[command(
-        after_help = "Events (one JSON object per line, with \"version\": 1 and \"time\" in Unix seconds):\n  {\"type\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"type\":\"ready\",\"name\",\"matched\"}\n  {\"type\":\"exited\",\"name\",\"exit\":{\"type\",\"code\"|\"signal\"},\"code\"}\n  {\"type\":\"restarted\",\"name\",\"restarts\"}\n  {\"type\":\"killed_after\",\"name\",\"after\"}\n  {\"type\":\"waiting_for_input\",\"name\"}\n  {\"type\":\"gone\",\"name\"}\n  {\"type\":\"log_writer\",\"name\",\"log_writer\":{\"type\",\"reason\"?}}\n  {\"type\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"type\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
-    )]
-    Events {
-        /// When the server goes away, wait for one to come back on the
-        /// socket and go on (ends only with Ctrl-C).
-        #[arg(long)]
-        follow_server: bool,
-    },
+    Events(events::EventsArgs),
     /// List processes: name, state, pid, command, cwd, started, log.
     #[command(alias = "list")]
     Ls,
@@ -154,32 +145,11 @@ pub enum Command {
         after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why. A wait that\nfalls behind its log (output rotated away before it read it) says how much\nit missed however it ends: on stderr, or missed_bytes with --json (in the\nerror document too).\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output).\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
     )]
     Wait(WaitArgs),
-    /// Interrupt (C-c), wait up to --grace, then kill the session.
-    Stop {
-        #[command(flatten)]
-        target: NameArg,
-        #[command(flatten)]
-        grace: GraceArg,
-    },
-    /// Stop every process on the socket.
-    KillAll {
-        #[command(flatten)]
-        grace: GraceArg,
-    },
-    /// Remove the socket file if no server answers on it.
-    Clean,
-    /// Stop every process, end the server, and remove its socket.
-    Shutdown {
-        #[command(flatten)]
-        grace: GraceArg,
-    },
-    /// Remove the logs of names that no longer run (each `start` also
-    /// removes those older than $TMUX_WIRE_LOG_MAX_AGE, default 7d).
-    Prune {
-        /// Only logs last written longer ago than this (e.g. 12h, 7d).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-        older_than: Option<Duration>,
-    },
+    Stop(stop::StopArgs),
+    KillAll(kill_all::KillAllArgs),
+    Clean(clean::CleanArgs),
+    Shutdown(shutdown::ShutdownArgs),
+    Prune(prune::PruneArgs),
     /// Run one tmux command over a control connection and print its output.
     #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
     Cmd {

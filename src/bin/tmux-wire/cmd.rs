@@ -1,8 +1,8 @@
 //! One tmux command over a control connection: `cmd` and `version`.
 
-use crate::docs;
+use crate::contract;
+use crate::failure::Failure;
 use crate::output::{out, print_doc};
-use crate::Failure;
 use tmux_wire::client::Client;
 use tmux_wire::keeper::Keeper;
 
@@ -14,14 +14,14 @@ pub async fn cmd(keeper: &Keeper, json: bool, argv: Vec<String>) -> Result<(), F
             .map_err(|e| match e.tmux_message() {
                 Some(message) => Failure {
                     tmux: true,
-                    ..Failure::new(docs::Kind::Tmux, message)
+                    ..Failure::new(contract::Kind::Tmux, message)
                 },
                 None => e.into(),
             })?;
     let lines = reply.content();
     if json {
-        let output = lines.iter().map(|l| docs::Line::new(l)).collect();
-        print_doc(&docs::CmdDoc::Cmd { output });
+        let output = lines.iter().map(|l| contract::Line::new(l)).collect();
+        print_doc(&contract::CmdDoc::Cmd { output });
     } else {
         // tmux's bytes as it gave them (not UTF-8 too), a line each.
         let mut text = Vec::new();
@@ -40,12 +40,12 @@ pub async fn version(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     let server = reply.text();
     let layout = info.layout.map(|l| format!("{l:?}"));
     if json {
-        print_doc(&docs::VersionDoc::Version {
+        print_doc(&contract::VersionDoc::Version {
             tmux_wire: env!("CARGO_PKG_VERSION").into(),
             server: server.clone(),
             transport: info.kind.as_str().into(),
             layout: layout.clone(),
-            socket: docs::path(keeper.socket()),
+            socket: contract::path(keeper.socket()),
         });
     } else {
         out!(

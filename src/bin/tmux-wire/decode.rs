@@ -2,8 +2,8 @@
 //! per event.
 
 use crate::args::DecodeArgs;
-use crate::docs::{Decoded, Kind, Versioned};
-use crate::Failure;
+use crate::contract::{Decoded, Kind, Versioned};
+use crate::failure::Failure;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use tmux_wire::protocol::{Assembler, Event};

@@ -5,15 +5,15 @@
 
 use crate::arg_groups::{NameArg, NewNameArg, SpawnArgs, TimeoutArg};
 use crate::args::{LogsArgs, SendArgs, StartArgs, WaitArgs, WaitStart};
-use crate::docs;
-use crate::docs::Kind;
+use crate::contract;
+use crate::contract::Kind;
+use crate::failure::Failure;
+use crate::output;
 use crate::output::{ago, out, print_doc, show_path, show_pid, spinner};
 use crate::signals::interruptible;
-use crate::{output, Failure};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 use tmux_wire::keeper::{self, Followed, Keeper, StartSpec, WaitFrom};
 
 pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), Failure> {
@@ -53,7 +53,7 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
         );
     }
     if json {
-        print_doc(&docs::StartDoc::from(&started));
+        print_doc(&contract::StartDoc::from(&started));
     } else if let (true, Some(asked)) = (started.already_running, &started.requested_command) {
         out!(
             "{name} is already running another command (pid {}): `{}`, not `{asked}`; nothing changed (stop it first to run the new one)",
@@ -81,8 +81,8 @@ pub async fn start(keeper: &Keeper, json: bool, args: StartArgs) -> Result<(), F
 pub async fn ls(keeper: &Keeper, json: bool) -> Result<(), Failure> {
     let list = keeper.list().await?;
     if json {
-        print_doc(&docs::LsDoc::Ls {
-            processes: list.iter().map(docs::Process::from).collect(),
+        print_doc(&contract::LsDoc::Ls {
+            processes: list.iter().map(contract::Process::from).collect(),
         });
     } else if list.is_empty() {
         out!("no processes on {}", keeper.socket().display());
@@ -111,7 +111,7 @@ pub async fn ls(keeper: &Keeper, json: bool) -> Result<(), Failure> {
 pub async fn status(keeper: &Keeper, json: bool, name: &str) -> Result<(), Failure> {
     let p = keeper.status(name).await?;
     if json {
-        print_doc(&docs::StatusDoc::Status(docs::Process::from(&p)));
+        print_doc(&contract::StatusDoc::Status(contract::Process::from(&p)));
     } else {
         out!(
             "name:    {}\nstate:   {}\npid:     {}\ncommand: {}\ncwd:     {}\nstarted: {}\nlog:     {}",
@@ -180,12 +180,12 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             }
         };
         if json {
-            print_doc(&docs::LogsDoc::LogPage {
-                lines: page.lines.iter().map(|l| docs::Line::new(l)).collect(),
+            print_doc(&contract::LogsDoc::LogPage {
+                lines: page.lines.iter().map(|l| contract::Line::new(l)).collect(),
                 offset: page.offset,
                 limit,
                 total: page.total,
-                log_writer: writer.as_ref().map(docs::Writer::from),
+                log_writer: writer.as_ref().map(contract::Writer::from),
             });
             return Ok(());
         }
@@ -221,10 +221,10 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             (last.into_iter().map(String::into_bytes).collect(), cursor)
         };
         if json {
-            print_doc(&docs::LogsDoc::Logs {
-                lines: last.iter().map(|l| docs::Line::new(l)).collect(),
+            print_doc(&contract::LogsDoc::Logs {
+                lines: last.iter().map(|l| contract::Line::new(l)).collect(),
                 cursor: cursor.map(|c| c.to_string()),
-                log_writer: writer.as_ref().map(docs::Writer::from),
+                log_writer: writer.as_ref().map(contract::Writer::from),
             });
         } else {
             print_lines(false, &last);
@@ -269,7 +269,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
         tally.add(gap);
         missed.set(tally);
         if json {
-            print_doc(&docs::LogsDoc::Missed {
+            print_doc(&contract::LogsDoc::Missed {
                 bytes: gap.bytes,
                 lines_at_least: gap.lines_at_least,
                 cursor: gap.cursor.as_ref().map(|c| c.to_string()),
@@ -290,7 +290,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
     // happened (the gap line follows in the log).
     let on_writer = |writer: &keeper::LogWriter| {
         if json {
-            print_doc(&docs::LogsDoc::LogWriter {
+            print_doc(&contract::LogsDoc::LogWriter {
                 log_writer: writer.into(),
             });
         } else {
@@ -315,7 +315,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             None => {}
             Some(Followed::Exited(status)) => {
                 if json {
-                    print_doc(&docs::LogsDoc::exited(status));
+                    print_doc(&contract::LogsDoc::exited(status));
                 } else {
                     eprintln!("tmux-wire: {name} {status}");
                 }
@@ -323,7 +323,7 @@ pub async fn logs(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<(), Fai
             Some(Followed::Gone) => {
                 let why = format!("{name} ended: its pane was killed and its status was not kept");
                 if json {
-                    print_doc(&docs::LogsDoc::Gone {
+                    print_doc(&contract::LogsDoc::Gone {
                         reason: why.clone(),
                     });
                 } else {
@@ -385,8 +385,8 @@ fn show_lines(lines: u64) -> String {
 fn print_lines(json: bool, lines: &[impl AsRef<[u8]>]) {
     if json {
         output::emit_all(lines.iter().map(|line| {
-            output::doc_line(&docs::LogsDoc::Line {
-                line: docs::Line::new(line.as_ref()),
+            output::doc_line(&contract::LogsDoc::Line {
+                line: contract::Line::new(line.as_ref()),
             })
         }));
     } else {
@@ -435,9 +435,9 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
             say_missed_while_waiting(&name, &found.missed);
         }
         if json {
-            print_doc(&docs::SendDoc::Send {
+            print_doc(&contract::SendDoc::Send {
                 bytes: sent,
-                then: Some(docs::Waited::Ready {
+                then: Some(contract::Waited::Ready {
                     matched: found.matched,
                 }),
                 missed_bytes: found.missed.bytes,
@@ -449,9 +449,9 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     } else if let Some(quiet) = then_idle {
         let idle = interruptible(keeper, process.send_then_idle(&input, quiet, timeout)).await?;
         if json {
-            print_doc(&docs::SendDoc::Send {
+            print_doc(&contract::SendDoc::Send {
                 bytes: sent,
-                then: Some(docs::Waited::Idle {
+                then: Some(contract::Waited::Idle {
                     current_command: idle.current_command,
                 }),
                 missed_bytes: 0,
@@ -463,7 +463,7 @@ pub async fn send(keeper: &Keeper, json: bool, args: SendArgs) -> Result<(), Fai
     } else {
         process.send(&input).await?;
         if json {
-            print_doc(&docs::SendDoc::Send {
+            print_doc(&contract::SendDoc::Send {
                 bytes: sent,
                 then: None,
                 missed_bytes: 0,
@@ -497,7 +497,7 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
 pub async fn keys(keeper: &Keeper, json: bool, name: &str, keys: &[String]) -> Result<(), Failure> {
     keeper.send_keys(name, keys).await?;
     if json {
-        print_doc(&docs::KeysDoc::Keys {
+        print_doc(&contract::KeysDoc::Keys {
             keys: keys.to_vec(),
         });
     }
@@ -537,7 +537,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     };
     let mut code = ExitCode::SUCCESS;
     let mut missed = keeper::WaitMissed::default();
-    let result: Result<(docs::Waited, String), Failure> = if let Some(pattern) = ready {
+    let result: Result<(contract::Waited, String), Failure> = if let Some(pattern) = ready {
         // A process that exits first ends the wait with its status.
         interruptible(keeper, process.wait_ready(&pattern, from, timeout))
             .await
@@ -545,7 +545,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
                 missed = found.missed;
                 let text = format!("ready: {}", found.matched);
                 (
-                    docs::Waited::Ready {
+                    contract::Waited::Ready {
                         matched: found.matched,
                     },
                     text,
@@ -557,7 +557,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
             .await
             .map(|i| {
                 (
-                    docs::Waited::Idle {
+                    contract::Waited::Idle {
                         current_command: i.current_command,
                     },
                     format!("{name} is idle"),
@@ -571,13 +571,18 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
                 if exit_code {
                     code = crate::run::exit_code(s.code());
                 }
-                (docs::Waited::exit(s), format!("{name} {s}"))
+                (contract::Waited::exit(s), format!("{name} {s}"))
             })
             .map_err(Failure::from)
     } else if input {
         interruptible(keeper, process.wait_input(timeout))
             .await
-            .map(|()| (docs::Waited::Input, format!("{name} is waiting for input")))
+            .map(|()| {
+                (
+                    contract::Waited::Input,
+                    format!("{name} is waiting for input"),
+                )
+            })
             .map_err(Failure::from)
     } else {
         unreachable!("clap requires one of --ready, --idle, --exit, --input");
@@ -587,7 +592,7 @@ pub async fn wait(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCod
     }
     let (doc, text) = result?;
     if json {
-        print_doc(&docs::WaitDoc {
+        print_doc(&contract::WaitDoc {
             waited: doc,
             missed_bytes: missed.bytes,
             missed_lines_at_least: missed.lines_at_least,
@@ -619,138 +624,4 @@ fn say_missed_then_failed(json: bool, name: &str, e: keeper::KeeperError) -> Fai
         }
     }
     Failure::from(e)
-}
-
-pub async fn stop(keeper: &Keeper, json: bool, name: &str, grace: Duration) -> Result<(), Failure> {
-    let report = keeper.stop(name, grace).await?;
-    if json {
-        print_doc(&docs::StopDoc::Stop(docs::StopEntry::of(name, &report)));
-    } else {
-        print_stop(name, &report);
-    }
-    Ok(())
-}
-
-/// A stop in text: how it ended on stdout, a warning on stderr.
-fn print_stop(name: &str, report: &keeper::StopReport) {
-    out!("{name}: {}", describe_stop(&report.stopped));
-    if let Some(warning) = &report.warning {
-        eprintln!("tmux-wire: {name}: {warning}");
-    }
-}
-
-pub async fn kill_all(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
-    let all = keeper.stop_all(grace).await?;
-    if json {
-        let stopped = all
-            .iter()
-            .map(|(name, report)| docs::StopEntry::of(name, report))
-            .collect();
-        print_doc(&docs::KillAllDoc::KillAll { stopped });
-    } else if all.is_empty() {
-        out!("nothing to stop");
-    } else {
-        for (name, report) in &all {
-            print_stop(name, report);
-        }
-    }
-    Ok(())
-}
-
-/// `events`: JSON lines on stdout as they happen; Ctrl-C ends.
-pub async fn events(keeper: &Keeper, follow_server: bool) -> Result<(), Failure> {
-    let print = |event: keeper::LifecycleEvent| {
-        print_doc(&docs::EventDoc {
-            time: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
-            event: event.into(),
-        });
-    };
-    tokio::select! {
-        done = keeper.events(follow_server, print) => done?,
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    Ok(())
-}
-
-pub async fn shutdown(keeper: &Keeper, json: bool, grace: Duration) -> Result<(), Failure> {
-    let done = keeper.shutdown(grace).await?;
-    let socket = keeper.socket();
-    if json {
-        let stopped = done
-            .stopped
-            .iter()
-            .map(|(name, report)| docs::StopEntry::of(name, report))
-            .collect();
-        print_doc(&docs::ShutdownDoc::Shutdown {
-            stopped,
-            socket: docs::path(socket),
-            server_ended: done.server_ended,
-            socket_removed: done.socket_removed,
-        });
-    } else {
-        for (name, report) in &done.stopped {
-            print_stop(name, report);
-        }
-        match (done.server_ended, done.socket_removed) {
-            (true, true) => out!("server ended; removed {}", socket.display()),
-            (true, false) => out!("server ended; its socket {} is gone", socket.display()),
-            (false, true) => out!(
-                "no server answered on {}; removed the stale socket",
-                socket.display()
-            ),
-            (false, false) => out!("no server on {}; nothing to shut down", socket.display()),
-        }
-    }
-    Ok(())
-}
-
-pub async fn prune(
-    keeper: &Keeper,
-    json: bool,
-    older_than: Option<Duration>,
-) -> Result<(), Failure> {
-    let pruned = keeper.prune_logs(older_than).await?;
-    if json {
-        print_doc(&docs::PruneDoc::Prune {
-            pruned: pruned.clone(),
-        });
-    } else if pruned.is_empty() {
-        out!("no logs to prune");
-    } else {
-        for name in &pruned {
-            out!("removed the logs of {name}");
-        }
-    }
-    Ok(())
-}
-
-pub fn clean(keeper: &Keeper, json: bool) -> Result<(), Failure> {
-    let removed = keeper.clean()?;
-    if json {
-        print_doc(&docs::CleanDoc::Clean {
-            removed,
-            socket: docs::path(keeper.socket()),
-        });
-    } else if removed {
-        out!("removed stale socket {}", keeper.socket().display());
-    } else {
-        out!("nothing to clean at {}", keeper.socket().display());
-    }
-    Ok(())
-}
-
-fn describe_stop(how: &keeper::Stopped) -> String {
-    match how {
-        keeper::Stopped::AlreadyExited { status } => {
-            format!("had already ended ({status}); session removed")
-        }
-        keeper::Stopped::Interrupted { status } => format!("{status} after C-c; session removed"),
-        keeper::Stopped::Ended => "ended after C-c (its status was not kept)".into(),
-        keeper::Stopped::Killed => {
-            "did not exit after C-c within the grace period; session killed".into()
-        }
-        other => format!("{other:?}"),
-    }
 }

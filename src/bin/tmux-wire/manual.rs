@@ -2,7 +2,7 @@
 //! page, both generated from the definitions in `args`.
 
 use crate::args::Cli;
-use crate::Failure;
+use crate::failure::Failure;
 use clap::CommandFactory;
 use std::io::{self, Write};
 use std::path::Path;
@@ -32,7 +32,7 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .try_for_each(|c| pages(c.clone()).generate_to(dir).map(drop));
         written.map_err(|e| {
             Failure::new(
-                crate::docs::Kind::Io,
+                crate::contract::Kind::Io,
                 format!("writing the man pages into {}: {e}", dir.display()),
             )
         })?;
@@ -46,7 +46,7 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .cloned()
             .ok_or_else(|| {
                 Failure::new(
-                    crate::docs::Kind::BadInput,
+                    crate::contract::Kind::BadInput,
                     format!("no command {name:?} (see tmux-wire --help)"),
                 )
             })?,
@@ -54,7 +54,7 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
     let mut text = Vec::new();
     pages(command).render(&mut text).map_err(|e| {
         Failure::new(
-            crate::docs::Kind::Io,
+            crate::contract::Kind::Io,
             format!("rendering the man page: {e}"),
         )
     })?;
@@ -67,7 +67,7 @@ fn write_all(bytes: &[u8]) -> Result<ExitCode, Failure> {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(Failure::new(
-            crate::docs::Kind::Io,
+            crate::contract::Kind::Io,
             format!("writing output: {e}"),
         )),
     }

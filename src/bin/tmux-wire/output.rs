@@ -59,7 +59,7 @@ pub fn print_doc<T: Serialize>(doc: &T) {
 
 /// A `--json` document as [`print_doc`] prints it, without the newline.
 pub fn doc_line<T: Serialize>(doc: &T) -> String {
-    serde_json::to_value(crate::docs::Versioned::new(doc))
+    serde_json::to_value(crate::contract::Versioned::new(doc))
         .unwrap_or_default()
         .to_string()
 }

@@ -4,9 +4,9 @@
 
 use crate::arg_groups::{NewNameArg, SpawnArgs};
 use crate::args::{ExecArgs, PollArgs, RunArgs};
-use crate::docs;
+use crate::contract;
+use crate::failure::Failure;
 use crate::output::{out, print_doc};
-use crate::Failure;
 use std::process::ExitCode;
 use tmux_wire::keeper::{ExecOutcome, Keeper, ReadFrom, StartSpec};
 use tmux_wire::watch::ExitStatus;
@@ -45,7 +45,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         .await?;
     if started.already_running {
         return Err(Failure::new(
-            docs::Kind::AlreadyRunning,
+            contract::Kind::AlreadyRunning,
             format!(
                 "{name} is already running `{}` (pid {})",
                 started.process.command,
@@ -68,9 +68,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
     match ended {
         Some(status) => {
             if json {
-                print_doc(&docs::RunDoc::Run {
+                print_doc(&contract::RunDoc::Run {
                     name: name.clone(),
-                    state: docs::RunState::Exited,
+                    state: contract::RunState::Exited,
                     exit: Some(status.into()),
                     code: Some(status.code()),
                     output: Some(read.lines.clone()),
@@ -78,7 +78,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     cursor: read.cursor.clone(),
                     missed_bytes: read.missed_bytes,
                     missed_lines_at_least: read.missed_lines_at_least,
-                    log_writer: read.log_writer.as_ref().map(docs::Writer::from),
+                    log_writer: read.log_writer.as_ref().map(contract::Writer::from),
                 });
             } else {
                 warn_missed(read.missed_bytes);
@@ -97,9 +97,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
             let skip = shown.len().saturating_sub(tail);
             let last = &shown[skip..];
             if json {
-                print_doc(&docs::RunDoc::Run {
+                print_doc(&contract::RunDoc::Run {
                     name: name.clone(),
-                    state: docs::RunState::Running,
+                    state: contract::RunState::Running,
                     exit: None,
                     code: None,
                     output: None,
@@ -107,7 +107,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
                     cursor: read.cursor.clone(),
                     missed_bytes: read.missed_bytes,
                     missed_lines_at_least: read.missed_lines_at_least,
-                    log_writer: read.log_writer.as_ref().map(docs::Writer::from),
+                    log_writer: read.log_writer.as_ref().map(contract::Writer::from),
                 });
             } else {
                 warn_missed(read.missed_bytes);
@@ -133,7 +133,7 @@ pub async fn poll(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCod
         .read_output(&args.target.name, &from, args.raw)
         .await?;
     if json {
-        print_doc(&docs::PollDoc::of(&read, args.raw));
+        print_doc(&contract::PollDoc::of(&read, args.raw));
         return Ok(ExitCode::SUCCESS);
     }
     warn_missed(read.missed_bytes);
@@ -190,7 +190,7 @@ pub async fn exec(keeper: &Keeper, json: bool, args: ExecArgs) -> Result<ExitCod
         .exec(&line, args.timeout.timeout)
         .await?;
     if json {
-        print_doc(&docs::ExecDoc::of(&done, args.raw));
+        print_doc(&contract::ExecDoc::of(&done, args.raw));
     } else if args.raw {
         crate::output::emit_bytes(&done.output);
     } else {

@@ -163,7 +163,8 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn is_zero(n: &u64) -> bool {
+/// For `skip_serializing_if`: a count left out when it is 0.
+pub fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
@@ -227,7 +228,8 @@ impl From<&keeper::LogWriter> for Writer {
     }
 }
 
-fn writer(w: Option<&keeper::LogWriter>) -> Option<Writer> {
+/// The log writer's state, where there is one to say.
+pub fn writer(w: Option<&keeper::LogWriter>) -> Option<Writer> {
     w.map(Writer::from)
 }
 
@@ -776,47 +778,6 @@ pub enum KeysDoc {
     Keys { keys: Vec<String> },
 }
 
-/// `stop`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum StopDoc {
-    Stop(StopEntry),
-}
-
-/// `kill-all`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum KillAllDoc {
-    KillAll { stopped: Vec<StopEntry> },
-}
-
-/// `shutdown`: the stops, and whether a server answered and was ended,
-/// whether a socket file was there to remove.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ShutdownDoc {
-    Shutdown {
-        stopped: Vec<StopEntry>,
-        socket: String,
-        server_ended: bool,
-        socket_removed: bool,
-    },
-}
-
-/// `prune`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum PruneDoc {
-    Prune { pruned: Vec<String> },
-}
-
-/// `clean`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum CleanDoc {
-    Clean { removed: bool, socket: String },
-}
-
 /// `cmd`: tmux's output, a line each.
 #[derive(Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -835,85 +796,6 @@ pub enum VersionDoc {
         layout: Option<String>,
         socket: String,
     },
-}
-
-/// `events`: one document per event, with `time` (Unix seconds, when it
-/// was seen). The last is `server_gone`, unless `--follow-server`.
-#[derive(Serialize, JsonSchema)]
-pub struct EventDoc {
-    pub time: f64,
-    #[serde(flatten)]
-    pub event: Lifecycle,
-}
-
-/// A lifecycle event, by `"type"`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Lifecycle {
-    Started {
-        name: String,
-        pid: Option<u32>,
-        command: String,
-    },
-    Ready {
-        name: String,
-        matched: String,
-    },
-    Exited {
-        name: String,
-        exit: Exit,
-        code: i32,
-    },
-    Restarted {
-        name: String,
-        restarts: u32,
-    },
-    KilledAfter {
-        name: String,
-        after: u64,
-    },
-    WaitingForInput {
-        name: String,
-    },
-    Gone {
-        name: String,
-    },
-    LogWriter {
-        name: String,
-        log_writer: Writer,
-    },
-    ServerGone {
-        reason: String,
-    },
-    ServerBack,
-}
-
-impl From<keeper::LifecycleEvent> for Lifecycle {
-    fn from(e: keeper::LifecycleEvent) -> Lifecycle {
-        use keeper::LifecycleEvent as L;
-        match e {
-            L::Started { name, pid, command } => Lifecycle::Started { name, pid, command },
-            L::Ready { name, matched } => Lifecycle::Ready { name, matched },
-            L::Exited { name, exit, code } => Lifecycle::Exited {
-                name,
-                exit: exit.into(),
-                code,
-            },
-            L::Restarted { name, restarts } => Lifecycle::Restarted { name, restarts },
-            L::KilledAfter { name, after } => Lifecycle::KilledAfter { name, after },
-            L::WaitingForInput { name } => Lifecycle::WaitingForInput { name },
-            L::Gone { name } => Lifecycle::Gone { name },
-            L::LogWriter { name, log_writer } => Lifecycle::LogWriter {
-                name,
-                log_writer: Writer::from(&log_writer),
-            },
-            L::ServerGone { reason } => Lifecycle::ServerGone { reason },
-            L::ServerBack => Lifecycle::ServerBack,
-            other => Lifecycle::ServerGone {
-                reason: format!("an event this build cannot show: {other:?}"),
-            },
-        }
-    }
 }
 
 /// A path as a document gives it.
@@ -953,14 +835,14 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         named("send", of::<SendDoc>()),
         named("keys", of::<KeysDoc>()),
         named("wait", of::<WaitDoc>()),
-        named("stop", of::<StopDoc>()),
-        named("kill-all", of::<KillAllDoc>()),
-        named("shutdown", of::<ShutdownDoc>()),
-        named("prune", of::<PruneDoc>()),
-        named("clean", of::<CleanDoc>()),
+        named("stop", of::<crate::commands::stop::StopDoc>()),
+        named("kill-all", of::<crate::commands::kill_all::KillAllDoc>()),
+        named("shutdown", of::<crate::commands::shutdown::ShutdownDoc>()),
+        named("prune", of::<crate::commands::prune::PruneDoc>()),
+        named("clean", of::<crate::commands::clean::CleanDoc>()),
         named("cmd", of::<CmdDoc>()),
         named("version", of::<VersionDoc>()),
-        named("events", of::<EventDoc>()),
+        named("events", of::<crate::commands::events::EventDoc>()),
         named("decode", of::<Decoded>()),
     ]
 }
@@ -1299,12 +1181,13 @@ impl From<&Notification> for Decoded {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use serde_json::json;
     use tmux_wire::protocol::{PaneId, Reply, WindowId};
 
-    fn v<T: Serialize>(doc: &T) -> serde_json::Value {
+    /// A document as `--json` prints it, as a JSON value.
+    pub fn v<T: Serialize>(doc: &T) -> serde_json::Value {
         serde_json::to_value(Versioned::new(doc)).unwrap()
     }
 
@@ -1449,18 +1332,6 @@ mod tests {
             }),
             json!({"version": 1, "type": "error", "kind": "timeout", "error": "no",
                    "hint": null, "exit_code": 124})
-        );
-        assert_eq!(
-            v(&EventDoc {
-                time: 1.5,
-                event: Lifecycle::Exited {
-                    name: "web".into(),
-                    exit: Exit::Exited { code: 0 },
-                    code: 0,
-                },
-            }),
-            json!({"version": 1, "type": "exited", "time": 1.5, "name": "web",
-                   "exit": {"type": "exited", "code": 0}, "code": 0})
         );
     }
 
