@@ -4,10 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
-use tmux_wire::keeper::WaitFrom;
 
 use crate::arg_groups::{LimitArgs, NameArg, NewNameArg, SpawnArgs, TimeoutArg};
-use crate::commands::{clean, events, kill_all, prune, shutdown, stop};
+use crate::commands::{
+    clean, events, keys, kill_all, logs, ls, prune, send, shutdown, start, status, stop, wait,
+};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -86,11 +87,7 @@ pub enum Transport {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Start NAME running CMD unless it already runs (then change nothing).
-    #[command(
-        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server --bind 127.0.0.1 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
-    )]
-    Start(StartArgs),
+    Start(start::StartArgs),
     /// Start NAME running CMD, and if it ends within --yield print its
     /// output and exit with its status; else print a tail and a cursor.
     #[command(
@@ -110,41 +107,12 @@ pub enum Command {
     )]
     Exec(ExecArgs),
     Events(events::EventsArgs),
-    /// List processes: name, state, pid, command, cwd, started, log.
-    #[command(alias = "list")]
-    Ls,
-    /// Show one process.
-    Status {
-        #[command(flatten)]
-        target: NameArg,
-    },
-    /// Print the last lines of a process's log, a page of it, or follow it.
-    #[command(
-        after_help = "Cursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Logs(LogsArgs),
-    /// Type TEXT, a file or standard input into the process exactly (any
-    /// bytes, any length).
-    #[command(
-        after_help = "Examples:\n  tmux-wire send repl --enter 'print(\"a; b\")'\n  tmux-wire send sh1 --enter 'make test; echo EXIT=$?' --then-ready '^EXIT=\\d+$' --timeout 10m\n  tmux-wire send repl --enter 'load()' --then-idle 2s\n\nWith --then-ready the wait is armed before the text is typed, and only what\nthe process prints after it counts: neither older output nor the terminal's\necho of the typed text can match. A process that has exited is an error."
-    )]
-    Send(SendArgs),
-    /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
-    #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
-    Keys {
-        #[command(flatten)]
-        target: NameArg,
-        /// Key names as tmux knows them (C-c, Enter, Up, M-x, F1 ...),
-        /// pressed in order; a name tmux does not know is refused.
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
-    },
-    /// Wait until the process is ready, idle, waiting for input, or has
-    /// exited.
-    #[command(
-        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why. A wait that\nfalls behind its log (output rotated away before it read it) says how much\nit missed however it ends: on stderr, or missed_bytes with --json (in the\nerror document too).\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output).\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Wait(WaitArgs),
+    Ls(ls::LsArgs),
+    Status(status::StatusArgs),
+    Logs(logs::LogsArgs),
+    Send(send::SendArgs),
+    Keys(keys::KeysArgs),
+    Wait(wait::WaitArgs),
     Stop(stop::StopArgs),
     KillAll(kill_all::KillAllArgs),
     Clean(clean::CleanArgs),
@@ -191,53 +159,6 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-}
-
-// `start`'s arguments.
-#[derive(Args)]
-pub struct StartArgs {
-    #[command(flatten)]
-    pub target: NewNameArg,
-    #[command(flatten)]
-    pub spawn: SpawnArgs,
-    /// Wait until the output matches this regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub ready: Option<regex::Regex>,
-    #[command(flatten)]
-    pub timeout: TimeoutArg,
-    #[command(flatten)]
-    pub limit: LimitArgs,
-    #[command(flatten)]
-    pub restart: RestartArgs,
-    /// The command and its arguments (after --).
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub argv: Vec<OsString>,
-}
-
-// The restart policy of `start`.
-#[derive(Args)]
-pub struct RestartArgs {
-    /// Start it again when it ends: after a failure (non-zero exit or a
-    /// signal) or always. tmux's own hooks and timers do it, so it works
-    /// while no tmux-wire runs; `stop` ends it for good.
-    #[arg(long, value_name = "WHEN")]
-    pub restart: Option<tmux_wire::keeper::RestartWhen>,
-    /// At most this many restarts (then it stays ended).
-    #[arg(long, value_name = "N", default_value = "5", requires = "restart")]
-    pub max_restarts: u32,
-    /// Before the first restart; doubles with each one (at most 5m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s", requires = "restart")]
-    pub restart_delay: Duration,
-}
-
-impl RestartArgs {
-    pub fn policy(&self) -> Option<tmux_wire::keeper::RestartPolicy> {
-        self.restart.map(|when| tmux_wire::keeper::RestartPolicy {
-            when,
-            max: self.max_restarts,
-            delay: self.restart_delay,
-        })
-    }
 }
 
 // `run`'s arguments.
@@ -292,98 +213,6 @@ pub struct ExecArgs {
     pub line: Vec<String>,
 }
 
-// `logs`'s arguments.
-#[derive(Args)]
-pub struct LogsArgs {
-    #[command(flatten)]
-    pub target: NameArg,
-    /// How many lines (the last ones).
-    #[arg(short = 'n', default_value = "50", conflicts_with_all = ["offset", "limit"])]
-    pub lines: usize,
-    /// Keep printing new output until the process ends (Ctrl-C stops).
-    /// A follower that falls so far behind that the log rotates away what
-    /// it has not read says what it missed (bytes, at least how many
-    /// lines, the cursor it goes on at: the start of a line) where it
-    /// happened, and exits 1 at the end. A log writer that stops is
-    /// started again at once and said where it happened (the log's gap
-    /// line follows); one that cannot be started again ends it, exit 74.
-    #[arg(long, conflicts_with_all = ["offset", "limit"])]
-    pub follow: bool,
-    /// Page by line: start at line N of all the log keeps (0 is the
-    /// oldest; default: the last page).
-    #[arg(long, value_name = "N")]
-    pub offset: Option<usize>,
-    /// Page by line: at most N lines (default 200 with --offset).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-    /// Keep escape sequences.
-    #[arg(long)]
-    pub raw: bool,
-}
-
-// `send`'s arguments.
-#[derive(Args)]
-pub struct SendArgs {
-    #[command(flatten)]
-    pub target: NameArg,
-    /// The text to type, exactly (quote it for the shell); `-` reads it
-    /// from standard input.
-    #[arg(required_unless_present_any = ["file", "eof"], conflicts_with = "file")]
-    pub text: Option<String>,
-    /// Type the contents of FILE (`-`: standard input): any bytes, any
-    /// length.
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Then end the input, as Ctrl-D at a terminal does (twice if the
-    /// line typed last has no newline, so the reader sees end of file).
-    #[arg(long)]
-    pub eof: bool,
-    /// Press Enter after the text.
-    #[arg(long)]
-    pub enter: bool,
-    /// Then wait until a line printed after the text matches REGEX
-    /// (per line, as in grep; the echo of the text never matches).
-    #[arg(long, value_name = "REGEX", conflicts_with = "then_idle")]
-    pub then_ready: Option<regex::Regex>,
-    /// Then wait until the process printed nothing for DUR.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub then_idle: Option<Duration>,
-    #[command(flatten)]
-    pub timeout: TimeoutArg,
-}
-
-// `wait`'s arguments.
-#[derive(Args)]
-#[command(group(clap::ArgGroup::new("until").required(true)))]
-pub struct WaitArgs {
-    #[command(flatten)]
-    pub target: NameArg,
-    /// Until the output matches this regular expression.
-    #[arg(long, value_name = "REGEX", group = "until")]
-    pub ready: Option<regex::Regex>,
-    /// Until no output for this long.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, group = "until")]
-    pub idle: Option<Duration>,
-    /// Until the process exits; prints its status.
-    #[arg(long, group = "until")]
-    pub exit: bool,
-    /// Until its program waits for input: blocked reading its terminal
-    /// (Linux; checked when its output goes quiet, and after each second
-    /// of silence).
-    #[arg(long, group = "until")]
-    pub input: bool,
-    /// With --exit: exit with the process's own code (128 + N for signal N).
-    #[arg(long, requires = "exit")]
-    pub exit_code: bool,
-    /// Where --ready starts reading: input (default: after the last `send`,
-    /// its echo skipped), start, now (the next whole line), or a cursor
-    /// from `poll`, `run` or `logs`.
-    #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
-    pub from: WaitStart,
-    #[command(flatten)]
-    pub timeout: TimeoutArg,
-}
-
 // `decode`'s arguments.
 #[derive(Args)]
 pub struct DecodeArgs {
@@ -392,28 +221,6 @@ pub struct DecodeArgs {
     pub client: Option<String>,
     /// The capture (default: standard input).
     pub file: Option<String>,
-}
-
-/// Where `wait --ready` starts.
-#[derive(Clone, Debug)]
-pub enum WaitStart {
-    /// A place the keeper knows.
-    Mode(WaitFrom),
-    /// A cursor from an earlier read.
-    Cursor(tmux_wire::keeper::log::Cursor),
-}
-
-/// `input`, `start`, `now`, or a cursor.
-fn parse_from(s: &str) -> Result<WaitStart, String> {
-    match s {
-        "input" => Ok(WaitStart::Mode(WaitFrom::LastInput)),
-        "start" => Ok(WaitStart::Mode(WaitFrom::RunStart)),
-        "now" => Ok(WaitStart::Mode(WaitFrom::Now)),
-        _ => s
-            .parse()
-            .map(WaitStart::Cursor)
-            .map_err(|_| format!("{s:?}: say input, start, now, or a cursor (LOGID:OFFSET)")),
-    }
 }
 
 /// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.

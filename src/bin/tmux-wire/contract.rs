@@ -509,46 +509,6 @@ pub enum ErrorDoc {
     },
 }
 
-/// `start`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum StartDoc {
-    Start {
-        /// The name ran already: nothing changed.
-        already_running: bool,
-        /// What `--ready` matched.
-        ready: Option<String>,
-        /// The name runs another command than this one asked for.
-        requested_command: Option<String>,
-        process: Process,
-    },
-}
-
-impl From<&keeper::Started> for StartDoc {
-    fn from(s: &keeper::Started) -> StartDoc {
-        StartDoc::Start {
-            already_running: s.already_running,
-            ready: s.ready.clone(),
-            requested_command: s.requested_command.clone(),
-            process: Process::from(&s.process),
-        }
-    }
-}
-
-/// `ls`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LsDoc {
-    Ls { processes: Vec<Process> },
-}
-
-/// `status`: the process's fields.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum StatusDoc {
-    Status(Process),
-}
-
 /// Whether a process still runs (`run`, `poll`).
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -685,99 +645,6 @@ impl ExecDoc {
     }
 }
 
-/// `logs`: its lines (`logs`), a page (`--offset`/`--limit`), and what
-/// `--follow` prints, one document per line: `line`, `missed` (the reader
-/// fell behind the kept log), `log_writer` (the writer stopped and was
-/// started again), and last `exited` or `gone`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LogsDoc {
-    Logs {
-        lines: Vec<Line>,
-        /// Where a `poll` goes on (processes with a log).
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        cursor: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        log_writer: Option<Writer>,
-    },
-    LogPage {
-        lines: Vec<Line>,
-        offset: usize,
-        limit: usize,
-        total: usize,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        log_writer: Option<Writer>,
-    },
-    Line {
-        line: Line,
-    },
-    /// Output the follower never got: `bytes` exactly (null when the
-    /// log's index cannot say), the lines at least, and the cursor where
-    /// it went on.
-    Missed {
-        bytes: Option<u64>,
-        lines_at_least: u64,
-        cursor: Option<String>,
-    },
-    LogWriter {
-        log_writer: Writer,
-    },
-    /// The process ended; `code` is the shell's view.
-    Exited {
-        exit: Exit,
-        code: i32,
-    },
-    /// Its pane went away without a status.
-    Gone {
-        reason: String,
-    },
-}
-
-impl LogsDoc {
-    pub fn exited(status: ExitStatus) -> Self {
-        LogsDoc::Exited {
-            exit: status.into(),
-            code: status.code(),
-        }
-    }
-}
-
-/// `wait`: how it ended, and when bytes after its start were rotated away
-/// before it read them, `missed_bytes` and `missed_lines_at_least`.
-#[derive(Serialize, JsonSchema)]
-pub struct WaitDoc {
-    #[serde(flatten)]
-    pub waited: Waited,
-    #[serde(skip_serializing_if = "is_zero", default)]
-    pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "is_zero", default)]
-    pub missed_lines_at_least: u64,
-}
-
-/// `send`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SendDoc {
-    Send {
-        /// How many bytes of text were typed (Enter and Ctrl-D not
-        /// counted).
-        bytes: usize,
-        /// With `--then-ready`/`--then-idle`: how that wait ended.
-        then: Option<Waited>,
-        #[serde(skip_serializing_if = "is_zero", default)]
-        missed_bytes: u64,
-        #[serde(skip_serializing_if = "is_zero", default)]
-        missed_lines_at_least: u64,
-    },
-}
-
-/// `keys`.
-#[derive(Serialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum KeysDoc {
-    Keys { keys: Vec<String> },
-}
-
 /// `cmd`: tmux's output, a line each.
 #[derive(Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -801,50 +668,6 @@ pub enum VersionDoc {
 /// A path as a document gives it.
 pub fn path(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// Every document's schema, by the name of its file in docs/schemas/
-/// (`NAME.json`): one per command, and `error` for every failure. The
-/// test `committed_schemas_match_the_types` compares and writes them.
-#[cfg(test)]
-pub fn schemas() -> Vec<(&'static str, Schema)> {
-    fn of<T: JsonSchema>() -> Schema {
-        schemars::schema_for!(Versioned<T>)
-    }
-    let named = |name: &'static str, mut schema: Schema| {
-        let command = match name {
-            "error" => "any failure of any command".to_string(),
-            name => format!("`tmux-wire --json {name}`"),
-        };
-        schema.insert("title".into(), format!("tmux-wire: {name}").into());
-        schema.insert(
-            "description".into(),
-            format!("The document of {command} (docs/json.md).").into(),
-        );
-        (name, schema)
-    };
-    vec![
-        named("error", of::<ErrorDoc>()),
-        named("start", of::<StartDoc>()),
-        named("ls", of::<LsDoc>()),
-        named("status", of::<StatusDoc>()),
-        named("run", of::<RunDoc>()),
-        named("poll", of::<PollDoc>()),
-        named("exec", of::<ExecDoc>()),
-        named("logs", of::<LogsDoc>()),
-        named("send", of::<SendDoc>()),
-        named("keys", of::<KeysDoc>()),
-        named("wait", of::<WaitDoc>()),
-        named("stop", of::<crate::commands::stop::StopDoc>()),
-        named("kill-all", of::<crate::commands::kill_all::KillAllDoc>()),
-        named("shutdown", of::<crate::commands::shutdown::ShutdownDoc>()),
-        named("prune", of::<crate::commands::prune::PruneDoc>()),
-        named("clean", of::<crate::commands::clean::CleanDoc>()),
-        named("cmd", of::<CmdDoc>()),
-        named("version", of::<VersionDoc>()),
-        named("events", of::<crate::commands::events::EventDoc>()),
-        named("decode", of::<Decoded>()),
-    ]
 }
 
 /// A session, window or pane id as tmux writes it (`$1`, `@2`, `%3`).
@@ -1256,71 +1079,10 @@ pub mod tests {
         );
     }
 
-    /// The documents keep the shapes docs/json.md promises: `version`,
-    /// then `type` at the top and in every value of several shapes.
+    /// The error document keeps the shape docs/json.md promises:
+    /// `version`, then `type`, then `kind`.
     #[test]
-    fn command_documents() {
-        assert_eq!(
-            v(&SendDoc::Send {
-                bytes: 3,
-                then: None,
-                missed_bytes: 0,
-                missed_lines_at_least: 0,
-            }),
-            json!({"version": 1, "type": "send", "bytes": 3, "then": null})
-        );
-        assert_eq!(
-            v(&SendDoc::Send {
-                bytes: 3,
-                then: Some(Waited::Ready {
-                    matched: "up".into()
-                }),
-                missed_bytes: 9,
-                missed_lines_at_least: 1,
-            }),
-            json!({"version": 1, "type": "send", "bytes": 3,
-                   "then": {"type": "ready", "matched": "up"},
-                   "missed_bytes": 9, "missed_lines_at_least": 1})
-        );
-        assert_eq!(
-            v(&WaitDoc {
-                waited: Waited::exit(ExitStatus::Signaled(15)),
-                missed_bytes: 0,
-                missed_lines_at_least: 0,
-            }),
-            json!({"version": 1, "type": "exited",
-                   "exit": {"type": "signaled", "signal": 15}, "code": 143})
-        );
-        assert_eq!(
-            v(&WaitDoc {
-                waited: Waited::Input,
-                missed_bytes: 0,
-                missed_lines_at_least: 0,
-            }),
-            json!({"version": 1, "type": "input"})
-        );
-        assert_eq!(
-            v(&LogsDoc::Missed {
-                bytes: Some(2013),
-                lines_at_least: 1,
-                cursor: Some("9f3a1c2e:3003".into()),
-            }),
-            json!({"version": 1, "type": "missed", "bytes": 2013, "lines_at_least": 1,
-                   "cursor": "9f3a1c2e:3003"})
-        );
-        assert_eq!(
-            v(&LogsDoc::LogWriter {
-                log_writer: Writer::from(&keeper::LogWriter::Restarted {
-                    reason: "the log writer is gone".into()
-                }),
-            }),
-            json!({"version": 1, "type": "log_writer",
-                   "log_writer": {"type": "restarted", "reason": "the log writer is gone"}})
-        );
-        assert_eq!(
-            v(&LogsDoc::exited(ExitStatus::Exited(3))),
-            json!({"version": 1, "type": "exited", "exit": {"type": "exited", "code": 3}, "code": 3})
-        );
+    fn the_error_document() {
         assert_eq!(
             v(&ErrorDoc::Error {
                 kind: Kind::Timeout,
@@ -1369,39 +1131,5 @@ pub mod tests {
                 "{kind:?}"
             );
         }
-    }
-
-    /// docs/schemas/ holds the schema of every document as these types
-    /// generate it. After a change of the contract, regenerate them with
-    /// `TMUX_WIRE_WRITE_SCHEMAS=1 cargo test --bin tmux-wire schemas`.
-    #[test]
-    fn committed_schemas_match_the_types() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
-        let write = std::env::var_os("TMUX_WIRE_WRITE_SCHEMAS").is_some();
-        let mut stale = Vec::new();
-        let mut names = Vec::new();
-        for (name, schema) in schemas() {
-            let file = dir.join(format!("{name}.json"));
-            names.push(format!("{name}.json"));
-            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
-            if write {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&file, &text).unwrap();
-            } else if std::fs::read_to_string(&file).ok().as_deref() != Some(&text) {
-                stale.push(file.display().to_string());
-            }
-        }
-        // No schema of a document that is gone.
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if name.ends_with(".json") && !names.contains(&name) {
-                stale.push(format!("{name} (no such document)"));
-            }
-        }
-        assert!(
-            stale.is_empty(),
-            "these schemas differ from the types: {stale:?}; regenerate them with \
-             TMUX_WIRE_WRITE_SCHEMAS=1 cargo test --bin tmux-wire schemas"
-        );
     }
 }

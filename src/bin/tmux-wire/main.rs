@@ -16,10 +16,11 @@ mod contract;
 mod decode;
 mod failure;
 mod hints;
-mod keeper;
 mod manual;
 mod output;
 mod run;
+#[cfg(test)]
+mod schemas;
 mod signals;
 
 use args::{Cli, Command};
@@ -77,19 +78,17 @@ async fn dispatch(k: &Keeper, json: bool, command: Command) -> Result<ExitCode, 
     use commands::*;
     let done = |()| ExitCode::SUCCESS;
     match command {
-        Command::Start(args) => keeper::start(k, json, args).await.map(done),
+        Command::Start(args) => start::run(k, json, args).await,
         Command::Run(args) => run::run(k, json, args).await,
         Command::Poll(args) => run::poll(k, json, args).await,
         Command::Exec(args) => run::exec(k, json, args).await,
         Command::Events(args) => events::run(k, json, args).await,
-        Command::Ls => keeper::ls(k, json).await.map(done),
-        Command::Status { target } => keeper::status(k, json, &target.name).await.map(done),
-        Command::Logs(args) => keeper::logs(k, json, args).await.map(done),
-        Command::Send(args) => keeper::send(k, json, args).await.map(done),
-        Command::Keys { target, keys } => {
-            keeper::keys(k, json, &target.name, &keys).await.map(done)
-        }
-        Command::Wait(args) => keeper::wait(k, json, args).await,
+        Command::Ls(args) => ls::run(k, json, args).await,
+        Command::Status(args) => status::run(k, json, args).await,
+        Command::Logs(args) => logs::run(k, json, args).await,
+        Command::Send(args) => send::run(k, json, args).await,
+        Command::Keys(args) => keys::run(k, json, args).await,
+        Command::Wait(args) => wait::run(k, json, args).await,
         Command::Stop(args) => stop::run(k, json, args).await,
         Command::KillAll(args) => kill_all::run(k, json, args).await,
         Command::Clean(args) => clean::run(k, json, args).await,

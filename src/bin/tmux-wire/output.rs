@@ -104,3 +104,18 @@ pub fn ago(secs: u64) -> String {
         _ => format!("{}d ago", d / 86400),
     }
 }
+
+/// `N bytes`, or that the count is unknown.
+pub fn show_bytes(bytes: Option<u64>) -> String {
+    match bytes {
+        Some(1) => "1 byte".into(),
+        Some(n) => format!("{n} bytes"),
+        None => "an unknown number of bytes (the log's index does not say)".into(),
+    }
+}
+
+/// `at least N line(s)`: the lines of bytes rotated away are not counted.
+pub fn show_lines(lines: u64) -> String {
+    let s = if lines == 1 { "" } else { "s" };
+    format!("at least {lines} line{s}; the lines rotated away cannot be counted")
+}

@@ -11,7 +11,14 @@
 
 pub mod clean;
 pub mod events;
+pub mod keys;
 pub mod kill_all;
+pub mod logs;
+pub mod ls;
 pub mod prune;
+pub mod send;
 pub mod shutdown;
+pub mod start;
+pub mod status;
 pub mod stop;
+pub mod wait;
