@@ -1,13 +1,12 @@
 //! The command line: every command, argument and flag, with its help.
 
-use clap::{Args, Parser, Subcommand};
-use std::ffi::OsString;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::arg_groups::{LimitArgs, NameArg, NewNameArg, SpawnArgs, TimeoutArg};
 use crate::commands::{
-    clean, events, keys, kill_all, logs, ls, prune, send, shutdown, start, status, stop, wait,
+    clean, cmd, decode, events, exec, keys, kill_all, logs, ls, manual, poll, prune, run, send,
+    shutdown, start, status, stop, version, wait,
 };
 
 const AFTER_HELP: &str = "\
@@ -88,24 +87,9 @@ pub enum Transport {
 #[derive(Subcommand)]
 pub enum Command {
     Start(start::StartArgs),
-    /// Start NAME running CMD, and if it ends within --yield print its
-    /// output and exit with its status; else print a tail and a cursor.
-    #[command(
-        after_help = "Examples:\n  tmux-wire run build --yield 30s -- make -j8\n  tmux-wire --json run tests --yield 10s -- cargo test\n\nThe process belongs to the tmux server: it goes on if the caller is killed.\nIf it ends within the yield: its whole output, then exit with its own code\n(128 + N for signal N). If not: the last lines and a cursor, and exit 75;\ngo on with `tmux-wire poll NAME --cursor CURSOR` or `wait NAME --exit`.\nWith --json: {\"type\": \"run\", \"name\", \"state\", \"exit\", \"code\", \"output\" | \"tail\", \"cursor\"}."
-    )]
-    Run(RunArgs),
-    /// Print what a process printed since a cursor (or its run's start),
-    /// a new cursor, and its exit status once it has ended.
-    #[command(
-        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes, exact; missed_lines_at_least, as lines rotated away cannot be\ncounted) and begins at the start of the next line, never inside one; while\nno line has begun after them, it gives the bytes missed so far and a cursor\nending in ~ (inside the cut line: the next poll goes on skipping it). Text\nmode prints the lines on stdout and the cursor and state on stderr.\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Poll(PollArgs),
-    /// Run a command line in a kept shell session; print its output and
-    /// exit with its status.
-    #[command(
-        after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Execs of\none shell take turns (the wait counts in --timeout). Markers printed as\ninvisible escape sequences around the command, with a random nonce that\nthe echo of the typed line never spells, delimit the output; the shell's\nown state (cd, export) carries over, and bash's history (bash 5 and\nlater) keeps nothing of it. A shell back at its prompt without the end marker is said at once:\ninterrupted (exit 130), or the line did not run (a continuation prompt;\nexit 1); that is seen only where a line editor holds the prompt (bash,\nzsh on Linux): a `read` is left alone, and with a canonical prompt (dash)\nexec waits for the end or --timeout. Lines are as the screen shows them; --raw keeps every byte. On\n--timeout (exit 124) the command goes on running."
-    )]
-    Exec(ExecArgs),
+    Run(run::RunArgs),
+    Poll(poll::PollArgs),
+    Exec(exec::ExecArgs),
     Events(events::EventsArgs),
     Ls(ls::LsArgs),
     Status(status::StatusArgs),
@@ -118,109 +102,11 @@ pub enum Command {
     Clean(clean::CleanArgs),
     Shutdown(shutdown::ShutdownArgs),
     Prune(prune::PruneArgs),
-    /// Run one tmux command over a control connection and print its output.
-    #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
-    Cmd {
-        /// The tmux command and its arguments, as given to `tmux`
-        /// (options after the command name are the command's own).
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "TMUX-COMMAND"
-        )]
-        argv: Vec<String>,
-    },
-    /// tmux-wire's version, the server's, the transport and header layout.
-    Version,
-    /// Decode a captured control-mode stream (from FILE or stdin).
-    Decode(DecodeArgs),
-    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
-    /// powershell).
-    #[command(
-        after_help = "Install (then open a new shell):\n  tmux-wire completions bash > ~/.local/share/bash-completion/completions/tmux-wire\n  tmux-wire completions zsh > ~/.zfunc/_tmux-wire     # with fpath+=(~/.zfunc) before compinit\n  tmux-wire completions fish > ~/.config/fish/completions/tmux-wire.fish"
-    )]
-    Completions {
-        /// The shell to complete for.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the manual page (roff), or write every page into a directory.
-    #[command(
-        after_help = "Install every page (tmux-wire.1, tmux-wire-start.1, ...):\n  mkdir -p ~/.local/share/man/man1\n  tmux-wire man --dir ~/.local/share/man/man1\nor only the main one:\n  tmux-wire man > ~/.local/share/man/man1/tmux-wire.1"
-    )]
-    Man {
-        /// The command whose page to print (default: tmux-wire's own, which
-        /// lists the commands).
-        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
-        command: Option<String>,
-        /// Write the pages of tmux-wire and of every command into DIR
-        /// (tmux-wire.1, tmux-wire-start.1, ...) instead of printing one.
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-    },
-}
-
-// `run`'s arguments.
-#[derive(Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub target: NewNameArg,
-    /// How long to wait for the process to end before answering with a
-    /// tail and a cursor.
-    #[arg(long = "yield", value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-    pub yield_for: Duration,
-    /// How many lines the tail of a process still running shows.
-    #[arg(long, value_name = "N", default_value = "20")]
-    pub tail: usize,
-    #[command(flatten)]
-    pub spawn: SpawnArgs,
-    #[command(flatten)]
-    pub limit: LimitArgs,
-    /// The command and its arguments (after --).
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub argv: Vec<OsString>,
-}
-
-// `poll`'s arguments.
-#[derive(Args)]
-pub struct PollArgs {
-    #[command(flatten)]
-    pub target: NameArg,
-    /// Where to start: a cursor an earlier `poll`, `run` or `logs` gave
-    /// (default: the start of the current run).
-    #[arg(long, value_name = "CURSOR")]
-    pub cursor: Option<tmux_wire::keeper::log::Cursor>,
-    /// Keep escape sequences.
-    #[arg(long)]
-    pub raw: bool,
-}
-
-// `exec`'s arguments.
-#[derive(Args)]
-pub struct ExecArgs {
-    /// The shell session's name (as `ls` shows it).
-    pub name: String,
-    #[command(flatten)]
-    pub timeout: TimeoutArg,
-    /// Print the output as the command wrote it, every byte (with --json:
-    /// an "output" field, a string or {"bytes": BASE64}).
-    #[arg(long)]
-    pub raw: bool,
-    /// The command line, as you would type it (after --; several
-    /// arguments are joined with spaces).
-    #[arg(last = true, required = true, value_name = "COMMAND-LINE")]
-    pub line: Vec<String>,
-}
-
-// `decode`'s arguments.
-#[derive(Args)]
-pub struct DecodeArgs {
-    /// Keep only lines starting with PREFIX, stripped (multi-client captures).
-    #[arg(long, value_name = "PREFIX")]
-    pub client: Option<String>,
-    /// The capture (default: standard input).
-    pub file: Option<String>,
+    Cmd(cmd::CmdArgs),
+    Version(version::VersionArgs),
+    Decode(decode::DecodeArgs),
+    Completions(manual::CompletionsArgs),
+    Man(manual::ManArgs),
 }
 
 /// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.

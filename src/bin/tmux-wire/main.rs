@@ -9,16 +9,12 @@
 
 mod arg_groups;
 mod args;
-mod cmd;
 mod commands;
 mod connect;
 mod contract;
-mod decode;
 mod failure;
 mod hints;
-mod manual;
 mod output;
-mod run;
 #[cfg(test)]
 mod schemas;
 mod signals;
@@ -53,9 +49,9 @@ fn main() -> ExitCode {
     };
     // The commands that need no server (and no runtime) first.
     let result = match command {
-        Command::Decode(args) => decode::decode(json, &args),
-        Command::Completions { shell } => manual::completions(shell),
-        Command::Man { command, dir } => manual::man(command.as_deref(), dir.as_deref()),
+        Command::Decode(args) => commands::decode::run(json, args),
+        Command::Completions(args) => commands::manual::completions(args),
+        Command::Man(args) => commands::manual::man(args),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -76,12 +72,11 @@ fn main() -> ExitCode {
 /// The commands that talk to a server: each to its handler.
 async fn dispatch(k: &Keeper, json: bool, command: Command) -> Result<ExitCode, Failure> {
     use commands::*;
-    let done = |()| ExitCode::SUCCESS;
     match command {
         Command::Start(args) => start::run(k, json, args).await,
         Command::Run(args) => run::run(k, json, args).await,
-        Command::Poll(args) => run::poll(k, json, args).await,
-        Command::Exec(args) => run::exec(k, json, args).await,
+        Command::Poll(args) => poll::run(k, json, args).await,
+        Command::Exec(args) => exec::run(k, json, args).await,
         Command::Events(args) => events::run(k, json, args).await,
         Command::Ls(args) => ls::run(k, json, args).await,
         Command::Status(args) => status::run(k, json, args).await,
@@ -94,9 +89,9 @@ async fn dispatch(k: &Keeper, json: bool, command: Command) -> Result<ExitCode, 
         Command::Clean(args) => clean::run(k, json, args).await,
         Command::Shutdown(args) => shutdown::run(k, json, args).await,
         Command::Prune(args) => prune::run(k, json, args).await,
-        Command::Cmd { argv } => cmd::cmd(k, json, argv).await.map(done),
-        Command::Version => cmd::version(k, json).await.map(done),
-        Command::Decode(_) | Command::Completions { .. } | Command::Man { .. } => {
+        Command::Cmd(args) => cmd::run(k, json, args).await,
+        Command::Version(args) => version::run(k, json, args).await,
+        Command::Decode(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled before the runtime starts")
         }
     }

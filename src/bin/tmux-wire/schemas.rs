@@ -2,7 +2,7 @@
 //! from the types and checked against the committed files (test only).
 
 use crate::commands::*;
-use crate::contract::{CmdDoc, Decoded, ErrorDoc, ExecDoc, PollDoc, RunDoc, VersionDoc, Versioned};
+use crate::contract::{ErrorDoc, Versioned};
 use schemars::{JsonSchema, Schema};
 use std::path::Path;
 
@@ -30,9 +30,9 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         named("start", of::<start::StartDoc>()),
         named("ls", of::<ls::LsDoc>()),
         named("status", of::<status::StatusDoc>()),
-        named("run", of::<RunDoc>()),
-        named("poll", of::<PollDoc>()),
-        named("exec", of::<ExecDoc>()),
+        named("run", of::<run::RunDoc>()),
+        named("poll", of::<poll::PollDoc>()),
+        named("exec", of::<exec::ExecDoc>()),
         named("logs", of::<logs::LogsDoc>()),
         named("send", of::<send::SendDoc>()),
         named("keys", of::<keys::KeysDoc>()),
@@ -42,10 +42,10 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         named("shutdown", of::<shutdown::ShutdownDoc>()),
         named("prune", of::<prune::PruneDoc>()),
         named("clean", of::<clean::CleanDoc>()),
-        named("cmd", of::<CmdDoc>()),
-        named("version", of::<VersionDoc>()),
+        named("cmd", of::<cmd::CmdDoc>()),
+        named("version", of::<version::VersionDoc>()),
         named("events", of::<events::EventDoc>()),
-        named("decode", of::<Decoded>()),
+        named("decode", of::<decode::Decoded>()),
     ]
 }
 

@@ -10,15 +10,22 @@
 //! (`decode`, `completions` and `man` need no keeper).
 
 pub mod clean;
+pub mod cmd;
+pub mod decode;
 pub mod events;
+pub mod exec;
 pub mod keys;
 pub mod kill_all;
 pub mod logs;
 pub mod ls;
+pub mod manual;
+pub mod poll;
 pub mod prune;
+pub mod run;
 pub mod send;
 pub mod shutdown;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod version;
 pub mod wait;

@@ -149,7 +149,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: WaitArgs) -> Result<ExitCode
             .await
             .map(|s| {
                 if exit_code {
-                    code = crate::run::exit_code(s.code());
+                    code = super::run::exit_code(s.code());
                 }
                 (Waited::exit(s), format!("{name} {s}"))
             })
