@@ -1,4 +1,8 @@
-//! The command line: every command, argument and flag, with its help.
+//! The command line's top level: the global options, the `Command` enum
+//! (each command's arguments and help are in its module in `commands/`,
+//! the groups several share in `arg_groups`), and the parsing every
+//! command shares (durations; cursors parse themselves, as the library's
+//! `Cursor`).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +30,15 @@ Examples:
 
 The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
 ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
+
+Where reading starts (in full: docs/cli.md#cursors-offsets-and---from):
+a cursor LOGID:OFFSET (from poll, run, logs --json) is a byte offset in
+all the process printed, valid across log rotations: poll --cursor and
+wait --ready --from CURSOR read on exactly there, and count what rotated
+away as missed. --from input|start|now are places wait --ready finds at
+each call: after the last text sent (its echo skipped), the run's start,
+the next line. logs --offset N is a line number in what the log keeps now
+(0 the oldest) that each rotation shifts: for paging, not for coming back.
 
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
 error, ...); 2 usage error; 74 a wait that the log cannot serve (its log
@@ -84,6 +97,8 @@ pub enum Transport {
     Process,
 }
 
+/// The commands, in the order `--help` lists them; each variant's help
+/// is its arguments struct's doc comment and `#[command]` attributes.
 #[derive(Subcommand)]
 pub enum Command {
     Start(start::StartArgs),

@@ -2,6 +2,12 @@
 //! "`--json`: the contract for programs"; docs/json.md; one JSON Schema
 //! per document in docs/schemas/, generated from these types).
 //!
+//! Here: what every document has ([`Versioned`]), the values several
+//! commands' documents share (a process, an exit, a stop, a wait, the log
+//! writer, lines and bytes), and the error document with its [`Kind`]s. A
+//! document only one command prints is in that command's module
+//! (`commands/`); `schemas` lists them all.
+//!
 //! These types are the contract, not the library's: library values are
 //! converted into them, so that a field renamed in the library cannot
 //! change what a program reads. The rules, the same for every document:
@@ -11,7 +17,7 @@
 //!   status, how a stop ended, what the log writer does), it carries
 //!   `"type"` the same way. A `state` is a plain value, never a key that
 //!   decides which other keys appear.
-//! - Every failure is the [`Failure`] document (`"type": "error"`) with a
+//! - Every failure is the [`ErrorDoc`] document (`"type": "error"`) with a
 //!   `kind` from the closed list [`Kind`].
 //! - Lines that can carry any byte (`poll --raw`, `logs --raw`, `cmd`,
 //!   `exec --raw`) are [`Line`]s: a string when they are UTF-8, else
@@ -392,8 +398,16 @@ impl Waited {
     }
 }
 
+/// Whether a process still runs (`run`, `poll`).
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Exited,
+}
+
 // ---------------------------------------------------------------------------
-// The documents, one type per command (its shapes tagged by "type").
+// Failures: the kinds, and the error document of every command.
 // ---------------------------------------------------------------------------
 
 /// An error's kind: what a program branches on. A closed list (new kinds
@@ -507,14 +521,6 @@ pub enum ErrorDoc {
         #[serde(skip_serializing_if = "is_zero", default)]
         missed_lines_at_least: u64,
     },
-}
-
-/// Whether a process still runs (`run`, `poll`).
-#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    Running,
-    Exited,
 }
 
 /// A path as a document gives it.

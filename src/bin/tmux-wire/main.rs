@@ -2,10 +2,26 @@
 //! them without polling; run tmux commands over a control connection; and
 //! decode captured control-mode streams.
 //!
-//! `args` declares the command line, `docs` the `--json` documents,
-//! `output` prints; one file per group of commands: `keeper` (the named
-//! processes), `cmd` (`cmd`, `version`), `decode`, `manual` (completions,
-//! man page); `signals`, the CLI's own SIGINT/SIGTERM around waits.
+//! Here: the command line parsed, each command handed to its handler
+//! (one line each), and a failure reported. The rest:
+//! - `args`: the top-level `Cli` and `Command` enum, and parsing shared by
+//!   every command (durations); `arg_groups`: the argument groups several
+//!   commands share (NAME, `--timeout`, `--grace`, `--cwd`/`--env`,
+//!   `--kill-after`).
+//! - `commands/`: one module per command (pueue's `client/commands/`
+//!   shape), each with its arguments, its handler and the `--json`
+//!   documents only it prints; `completions` and `man` share `manual`.
+//! - `contract`: the documents and values several commands share, the
+//!   error document and its kinds; `schemas` (tests): every document's
+//!   JSON Schema against docs/schemas/.
+//! - `connect`: the keeper the global options and `$TMUX_WIRE_LOG_*` ask
+//!   for; `failure` and `hints`: a failure and what to do about it;
+//!   `output`: printing; `signals`: the CLI's own SIGINT/SIGTERM around
+//!   waits.
+//!
+//! The keeper's helpers (the log writer, restarts, time limits, which tmux
+//! runs as this binary) are not commands: `main` hands them to the library
+//! before the command line is parsed, so none is in `Command`.
 
 mod arg_groups;
 mod args;
