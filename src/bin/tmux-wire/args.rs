@@ -1,12 +1,17 @@
-//! The command line: every command, argument and flag, with its help.
+//! The command line's top level: the global options, the `Command` enum
+//! (each command's arguments and help are in its module in `commands/`,
+//! the groups several share in `arg_groups`), and the parsing every
+//! command shares (durations; cursors parse themselves, as the library's
+//! `Cursor`).
 
-use clap::{Args, Parser, Subcommand};
-use std::ffi::OsString;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use tmux_wire::keeper::WaitFrom;
 
-use crate::arg_groups::{NameArg, SpawnArgs, DEFAULT_TIMEOUT};
+use crate::commands::{
+    clean, cmd, decode, events, exec, keys, kill_all, logs, ls, manual, poll, prune, run, send,
+    shutdown, start, status, stop, version, wait,
+};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -25,6 +30,15 @@ Examples:
 
 The socket: tmux-wire's own ($TMUX_WIRE_SOCKET, else
 ${TMUX_TMPDIR:-/tmp}/tmux-wire-UID/default) unless -S PATH or -L NAME.
+
+Where reading starts (in full: docs/cli.md#cursors-offsets-and---from):
+a cursor LOGID:OFFSET (from poll, run, logs --json) is a byte offset in
+all the process printed, valid across log rotations: poll --cursor and
+wait --ready --from CURSOR read on exactly there, and count what rotated
+away as missed. --from input|start|now are places wait --ready finds at
+each call: after the last text sent (its echo skipped), the run's start,
+the next line. logs --offset N is a line number in what the log keeps now
+(0 the oldest) that each rotation shifts: for paging, not for coming back.
 
 Exit status: 0 success; 1 failure (one line on stderr: not found, tmux
 error, ...); 2 usage error; 74 a wait that the log cannot serve (its log
@@ -83,389 +97,31 @@ pub enum Transport {
     Process,
 }
 
+/// The commands, in the order `--help` lists them; each variant's help
+/// is its arguments struct's doc comment and `#[command]` attributes.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Start NAME running CMD unless it already runs (then change nothing).
-    #[command(
-        after_help = "Examples:\n  tmux-wire start web --ready 'Serving HTTP' -- python3 -m http.server --bind 127.0.0.1 8000\n  tmux-wire start job --cwd ~/src --env RUST_LOG=debug -- cargo build"
-    )]
-    Start(StartArgs),
-    /// Start NAME running CMD, and if it ends within --yield print its
-    /// output and exit with its status; else print a tail and a cursor.
-    #[command(
-        after_help = "Examples:\n  tmux-wire run build --yield 30s -- make -j8\n  tmux-wire --json run tests --yield 10s -- cargo test\n\nThe process belongs to the tmux server: it goes on if the caller is killed.\nIf it ends within the yield: its whole output, then exit with its own code\n(128 + N for signal N). If not: the last lines and a cursor, and exit 75;\ngo on with `tmux-wire poll NAME --cursor CURSOR` or `wait NAME --exit`.\nWith --json: {\"type\": \"run\", \"name\", \"state\", \"exit\", \"code\", \"output\" | \"tail\", \"cursor\"}."
-    )]
-    Run(RunArgs),
-    /// Print what a process printed since a cursor (or its run's start),
-    /// a new cursor, and its exit status once it has ended.
-    #[command(
-        after_help = "Example (a loop that sees every byte once):\n  c=$(tmux-wire --json poll job | jq -r .cursor)\n  tmux-wire --json poll job --cursor \"$c\"\n\nA cursor is a place in everything the process printed, across log\nrotations; if the bytes after it were rotated away the answer says how many\n(missed_bytes, exact; missed_lines_at_least, as lines rotated away cannot be\ncounted) and begins at the start of the next line, never inside one; while\nno line has begun after them, it gives the bytes missed so far and a cursor\nending in ~ (inside the cut line: the next poll goes on skipping it). Text\nmode prints the lines on stdout and the cursor and state on stderr.\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Poll(PollArgs),
-    /// Run a command line in a kept shell session; print its output and
-    /// exit with its status.
-    #[command(
-        after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Execs of\none shell take turns (the wait counts in --timeout). Markers printed as\ninvisible escape sequences around the command, with a random nonce that\nthe echo of the typed line never spells, delimit the output; the shell's\nown state (cd, export) carries over, and bash's history (bash 5 and\nlater) keeps nothing of it. A shell back at its prompt without the end marker is said at once:\ninterrupted (exit 130), or the line did not run (a continuation prompt;\nexit 1); that is seen only where a line editor holds the prompt (bash,\nzsh on Linux): a `read` is left alone, and with a canonical prompt (dash)\nexec waits for the end or --timeout. Lines are as the screen shows them; --raw keeps every byte. On\n--timeout (exit 124) the command goes on running."
-    )]
-    Exec(ExecArgs),
-    /// Print a JSON line per lifecycle event of every process on the
-    /// socket, as it happens, until the server goes away.
-    #[command(
-        after_help = "Events (one JSON object per line, with \"version\": 1 and \"time\" in Unix seconds):\n  {\"type\":\"started\",\"name\",\"pid\",\"command\"}\n  {\"type\":\"ready\",\"name\",\"matched\"}\n  {\"type\":\"exited\",\"name\",\"exit\":{\"type\",\"code\"|\"signal\"},\"code\"}\n  {\"type\":\"restarted\",\"name\",\"restarts\"}\n  {\"type\":\"killed_after\",\"name\",\"after\"}\n  {\"type\":\"waiting_for_input\",\"name\"}\n  {\"type\":\"gone\",\"name\"}\n  {\"type\":\"log_writer\",\"name\",\"log_writer\":{\"type\",\"reason\"?}}\n  {\"type\":\"server_gone\",\"reason\"}   (the last one, unless --follow-server)\n  {\"type\":\"server_back\"}\n\ntmux's own hooks say when to look; nothing is polled."
-    )]
-    Events {
-        /// When the server goes away, wait for one to come back on the
-        /// socket and go on (ends only with Ctrl-C).
-        #[arg(long)]
-        follow_server: bool,
-    },
-    /// List processes: name, state, pid, command, cwd, started, log.
-    #[command(alias = "list")]
-    Ls,
-    /// Show one process.
-    Status {
-        #[command(flatten)]
-        target: NameArg,
-    },
-    /// Print the last lines of a process's log, a page of it, or follow it.
-    #[command(
-        after_help = "Cursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Logs(LogsArgs),
-    /// Type TEXT, a file or standard input into the process exactly (any
-    /// bytes, any length).
-    #[command(
-        after_help = "Examples:\n  tmux-wire send repl --enter 'print(\"a; b\")'\n  tmux-wire send sh1 --enter 'make test; echo EXIT=$?' --then-ready '^EXIT=\\d+$' --timeout 10m\n  tmux-wire send repl --enter 'load()' --then-idle 2s\n\nWith --then-ready the wait is armed before the text is typed, and only what\nthe process prints after it counts: neither older output nor the terminal's\necho of the typed text can match. A process that has exited is an error."
-    )]
-    Send(SendArgs),
-    /// Press keys by name: C-c, Enter, Up, Escape, F1 ...
-    #[command(after_help = "Example:\n  tmux-wire keys web C-c")]
-    Keys {
-        #[command(flatten)]
-        target: NameArg,
-        /// Key names as tmux knows them (C-c, Enter, Up, M-x, F1 ...),
-        /// pressed in order; a name tmux does not know is refused.
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
-    },
-    /// Wait until the process is ready, idle, waiting for input, or has
-    /// exited.
-    #[command(
-        after_help = "Examples:\n  tmux-wire wait web --ready 'Listening on'\n  tmux-wire wait build --exit --timeout 10m   # prints how it ended; exit 0\n  tmux-wire wait repl --idle 2s\n\n--ready matches each line on its own, as grep does ('^' and '$' are the\nline's ends), in the text a person sees (escape sequences removed). By\ndefault (--from input) it reads from the last text tmux-wire typed into the\nprocess, skipping its echo, or from the start of the run if nothing was\ntyped: a banner printed before the wait counts, output from before a\n`send` does not. --from start reads the whole run, --from now only what\ncomes next. A process that exits first ends the wait with exit 1 and its\nstatus. A wait whose log does not get the output (its log writer cannot\nwrite, or was gone) fails at once with exit 74 and says why. A wait that\nfalls behind its log (output rotated away before it read it) says how much\nit missed however it ends: on stderr, or missed_bytes with --json (in the\nerror document too).\nSessions tmux-wire did not start have no log: there what the pane shows\ncounts (--from now: only new output).\n\nCursors, poll --cursor, wait --from and logs --offset together: docs/cli.md#cursors-offsets-and---from"
-    )]
-    Wait(WaitArgs),
-    /// Interrupt (C-c), wait up to --grace, then kill the session.
-    Stop {
-        #[command(flatten)]
-        target: NameArg,
-        /// How long to wait for the exit after C-c before killing the
-        /// session (e.g. 500ms, 10s, 1m).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
-    },
-    /// Stop every process on the socket.
-    KillAll {
-        /// How long to wait for each exit after C-c before killing the
-        /// session (e.g. 500ms, 10s, 1m).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
-    },
-    /// Remove the socket file if no server answers on it.
-    Clean,
-    /// Stop every process, end the server, and remove its socket.
-    Shutdown {
-        /// How long to wait for each exit after C-c before killing it.
-        #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-        grace: Duration,
-    },
-    /// Remove the logs of names that no longer run (each `start` also
-    /// removes those older than $TMUX_WIRE_LOG_MAX_AGE, default 7d).
-    Prune {
-        /// Only logs last written longer ago than this (e.g. 12h, 7d).
-        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-        older_than: Option<Duration>,
-    },
-    /// Run one tmux command over a control connection and print its output.
-    #[command(after_help = "Example:\n  tmux-wire cmd list-windows -a")]
-    Cmd {
-        /// The tmux command and its arguments, as given to `tmux`
-        /// (options after the command name are the command's own).
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "TMUX-COMMAND"
-        )]
-        argv: Vec<String>,
-    },
-    /// tmux-wire's version, the server's, the transport and header layout.
-    Version,
-    /// Decode a captured control-mode stream (from FILE or stdin).
-    Decode(DecodeArgs),
-    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
-    /// powershell).
-    #[command(
-        after_help = "Install (then open a new shell):\n  tmux-wire completions bash > ~/.local/share/bash-completion/completions/tmux-wire\n  tmux-wire completions zsh > ~/.zfunc/_tmux-wire     # with fpath+=(~/.zfunc) before compinit\n  tmux-wire completions fish > ~/.config/fish/completions/tmux-wire.fish"
-    )]
-    Completions {
-        /// The shell to complete for.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the manual page (roff), or write every page into a directory.
-    #[command(
-        after_help = "Install every page (tmux-wire.1, tmux-wire-start.1, ...):\n  mkdir -p ~/.local/share/man/man1\n  tmux-wire man --dir ~/.local/share/man/man1\nor only the main one:\n  tmux-wire man > ~/.local/share/man/man1/tmux-wire.1"
-    )]
-    Man {
-        /// The command whose page to print (default: tmux-wire's own, which
-        /// lists the commands).
-        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
-        command: Option<String>,
-        /// Write the pages of tmux-wire and of every command into DIR
-        /// (tmux-wire.1, tmux-wire-start.1, ...) instead of printing one.
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-    },
-}
-
-// `start`'s arguments.
-#[derive(Args)]
-pub struct StartArgs {
-    /// The name (a tmux session name: no '.', ':', '/' or control characters).
-    pub name: String,
-    #[command(flatten)]
-    pub spawn: SpawnArgs,
-    /// Wait until the output matches this regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub ready: Option<regex::Regex>,
-    /// How long to wait for --ready (e.g. 500ms, 30s, 2m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    #[command(flatten)]
-    pub limit: LimitArgs,
-    #[command(flatten)]
-    pub restart: RestartArgs,
-    /// The command and its arguments (after --).
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub argv: Vec<OsString>,
-}
-
-// The restart policy of `start`.
-#[derive(Args)]
-pub struct RestartArgs {
-    /// Start it again when it ends: after a failure (non-zero exit or a
-    /// signal) or always. tmux's own hooks and timers do it, so it works
-    /// while no tmux-wire runs; `stop` ends it for good.
-    #[arg(long, value_name = "WHEN")]
-    pub restart: Option<tmux_wire::keeper::RestartWhen>,
-    /// At most this many restarts (then it stays ended).
-    #[arg(long, value_name = "N", default_value = "5", requires = "restart")]
-    pub max_restarts: u32,
-    /// Before the first restart; doubles with each one (at most 5m).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s", requires = "restart")]
-    pub restart_delay: Duration,
-}
-
-impl RestartArgs {
-    pub fn policy(&self) -> Option<tmux_wire::keeper::RestartPolicy> {
-        self.restart.map(|when| tmux_wire::keeper::RestartPolicy {
-            when,
-            max: self.max_restarts,
-            delay: self.restart_delay,
-        })
-    }
-}
-
-// The time limit of `start` and `run`.
-#[derive(Args)]
-pub struct LimitArgs {
-    /// Stop the process once it has run this long (C-c, then --kill-grace,
-    /// then SIGTERM and SIGKILL), even if no tmux-wire runs then: tmux's
-    /// own timer does it. `status` then says so.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub kill_after: Option<Duration>,
-    /// Between the C-c and the signals of --kill-after.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "5s")]
-    pub kill_grace: Duration,
-}
-
-// `run`'s arguments.
-#[derive(Args)]
-pub struct RunArgs {
-    /// The name (a tmux session name: no '.', ':', '/' or control characters).
-    pub name: String,
-    /// How long to wait for the process to end before answering with a
-    /// tail and a cursor.
-    #[arg(long = "yield", value_name = "DUR", value_parser = parse_duration, default_value = "10s")]
-    pub yield_for: Duration,
-    /// How many lines the tail of a process still running shows.
-    #[arg(long, value_name = "N", default_value = "20")]
-    pub tail: usize,
-    #[command(flatten)]
-    pub spawn: SpawnArgs,
-    #[command(flatten)]
-    pub limit: LimitArgs,
-    /// The command and its arguments (after --).
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub argv: Vec<OsString>,
-}
-
-// `poll`'s arguments.
-#[derive(Args)]
-pub struct PollArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
-    /// Where to start: a cursor an earlier `poll`, `run` or `logs` gave
-    /// (default: the start of the current run).
-    #[arg(long, value_name = "CURSOR")]
-    pub cursor: Option<tmux_wire::keeper::log::Cursor>,
-    /// Keep escape sequences.
-    #[arg(long)]
-    pub raw: bool,
-}
-
-// `exec`'s arguments.
-#[derive(Args)]
-pub struct ExecArgs {
-    /// The shell session's name (as `ls` shows it).
-    pub name: String,
-    /// Give up waiting after this long (exit 124; the command goes on).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    /// Print the output as the command wrote it, every byte (with --json:
-    /// an "output" field, a string or {"bytes": BASE64}).
-    #[arg(long)]
-    pub raw: bool,
-    /// The command line, as you would type it (after --; several
-    /// arguments are joined with spaces).
-    #[arg(last = true, required = true, value_name = "COMMAND-LINE")]
-    pub line: Vec<String>,
-}
-
-// `logs`'s arguments.
-#[derive(Args)]
-pub struct LogsArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
-    /// How many lines (the last ones).
-    #[arg(short = 'n', default_value = "50", conflicts_with_all = ["offset", "limit"])]
-    pub lines: usize,
-    /// Keep printing new output until the process ends (Ctrl-C stops).
-    /// A follower that falls so far behind that the log rotates away what
-    /// it has not read says what it missed (bytes, at least how many
-    /// lines, the cursor it goes on at: the start of a line) where it
-    /// happened, and exits 1 at the end. A log writer that stops is
-    /// started again at once and said where it happened (the log's gap
-    /// line follows); one that cannot be started again ends it, exit 74.
-    #[arg(long, conflicts_with_all = ["offset", "limit"])]
-    pub follow: bool,
-    /// Page by line: start at line N of all the log keeps (0 is the
-    /// oldest; default: the last page).
-    #[arg(long, value_name = "N")]
-    pub offset: Option<usize>,
-    /// Page by line: at most N lines (default 200 with --offset).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-    /// Keep escape sequences.
-    #[arg(long)]
-    pub raw: bool,
-}
-
-// `send`'s arguments.
-#[derive(Args)]
-pub struct SendArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
-    /// The text to type, exactly (quote it for the shell); `-` reads it
-    /// from standard input.
-    #[arg(required_unless_present_any = ["file", "eof"], conflicts_with = "file")]
-    pub text: Option<String>,
-    /// Type the contents of FILE (`-`: standard input): any bytes, any
-    /// length.
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Then end the input, as Ctrl-D at a terminal does (twice if the
-    /// line typed last has no newline, so the reader sees end of file).
-    #[arg(long)]
-    pub eof: bool,
-    /// Press Enter after the text.
-    #[arg(long)]
-    pub enter: bool,
-    /// Then wait until a line printed after the text matches REGEX
-    /// (per line, as in grep; the echo of the text never matches).
-    #[arg(long, value_name = "REGEX", conflicts_with = "then_idle")]
-    pub then_ready: Option<regex::Regex>,
-    /// Then wait until the process printed nothing for DUR.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub then_idle: Option<Duration>,
-    /// Give up the --then-* wait after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-}
-
-// `wait`'s arguments.
-#[derive(Args)]
-#[command(group(clap::ArgGroup::new("until").required(true)))]
-pub struct WaitArgs {
-    /// The process's name (as `ls` shows it).
-    pub name: String,
-    /// Until the output matches this regular expression.
-    #[arg(long, value_name = "REGEX", group = "until")]
-    pub ready: Option<regex::Regex>,
-    /// Until no output for this long.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, group = "until")]
-    pub idle: Option<Duration>,
-    /// Until the process exits; prints its status.
-    #[arg(long, group = "until")]
-    pub exit: bool,
-    /// Until its program waits for input: blocked reading its terminal
-    /// (Linux; checked when its output goes quiet, and after each second
-    /// of silence).
-    #[arg(long, group = "until")]
-    pub input: bool,
-    /// With --exit: exit with the process's own code (128 + N for signal N).
-    #[arg(long, requires = "exit")]
-    pub exit_code: bool,
-    /// Where --ready starts reading: input (default: after the last `send`,
-    /// its echo skipped), start, now (the next whole line), or a cursor
-    /// from `poll`, `run` or `logs`.
-    #[arg(long, value_name = "FROM", value_parser = parse_from, default_value = "input")]
-    pub from: WaitStart,
-    /// Give up after this long (exit 124).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-}
-
-// `decode`'s arguments.
-#[derive(Args)]
-pub struct DecodeArgs {
-    /// Keep only lines starting with PREFIX, stripped (multi-client captures).
-    #[arg(long, value_name = "PREFIX")]
-    pub client: Option<String>,
-    /// The capture (default: standard input).
-    pub file: Option<String>,
-}
-
-/// Where `wait --ready` starts.
-#[derive(Clone, Debug)]
-pub enum WaitStart {
-    /// A place the keeper knows.
-    Mode(WaitFrom),
-    /// A cursor from an earlier read.
-    Cursor(tmux_wire::keeper::log::Cursor),
-}
-
-/// `input`, `start`, `now`, or a cursor.
-fn parse_from(s: &str) -> Result<WaitStart, String> {
-    match s {
-        "input" => Ok(WaitStart::Mode(WaitFrom::LastInput)),
-        "start" => Ok(WaitStart::Mode(WaitFrom::RunStart)),
-        "now" => Ok(WaitStart::Mode(WaitFrom::Now)),
-        _ => s
-            .parse()
-            .map(WaitStart::Cursor)
-            .map_err(|_| format!("{s:?}: say input, start, now, or a cursor (LOGID:OFFSET)")),
-    }
+    Start(start::StartArgs),
+    Run(run::RunArgs),
+    Poll(poll::PollArgs),
+    Exec(exec::ExecArgs),
+    Events(events::EventsArgs),
+    Ls(ls::LsArgs),
+    Status(status::StatusArgs),
+    Logs(logs::LogsArgs),
+    Send(send::SendArgs),
+    Keys(keys::KeysArgs),
+    Wait(wait::WaitArgs),
+    Stop(stop::StopArgs),
+    KillAll(kill_all::KillAllArgs),
+    Clean(clean::CleanArgs),
+    Shutdown(shutdown::ShutdownArgs),
+    Prune(prune::PruneArgs),
+    Cmd(cmd::CmdArgs),
+    Version(version::VersionArgs),
+    Decode(decode::DecodeArgs),
+    Completions(manual::CompletionsArgs),
+    Man(manual::ManArgs),
 }
 
 /// `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.

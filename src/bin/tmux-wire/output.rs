@@ -59,7 +59,7 @@ pub fn print_doc<T: Serialize>(doc: &T) {
 
 /// A `--json` document as [`print_doc`] prints it, without the newline.
 pub fn doc_line<T: Serialize>(doc: &T) -> String {
-    serde_json::to_value(crate::docs::Versioned::new(doc))
+    serde_json::to_value(crate::contract::Versioned::new(doc))
         .unwrap_or_default()
         .to_string()
 }
@@ -103,4 +103,19 @@ pub fn ago(secs: u64) -> String {
         3600..=86399 => format!("{}h ago", d / 3600),
         _ => format!("{}d ago", d / 86400),
     }
+}
+
+/// `N bytes`, or that the count is unknown.
+pub fn show_bytes(bytes: Option<u64>) -> String {
+    match bytes {
+        Some(1) => "1 byte".into(),
+        Some(n) => format!("{n} bytes"),
+        None => "an unknown number of bytes (the log's index does not say)".into(),
+    }
+}
+
+/// `at least N line(s)`: the lines of bytes rotated away are not counted.
+pub fn show_lines(lines: u64) -> String {
+    let s = if lines == 1 { "" } else { "s" };
+    format!("at least {lines} line{s}; the lines rotated away cannot be counted")
 }

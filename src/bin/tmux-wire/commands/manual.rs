@@ -2,14 +2,45 @@
 //! page, both generated from the definitions in `args`.
 
 use crate::args::Cli;
-use crate::Failure;
+use crate::contract::Kind;
+use crate::failure::Failure;
+use clap::Args;
 use clap::CommandFactory;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Print a completion script for SHELL (bash, zsh, fish, elvish,
+/// powershell).
+#[derive(Args)]
+#[command(
+    after_help = "Install (then open a new shell):\n  tmux-wire completions bash > ~/.local/share/bash-completion/completions/tmux-wire\n  tmux-wire completions zsh > ~/.zfunc/_tmux-wire     # with fpath+=(~/.zfunc) before compinit\n  tmux-wire completions fish > ~/.config/fish/completions/tmux-wire.fish"
+)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the manual page (roff), or write every page into a directory.
+#[derive(Args)]
+#[command(
+    after_help = "Install every page (tmux-wire.1, tmux-wire-start.1, ...):\n  mkdir -p ~/.local/share/man/man1\n  tmux-wire man --dir ~/.local/share/man/man1\nor only the main one:\n  tmux-wire man > ~/.local/share/man/man1/tmux-wire.1"
+)]
+pub struct ManArgs {
+    /// The command whose page to print (default: tmux-wire's own, which
+    /// lists the commands).
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write the pages of tmux-wire and of every command into DIR
+    /// (tmux-wire.1, tmux-wire-start.1, ...) instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 /// `completions SHELL`: the completion script on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
+pub fn completions(args: CompletionsArgs) -> Result<ExitCode, Failure> {
+    let shell = args.shell;
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "tmux-wire", &mut script);
@@ -18,7 +49,8 @@ pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
 
 /// `man [COMMAND]`: a manual page (roff) on stdout; `man --dir DIR`: every
 /// page, written into DIR.
-pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> {
+pub fn man(args: ManArgs) -> Result<ExitCode, Failure> {
+    let (page, dir) = (args.command.as_deref(), args.dir.as_deref());
     let mut command = Cli::command().disable_help_subcommand(true);
     // Built, the commands know their full names (`tmux-wire-start`).
     command.build();
@@ -32,7 +64,7 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .try_for_each(|c| pages(c.clone()).generate_to(dir).map(drop));
         written.map_err(|e| {
             Failure::new(
-                crate::docs::Kind::Io,
+                Kind::Io,
                 format!("writing the man pages into {}: {e}", dir.display()),
             )
         })?;
@@ -46,18 +78,15 @@ pub fn man(page: Option<&str>, dir: Option<&Path>) -> Result<ExitCode, Failure> 
             .cloned()
             .ok_or_else(|| {
                 Failure::new(
-                    crate::docs::Kind::BadInput,
+                    Kind::BadInput,
                     format!("no command {name:?} (see tmux-wire --help)"),
                 )
             })?,
     };
     let mut text = Vec::new();
-    pages(command).render(&mut text).map_err(|e| {
-        Failure::new(
-            crate::docs::Kind::Io,
-            format!("rendering the man page: {e}"),
-        )
-    })?;
+    pages(command)
+        .render(&mut text)
+        .map_err(|e| Failure::new(Kind::Io, format!("rendering the man page: {e}")))?;
     write_all(&text)
 }
 
@@ -66,9 +95,6 @@ fn write_all(bytes: &[u8]) -> Result<ExitCode, Failure> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Failure::new(
-            crate::docs::Kind::Io,
-            format!("writing output: {e}"),
-        )),
+        Err(e) => Err(Failure::new(Kind::Io, format!("writing output: {e}"))),
     }
 }
