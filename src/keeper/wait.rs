@@ -161,8 +161,8 @@ impl Keeper {
     ///
     /// ```no_run
     /// # async fn example(keeper: tmux_wire::keeper::Keeper) -> Result<(), tmux_wire::keeper::KeeperError> {
-    /// let (client, pane) = keeper.pane_without_output("web").await?.into_parts();
-    /// let wait = keeper.wait_exit_on(&client, "web", pane, std::time::Duration::from_secs(60));
+    /// let web = keeper.process("web").await?;
+    /// let wait = web.wait_exit(std::time::Duration::from_secs(60));
     /// tokio::select! {
     ///     status = wait => println!("web: {}", status?),
     ///     _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
