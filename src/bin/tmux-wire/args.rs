@@ -210,6 +210,46 @@ mod tests {
         }
     }
 
+    /// The keeper's helpers are answered before parsing (`main`): no
+    /// command is hidden, so `--help`, the man pages and the completions
+    /// show every command there is.
+    #[test]
+    fn no_hidden_commands() {
+        let hidden: Vec<_> = Cli::command()
+            .get_subcommands()
+            .filter(|c| c.is_hide_set())
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert!(hidden.is_empty(), "hidden commands: {hidden:?}");
+    }
+
+    /// NAME, --timeout and --grace read the same, with the same default,
+    /// wherever they appear (arg_groups declares them once; exec's NAME
+    /// says it is a shell's).
+    #[test]
+    fn shared_arguments_have_one_wording() {
+        let command = Cli::command();
+        // How many commands take it, in how many wordings: NAME is a new
+        // process's (start, run), a shell's (exec) or any process's.
+        for (id, commands, wordings) in [("timeout", 4, 1), ("grace", 3, 1), ("name", 10, 3)] {
+            let mut seen = std::collections::BTreeMap::new();
+            for sub in command.get_subcommands() {
+                for arg in sub.get_arguments().filter(|a| a.get_id() == id) {
+                    let said = format!(
+                        "{:?} {:?}",
+                        arg.get_help().map(ToString::to_string),
+                        arg.get_default_values()
+                    );
+                    seen.entry(said)
+                        .or_insert_with(Vec::new)
+                        .push(sub.get_name());
+                }
+            }
+            let uses: usize = seen.values().map(Vec::len).sum();
+            assert_eq!((uses, seen.len()), (commands, wordings), "{id}: {seen:?}");
+        }
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));

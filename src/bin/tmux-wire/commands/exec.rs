@@ -18,6 +18,8 @@ use tmux_wire::keeper::{self, Keeper};
     after_help = "Example:\n  tmux-wire start sh1 -- bash\n  tmux-wire exec sh1 -- 'cd src && make test'\n\nThe session must be a POSIX shell (sh, bash, zsh, dash, ksh) waiting at\nits prompt; anything else is refused before anything is typed. Execs of\none shell take turns (the wait counts in --timeout). Markers printed as\ninvisible escape sequences around the command, with a random nonce that\nthe echo of the typed line never spells, delimit the output; the shell's\nown state (cd, export) carries over, and bash's history (bash 5 and\nlater) keeps nothing of it. A shell back at its prompt without the end marker is said at once:\ninterrupted (exit 130), or the line did not run (a continuation prompt;\nexit 1); that is seen only where a line editor holds the prompt (bash,\nzsh on Linux): a `read` is left alone, and with a canonical prompt (dash)\nexec waits for the end or --timeout. Lines are as the screen shows them; --raw keeps every byte. On\n--timeout (exit 124) the command goes on running."
 )]
 pub struct ExecArgs {
+    // Not arg_groups::NameArg: the same NAME, said for what exec needs of
+    // it (clap cannot re-word a flattened argument without moving it).
     /// The shell session's name (as `ls` shows it).
     pub name: String,
     #[command(flatten)]
