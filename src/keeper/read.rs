@@ -154,8 +154,10 @@ impl Keeper {
         let read = {
             let (name, run, from) = (name.to_string(), info.run_start, from.clone());
             let ended = exit.is_some();
-            crate::blocking::off_runtime(move || read_log(&name, &path, run, &from, ended, raw))
-                .await?
+            crate::blocking::off_runtime(move || {
+                read_log_again_mid_rotation(&name, &path, run, &from, ended, raw)
+            })
+            .await?
         };
         Ok(Output {
             name: name.to_string(),
@@ -285,6 +287,33 @@ struct LogRead {
 /// The reading of [`Keeper::read_output`], in files (blocking: run it off
 /// the async runtime): from `from` (`run`, the run's start) in the log at
 /// `path` of `name`, whose process has `ended` or not.
+/// [`read_log`], made again from the start (it keeps nothing between
+/// tries) when it met a file missing while the log's writer was between
+/// renaming the log and making the next file: that lasts microseconds,
+/// and is not an error of the log.
+fn read_log_again_mid_rotation(
+    name: &str,
+    path: &std::path::Path,
+    run: Option<log::Position>,
+    from: &ReadFrom,
+    ended: bool,
+    raw: bool,
+) -> Result<LogRead, KeeperError> {
+    let since = std::time::Instant::now();
+    loop {
+        match read_log(name, path, run, from, ended, raw) {
+            Err(KeeperError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && since.elapsed() < std::time::Duration::from_millis(100)
+                    && log::index_path(path).exists() =>
+            {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            read => return read,
+        }
+    }
+}
+
 fn read_log(
     name: &str,
     path: &std::path::Path,
