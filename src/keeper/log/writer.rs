@@ -425,25 +425,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_writer_answers_a_sync_only_once_the_input_before_it_is_in_the_log() {
-        use super::super::sync::{answer_path, fifo_path};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log");
+    /// A writer's input on a pipe, with a sync channel for the log at
+    /// `path`: the input, the pipe's writing end, and the channel's FIFO
+    /// opened for requests.
+    fn synced_pipe(path: &Path) -> (NudgingStdin<File>, File, File) {
         let (read, write) = nix::unistd::pipe().unwrap();
         let input = NudgingStdin {
             stdin: File::from(read),
             server: None,
             sync: None,
         }
-        .with_sync(&path);
+        .with_sync(path);
         assert!(input.sync.is_some());
-        let mut fifo = OpenOptions::new()
+        let fifo = OpenOptions::new()
             .write(true)
-            .open(fifo_path(&path))
+            .open(super::super::sync::fifo_path(path))
             .unwrap();
+        (input, File::from(write), fifo)
+    }
+
+    #[test]
+    fn the_writer_answers_a_sync_only_once_the_input_before_it_is_in_the_log() {
+        use super::super::sync::answer_path;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let (input, mut write, mut fifo) = synced_pipe(&path);
         // Input and a request both waiting before the writer looks.
-        let mut write = File::from(write);
         write.write_all(b"one\n").unwrap();
         fifo.write_all(b"00000000000000aa\n").unwrap();
         let sink = {
@@ -485,23 +492,12 @@ mod tests {
 
     #[test]
     fn a_sync_during_a_flood_is_answered_once_what_was_there_is_in_the_log() {
-        use super::super::sync::{answer_path, fifo_path};
+        use super::super::sync::answer_path;
         use std::sync::atomic::{AtomicBool, Ordering};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
-        let (read, write) = nix::unistd::pipe().unwrap();
-        let input = NudgingStdin {
-            stdin: File::from(read),
-            server: None,
-            sync: None,
-        }
-        .with_sync(&path);
-        let mut fifo = OpenOptions::new()
-            .write(true)
-            .open(fifo_path(&path))
-            .unwrap();
+        let (input, mut write, mut fifo) = synced_pipe(&path);
         // A full pipe, then the request, before the writer looks.
-        let mut write = File::from(write);
         if unread(&write).is_none() {
             return; // no FIONREAD here: the drain is "until empty"
         }
