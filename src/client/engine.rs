@@ -106,6 +106,8 @@ pub(crate) struct Engine<W> {
     /// The stream closed: once what is buffered is handled, close with
     /// this reason.
     closing: Option<CloseReason>,
+    /// Why the connection closed, once it has.
+    closed: Option<CloseReason>,
 }
 
 impl<W> Engine<W> {
@@ -124,6 +126,7 @@ impl<W> Engine<W> {
             behind: HashSet::new(),
             actions: VecDeque::new(),
             closing: None,
+            closed: None,
         }
     }
 
@@ -200,16 +203,24 @@ impl<W> Engine<W> {
 
     /// Write one or more command lines in one piece; `waiters` get their
     /// replies in order (one per line). Once our input is closed they are
-    /// answered at once with [`ClientError::Closed`].
+    /// answered at once with [`ClientError::Closed`], and the reason the
+    /// connection ends (the server's shutdown, a failed write) where it is
+    /// known: a caller that decides by it must not be told less.
     pub(crate) fn command(&mut self, lines: &str, waiters: impl IntoIterator<Item = W>) {
         if self.input_open() {
             self.out.extend_from_slice(lines.as_bytes());
             self.pending.extend(waiters.into_iter().map(Waiter::User));
         } else {
+            let reason = match &self.phase {
+                Phase::Draining { reason, .. } => Some(reason),
+                _ => self.closed.as_ref(),
+            }
+            .cloned()
+            .unwrap_or(CloseReason::InputClosed);
             for waiter in waiters {
                 self.actions.push_back(Action::Resolve(
                     waiter,
-                    Err(ClientError::Closed(CloseReason::InputClosed)),
+                    Err(ClientError::Closed(reason.clone())),
                 ));
             }
         }
@@ -354,6 +365,7 @@ impl<W> Engine<W> {
             };
             self.actions.push_back(Action::Resolve(initial, Err(error)));
         }
+        self.closed = Some(reason.clone());
         self.actions.push_back(Action::Closed(reason));
     }
 
@@ -602,14 +614,11 @@ mod tests {
         assert!(
             matches!(actions(&mut e)[0], Action::Output(p, ref d) if p == PaneId(1) && d == "hi")
         );
-        // Commands are refused now, not written.
+        // Commands are refused now, not written, with the end's reason.
         e.command("y\n", [8]);
         assert_eq!(
             resolved(&actions(&mut e)),
-            [(
-                8,
-                Err("connection closed: the control stream is closed".into())
-            )]
+            [(8, Err("connection closed: detached from session s".into()))]
         );
         assert!(e.to_write().is_empty());
         assert_eq!(e.poll_timeout(), Some(t0 + DRAIN_AFTER_END));
@@ -622,6 +631,24 @@ mod tests {
             [(7, Err("connection closed: detached from session s".into()))]
         );
         assert!(matches!(got.last(), Some(Action::Closed(r)) if *r == detached()));
+        // And once it is closed, too.
+        e.command("z\n", [9]);
+        assert_eq!(
+            resolved(&actions(&mut e)),
+            [(9, Err("connection closed: detached from session s".into()))]
+        );
+    }
+
+    #[test]
+    fn a_command_after_a_shutdown_says_the_server_ends() {
+        let mut e = open();
+        e.transport_ended(CloseReason::Ended(Ending::Shutdown), Instant::now());
+        e.command("display-message -p x\n", [4]);
+        let got = actions(&mut e);
+        let [Action::Resolve(4, Err(ClientError::Closed(reason)))] = &got[..] else {
+            panic!("{got:?}");
+        };
+        assert!(reason.server_ended(), "{reason:?}");
     }
 
     #[test]
@@ -701,10 +728,7 @@ mod tests {
         assert!(e.to_write().is_empty());
         assert_eq!(
             resolved(&actions(&mut e)),
-            [(
-                2,
-                Err("connection closed: the control stream is closed".into())
-            )]
+            [(2, Err("connection closed: writing to tmux failed".into()))]
         );
     }
 }
