@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use tmux_wire::keeper::{Keeper, RestartPolicy, RestartWhen, StartSpec, State};
+use tmux_wire::keeper::{Keeper, LineForm, RestartPolicy, RestartWhen, StartSpec, State};
 use tmux_wire::server::SocketSpec;
 
 #[path = "common/tmux.rs"]
@@ -148,7 +148,9 @@ fn logs_are_written(keeper: &Keeper) -> Result<(), String> {
         if started.ready.as_deref() != Some("embedded-hello") {
             return Err(format!("ready: {:?}", started.ready));
         }
-        let (lines, _) = keeper.logs("logs", 10, false).map_err(|e| e.to_string())?;
+        let (lines, _) = keeper
+            .logs("logs", 10, LineForm::Rendered)
+            .map_err(|e| e.to_string())?;
         if !lines.iter().any(|l| l == "embedded-hello") {
             return Err(format!("the log: {lines:?}"));
         }
@@ -190,7 +192,9 @@ fn a_restart_policy_restarts(keeper: &Keeper) -> Result<(), String> {
             return Err(format!("3 runs, not {ran:?}"));
         }
         // Each run is marked in the log.
-        let (lines, _) = keeper.logs("flaky", 20, false).map_err(|e| e.to_string())?;
+        let (lines, _) = keeper
+            .logs("flaky", 20, LineForm::Rendered)
+            .map_err(|e| e.to_string())?;
         let marks = lines
             .iter()
             .filter(|l| l.starts_with("--- tmux-wire: run of"))

@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tmux_wire::keeper::{
-    ExecOutcome, FailureKind, Input, Keeper, KeeperError, KeptProcess, LifecycleEvent, ReadFrom,
-    RestartPolicy, RestartWhen, StartSpec, State, Stopped, WaitFrom,
+    ExecOutcome, FailureKind, Input, Keeper, KeeperError, KeptProcess, LifecycleEvent, LineForm,
+    OnServerGone, ReadFrom, RestartPolicy, RestartWhen, StartSpec, State, Stopped, WaitFrom,
 };
 use tmux_wire::server::SocketSpec;
 use tmux_wire::watch::ExitStatus;
@@ -130,7 +130,10 @@ async fn a_handle_sends_waits_polls_execs_and_stops() {
 
     // Poll from the start of the run, then from its cursor: only what
     // came after it.
-    let first = sh.read_output(&ReadFrom::RunStart, false).await.unwrap();
+    let first = sh
+        .read_output(&ReadFrom::RunStart, LineForm::Rendered)
+        .await
+        .unwrap();
     assert!(first.lines.iter().any(|l| l == "hello-42"), "{first:?}");
     assert_eq!(first.exit, None);
     let cursor = first.cursor.parse().unwrap();
@@ -144,7 +147,7 @@ async fn a_handle_sends_waits_polls_execs_and_stops() {
         .unwrap();
     assert_eq!(found.matched, "second-2");
     let next = sh
-        .read_output(&ReadFrom::Cursor(cursor), false)
+        .read_output(&ReadFrom::Cursor(cursor), LineForm::Rendered)
         .await
         .unwrap();
     assert!(next.lines.iter().any(|l| l == "second-2"), "{next:?}");
@@ -211,7 +214,10 @@ async fn a_handle_works_through_its_one_connection() {
         .unwrap();
     let status = sh.status().await.unwrap();
     assert!(matches!(status.state, State::Running | State::Idle));
-    let read = sh.read_output(&ReadFrom::RunStart, false).await.unwrap();
+    let read = sh
+        .read_output(&ReadFrom::RunStart, LineForm::Rendered)
+        .await
+        .unwrap();
     assert!(read.lines.iter().any(|l| l == "via-send"));
     assert_eq!(
         server.connections(),
@@ -297,7 +303,7 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
     let keeper = server.keeper();
     // An event stream (its global hooks and count), a restart policy (its
     // session hooks) and a time limit, an exit wait (its global entry).
-    let mut events = keeper.event_stream(false);
+    let mut events = keeper.event_stream(OnServerGone::Stop);
     until_hooks(&server).await;
     let policy = StartSpec {
         restart: Some(RestartPolicy {
@@ -325,7 +331,8 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
         .await
         .unwrap();
     let brief = keeper.process("brief").await.unwrap();
-    assert_eq!(brief.wait_exit(LIMIT).await.unwrap(), ExitStatus::Exited(4));
+    // No time limit: it waits as long as it takes.
+    assert_eq!(brief.wait_exit(None).await.unwrap(), ExitStatus::Exited(4));
     assert!(!ours(&server).is_empty(), "nothing installed?");
     drop(events);
     // While a kept process remains, its machinery stays.
@@ -351,10 +358,10 @@ async fn a_stream_outlives_the_end_of_another_and_the_removal_of_its_hooks() {
     let keeper = server.keeper();
     // Each stream under way (its hooks set): the first one's removed by
     // hand before the second begins (the first sets them again too).
-    let mut first = keeper.event_stream(false);
+    let mut first = keeper.event_stream(OnServerGone::Stop);
     until_hooks(&server).await;
     tmux_out(&server, &["set-hook", "-gu", "session-created[4243]"]);
-    let mut second = keeper.event_stream(false);
+    let mut second = keeper.event_stream(OnServerGone::Stop);
     until_hooks(&server).await;
     keeper
         .start("x", &argv(&["sleep", "600"]), &StartSpec::default())

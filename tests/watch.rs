@@ -10,8 +10,8 @@ use std::time::Duration;
 use tmux_wire::client::{commands, Client, ConnectOptions, TransportChoice};
 use tmux_wire::protocol::PaneId;
 use tmux_wire::watch::{
-    arm_exit, arm_for, exit_status, wait_exit, wait_for, wait_idle, ExitStatus, ExitWatch, Since,
-    WatchError,
+    arm_exit, arm_for, exit_status, wait_exit, wait_for, wait_idle, ExitStatus, ExitWatch,
+    IdleWhen, Since, WatchError,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -114,9 +114,15 @@ async fn idle_means_quiet_and_back_at_the_shell() {
         "for i in 1 2 3 4; do echo tick; sleep 0.2; done",
     )
     .await;
-    let idle = wait_idle(&client, pane, Duration::from_millis(500), true, LIMIT)
-        .await
-        .unwrap();
+    let idle = wait_idle(
+        &client,
+        pane,
+        Duration::from_millis(500),
+        IdleWhen::AtShell,
+        LIMIT,
+    )
+    .await
+    .unwrap();
     assert_eq!(idle.current_command, "sh");
     // It did not resolve while the loop was still ticking: all four ticks
     // (and the typed line) are on the screen.
@@ -141,7 +147,7 @@ async fn a_busy_pane_is_never_idle() {
         &client,
         pane,
         Duration::from_millis(500),
-        false,
+        IdleWhen::Quiet,
         Duration::from_millis(1500),
     )
     .await
@@ -205,9 +211,10 @@ async fn exit_codes_and_signals_are_reported_by(how: ExitWatch) {
     let waiting = tokio::spawn(armed.wait(LIMIT));
     std::fs::write(&release, "").unwrap();
     assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Exited(7));
-    // Asked again after the fact, the answer is the same.
+    // Asked again after the fact (with no time limit), the answer is the
+    // same.
     assert_eq!(
-        wait_exit(&client, pane, LIMIT).await.unwrap(),
+        wait_exit(&client, pane, None).await.unwrap(),
         ExitStatus::Exited(7)
     );
     assert_eq!(

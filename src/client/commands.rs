@@ -341,13 +341,22 @@ pub fn list_all_panes(format: &str) -> Command {
     Command::new("list-panes").arg("-a").arg("-F").arg(format)
 }
 
-/// `capture-pane -p -J -S - -t PANE` (`-e` with `escapes`): the whole
-/// history and screen, wrapped lines joined, optionally with the escape
-/// sequences of colours and attributes.
-pub fn capture_history(pane: PaneId, escapes: bool) -> Command {
+/// Whether a capture keeps the escape sequences of colours and
+/// attributes (`capture-pane -e`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escapes {
+    /// Text only.
+    Strip,
+    /// With the escape sequences.
+    Keep,
+}
+
+/// `capture-pane -p -J -S - -t PANE` (`-e` to keep `escapes`): the whole
+/// history and screen, wrapped lines joined.
+pub fn capture_history(pane: PaneId, escapes: Escapes) -> Command {
     let c = Command::new("capture-pane").args(["-p", "-J", "-S", "-", "-t"]);
     let c = c.arg(pane.to_string());
-    if escapes {
+    if escapes == Escapes::Keep {
         c.arg("-e")
     } else {
         c

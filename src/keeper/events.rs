@@ -33,17 +33,29 @@ use std::time::Duration;
 /// waits: a "look again" tmux forgot, or hooks another process removed.
 const BACKSTOP: Duration = Duration::from_secs(1);
 
+/// What a stream of lifecycle events does when the server goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnServerGone {
+    /// End, after [`LifecycleEvent::ServerGone`].
+    #[default]
+    Stop,
+    /// Go on for ever: wait for a server on the socket again and follow it
+    /// too ([`LifecycleEvent::ServerBack`]).
+    WaitForNext,
+}
+
 impl Keeper {
     /// Pass every lifecycle event on the socket to `emit`, from now on,
     /// until the server goes away ([`LifecycleEvent::ServerGone`], then
-    /// `Ok`), or, with `follow_server`, for ever: then a server that comes
-    /// back on the socket is followed too ([`LifecycleEvent::ServerBack`]).
-    /// Processes that run when it begins are not reported as started.
+    /// `Ok`), or for ever, following each server that comes back on the
+    /// socket, as `on_gone` says. Processes that run when it begins are
+    /// not reported as started.
     pub async fn events(
         &self,
-        follow_server: bool,
+        on_gone: OnServerGone,
         mut emit: impl FnMut(LifecycleEvent),
     ) -> Result<(), KeeperError> {
+        let follow_server = on_gone == OnServerGone::WaitForNext;
         let mut first = true;
         loop {
             match server::socket_state_async(&self.socket).await? {
@@ -78,7 +90,7 @@ impl Keeper {
     ///
     /// ```no_run
     /// # async fn demo(keeper: tmux_wire::keeper::Keeper) {
-    /// let mut events = keeper.event_stream(false);
+    /// let mut events = keeper.event_stream(tmux_wire::keeper::OnServerGone::Stop);
     /// while let Some(Ok(event)) = events.recv().await {
     ///     println!("{event:?}");
     /// }
@@ -86,7 +98,7 @@ impl Keeper {
     /// ```
     pub fn event_stream(
         &self,
-        follow_server: bool,
+        on_gone: OnServerGone,
     ) -> tokio::sync::mpsc::UnboundedReceiver<Result<LifecycleEvent, KeeperError>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let keeper = self.clone();
@@ -96,7 +108,7 @@ impl Keeper {
                 let _ = sent.send(Ok(event));
             };
             tokio::select! {
-                done = keeper.events(follow_server, emit) => {
+                done = keeper.events(on_gone, emit) => {
                     if let Err(e) = done {
                         let _ = tx.send(Err(e));
                     }
@@ -324,9 +336,8 @@ impl Keeper {
         let tx = tx.clone();
         let task = tokio::spawn(async move {
             let mut changes = log::LogWatch::new(&path);
-            let forever = Duration::from_secs(366 * 24 * 3600);
             loop {
-                match watch::until_waiting_for_input(pid, &mut changes, forever).await {
+                match watch::until_waiting_for_input(pid, &mut changes, None).await {
                     Ok(()) => {
                         if tx.send(name.clone()).is_err() {
                             return;

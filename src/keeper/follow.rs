@@ -106,7 +106,7 @@ impl LastLines for String {
         n: usize,
         raw: bool,
     ) -> Result<(Vec<Self>, Option<log::Position>), KeeperError> {
-        keeper.logs_or_history(name, n, raw, true).await
+        keeper.logs_or_history_in(name, n, raw, true).await
     }
 }
 
@@ -173,9 +173,8 @@ impl LogFollow {
         // all the process wrote; a writer without one is taken as done once
         // the log stops changing for this long.
         const QUIET: Duration = Duration::from_millis(500);
-        let forever = Duration::from_secs(100 * 365 * 24 * 3600);
         let client = self.client.clone();
-        let exited = watch::wait_exit(&client, self.pane, forever);
+        let exited = watch::wait_exit(&client, self.pane, None);
         let mut exited = std::pin::pin!(exited);
         let io = |what: &str, source| KeeperError::Io {
             what: what.to_string(),

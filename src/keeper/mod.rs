@@ -53,7 +53,7 @@ mod writer;
 
 pub use command::check_env;
 pub use error::{FailureKind, KeeperError};
-pub use events::LifecycleEvent;
+pub use events::{LifecycleEvent, OnServerGone};
 pub use exec::{Executed, Outcome as ExecOutcome, EXEC_KEEP};
 pub use follow::{Followed, LogFollow};
 #[doc(hidden)]
@@ -63,11 +63,11 @@ pub use hooks::{EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use info::{ProcessInfo, State, IDLE_AFTER};
+pub use output::LineForm;
 pub use process::{Input, KeptProcess, LastLineWatch, RunOutcome};
 pub use read::{Output, Page, PageBytes, RawLines, ReadFrom};
 pub use ready::{Found, WaitFrom, WaitMissed};
 pub use record::{RestartPolicy, RestartWhen};
-pub use send::send_text_commands;
 pub use start::{StartSpec, Started};
 pub use stop::{StopReport, Stopped};
 pub use wait::LOG_SETTLE;

@@ -2,9 +2,28 @@
 //! holds of a session the keeper did not start.
 
 use super::{log, validate_name, Keeper, KeeperError};
-use crate::client::commands;
+use crate::client::commands::{self, Escapes};
 use crate::server;
 use crate::watch;
+
+/// How lines of output are given: as a person reads them on the screen
+/// (escape sequences applied, then dropped; see [`crate::text::Lines`]), or
+/// raw, as the process wrote them (escape sequences kept; text that is not
+/// UTF-8 replaced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineForm {
+    /// As a person reads them.
+    #[default]
+    Rendered,
+    /// As the process wrote them.
+    Raw,
+}
+
+impl LineForm {
+    pub(crate) fn is_raw(self) -> bool {
+        self == LineForm::Raw
+    }
+}
 
 impl Keeper {
     /// `name`'s log file, if it has one: the name checked, and the log's
@@ -51,15 +70,16 @@ impl Keeper {
         })
     }
 
-    /// The last `n` lines of `name`'s log, as a person reads them
-    /// ([`crate::text::Lines`]) or with `raw` as the process wrote them, and
-    /// the end of the log as read (where following it goes on).
+    /// The last `n` lines of `name`'s log, in the `form` asked for (as a
+    /// person reads them, or as the process wrote them), and the end of
+    /// the log as read (where following it goes on).
     pub fn logs(
         &self,
         name: &str,
         n: usize,
-        raw: bool,
+        form: LineForm,
     ) -> Result<(Vec<String>, log::Position), KeeperError> {
+        let raw = form.is_raw();
         validate_name(name)?;
         let path = self.log_path(name);
         if let Some(dir) = path.parent().filter(|d| d.exists()) {
@@ -79,11 +99,11 @@ impl Keeper {
         &self,
         name: &str,
         n: usize,
-        raw: bool,
+        form: LineForm,
     ) -> Result<(Vec<String>, Option<log::Cursor>), KeeperError> {
-        match self.last_lines_as(name, n, raw).await? {
+        match self.last_lines_as(name, n, form.is_raw()).await? {
             Some(found) => Ok(found),
-            None => Ok((self.logs_or_history(name, n, raw, false).await?.0, None)),
+            None => Ok((self.logs_or_history(name, n, form).await?.0, None)),
         }
     }
 
@@ -124,9 +144,19 @@ impl Keeper {
     /// keeper did not start (no log), from what tmux still holds (the
     /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
     /// The position is where following it goes on; `None` without a
-    /// log. With `whole_lines`, a last line without its newline yet is left
-    /// to the follower.
+    /// log.
     pub async fn logs_or_history(
+        &self,
+        name: &str,
+        n: usize,
+        form: LineForm,
+    ) -> Result<(Vec<String>, Option<log::Position>), KeeperError> {
+        self.logs_or_history_in(name, n, form.is_raw(), false).await
+    }
+
+    /// [`Keeper::logs_or_history`]; with `whole_lines`, a last line without
+    /// its newline yet is left to the follower.
+    pub(super) async fn logs_or_history_in(
         &self,
         name: &str,
         n: usize,
@@ -140,7 +170,10 @@ impl Keeper {
             return Ok((lines, Some(end)));
         }
         let (client, pane) = self.pane(name).await?.into_parts();
-        let reply = client.command(commands::capture_history(pane, raw)).await?;
+        let escapes = if raw { Escapes::Keep } else { Escapes::Strip };
+        let reply = client
+            .command(commands::capture_history(pane, escapes))
+            .await?;
         let mut lines = watch::screen_rows(&reply);
         let skip = lines.len().saturating_sub(n);
         Ok((lines.split_off(skip), None))
@@ -174,7 +207,7 @@ impl Keeper {
         }
         let (client, pane) = self.pane(name).await?.into_parts();
         let reply = client
-            .command(commands::capture_history(pane, true))
+            .command(commands::capture_history(pane, Escapes::Keep))
             .await?;
         let mut lines: Vec<Vec<u8>> = reply
             .content()

@@ -12,7 +12,7 @@ use super::{
     log, Executed, Found, KeeperError, LogFollow, LogWriter, Output, Page, ProcessInfo, ReadFrom,
     StopReport, WaitFrom,
 };
-use super::{validate_name, Keeper};
+use super::{validate_name, Keeper, LineForm};
 use crate::client::{Client, PaneEvent, ATTACH_FLAGS};
 use crate::protocol::PaneId;
 use crate::watch::{self, ExitStatus, WatchError};
@@ -44,6 +44,9 @@ use std::time::Duration;
 /// to it): a wait on a process the keeper started reads its log instead.
 /// A wait that needs the pane's output (a session started elsewhere, which
 /// has no log) opens a second connection for its own time.
+///
+/// Every wait takes its time limit as a [`Duration`], or `None` to wait as
+/// long as it takes (`exec` too).
 #[derive(Debug, Clone)]
 pub struct KeptProcess {
     pub(super) keeper: Keeper,
@@ -213,9 +216,10 @@ impl KeptProcess {
         &self,
         input: &Input,
         pattern: &Regex,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<Found, KeeperError> {
         let (text, enter) = input.typed();
+        let timeout = watch::limit(timeout);
         self.keeper
             .send_then_ready_to(self, &text, enter, pattern, timeout)
             .await
@@ -227,9 +231,10 @@ impl KeptProcess {
         &self,
         input: &Input,
         quiet: Duration,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<watch::Idle, KeeperError> {
         let (text, enter) = input.typed();
+        let timeout = watch::limit(timeout);
         self.keeper
             .send_then_idle_to(self, &text, enter, quiet, timeout)
             .await
@@ -269,9 +274,10 @@ impl KeptProcess {
         &self,
         pattern: &Regex,
         from: WaitFrom,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<Found, KeeperError> {
         let (client, name, pane) = self.parts();
+        let timeout = watch::limit(timeout);
         self.keeper
             .wait_ready_on(client, name, pane, pattern, from, timeout)
             .await
@@ -282,9 +288,10 @@ impl KeptProcess {
     pub async fn wait_idle(
         &self,
         quiet: Duration,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<watch::Idle, KeeperError> {
         let (client, name, pane) = self.parts();
+        let timeout = watch::limit(timeout);
         self.keeper
             .wait_idle_on(client, name, pane, quiet, timeout)
             .await
@@ -297,8 +304,12 @@ impl KeptProcess {
     /// reading the log right after it misses nothing. A log writer that
     /// does not answer within 5 s is [`KeeperError::LogWriter`]: the log
     /// may not hold all the output.
-    pub async fn wait_exit(&self, timeout: Duration) -> Result<ExitStatus, KeeperError> {
+    pub async fn wait_exit(
+        &self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<ExitStatus, KeeperError> {
         let (client, name, pane) = self.parts();
+        let timeout = watch::limit(timeout);
         self.keeper.wait_exit_on(client, name, pane, timeout).await
     }
 
@@ -308,16 +319,24 @@ impl KeptProcess {
     /// started, its log's changes say so; for one started elsewhere, the
     /// pane's output (on a connection of its own, the session left as it
     /// was found).
-    pub async fn wait_input(&self, timeout: Duration) -> Result<(), KeeperError> {
+    pub async fn wait_input(
+        &self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<(), KeeperError> {
         let (client, name, pane) = self.parts();
+        let timeout = watch::limit(timeout);
         self.keeper.wait_input_on(client, name, pane, timeout).await
     }
 
     /// Its output from `from` on, with a cursor for the next read (see
     /// [`Keeper::read_output`]).
-    pub async fn read_output(&self, from: &ReadFrom, raw: bool) -> Result<Output, KeeperError> {
+    pub async fn read_output(
+        &self,
+        from: &ReadFrom,
+        form: LineForm,
+    ) -> Result<Output, KeeperError> {
         self.keeper
-            .read_output_via(&self.name, Some(&self.client), from, raw)
+            .read_output_via(&self.name, Some(&self.client), from, form)
             .await
     }
 
@@ -337,7 +356,9 @@ impl KeptProcess {
             Err(KeeperError::Watch(WatchError::Timeout(_))) => None,
             Err(e) => return Err(e),
         };
-        let mut read = self.read_output(&ReadFrom::RunStart, false).await?;
+        let mut read = self
+            .read_output(&ReadFrom::RunStart, LineForm::Rendered)
+            .await?;
         let keep_all = read.exit.is_some() || ended.is_some();
         while read.more {
             let cursor = read
@@ -347,7 +368,9 @@ impl KeptProcess {
                     cursor: read.cursor.clone(),
                     reason,
                 })?;
-            let next = self.read_output(&ReadFrom::Cursor(cursor), false).await?;
+            let next = self
+                .read_output(&ReadFrom::Cursor(cursor), LineForm::Rendered)
+                .await?;
             let mut lines = std::mem::take(&mut read.lines);
             lines.extend(next.lines.iter().cloned());
             if !keep_all {
@@ -371,8 +394,12 @@ impl KeptProcess {
 
     /// The last `n` lines of its log, as a person reads them, or with
     /// `raw` as the process wrote them (see [`Keeper::logs`]).
-    pub fn logs(&self, n: usize, raw: bool) -> Result<(Vec<String>, log::Position), KeeperError> {
-        self.keeper.logs(&self.name, n, raw)
+    pub fn logs(
+        &self,
+        n: usize,
+        form: LineForm,
+    ) -> Result<(Vec<String>, log::Position), KeeperError> {
+        self.keeper.logs(&self.name, n, form)
     }
 
     /// Lines `offset..offset + limit` of its log (see [`Keeper::log_page`]).
@@ -380,9 +407,9 @@ impl KeptProcess {
         &self,
         offset: Option<usize>,
         limit: usize,
-        raw: bool,
+        form: LineForm,
     ) -> Result<Page, KeeperError> {
-        self.keeper.log_page(&self.name, offset, limit, raw).await
+        self.keeper.log_page(&self.name, offset, limit, form).await
     }
 
     /// [`KeptProcess::log_page`] raw, each line the bytes as the process
@@ -408,9 +435,9 @@ impl KeptProcess {
     pub async fn follow_logs(
         &self,
         n: usize,
-        raw: bool,
+        form: LineForm,
     ) -> Result<(Vec<String>, LogFollow), KeeperError> {
-        self.keeper.follow_logs_of(self, n, raw).await
+        self.keeper.follow_logs_of(self, n, form.is_raw()).await
     }
 
     /// [`KeptProcess::follow_logs`] raw, each line the bytes as the process
@@ -436,8 +463,14 @@ impl KeptProcess {
     /// from the call: waiting for the turn (one exec at a time per shell)
     /// is part of it. A timeout leaves the command running. How it is
     /// made safe in a shell someone else uses too: see `keeper/exec.rs`.
-    pub async fn exec(&self, command: &str, timeout: Duration) -> Result<Executed, KeeperError> {
-        self.keeper.exec_in(self, command, timeout).await
+    pub async fn exec(
+        &self,
+        command: &str,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<Executed, KeeperError> {
+        self.keeper
+            .exec_in(self, command, watch::limit(timeout))
+            .await
     }
 
     /// Stop it (see [`Keeper::stop`]); the handle's connection ends with

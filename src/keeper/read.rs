@@ -4,7 +4,7 @@
 use super::info::{ProcessInfo, State};
 use super::log::{self, Cursor};
 use super::wait::LOG_SETTLE;
-use super::{validate_name, Keeper, KeeperError};
+use super::{validate_name, Keeper, KeeperError, LineForm};
 use crate::client::{Client, QUIET_ATTACH_FLAGS};
 use crate::protocol::PaneId;
 use crate::server;
@@ -119,9 +119,9 @@ impl Keeper {
         &self,
         name: &str,
         from: &ReadFrom,
-        raw: bool,
+        form: LineForm,
     ) -> Result<Output, KeeperError> {
-        self.read_output_via(name, None, from, raw).await
+        self.read_output_via(name, None, from, form).await
     }
 
     /// [`Keeper::read_output`], its state asked through `via` if given (a
@@ -131,8 +131,9 @@ impl Keeper {
         name: &str,
         via: Option<&Client>,
         from: &ReadFrom,
-        raw: bool,
+        form: LineForm,
     ) -> Result<Output, KeeperError> {
+        let raw = form.is_raw();
         let (info, _) = self.find_via(name, via).await?;
         let path = self.kept_log(&info)?;
         let exit = exit_of(&info.state);
@@ -185,8 +186,9 @@ impl Keeper {
         name: &str,
         offset: Option<usize>,
         limit: usize,
-        raw: bool,
+        form: LineForm,
     ) -> Result<Page, KeeperError> {
+        let raw = form.is_raw();
         let Some(path) = self.log_file_of(name)? else {
             return Err(KeeperError::NoLog {
                 name: name.to_string(),

@@ -278,7 +278,7 @@ impl Keeper {
                 name: name.to_string(),
                 timeout: spec.ready_timeout(),
                 tail: self
-                    .logs(name, 10, false)
+                    .logs(name, 10, super::LineForm::Rendered)
                     .map(|(lines, _)| lines)
                     .unwrap_or_default()
                     .join("\n"),

@@ -292,7 +292,7 @@ impl Keeper {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<watch::Idle, KeeperError> {
-        let idle = async { Ok(armed.wait(quiet, false, timeout).await?) };
+        let idle = async { Ok(armed.wait(quiet, watch::IdleWhen::Quiet, timeout).await?) };
         self.unless_ended(client, name, pane, timeout, idle).await
     }
 
@@ -455,7 +455,7 @@ impl Keeper {
             name: name.to_string(),
             status,
             tail: self
-                .logs(name, 10, false)
+                .logs(name, 10, super::LineForm::Rendered)
                 .map(|(lines, _)| lines)
                 .unwrap_or_default()
                 .join("\n"),

@@ -461,8 +461,9 @@ fn parse_status(pane: PaneId, reply: &Reply) -> Result<Look, WatchError> {
 pub async fn wait_exit(
     client: &Client,
     pane: PaneId,
-    timeout: Duration,
+    timeout: impl Into<Option<Duration>>,
 ) -> Result<ExitStatus, WatchError> {
+    let timeout = super::limit(timeout);
     let deadline = Instant::now() + timeout;
     tokio::time::timeout_at(deadline, async {
         arm_exit(client, pane, ExitWatch::Auto)
@@ -528,7 +529,11 @@ pub async fn arm_exit(
 
 impl ArmedExit {
     /// Wait until the process has exited, for at most `timeout`.
-    pub async fn wait(self, timeout: Duration) -> Result<ExitStatus, WatchError> {
+    pub async fn wait(
+        self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<ExitStatus, WatchError> {
+        let timeout = super::limit(timeout);
         self.wait_until(Instant::now() + timeout, timeout).await
     }
 

@@ -15,6 +15,18 @@ pub struct Idle {
     pub current_command: String,
 }
 
+/// What counts as idle for [`wait_idle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdleWhen {
+    /// The pane printed nothing for the quiet time.
+    #[default]
+    Quiet,
+    /// That, and its foreground process is a shell again (asked once per
+    /// quiet period, not polled): a program that is quiet but still runs
+    /// keeps the wait going.
+    AtShell,
+}
+
 /// A wait for quiet that is armed: the pane's output is followed from
 /// here on. Then [`ArmedIdle::wait`].
 pub struct ArmedIdle<'c> {
@@ -37,16 +49,15 @@ pub async fn arm_idle(client: &Client, pane: PaneId) -> Result<ArmedIdle<'_>, Wa
 
 impl ArmedIdle<'_> {
     /// Wait until the pane has printed nothing for `quiet` (counted from
-    /// when it was armed, or its last output). With `require_shell`, a
-    /// quiet period only counts if the pane's foreground process is a shell
-    /// again (asked once per quiet period, not polled); a program that is
-    /// quiet but still running keeps the wait going.
+    /// when it was armed, or its last output), and is at a shell again if
+    /// `when` asks for that ([`IdleWhen`]).
     pub async fn wait(
         mut self,
         quiet: Duration,
-        require_shell: bool,
-        timeout: Duration,
+        when: IdleWhen,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<Idle, WatchError> {
+        let timeout = super::limit(timeout);
         let deadline = Instant::now() + timeout;
         let mut quiet_until = self.armed_at + quiet;
         loop {
@@ -59,7 +70,7 @@ impl ArmedIdle<'_> {
                 Err(_) if Instant::now() >= deadline => return Err(WatchError::Timeout(timeout)),
                 Err(_) => {
                     let current_command = current_command(self.client, self.pane).await?;
-                    if !require_shell || is_shell(&current_command) {
+                    if when == IdleWhen::Quiet || is_shell(&current_command) {
                         return Ok(Idle { current_command });
                     }
                     quiet_until = Instant::now() + quiet;
@@ -92,12 +103,12 @@ pub async fn wait_idle(
     client: &Client,
     pane: PaneId,
     quiet: Duration,
-    require_shell: bool,
-    timeout: Duration,
+    when: IdleWhen,
+    timeout: impl Into<Option<Duration>>,
 ) -> Result<Idle, WatchError> {
     arm_idle(client, pane)
         .await?
-        .wait(quiet, require_shell, timeout)
+        .wait(quiet, when, timeout)
         .await
 }
 

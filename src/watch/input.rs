@@ -49,8 +49,9 @@ impl Activity for crate::client::PaneOutput {
 pub async fn until_waiting_for_input(
     pid: i32,
     activity: &mut impl Activity,
-    timeout: Duration,
+    timeout: impl Into<Option<Duration>>,
 ) -> Result<(), WatchError> {
+    let timeout = super::limit(timeout);
     let deadline = Instant::now() + timeout;
     loop {
         // A look at every process in /proc: off the runtime.

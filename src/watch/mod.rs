@@ -18,6 +18,10 @@
 //! [`arm_for`] / [`arm_idle`] return once output is followed, and the
 //! armed wait's `wait(timeout)` then awaits it.
 //!
+//! Every wait takes a time limit as a [`Duration`], or `None` to wait as
+//! long as it takes (`timeout: impl Into<Option<Duration>>`); one that runs
+//! out is [`WatchError::Timeout`].
+//!
 //! The files: `pattern.rs` (a line matching a pattern), `idle.rs` (quiet),
 //! `exit.rs` (the exit and its status), `input.rs` (a program waiting for
 //! input), `pids.rs` (the pids of a pane's process and its server, for the
@@ -34,7 +38,7 @@ pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
     ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
 };
-pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle};
+pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle, IdleWhen};
 pub use input::{until_waiting_for_input, waiting_for_input};
 pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, LineMatch, Since};
 // What the keeper uses of the waits' insides.
@@ -53,6 +57,16 @@ use crate::client::{ClientError, CloseReason, ErrorKind};
 use crate::protocol::{FormatError, PaneId};
 use std::time::Duration;
 use thiserror::Error;
+
+/// The time a wait given no limit waits: long enough to be for ever, short
+/// enough for any clock to add to now.
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A wait's time limit: `timeout`, or for ever ([`NO_LIMIT`]) if it is
+/// `None`.
+pub(crate) fn limit(timeout: impl Into<Option<Duration>>) -> Duration {
+    timeout.into().unwrap_or(NO_LIMIT)
+}
 
 /// Errors of the waits.
 #[derive(Debug, Error)]
@@ -108,7 +122,7 @@ impl crate::client::Pane {
     pub async fn wait_for(
         &self,
         pattern: &regex::Regex,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<Found, WatchError> {
         wait_for(self.client(), self.id(), pattern, timeout).await
     }
@@ -122,10 +136,10 @@ impl crate::client::Pane {
     pub async fn wait_idle(
         &self,
         quiet: Duration,
-        require_shell: bool,
-        timeout: Duration,
+        when: IdleWhen,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<Idle, WatchError> {
-        wait_idle(self.client(), self.id(), quiet, require_shell, timeout).await
+        wait_idle(self.client(), self.id(), quiet, when, timeout).await
     }
 
     /// [`arm_exit`] on this pane.

@@ -327,7 +327,8 @@ impl ArmedReady<'_> {
     }
 
     /// Wait until the pattern matches, for at most `timeout`.
-    pub async fn wait(mut self, timeout: Duration) -> Result<Found, WatchError> {
+    pub async fn wait(mut self, timeout: impl Into<Option<Duration>>) -> Result<Found, WatchError> {
+        let timeout = super::limit(timeout);
         let deadline = Instant::now() + timeout;
         if let Some(matched) = self.on_screen.take() {
             return Ok(Found {
@@ -461,7 +462,7 @@ pub async fn wait_for(
     client: &Client,
     pane: PaneId,
     pattern: &Regex,
-    timeout: Duration,
+    timeout: impl Into<Option<Duration>>,
 ) -> Result<Found, WatchError> {
     arm_for(client, pane, pattern, Since::Screen)
         .await?

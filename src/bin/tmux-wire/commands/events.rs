@@ -112,8 +112,13 @@ pub async fn run(keeper: &Keeper, _json: bool, args: EventsArgs) -> Result<ExitC
             event: event.into(),
         });
     };
+    let on_gone = if args.follow_server {
+        keeper::OnServerGone::WaitForNext
+    } else {
+        keeper::OnServerGone::Stop
+    };
     tokio::select! {
-        done = keeper.events(args.follow_server, print) => done?,
+        done = keeper.events(on_gone, print) => done?,
         _ = tokio::signal::ctrl_c() => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use clap::Args;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::process::ExitCode;
-use tmux_wire::keeper::{self, Followed, Keeper};
+use tmux_wire::keeper::{self, Followed, Keeper, LineForm};
 use tmux_wire::watch::ExitStatus;
 
 /// Print the last lines of a process's log, a page of it, or follow it.
@@ -122,7 +122,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<ExitCode
         let page = if raw {
             keeper.log_page_bytes(&name, offset, limit).await?
         } else {
-            let page = keeper.log_page(&name, offset, limit, raw).await?;
+            let page = keeper
+                .log_page(&name, offset, limit, LineForm::Rendered)
+                .await?;
             keeper::PageBytes {
                 lines: page.lines.into_iter().map(String::into_bytes).collect(),
                 offset: page.offset,
@@ -167,7 +169,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<ExitCode
         let (last, cursor) = if raw {
             keeper.last_lines_bytes(&name, lines).await?
         } else {
-            let (last, cursor) = keeper.last_lines(&name, lines, raw).await?;
+            let (last, cursor) = keeper.last_lines(&name, lines, LineForm::Rendered).await?;
             (last.into_iter().map(String::into_bytes).collect(), cursor)
         };
         if json {
@@ -184,7 +186,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<ExitCode
     let followed = match keeper.process(&name).await {
         Ok(process) if raw => process.follow_logs_bytes(lines).await,
         Ok(process) => process
-            .follow_logs(lines, raw)
+            .follow_logs(lines, LineForm::Rendered)
             .await
             .map(|(last, f)| (last.into_iter().map(String::into_bytes).collect(), f)),
         Err(e) => Err(e),
@@ -196,7 +198,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<ExitCode
             let last: Vec<Vec<u8>> = if raw {
                 keeper.logs_or_history_bytes(&name, lines).await?.0
             } else {
-                let (last, _) = keeper.logs_or_history(&name, lines, raw, true).await?;
+                let (last, _) = keeper
+                    .logs_or_history(&name, lines, LineForm::Rendered)
+                    .await?;
                 last.into_iter().map(String::into_bytes).collect()
             };
             print_lines(json, &last);
@@ -331,6 +335,15 @@ fn print_lines(json: bool, lines: &[impl AsRef<[u8]>]) {
             bytes.push(b'\n');
         }
         output::emit_bytes(&bytes);
+    }
+}
+
+/// The form of lines `--raw` asks for.
+pub fn form_of(raw: bool) -> LineForm {
+    if raw {
+        LineForm::Raw
+    } else {
+        LineForm::Rendered
     }
 }
 

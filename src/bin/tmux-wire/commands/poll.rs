@@ -94,7 +94,7 @@ pub async fn run(keeper: &Keeper, json: bool, args: PollArgs) -> Result<ExitCode
         None => ReadFrom::RunStart,
     };
     let read = keeper
-        .read_output(&args.target.name, &from, args.raw)
+        .read_output(&args.target.name, &from, super::logs::form_of(args.raw))
         .await?;
     if json {
         print_doc(&PollDoc::of(&read, args.raw));
