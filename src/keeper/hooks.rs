@@ -39,9 +39,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The wait channel that says "look again".
-pub const EVENTS_CHANNEL: &str = "tmux-wire-events";
+pub(crate) const EVENTS_CHANNEL: &str = "tmux-wire-events";
 /// The index of tmux-wire's entries in the global hooks it sets.
-pub const EVENTS_HOOK_INDEX: u32 = 4243;
+pub(crate) const EVENTS_HOOK_INDEX: u32 = 4243;
 /// The global option that counts the times "look again" was said: tmux
 /// forgets a signal of [`EVENTS_CHANNEL`] when a second one follows while
 /// nobody waits (`wait-for -S` without a waiter toggles the channel), so

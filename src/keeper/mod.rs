@@ -59,7 +59,6 @@ pub use follow::{Followed, LogFollow};
 #[doc(hidden)]
 pub use helper::legacy_helper_main;
 pub use helper::{helper_main, HELPER_ARG, HELPER_VERSION};
-pub use hooks::{EVENTS_CHANNEL, EVENTS_HOOK_INDEX};
 pub use housekeeping::ShutDown;
 pub use housekeeping::LOG_MAX_AGE;
 pub use info::{ProcessInfo, State, IDLE_AFTER};

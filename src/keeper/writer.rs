@@ -278,7 +278,7 @@ impl Keeper {
                 .once(Command::from_argv([
                     "wait-for",
                     "-S",
-                    super::EVENTS_CHANNEL,
+                    super::hooks::EVENTS_CHANNEL,
                 ]))
                 .await;
             Ok::<(), KeeperError>(())
@@ -373,7 +373,7 @@ pub(super) fn report_log_writer(socket: &Path, pane: &str, failure: Option<&str>
                 .once(Command::from_argv([
                     "wait-for",
                     "-S",
-                    super::EVENTS_CHANNEL,
+                    super::hooks::EVENTS_CHANNEL,
                 ]))
                 .await;
         })

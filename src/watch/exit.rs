@@ -9,8 +9,8 @@
 //!   and the status is read from the zombie (`/proc/PID/stat`) before tmux
 //!   reaps it. See [`crate::os`].
 //! - **Via the server** (anywhere else, or when the local view fails): a
-//!   global `pane-died` hook entry (index [`EXIT_HOOK_INDEX`]) runs
-//!   `wait-for -S` on [`EXIT_CHANNEL`], and a second control connection
+//!   global `pane-died` hook entry (index 4242, beside a user's own)
+//!   runs `wait-for -S tmux-wire-pane-died`, and a second control connection
 //!   waits in `wait-for` on that channel.
 //!
 //! Both install [`exit_reporting`] first, so the status stays queryable with
@@ -58,10 +58,10 @@ impl ExitStatus {
 }
 
 /// The wait channel the exit hook signals.
-pub const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
+pub(crate) const EXIT_CHANNEL: &str = "tmux-wire-pane-died";
 /// The index of tmux-wire's entry in the global `pane-died` hook array, so
 /// that it adds to a user's hooks instead of replacing them.
-pub const EXIT_HOOK_INDEX: u32 = 4242;
+pub(crate) const EXIT_HOOK_INDEX: u32 = 4242;
 
 /// The commands that make a server report exits to [`wait_exit`]: the
 /// global hook entry, and `remain-on-exit` on `pane` so the status (and

@@ -36,7 +36,7 @@ mod pids;
 
 pub use exit::{
     arm_exit, exit_reporting, exit_status, report_exits, wait_exit, ArmedExit, ExitReporting,
-    ExitWatch, EXIT_CHANNEL, EXIT_HOOK_INDEX,
+    ExitWatch,
 };
 pub use idle::{arm_idle, current_command, is_shell, wait_idle, ArmedIdle, Idle, IdleWhen};
 pub use input::{until_waiting_for_input, waiting_for_input};
@@ -44,7 +44,7 @@ pub use pattern::{arm_for, arm_with, input_row, wait_for, ArmedReady, Found, Lin
 // What the keeper uses of the waits' insides.
 #[cfg(feature = "keeper")]
 pub(crate) use {
-    exit::{dead_signal_on_screen, reports_dead_signal},
+    exit::{dead_signal_on_screen, reports_dead_signal, EXIT_CHANNEL, EXIT_HOOK_INDEX},
     idle::program_name,
     pattern::screen_rows,
     pids::{local_pids, pane_line_rules},
