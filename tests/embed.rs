@@ -166,11 +166,11 @@ fn logs_are_written(keeper: &Keeper) -> Result<(), String> {
 /// again as often as the policy says.
 fn a_restart_policy_restarts(keeper: &Keeper) -> Result<(), String> {
     block_on(async {
-        let spec = StartSpec::default().restart(RestartPolicy {
-            when: RestartWhen::OnFailure,
-            max: 2,
-            delay: Duration::from_millis(50),
-        });
+        let spec = StartSpec::default().restart(RestartPolicy::new(
+            RestartWhen::OnFailure,
+            2,
+            Duration::from_millis(50),
+        ));
         // Each run leaves a line in a file beside the socket (a restarted
         // run's first output can miss the log on some tmux versions: see
         // README, "Restart policies").

@@ -305,15 +305,13 @@ async fn a_server_left_with_no_kept_process_carries_nothing_of_ours() {
     // session hooks) and a time limit, an exit wait (its global entry).
     let mut events = keeper.event_stream(OnServerGone::Stop);
     until_hooks(&server).await;
-    let policy = StartSpec {
-        restart: Some(RestartPolicy {
-            when: RestartWhen::OnFailure,
-            max: 1,
-            delay: Duration::from_millis(100),
-        }),
-        kill_after: Some(Duration::from_secs(600)),
-        ..StartSpec::default()
-    };
+    let policy = StartSpec::default()
+        .restart(RestartPolicy::new(
+            RestartWhen::OnFailure,
+            1,
+            Duration::from_millis(100),
+        ))
+        .kill_after(Duration::from_secs(600));
     keeper
         .start("kept", &argv(&["sleep", "600"]), &policy)
         .await

@@ -74,6 +74,7 @@ use tokio::time::Instant;
 
 /// What an exec gave.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Executed {
     /// The session.
     pub name: String,

@@ -193,6 +193,7 @@ impl Keeper {
 
 /// What [`Keeper::shutdown`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShutDown {
     /// The processes it stopped, and how.
     pub stopped: Vec<(String, StopReport)>,

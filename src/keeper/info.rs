@@ -54,6 +54,7 @@ impl std::fmt::Display for State {
 
 /// One kept process (or any session on the socket).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProcessInfo {
     /// The name (the session name).
     pub name: String,

@@ -144,6 +144,7 @@ impl Input {
 /// What a run gave within the time it was given
 /// ([`KeptProcess::outcome_within`]).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunOutcome {
     /// How it ended, if it has.
     pub exit: Option<ExitStatus>,

@@ -28,6 +28,7 @@ pub enum ReadFrom {
 
 /// What a read by cursor gives.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Output {
     /// The process.
     pub name: String,
@@ -77,6 +78,7 @@ pub struct Output {
 
 /// The lines of a raw read as bytes ([`Output::raw_lines`]).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RawLines {
     /// `lines`, each the bytes as written (only the carriage returns
     /// before its newline removed).
@@ -88,6 +90,7 @@ pub struct RawLines {
 /// A page of the log with its lines as bytes
 /// ([`Keeper::log_page_bytes`]).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PageBytes {
     /// The lines, each the bytes as the process wrote them.
     pub lines: Vec<Vec<u8>>,
@@ -99,6 +102,7 @@ pub struct PageBytes {
 
 /// A page of the log.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Page {
     /// The lines.
     pub lines: Vec<String>,
@@ -106,6 +110,17 @@ pub struct Page {
     pub offset: usize,
     /// How many lines the log holds in all.
     pub total: usize,
+}
+
+impl From<Page> for PageBytes {
+    /// The page's lines as their UTF-8 bytes.
+    fn from(page: Page) -> PageBytes {
+        PageBytes {
+            lines: page.lines.into_iter().map(String::into_bytes).collect(),
+            offset: page.offset,
+            total: page.total,
+        }
+    }
 }
 
 impl Keeper {

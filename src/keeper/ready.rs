@@ -48,6 +48,7 @@ pub enum WaitFrom {
 /// rotated out of the log before it read them, and the rest of the lines
 /// they cut (it reads on at the start of a line, never inside one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WaitMissed {
     /// The bytes, exactly (those the log's index cannot count, in a log
     /// an older tmux-wire wrote, are not in it).
@@ -71,6 +72,7 @@ impl WaitMissed {
 
 /// A match of a wait for a pattern, and what the wait missed before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Found {
     /// The text that matched.
     pub matched: String,

@@ -40,6 +40,7 @@ const PLACEHOLDER_MARK: &str = "tmux-wire-starting";
 /// # let _ = spec;
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct StartSpec {
     /// Working directory (default: the caller's).
     pub cwd: Option<PathBuf>,
@@ -111,6 +112,7 @@ impl StartSpec {
 
 /// What [`Keeper::start`] did.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Started {
     /// Whether the name was already running (then nothing was changed).
     pub already_running: bool,

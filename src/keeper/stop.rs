@@ -43,6 +43,7 @@ pub enum Stopped {
 /// on the side without stopping it (the stop's record beside the log could
 /// not be written on a full disk, say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StopReport {
     /// How it ended.
     pub stopped: Stopped,

@@ -48,15 +48,25 @@ impl std::str::FromStr for RestartWhen {
     }
 }
 
-/// A restart policy.
+/// A restart policy: [`RestartPolicy::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RestartPolicy {
     /// When.
     pub when: RestartWhen,
     /// At most this many restarts (then it stays ended).
     pub max: u32,
-    /// The delay before the first restart; it doubles with each one.
+    /// The delay before the first restart; it doubles with each one (at
+    /// most 5 minutes).
     pub delay: Duration,
+}
+
+impl RestartPolicy {
+    /// Restart `when` it ends so, at most `max` times, after `delay`
+    /// (doubled before each further restart).
+    pub fn new(when: RestartWhen, max: u32, delay: Duration) -> RestartPolicy {
+        RestartPolicy { when, max, delay }
+    }
 }
 
 /// `WHEN:MAX:DELAY_MS`; `off` for none (a policy a stop turned off).

@@ -122,14 +122,10 @@ pub async fn run(keeper: &Keeper, json: bool, args: LogsArgs) -> Result<ExitCode
         let page = if raw {
             keeper.log_page_bytes(&name, offset, limit).await?
         } else {
-            let page = keeper
+            keeper
                 .log_page(&name, offset, limit, LineForm::Rendered)
-                .await?;
-            keeper::PageBytes {
-                lines: page.lines.into_iter().map(String::into_bytes).collect(),
-                offset: page.offset,
-                total: page.total,
-            }
+                .await?
+                .into()
         };
         if json {
             print_doc(&LogsDoc::LogPage {

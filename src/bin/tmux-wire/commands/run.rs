@@ -85,19 +85,9 @@ pub async fn run(keeper: &Keeper, json: bool, args: RunArgs) -> Result<ExitCode,
         limit,
         argv,
     } = args;
-    let started = keeper
-        .start(
-            &name,
-            &argv,
-            &StartSpec {
-                cwd,
-                env,
-                kill_after: limit.kill_after,
-                kill_grace: Some(limit.kill_grace),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let mut spec = StartSpec::default().kill_grace(limit.kill_grace);
+    (spec.cwd, spec.env, spec.kill_after) = (cwd, env, limit.kill_after);
+    let started = keeper.start(&name, &argv, &spec).await?;
     if started.already_running {
         return Err(Failure::new(
             Kind::AlreadyRunning,

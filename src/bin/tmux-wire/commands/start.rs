@@ -55,10 +55,8 @@ pub struct RestartArgs {
 
 impl RestartArgs {
     pub fn policy(&self) -> Option<tmux_wire::keeper::RestartPolicy> {
-        self.restart.map(|when| tmux_wire::keeper::RestartPolicy {
-            when,
-            max: self.max_restarts,
-            delay: self.restart_delay,
+        self.restart.map(|when| {
+            tmux_wire::keeper::RestartPolicy::new(when, self.max_restarts, self.restart_delay)
         })
     }
 }
@@ -101,21 +99,12 @@ pub async fn run(keeper: &Keeper, json: bool, args: StartArgs) -> Result<ExitCod
     } = args;
     let what = format!("starting {name}");
     let bar = ready.as_ref().and_then(|_| spinner(json, &what));
-    let started = keeper
-        .start(
-            &name,
-            &argv,
-            &StartSpec {
-                cwd,
-                env,
-                ready,
-                timeout: Some(timeout),
-                kill_after: limit.kill_after,
-                kill_grace: Some(limit.kill_grace),
-                restart: restart.policy(),
-            },
-        )
-        .await;
+    let mut spec = StartSpec::default()
+        .timeout(timeout)
+        .kill_grace(limit.kill_grace);
+    (spec.cwd, spec.env, spec.ready) = (cwd, env, ready);
+    (spec.kill_after, spec.restart) = (limit.kill_after, restart.policy());
+    let started = keeper.start(&name, &argv, &spec).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
