@@ -452,3 +452,42 @@ async fn records_of_a_newer_tmux_wire_are_refused_and_older_ones_read() {
     set(Some("1"));
     keeper.stop("r", Duration::from_secs(5)).await.unwrap();
 }
+
+/// A log writer slow to start (a loaded machine: the writer is a process
+/// tmux starts, and it makes its sync channel once it runs) is waited for:
+/// a run that ended meanwhile is answered with all it printed, or with an
+/// error that says the log may be short, never with less than it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_writer_slow_to_start_is_waited_for_not_guessed() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = Server::start();
+    // The helper, with the log writer's start held back past the time a
+    // start waits for it to listen (5 s).
+    let slow = server.dir.path().join("slow-helper");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\n[ \"$5\" = log-sink ] && sleep 6\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_tmux-wire")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let keeper = server.keeper().helper_program(&slow);
+    keeper
+        .start(
+            "quick",
+            &argv(&["sh", "-c", "echo one; echo two; exit 3"]),
+            &StartSpec::default(),
+        )
+        .await
+        .unwrap();
+    let quick = keeper.process("quick").await.unwrap();
+    match quick.outcome_within(LIMIT, 20).await {
+        Ok(outcome) => {
+            assert_eq!(outcome.exit, Some(ExitStatus::Exited(3)));
+            assert_eq!(outcome.output.lines, ["one", "two"], "{outcome:?}");
+        }
+        Err(e) => assert!(matches!(e, KeeperError::LogWriter { .. }), "{e}"),
+    }
+}

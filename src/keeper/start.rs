@@ -330,6 +330,10 @@ impl Keeper {
             source,
         })?;
         client.commands(watch::exit_reporting(pane)).await?;
+        log::sync::prepare_channel(&log_path).map_err(|source| KeeperError::Io {
+            what: format!("making the sync channel of {}", log_path.display()),
+            source,
+        })?;
         client.command(commands::pipe_output(pane, &sink)).await?;
         let respawn =
             commands::respawn_pane(pane, &format_escape(cwd), &environment(&spec.env)?, argv);

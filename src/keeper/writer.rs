@@ -273,6 +273,10 @@ impl Keeper {
                 ::log::warn!("marking the gap in {}: {e}", path.display());
             }
             let _ = self.once(record::set_log_error(pane, None)).await;
+            // Readers wait for the new writer to listen.
+            if let Err(e) = log::sync::prepare_channel(&path) {
+                ::log::warn!("the sync channel of {}: {e}", path.display());
+            }
             self.once(commands::pipe_output(pane, &sink)).await?;
             let _ = self
                 .once(Command::from_argv([

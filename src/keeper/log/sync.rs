@@ -39,11 +39,18 @@
 //! A writer that does not answer in time (stopped, or gone with its FIFO
 //! left behind and a request buffered), or a FIFO that is not ours, makes
 //! the check fail: the caller must say that the log may be incomplete,
-//! never answer short. A log
-//! without a FIFO, or whose FIFO no writer holds open (a writer of a
-//! tmux-wire before this channel, or no writer at all: `ENXIO`), falls back
-//! to waiting until the log stays unchanged for a quiet window, which is
-//! not exact.
+//! never answer short.
+//!
+//! The keeper makes the FIFO and removes the answer file before it starts
+//! a writer ([`prepare_channel`]), and a writer writes the answer file's
+//! first line as soon as it listens: a FIFO nobody holds open (`ENXIO`)
+//! with no answer file is a writer that has not started yet (tmux starts
+//! it; on a loaded machine that takes a while), and a sync waits for it
+//! until its deadline rather than take a log the writer has not begun to
+//! fill for a whole one. A log without a FIFO (a writer of a tmux-wire
+//! before this channel), or whose writer listened and has ended (`ENXIO`
+//! with an answer file: all it got is written), falls back to waiting
+//! until the log stays unchanged for a quiet window, which is not exact.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -81,6 +88,27 @@ pub(crate) fn is_reply_suffix(suffix: &str) -> bool {
         .strip_prefix("reply.")
         .is_some_and(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()))
 }
+
+/// Make the sync channel of the log at `log` ready for a writer about to
+/// start: its FIFO (mode 0600; one already there is checked by the writer),
+/// and no answer file, so that readers wait for this writer to listen
+/// rather than take the log as it is (see the module's documentation).
+pub(crate) fn prepare_channel(log: &Path) -> io::Result<()> {
+    match nix::unistd::mkfifo(
+        &fifo_path(log),
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    ) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match std::fs::remove_file(answer_path(log)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// How often a sync looks again for a writer that has not started yet.
+const START_LOOK: Duration = Duration::from_millis(10);
 
 /// The least time a sync waits for its answer.
 const SYNC_AT_LEAST: Duration = Duration::from_secs(1);
@@ -124,14 +152,27 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
             None
         }
     };
-    let opened = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(&fifo);
-    let mut channel = match opened {
-        Ok(file) => file,
-        // No FIFO, or no writer holds it open, or not ours: no channel.
-        Err(_) => return Synced::NoChannel,
+    let mut channel = loop {
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&fifo);
+        match opened {
+            Ok(file) => break file,
+            // A FIFO no writer holds open, and no writer listened yet: one
+            // about to start (see the module's documentation).
+            Err(e)
+                if e.raw_os_error() == Some(nix::libc::ENXIO)
+                    && std::fs::symlink_metadata(answer_path(log)).is_err() =>
+            {
+                if Instant::now() >= deadline {
+                    return Synced::Silent("it has not started".into());
+                }
+                tokio::time::sleep(START_LOOK).await;
+            }
+            // No FIFO, or its writer has ended, or not ours: no channel.
+            Err(_) => return Synced::NoChannel,
+        }
     };
     // One that is not ours was put there by someone else: say so rather
     // than fall back to a guess.

@@ -54,7 +54,7 @@ impl SyncChannel {
                 t.is_fifo()
             }),
         )?;
-        Ok(SyncChannel {
+        let channel = SyncChannel {
             fifo,
             log: log.to_path_buf(),
             answer: super::sync::answer_path(log),
@@ -62,7 +62,11 @@ impl SyncChannel {
             pending: None,
             ended: false,
             partial: Vec::new(),
-        })
+        };
+        // The answer file with no answer yet says it listens: readers
+        // wait for a writer until then (see `log::sync`).
+        channel.write_answers()?;
+        Ok(channel)
     }
 
     /// The requests in the FIFO now (a request is a line of 16 hex
@@ -103,6 +107,11 @@ impl SyncChannel {
             }
             self.served.push_back((request, received));
         }
+        self.write_answers()
+    }
+
+    /// Replace the answer file: the header, then the requests served.
+    fn write_answers(&self) -> io::Result<()> {
         let mut text = format!("{} {}\n", super::sync::ANSWER_HEADER, std::process::id());
         for (request, received) in &self.served {
             text.push_str(&format!("{request} {received}\n"));
