@@ -313,24 +313,17 @@ impl Keeper {
 
     /// The lock that makes revivals of `name`'s log writer take turns (a
     /// file beside its log `log`), held until dropped.
-    async fn writer_lock(
-        &self,
-        log: &Path,
-        name: &str,
-    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+    async fn writer_lock(&self, log: &Path, name: &str) -> Result<log::Lock, KeeperError> {
         let lock = log.with_file_name(format!("{name}.writer.lock"));
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} {}", lock.display()),
             source,
         };
         let file = log::open_append(&lock).map_err(|e| io("opening the writer lock", e))?;
-        tokio::task::spawn_blocking(move || {
-            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, errno)| std::io::Error::from(errno))
-        })
-        .await
-        .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
-        .map_err(|e| io("taking the writer lock", e))
+        tokio::task::spawn_blocking(move || log::Lock::wait(file))
+            .await
+            .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
+            .map_err(|e| io("taking the writer lock", e))
     }
 
     /// Why what `name` prints does not all reach its log now, if it does

@@ -241,7 +241,7 @@ pub(crate) fn waiting_place(pid: i32) -> Option<WaitPlace> {
         let before = call()?;
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOCTTY | crate::os::O_NONBLOCK)
             .open(format!("/proc/{pid}/fd/0"))
             .ok()?;
         let settings = tcgetattr(&file).ok()?;
@@ -314,7 +314,7 @@ pub(crate) fn terminal_input_pending(pid: i32) -> Option<u64> {
         // controlling terminal, and a read never blocks.
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOCTTY | crate::os::O_NONBLOCK)
             .open(format!("/proc/{pid}/fd/0"))
             .ok()?;
         if !rustix::termios::isatty(&file) {

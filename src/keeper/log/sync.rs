@@ -126,7 +126,7 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
     };
     let opened = std::fs::OpenOptions::new()
         .write(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
         .open(&fifo);
     let mut channel = match opened {
         Ok(file) => file,
@@ -175,9 +175,9 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         // is written.
         let gone = std::fs::OpenOptions::new()
             .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
             .open(&fifo)
-            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENXIO));
+            .is_err_and(|e| rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::NXIO));
         if gone && answer_to(log, &request).is_none() {
             return Synced::NoChannel;
         }
@@ -196,10 +196,8 @@ struct Reply {
 impl Reply {
     fn make(log: &Path, request: &str) -> io::Result<Reply> {
         let path = reply_path(log, request);
-        nix::unistd::mkfifo(
-            &path,
-            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
-        )?;
+        use rustix::fs::{mkfifoat, Mode, CWD};
+        mkfifoat(CWD, &path, Mode::RUSR | Mode::WUSR)?;
         match tokio::net::unix::pipe::OpenOptions::new().open_receiver(&path) {
             Ok(fifo) => Ok(Reply {
                 path,

@@ -32,17 +32,17 @@ impl SyncChannel {
     /// Make (0600) or reuse the FIFO of the log at `log`; one that is not
     /// a FIFO, not ours, linked elsewhere or open to others is refused.
     pub fn open(log: &Path) -> io::Result<SyncChannel> {
-        use nix::sys::stat::Mode;
+        use rustix::fs::{mkfifoat, Mode, CWD};
         use std::os::unix::fs::OpenOptionsExt;
         let path = super::sync::fifo_path(log);
-        match nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        match mkfifoat(CWD, &path, Mode::RUSR | Mode::WUSR) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
         let fifo = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
             .open(&path)
             .map_err(|e| super::refused_link(&path, e))?;
         super::check_ours_as(
@@ -119,7 +119,7 @@ impl SyncChannel {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
+            .custom_flags(crate::os::O_NOFOLLOW)
             .open(&temp)?;
         file.write_all(text.as_bytes())?;
         drop(file);
@@ -134,7 +134,7 @@ impl SyncChannel {
         let path = super::sync::reply_path(&self.log, request);
         let Ok(mut fifo) = OpenOptions::new()
             .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
             .open(&path)
         else {
             return;
@@ -203,7 +203,7 @@ mod tests {
         std::fs::remove_file(super::super::sync::fifo_path(&path)).unwrap();
         // A link to one.
         let other = dir.path().join("other");
-        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &other, rustix::fs::Mode::RWXU).unwrap();
         std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
         let err = SyncChannel::open(&path).err().unwrap();
         assert!(err.to_string().contains("symbolic link"), "{err}");
