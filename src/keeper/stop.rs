@@ -372,14 +372,16 @@ async fn terminate(pid: i32, process: &crate::os::process::ProcessExit) {
 /// SIGTERM to the process group of `pid`, then SIGKILL if it has not
 /// exited 2 s later.
 pub(super) async fn terminate_now(pid: i32, process: &crate::os::process::ProcessExit) {
-    use nix::sys::signal::{killpg, Signal};
-    let group = nix::unistd::Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
+    use rustix::process::{kill_process_group, Pid, Signal};
+    let Some(group) = Pid::from_raw(pid) else {
+        return;
+    };
+    let _ = kill_process_group(group, Signal::TERM);
     if tokio::time::timeout(Duration::from_secs(2), process.exited())
         .await
         .is_err()
     {
-        let _ = killpg(group, Signal::SIGKILL);
+        let _ = kill_process_group(group, Signal::KILL);
     }
 }
 

@@ -114,7 +114,7 @@ pub(super) fn state_of(
 /// `log-sink` processes, or the shell about to become one), with their
 /// pids; `None` where that cannot be seen (not Linux, a server in another
 /// pid namespace).
-pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsString, i32)>> {
+pub(super) fn writers_of(server: rustix::process::Pid) -> Option<Vec<(std::ffi::OsString, i32)>> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -196,7 +196,7 @@ pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
 /// every process ([`writer_running`]); `None` where that cannot be seen.
 /// The looks into /proc run off the async runtime.
 pub(super) async fn writers_running(
-    server: nix::unistd::Pid,
+    server: rustix::process::Pid,
     logs: Vec<String>,
 ) -> Option<std::collections::HashSet<String>> {
     tokio::task::spawn_blocking(move || {
@@ -219,7 +219,7 @@ pub(super) async fn writers_running(
 
 /// The pid of the log writer of `log`, a child of the tmux server
 /// `server`, if one runs and that can be seen (off the async runtime).
-pub(super) async fn writer_pid(server: Option<nix::unistd::Pid>, log: &Path) -> Option<i32> {
+pub(super) async fn writer_pid(server: Option<rustix::process::Pid>, log: &Path) -> Option<i32> {
     let server = server?;
     let log = log.as_os_str().to_os_string();
     tokio::task::spawn_blocking(move || {
