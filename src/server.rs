@@ -182,7 +182,7 @@ pub fn tmpdir() -> Result<PathBuf, ServerError> {
 }
 
 fn uid() -> u32 {
-    nix::unistd::getuid().as_raw()
+    rustix::process::getuid().as_raw()
 }
 
 /// `DIR/tmux-UID/LABEL`, with `tmux-UID` created and checked as tmux does.
@@ -316,12 +316,10 @@ pub fn socket_state(path: &Path) -> Result<SocketState, ServerError> {
     }
     match UnixStream::connect(path) {
         Ok(_) => Ok(SocketState::Alive),
-        Err(e) => match e.raw_os_error() {
-            Some(libc_errno) if libc_errno == nix::libc::ENOENT => Ok(SocketState::Missing),
-            Some(libc_errno) if libc_errno == nix::libc::ECONNREFUSED => Ok(SocketState::Stale),
-            Some(libc_errno)
-                if libc_errno == nix::libc::EACCES || libc_errno == nix::libc::EPERM =>
-            {
+        Err(e) => match rustix::io::Errno::from_io_error(&e) {
+            Some(rustix::io::Errno::NOENT) => Ok(SocketState::Missing),
+            Some(rustix::io::Errno::CONNREFUSED) => Ok(SocketState::Stale),
+            Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
                 Ok(SocketState::PermissionDenied)
             }
             _ => Err(ServerError::Connect {

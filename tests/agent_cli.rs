@@ -952,10 +952,10 @@ fn a_stop_between_two_looks_of_the_event_stream_still_reports_the_exit() {
     let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
     // The stream is held still while the process is interrupted and its
     // session removed: its next look finds the name gone.
-    let pid = nix::unistd::Pid::from_raw(stream.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let pid = rustix::process::Pid::from_raw(stream.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     let stopped = s.json(&["stop", "a"]);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     assert_eq!(stopped["stopped"]["type"], "interrupted", "{stopped}");
     let (first, second) = (next(), next());
     assert_eq!(
@@ -1000,15 +1000,15 @@ fn a_run_replaced_by_start_between_two_looks_of_the_event_stream_still_reports_i
     );
     // The stream is held still while the run ends and `start` replaces
     // it: its next look finds another run of the name.
-    let pid = nix::unistd::Pid::from_raw(stream.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let pid = rustix::process::Pid::from_raw(stream.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     std::fs::write(&release, "").unwrap();
     until("a's run to end", LIMIT, || {
         s.json(&["status", "a"])["state"] == "exited"
     });
     let again = s.json(&["start", "a", "--", "sleep", "300"]);
     assert_eq!(again["already_running"], false, "{again}");
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     // Then another name, so that whatever the stream says of `a` in
     // between is known.
     s.ok(&["start", "b", "--", "sleep", "300"]);

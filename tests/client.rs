@@ -322,9 +322,9 @@ async fn sigkill_of_the_server_mid_command_gives_errors_not_hangs() {
         })
     };
     child_running(pid, "sleep 30.2").await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     let result = within("pending command", waiting).await.unwrap();
@@ -349,7 +349,8 @@ async fn the_server_exits_after_our_client_leaves() {
     within("close", client.wait_closed()).await;
     until_async("the server to exit", LIMIT, || {
         std::future::ready(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+            rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap())
+                .is_err()
                 || is_zombie(pid),
         )
     })

@@ -771,8 +771,8 @@ fn wait_interrupted() {
             .is_some_and(|m| m & 2 != 0)
     };
     common::wait::until("the wait to catch SIGINT", LIMIT, catches);
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let out = child.wait_with_output().unwrap();
     let doc = &check("wait_interrupted", "wait", &out, 130)[0];
     assert_eq!(doc["kind"], "interrupted", "{doc}");

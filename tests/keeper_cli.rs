@@ -162,13 +162,15 @@ fn the_process_survives_its_caller() {
         std::time::Duration::from_secs(30),
         || marker.exists(),
     );
-    let pgid = nix::unistd::Pid::from_raw(caller.id() as i32);
-    nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let pgid = rustix::process::Pid::from_raw(caller.id() as i32).unwrap();
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
     caller.wait().unwrap();
     let status = s.json(&["status", "survivor"]);
     assert_eq!(status["state"], "running", "{status}");
     let pid = status["pid"].as_u64().unwrap() as i32;
-    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+    assert!(
+        rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap()).is_ok()
+    );
 }
 
 #[test]
@@ -198,9 +200,9 @@ fn exit_codes_and_signals() {
     // The wait is under way (its connection is attached); the exit is
     // kept from the start, so it is seen whenever it comes.
     s.until_attached("term");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGTERM,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
     )
     .unwrap();
     let out = waiter.wait_with_output().unwrap();
@@ -547,7 +549,7 @@ fn errors_a_person_can_act_on() {
 
     // The default socket in a directory others may write to.
     let tmp = tempfile::tempdir().unwrap();
-    let uid = nix::unistd::getuid();
+    let uid = rustix::process::getuid().as_raw();
     let dir = tmp.path().join(format!("tmux-wire-{uid}"));
     std::fs::create_dir(&dir).unwrap();
     use std::os::unix::fs::PermissionsExt;

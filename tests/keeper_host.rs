@@ -45,9 +45,10 @@ fn child(socket: &str) {
         assert!(idle.is_ok(), "{idle:?}");
     });
     drop(runtime);
-    // Delivered to this thread before `raise` returns: with SIGINT's
-    // default action, the process ends here.
-    nix::sys::signal::raise(nix::sys::signal::Signal::SIGINT).unwrap();
+    // Sent to this process: with SIGINT's default action the kernel ends
+    // all of its threads, this one before `kill` returns, so the process
+    // ends here.
+    rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::INT).unwrap();
     println!("{SURVIVED}");
     std::process::exit(0);
 }
@@ -77,7 +78,7 @@ fn the_hosts_ctrl_c_still_ends_it_after_a_wait_on_a_foreign_session() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         out.status.signal(),
-        Some(nix::sys::signal::Signal::SIGINT as i32),
+        Some(rustix::process::Signal::INT.as_raw()),
         "the child was not ended by SIGINT ({:?}):\n{stdout}\n{stderr}",
         out.status
     );

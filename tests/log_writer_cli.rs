@@ -50,9 +50,9 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
         .unwrap()
         .to_string();
     let pid = writer_pid(&s, &log).expect("a log writer runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     common::wait::until_value(
@@ -85,9 +85,9 @@ fn a_killed_log_writer_is_seen_at_once_and_comes_back_with_the_gap_marked() {
     s.ok(&["wait", "web", "--ready", "got three", "--timeout", "20s"]);
     // Gone again: a log that gets nothing is no sign of idle.
     let pid = writer_pid(&s, &log).expect("the log writer runs again");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     common::wait::until_value(
@@ -256,9 +256,9 @@ fn writer_count(s: &Socket, log: &str) -> usize {
 /// Kill the log writer of `log` and wait until it is gone.
 fn kill_writer(s: &Socket, log: &str) {
     let pid = writer_pid(s, log).expect("a log writer runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     common::wait::until_value(
@@ -495,12 +495,12 @@ fn stop_writer(s: &Socket, log: &str) -> i32 {
         |now| now.is_some(),
     )
     .unwrap();
-    signal(pid, nix::sys::signal::Signal::SIGSTOP);
+    signal(pid, rustix::process::Signal::STOP);
     pid
 }
 
-fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+fn signal(pid: i32, sig: rustix::process::Signal) {
+    rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), sig).unwrap();
 }
 
 /// Wakes the stopped writer `pid` after `after` (from another thread):
@@ -508,7 +508,7 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) {
 fn resume_after(pid: i32, after: Duration) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        signal(pid, nix::sys::signal::Signal::SIGCONT);
+        signal(pid, rustix::process::Signal::CONT);
     })
 }
 
@@ -647,7 +647,7 @@ fn a_log_writer_that_stays_stopped_makes_the_end_of_output_an_error_not_a_short_
     s.ok(&["send", "small", "--enter", "go"]);
     let waited = s.run(&["wait", "small", "--exit", "--timeout", "60s"]);
     let polled = s.run(&["poll", "small"]);
-    signal(pid, nix::sys::signal::Signal::SIGCONT);
+    signal(pid, rustix::process::Signal::CONT);
     let stderr = String::from_utf8_lossy(&waited.stderr);
     assert_eq!(code(&waited), 74, "{stderr}");
     assert!(stderr.contains("may not hold all"), "{stderr}");

@@ -137,9 +137,9 @@ fn stale_socket_is_detected_and_removed_only_when_dead() {
     );
     // SIGKILL leaves the socket file behind.
     let pid: i32 = server_pid(&sock);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
     )
     .unwrap();
     common::wait::until_value(
@@ -186,7 +186,7 @@ fn label_and_dedicated_default_live_in_private_directories() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let real = std::fs::canonicalize(dir.path()).unwrap();
-    let uid = nix::unistd::getuid();
+    let uid = rustix::process::getuid().as_raw();
     assert!(
         text.contains(&format!("wire={}/tmux-wire-{uid}/default", real.display())),
         "{text}"

@@ -183,7 +183,7 @@ fn logs_follow_loses_nothing_under_a_flood() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = nix::unistd::Pid::from_raw(follower.id() as i32);
+    let pid = rustix::process::Pid::from_raw(follower.id() as i32).unwrap();
     let stdout = follower.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     // Its first line (the mark of the run) says it is following.
@@ -215,9 +215,9 @@ fn logs_follow_loses_nothing_under_a_flood() {
     });
     s.ok(&["send", "seqi", "--enter", "go"]);
     // Stop the follower while the flood goes on, then let it go on.
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     s.ok(&["wait", "seqi", "--ready", "^SEQ-END$", "--timeout", "120s"]);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     let seen = all_read_rx
         .recv_timeout(std::time::Duration::from_secs(120))
         .unwrap_or(0);
@@ -285,10 +285,10 @@ fn logs_follow_fails_when_the_server_goes_away() {
         // The exit watch is armed once the follower holds the pidfd of the
         // pane's process (where the local view is had at all).
         common::wait::held_within(Duration::from_secs(5), || holds_a_pidfd(follower.id()));
-        let server = nix::unistd::Pid::from_raw(server);
+        let server = rustix::process::Pid::from_raw(server).unwrap();
         match round % 3 {
-            0 => nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).unwrap(),
-            1 => nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGTERM).unwrap(),
+            0 => rustix::process::kill_process(server, rustix::process::Signal::KILL).unwrap(),
+            1 => rustix::process::kill_process(server, rustix::process::Signal::TERM).unwrap(),
             _ => {
                 common::tmux::command()
                     .arg("-S")
@@ -698,9 +698,9 @@ fn an_interrupted_wait_puts_the_session_back_and_says_so() {
         .trim()
         .to_string()
     };
-    for (signal, code) in [
-        (nix::sys::signal::Signal::SIGINT, 130),
-        (nix::sys::signal::Signal::SIGTERM, 143),
+    for (signal, name, code) in [
+        (rustix::process::Signal::INT, "SIGINT", 130),
+        (rustix::process::Signal::TERM, "SIGTERM", 143),
     ] {
         let wait = s
             .cmd(&["wait", "held", "--exit"])
@@ -711,15 +711,19 @@ fn an_interrupted_wait_puts_the_session_back_and_says_so() {
         common::wait::until("the wait to arm", Duration::from_secs(20), || {
             own_setting() == "on"
         });
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(wait.id() as i32), signal).unwrap();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(wait.id() as i32).unwrap(),
+            signal,
+        )
+        .unwrap();
         let out = wait.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{signal:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
         assert!(
-            stderr.contains(&format!("interrupted by {}", signal.as_str())),
+            stderr.contains(&format!("interrupted by {name}")),
             "{stderr}"
         );
-        assert_eq!(own_setting(), "", "{signal:?}: remain-on-exit was left set");
+        assert_eq!(own_setting(), "", "{name}: remain-on-exit was left set");
     }
     assert_eq!(s.names(), ["held"]);
 }
@@ -1024,8 +1028,8 @@ fn a_killed_wait_leaves_a_session_started_elsewhere_as_it_was() {
     // have closed it.
     s.recipe("ended", &["sh -c 'read x; exit 0'"]);
     let mut wait = armed_exit_wait(&s, "ended", 1);
-    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let pid = rustix::process::Pid::from_raw(wait.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     s.ok(&["cmd", "send-keys", "-t", "=ended:", "x", "Enter"]);
     until("the process did not end", LIMIT, || {
         s.ok(&[
@@ -1279,15 +1283,15 @@ fn logs_follow_says_what_a_reader_that_fell_behind_missed() {
     };
     let (mut text, text_out, text_err) = follow(false);
     let (mut json, json_out, _) = follow(true);
-    let pids = [text.id(), json.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    let pids = [text.id(), json.id()].map(|p| rustix::process::Pid::from_raw(p as i32).unwrap());
     for pid in pids {
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     }
     // 1.3 MB while the followers are stopped; 128 KiB of it kept.
     s.ok(&["send", "seqb", "--enter", "go"]);
     s.ok(&["wait", "seqb", "--ready", "^SEQ-END$", "--timeout", "120s"]);
     for pid in pids {
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     }
     s.ok(&["send", "seqb", "--enter", "stop"]);
 
@@ -1520,10 +1524,10 @@ fn stopped_before_it_begins(s: &Socket, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let stopped = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WUNTRACED));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let stopped = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::UNTRACED);
     assert!(
-        matches!(stopped, Ok(nix::sys::wait::WaitStatus::Stopped(..))),
+        matches!(stopped, Ok(Some((_, status))) if status.stopped()),
         "{stopped:?}"
     );
     child
@@ -1577,11 +1581,12 @@ fn a_wait_that_falls_behind_says_what_it_missed_when_it_fails() {
     let json = wait(true, "^100000$", "3s");
     // One that matches after the gap says it with the match.
     let found = wait(true, "^SEQ-END$", "120s");
-    let pids = [text.id(), json.id(), found.id()].map(|p| nix::unistd::Pid::from_raw(p as i32));
+    let pids = [text.id(), json.id(), found.id()]
+        .map(|p| rustix::process::Pid::from_raw(p as i32).unwrap());
     s.ok(&["send", "seqw", "--enter", "go"]);
     s.ok(&["wait", "seqw", "--ready", "^SEQ-END$", "--timeout", "120s"]);
     for pid in pids {
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     }
     // What a read from the start of the run misses: the same bytes.
     let poll = s.json(&["poll", "seqw"]);
@@ -1655,7 +1660,7 @@ fn a_wait_stopped_while_it_waits_says_what_it_missed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
+    let pid = rustix::process::Pid::from_raw(wait.id() as i32).unwrap();
     // It waits once it has the log open.
     let log = s.path.with_extension("logs").join("seqs.log");
     let fds = format!("/proc/{}/fd", wait.id());
@@ -1667,10 +1672,10 @@ fn a_wait_stopped_while_it_waits_says_what_it_missed() {
             .any(|p| p == log)
     };
     until("the wait to open the log", LIMIT, has_log_open);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     s.ok(&["send", "seqs", "--enter", "go"]);
     s.ok(&["wait", "seqs", "--ready", "^SEQ-END$", "--timeout", "120s"]);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     let out = wait.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(124), "{out:?}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1737,11 +1742,11 @@ fn a_wait_from_a_cursor_counts_all_of_the_cut_line_it_skips() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = nix::unistd::Pid::from_raw(wait.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let pid = rustix::process::Pid::from_raw(wait.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     s.ok(&["send", "bar", "--enter", "more"]);
     ends_with("DONEyyyy");
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     let out = wait.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(124), "{out:?}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -239,9 +239,9 @@ async fn exit_codes_and_signals_are_reported_by(how: ExitWatch) {
         )
     })
     .await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGTERM,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
     )
     .unwrap();
     assert_eq!(waiting.await.unwrap().unwrap(), ExitStatus::Signaled(15));

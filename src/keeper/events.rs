@@ -371,7 +371,7 @@ impl Drop for WriterWatches {
 /// Keep one task per log writer process of the server `server` (where
 /// they can be seen) that sends on `tx` when it ends.
 fn watch_writers(
-    server: Option<nix::unistd::Pid>,
+    server: Option<rustix::process::Pid>,
     watches: &mut HashMap<i32, tokio::task::JoinHandle<()>>,
     tx: &tokio::sync::mpsc::UnboundedSender<()>,
 ) {

@@ -230,19 +230,18 @@ fn back_at_prompt(pid: i32, prompt: &local::WaitPlace) -> bool {
 /// The exclusive lock that makes execs of one shell take turns, held
 /// while it lives; the kernel drops it with the process, however that
 /// ends.
-struct Turn(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+struct Turn(#[allow(dead_code)] super::log::Lock);
 
 /// Take the exec lock at `path`, waiting until `deadline` for the exec
 /// that holds it; `None` if it was not free by then.
 async fn take_turn(path: &Path, deadline: Instant) -> std::io::Result<Option<Turn>> {
-    use nix::fcntl::{Flock, FlockArg};
     let mut file = super::log::open_append(path)?;
     // Watched before the first try: a release in between still wakes.
     let mut released = Releases::new(path);
     loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        match super::log::Lock::try_take(file) {
             Ok(lock) => return Ok(Some(Turn(lock))),
-            Err((again, nix::errno::Errno::EWOULDBLOCK)) => file = again,
+            Err((again, rustix::io::Errno::WOULDBLOCK)) => file = again,
             Err((_, e)) => return Err(e.into()),
         }
         if tokio::time::timeout_at(deadline, released.next())
@@ -266,22 +265,17 @@ impl Releases {
     fn new(path: &Path) -> Releases {
         #[cfg(target_os = "linux")]
         {
-            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-            let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-                .ok()
-                .filter(|i| {
-                    i.add_watch(
-                        path,
-                        AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CLOSE_NOWRITE,
-                    )
-                    .is_ok()
-                });
+            use rustix::fs::inotify::WatchFlags;
+            let watch = super::log::InotifyFd::watch(
+                path,
+                WatchFlags::CLOSE_WRITE | WatchFlags::CLOSE_NOWRITE,
+            )
+            .ok();
             // Deprecated because a borrowed raw fd could be closed while
-            // registered; the `AsyncFd` owns the `Inotify`, which owns the fd.
+            // registered; the `AsyncFd` owns the `InotifyFd`, which owns the
+            // fd.
             #[allow(deprecated)]
-            if let Some(fd) =
-                watch.and_then(|i| tokio::io::unix::AsyncFd::new(super::log::InotifyFd(i)).ok())
-            {
+            if let Some(fd) = watch.and_then(|i| tokio::io::unix::AsyncFd::new(i).ok()) {
                 return Releases::Inotify(fd);
             }
         }
@@ -296,9 +290,9 @@ impl Releases {
                 let Ok(mut guard) = fd.readable().await else {
                     return;
                 };
-                match guard.get_inner().0.read_events() {
+                match guard.get_inner().read_events() {
                     Ok(_) => return,
-                    Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                    Err(rustix::io::Errno::AGAIN) => guard.clear_ready(),
                     Err(_) => return,
                 }
             },

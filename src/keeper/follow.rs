@@ -30,7 +30,7 @@ pub struct LogFollow {
     changes: log::LogWatch,
     socket: std::path::PathBuf,
     /// The tmux server's pid, where it is a process of this system.
-    server: Option<nix::unistd::Pid>,
+    server: Option<rustix::process::Pid>,
     /// The keeper, to look at the log writer and start it again.
     keeper: Keeper,
     /// The end of the log writer's process (a pidfd), where it can be seen.
@@ -273,7 +273,7 @@ impl LogFollow {
         let server_lives = alive
             && !self
                 .server
-                .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw()));
+                .is_some_and(|pid| crate::os::process::process_ending(pid.as_raw_pid()));
         match end.expect("the loop ends after the end") {
             Ok(ExitStatus::Signaled(SIGHUP)) if server_ended.is_some() => {
                 Err(gone(server_ended.unwrap_or(CloseReason::Lost)))

@@ -95,7 +95,7 @@ impl Keeper {
     /// [`Keeper::list`], and the server's pid if it is a local process.
     pub(super) async fn list_with_server(
         &self,
-    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+    ) -> Result<(Vec<ProcessInfo>, Option<rustix::process::Pid>), KeeperError> {
         self.list_with_server_via(None).await
     }
 
@@ -105,7 +105,7 @@ impl Keeper {
     async fn list_with_server_via(
         &self,
         via: Option<&Client>,
-    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+    ) -> Result<(Vec<ProcessInfo>, Option<rustix::process::Pid>), KeeperError> {
         // A process that exited but that tmux has not reaped yet (it can
         // lose the SIGCHLD; see `crate::reaper`) reads `exiting`: remind
         // the server (once per list) and look again, a few times at most.
@@ -127,7 +127,7 @@ impl Keeper {
     async fn list_once(
         &self,
         via: Option<&Client>,
-    ) -> Result<(Vec<ProcessInfo>, Option<nix::unistd::Pid>), KeeperError> {
+    ) -> Result<(Vec<ProcessInfo>, Option<rustix::process::Pid>), KeeperError> {
         // A `tmux -C` child would only say that it failed: look first. The
         // direct transport tells why it could not connect, so it is asked
         // after a failure only (one connection less for a one-shot `ls`),
@@ -189,7 +189,7 @@ impl Keeper {
                     };
                 }
             }
-            server = server.or(server_pid.map(nix::unistd::Pid::from_raw));
+            server = server.or(server_pid.and_then(rustix::process::Pid::from_raw));
             records.push((record, info));
         }
         // Whether the log writers run, where only a look into /proc can
@@ -313,7 +313,7 @@ impl Keeper {
     pub(super) async fn find(
         &self,
         name: &str,
-    ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
+    ) -> Result<(ProcessInfo, Option<rustix::process::Pid>), KeeperError> {
         self.find_via(name, None).await
     }
 
@@ -322,7 +322,7 @@ impl Keeper {
         &self,
         name: &str,
         via: Option<&Client>,
-    ) -> Result<(ProcessInfo, Option<nix::unistd::Pid>), KeeperError> {
+    ) -> Result<(ProcessInfo, Option<rustix::process::Pid>), KeeperError> {
         validate_name(name)?;
         let (all, server) = self.list_with_server_via(via).await?;
         if all.is_empty() && via.is_none() {
@@ -375,7 +375,7 @@ fn is_unreachable(error: &ClientError) -> bool {
 
 /// Whether the program of pane process `pid` waits for input, if that
 /// can be seen: it must be a child of a tmux server of this system.
-fn reading_terminal(pid: Option<u32>, server: Option<nix::unistd::Pid>) -> Option<bool> {
+fn reading_terminal(pid: Option<u32>, server: Option<rustix::process::Pid>) -> Option<bool> {
     let pid = i32::try_from(pid?).ok()?;
     if !crate::os::process::local_child(server?, pid) {
         return None;
@@ -431,7 +431,7 @@ fn pane_info(pane: &PaneRecord, now: u64) -> (ProcessInfo, Option<i32>) {
 /// Whether the pane's process `pid` of the tmux server `server` is seen
 /// here to have ended (a zombie, or gone): only for a server in this pid
 /// namespace.
-fn ended_here(server: Option<nix::unistd::Pid>, pid: Option<u32>) -> bool {
+fn ended_here(server: Option<rustix::process::Pid>, pid: Option<u32>) -> bool {
     let (Some(server), Some(pid)) = (server, pid.and_then(|p| i32::try_from(p).ok())) else {
         return false;
     };

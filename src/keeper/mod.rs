@@ -294,7 +294,7 @@ impl Keeper {
             run,
             input: record.input.unwrap_or(run),
             echo: record.echo,
-            server: server.map(nix::unistd::Pid::from_raw),
+            server: server.and_then(rustix::process::Pid::from_raw),
         }))
     }
 }
@@ -308,7 +308,7 @@ pub(super) struct Kept {
     /// How that input's echo reads (`send::echo_record`).
     echo: String,
     /// The tmux server's pid (in its own pid namespace).
-    server: Option<nix::unistd::Pid>,
+    server: Option<rustix::process::Pid>,
 }
 
 /// Check that `name` can be a session name: tmux reads `.` and `:` in a

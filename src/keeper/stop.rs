@@ -265,24 +265,17 @@ impl Keeper {
 
     /// The lock that makes stops of `name` take turns (a file in the log
     /// directory `dir`), held until dropped.
-    pub(super) async fn stop_lock(
-        &self,
-        dir: &Path,
-        name: &str,
-    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+    pub(super) async fn stop_lock(&self, dir: &Path, name: &str) -> Result<log::Lock, KeeperError> {
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} in {}", dir.display()),
             source,
         };
         let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
             .map_err(|e| io("opening the stop lock", e))?;
-        tokio::task::spawn_blocking(move || {
-            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, errno)| std::io::Error::from(errno))
-        })
-        .await
-        .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
-        .map_err(|e| io("taking the stop lock", e))
+        tokio::task::spawn_blocking(move || log::Lock::wait(lock_file))
+            .await
+            .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
+            .map_err(|e| io("taking the stop lock", e))
     }
 
     /// When the last stop of `name` that ended a session was recorded, and
@@ -380,14 +373,16 @@ async fn terminate(pid: i32, process: &crate::os::process::ProcessExit) {
 /// SIGTERM to the process group of `pid`, then SIGKILL if it has not
 /// exited 2 s later.
 pub(super) async fn terminate_now(pid: i32, process: &crate::os::process::ProcessExit) {
-    use nix::sys::signal::{killpg, Signal};
-    let group = nix::unistd::Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
+    use rustix::process::{kill_process_group, Pid, Signal};
+    let Some(group) = Pid::from_raw(pid) else {
+        return;
+    };
+    let _ = kill_process_group(group, Signal::TERM);
     if tokio::time::timeout(Duration::from_secs(2), process.exited())
         .await
         .is_err()
     {
-        let _ = killpg(group, Signal::SIGKILL);
+        let _ = kill_process_group(group, Signal::KILL);
     }
 }
 

@@ -114,7 +114,7 @@ pub(super) fn state_of(
 /// `log-sink` processes, or the shell about to become one), with their
 /// pids; `None` where that cannot be seen (not Linux, a server in another
 /// pid namespace).
-pub(super) fn writers_of(server: nix::unistd::Pid) -> Option<Vec<(std::ffi::OsString, i32)>> {
+pub(super) fn writers_of(server: rustix::process::Pid) -> Option<Vec<(std::ffi::OsString, i32)>> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -196,7 +196,7 @@ pub(super) fn writer_running(log: &std::ffi::OsStr) -> bool {
 /// every process ([`writer_running`]); `None` where that cannot be seen.
 /// The looks into /proc run off the async runtime.
 pub(super) async fn writers_running(
-    server: nix::unistd::Pid,
+    server: rustix::process::Pid,
     logs: Vec<String>,
 ) -> Option<std::collections::HashSet<String>> {
     tokio::task::spawn_blocking(move || {
@@ -219,7 +219,7 @@ pub(super) async fn writers_running(
 
 /// The pid of the log writer of `log`, a child of the tmux server
 /// `server`, if one runs and that can be seen (off the async runtime).
-pub(super) async fn writer_pid(server: Option<nix::unistd::Pid>, log: &Path) -> Option<i32> {
+pub(super) async fn writer_pid(server: Option<rustix::process::Pid>, log: &Path) -> Option<i32> {
     let server = server?;
     let log = log.as_os_str().to_os_string();
     tokio::task::spawn_blocking(move || {
@@ -317,24 +317,17 @@ impl Keeper {
 
     /// The lock that makes revivals of `name`'s log writer take turns (a
     /// file beside its log `log`), held until dropped.
-    async fn writer_lock(
-        &self,
-        log: &Path,
-        name: &str,
-    ) -> Result<nix::fcntl::Flock<std::fs::File>, KeeperError> {
+    async fn writer_lock(&self, log: &Path, name: &str) -> Result<log::Lock, KeeperError> {
         let lock = log.with_file_name(format!("{name}.writer.lock"));
         let io = |what: &str, source| KeeperError::Io {
             what: format!("{what} {}", lock.display()),
             source,
         };
         let file = log::open_append(&lock).map_err(|e| io("opening the writer lock", e))?;
-        tokio::task::spawn_blocking(move || {
-            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, errno)| std::io::Error::from(errno))
-        })
-        .await
-        .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
-        .map_err(|e| io("taking the writer lock", e))
+        tokio::task::spawn_blocking(move || log::Lock::wait(file))
+            .await
+            .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
+            .map_err(|e| io("taking the writer lock", e))
     }
 
     /// Why what `name` prints does not all reach its log now, if it does

@@ -3,7 +3,7 @@
 //! ([`ExitStatus`]).
 
 use crate::os::procfs::stat_fields as proc_stat;
-use nix::unistd::Pid;
+use rustix::process::{Pid, Signal};
 
 /// How a pane's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -29,12 +29,68 @@ impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
-            ExitStatus::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
-                Ok(s) => write!(f, "killed by signal {signal} ({})", s.as_str()),
-                Err(_) => write!(f, "killed by signal {signal}"),
+            ExitStatus::Signaled(signal) => match signal_name(*signal) {
+                Some(name) => write!(f, "killed by signal {signal} ({name})"),
+                None => write!(f, "killed by signal {signal}"),
             },
         }
     }
+}
+
+/// The name of signal `number` (`SIGTERM`), if it is one of the named
+/// signals of this system.
+pub(crate) fn signal_name(number: i32) -> Option<&'static str> {
+    Some(match Signal::from_named_raw(number)? {
+        Signal::HUP => "SIGHUP",
+        Signal::INT => "SIGINT",
+        Signal::QUIT => "SIGQUIT",
+        Signal::ILL => "SIGILL",
+        Signal::TRAP => "SIGTRAP",
+        Signal::ABORT => "SIGABRT",
+        Signal::BUS => "SIGBUS",
+        Signal::FPE => "SIGFPE",
+        Signal::KILL => "SIGKILL",
+        Signal::USR1 => "SIGUSR1",
+        Signal::SEGV => "SIGSEGV",
+        Signal::USR2 => "SIGUSR2",
+        Signal::PIPE => "SIGPIPE",
+        Signal::ALARM => "SIGALRM",
+        Signal::TERM => "SIGTERM",
+        #[cfg(all(
+            any(target_os = "linux", target_os = "android"),
+            not(any(
+                target_arch = "mips",
+                target_arch = "mips64",
+                target_arch = "sparc",
+                target_arch = "sparc64"
+            ))
+        ))]
+        Signal::STKFLT => "SIGSTKFLT",
+        Signal::CHILD => "SIGCHLD",
+        Signal::CONT => "SIGCONT",
+        Signal::STOP => "SIGSTOP",
+        Signal::TSTP => "SIGTSTP",
+        Signal::TTIN => "SIGTTIN",
+        Signal::TTOU => "SIGTTOU",
+        Signal::URG => "SIGURG",
+        Signal::XCPU => "SIGXCPU",
+        Signal::XFSZ => "SIGXFSZ",
+        Signal::VTALARM => "SIGVTALRM",
+        Signal::PROF => "SIGPROF",
+        Signal::WINCH => "SIGWINCH",
+        Signal::IO => "SIGIO",
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Signal::POWER => "SIGPWR",
+        Signal::SYS => "SIGSYS",
+        _ => return None,
+    })
+}
+
+/// The number of the signal named `name` (`SIGTERM`, as [`signal_name`]
+/// gives it), if it is one of the named signals of this system.
+pub(crate) fn signal_number(name: &str) -> Option<i32> {
+    // The named signals' numbers are below 32 on every system.
+    (1..32).find(|&number| signal_name(number) == Some(name))
 }
 
 /// Whether `pid` is a tmux process of this system.
@@ -49,7 +105,7 @@ pub(crate) fn is_tmux(pid: Pid) -> bool {
 pub(crate) fn local_child(server: Pid, process: i32) -> bool {
     proc_stat(process)
         .and_then(|f| f.get(1)?.parse::<i32>().ok())
-        .is_some_and(|parent| parent == server.as_raw())
+        .is_some_and(|parent| parent == server.as_raw_pid())
         && is_tmux(server)
 }
 
@@ -145,7 +201,7 @@ pub(crate) fn process_running(pid: i32) -> bool {
 fn zombie_status(pid: i32, parent: Pid) -> Option<ExitStatus> {
     let fields = proc_stat(pid)?;
     let (state, ppid, status) = (fields.first()?, fields.get(1)?, fields.get(49)?);
-    if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw() {
+    if *state != "Z" || ppid.parse::<i32>().ok()? != parent.as_raw_pid() {
         return None;
     }
     let status: i32 = status.trim().parse().ok()?;
@@ -172,6 +228,25 @@ pub(crate) fn process_ending(pid: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_are_named_as_the_system_names_them() {
+        assert_eq!(signal_name(9), Some("SIGKILL"));
+        assert_eq!(signal_number("SIGTERM"), Some(15));
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_number("TERM"), None);
+        for number in 1..32 {
+            if let Some(name) = signal_name(number) {
+                assert_eq!(signal_number(name), Some(number), "{name}");
+            }
+        }
+        let killed = ExitStatus::Signaled(9).to_string();
+        assert_eq!(killed, "killed by signal 9 (SIGKILL)");
+        assert_eq!(
+            ExitStatus::from_formats("", "term"),
+            Some(ExitStatus::Signaled(15))
+        );
+    }
 
     #[test]
     fn an_ending_process_is_told_from_a_live_one() {

@@ -30,7 +30,7 @@
 //! `tokio::process` child, which tokio reaps (through a pidfd on Linux
 //! 5.3 and later; elsewhere tokio installs its own SIGCHLD handler).
 
-use nix::unistd::Pid;
+use rustix::process::{Pid, Signal};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -46,7 +46,7 @@ pub(crate) const BACKSTOP: Duration = Duration::from_millis(500);
 /// system.
 pub(crate) fn remind(server: Option<Pid>) {
     if let Some(pid) = server {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCHLD);
+        let _ = rustix::process::kill_process(pid, Signal::CHILD);
     }
 }
 

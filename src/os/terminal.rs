@@ -92,7 +92,10 @@ fn blocked_on_terminal(pid: i32, major: u64, minor: u64, own_tty: bool) -> Optio
     let is_terminal = |fd: i64| {
         std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|m| {
             let dev = m.rdev();
-            let (ma, mi) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+            let (ma, mi) = (
+                u64::from(rustix::fs::major(dev)),
+                u64::from(rustix::fs::minor(dev)),
+            );
             m.file_type().is_char_device()
                 && ((ma == major && mi == minor) || (own_tty && ma == 5 && mi == 0))
         })
@@ -223,7 +226,7 @@ pub(crate) fn waiting_place(pid: i32) -> Option<WaitPlace> {
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
     {
-        use nix::sys::termios::{tcgetattr, LocalFlags};
+        use rustix::termios::{tcgetattr, LocalModes, SpecialCodeIndex as Cc};
         use std::os::unix::fs::OpenOptionsExt;
         let call = || -> Option<(i64, u64, u64)> {
             let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
@@ -241,7 +244,7 @@ pub(crate) fn waiting_place(pid: i32) -> Option<WaitPlace> {
         let before = call()?;
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOCTTY | crate::os::O_NONBLOCK)
             .open(format!("/proc/{pid}/fd/0"))
             .ok()?;
         let settings = tcgetattr(&file).ok()?;
@@ -252,13 +255,35 @@ pub(crate) fn waiting_place(pid: i32) -> Option<WaitPlace> {
         Some(WaitPlace {
             call: before,
             flags: (
-                u64::from(settings.input_flags.bits()),
-                u64::from(settings.output_flags.bits()),
-                u64::from(settings.control_flags.bits()),
-                u64::from(settings.local_flags.bits()),
+                u64::from(settings.input_modes.bits()),
+                u64::from(settings.output_modes.bits()),
+                u64::from(settings.control_modes.bits()),
+                u64::from(settings.local_modes.bits()),
             ),
-            chars: settings.control_chars.to_vec(),
-            canonical: settings.local_flags.contains(LocalFlags::ICANON),
+            // The control characters Linux has, in the order of their
+            // indices (rustix lends them one at a time).
+            chars: [
+                Cc::VINTR,
+                Cc::VQUIT,
+                Cc::VERASE,
+                Cc::VKILL,
+                Cc::VEOF,
+                Cc::VTIME,
+                Cc::VMIN,
+                Cc::VSWTC,
+                Cc::VSTART,
+                Cc::VSTOP,
+                Cc::VSUSP,
+                Cc::VEOL,
+                Cc::VREPRINT,
+                Cc::VDISCARD,
+                Cc::VWERASE,
+                Cc::VLNEXT,
+                Cc::VEOL2,
+            ]
+            .map(|i| settings.special_codes[i])
+            .to_vec(),
+            canonical: settings.local_modes.contains(LocalModes::ICANON),
         })
     }
     #[cfg(not(all(
@@ -314,7 +339,7 @@ pub(crate) fn terminal_input_pending(pid: i32) -> Option<u64> {
         // controlling terminal, and a read never blocks.
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOCTTY | crate::os::O_NONBLOCK)
             .open(format!("/proc/{pid}/fd/0"))
             .ok()?;
         if !rustix::termios::isatty(&file) {

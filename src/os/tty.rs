@@ -7,9 +7,8 @@
 //! the line ends (a newline, or EOF, EOL, EOL2), and the program reads the
 //! line cut short with nothing to say so. A sender checks before typing.
 
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use nix::sys::termios::{self, InputFlags, LocalFlags, SpecialCharacterIndices as Cc};
+use rustix::fs::{Mode, OFlags};
+use rustix::termios::{self, InputModes, LocalModes, SpecialCodeIndex as Cc};
 use std::path::Path;
 
 /// The most bytes of one line a terminal in canonical mode keeps (Linux's
@@ -31,19 +30,19 @@ impl LineRules {
     /// these settings, or `None` when it does not (raw or cbreak mode:
     /// no line limit).
     pub fn of(settings: &termios::Termios) -> Option<LineRules> {
-        if !settings.local_flags.contains(LocalFlags::ICANON) {
+        if !settings.local_modes.contains(LocalModes::ICANON) {
             return None;
         }
         let mut ends = vec![b'\n'];
         for cc in [Cc::VEOF, Cc::VEOL, Cc::VEOL2] {
             // 0 is _POSIX_VDISABLE on Linux: not set.
-            let c = settings.control_chars[cc as usize];
+            let c = settings.special_codes[cc];
             if c != 0 {
                 ends.push(c);
             }
         }
-        let cr_ends = settings.input_flags.contains(InputFlags::ICRNL)
-            && !settings.input_flags.contains(InputFlags::IGNCR);
+        let cr_ends = settings.input_modes.contains(InputModes::ICRNL)
+            && !settings.input_modes.contains(InputModes::IGNCR);
         Some(LineRules { ends, cr_ends })
     }
 
@@ -72,10 +71,10 @@ pub fn may_overflow(text: &[u8]) -> bool {
 /// `None` if it is not in canonical mode. Opening the terminal neither
 /// makes it ours (`O_NOCTTY`) nor waits; an error where it cannot be
 /// opened or read.
-pub fn line_rules(path: &Path) -> nix::Result<Option<LineRules>> {
-    let fd = nix::fcntl::open(
+pub fn line_rules(path: &Path) -> rustix::io::Result<Option<LineRules>> {
+    let fd = rustix::fs::open(
         path,
-        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
     Ok(LineRules::of(&termios::tcgetattr(&fd)?))
@@ -122,13 +121,25 @@ mod tests {
     #[test]
     fn a_terminal_in_canonical_mode_is_read() {
         // A pty of our own, as tmux makes one for a pane.
-        let pty = nix::pty::openpty(None, None).expect("openpty");
-        let path = nix::unistd::ttyname(&pty.slave).expect("ttyname");
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+        let controller = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+        grantpt(&controller).expect("grantpt");
+        unlockpt(&controller).expect("unlockpt");
+        let name = ptsname(&controller, Vec::new()).expect("ptsname");
+        let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes())).to_path_buf();
+        let terminal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(crate::os::O_NOCTTY)
+            .open(&path)
+            .expect("open the terminal");
         let rules = line_rules(&path).expect("read").expect("canonical");
         assert_eq!(rules.longest_line(b"abc\r12345"), 5);
-        let mut raw = termios::tcgetattr(&pty.slave).expect("tcgetattr");
-        termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(&pty.slave, termios::SetArg::TCSANOW, &raw).expect("tcsetattr");
+        let mut raw = termios::tcgetattr(&terminal).expect("tcgetattr");
+        raw.make_raw();
+        termios::tcsetattr(&terminal, termios::OptionalActions::Now, &raw).expect("tcsetattr");
         assert_eq!(line_rules(&path).expect("read"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The sans-IO protocol core: bytes in, values out.
 //!
-//! Nothing here does I/O or imports tokio, nix or sockets; this is what the
+//! Nothing here does I/O or imports tokio, rustix or sockets; this is what the
 //! fuzzers and the parser benchmark drive.
 //!
 //! - [`parse_line`]: one control-mode line to a typed [`Line`].

@@ -21,7 +21,7 @@
 //!    never keep a server alive.
 //!
 //! Every outgoing message is built by [`Message::encode`]; fd passing goes
-//! through nix's safe `sendmsg`, so this module has no `unsafe`.
+//! through rustix's safe `sendmsg`, so this module has no `unsafe`.
 
 use super::plain::{identify_messages, probe_server};
 use super::{ControlPipe, Ending, TransportError, TransportInfo, TransportKind};
@@ -29,9 +29,9 @@ use crate::protocol::{
     Decoder, HeaderLayout, Message, CLIENT_CONTROL, CLIENT_UTF8, MAX_PAYLOAD_LEN,
 };
 use crate::server::{check_path_len, connect_failure};
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use std::io::{IoSlice, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
@@ -140,7 +140,8 @@ async fn version_of(
     sock: &StdUnixStream,
     opts: &DirectOptions,
 ) -> Result<(String, bool), TransportError> {
-    let pid = peer_pid(sock);
+    let pid = peer_pid(sock)
+        .map_err(|e| TransportError::io("reading the server socket's peer credentials", e))?;
     let key = pid.map(|pid| (socket.to_path_buf(), pid));
     if let (Some(key), true) = (&key, opts.reuse_probe) {
         if let Some(version) = probed_version(key) {
@@ -188,11 +189,26 @@ fn probe_cache() -> &'static ProbeCache {
     CACHE.get_or_init(Default::default)
 }
 
-/// The pid of the process listening on the socket `sock` is connected to.
-fn peer_pid(sock: &StdUnixStream) -> Option<i32> {
-    let cred =
-        nix::sys::socket::getsockopt(sock, nix::sys::socket::sockopt::PeerCredentials).ok()?;
-    Some(cred.pid())
+/// The pid of the process listening on the socket `sock` is connected to
+/// (0 for a process in a pid namespace this one cannot see).
+///
+/// tokio reads it: rustix's credentials hold a `Pid`, which cannot be 0,
+/// and std's are not stable. tokio takes only a nonblocking socket, and
+/// that mode belongs to the socket, not to the copy of its fd, so `sock`
+/// is made blocking again before this returns; an error if it cannot be.
+/// `None` where the pid cannot be read.
+fn peer_pid(sock: &StdUnixStream) -> std::io::Result<Option<i32>> {
+    let Ok(copy) = sock.try_clone() else {
+        return Ok(None);
+    };
+    let pid = copy
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(copy))
+        .and_then(|copy| copy.peer_cred())
+        .ok()
+        .and_then(|cred| cred.pid());
+    sock.set_nonblocking(false)?;
+    Ok(pid)
 }
 
 fn probed_version(key: &ServerKey) -> Option<String> {
@@ -279,9 +295,9 @@ fn identify(
     let send_err = |e| TransportError::io("identifying to the server", e);
     (&sock).write_all(&head).map_err(send_err)?;
     let stdin = Message::IdentifyStdin.encode(layout)?;
-    send_with_fd(&sock, &stdin, theirs.as_raw_fd()).map_err(send_err)?;
+    send_with_fd(&sock, &stdin, theirs.as_fd()).map_err(send_err)?;
     let stdout = Message::IdentifyStdout.encode(layout)?;
-    send_with_fd(&sock, &stdout, theirs.as_raw_fd()).map_err(send_err)?;
+    send_with_fd(&sock, &stdout, theirs.as_fd()).map_err(send_err)?;
     (&sock).write_all(&environ).map_err(send_err)?;
     (&sock).write_all(&last).map_err(send_err)?;
     // The server holds its own copies now; ours must go so that EOF works.
@@ -319,15 +335,15 @@ fn passes_fds(version: &str) -> bool {
 
 /// One message and one fd in a single `sendmsg`, as both header layouts'
 /// receivers require.
-fn send_with_fd(
-    sock: &StdUnixStream,
-    message: &[u8],
-    fd: std::os::fd::RawFd,
-) -> std::io::Result<()> {
+fn send_with_fd(sock: &StdUnixStream, message: &[u8], fd: BorrowedFd<'_>) -> std::io::Result<()> {
     let fds = [fd];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut cmsg = SendAncillaryBuffer::new(&mut space);
+    // Sized for one fd by `cmsg_space!`: there is room.
+    let pushed = cmsg.push(SendAncillaryMessage::ScmRights(&fds));
+    debug_assert!(pushed, "no room for the fd in the control message");
     let iov = [IoSlice::new(message)];
-    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
+    let sent = sendmsg(sock, &iov, &mut cmsg, SendFlags::empty())?;
     if sent != message.len() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::WriteZero,
@@ -403,11 +419,11 @@ async fn answer_server(
                 }
                 Message::WriteOpen { stream, .. } => Some(Message::WriteReady {
                     stream,
-                    error: nix::libc::EBADF,
+                    error: rustix::io::Errno::BADF.raw_os_error(),
                 }),
                 Message::ReadOpen { stream, .. } => Some(Message::ReadDone {
                     stream,
-                    error: nix::libc::EBADF,
+                    error: rustix::io::Errno::BADF.raw_os_error(),
                 }),
                 _ => None,
             };

@@ -242,7 +242,7 @@ pub async fn command(
                 Message::WriteOpen { stream, .. } => Some(Message::WriteReady { stream, error: 0 }),
                 Message::ReadOpen { stream, .. } => Some(Message::ReadDone {
                     stream,
-                    error: nix::libc::EBADF,
+                    error: rustix::io::Errno::BADF.raw_os_error(),
                 }),
                 Message::Write { stream: 1, data } => {
                     output.extend_from_slice(&data);

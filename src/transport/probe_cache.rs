@@ -121,7 +121,7 @@ fn directory() -> Option<PathBuf> {
     crate::server::ensure_private_dir(&dir).ok()?;
     // ensure_private_dir allows group permissions, as tmux does for its
     // socket directories; nobody but us may write here.
-    let uid = nix::unistd::geteuid().as_raw();
+    let uid = rustix::process::geteuid().as_raw();
     for d in [&parent, &dir] {
         let meta = std::fs::symlink_metadata(d).ok()?;
         if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
@@ -141,12 +141,12 @@ fn recall_in(dir: &Path, server: &ServerProcess) -> Option<String> {
     let path = dir.join(server.file_name());
     let mut file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file()
-        || meta.uid() != nix::unistd::geteuid().as_raw()
+        || meta.uid() != rustix::process::geteuid().as_raw()
         || meta.nlink() != 1
         || meta.mode() & 0o077 != 0
         || meta.len() > MAX_FILE
@@ -188,7 +188,7 @@ fn remember_in(dir: &Path, server: &ServerProcess, version: &str) {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        .custom_flags(crate::os::O_NOFOLLOW)
         .open(&temporary)
         .and_then(|mut f| f.write_all(&contents));
     let renamed = written.and_then(|()| std::fs::rename(&temporary, dir.join(server.file_name())));

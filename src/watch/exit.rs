@@ -51,9 +51,7 @@ impl ExitStatus {
         } else {
             format!("SIG{name}")
         };
-        name.parse::<nix::sys::signal::Signal>()
-            .ok()
-            .map(|s| ExitStatus::Signaled(s as i32))
+        crate::os::process::signal_number(&name).map(ExitStatus::Signaled)
     }
 }
 
@@ -495,7 +493,7 @@ pub struct ArmedExit {
     events: tokio::sync::broadcast::Receiver<ClientEvent>,
     local: Option<LocalPane>,
     /// The server's pid, if it is a process we may signal.
-    server: Option<nix::unistd::Pid>,
+    server: Option<rustix::process::Pid>,
 }
 
 /// Arm a wait for `pane`'s process to exit: install [`exit_reporting`] and
@@ -598,11 +596,11 @@ async fn look_again(client: &Client, pane: PaneId) -> Result<Option<ExitStatus>,
 async fn server_outlived_it(
     client: &Client,
     pane: PaneId,
-    server: nix::unistd::Pid,
+    server: rustix::process::Pid,
 ) -> Result<(), WatchError> {
     match client.command(status_query(pane)).await {
         Err(ClientError::Closed(reason))
-            if process_ending(server.as_raw()) || reason.server_ended() =>
+            if process_ending(server.as_raw_pid()) || reason.server_ended() =>
         {
             Err(WatchError::Closed(reason))
         }
@@ -661,7 +659,7 @@ async fn exit_seen_locally(
 async fn exit_via_server(
     client: &Client,
     pane: PaneId,
-    server: Option<nix::unistd::Pid>,
+    server: Option<rustix::process::Pid>,
     mut events: tokio::sync::broadcast::Receiver<ClientEvent>,
 ) -> Result<ExitStatus, WatchError> {
     // The watcher only runs `wait-for` and status queries: no output.

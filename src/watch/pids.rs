@@ -5,7 +5,7 @@
 use crate::client::{commands, Client};
 use crate::os::process::is_tmux;
 use crate::protocol::{FormatQuery, PaneId};
-use nix::unistd::Pid;
+use rustix::process::Pid;
 
 /// The tmux server's pid and the pane's, if the server is a process we
 /// may signal: a tmux process visible in our `/proc` (the same pid
@@ -31,7 +31,7 @@ async fn pane_pids_and(
         .ok()?;
     let mut fields = query.parse_one(&reply.content()).ok()?;
     let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    Some((Pid::from_raw(server), process, fields.split_off(2)))
+    Some((Pid::from_raw(server)?, process, fields.split_off(2)))
 }
 
 /// How the terminal of `pane` splits typed input into lines, if its

@@ -20,7 +20,7 @@ use super::SyncChannel;
 /// `waitpid` for what has exited.
 pub struct NudgingStdin<R = io::Stdin> {
     pub(super) stdin: R,
-    pub(super) server: Option<nix::unistd::Pid>,
+    pub(super) server: Option<rustix::process::Pid>,
     /// Where readers ask for syncs, if it has a channel.
     pub(super) sync: Option<SyncChannel>,
 }
@@ -28,10 +28,10 @@ pub struct NudgingStdin<R = io::Stdin> {
 impl NudgingStdin {
     /// Standard input; the parent is reminded only if it is a tmux process.
     pub fn new() -> NudgingStdin {
-        let parent = nix::unistd::getppid();
         NudgingStdin {
             stdin: io::stdin(),
-            server: crate::os::process::is_tmux(parent).then_some(parent),
+            server: rustix::process::getppid()
+                .filter(|&parent| crate::os::process::is_tmux(parent)),
             sync: None,
         }
     }
@@ -45,16 +45,16 @@ impl Default for NudgingStdin {
 
 impl<R: Read + std::os::fd::AsFd> Read for NudgingStdin<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
         if let Some(server) = self.server {
+            // Half a second, which a `Timespec` always holds.
+            let backstop = Timespec::try_from(crate::os::reaper::BACKSTOP).ok();
             loop {
-                let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-                let backstop =
-                    u16::try_from(crate::os::reaper::BACKSTOP.as_millis()).unwrap_or(u16::MAX);
-                match poll(&mut fds, PollTimeout::from(backstop)) {
+                let mut fds = [PollFd::from_borrowed_fd(self.stdin.as_fd(), PollFlags::IN)];
+                match poll(&mut fds, backstop.as_ref()) {
                     Ok(0) => crate::os::reaper::remind(Some(server)),
                     Ok(_) => break,
-                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(rustix::io::Errno::INTR) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -132,7 +132,7 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
     }
 
     fn next(&mut self, buf: &mut [u8]) -> io::Result<Next> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
         use std::os::fd::AsFd;
         let Some(sync) = self.sync.as_mut() else {
             return Ok(match self.read(buf)? {
@@ -149,10 +149,14 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
                 return Ok(Next::Sync(requests));
             }
             let ready = loop {
-                let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::ZERO) {
+                let mut fds = [PollFd::from_borrowed_fd(self.stdin.as_fd(), PollFlags::IN)];
+                let zero = Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                match poll(&mut fds, Some(&zero)) {
                     Ok(n) => break n > 0,
-                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(rustix::io::Errno::INTR) => {}
                     Err(e) => return Err(e.into()),
                 }
             };
@@ -176,27 +180,28 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
             }
             return Ok(Next::End);
         }
-        let timeout = match self.server {
-            Some(_) => PollTimeout::from(500u16),
-            None => PollTimeout::NONE,
-        };
+        let timeout = self.server.map(|_| Timespec {
+            tv_sec: 0,
+            tv_nsec: 500_000_000,
+        });
         loop {
             let mut fds = [
-                PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN),
-                PollFd::new(sync.fifo.as_fd(), PollFlags::POLLIN),
+                PollFd::from_borrowed_fd(self.stdin.as_fd(), PollFlags::IN),
+                PollFd::from_borrowed_fd(sync.fifo.as_fd(), PollFlags::IN),
             ];
-            let (input, asked) = match poll(&mut fds, timeout) {
+            let (input, asked) = match poll(&mut fds, timeout.as_ref()) {
                 Ok(0) => {
                     if let Some(server) = self.server {
-                        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCHLD);
+                        let _ =
+                            rustix::process::kill_process(server, rustix::process::Signal::CHILD);
                     }
                     continue;
                 }
                 Ok(_) => {
-                    let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+                    let ready = |fd: &PollFd| !fd.revents().is_empty();
                     (ready(&fds[0]), ready(&fds[1]))
                 }
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             };
             if asked {

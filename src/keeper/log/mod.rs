@@ -97,7 +97,7 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
         .mode(0o600)
         // Non-blocking: a FIFO planted in its place must not hang us
         // before the checks (regular files ignore the flag).
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
         .open(path)
         .map_err(|e| refused_link(path, e))?;
     check_ours(path, &file)?;
@@ -109,16 +109,76 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
         .open(path)
         .map_err(|e| refused_link(path, e))?;
     check_ours(path, &file)?;
     Ok(file)
 }
 
+/// Make a FIFO at `path` that only its owner may use (mode 0600). One
+/// already there is an error ([`io::ErrorKind::AlreadyExists`]) the
+/// caller may take as fine: whoever opens it checks that it is ours.
+pub(crate) fn make_fifo(path: &Path) -> io::Result<()> {
+    use rustix::fs::{mkfifoat, Mode, CWD};
+    Ok(mkfifoat(CWD, path, Mode::RUSR | Mode::WUSR)?)
+}
+
+/// [`make_fifo`], a FIFO already there being fine.
+pub(crate) fn make_fifo_if_missing(path: &Path) -> io::Result<()> {
+    match make_fifo(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        made => made,
+    }
+}
+
+/// Open the FIFO at `path` to write into it, without waiting for a reader
+/// (then [`nobody_reads`]) and without following a symbolic link.
+pub(crate) fn open_fifo_to_write(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
+        .open(path)
+}
+
+/// Whether opening a FIFO to write failed because nobody holds it open
+/// to read (`ENXIO`).
+pub(crate) fn nobody_reads(e: &io::Error) -> bool {
+    rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::NXIO)
+}
+
+/// An exclusive `flock` on a file (a lock file from [`open_append`]),
+/// held while this lives: dropping it unlocks the file, and the kernel
+/// drops the lock with the process, however that ends.
+pub(crate) struct Lock(File);
+
+impl Lock {
+    /// Lock `file`, waiting while another holds a lock on it.
+    pub(crate) fn wait(file: File) -> io::Result<Lock> {
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+        Ok(Lock(file))
+    }
+
+    /// Lock `file` if nobody else holds a lock on it; else the file back,
+    /// with why not (`Errno::WOULDBLOCK` while another holds one).
+    pub(crate) fn try_take(file: File) -> Result<Lock, (File, rustix::io::Errno)> {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Lock(file)),
+            Err(e) => Err((file, e)),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
+    }
+}
+
 /// `O_NOFOLLOW` on a symbolic link fails with ELOOP; say what it means.
 fn refused_link(path: &Path, e: io::Error) -> io::Error {
-    if e.raw_os_error() == Some(nix::libc::ELOOP) {
+    if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::LOOP) {
         io::Error::other(format!(
             "{} is a symbolic link; refusing to use it as a log",
             path.display()
@@ -145,7 +205,7 @@ fn check_ours_as(
     let meta = file.metadata()?;
     let why = if !is_kind(&meta.file_type()) {
         Some(format!("it is not {kind}"))
-    } else if meta.uid() != nix::unistd::geteuid().as_raw() {
+    } else if meta.uid() != rustix::process::geteuid().as_raw() {
         Some(format!("it belongs to uid {}, not to us", meta.uid()))
     } else if meta.nlink() != 1 {
         Some(format!("it has {} links", meta.nlink()))

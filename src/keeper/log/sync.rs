@@ -94,13 +94,7 @@ pub(crate) fn is_reply_suffix(suffix: &str) -> bool {
 /// and no answer file, so that readers wait for this writer to listen
 /// rather than take the log as it is (see the module's documentation).
 pub(crate) fn prepare_channel(log: &Path) -> io::Result<()> {
-    match nix::unistd::mkfifo(
-        &fifo_path(log),
-        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
-    ) {
-        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(e.into()),
-    }
+    super::make_fifo_if_missing(&fifo_path(log))?;
     match std::fs::remove_file(answer_path(log)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -136,7 +130,6 @@ pub(crate) enum Synced {
 /// Ask the writer of the log at `log` for a sync and wait (until
 /// `deadline`) for its answer.
 pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
-    use std::os::unix::fs::OpenOptionsExt;
     // Each sync has a time of its own, however much of the caller's went
     // on what came before it: a writer that answers is not taken for one
     // that does not.
@@ -153,16 +146,12 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         }
     };
     let mut channel = loop {
-        let opened = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&fifo);
-        match opened {
+        match super::open_fifo_to_write(&fifo) {
             Ok(file) => break file,
             // A FIFO no writer holds open, and no writer listened yet: one
             // about to start (see the module's documentation).
             Err(e)
-                if e.raw_os_error() == Some(nix::libc::ENXIO)
+                if super::nobody_reads(&e)
                     && std::fs::symlink_metadata(answer_path(log)).is_err() =>
             {
                 if Instant::now() >= deadline {
@@ -214,11 +203,7 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         // A writer that ended after the request was written never answers
         // it: nobody holds the FIFO open any more (ENXIO), and all it got
         // is written.
-        let gone = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&fifo)
-            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENXIO));
+        let gone = super::open_fifo_to_write(&fifo).is_err_and(|e| super::nobody_reads(&e));
         if gone && answer_to(log, &request).is_none() {
             return Synced::NoChannel;
         }
@@ -237,10 +222,7 @@ struct Reply {
 impl Reply {
     fn make(log: &Path, request: &str) -> io::Result<Reply> {
         let path = reply_path(log, request);
-        nix::unistd::mkfifo(
-            &path,
-            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
-        )?;
+        super::make_fifo(&path)?;
         match tokio::net::unix::pipe::OpenOptions::new().open_receiver(&path) {
             Ok(fifo) => Ok(Reply {
                 path,

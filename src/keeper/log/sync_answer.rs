@@ -32,17 +32,13 @@ impl SyncChannel {
     /// Make (0600) or reuse the FIFO of the log at `log`; one that is not
     /// a FIFO, not ours, linked elsewhere or open to others is refused.
     pub fn open(log: &Path) -> io::Result<SyncChannel> {
-        use nix::sys::stat::Mode;
         use std::os::unix::fs::OpenOptionsExt;
         let path = super::sync::fifo_path(log);
-        match nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-            Err(e) => return Err(e.into()),
-        }
+        super::make_fifo_if_missing(&path)?;
         let fifo = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
             .open(&path)
             .map_err(|e| super::refused_link(&path, e))?;
         super::check_ours_as(
@@ -128,7 +124,7 @@ impl SyncChannel {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
+            .custom_flags(crate::os::O_NOFOLLOW)
             .open(&temp)?;
         file.write_all(text.as_bytes())?;
         drop(file);
@@ -139,13 +135,8 @@ impl SyncChannel {
     /// still holds it open (a reader of a tmux-wire before the reply FIFOs
     /// reads the answer file only; one that is gone left nobody to tell).
     fn reply(&self, request: &str, received: u64) {
-        use std::os::unix::fs::OpenOptionsExt;
         let path = super::sync::reply_path(&self.log, request);
-        let Ok(mut fifo) = OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&path)
-        else {
+        let Ok(mut fifo) = super::open_fifo_to_write(&path) else {
             return;
         };
         let fifo_kind = ("a FIFO", is_fifo as fn(&std::fs::FileType) -> bool);
@@ -212,7 +203,7 @@ mod tests {
         std::fs::remove_file(super::super::sync::fifo_path(&path)).unwrap();
         // A link to one.
         let other = dir.path().join("other");
-        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &other, rustix::fs::Mode::RWXU).unwrap();
         std::os::unix::fs::symlink(&other, super::super::sync::fifo_path(&path)).unwrap();
         let err = SyncChannel::open(&path).err().unwrap();
         assert!(err.to_string().contains("symbolic link"), "{err}");

@@ -41,13 +41,43 @@ enum Watching {
 
 /// An inotify instance that tokio can wait on (it owns the fd it lends).
 #[cfg(target_os = "linux")]
-pub(crate) struct InotifyFd(pub(crate) nix::sys::inotify::Inotify);
+pub(crate) struct InotifyFd(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl InotifyFd {
+    /// A new nonblocking inotify instance that watches `path` for
+    /// `events`.
+    pub(crate) fn watch(
+        path: &Path,
+        events: rustix::fs::inotify::WatchFlags,
+    ) -> rustix::io::Result<InotifyFd> {
+        use rustix::fs::inotify::{add_watch, init, CreateFlags};
+        let fd = init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
+        add_watch(&fd, path, events)?;
+        Ok(InotifyFd(fd))
+    }
+
+    /// The events one read gives, each as the name of the file it is
+    /// about (`None` for one about no named file, such as the queue's
+    /// overflow); `Errno::AGAIN` when none are queued.
+    pub(crate) fn read_events(&self) -> rustix::io::Result<Vec<Option<Vec<u8>>>> {
+        let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+        let mut reader = rustix::fs::inotify::Reader::new(&self.0, &mut buf);
+        let mut names = Vec::new();
+        loop {
+            let event = reader.next()?;
+            names.push(event.file_name().map(|n| n.to_bytes().to_vec()));
+            if reader.is_buffer_empty() {
+                return Ok(names);
+            }
+        }
+    }
+}
 
 #[cfg(target_os = "linux")]
 impl std::os::fd::AsRawFd for InotifyFd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsFd;
-        self.0.as_fd().as_raw_fd()
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
     }
 }
 
@@ -99,24 +129,22 @@ impl LogWatch {
 
     #[cfg(target_os = "linux")]
     fn inotify(path: &Path) -> Option<Watching> {
-        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        use rustix::fs::inotify::WatchFlags;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
         let name = path.file_name()?.to_os_string();
-        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
-        inotify
-            .add_watch(
-                dir,
-                AddWatchFlags::IN_MODIFY
-                    | AddWatchFlags::IN_CREATE
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_CLOSE_WRITE,
-            )
-            .ok()?;
+        let inotify = InotifyFd::watch(
+            dir,
+            WatchFlags::MODIFY
+                | WatchFlags::CREATE
+                | WatchFlags::MOVED_TO
+                | WatchFlags::CLOSE_WRITE,
+        )
+        .ok()?;
         // Deprecated because a borrowed raw fd could be closed while
-        // registered; here the `AsyncFd` owns the `Inotify`, which owns the
+        // registered; here the `AsyncFd` owns the `InotifyFd`, which owns the
         // fd, so it stays open until the registration is dropped.
         #[allow(deprecated)]
-        let fd = tokio::io::unix::AsyncFd::new(InotifyFd(inotify)).ok()?;
+        let fd = tokio::io::unix::AsyncFd::new(inotify).ok()?;
         Some(Watching::Inotify { fd, name })
     }
 
@@ -144,9 +172,9 @@ impl LogWatch {
         #[cfg(target_os = "linux")]
         if let Watching::Inotify { fd, .. } = &self.inner {
             loop {
-                match fd.get_ref().0.read_events() {
+                match fd.get_ref().read_events() {
                     Ok(_) => {}
-                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(rustix::io::Errno::AGAIN) => break,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -160,13 +188,12 @@ impl LogWatch {
             Watching::Inotify { fd, name } => loop {
                 use std::os::unix::ffi::OsStrExt;
                 let mut guard = fd.readable().await?;
-                match guard.get_inner().0.read_events() {
+                match guard.get_inner().read_events() {
                     Ok(events) => {
                         // A lost queue (IN_Q_OVERFLOW, no name) may have held
                         // ours.
                         let ours = events.iter().any(|e| {
-                            e.name.as_ref().is_none_or(|n| {
-                                let n = n.as_bytes();
+                            e.as_ref().is_none_or(|n| {
                                 let base = name.as_bytes();
                                 n == base
                                     || (n.starts_with(base) && n.get(base.len()) == Some(&b'.'))
@@ -176,7 +203,7 @@ impl LogWatch {
                             return Ok(());
                         }
                     }
-                    Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                    Err(rustix::io::Errno::AGAIN) => guard.clear_ready(),
                     Err(e) => return Err(e.into()),
                 }
             },

@@ -100,7 +100,7 @@ fn sink_from(
             drop(
                 OpenOptions::new()
                     .append(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+                    .custom_flags(crate::os::O_NOFOLLOW | crate::os::O_NONBLOCK)
                     .open(path),
             );
         }
@@ -355,7 +355,9 @@ mod tests {
     impl Write for Disk {
         fn write(&mut self, data: &[u8]) -> io::Result<usize> {
             if self.room == 0 {
-                return Err(io::Error::from_raw_os_error(nix::libc::ENOSPC));
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::NOSPC.raw_os_error(),
+                ));
             }
             let n = data.len().min(self.room);
             self.data.extend_from_slice(&data[..n]);
@@ -379,7 +381,10 @@ mod tests {
         // Full after "tw": the rest of the line and the next are lost.
         disk.room = 2;
         let err = gaps.put(&mut disk, b"two\nthree\n").unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(nix::libc::ENOSPC));
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::NOSPC.raw_os_error())
+        );
         gaps.put(&mut disk, b"four\n").unwrap_err();
         // A little room: a piece of the gap line gets out, no output.
         disk.room = 10;
@@ -429,7 +434,7 @@ mod tests {
     /// `path`: the input, the pipe's writing end, and the channel's FIFO
     /// opened for requests.
     fn synced_pipe(path: &Path) -> (NudgingStdin<File>, File, File) {
-        let (read, write) = nix::unistd::pipe().unwrap();
+        let (read, write) = rustix::pipe::pipe().unwrap();
         let input = NudgingStdin {
             stdin: File::from(read),
             server: None,
@@ -502,13 +507,13 @@ mod tests {
             return; // no FIONREAD here: the drain is "until empty"
         }
         let nonblocking = |file: &File, on: bool| {
-            use nix::fcntl::{fcntl, FcntlArg, OFlag};
+            use rustix::fs::{fcntl_setfl, OFlags};
             let flags = if on {
-                OFlag::O_NONBLOCK
+                OFlags::NONBLOCK
             } else {
-                OFlag::empty()
+                OFlags::empty()
             };
-            fcntl(file, FcntlArg::F_SETFL(flags)).unwrap();
+            fcntl_setfl(file, flags).unwrap();
         };
         nonblocking(&write, true);
         let mut before = 0u64;
