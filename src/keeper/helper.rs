@@ -228,16 +228,13 @@ fn run(args: &[OsString]) -> ExitCode {
     let spec = socket.map_or(SocketSpec::WireDefault, SocketSpec::Path);
     if let Invocation::LogSink { pane, limits, path } = invocation {
         let socket = spec.resolve().ok();
-        let written = log::sink_synced(
-            log::NudgingStdin::new().with_sync(&path),
-            &path,
-            limits,
-            |failure| {
+        let written = log::NudgingStdin::new().and_then(|input| {
+            log::sink_synced(input.with_sync(&path), &path, limits, |failure| {
                 if let (Some(socket), Some(pane)) = (&socket, &pane) {
                     super::writer::report_log_writer(socket, pane, failure);
                 }
-            },
-        );
+            })
+        });
         return match written {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

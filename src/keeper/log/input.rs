@@ -18,7 +18,13 @@ use super::SyncChannel;
 /// alive, nobody would send one; the sink, a child of the server that
 /// lives as long as the pane, does. A SIGCHLD's only effect on tmux is a
 /// `waitpid` for what has exited.
-pub struct NudgingStdin<R = io::Stdin> {
+///
+/// Standard input is read through a file of its own (a duplicate of
+/// descriptor 0), never through [`io::Stdin`]: that one buffers, and a byte
+/// it read ahead into its buffer is in neither the socket (what `FIONREAD`
+/// and `poll` see) nor the log, so a sync would say the log holds all while
+/// it waits there.
+pub struct NudgingStdin<R = std::fs::File> {
     pub(super) stdin: R,
     pub(super) server: Option<rustix::process::Pid>,
     /// Where readers ask for syncs, if it has a channel.
@@ -26,20 +32,16 @@ pub struct NudgingStdin<R = io::Stdin> {
 }
 
 impl NudgingStdin {
-    /// Standard input; the parent is reminded only if it is a tmux process.
-    pub fn new() -> NudgingStdin {
-        NudgingStdin {
-            stdin: io::stdin(),
+    /// Standard input, unbuffered; the parent is reminded only if it is a
+    /// tmux process.
+    pub fn new() -> io::Result<NudgingStdin> {
+        use std::os::fd::AsFd;
+        Ok(NudgingStdin {
+            stdin: std::fs::File::from(io::stdin().as_fd().try_clone_to_owned()?),
             server: rustix::process::getppid()
                 .filter(|&parent| crate::os::process::is_tmux(parent)),
             sync: None,
-        }
-    }
-}
-
-impl Default for NudgingStdin {
-    fn default() -> Self {
-        NudgingStdin::new()
+        })
     }
 }
 
