@@ -189,7 +189,7 @@ impl Keeper {
                     };
                 }
             }
-            server = server.or(server_pid.and_then(rustix::process::Pid::from_raw));
+            server = server.or(server_pid.and_then(crate::os::process::pid));
             records.push((record, info));
         }
         // Whether the log writers run, where only a look into /proc can

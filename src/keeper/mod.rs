@@ -294,7 +294,7 @@ impl Keeper {
             run,
             input: record.input.unwrap_or(run),
             echo: record.echo,
-            server: server.and_then(rustix::process::Pid::from_raw),
+            server: server.and_then(crate::os::process::pid),
         }))
     }
 }

@@ -451,7 +451,9 @@ pub(super) fn starter_alive(token: &str) -> bool {
     match process_start_time(pid) {
         Some(now) => start == 0 || now == start,
         // No /proc (another OS): whether the pid exists at all.
-        None if start == 0 => rustix::process::Pid::from_raw(pid as i32)
+        None if start == 0 => i32::try_from(pid)
+            .ok()
+            .and_then(crate::os::process::pid)
             .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok()),
         None => false,
     }

@@ -373,8 +373,8 @@ async fn terminate(pid: i32, process: &crate::os::process::ProcessExit) {
 /// SIGTERM to the process group of `pid`, then SIGKILL if it has not
 /// exited 2 s later.
 pub(super) async fn terminate_now(pid: i32, process: &crate::os::process::ProcessExit) {
-    use rustix::process::{kill_process_group, Pid, Signal};
-    let Some(group) = Pid::from_raw(pid) else {
+    use rustix::process::{kill_process_group, Signal};
+    let Some(group) = crate::os::process::pid(pid) else {
         return;
     };
     let _ = kill_process_group(group, Signal::TERM);

@@ -145,6 +145,17 @@ impl LocalPane {
     }
 }
 
+/// The process `raw` names, if it names one: pids of 0 and below name
+/// process groups or every process to `kill`, never a process here (tmux
+/// answers -1 for a pane whose fork failed).
+pub(crate) fn pid(raw: i32) -> Option<rustix::process::Pid> {
+    if raw > 0 {
+        rustix::process::Pid::from_raw(raw)
+    } else {
+        None
+    }
+}
+
 /// The kernel's word that a process has exited: a pidfd, readable once it
 /// has (Linux 5.3 and later; `None` elsewhere or if the pid is gone).
 pub(crate) struct ProcessExit(Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>);
@@ -153,7 +164,7 @@ impl ProcessExit {
     #[cfg(target_os = "linux")]
     pub(crate) fn open(pid: Option<i32>) -> ProcessExit {
         let fd = pid
-            .and_then(rustix::process::Pid::from_raw)
+            .and_then(self::pid)
             .and_then(|pid| {
                 rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK).ok()
             })
@@ -246,6 +257,13 @@ mod tests {
             ExitStatus::from_formats("", "term"),
             Some(ExitStatus::Signaled(15))
         );
+    }
+
+    #[test]
+    fn only_positive_pids_name_a_process() {
+        // -1 would be every process to kill(2), 0 our own group, -N group N.
+        assert!(pid(-1).is_none() && pid(0).is_none() && pid(i32::MIN).is_none());
+        assert_eq!(pid(1).map(|p| p.as_raw_nonzero().get()), Some(1));
     }
 
     #[test]

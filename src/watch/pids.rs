@@ -31,7 +31,11 @@ async fn pane_pids_and(
         .ok()?;
     let mut fields = query.parse_one(&reply.content()).ok()?;
     let (server, process): (i32, i32) = (fields[0].parse().ok()?, fields[1].parse().ok()?);
-    Some((Pid::from_raw(server)?, process, fields.split_off(2)))
+    Some((
+        crate::os::process::pid(server)?,
+        process,
+        fields.split_off(2),
+    ))
 }
 
 /// How the terminal of `pane` splits typed input into lines, if its
