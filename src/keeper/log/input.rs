@@ -68,8 +68,9 @@ impl<R: Read + std::os::fd::AsFd> Read for NudgingStdin<R> {
 impl<R> NudgingStdin<R> {
     /// Also answer readers' sync requests on the FIFO `NAME.sync` beside
     /// the log at `log` (see the keeper's `log::sync`), made if missing;
-    /// without it (it cannot be made, or is not ours) the writer writes on,
-    /// readers fall back to a quiet window, and why is logged.
+    /// without it (it cannot be made, or is not ours) the writer writes on
+    /// and why is logged, and readers, finding nobody listening, wait until
+    /// their deadline and then say the log may be incomplete.
     pub fn with_sync(mut self, log: &Path) -> NudgingStdin<R> {
         match SyncChannel::open(log) {
             Ok(sync) => self.sync = Some(sync),

@@ -4,8 +4,8 @@
 //! The writer (a process of its own, fed by tmux through a socket) can lag
 //! behind tmux by any time when it is not scheduled; a log that stayed
 //! unchanged for a while says nothing then. So the writer also reads
-//! requests from a FIFO beside the log, `NAME.sync` (made by the writer,
-//! mode 0600; one that is not a FIFO, not ours, or linked elsewhere is
+//! requests from a FIFO beside the log, `NAME.sync` (made by the keeper
+//! before it starts the writer, or by the writer if missing; mode 0600; one that is not a FIFO, not ours, or linked elsewhere is
 //! refused, as the log is). A reader writes a request (16 hex digits and a
 //! newline, one atomic write); the writer then reads what its input socket
 //! held when it saw the request (`FIONREAD`; where that cannot be asked,
@@ -90,15 +90,20 @@ pub(crate) fn is_reply_suffix(suffix: &str) -> bool {
 }
 
 /// Make the sync channel of the log at `log` ready for a writer about to
-/// start: its FIFO (mode 0600; one already there is checked by the writer),
-/// and no answer file, so that readers wait for this writer to listen
-/// rather than take the log as it is (see the module's documentation).
+/// start: a new FIFO (mode 0600), and no answer file, so that readers wait
+/// for this writer to listen rather than take the log as it is (see the
+/// module's documentation). The FIFO is made anew: a writer of an earlier
+/// run of the name may still hold the old one open (draining what its
+/// pane left), and must not answer for this run.
 pub(crate) fn prepare_channel(log: &Path) -> io::Result<()> {
-    super::make_fifo_if_missing(&fifo_path(log))?;
-    match std::fs::remove_file(answer_path(log)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    let fifo = fifo_path(log);
+    let removed = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => Ok(()),
+        _ => Err(e),
+    };
+    std::fs::remove_file(&fifo).or_else(removed)?;
+    super::make_fifo(&fifo)?;
+    std::fs::remove_file(answer_path(log)).or_else(removed)
 }
 
 /// How often a sync looks again for a writer that has not started yet.
@@ -146,16 +151,19 @@ pub(crate) async fn sync(log: &Path, deadline: Instant) -> Synced {
         }
     };
     let mut channel = loop {
+        // Looked at before the FIFO: a writer opens the FIFO first, then
+        // says it listens, so a FIFO found unopened after no answer file
+        // was found is one whose writer has not listened yet.
+        let listened = std::fs::symlink_metadata(answer_path(log)).is_ok();
         match super::open_fifo_to_write(&fifo) {
             Ok(file) => break file,
             // A FIFO no writer holds open, and no writer listened yet: one
             // about to start (see the module's documentation).
-            Err(e)
-                if super::nobody_reads(&e)
-                    && std::fs::symlink_metadata(answer_path(log)).is_err() =>
-            {
+            Err(e) if super::nobody_reads(&e) && !listened => {
                 if Instant::now() >= deadline {
-                    return Synced::Silent("it has not started".into());
+                    return Synced::Silent(
+                        "it has not opened its sync channel (it has not started, or cannot)".into(),
+                    );
                 }
                 tokio::time::sleep(START_LOOK).await;
             }
@@ -325,11 +333,13 @@ fn parse_answer(text: &str, request: &str) -> Option<Mark> {
 /// exact), see the module's documentation. Returns `true` once it does;
 /// `false` if output kept coming until `deadline` (a process that prints
 /// all the time). Without a sync channel (a writer of an older tmux-wire,
-/// or none), it waits instead until the log stayed unchanged for `quiet`
-/// (or `deadline`), and returns whether it did: not exact.
+/// or one that listened and has ended), it waits instead until the log
+/// stayed unchanged for `quiet` (or `deadline`), and returns whether it
+/// did: not exact.
 ///
-/// A writer that does not answer by `deadline` is
-/// [`KeeperError::LogWriter`]: the log may not hold everything.
+/// A writer that does not answer by `deadline`, or has not begun to
+/// listen by then, is [`KeeperError::LogWriter`]: the log may not hold
+/// everything.
 pub(crate) async fn everything_logged(
     log: &Path,
     name: &str,

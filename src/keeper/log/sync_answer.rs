@@ -60,8 +60,12 @@ impl SyncChannel {
             partial: Vec::new(),
         };
         // The answer file with no answer yet says it listens: readers
-        // wait for a writer until then (see `log::sync`).
-        channel.write_answers()?;
+        // wait for a writer until then (see `log::sync`). One that cannot
+        // be written (a full disk) leaves the reply FIFOs, which answer
+        // all the same; the next answer writes it again.
+        if let Err(e) = channel.write_answers() {
+            ::log::warn!("the sync answer file of {}: {e}", log.display());
+        }
         Ok(channel)
     }
 
