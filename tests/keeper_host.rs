@@ -60,6 +60,12 @@ fn the_hosts_ctrl_c_still_ends_it_after_a_wait_on_a_foreign_session() {
         return;
     }
     require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    // A shell without job control starts a background command with SIGINT
+    // ignored, and the child would inherit that: then nothing is tested.
+    assert!(
+        !sigint_ignored(),
+        "SIGINT is ignored in this process (started in the background by a shell?): run the tests in the foreground"
+    );
     let server = TmuxServer::start();
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -114,4 +120,15 @@ async fn a_dropped_wait_is_put_back_by_restored() {
     assert_eq!(own_remain_on_exit(server.socket(), "t"), "");
     // Nothing left to put back: at once.
     keeper.restored().await.unwrap();
+}
+
+/// Whether this process ignores SIGINT (`SigIgn` in /proc/self/status).
+fn sigint_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
 }
