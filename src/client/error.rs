@@ -58,8 +58,9 @@ pub enum CloseReason {
     /// This side closed it (its last handle dropped, or it detached) before
     /// tmux had attached it.
     DetachedBeforeAttaching,
-    /// Our input is closed (this side detached, or writing failed): no
-    /// command can be sent any more.
+    /// Our input is closed (this side detached) and the connection's end
+    /// is not known yet: no command can be sent any more. (Once the end is
+    /// known, a command gets that reason instead.)
     InputClosed,
     /// Writing to tmux failed, and the transport said nothing more.
     WriteFailed,

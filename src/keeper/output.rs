@@ -142,7 +142,7 @@ impl Keeper {
 
     /// The last `n` lines of `name`: from its log, or, for a session the
     /// keeper did not start (no log), from what tmux still holds (the
-    /// pane's history and screen, `capture-pane -J`, with `-e` for `raw`).
+    /// pane's history and screen, `capture-pane -J`, with `-e` for [`LineForm::Raw`]).
     /// The position is where following it goes on; `None` without a
     /// log.
     pub async fn logs_or_history(

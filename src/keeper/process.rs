@@ -393,8 +393,8 @@ impl KeptProcess {
         Ok(RunOutcome { exit, output: read })
     }
 
-    /// The last `n` lines of its log, as a person reads them, or with
-    /// `raw` as the process wrote them (see [`Keeper::logs`]).
+    /// The last `n` lines of its log in the `form` asked for (see
+    /// [`Keeper::logs`]).
     pub fn logs(
         &self,
         n: usize,

@@ -148,7 +148,10 @@ impl crate::client::Pane {
     }
 
     /// [`wait_exit`] on this pane.
-    pub async fn wait_exit(&self, timeout: Duration) -> Result<ExitStatus, WatchError> {
+    pub async fn wait_exit(
+        &self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<ExitStatus, WatchError> {
         wait_exit(self.client(), self.id(), timeout).await
     }
 

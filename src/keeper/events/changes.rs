@@ -74,7 +74,8 @@ pub enum LifecycleEvent {
         /// Why.
         reason: String,
     },
-    /// A server answers on the socket again (with `follow_server`).
+    /// A server answers on the socket again (with
+    /// [`OnServerGone::WaitForNext`](super::OnServerGone::WaitForNext)).
     ServerBack,
 }
 

@@ -34,7 +34,11 @@
 //! between, round trip and sync again. For a pane tmux has marked dead one
 //! sync suffices: tmux destroys a pane only once its buffer for the pipe
 //! is empty and the pty has nothing more to read (`window_pane_destroy_ready`
-//! since tmux 3.2), so all its output is in the socket or the log.
+//! since tmux 3.2), so all its output is in the socket or the log. "All"
+//! is all tmux read: tmux 3.3a was seen, now and then, to close a pane
+//! whose pipe was backed up when its process ended with output still
+//! unread in the pty (the pane's screen ends short too); no log can hold
+//! that.
 //!
 //! A writer that does not answer in time (stopped, or gone with its FIFO
 //! left behind and a request buffered), or a FIFO that is not ours, makes
