@@ -591,6 +591,30 @@ impl Keeper {
 mod tests {
     use super::*;
 
+    /// The shell tmux runs for `pipe-pane` with the keeper's sink command
+    /// (tmux expands `##` to `#` and `%%` to `%`) is told for the writer of
+    /// its log: between the fork and the writer's exec, a look at the
+    /// server's children must not take it for a writer that is gone (and
+    /// start a second one).
+    #[test]
+    fn the_shell_about_to_become_a_log_writer_is_told_for_one() {
+        let keeper = Keeper::new(&SocketSpec::Path("/t/s#1".into()))
+            .unwrap()
+            .helper_program("/b/my app");
+        let log = keeper.log_path("web");
+        let command = keeper
+            .sink_command(PaneId(3), &log)
+            .unwrap()
+            .replace("##", "#")
+            .replace("%%", "%");
+        let argv: Vec<&[u8]> = vec![b"sh", b"-c", command.as_bytes()];
+        assert_eq!(
+            log::sink_path(&argv),
+            Some(log.as_os_str().as_encoded_bytes()),
+            "{command}"
+        );
+    }
+
     fn args(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
     }

@@ -7,9 +7,11 @@
 pub(crate) fn sink_path<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     let last = *args.last()?;
     if args.len() == 3 && args[1] == b"-c" {
-        // The shell: its command ends with the quoted path.
+        // The shell: its command ends with the quoted path, and names the
+        // helper's command quoted (as the keeper writes it) or not.
         let command = last;
-        memchr::memmem::find(command, b" log-sink ")?;
+        memchr::memmem::find(command, b" 'log-sink' ")
+            .or_else(|| memchr::memmem::find(command, b" log-sink "))?;
         let quoted = command.strip_suffix(b"'")?;
         let open = memchr::memrchr(b'\'', quoted)?;
         return Some(&quoted[open + 1..]);
