@@ -35,7 +35,7 @@
 //! sync suffices: tmux destroys a pane only once its buffer for the pipe
 //! is empty and the pty has nothing more to read (`window_pane_destroy_ready`
 //! since tmux 3.2), so all its output is in the socket or the log. "All"
-//! is all tmux read: tmux 3.3a was seen, now and then, to close a pane
+//! is all tmux read: tmux (3.3a, 3.6a) was seen, now and then, to close a pane
 //! whose pipe was backed up when its process ended with output still
 //! unread in the pty (the pane's screen ends short too); no log can hold
 //! that.
