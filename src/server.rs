@@ -425,8 +425,11 @@ impl StartOptions {
 /// itself (it belongs to no caller's process group), and `exit-empty off`
 /// keeps it up with no session. tmux serialises concurrent starts on the
 /// same socket with its own lock (`PATH.lock`), so racing callers end with
-/// one server. A stale socket file is removed first. Returns whether this
-/// call started the server.
+/// one server; a stale socket file is left to tmux too, which removes it
+/// under that lock. (Removing it here would race with a server another
+/// caller is starting: between its `bind` and its `listen`, a connect is
+/// refused as by a stale socket, and its socket file would be taken from
+/// under it.) Returns whether this call started the server.
 pub fn start_server(path: &Path, opts: &StartOptions) -> Result<bool, ServerError> {
     match socket_state(path)? {
         SocketState::Alive => return Ok(false),
@@ -435,16 +438,13 @@ pub fn start_server(path: &Path, opts: &StartOptions) -> Result<bool, ServerErro
                 path: path.to_path_buf(),
             })
         }
-        SocketState::Stale => {
-            remove_stale_socket(path)?;
-        }
         SocketState::NotASocket(kind) => {
             return Err(ServerError::NotASocket {
                 path: path.to_path_buf(),
                 kind,
             })
         }
-        SocketState::Missing => {}
+        SocketState::Stale | SocketState::Missing => {}
     }
     let program = opts.program();
     let config = opts
