@@ -178,8 +178,13 @@ impl Keeper {
                     }
                     continue;
                 }
+                // The connection closed under the look (a server that is
+                // ending closes a new one at once, its socket still there),
+                // or the socket is gone: the server's end.
                 Ok(Err(e))
-                    if server::socket_state_async(&self.socket).await? != SocketState::Alive =>
+                    if e.kind() == super::FailureKind::ServerGone
+                        || server::socket_state_async(&self.socket).await?
+                            != SocketState::Alive =>
                 {
                     abort_all(&mut watchers);
                     return Ok(e.to_string());
