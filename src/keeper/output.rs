@@ -37,19 +37,24 @@ impl Keeper {
         if let Some(dir) = path.parent().filter(|d| d.exists()) {
             server::check_private_dir(dir)?;
         }
-        Ok(std::fs::symlink_metadata(&path).is_ok().then_some(path))
+        // The log, or its index while the writer is between renaming the
+        // log and making the next file (the read waits that out).
+        let there = std::fs::symlink_metadata(&path).is_ok() || log::index_path(&path).exists();
+        Ok(there.then_some(path))
     }
 
     /// `read` of the log file `path`, off the async runtime (it may read
     /// all of the log).
     pub(super) async fn read_log_file<T: Send + 'static>(
         path: std::path::PathBuf,
-        read: impl FnOnce(&std::path::Path) -> std::io::Result<T> + Send + 'static,
+        read: impl Fn(&std::path::Path) -> std::io::Result<T> + Send + 'static,
     ) -> Result<T, KeeperError> {
         let what = format!("reading {}", path.display());
-        crate::blocking::off_runtime(move || read(&path))
-            .await
-            .map_err(|source| KeeperError::Io { what, source })
+        crate::blocking::off_runtime(move || {
+            log::again_mid_rotation(&path, log::not_found, || read(&path))
+        })
+        .await
+        .map_err(|source| KeeperError::Io { what, source })
     }
 
     /// Where `name`'s log ends now.
@@ -85,10 +90,12 @@ impl Keeper {
         if let Some(dir) = path.parent().filter(|d| d.exists()) {
             server::check_private_dir(dir)?;
         }
-        log::tail(&path, n, raw, false).map_err(|source| KeeperError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })
+        log::again_mid_rotation(&path, log::not_found, || log::tail(&path, n, raw, false)).map_err(
+            |source| KeeperError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            },
+        )
     }
 
     /// [`Keeper::logs_or_history`] (not holding back a line not ended

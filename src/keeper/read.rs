@@ -303,11 +303,9 @@ struct LogRead {
 
 /// The reading of [`Keeper::read_output`], in files (blocking: run it off
 /// the async runtime): from `from` (`run`, the run's start) in the log at
-/// `path` of `name`, whose process has `ended` or not.
-/// [`read_log`], made again from the start (it keeps nothing between
-/// tries) when it met a file missing while the log's writer was between
-/// renaming the log and making the next file: that lasts microseconds,
-/// and is not an error of the log.
+/// `path` of `name`, whose process has `ended` or not; made again from the
+/// start when it met a file missing mid-rotation
+/// ([`log::again_mid_rotation`]).
 fn read_log_again_mid_rotation(
     name: &str,
     path: &std::path::Path,
@@ -316,19 +314,11 @@ fn read_log_again_mid_rotation(
     ended: bool,
     raw: bool,
 ) -> Result<LogRead, KeeperError> {
-    let since = std::time::Instant::now();
-    loop {
-        match read_log(name, path, run, from, ended, raw) {
-            Err(KeeperError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound
-                    && since.elapsed() < std::time::Duration::from_millis(100)
-                    && log::index_path(path).exists() =>
-            {
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-            read => return read,
-        }
-    }
+    let missing =
+        |e: &KeeperError| matches!(e, KeeperError::Io { source, .. } if log::not_found(source));
+    log::again_mid_rotation(path, missing, || {
+        read_log(name, path, run, from, ended, raw)
+    })
 }
 
 fn read_log(

@@ -116,6 +116,37 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// `read` (of the log at `path`), made again from the start when it met a
+/// file missing (`missing` says which errors are that) while the log's
+/// writer was between renaming the log and making the next file: that
+/// lasts microseconds and is not an error of the log, so for up to 100 ms,
+/// while the log's index says there is a log. Blocking: run it off the
+/// async runtime.
+pub(crate) fn again_mid_rotation<T, E>(
+    path: &Path,
+    missing: impl Fn(&E) -> bool,
+    mut read: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let since = std::time::Instant::now();
+    loop {
+        match read() {
+            Err(e)
+                if missing(&e)
+                    && since.elapsed() < std::time::Duration::from_millis(100)
+                    && index_path(path).exists() =>
+            {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            read => return read,
+        }
+    }
+}
+
+/// Whether an I/O error is a file not found.
+pub(crate) fn not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
 /// Make a FIFO at `path` that only its owner may use (mode 0600). One
 /// already there is an error ([`io::ErrorKind::AlreadyExists`]) the
 /// caller may take as fine: whoever opens it checks that it is ours.
@@ -379,6 +410,32 @@ pub fn utc_time(unix_time: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_that_meets_a_rotation_half_done_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("web.log");
+        let missing = || io::Error::from(io::ErrorKind::NotFound);
+        // No index: no log at all, said at once.
+        let mut tries = 0;
+        let read = again_mid_rotation(&log, not_found, || {
+            tries += 1;
+            Err::<(), _>(missing())
+        });
+        assert!(read.is_err() && tries == 1);
+        // With its index, the file missing for a moment is waited out.
+        std::fs::write(index_path(&log), "").unwrap();
+        let mut tries = 0;
+        let read = again_mid_rotation(&log, not_found, || {
+            tries += 1;
+            if tries < 3 {
+                Err(missing())
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(read.unwrap(), 3);
+    }
 
     #[test]
     fn planted_files_are_refused() {
