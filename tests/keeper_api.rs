@@ -491,3 +491,28 @@ async fn a_log_writer_slow_to_start_is_waited_for_not_guessed() {
         Err(e) => assert!(matches!(e, KeeperError::LogWriter { .. }), "{e}"),
     }
 }
+
+/// The stream's last event says how the server went, typed: a server
+/// told to end (`kill-server`) is the server's end (its shutdown, or its
+/// socket closing under the look), not a detach or a closed stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_told_to_end_is_reported_as_the_servers_end() {
+    require_tmux!(3, 2, common::tmux::ATTACH_NEEDS);
+    let server = Server::start();
+    let keeper = server.keeper();
+    let mut events = keeper.event_stream(OnServerGone::Stop);
+    until_hooks(&server).await;
+    tmux_out(&server, &["kill-server"]);
+    let gone = tokio::time::timeout(LIMIT, async {
+        loop {
+            match events.recv().await {
+                Some(Ok(LifecycleEvent::ServerGone { reason, ending })) => break (reason, ending),
+                Some(Ok(_)) => {}
+                other => panic!("the stream ended without server_gone: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("no server_gone in time");
+    assert!(gone.1.server_ended(), "{gone:?}");
+}

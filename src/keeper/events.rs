@@ -21,9 +21,10 @@ pub use changes::LifecycleEvent;
 use super::hooks::{Machinery, ANSWER_WITHIN, EVENTS_CHANNEL};
 use super::info::{ProcessInfo, State};
 use super::{log, Keeper, KeeperError, Stopped};
+use crate::client::{ClientError, CloseReason};
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
-use crate::transport::plain;
+use crate::transport::{plain, Ending};
 use crate::watch::{self, ExitStatus};
 use changes::{changes, Seen};
 use std::collections::HashMap;
@@ -63,8 +64,8 @@ impl Keeper {
                     if !first {
                         emit(LifecycleEvent::ServerBack);
                     }
-                    let reason = self.events_of_one_server(first, &mut emit).await?;
-                    emit(LifecycleEvent::ServerGone { reason });
+                    let (reason, ending) = self.events_of_one_server(first, &mut emit).await?;
+                    emit(LifecycleEvent::ServerGone { reason, ending });
                 }
                 _ if first && !follow_server => {
                     self.require_server().await?;
@@ -129,9 +130,9 @@ impl Keeper {
         &self,
         quiet_start: bool,
         emit: &mut impl FnMut(LifecycleEvent),
-    ) -> Result<String, KeeperError> {
+    ) -> Result<(String, CloseReason), KeeperError> {
         if let Err(e) = self.install_event_hooks().await {
-            return Ok(e.to_string());
+            return Ok((e.to_string(), ending_of(&e)));
         }
         let (input_tx, mut input_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut watchers: HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)> =
@@ -174,7 +175,7 @@ impl Keeper {
                 Ok(Err(_)) | Err(_) if own_look => {
                     if let Err(e) = plain::command(&self.socket, &wait).await {
                         abort_all(&mut watchers);
-                        return Ok(e.to_string());
+                        return Ok((e.to_string(), plain_ending(&e)));
                     }
                     continue;
                 }
@@ -187,12 +188,15 @@ impl Keeper {
                             != SocketState::Alive =>
                 {
                     abort_all(&mut watchers);
-                    return Ok(e.to_string());
+                    return Ok((e.to_string(), ending_of(&e)));
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
                     abort_all(&mut watchers);
-                    return Ok("the server stopped answering (it is shutting down)".into());
+                    return Ok((
+                        "the server stopped answering (it is shutting down)".into(),
+                        CloseReason::Ended(Ending::Shutdown),
+                    ));
                 }
             };
             for p in &list {
@@ -273,7 +277,7 @@ impl Keeper {
                     woke = &mut woke => {
                         if let Err(e) = woke {
                             abort_all(&mut watchers);
-                            return Ok(e.to_string());
+                            return Ok((e.to_string(), plain_ending(&e)));
                         }
                         break;
                     }
@@ -410,5 +414,25 @@ fn watch_writers(
 fn abort_all(watchers: &mut HashMap<String, (Option<u32>, tokio::task::JoinHandle<()>)>) {
     for (_, (_, task)) in watchers.drain() {
         task.abort();
+    }
+}
+
+/// How the connection ended, as an error that ended the event stream's
+/// look says it; a server gone without a word where it says nothing of it
+/// (the socket is gone, or the look could not be made).
+fn ending_of(e: &KeeperError) -> CloseReason {
+    match e {
+        KeeperError::ServerGone { reason, .. }
+        | KeeperError::Client(ClientError::Closed(reason)) => reason.clone(),
+        KeeperError::Watch(watch::WatchError::Closed(reason)) => reason.clone(),
+        _ => CloseReason::Ended(Ending::ServerGone),
+    }
+}
+
+/// [`ending_of`] for the plain client that waits for tmux's signal.
+fn plain_ending(e: &plain::PlainError) -> CloseReason {
+    match e {
+        plain::PlainError::Closed { ending, .. } => CloseReason::Ended(ending.clone()),
+        _ => CloseReason::Ended(Ending::ServerGone),
     }
 }

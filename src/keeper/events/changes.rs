@@ -71,8 +71,13 @@ pub enum LifecycleEvent {
     },
     /// The server went away; nothing follows (unless following a new one).
     ServerGone {
-        /// Why.
+        /// Why, in words.
         reason: String,
+        /// How the connection to it ended: a shutdown it was told to make
+        /// (`kill-server`, SIGTERM) or a server gone without a word (killed,
+        /// crashed), as the transport saw it (serialized as its words).
+        #[serde(serialize_with = "as_words")]
+        ending: crate::client::CloseReason,
     },
     /// A server answers on the socket again (with
     /// [`OnServerGone::WaitForNext`](super::OnServerGone::WaitForNext)).
@@ -187,6 +192,14 @@ pub(super) fn changes(name: &str, before: Option<&Seen>, p: &ProcessInfo) -> Vec
         });
     }
     out
+}
+
+/// A close reason serialized as the words it displays.
+fn as_words<S: serde::Serializer>(
+    reason: &crate::client::CloseReason,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(reason)
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ impl From<keeper::LifecycleEvent> for Lifecycle {
                 name,
                 log_writer: Writer::from(&log_writer),
             },
-            L::ServerGone { reason } => Lifecycle::ServerGone { reason },
+            L::ServerGone { reason, .. } => Lifecycle::ServerGone { reason },
             L::ServerBack => Lifecycle::ServerBack,
             other => Lifecycle::ServerGone {
                 reason: format!("an event this build cannot show: {other:?}"),
