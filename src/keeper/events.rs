@@ -21,7 +21,7 @@ pub use changes::LifecycleEvent;
 use super::hooks::{Machinery, ANSWER_WITHIN, EVENTS_CHANNEL};
 use super::info::{ProcessInfo, State};
 use super::{log, Keeper, KeeperError, Stopped};
-use crate::client::{ClientError, CloseReason};
+use crate::client::{ClientError, CloseReason, ErrorKind};
 use crate::protocol::Command;
 use crate::server::{self, SocketState};
 use crate::transport::{plain, Ending};
@@ -29,6 +29,10 @@ use crate::watch::{self, ExitStatus};
 use changes::{changes, Seen};
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// How many looks in a row may meet a target gone under them (a session
+/// killed while it was listed) before the stream fails with that error.
+const TARGETS_GONE_AT_MOST: u32 = 10;
 
 /// How often the stream compares the machinery ([`Machinery`]) while it
 /// waits: a "look again" tmux forgot, or hooks another process removed.
@@ -150,6 +154,8 @@ impl Keeper {
         // Whether the next look is one of ours, not tmux's.
         let mut own = false;
         let mut first = true;
+        // Looks in a row that met a target gone under them.
+        let mut targets_gone = 0;
         let wait = Command::from_argv(["wait-for", EVENTS_CHANNEL]);
         loop {
             // A server that is shutting down (kill-server wakes every
@@ -168,7 +174,10 @@ impl Keeper {
             let listed = tokio::time::timeout(ANSWER_WITHIN, self.list_with_server()).await;
             let own_look = std::mem::take(&mut own);
             let (mut list, server_pid) = match listed {
-                Ok(Ok(list)) => list,
+                Ok(Ok(list)) => {
+                    targets_gone = 0;
+                    list
+                }
                 // A look of our own (a log writer ended, or was started
                 // again) may meet a server going away, which ends its
                 // writers first: tmux's own wake-up says when it is gone.
@@ -189,6 +198,15 @@ impl Keeper {
                 {
                     abort_all(&mut watchers);
                     return Ok((e.to_string(), ending_of(&e)));
+                }
+                // A target that went during the look (a session killed
+                // meanwhile): look again, a few times at most.
+                Ok(Err(KeeperError::Client(e)))
+                    if e.is(ErrorKind::NotFound) && targets_gone < TARGETS_GONE_AT_MOST =>
+                {
+                    targets_gone += 1;
+                    ::log::debug!("the event stream's look: {e}; looking again");
+                    continue;
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
