@@ -272,9 +272,8 @@ impl Keeper {
         };
         let lock_file = log::open_append(&dir.join(format!("{name}.stop")))
             .map_err(|e| io("opening the stop lock", e))?;
-        tokio::task::spawn_blocking(move || log::Lock::wait(lock_file))
+        log::Lock::wait(lock_file)
             .await
-            .map_err(|e| io("taking the stop lock", std::io::Error::other(e)))?
             .map_err(|e| io("taking the stop lock", e))
     }
 

@@ -324,9 +324,8 @@ impl Keeper {
             source,
         };
         let file = log::open_append(&lock).map_err(|e| io("opening the writer lock", e))?;
-        tokio::task::spawn_blocking(move || log::Lock::wait(file))
+        log::Lock::wait(file)
             .await
-            .map_err(|e| io("taking the writer lock", std::io::Error::other(e)))?
             .map_err(|e| io("taking the writer lock", e))
     }
 

@@ -183,10 +183,10 @@ impl<R: Read + std::os::fd::AsFd> Source for NudgingStdin<R> {
             }
             return Ok(Next::End);
         }
-        let timeout = self.server.map(|_| Timespec {
-            tv_sec: 0,
-            tv_nsec: 500_000_000,
-        });
+        // The reaper's backstop, as in `read`.
+        let timeout = self
+            .server
+            .and_then(|_| Timespec::try_from(crate::os::reaper::BACKSTOP).ok());
         loop {
             let mut fds = [
                 PollFd::from_borrowed_fd(self.stdin.as_fd(), PollFlags::IN),

@@ -142,6 +142,16 @@ pub(crate) fn again_mid_rotation<T, E>(
     }
 }
 
+/// `Ok` for a file not found (a removal or rename of what is not there
+/// has nothing to do), else the error.
+pub(crate) fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if not_found(&e) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
 /// Whether an I/O error is a file not found.
 pub(crate) fn not_found(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
@@ -185,10 +195,15 @@ pub(crate) fn nobody_reads(e: &io::Error) -> bool {
 pub(crate) struct Lock(File);
 
 impl Lock {
-    /// Lock `file`, waiting while another holds a lock on it.
-    pub(crate) fn wait(file: File) -> io::Result<Lock> {
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-        Ok(Lock(file))
+    /// Lock `file`, waiting while another holds a lock on it (on tokio's
+    /// blocking pool, not the async runtime).
+    pub(crate) async fn wait(file: File) -> io::Result<Lock> {
+        tokio::task::spawn_blocking(move || {
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+            Ok(Lock(file))
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     /// Lock `file` if nobody else holds a lock on it; else the file back,

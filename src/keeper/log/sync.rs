@@ -5,8 +5,9 @@
 //! behind tmux by any time when it is not scheduled; a log that stayed
 //! unchanged for a while says nothing then. So the writer also reads
 //! requests from a FIFO beside the log, `NAME.sync` (made by the keeper
-//! before it starts the writer, or by the writer if missing; mode 0600; one that is not a FIFO, not ours, or linked elsewhere is
-//! refused, as the log is). A reader writes a request (16 hex digits and a
+//! before it starts the writer, or by the writer if missing; mode 0600;
+//! one that is not a FIFO, not ours, or linked elsewhere is refused, as
+//! the log is). A reader writes a request (16 hex digits and a
 //! newline, one atomic write); the writer then reads what its input socket
 //! held when it saw the request (`FIONREAD`; where that cannot be asked,
 //! until the socket is empty), writes all of it to the log, and answers: in the
@@ -35,8 +36,8 @@
 //! sync suffices: tmux destroys a pane only once its buffer for the pipe
 //! is empty and the pty has nothing more to read (`window_pane_destroy_ready`
 //! since tmux 3.2), so all its output is in the socket or the log. "All"
-//! is all tmux read: tmux (3.3a, 3.6a) was seen, now and then, to close a pane
-//! whose pipe was backed up when its process ended with output still
+//! is all tmux read: tmux (3.3a, 3.6a) was seen, now and then, to close a
+//! pane whose pipe was backed up when its process ended with output still
 //! unread in the pty (the pane's screen ends short too); no log can hold
 //! that.
 //!
@@ -101,13 +102,9 @@ pub(crate) fn is_reply_suffix(suffix: &str) -> bool {
 /// pane left), and must not answer for this run.
 pub(crate) fn prepare_channel(log: &Path) -> io::Result<()> {
     let fifo = fifo_path(log);
-    let removed = |e: io::Error| match e.kind() {
-        io::ErrorKind::NotFound => Ok(()),
-        _ => Err(e),
-    };
-    std::fs::remove_file(&fifo).or_else(removed)?;
+    std::fs::remove_file(&fifo).or_else(super::ignore_missing)?;
     super::make_fifo(&fifo)?;
-    std::fs::remove_file(answer_path(log)).or_else(removed)
+    std::fs::remove_file(answer_path(log)).or_else(super::ignore_missing)
 }
 
 /// How often a sync looks again for a writer that has not started yet.

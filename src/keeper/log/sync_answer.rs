@@ -119,10 +119,7 @@ impl SyncChannel {
         let mut temp = self.answer.as_os_str().to_owned();
         temp.push(".new");
         let temp = PathBuf::from(temp);
-        match std::fs::remove_file(&temp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        std::fs::remove_file(&temp).or_else(super::ignore_missing)?;
         use std::os::unix::fs::OpenOptionsExt;
         let mut file = OpenOptions::new()
             .write(true)

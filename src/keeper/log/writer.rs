@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 use super::input::{unread, Plain};
 use super::input::{Next, Source};
-use super::{index, open_append, rotated, FileId, Limits, NudgingStdin};
+use super::{ignore_missing, index, open_append, rotated, FileId, Limits, NudgingStdin};
 
 /// Copy `input` into `path` until end of input, rotating as [`Limits`] say.
 #[cfg(test)]
@@ -305,14 +305,6 @@ pub(super) fn rotate(path: &Path, keep: u32) -> io::Result<()> {
         std::fs::rename(rotated(path, n), rotated(path, n + 1)).or_else(ignore_missing)?;
     }
     std::fs::rename(path, rotated(path, 1)).or_else(ignore_missing)
-}
-
-fn ignore_missing(e: io::Error) -> io::Result<()> {
-    if e.kind() == io::ErrorKind::NotFound {
-        Ok(())
-    } else {
-        Err(e)
-    }
 }
 
 #[cfg(test)]
